@@ -1,0 +1,72 @@
+import cookie from "@fastify/cookie";
+import Fastify, { type FastifyBaseLogger } from "fastify";
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
+import { z } from "zod";
+import { apiKeyRoutes } from "./auth/api-key-routes.js";
+import { registerCsrfProtection } from "./auth/csrf.js";
+import { resolvePrincipal } from "./auth/principal.js";
+import { authRoutes } from "./auth/routes.js";
+import type { AppContext } from "./context.js";
+import { hostRoutes } from "./hosts/routes.js";
+import { registerCors } from "./http/cors.js";
+import { registerErrorHandling } from "./http/error-handler.js";
+import { openApiRoute, registerOpenApi } from "./http/openapi.js";
+import type { App } from "./http/types.js";
+import { memberRoutes } from "./orgs/member-routes.js";
+import { orgRoutes } from "./orgs/routes.js";
+import { sandboxRoutes } from "./sandboxes/routes.js";
+import { VERSION } from "./version.js";
+
+/** Largest JSON body the API accepts; the biggest legitimate one is a 64 KiB command plus env. */
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /** Routes that never look at the caller (health, docs) skip principal resolution. */
+    public?: boolean;
+  }
+}
+
+/** Builds the REST API: plugins, hooks and every route module, on a shared context. */
+export async function buildApp(ctx: AppContext): Promise<App> {
+  const app = Fastify({
+    loggerInstance: ctx.log as FastifyBaseLogger,
+    bodyLimit: BODY_LIMIT_BYTES,
+    trustProxy: ctx.config.trustedProxies.length > 0 ? ctx.config.trustedProxies : false,
+    routerOptions: { ignoreTrailingSlash: true },
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  registerErrorHandling(app);
+  await registerOpenApi(app, { version: VERSION, docs: ctx.config.docs });
+  await app.register(cookie);
+  registerCors(app, ctx.config.corsOrigins);
+  registerCsrfProtection(app, [...ctx.config.corsOrigins, ...(ctx.config.publicUrl ? [ctx.config.publicUrl] : [])]);
+
+  app.decorateRequest("principal", undefined);
+  app.addHook("preHandler", async (request) => {
+    if (request.routeOptions.config.public) return;
+    request.principal = await resolvePrincipal(ctx.db, request);
+  });
+
+  app.get(
+    "/v1/health",
+    {
+      config: { public: true },
+      schema: { tags: ["meta"], summary: "Liveness", response: { 200: z.object({ status: z.literal("ok") }) } },
+    },
+    async () => ({ status: "ok" as const }),
+  );
+
+  authRoutes(app, ctx);
+  orgRoutes(app, ctx);
+  memberRoutes(app, ctx);
+  apiKeyRoutes(app, ctx);
+  hostRoutes(app, ctx);
+  sandboxRoutes(app, ctx);
+  openApiRoute(app);
+
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,71 @@
+import type { FastifyRequest } from "fastify";
+import type { Kysely } from "kysely";
+import type { DB, Role } from "../db/schema.js";
+import { AppError } from "../http/errors.js";
+import { hashSecret, parseBearer } from "../lib/secrets.js";
+import { weaker } from "../orgs/roles.js";
+import { findSession, SESSION_COOKIE } from "./sessions.js";
+
+export const API_KEY_PREFIX = "fl_";
+
+/** Who is calling: a signed-in user (cookie) or an org-scoped API key acting for the user who made it. */
+export type Principal =
+  | { kind: "user"; userId: string; sessionId: string }
+  | { kind: "api_key"; userId: string; keyId: string; orgId: string; role: Role };
+
+/**
+ * Resolves the caller from `Authorization: Bearer fl_…` or the session cookie. A key's role is
+ * capped by its creator's current membership, so removing the creator from the org disables it.
+ */
+export async function resolvePrincipal(db: Kysely<DB>, request: FastifyRequest): Promise<Principal | undefined> {
+  const authorization = request.headers.authorization;
+  if (authorization !== undefined) {
+    const bearer = parseBearer(authorization);
+    if (!bearer?.startsWith(API_KEY_PREFIX)) {
+      throw new AppError("unauthenticated", "Authorization must be `Bearer fl_…` with an API key");
+    }
+    const now = new Date();
+    const key = await db
+      .selectFrom("api_keys as k")
+      .innerJoin("org_members as m", (join) =>
+        join.onRef("m.org_id", "=", "k.org_id").onRef("m.user_id", "=", "k.created_by"),
+      )
+      .innerJoin("orgs as o", "o.id", "k.org_id")
+      .select(["k.id", "k.org_id", "k.created_by", "k.role as key_role", "m.role as member_role"])
+      .where("k.key_hash", "=", hashSecret(bearer))
+      .where("k.revoked_at", "is", null)
+      .where((eb) => eb.or([eb("k.expires_at", "is", null), eb("k.expires_at", ">", now)]))
+      .where("o.deleted_at", "is", null)
+      .executeTakeFirst();
+    if (!key) throw new AppError("unauthenticated", "API key is invalid, expired or revoked");
+    await db.updateTable("api_keys").set({ last_used_at: now }).where("id", "=", key.id).execute();
+    return {
+      kind: "api_key",
+      userId: key.created_by,
+      keyId: key.id,
+      orgId: key.org_id,
+      role: weaker(key.key_role, key.member_role),
+    };
+  }
+  const token = request.cookies[SESSION_COOKIE];
+  if (!token) return undefined;
+  const session = await findSession(db, token);
+  return session ? { kind: "user", userId: session.user.id, sessionId: session.sessionId } : undefined;
+}
+
+export function requirePrincipal(request: FastifyRequest): Principal {
+  if (!request.principal) throw new AppError("unauthenticated", "sign in or send an API key");
+  return request.principal;
+}
+
+export function requireUserSession(request: FastifyRequest): Extract<Principal, { kind: "user" }> {
+  const principal = requirePrincipal(request);
+  if (principal.kind !== "user") throw new AppError("forbidden", "this action needs a signed-in user, not an API key");
+  return principal;
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    principal: Principal | undefined;
+  }
+}

@@ -1,0 +1,134 @@
+import { z } from "zod";
+import type { AppContext } from "../context.js";
+import { AppError, conflict } from "../http/errors.js";
+import { errorResponses, Status, securityAny } from "../http/schemas.js";
+import type { App } from "../http/types.js";
+import { newId } from "../lib/ids.js";
+import { hashPassword, PASSWORD_MAX, PASSWORD_MIN, verifyPassword } from "./passwords.js";
+import { requirePrincipal, requireUserSession } from "./principal.js";
+import { enforce, rateLimitByIp, rateRules } from "./rate-limit.js";
+import { clearSessionCookie, createSession, deleteSession, setSessionCookie } from "./sessions.js";
+import { EmailInput, findUserByEmail, getUser, UserSchema, userView } from "./users.js";
+
+const Password = z
+  .string()
+  .min(PASSWORD_MIN, `must be at least ${PASSWORD_MIN} characters`)
+  .max(PASSWORD_MAX, `must be at most ${PASSWORD_MAX} characters`);
+
+const RegisterBody = z.strictObject({
+  email: EmailInput,
+  password: Password,
+  display_name: z.string().trim().min(1).max(100),
+});
+
+const LoginBody = z.strictObject({
+  email: EmailInput,
+  password: z.string().min(1).max(PASSWORD_MAX),
+});
+
+const UserResponse = z.object({ user: UserSchema });
+
+export function authRoutes(app: App, ctx: AppContext): void {
+  const { db } = ctx;
+
+  app.post(
+    "/v1/auth/register",
+    {
+      config: { public: true },
+      preHandler: rateLimitByIp(db, rateRules.register),
+      schema: {
+        tags: ["auth"],
+        summary: "Create an account and sign in",
+        body: RegisterBody,
+        response: { 201: UserResponse, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const { email, password, display_name } = request.body;
+      if (await findUserByEmail(db, email)) throw conflict("an account with this email already exists");
+      const passwordHash = await hashPassword(password);
+      const user = await db
+        .insertInto("users")
+        .values({ id: newId(), email, display_name, password_hash: passwordHash, avatar_url: null })
+        .returningAll()
+        .executeTakeFirstOrThrow()
+        .catch((err: unknown) => {
+          if ((err as { code?: string }).code === "23505") throw conflict("an account with this email already exists");
+          throw err;
+        });
+      const session = await createSession(
+        db,
+        user.id,
+        { ip: request.ip, userAgent: request.headers["user-agent"] },
+        ctx.config.sessionTtlMs,
+      );
+      setSessionCookie(reply, session.token, ctx.cookies);
+      return reply.code(201).send({ user: userView(user) });
+    },
+  );
+
+  app.post(
+    "/v1/auth/login",
+    {
+      config: { public: true },
+      preHandler: rateLimitByIp(db, rateRules.login),
+      schema: {
+        tags: ["auth"],
+        summary: "Sign in with email and password",
+        body: LoginBody,
+        response: { 200: UserResponse, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const { email, password } = request.body;
+      await enforce(db, rateRules.loginAccount, email);
+      const user = await findUserByEmail(db, email);
+      const ok = await verifyPassword(user?.password_hash, password);
+      if (!user || !ok) throw new AppError("unauthenticated", "email or password is incorrect");
+      const session = await createSession(
+        db,
+        user.id,
+        { ip: request.ip, userAgent: request.headers["user-agent"] },
+        ctx.config.sessionTtlMs,
+      );
+      setSessionCookie(reply, session.token, ctx.cookies);
+      return { user: userView(user) };
+    },
+  );
+
+  app.post(
+    "/v1/auth/logout",
+    {
+      schema: {
+        tags: ["auth"],
+        summary: "End the current browser session",
+        security: [{ cookieAuth: [] }],
+        response: { 200: Status, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const principal = requireUserSession(request);
+      await deleteSession(db, principal.sessionId);
+      clearSessionCookie(reply, ctx.cookies);
+      return { status: "logged out" };
+    },
+  );
+
+  app.get(
+    "/v1/auth/me",
+    {
+      schema: {
+        tags: ["auth"],
+        summary: "The signed-in user (or the user an API key acts for)",
+        security: securityAny,
+        response: { 200: UserResponse, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const principal = requirePrincipal(request);
+      const user = await getUser(db, principal.userId);
+      if (!user) throw new AppError("unauthenticated", "account no longer exists");
+      return { user: userView(user) };
+    },
+  );
+}

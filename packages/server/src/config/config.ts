@@ -1,0 +1,325 @@
+import { isIP } from "node:net";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { parseDuration } from "../lib/durations.js";
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export interface OAuthProviderConfig {
+  clientId: string;
+  clientSecret: string;
+  /** Overridable so tests can stand in for the provider; defaults are the real endpoints. */
+  authorizeUrl: string;
+  tokenUrl: string;
+  apiBaseUrl: string;
+}
+
+export interface ServerConfig {
+  listen: ListenAddress;
+  grpcListen: ListenAddress;
+  database: { kind: "pglite"; dataDir: string } | { kind: "postgres"; url: string };
+  migrate: boolean;
+  grpc: { insecure: true } | { insecure: false; certFile: string; keyFile: string };
+  /** The externally visible origin of the REST API (e.g. https://fluid.example.com), if known. */
+  publicUrl: string | undefined;
+  corsOrigins: string[];
+  trustedProxies: string[];
+  secureCookies: boolean;
+  sessionTtlMs: number;
+  encryptionKey: Buffer | undefined;
+  insecureDev: boolean;
+  docs: boolean;
+  heartbeatIntervalMs: number;
+  missedHeartbeats: number;
+  defaultTtlMs: number;
+  maxTtlMs: number;
+  hostLostGraceMs: number;
+  reaperIntervalMs: number;
+  cpuOvercommit: number;
+  oauth: { github?: OAuthProviderConfig; google?: OAuthProviderConfig };
+  log: { level: string };
+}
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join("\n  - ")}`);
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}
+
+const flagSpec = {
+  listen: { type: "string" },
+  "grpc-listen": { type: "string" },
+  "data-dir": { type: "string" },
+  migrate: { type: "boolean" },
+  insecure: { type: "boolean" },
+  "tls-cert": { type: "string" },
+  "tls-key": { type: "string" },
+  "public-url": { type: "string" },
+  "cors-origin": { type: "string", multiple: true },
+  "trusted-proxy": { type: "string", multiple: true },
+  "insecure-dev": { type: "boolean" },
+  "no-docs": { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+export const usage = `Usage: fluid-server [options]
+
+Options (each also readable from the environment variable in brackets):
+  --listen HOST:PORT        REST API address [FLUID_LISTEN] (default 127.0.0.1:8080)
+  --grpc-listen HOST:PORT   host stream (gRPC) address [FLUID_GRPC_LISTEN] (default 127.0.0.1:9090)
+  --data-dir DIR            embedded PGlite data directory [FLUID_DATA_DIR]
+                            (default $XDG_DATA_HOME/fluid/server); ignored when DATABASE_URL is set
+  --migrate                 apply pending migrations at start [FLUID_AUTO_MIGRATE=1]
+  --insecure                plaintext gRPC (no TLS) for the host stream [FLUID_GRPC_INSECURE=1]
+  --tls-cert FILE           TLS certificate for the host stream [FLUID_TLS_CERT]
+  --tls-key FILE            TLS private key for the host stream [FLUID_TLS_KEY]
+  --public-url URL          external URL of the API, e.g. https://fluid.example.com [FLUID_PUBLIC_URL]
+  --cors-origin URL         browser origin allowed to call the API (repeatable) [FLUID_CORS_ORIGINS, comma list]
+  --trusted-proxy CIDR      proxy whose X-Forwarded-For is believed (repeatable) [FLUID_TRUSTED_PROXIES]
+  --insecure-dev            allow storing secrets without FLUID_ENCRYPTION_KEY (development only)
+  --no-docs                 do not serve the API docs UI at /v1/docs [FLUID_DOCS=0]
+
+Environment only:
+  DATABASE_URL              PostgreSQL connection URL (selects PostgreSQL instead of PGlite)
+  FLUID_ENCRYPTION_KEY      32-byte key (64 hex chars or base64) for secrets at rest
+  FLUID_SECURE_COOKIES      auto|true|false (auto: Secure when --public-url is https)
+  FLUID_SESSION_TTL         browser session lifetime (default 7d)
+  FLUID_HEARTBEAT_INTERVAL  expected host heartbeat interval (default 10s); 3 missed mark a host OFFLINE
+  FLUID_DEFAULT_TTL         sandbox lease when a request gives none (default 24h)
+  FLUID_MAX_TTL             longest lease a request or extension may ask for (default 7d)
+  FLUID_HOST_LOST_GRACE     how long an OFFLINE host keeps its sandboxes before they end as host_lost (default 10m)
+  FLUID_CPU_OVERCOMMIT      vCPUs placed per host CPU (default 4)
+  FLUID_GITHUB_CLIENT_ID / FLUID_GITHUB_CLIENT_SECRET, FLUID_GOOGLE_CLIENT_ID / FLUID_GOOGLE_CLIENT_SECRET
+  FLUID_LOG_LEVEL           trace|debug|info|warn|error (default info); logs are JSON lines on stdout
+`;
+
+type Env = Record<string, string | undefined>;
+
+export function parseListen(text: string): ListenAddress | undefined {
+  const match = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d{1,5})$/.exec(text.trim());
+  if (!match) return undefined;
+  const host = (match[1] ?? "").replace(/^\[|\]$/g, "");
+  const port = Number(match[2]);
+  if (port > 65535) return undefined;
+  return { host, port };
+}
+
+/** True for a bare IP or an IP/prefix CIDR, v4 or v6. */
+export function isIpOrCidr(text: string): boolean {
+  const [address, prefix, ...rest] = text.split("/");
+  if (rest.length > 0 || !address) return false;
+  const family = isIP(address);
+  if (family === 0) return false;
+  if (prefix === undefined) return true;
+  if (!/^\d{1,3}$/.test(prefix)) return false;
+  return Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+function httpOrigin(text: string): string | undefined {
+  try {
+    const url = new URL(text);
+    if (url.protocol !== "http:" && url.protocol !== "https:") return undefined;
+    return url.origin;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseKey(text: string): Buffer | undefined {
+  const trimmed = text.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(trimmed)) return Buffer.from(trimmed, "hex");
+  const decoded = Buffer.from(trimmed, "base64");
+  return decoded.length === 32 ? decoded : undefined;
+}
+
+function csv(value: string | undefined): string[] {
+  return (value ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+export function defaultDataDir(env: Env): string {
+  const base = env.XDG_DATA_HOME || join(homedir(), ".local", "share");
+  return join(base, "fluid", "server");
+}
+
+/** Reads flags and environment into a validated config; every problem is reported at once. */
+export function loadConfig(argv: string[], env: Env): ServerConfig | { help: true } {
+  const { values: flags } = parseArgs({ args: argv, options: flagSpec, strict: true, allowPositionals: false });
+  if (flags.help) return { help: true };
+
+  const problems: string[] = [];
+  const truthy = (name: string): boolean | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw === "") return undefined;
+    if (/^(1|true|yes|on)$/i.test(raw)) return true;
+    if (/^(0|false|no|off)$/i.test(raw)) return false;
+    problems.push(`${name} must be a boolean (1/0/true/false), got "${raw}"`);
+    return undefined;
+  };
+  const duration = (name: string, fallbackMs: number, min = 1): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === "") return fallbackMs;
+    const ms = parseDuration(raw);
+    if (ms === undefined || ms < min) {
+      problems.push(`${name} must be a duration like 30s, 10m, 24h or 7d, got "${raw}"`);
+      return fallbackMs;
+    }
+    return ms;
+  };
+  const listenFrom = (flag: string | undefined, name: string, fallback: string): ListenAddress => {
+    const raw = flag ?? env[name] ?? fallback;
+    const parsed = parseListen(raw);
+    if (!parsed)
+      problems.push(`${name === "FLUID_LISTEN" ? "--listen" : "--grpc-listen"} must be HOST:PORT, got "${raw}"`);
+    return parsed ?? { host: "127.0.0.1", port: 0 };
+  };
+
+  const listen = listenFrom(flags.listen, "FLUID_LISTEN", "127.0.0.1:8080");
+  const grpcListen = listenFrom(flags["grpc-listen"], "FLUID_GRPC_LISTEN", "127.0.0.1:9090");
+
+  const databaseUrl = env.DATABASE_URL?.trim();
+  let database: ServerConfig["database"];
+  if (databaseUrl) {
+    let ok = false;
+    try {
+      const url = new URL(databaseUrl);
+      ok = url.protocol === "postgres:" || url.protocol === "postgresql:";
+    } catch {
+      ok = false;
+    }
+    if (!ok) problems.push("DATABASE_URL must be a postgres:// or postgresql:// URL");
+    database = { kind: "postgres", url: databaseUrl };
+  } else {
+    database = { kind: "pglite", dataDir: flags["data-dir"] ?? env.FLUID_DATA_DIR ?? defaultDataDir(env) };
+  }
+
+  const insecure = flags.insecure ?? truthy("FLUID_GRPC_INSECURE") ?? false;
+  const certFile = flags["tls-cert"] ?? env.FLUID_TLS_CERT;
+  const keyFile = flags["tls-key"] ?? env.FLUID_TLS_KEY;
+  let grpc: ServerConfig["grpc"] = { insecure: true };
+  if (!insecure) {
+    if (certFile && keyFile) grpc = { insecure: false, certFile, keyFile };
+    else if (certFile || keyFile) problems.push("--tls-cert and --tls-key must be given together");
+    else
+      problems.push(
+        "the host stream needs TLS: pass --tls-cert and --tls-key, or --insecure to accept plaintext gRPC (host tokens would cross the network unencrypted)",
+      );
+  }
+
+  let publicUrl: string | undefined;
+  const publicRaw = flags["public-url"] ?? env.FLUID_PUBLIC_URL;
+  if (publicRaw) {
+    publicUrl = httpOrigin(publicRaw);
+    if (!publicUrl) problems.push(`--public-url must be an http(s) URL, got "${publicRaw}"`);
+  }
+
+  const corsOrigins: string[] = [];
+  for (const raw of flags["cors-origin"] ?? csv(env.FLUID_CORS_ORIGINS)) {
+    const origin = raw === "*" ? undefined : httpOrigin(raw);
+    if (origin) corsOrigins.push(origin);
+    else problems.push(`CORS origin must be an explicit http(s) origin (not "*"), got "${raw}"`);
+  }
+
+  const trustedProxies: string[] = [];
+  for (const raw of flags["trusted-proxy"] ?? csv(env.FLUID_TRUSTED_PROXIES)) {
+    if (isIpOrCidr(raw)) trustedProxies.push(raw);
+    else problems.push(`trusted proxy must be an IP address or CIDR, got "${raw}"`);
+  }
+
+  let secureCookies = publicUrl?.startsWith("https:") ?? false;
+  const secureRaw = env.FLUID_SECURE_COOKIES;
+  if (secureRaw && secureRaw !== "auto") {
+    const parsed = truthy("FLUID_SECURE_COOKIES");
+    if (parsed !== undefined) secureCookies = parsed;
+  }
+
+  let encryptionKey: Buffer | undefined;
+  if (env.FLUID_ENCRYPTION_KEY) {
+    encryptionKey = parseKey(env.FLUID_ENCRYPTION_KEY);
+    if (!encryptionKey) problems.push("FLUID_ENCRYPTION_KEY must be 32 bytes: 64 hex characters or base64");
+  }
+
+  const cpuOvercommitRaw = env.FLUID_CPU_OVERCOMMIT;
+  let cpuOvercommit = 4;
+  if (cpuOvercommitRaw) {
+    cpuOvercommit = Number(cpuOvercommitRaw);
+    if (!Number.isFinite(cpuOvercommit) || cpuOvercommit < 1 || cpuOvercommit > 64) {
+      problems.push(`FLUID_CPU_OVERCOMMIT must be a number between 1 and 64, got "${cpuOvercommitRaw}"`);
+      cpuOvercommit = 4;
+    }
+  }
+
+  const oauth: ServerConfig["oauth"] = {};
+  const provider = (name: "GITHUB" | "GOOGLE", defaults: Omit<OAuthProviderConfig, "clientId" | "clientSecret">) => {
+    const clientId = env[`FLUID_${name}_CLIENT_ID`];
+    const clientSecret = env[`FLUID_${name}_CLIENT_SECRET`];
+    if (!clientId && !clientSecret) return undefined;
+    if (!clientId || !clientSecret) {
+      problems.push(`FLUID_${name}_CLIENT_ID and FLUID_${name}_CLIENT_SECRET must be set together`);
+      return undefined;
+    }
+    if (!publicUrl) problems.push(`${name.toLowerCase()} sign-in needs --public-url for its callback address`);
+    return {
+      clientId,
+      clientSecret,
+      authorizeUrl: env[`FLUID_${name}_AUTHORIZE_URL`] ?? defaults.authorizeUrl,
+      tokenUrl: env[`FLUID_${name}_TOKEN_URL`] ?? defaults.tokenUrl,
+      apiBaseUrl: env[`FLUID_${name}_API_URL`] ?? defaults.apiBaseUrl,
+    };
+  };
+  const github = provider("GITHUB", {
+    authorizeUrl: "https://github.com/login/oauth/authorize",
+    tokenUrl: "https://github.com/login/oauth/access_token",
+    apiBaseUrl: "https://api.github.com",
+  });
+  if (github) oauth.github = github;
+  const google = provider("GOOGLE", {
+    authorizeUrl: "https://accounts.google.com/o/oauth2/v2/auth",
+    tokenUrl: "https://oauth2.googleapis.com/token",
+    apiBaseUrl: "https://openidconnect.googleapis.com",
+  });
+  if (google) oauth.google = google;
+
+  const level = env.FLUID_LOG_LEVEL ?? "info";
+  if (!["trace", "debug", "info", "warn", "error", "fatal", "silent"].includes(level)) {
+    problems.push(`FLUID_LOG_LEVEL must be one of trace, debug, info, warn, error, got "${level}"`);
+  }
+
+  const docsEnv = truthy("FLUID_DOCS");
+  const config: ServerConfig = {
+    listen,
+    grpcListen,
+    database,
+    migrate: flags.migrate ?? truthy("FLUID_AUTO_MIGRATE") ?? false,
+    grpc,
+    publicUrl,
+    corsOrigins,
+    trustedProxies,
+    secureCookies,
+    sessionTtlMs: duration("FLUID_SESSION_TTL", 7 * 86_400_000, 60_000),
+    encryptionKey,
+    insecureDev: flags["insecure-dev"] ?? false,
+    docs: !(flags["no-docs"] ?? docsEnv === false),
+    heartbeatIntervalMs: duration("FLUID_HEARTBEAT_INTERVAL", 10_000, 100),
+    missedHeartbeats: 3,
+    defaultTtlMs: duration("FLUID_DEFAULT_TTL", 24 * 3_600_000, 60_000),
+    maxTtlMs: duration("FLUID_MAX_TTL", 7 * 86_400_000, 60_000),
+    hostLostGraceMs: duration("FLUID_HOST_LOST_GRACE", 10 * 60_000, 0),
+    reaperIntervalMs: duration("FLUID_REAPER_INTERVAL", 5_000, 50),
+    cpuOvercommit,
+    oauth,
+    log: { level },
+  };
+  if (config.defaultTtlMs > config.maxTtlMs) problems.push("FLUID_DEFAULT_TTL must not exceed FLUID_MAX_TTL");
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

@@ -1,0 +1,17 @@
+import type { Kysely } from "kysely";
+import type { CookiePolicy } from "./auth/sessions.js";
+import type { ServerConfig } from "./config/config.js";
+import type { DB } from "./db/schema.js";
+import type { Logger } from "./log/logger.js";
+import type { SandboxService } from "./sandboxes/service.js";
+import type { HostRegistry } from "./stream/registry.js";
+
+/** What route modules and background jobs share; built once per server. */
+export interface AppContext {
+  db: Kysely<DB>;
+  config: ServerConfig;
+  log: Logger;
+  cookies: CookiePolicy;
+  hosts: HostRegistry;
+  sandboxes: SandboxService;
+}

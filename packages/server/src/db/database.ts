@@ -1,0 +1,47 @@
+import { mkdir } from "node:fs/promises";
+import { PGlite } from "@electric-sql/pglite";
+import { createPgConfig } from "@electric-sql/pglite/node-postgres";
+import { Kysely, PostgresDialect } from "kysely";
+import pg from "pg";
+import type { DB } from "./schema.js";
+
+export interface Database {
+  db: Kysely<DB>;
+  kind: "pglite" | "postgres";
+  close(): Promise<void>;
+}
+
+export type DatabaseTarget =
+  | { kind: "pglite"; dataDir: string; loadDataDir?: Blob }
+  | { kind: "postgres"; url: string; maxConnections?: number };
+
+/**
+ * Opens either database behind the same Kysely dialect: PGlite through its node-postgres
+ * adapter (one connection, so transactions serialise) or a pg pool for PostgreSQL.
+ */
+export async function openDatabase(target: DatabaseTarget): Promise<Database> {
+  if (target.kind === "postgres") {
+    const pool = new pg.Pool({
+      connectionString: target.url,
+      max: target.maxConnections ?? 16,
+      connectionTimeoutMillis: 10_000,
+    });
+    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+    return { db, kind: "postgres", close: () => db.destroy() };
+  }
+  if (!target.dataDir.startsWith("memory://")) await mkdir(target.dataDir, { recursive: true });
+  const pglite = await PGlite.create(
+    target.dataDir,
+    target.loadDataDir ? { loadDataDir: target.loadDataDir } : undefined,
+  );
+  const pool = new pg.Pool(createPgConfig(pglite));
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    db,
+    kind: "pglite",
+    close: async () => {
+      await db.destroy();
+      await pglite.close();
+    },
+  };
+}

@@ -1,0 +1,220 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from "kysely";
+
+/** timestamptz: read as Date, written as Date or ISO string, defaulted by the database where Generated. */
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+type UpdatedAt = ColumnType<Date, Date | string | undefined, Date | string>;
+/** jsonb: read as the parsed value; written as a JSON string (pg would otherwise send arrays as SQL arrays). */
+type Json<T> = ColumnType<T, string, string>;
+
+export type Role = "owner" | "admin" | "member" | "viewer";
+export type HostStatus = "ONLINE" | "OFFLINE";
+export type SandboxState = "CREATING" | "RUNNING" | "STOPPED" | "DESTROYED" | "ERROR";
+export type EndReason =
+  | "user_request"
+  | "lease_expired"
+  | "host_lost"
+  | "create_failed"
+  | "crashed"
+  | "reconciled_missing";
+export type CommandStatus = "running" | "completed" | "failed" | "timed_out";
+
+export interface UsersTable {
+  id: string;
+  email: string;
+  display_name: string;
+  avatar_url: string | null;
+  password_hash: string | null;
+  email_verified: Generated<boolean>;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+  deleted_at: Timestamp | null;
+}
+
+export interface OAuthAccountsTable {
+  id: string;
+  user_id: string;
+  provider: string;
+  provider_user_id: string;
+  email: string | null;
+  access_token: string | null;
+  refresh_token: string | null;
+  created_at: CreatedAt;
+}
+
+export interface SessionsTable {
+  id: string;
+  token_hash: string;
+  user_id: string;
+  ip_address: string | null;
+  user_agent: string | null;
+  created_at: CreatedAt;
+  expires_at: Timestamp;
+}
+
+export interface OrgsTable {
+  id: string;
+  name: string;
+  slug: string;
+  owner_id: string;
+  allow_self_approval: Generated<boolean>;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+  deleted_at: Timestamp | null;
+}
+
+export interface OrgMembersTable {
+  id: string;
+  org_id: string;
+  user_id: string;
+  role: Role;
+  created_at: CreatedAt;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  org_id: string;
+  created_by: string;
+  name: string;
+  role: Role;
+  key_hash: string;
+  key_prefix: string;
+  created_at: CreatedAt;
+  expires_at: Timestamp | null;
+  last_used_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+}
+
+export interface HostTokensTable {
+  id: string;
+  org_id: string;
+  name: string;
+  token_hash: string;
+  created_by: string | null;
+  created_at: CreatedAt;
+  expires_at: Timestamp | null;
+  last_used_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+}
+
+export interface SourceVmEntry {
+  name: string;
+  state: string;
+  ip_address: string;
+  prepared: boolean;
+}
+
+export interface BridgeEntry {
+  name: string;
+  subnet: string;
+}
+
+export interface HostsTable {
+  id: string;
+  org_id: string;
+  hostname: string;
+  version: string;
+  total_cpus: number;
+  total_memory_mb: number;
+  total_disk_mb: number;
+  available_cpus: number;
+  available_memory_mb: number;
+  available_disk_mb: number;
+  active_sandboxes: Generated<number>;
+  base_images: Json<string[]>;
+  source_vms: Json<SourceVmEntry[]>;
+  bridges: Json<BridgeEntry[]>;
+  status: HostStatus;
+  connected_at: Timestamp | null;
+  last_heartbeat: Timestamp | null;
+  disconnected_at: Timestamp | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface SandboxesTable {
+  id: string;
+  org_id: string;
+  host_id: string;
+  name: string;
+  created_by: string;
+  agent_id: string | null;
+  source_vm: string;
+  state: SandboxState;
+  vcpus: number;
+  memory_mb: number;
+  allow_egress: boolean;
+  ip_address: string | null;
+  mac_address: string | null;
+  bridge: string | null;
+  pid: number | null;
+  error: string | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+  expires_at: Timestamp;
+  ended_at: Timestamp | null;
+  end_reason: EndReason | null;
+}
+
+export interface CommandsTable {
+  id: string;
+  org_id: string;
+  sandbox_id: string;
+  command: string;
+  env_names: Json<string[]>;
+  timeout_seconds: number;
+  status: CommandStatus;
+  stdout: string | null;
+  stderr: string | null;
+  exit_code: number | null;
+  duration_ms: number | null;
+  stdout_truncated: Generated<boolean>;
+  stderr_truncated: Generated<boolean>;
+  error: string | null;
+  created_by: string;
+  started_at: Timestamp;
+  ended_at: Timestamp | null;
+}
+
+export interface SnapshotsTable {
+  id: string;
+  org_id: string;
+  sandbox_id: string;
+  host_id: string;
+  name: string;
+  host_snapshot_id: string;
+  has_memory: boolean;
+  size_bytes: ColumnType<string, number | string, number | string>;
+  created_by: string;
+  created_at: CreatedAt;
+}
+
+export interface RateLimitsTable {
+  key: string;
+  window_start: Timestamp;
+  count: number;
+}
+
+export interface DB {
+  users: UsersTable;
+  oauth_accounts: OAuthAccountsTable;
+  sessions: SessionsTable;
+  orgs: OrgsTable;
+  org_members: OrgMembersTable;
+  api_keys: ApiKeysTable;
+  host_tokens: HostTokensTable;
+  hosts: HostsTable;
+  sandboxes: SandboxesTable;
+  commands: CommandsTable;
+  snapshots: SnapshotsTable;
+  rate_limits: RateLimitsTable;
+}
+
+export type User = Selectable<UsersTable>;
+export type Org = Selectable<OrgsTable>;
+export type Host = Selectable<HostsTable>;
+export type Sandbox = Selectable<SandboxesTable>;
+export type NewSandbox = Insertable<SandboxesTable>;
+export type SandboxUpdate = Updateable<SandboxesTable>;
+export type Command = Selectable<CommandsTable>;
+export type Snapshot = Selectable<SnapshotsTable>;

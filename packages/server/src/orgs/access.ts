@@ -1,0 +1,47 @@
+import type { FastifyRequest } from "fastify";
+import type { Kysely } from "kysely";
+import { type Principal, requirePrincipal } from "../auth/principal.js";
+import type { DB, Role } from "../db/schema.js";
+import { AppError, notFound } from "../http/errors.js";
+import { atLeast } from "./roles.js";
+
+/** An org the caller may act in, with the caller's effective role there. */
+export interface OrgScope {
+  orgId: string;
+  slug: string;
+  name: string;
+  ownerId: string;
+  role: Role;
+  principal: Principal;
+}
+
+/**
+ * Resolves `{slug}` for the caller in one query that joins membership (or the API key's org), so an
+ * org the caller does not belong to is indistinguishable from one that does not exist: 404 either way.
+ */
+export async function orgScope(
+  db: Kysely<DB>,
+  request: FastifyRequest,
+  slug: string,
+  minimum: Role,
+): Promise<OrgScope> {
+  const principal = requirePrincipal(request);
+  let query = db
+    .selectFrom("orgs as o")
+    .innerJoin("org_members as m", "m.org_id", "o.id")
+    .select(["o.id", "o.slug", "o.name", "o.owner_id", "m.role"])
+    .where("o.slug", "=", slug)
+    .where("o.deleted_at", "is", null)
+    .where("m.user_id", "=", principal.userId);
+  if (principal.kind === "api_key") query = query.where("o.id", "=", principal.orgId);
+  const row = await query.executeTakeFirst();
+  if (!row) throw notFound("organization");
+  const role = principal.kind === "api_key" ? principal.role : row.role;
+  if (!atLeast(role, minimum)) throw new AppError("forbidden", `this action requires the ${minimum} role or higher`);
+  return { orgId: row.id, slug: row.slug, name: row.name, ownerId: row.owner_id, role, principal };
+}
+
+export function requireRole(scope: OrgScope, minimum: Role): void {
+  if (!atLeast(scope.role, minimum))
+    throw new AppError("forbidden", `this action requires the ${minimum} role or higher`);
+}

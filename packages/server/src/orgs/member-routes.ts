@@ -1,0 +1,159 @@
+import { z } from "zod";
+import { EmailInput, findUserByEmail } from "../auth/users.js";
+import type { AppContext } from "../context.js";
+import type { Role } from "../db/schema.js";
+import { AppError, conflict, forbidden, invalid, notFound } from "../http/errors.js";
+import { errorResponses, iso, OrgParams, Status, securityAny, Timestamp, Uuid } from "../http/schemas.js";
+import type { App } from "../http/types.js";
+import { newId } from "../lib/ids.js";
+import { orgScope } from "./access.js";
+import { atLeast, roles } from "./roles.js";
+
+const MemberSchema = z
+  .object({
+    id: z.uuid(),
+    user_id: z.uuid(),
+    email: z.string(),
+    display_name: z.string(),
+    role: z.enum(roles),
+    created_at: Timestamp,
+  })
+  .meta({ id: "Member" });
+
+const AssignableRole = z.enum(["admin", "member", "viewer"]);
+const MemberParams = z.strictObject({ slug: OrgParams.shape.slug, memberId: Uuid });
+
+export function memberRoutes(app: App, ctx: AppContext): void {
+  const { db } = ctx;
+
+  const memberQuery = (orgId: string) =>
+    db
+      .selectFrom("org_members as m")
+      .innerJoin("users as u", "u.id", "m.user_id")
+      .select(["m.id", "m.user_id", "u.email", "u.display_name", "m.role", "m.created_at"])
+      .where("m.org_id", "=", orgId);
+
+  const view = (row: {
+    id: string;
+    user_id: string;
+    email: string;
+    display_name: string;
+    role: Role;
+    created_at: Date;
+  }) => ({
+    ...row,
+    created_at: iso(row.created_at),
+  });
+
+  app.get(
+    "/v1/orgs/:slug/members",
+    {
+      schema: {
+        tags: ["members"],
+        summary: "Members of an organization",
+        security: securityAny,
+        params: OrgParams,
+        response: { 200: z.object({ members: z.array(MemberSchema), total: z.number().int() }), ...errorResponses },
+      },
+    },
+    async (request) => {
+      const scope = await orgScope(db, request, request.params.slug, "viewer");
+      const rows = await memberQuery(scope.orgId).orderBy("m.created_at", "asc").execute();
+      return { members: rows.map(view), total: rows.length };
+    },
+  );
+
+  app.post(
+    "/v1/orgs/:slug/members",
+    {
+      schema: {
+        tags: ["members"],
+        summary: "Add an existing user to the organization (admin)",
+        security: securityAny,
+        params: OrgParams,
+        body: z.strictObject({ email: EmailInput, role: AssignableRole.default("member") }),
+        response: { 201: MemberSchema, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const scope = await orgScope(db, request, request.params.slug, "admin");
+      const { email, role } = request.body;
+      if (role === "admin" && scope.role !== "owner") throw forbidden("only the owner can add admins");
+      const user = await findUserByEmail(db, email);
+      if (!user) throw notFound("user with that email");
+      const id = newId();
+      await db
+        .insertInto("org_members")
+        .values({ id, org_id: scope.orgId, user_id: user.id, role })
+        .execute()
+        .catch((err: unknown) => {
+          if ((err as { code?: string }).code === "23505") throw conflict("user is already a member");
+          throw err;
+        });
+      const row = await memberQuery(scope.orgId).where("m.id", "=", id).executeTakeFirstOrThrow();
+      return reply.code(201).send(view(row));
+    },
+  );
+
+  app.patch(
+    "/v1/orgs/:slug/members/:memberId",
+    {
+      schema: {
+        tags: ["members"],
+        summary: "Change a member's role (admin; only the owner manages admins)",
+        security: securityAny,
+        params: MemberParams,
+        body: z.strictObject({ role: AssignableRole }),
+        response: { 200: MemberSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const scope = await orgScope(db, request, request.params.slug, "admin");
+      const target = await memberQuery(scope.orgId).where("m.id", "=", request.params.memberId).executeTakeFirst();
+      if (!target) throw notFound("member");
+      if (target.role === "owner") throw forbidden("the owner's role cannot be changed");
+      if (target.user_id === scope.principal.userId) throw forbidden("you cannot change your own role");
+      const touchesAdmin = target.role === "admin" || request.body.role === "admin";
+      if (touchesAdmin && scope.role !== "owner") throw forbidden("only the owner can grant or revoke admin");
+      await db
+        .updateTable("org_members")
+        .set({ role: request.body.role })
+        .where("id", "=", target.id)
+        .where("org_id", "=", scope.orgId)
+        .execute();
+      return view({ ...target, role: request.body.role });
+    },
+  );
+
+  app.delete(
+    "/v1/orgs/:slug/members/:memberId",
+    {
+      schema: {
+        tags: ["members"],
+        summary: "Remove a member (admin), or leave the organization (yourself)",
+        security: securityAny,
+        params: MemberParams,
+        response: { 200: Status, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const scope = await orgScope(db, request, request.params.slug, "viewer");
+      const target = await memberQuery(scope.orgId).where("m.id", "=", request.params.memberId).executeTakeFirst();
+      if (!target) throw notFound("member");
+      if (target.role === "owner") throw forbidden("the owner cannot be removed");
+      const self = target.user_id === scope.principal.userId;
+      if (!self) {
+        if (!atLeast(scope.role, "admin"))
+          throw new AppError("forbidden", "this action requires the admin role or higher");
+        if (target.role === "admin" && scope.role !== "owner") throw forbidden("only the owner can remove admins");
+      }
+      const removed = await db
+        .deleteFrom("org_members")
+        .where("id", "=", target.id)
+        .where("org_id", "=", scope.orgId)
+        .executeTakeFirst();
+      if (removed.numDeletedRows === 0n) throw invalid("member was already removed");
+      return { status: "removed" };
+    },
+  );
+}

@@ -1,0 +1,346 @@
+import { z } from "zod";
+import type { AppContext } from "../context.js";
+import { errorResponses, OrgParams, Pagination, securityAny, Uuid } from "../http/schemas.js";
+import type { App } from "../http/types.js";
+import { orgScope } from "../orgs/access.js";
+import { sandboxLimits } from "./limits.js";
+import { CommandSchema, commandView, SandboxSchema, SnapshotSchema, sandboxView, snapshotView } from "./views.js";
+
+const Name = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "must be 1-63 letters, digits, dots, dashes or underscores");
+const ImageName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, "must be an image or source VM name (letters, digits, . _ -)");
+
+const CreateBody = z.strictObject({
+  source_vm: ImageName.describe("image name, or the source VM to clone"),
+  name: Name.optional(),
+  vcpus: z.number().int().min(1).max(sandboxLimits.maxVcpus).optional(),
+  memory_mb: z.number().int().min(sandboxLimits.minMemoryMb).max(sandboxLimits.maxMemoryMb).optional(),
+  ttl_seconds: z
+    .number()
+    .int()
+    .min(sandboxLimits.minTtlSeconds)
+    .optional()
+    .describe("lease length; default from server config"),
+  agent_id: z.string().max(128).optional(),
+  allow_egress: z.boolean().optional().describe("let the sandbox reach networks outside its own (default false)"),
+});
+
+const WaitQuery = z.strictObject({
+  wait: z
+    .enum(["true", "false"])
+    .default("true")
+    .transform((v) => v === "true")
+    .describe("true: answer when the sandbox is RUNNING (or failed); false: answer 202 at once with state CREATING"),
+});
+
+const EnvName = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+const RunBody = z.strictObject({
+  command: z
+    .string()
+    .min(1)
+    .refine((c) => Buffer.byteLength(c, "utf8") <= sandboxLimits.maxCommandBytes, {
+      message: `must be at most ${sandboxLimits.maxCommandBytes} bytes`,
+    }),
+  timeout_seconds: z.number().int().min(1).max(sandboxLimits.maxCommandTimeoutSeconds).optional(),
+  env: z
+    .record(
+      z.string().regex(EnvName, "environment variable names must match [A-Za-z_][A-Za-z0-9_]*"),
+      z.string().refine((v) => Buffer.byteLength(v, "utf8") <= sandboxLimits.maxEnvValueBytes, "value too long"),
+    )
+    .refine(
+      (env) => Object.keys(env).length <= sandboxLimits.maxEnvVars,
+      `at most ${sandboxLimits.maxEnvVars} variables`,
+    )
+    .optional(),
+});
+
+const SandboxParams = z.strictObject({ slug: OrgParams.shape.slug, id: Uuid });
+const ListQuery = Pagination.extend({
+  include_ended: z
+    .enum(["true", "false"])
+    .default("false")
+    .transform((v) => v === "true"),
+});
+
+function page<T>(rows: T[], limit: number, offset: number) {
+  const hasMore = rows.length > limit;
+  return { items: hasMore ? rows.slice(0, limit) : rows, hasMore, nextOffset: hasMore ? offset + limit : null };
+}
+
+export function sandboxRoutes(app: App, ctx: AppContext): void {
+  const { db, sandboxes } = ctx;
+
+  app.post(
+    "/v1/orgs/:slug/sandboxes",
+    {
+      schema: {
+        tags: ["sandboxes"],
+        summary: "Create a sandbox on a host of the organization",
+        security: securityAny,
+        params: OrgParams,
+        querystring: WaitQuery,
+        body: CreateBody,
+        response: { 201: SandboxSchema, 202: SandboxSchema, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const scope = await orgScope(db, request, request.params.slug, "member");
+      const body = request.body;
+      const sandbox = await sandboxes.create(
+        scope,
+        {
+          sourceVm: body.source_vm,
+          name: body.name,
+          vcpus: body.vcpus,
+          memoryMb: body.memory_mb,
+          ttlSeconds: body.ttl_seconds,
+          agentId: body.agent_id,
+          allowEgress: body.allow_egress,
+        },
+        { wait: request.query.wait },
+      );
+      return reply.code(request.query.wait ? 201 : 202).send(sandboxView(sandbox));
+    },
+  );
+
+  app.get(
+    "/v1/orgs/:slug/sandboxes",
+    {
+      schema: {
+        tags: ["sandboxes"],
+        summary: "Sandboxes of the organization, newest first",
+        security: securityAny,
+        params: OrgParams,
+        querystring: ListQuery,
+        response: {
+          200: z.object({
+            sandboxes: z.array(SandboxSchema),
+            count: z.number().int(),
+            has_more: z.boolean(),
+            next_offset: z.number().int().nullable(),
+          }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      const scope = await orgScope(db, request, request.params.slug, "viewer");
+      const { limit, offset, include_ended } = request.query;
+      const result = page(await sandboxes.list(scope, { limit, offset, includeEnded: include_ended }), limit, offset);
+      return {
+        sandboxes: result.items.map(sandboxView),
+        count: result.items.length,
+        has_more: result.hasMore,
+        next_offset: result.nextOffset,
+      };
+    },
+  );
+
+  app.get(
+    "/v1/orgs/:slug/sandboxes/:id",
+    {
+      schema: {
+        tags: ["sandboxes"],
+        summary: "One sandbox (ended sandboxes stay readable, with their end reason)",
+        security: securityAny,
+        params: SandboxParams,
+        response: { 200: SandboxSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const scope = await orgScope(db, request, request.params.slug, "viewer");
+      return sandboxView(await sandboxes.get(scope, request.params.id));
+    },
+  );
+
+  app.delete(
+    "/v1/orgs/:slug/sandboxes/:id",
+    {
+      schema: {
+        tags: ["sandboxes"],
+        summary: "Destroy a sandbox (your own as member, anyone's as admin)",
+        security: securityAny,
+        params: SandboxParams,
+        response: { 200: SandboxSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const scope = await orgScope(db, request, request.params.slug, "member");
+      return sandboxView(await sandboxes.destroy(scope, request.params.id));
+    },
+  );
+
+  app.post(
+    "/v1/orgs/:slug/sandboxes/:id/start",
+    {
+      schema: {
+        tags: ["sandboxes"],
+        summary: "Start a stopped sandbox",
+        security: securityAny,
+        params: SandboxParams,
+        response: { 200: SandboxSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const scope = await orgScope(db, request, request.params.slug, "member");
+      return sandboxView(await sandboxes.start(scope, request.params.id));
+    },
+  );
+
+  app.post(
+    "/v1/orgs/:slug/sandboxes/:id/stop",
+    {
+      schema: {
+        tags: ["sandboxes"],
+        summary: "Stop a running sandbox (force: no graceful shutdown)",
+        security: securityAny,
+        params: SandboxParams,
+        body: z.strictObject({ force: z.boolean().default(false) }).optional(),
+        response: { 200: SandboxSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const scope = await orgScope(db, request, request.params.slug, "member");
+      return sandboxView(await sandboxes.stop(scope, request.params.id, request.body?.force ?? false));
+    },
+  );
+
+  app.post(
+    "/v1/orgs/:slug/sandboxes/:id/run",
+    {
+      schema: {
+        tags: ["sandboxes"],
+        summary: "Run a command in a running sandbox and return its output",
+        security: securityAny,
+        params: SandboxParams,
+        body: RunBody,
+        response: { 200: CommandSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const scope = await orgScope(db, request, request.params.slug, "member");
+      const body = request.body;
+      const command = await sandboxes.run(scope, request.params.id, {
+        command: body.command,
+        timeoutSeconds: body.timeout_seconds ?? sandboxLimits.defaultCommandTimeoutSeconds,
+        env: body.env ?? {},
+      });
+      return commandView(command);
+    },
+  );
+
+  app.get(
+    "/v1/orgs/:slug/sandboxes/:id/commands",
+    {
+      schema: {
+        tags: ["sandboxes"],
+        summary: "Commands run in a sandbox, oldest first (the audit trail)",
+        security: securityAny,
+        params: SandboxParams,
+        querystring: Pagination,
+        response: {
+          200: z.object({
+            commands: z.array(CommandSchema),
+            count: z.number().int(),
+            has_more: z.boolean(),
+            next_offset: z.number().int().nullable(),
+          }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      const scope = await orgScope(db, request, request.params.slug, "viewer");
+      const { limit, offset } = request.query;
+      const result = page(await sandboxes.commands(scope, request.params.id, { limit, offset }), limit, offset);
+      return {
+        commands: result.items.map(commandView),
+        count: result.items.length,
+        has_more: result.hasMore,
+        next_offset: result.nextOffset,
+      };
+    },
+  );
+
+  app.get(
+    "/v1/orgs/:slug/sandboxes/:id/ip",
+    {
+      schema: {
+        tags: ["sandboxes"],
+        summary: "The sandbox's IP address as last reported by its host",
+        security: securityAny,
+        params: SandboxParams,
+        response: { 200: z.object({ sandbox_id: z.uuid(), ip_address: z.string().nullable() }), ...errorResponses },
+      },
+    },
+    async (request) => {
+      const scope = await orgScope(db, request, request.params.slug, "viewer");
+      const sandbox = await sandboxes.get(scope, request.params.id);
+      return { sandbox_id: sandbox.id, ip_address: sandbox.ip_address };
+    },
+  );
+
+  app.post(
+    "/v1/orgs/:slug/sandboxes/:id/snapshot",
+    {
+      schema: {
+        tags: ["sandboxes"],
+        summary: "Snapshot a sandbox's disk (and memory, if asked)",
+        security: securityAny,
+        params: SandboxParams,
+        body: z.strictObject({
+          name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "must be 1-63 letters, digits, . _ -"),
+          include_memory: z.boolean().default(false),
+        }),
+        response: { 201: SnapshotSchema, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const scope = await orgScope(db, request, request.params.slug, "member");
+      const snapshot = await sandboxes.snapshot(scope, request.params.id, {
+        name: request.body.name,
+        includeMemory: request.body.include_memory,
+      });
+      return reply.code(201).send(snapshotView(snapshot));
+    },
+  );
+
+  app.get(
+    "/v1/orgs/:slug/sandboxes/:id/snapshots",
+    {
+      schema: {
+        tags: ["sandboxes"],
+        summary: "Snapshots taken of a sandbox",
+        security: securityAny,
+        params: SandboxParams,
+        response: { 200: z.object({ snapshots: z.array(SnapshotSchema), count: z.number().int() }), ...errorResponses },
+      },
+    },
+    async (request) => {
+      const scope = await orgScope(db, request, request.params.slug, "viewer");
+      const rows = await sandboxes.snapshots(scope, request.params.id);
+      return { snapshots: rows.map(snapshotView), count: rows.length };
+    },
+  );
+
+  app.post(
+    "/v1/orgs/:slug/sandboxes/:id/extend",
+    {
+      schema: {
+        tags: ["sandboxes"],
+        summary: "Set the lease to end ttl_seconds from now",
+        security: securityAny,
+        params: SandboxParams,
+        body: z.strictObject({ ttl_seconds: z.number().int().min(sandboxLimits.minTtlSeconds) }),
+        response: { 200: SandboxSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const scope = await orgScope(db, request, request.params.slug, "member");
+      return sandboxView(await sandboxes.extend(scope, request.params.id, request.body.ttl_seconds));
+    },
+  );
+}

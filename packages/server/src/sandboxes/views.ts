@@ -1,0 +1,123 @@
+import { z } from "zod";
+import type { Command, Sandbox, Snapshot } from "../db/schema.js";
+import { iso, Timestamp } from "../http/schemas.js";
+
+export const sandboxStates = ["CREATING", "RUNNING", "STOPPED", "DESTROYED", "ERROR"] as const;
+export const endReasons = [
+  "user_request",
+  "lease_expired",
+  "host_lost",
+  "create_failed",
+  "crashed",
+  "reconciled_missing",
+] as const;
+
+export const SandboxSchema = z
+  .object({
+    id: z.uuid(),
+    org_id: z.uuid(),
+    host_id: z.uuid(),
+    name: z.string(),
+    state: z.enum(sandboxStates),
+    source_vm: z.string(),
+    vcpus: z.number().int(),
+    memory_mb: z.number().int(),
+    allow_egress: z.boolean(),
+    ip_address: z.string().nullable(),
+    mac_address: z.string().nullable(),
+    bridge: z.string().nullable(),
+    agent_id: z.string().nullable(),
+    created_by: z.uuid(),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    expires_at: Timestamp.describe("when the lease ends; extend it with POST …/extend"),
+    ended_at: Timestamp.nullable(),
+    end_reason: z.enum(endReasons).nullable(),
+    error: z.string().nullable(),
+  })
+  .meta({ id: "Sandbox" });
+
+export function sandboxView(row: Sandbox): z.infer<typeof SandboxSchema> {
+  return {
+    id: row.id,
+    org_id: row.org_id,
+    host_id: row.host_id,
+    name: row.name,
+    state: row.state,
+    source_vm: row.source_vm,
+    vcpus: row.vcpus,
+    memory_mb: row.memory_mb,
+    allow_egress: row.allow_egress,
+    ip_address: row.ip_address,
+    mac_address: row.mac_address,
+    bridge: row.bridge,
+    agent_id: row.agent_id,
+    created_by: row.created_by,
+    created_at: iso(row.created_at),
+    updated_at: iso(row.updated_at),
+    expires_at: iso(row.expires_at),
+    ended_at: iso(row.ended_at),
+    end_reason: row.end_reason,
+    error: row.error,
+  };
+}
+
+export const CommandSchema = z
+  .object({
+    id: z.uuid(),
+    sandbox_id: z.uuid(),
+    command: z.string(),
+    env_names: z.array(z.string()).describe("names of the environment variables passed (values are not stored)"),
+    status: z.enum(["running", "completed", "failed", "timed_out"]),
+    stdout: z.string(),
+    stderr: z.string(),
+    exit_code: z.number().int().nullable(),
+    duration_ms: z.number().int().nullable(),
+    stdout_truncated: z.boolean(),
+    stderr_truncated: z.boolean(),
+    error: z.string().nullable(),
+    started_at: Timestamp,
+    ended_at: Timestamp.nullable(),
+  })
+  .meta({ id: "Command" });
+
+export function commandView(row: Command): z.infer<typeof CommandSchema> {
+  return {
+    id: row.id,
+    sandbox_id: row.sandbox_id,
+    command: row.command,
+    env_names: row.env_names,
+    status: row.status,
+    stdout: row.stdout ?? "",
+    stderr: row.stderr ?? "",
+    exit_code: row.exit_code,
+    duration_ms: row.duration_ms,
+    stdout_truncated: row.stdout_truncated,
+    stderr_truncated: row.stderr_truncated,
+    error: row.error,
+    started_at: iso(row.started_at),
+    ended_at: iso(row.ended_at),
+  };
+}
+
+export const SnapshotSchema = z
+  .object({
+    id: z.uuid(),
+    sandbox_id: z.uuid(),
+    name: z.string(),
+    has_memory: z.boolean(),
+    size_bytes: z.number().int(),
+    created_at: Timestamp,
+  })
+  .meta({ id: "Snapshot" });
+
+export function snapshotView(row: Snapshot): z.infer<typeof SnapshotSchema> {
+  return {
+    id: row.id,
+    sandbox_id: row.sandbox_id,
+    name: row.name,
+    has_memory: row.has_memory,
+    size_bytes: Number(row.size_bytes),
+    created_at: iso(row.created_at),
+  };
+}

@@ -1,0 +1,222 @@
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import {
+  ControlMessageSchema,
+  type HostMessage,
+  type HostRegistration,
+  HostService,
+  RegistrationAckSchema,
+  type ResourceReport,
+  type SandboxStateChanged,
+} from "@fluid/proto";
+import type { Kysely } from "kysely";
+import type { DB } from "../db/schema.js";
+import {
+  findHostToken,
+  type HostToken,
+  markDisconnected,
+  recordHeartbeat,
+  recordResources,
+  upsertRegisteredHost,
+} from "../hosts/host-store.js";
+import { parseBearer } from "../lib/secrets.js";
+import type { Logger } from "../log/logger.js";
+import { StreamClosedError } from "./errors.js";
+import { HostSession } from "./host-session.js";
+import type { HostRegistry } from "./registry.js";
+
+/** What the rest of the control plane does with sandbox news from hosts. */
+export interface HostEvents {
+  resourceReport(session: HostSession, report: ResourceReport): Promise<void>;
+  stateChanged(session: HostSession, change: SandboxStateChanged): Promise<void>;
+}
+
+export interface HostServiceDeps {
+  db: Kysely<DB>;
+  log: Logger;
+  registry: HostRegistry;
+  events: HostEvents;
+  heartbeatIntervalMs: number;
+  missedHeartbeats: number;
+  registrationTimeoutMs?: number;
+}
+
+const DB_TIMEOUT_MS = 10_000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new ConnectError(message, Code.Unavailable)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+async function authenticate(db: Kysely<DB>, header: string | null): Promise<HostToken> {
+  if (!header) throw new ConnectError("missing authorization: send `Bearer <host token>`", Code.Unauthenticated);
+  const secret = parseBearer(header);
+  if (!secret) throw new ConnectError("authorization must be `Bearer <host token>`", Code.Unauthenticated);
+  const token = await withTimeout(findHostToken(db, secret), DB_TIMEOUT_MS, "token lookup timed out");
+  if (!token) throw new ConnectError("host token is invalid, expired or revoked", Code.Unauthenticated);
+  return token;
+}
+
+function validateRegistration(reg: HostRegistration): string | undefined {
+  if (reg.hostname.length > 255) return "hostname longer than 255 characters";
+  if (reg.version.length > 64) return "version longer than 64 characters";
+  if (reg.baseImages.length > 1000 || reg.baseImages.some((name) => name.length === 0 || name.length > 255)) {
+    return "base_images must be at most 1000 non-empty names of up to 255 characters";
+  }
+  if (reg.sourceVms.length > 10_000) return "too many source VMs";
+  const numbers = [
+    reg.totalCpus,
+    reg.availableCpus,
+    reg.totalMemoryMb,
+    reg.availableMemoryMb,
+    reg.totalDiskMb,
+    reg.availableDiskMb,
+  ];
+  if (numbers.some((n) => Number(n) < 0)) return "resource figures must not be negative";
+  return undefined;
+}
+
+async function firstMessage(iterator: AsyncIterator<HostMessage>, timeoutMs: number): Promise<HostMessage> {
+  const next = await withTimeout(iterator.next(), timeoutMs, "no registration received in time");
+  if (next.done) throw new ConnectError("stream closed before registration", Code.InvalidArgument);
+  return next.value;
+}
+
+/**
+ * `fluid.v1.HostService/Connect`: authenticate the bearer host token, take the registration,
+ * bind host identity to the token (whatever host_id the daemon claims), then run the session:
+ * replies go to their waiters, heartbeats refresh the host row, and the outbox feeds the stream.
+ */
+export function hostService(deps: HostServiceDeps): ServiceImpl<typeof HostService> {
+  const { db, log, registry, events } = deps;
+  const livenessMs = deps.heartbeatIntervalMs * deps.missedHeartbeats;
+
+  async function readLoop(session: HostSession, iterator: AsyncIterator<HostMessage>): Promise<void> {
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done) return;
+      const message = next.value;
+      session.touch();
+      const payload = message.payload;
+      switch (payload.case) {
+        case "heartbeat": {
+          const beat = payload.value;
+          session.enqueueWork(async () => {
+            const current = await recordHeartbeat(db, session.hostId, session.connectedAt, beat);
+            if (!current) session.close(new StreamClosedError("token_revoked", "or another connection took over"));
+          });
+          break;
+        }
+        case "resourceReport": {
+          const report = payload.value;
+          session.enqueueWork(async () => {
+            await recordResources(db, session.hostId, session.connectedAt, report);
+            await events.resourceReport(session, report);
+          });
+          break;
+        }
+        case "stateChanged": {
+          const change = payload.value;
+          if (!session.deliver(message)) session.enqueueWork(() => events.stateChanged(session, change));
+          break;
+        }
+        case "registration":
+          session.close(new StreamClosedError("protocol_error", "registration sent twice"));
+          return;
+        case "errorReport":
+          if (!session.deliver(message)) {
+            log.warn(
+              { hostId: session.hostId, report: payload.value.error, context: payload.value.context },
+              "host reported an error",
+            );
+          }
+          break;
+        case undefined:
+          log.debug({ hostId: session.hostId }, "empty host message ignored");
+          break;
+        default:
+          session.deliver(message);
+      }
+    }
+  }
+
+  return {
+    async *connect(requests: AsyncIterable<HostMessage>, context: HandlerContext) {
+      const token = await authenticate(db, context.requestHeader.get("authorization"));
+      const iterator = requests[Symbol.asyncIterator]();
+      const first = await firstMessage(iterator, deps.registrationTimeoutMs ?? 30_000);
+      if (first.payload.case !== "registration") {
+        throw new ConnectError("the first message must be a registration", Code.InvalidArgument);
+      }
+      const registration = first.payload.value;
+      const problem = validateRegistration(registration);
+      if (problem) throw new ConnectError(`invalid registration: ${problem}`, Code.InvalidArgument);
+      if (registration.hostId && registration.hostId !== token.id) {
+        log.info(
+          { claimed: registration.hostId, assigned: token.id },
+          "host identity comes from its token; claimed host_id ignored",
+        );
+      }
+
+      const session = new HostSession({ hostId: token.id, orgId: token.orgId, log, livenessMs });
+      await withTimeout(
+        upsertRegisteredHost(db, token, registration, session.connectedAt),
+        DB_TIMEOUT_MS,
+        "could not record the host registration in time",
+      );
+      registry.attach(session);
+      log.info(
+        { hostId: session.hostId, hostname: registration.hostname, connectionId: session.connectionId },
+        "host connected",
+      );
+
+      const onAbort = () => session.close(new StreamClosedError("host_disconnected"));
+      context.signal.addEventListener("abort", onAbort, { once: true });
+      session.push(
+        create(ControlMessageSchema, {
+          requestId: first.requestId,
+          payload: {
+            case: "registrationAck",
+            value: create(RegistrationAckSchema, {
+              accepted: true,
+              assignedHostId: token.id,
+              heartbeatIntervalSeconds: Math.max(1, Math.round(deps.heartbeatIntervalMs / 1000)),
+            }),
+          },
+        }),
+      );
+      readLoop(session, iterator).then(
+        () => session.close(new StreamClosedError("host_disconnected")),
+        (err: unknown) => {
+          log.debug({ err, hostId: session.hostId }, "host stream read failed");
+          session.close(new StreamClosedError("host_disconnected"));
+        },
+      );
+
+      try {
+        yield* session.outbox();
+      } finally {
+        context.signal.removeEventListener("abort", onAbort);
+        session.close(new StreamClosedError("host_disconnected"));
+        const wasCurrent = registry.detach(session);
+        await session.drainWork();
+        if (wasCurrent) {
+          await markDisconnected(db, session.hostId, session.connectedAt).catch((err: unknown) =>
+            log.error({ err, hostId: session.hostId }, "could not mark host offline"),
+          );
+        }
+        log.info(
+          { hostId: session.hostId, reason: session.closed?.message, connectionId: session.connectionId },
+          "host stream ended",
+        );
+      }
+    },
+  };
+}
+
+export { HostService };

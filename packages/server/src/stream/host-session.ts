@@ -1,0 +1,150 @@
+import { create } from "@bufbuild/protobuf";
+import { type ControlMessage, ControlMessageSchema, type HostMessage } from "@fluid/proto";
+import { AppError } from "../http/errors.js";
+import { newId } from "../lib/ids.js";
+import type { Logger } from "../log/logger.js";
+import { CommandTimeoutError, HostCommandError, StreamClosedError } from "./errors.js";
+
+/** A command the control plane can send (everything but the registration ack). */
+export type Command = Exclude<ControlMessage["payload"], { case: "registrationAck" | undefined }>;
+
+interface Pending {
+  command: string;
+  resolve(reply: HostMessage): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+export const MAX_PENDING_PER_HOST = 1024;
+
+/**
+ * One live stream to one host. Sends go through a single queue that the stream's response
+ * generator drains, so writes never interleave; every command has a request_id, a deadline, and
+ * exactly one outcome (reply, ErrorReport, timeout, or the stream closing).
+ */
+export class HostSession {
+  readonly connectionId = newId();
+  readonly connectedAt = new Date();
+  readonly hostId: string;
+  readonly orgId: string;
+  private readonly log: Logger;
+  private readonly queue: ControlMessage[] = [];
+  private readonly pending = new Map<string, Pending>();
+  private wake: (() => void) | undefined;
+  private closedWith: StreamClosedError | undefined;
+  private livenessTimer: NodeJS.Timeout | undefined;
+  private readonly livenessMs: number;
+  private work: Promise<void> = Promise.resolve();
+
+  constructor(init: { hostId: string; orgId: string; log: Logger; livenessMs: number }) {
+    this.hostId = init.hostId;
+    this.orgId = init.orgId;
+    this.log = init.log;
+    this.livenessMs = init.livenessMs;
+    this.touch();
+  }
+
+  get closed(): StreamClosedError | undefined {
+    return this.closedWith;
+  }
+
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  /** Any message from the host proves it alive; silence for the liveness window closes the stream. */
+  touch(): void {
+    if (this.closedWith) return;
+    clearTimeout(this.livenessTimer);
+    this.livenessTimer = setTimeout(() => this.close(new StreamClosedError("heartbeat_timeout")), this.livenessMs);
+    this.livenessTimer.unref();
+  }
+
+  /** Sends a command and resolves with the host's reply, or rejects with why there is none. */
+  request(command: Command, timeoutMs: number): Promise<HostMessage> {
+    if (this.closedWith) return Promise.reject(this.closedWith);
+    if (this.pending.size >= MAX_PENDING_PER_HOST) {
+      return Promise.reject(new AppError("host_unavailable", "host has too many commands in flight; retry shortly"));
+    }
+    const requestId = newId();
+    return new Promise<HostMessage>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (this.pending.delete(requestId)) reject(new CommandTimeoutError(command.case, timeoutMs));
+      }, timeoutMs);
+      timer.unref();
+      this.pending.set(requestId, { command: command.case, resolve, reject, timer });
+      this.push(create(ControlMessageSchema, { requestId, payload: command }));
+    });
+  }
+
+  /** Sends without expecting a reply (used for the registration ack). */
+  push(message: ControlMessage): void {
+    if (this.closedWith) return;
+    this.queue.push(message);
+    this.wake?.();
+  }
+
+  /** Routes a reply to its waiter. Late or unknown replies (after a timeout) are dropped and logged. */
+  deliver(message: HostMessage): boolean {
+    const waiter = message.requestId ? this.pending.get(message.requestId) : undefined;
+    if (!waiter) {
+      this.log.debug(
+        { hostId: this.hostId, requestId: message.requestId, kind: message.payload.case },
+        "reply with no waiter",
+      );
+      return false;
+    }
+    this.pending.delete(message.requestId);
+    clearTimeout(waiter.timer);
+    if (message.payload.case === "errorReport") {
+      const report = message.payload.value;
+      waiter.reject(new HostCommandError(report.code || "host_error", report.error || "host reported an error"));
+    } else {
+      waiter.resolve(message);
+    }
+    return true;
+  }
+
+  /** Runs DB work for this host in arrival order without blocking reads of replies. */
+  enqueueWork(job: () => Promise<void>): void {
+    this.work = this.work
+      .then(job)
+      .catch((err: unknown) => this.log.error({ err, hostId: this.hostId }, "host event handling failed"));
+  }
+
+  async drainWork(): Promise<void> {
+    await this.work;
+  }
+
+  /** Ends the stream: every in-flight command fails now, with the reason, instead of at its deadline. */
+  close(reason: StreamClosedError): void {
+    if (this.closedWith) return;
+    this.closedWith = reason;
+    clearTimeout(this.livenessTimer);
+    for (const [id, waiter] of this.pending) {
+      clearTimeout(waiter.timer);
+      waiter.reject(reason);
+      this.pending.delete(id);
+    }
+    this.wake?.();
+  }
+
+  /** The outgoing half of the stream: yields queued messages until the session closes. */
+  async *outbox(): AsyncGenerator<ControlMessage> {
+    for (;;) {
+      const next = this.queue.shift();
+      if (next) {
+        yield next;
+        continue;
+      }
+      if (this.closedWith) {
+        if (this.closedWith.reason === "host_disconnected") return;
+        throw this.closedWith.toConnectError();
+      }
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+      this.wake = undefined;
+    }
+  }
+}

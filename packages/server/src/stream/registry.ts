@@ -1,0 +1,60 @@
+import type { HostMessage } from "@fluid/proto";
+import { AppError } from "../http/errors.js";
+import { StreamClosedError } from "./errors.js";
+import type { Command, HostSession } from "./host-session.js";
+
+/**
+ * The live streams on this replica, one per host. A reconnecting host replaces its old session,
+ * and only the session that is still current may remove itself, so an old stream's cleanup can
+ * never tear down its successor.
+ */
+export class HostRegistry {
+  private readonly sessions = new Map<string, HostSession>();
+
+  /** Makes `session` the host's stream; the previous one (if any) is closed as replaced. */
+  attach(session: HostSession): void {
+    const previous = this.sessions.get(session.hostId);
+    this.sessions.set(session.hostId, session);
+    previous?.close(new StreamClosedError("host_replaced"));
+  }
+
+  /** Removes `session` if it is still the host's current stream; returns whether it was. */
+  detach(session: HostSession): boolean {
+    if (this.sessions.get(session.hostId) !== session) return false;
+    this.sessions.delete(session.hostId);
+    return true;
+  }
+
+  get(hostId: string): HostSession | undefined {
+    const session = this.sessions.get(hostId);
+    return session && !session.closed ? session : undefined;
+  }
+
+  isConnected(hostId: string): boolean {
+    return this.get(hostId) !== undefined;
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  async request(hostId: string, command: Command, timeoutMs: number): Promise<HostMessage> {
+    const session = this.get(hostId);
+    if (!session) throw new AppError("host_unavailable", "the sandbox's host is not connected");
+    return session.request(command, timeoutMs);
+  }
+
+  closeHost(hostId: string, reason: StreamClosedError): void {
+    this.sessions.get(hostId)?.close(reason);
+  }
+
+  closeOrg(orgId: string, detail: string): void {
+    for (const session of this.sessions.values()) {
+      if (session.orgId === orgId) session.close(new StreamClosedError("org_deleted", detail));
+    }
+  }
+
+  closeAll(reason: StreamClosedError): void {
+    for (const session of this.sessions.values()) session.close(reason);
+  }
+}

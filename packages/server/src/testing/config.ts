@@ -1,0 +1,30 @@
+import type { ServerConfig } from "../config/config.js";
+
+/** Server config for tests: ephemeral ports, plaintext gRPC, quiet logs; override per test. */
+export function testConfig(overrides: Partial<ServerConfig> = {}): ServerConfig {
+  return {
+    listen: { host: "127.0.0.1", port: 0 },
+    grpcListen: { host: "127.0.0.1", port: 0 },
+    database: { kind: "pglite", dataDir: "memory://" },
+    migrate: false,
+    grpc: { insecure: true },
+    publicUrl: undefined,
+    corsOrigins: [],
+    trustedProxies: [],
+    secureCookies: false,
+    sessionTtlMs: 7 * 86_400_000,
+    encryptionKey: undefined,
+    insecureDev: false,
+    docs: true,
+    heartbeatIntervalMs: 10_000,
+    missedHeartbeats: 3,
+    defaultTtlMs: 24 * 3_600_000,
+    maxTtlMs: 7 * 86_400_000,
+    hostLostGraceMs: 10 * 60_000,
+    reaperIntervalMs: 3_600_000,
+    cpuOvercommit: 4,
+    oauth: {},
+    log: { level: "silent" },
+    ...overrides,
+  };
+}

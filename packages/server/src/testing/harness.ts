@@ -1,0 +1,132 @@
+import { Writable } from "node:stream";
+import type { LightMyRequestResponse } from "fastify";
+import type { ServerConfig } from "../config/config.js";
+import { createLogger } from "../log/logger.js";
+import type { HostDeadlines } from "../sandboxes/limits.js";
+import { type RunningServer, startServer } from "../server.js";
+import { testConfig } from "./config.js";
+import { type DatabaseKind, openTestDatabase } from "./db.js";
+
+export interface CallOptions {
+  body?: unknown;
+  /** Session cookie value, or an API key sent as Bearer. */
+  as?: Caller;
+  headers?: Record<string, string>;
+  query?: Record<string, string>;
+}
+
+export type Caller = { cookie: string } | { key: string };
+
+export interface Response<T = any> {
+  status: number;
+  body: T;
+  headers: LightMyRequestResponse["headers"];
+}
+
+export interface TestServer {
+  server: RunningServer;
+  kind: DatabaseKind;
+  grpcUrl: string;
+  restUrl: string;
+  logs: string[];
+  call<T = any>(method: string, path: string, options?: CallOptions): Promise<Response<T>>;
+  /** Registers a user and returns their session. */
+  user(email: string, displayName?: string): Promise<{ cookie: string; id: string; email: string }>;
+  /** Creates an org owned by `owner`. */
+  org(owner: Caller, slug: string): Promise<{ id: string; slug: string }>;
+  hostToken(caller: Caller, slug: string, name?: string): Promise<{ id: string; token: string }>;
+  apiKey(caller: Caller, slug: string, role?: string): Promise<{ id: string; key: string }>;
+  close(): Promise<void>;
+}
+
+export function authHeaders(caller: Caller | undefined): Record<string, string> {
+  if (!caller) return {};
+  return "cookie" in caller ? { cookie: `fluid_session=${caller.cookie}` } : { authorization: `Bearer ${caller.key}` };
+}
+
+function sessionFrom(response: LightMyRequestResponse): string {
+  const cookie = response.cookies.find((c) => c.name === "fluid_session");
+  if (!cookie) throw new Error(`no session cookie in response ${response.statusCode}: ${response.body}`);
+  return cookie.value;
+}
+
+/** A real control plane (REST + gRPC listening on loopback) on a fresh database of the given kind. */
+export async function startTestServer(
+  kind: DatabaseKind,
+  overrides: Partial<ServerConfig> & { deadlines?: Partial<HostDeadlines> } = {},
+): Promise<TestServer> {
+  const database = await openTestDatabase(kind);
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      logs.push(chunk.toString());
+      done();
+    },
+  });
+  const { deadlines, ...configOverrides } = overrides;
+  const config = testConfig({ log: { level: "debug" }, ...configOverrides });
+  const server = await startServer(config, { log: createLogger(config.log, sink), database });
+  if (deadlines) Object.assign(server.ctx.sandboxes.deadlines, deadlines);
+
+  const call = async <T>(method: string, path: string, options: CallOptions = {}): Promise<Response<T>> => {
+    const response = await server.app.inject({
+      method: method as "GET",
+      url: path,
+      query: options.query,
+      headers: { ...authHeaders(options.as), ...options.headers },
+      ...(options.body === undefined ? {} : { payload: options.body as object }),
+    });
+    const text = response.body;
+    let body: unknown = text;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      body = text;
+    }
+    return { status: response.statusCode, body: body as T, headers: response.headers };
+  };
+
+  return {
+    server,
+    kind,
+    logs,
+    grpcUrl: `http://127.0.0.1:${server.grpc.address.port}`,
+    restUrl: `http://127.0.0.1:${server.restAddress.port}`,
+    call,
+    async user(email, displayName = "Test User") {
+      const response = await server.app.inject({
+        method: "POST",
+        url: "/v1/auth/register",
+        payload: { email, password: "correct horse battery", display_name: displayName },
+      });
+      if (response.statusCode !== 201) throw new Error(`register failed: ${response.statusCode} ${response.body}`);
+      const user = JSON.parse(response.body).user;
+      return { cookie: sessionFrom(response), id: user.id, email: user.email };
+    },
+    async org(owner, slug) {
+      const response = await call<any>("POST", "/v1/orgs", { as: owner, body: { name: slug, slug } });
+      if (response.status !== 201)
+        throw new Error(`org create failed: ${response.status} ${JSON.stringify(response.body)}`);
+      return { id: response.body.id, slug };
+    },
+    async hostToken(caller, slug, name = "host") {
+      const response = await call<any>("POST", `/v1/orgs/${slug}/hosts/tokens`, { as: caller, body: { name } });
+      if (response.status !== 201)
+        throw new Error(`token create failed: ${response.status} ${JSON.stringify(response.body)}`);
+      return { id: response.body.id, token: response.body.token };
+    },
+    async apiKey(caller, slug, role = "member") {
+      const response = await call<any>("POST", `/v1/orgs/${slug}/api-keys`, {
+        as: caller,
+        body: { name: `key-${role}`, role },
+      });
+      if (response.status !== 201)
+        throw new Error(`key create failed: ${response.status} ${JSON.stringify(response.body)}`);
+      return { id: response.body.id, key: response.body.key };
+    },
+    close: async () => {
+      await server.close();
+      await database.close();
+    },
+  };
+}

@@ -1,0 +1,234 @@
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { type Client, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import {
+  type ControlMessage,
+  type HostMessage,
+  HostMessageSchema,
+  type HostMessageSchema as HostMessageSchemaType,
+  HostService,
+  type RegistrationAck,
+} from "@fluid/proto";
+import { Pushable } from "./pushable.js";
+
+type HostPayload = MessageInitShape<typeof HostMessageSchemaType>["payload"];
+type CommandCase = NonNullable<ControlMessage["payload"]["case"]>;
+
+/** What a handler answers: a reply payload, an error report, or "hold" (never answer). */
+export type HandlerResult = HostPayload | { error: string; code?: string } | "hold";
+export type Handler = (command: ControlMessage) => HandlerResult | Promise<HandlerResult>;
+
+export interface TestDaemonOptions {
+  token: string;
+  registration?: Partial<{
+    hostId: string;
+    hostname: string;
+    baseImages: string[];
+    totalCpus: number;
+    availableCpus: number;
+    totalMemoryMb: bigint;
+    availableMemoryMb: bigint;
+    availableDiskMb: bigint;
+  }>;
+  handlers?: Partial<Record<CommandCase, Handler>>;
+}
+
+let ipCounter = 10;
+
+/** Replies a well-behaved host would give; tests override per command. */
+export const defaultHandlers: Partial<Record<CommandCase, Handler>> = {
+  createSandbox: (m) => {
+    const id = m.payload.case === "createSandbox" ? m.payload.value.sandboxId : "";
+    return {
+      case: "sandboxCreated",
+      value: {
+        sandboxId: id,
+        state: "RUNNING",
+        ipAddress: `10.0.0.${ipCounter++ % 250}`,
+        macAddress: "52:54:00:00:00:01",
+        bridge: "fluid0",
+        pid: 4242,
+      },
+    };
+  },
+  destroySandbox: (m) => ({
+    case: "sandboxDestroyed",
+    value: { sandboxId: m.payload.case === "destroySandbox" ? m.payload.value.sandboxId : "" },
+  }),
+  startSandbox: (m) => ({
+    case: "sandboxStarted",
+    value: {
+      sandboxId: m.payload.case === "startSandbox" ? m.payload.value.sandboxId : "",
+      state: "RUNNING",
+      ipAddress: "10.0.0.99",
+    },
+  }),
+  stopSandbox: (m) => ({
+    case: "sandboxStopped",
+    value: { sandboxId: m.payload.case === "stopSandbox" ? m.payload.value.sandboxId : "", state: "STOPPED" },
+  }),
+  runCommand: (m) => {
+    const cmd = m.payload.case === "runCommand" ? m.payload.value : undefined;
+    return {
+      case: "commandResult",
+      value: { sandboxId: cmd?.sandboxId, stdout: `ran: ${cmd?.command}\n`, stderr: "", exitCode: 0, durationMs: 7n },
+    };
+  },
+  createSnapshot: (m) => {
+    const cmd = m.payload.case === "createSnapshot" ? m.payload.value : undefined;
+    return {
+      case: "snapshotCreated",
+      value: {
+        sandboxId: cmd?.sandboxId,
+        snapshotId: `snap-${cmd?.snapshotName}`,
+        snapshotName: cmd?.snapshotName,
+        sizeBytes: 1024n,
+        hasMemory: cmd?.includeMemory,
+      },
+    };
+  },
+  extendSandbox: (m) => {
+    const cmd = m.payload.case === "extendSandbox" ? m.payload.value : undefined;
+    return { case: "sandboxExtended", value: { sandboxId: cmd?.sandboxId, expiresAtUnix: cmd?.expiresAtUnix } };
+  },
+};
+
+/**
+ * A sandbox host written against the generated protocol, speaking real gRPC over HTTP/2 to the
+ * server under test. It answers commands through handlers and records everything it receives.
+ */
+export class TestDaemon {
+  readonly received: ControlMessage[] = [];
+  ack: RegistrationAck | undefined;
+  handlers: Partial<Record<CommandCase, Handler>>;
+  /** Settles when the server ends the stream: undefined for a clean end, else the error. */
+  readonly ended: Promise<ConnectError | undefined>;
+  private readonly outgoing = new Pushable<HostMessage>();
+  private readonly controller = new AbortController();
+  private readonly listeners = new Set<(m: ControlMessage) => void>();
+  private ackWaiter: { resolve(ack: RegistrationAck): void; reject(err: unknown): void } | undefined;
+
+  private constructor(url: string, options: TestDaemonOptions) {
+    this.handlers = { ...defaultHandlers, ...options.handlers };
+    const client: Client<typeof HostService> = createClient(HostService, createGrpcTransport({ baseUrl: url }));
+    const responses = client.connect(this.outgoing, {
+      headers: { authorization: `Bearer ${options.token}` },
+      signal: this.controller.signal,
+    });
+    this.ended = (async () => {
+      try {
+        for await (const message of responses) this.onMessage(message);
+        return undefined;
+      } catch (err) {
+        const error = ConnectError.from(err);
+        this.ackWaiter?.reject(error);
+        return error;
+      }
+    })();
+  }
+
+  /** Opens a stream, registers, and resolves once the server has acknowledged. */
+  static async connect(url: string, options: TestDaemonOptions): Promise<TestDaemon> {
+    const daemon = new TestDaemon(url, options);
+    const acked = new Promise<RegistrationAck>((resolve, reject) => {
+      daemon.ackWaiter = { resolve, reject };
+    });
+    daemon.send({
+      requestId: "registration-1",
+      payload: {
+        case: "registration",
+        value: {
+          hostId: "daemon-chosen-id",
+          hostname: "test-host",
+          version: "test",
+          totalCpus: 4,
+          availableCpus: 4,
+          totalMemoryMb: 8192n,
+          availableMemoryMb: 8192n,
+          totalDiskMb: 100_000n,
+          availableDiskMb: 100_000n,
+          baseImages: ["debian-12", "tiny"],
+          ...options.registration,
+        },
+      },
+    });
+    daemon.ack = await acked;
+    return daemon;
+  }
+
+  send(message: MessageInitShape<typeof HostMessageSchemaType>): void {
+    this.outgoing.push(create(HostMessageSchema, message));
+  }
+
+  heartbeat(
+    values: {
+      activeSandboxes?: number;
+      availableCpus?: number;
+      availableMemoryMb?: bigint;
+      availableDiskMb?: bigint;
+    } = {},
+  ): void {
+    this.send({
+      payload: {
+        case: "heartbeat",
+        value: { availableCpus: 4, availableMemoryMb: 8192n, availableDiskMb: 100_000n, ...values },
+      },
+    });
+  }
+
+  reply(requestId: string, payload: HostPayload): void {
+    this.send({ requestId, payload });
+  }
+
+  /** Resolves with the next received command matching `predicate` (or one already received). */
+  waitFor(predicate: (m: ControlMessage) => boolean, timeoutMs = 10_000): Promise<ControlMessage> {
+    const existing = this.received.find(predicate);
+    if (existing) return Promise.resolve(existing);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.listeners.delete(listener);
+        reject(new Error("timed out waiting for a command"));
+      }, timeoutMs);
+      const listener = (m: ControlMessage) => {
+        if (!predicate(m)) return;
+        clearTimeout(timer);
+        this.listeners.delete(listener);
+        resolve(m);
+      };
+      this.listeners.add(listener);
+    });
+  }
+
+  commands(kind: CommandCase): ControlMessage[] {
+    return this.received.filter((m) => m.payload.case === kind);
+  }
+
+  /** Ends the request side cleanly (like a daemon shutting down). */
+  end(): void {
+    this.outgoing.end();
+  }
+
+  /** Cuts the stream abruptly (like a network failure or kill -9). */
+  abort(): void {
+    this.controller.abort();
+  }
+
+  private onMessage(message: ControlMessage): void {
+    if (message.payload.case === "registrationAck") {
+      this.ackWaiter?.resolve(message.payload.value);
+      return;
+    }
+    this.received.push(message);
+    for (const listener of this.listeners) listener(message);
+    const handler = message.payload.case ? this.handlers[message.payload.case] : undefined;
+    if (!handler) return;
+    Promise.resolve(handler(message)).then((result) => {
+      if (result === "hold") return;
+      if (result && "error" in result) {
+        this.reply(message.requestId, { case: "errorReport", value: { error: result.error, code: result.code ?? "" } });
+      } else {
+        this.reply(message.requestId, result);
+      }
+    });
+  }
+}
