@@ -4,7 +4,7 @@ import {
   ControlMessageSchema,
   type HostMessage,
   type HostRegistration,
-  HostService,
+  type HostService,
   RegistrationAckSchema,
   type ResourceReport,
   type SandboxStateChanged,
@@ -122,7 +122,7 @@ export function hostService(deps: HostServiceDeps): ServiceImpl<typeof HostServi
         }
         case "stateChanged": {
           const change = payload.value;
-          if (!session.deliver(message)) session.enqueueWork(() => events.stateChanged(session, change));
+          session.enqueueWork(() => events.stateChanged(session, change));
           break;
         }
         case "registration":
@@ -218,5 +218,3 @@ export function hostService(deps: HostServiceDeps): ServiceImpl<typeof HostServi
     },
   };
 }
-
-export { HostService };
