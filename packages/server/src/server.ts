@@ -72,20 +72,18 @@ export async function startServer(
   };
   const app = await buildApp(ctx);
   await app.listen({ host: config.listen.host, port: config.listen.port });
-  const grpc = await startGrpcServer(
-    config,
-    hostService({
-      db: database.db,
-      log,
-      registry,
-      heartbeatIntervalMs: config.heartbeatIntervalMs,
-      missedHeartbeats: config.missedHeartbeats,
-      events: {
-        resourceReport: (session, report) => sandboxes.onResourceReport(session, report),
-        stateChanged: (session, change) => sandboxes.onStateChanged(session, change),
-      },
-    }),
-  );
+  const streams = hostService({
+    db: database.db,
+    log,
+    registry,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    missedHeartbeats: config.missedHeartbeats,
+    events: {
+      resourceReport: (session, report) => sandboxes.onResourceReport(session, report),
+      stateChanged: (session, change) => sandboxes.onStateChanged(session, change),
+    },
+  });
+  const grpc = await startGrpcServer(config, streams.impl);
   const reaper = startReaper({
     db: database.db,
     log,
@@ -100,6 +98,7 @@ export async function startServer(
       await reaper.stop();
       await Promise.race([app.close(), new Promise((resolve) => setTimeout(resolve, HTTP_DRAIN_MS).unref())]);
       registry.closeAll(new StreamClosedError("server_shutdown"));
+      await streams.drained();
       await grpc.close(GRPC_DRAIN_MS);
       await sandboxes.settle();
       if (!options.database) await database.close();

@@ -87,13 +87,20 @@ async function firstMessage(iterator: AsyncIterator<HostMessage>, timeoutMs: num
   return next.value;
 }
 
+export interface HostStreamService {
+  impl: ServiceImpl<typeof HostService>;
+  /** Resolves once every stream handler has finished its cleanup (host rows written). */
+  drained(): Promise<void>;
+}
+
 /**
  * `fluid.v1.HostService/Connect`: authenticate the bearer host token, take the registration,
  * bind host identity to the token (whatever host_id the daemon claims), then run the session:
  * replies go to their waiters, heartbeats refresh the host row, and the outbox feeds the stream.
  */
-export function hostService(deps: HostServiceDeps): ServiceImpl<typeof HostService> {
+export function hostService(deps: HostServiceDeps): HostStreamService {
   const { db, log, registry, events } = deps;
+  const running = new Set<Promise<void>>();
   const livenessMs = deps.heartbeatIntervalMs * deps.missedHeartbeats;
 
   async function readLoop(session: HostSession, iterator: AsyncIterator<HostMessage>): Promise<void> {
@@ -145,76 +152,88 @@ export function hostService(deps: HostServiceDeps): ServiceImpl<typeof HostServi
     }
   }
 
-  return {
-    async *connect(requests: AsyncIterable<HostMessage>, context: HandlerContext) {
-      const token = await authenticate(db, context.requestHeader.get("authorization"));
-      const iterator = requests[Symbol.asyncIterator]();
-      const first = await firstMessage(iterator, deps.registrationTimeoutMs ?? 30_000);
-      if (first.payload.case !== "registration") {
-        throw new ConnectError("the first message must be a registration", Code.InvalidArgument);
-      }
-      const registration = first.payload.value;
-      const problem = validateRegistration(registration);
-      if (problem) throw new ConnectError(`invalid registration: ${problem}`, Code.InvalidArgument);
-      if (registration.hostId && registration.hostId !== token.id) {
-        log.info(
-          { claimed: registration.hostId, assigned: token.id },
-          "host identity comes from its token; claimed host_id ignored",
-        );
-      }
-
-      const session = new HostSession({ hostId: token.id, orgId: token.orgId, log, livenessMs });
-      await withTimeout(
-        upsertRegisteredHost(db, token, registration, session.connectedAt),
-        DB_TIMEOUT_MS,
-        "could not record the host registration in time",
-      );
-      registry.attach(session);
+  async function* connect(requests: AsyncIterable<HostMessage>, context: HandlerContext) {
+    const token = await authenticate(db, context.requestHeader.get("authorization"));
+    const iterator = requests[Symbol.asyncIterator]();
+    const first = await firstMessage(iterator, deps.registrationTimeoutMs ?? 30_000);
+    if (first.payload.case !== "registration") {
+      throw new ConnectError("the first message must be a registration", Code.InvalidArgument);
+    }
+    const registration = first.payload.value;
+    const problem = validateRegistration(registration);
+    if (problem) throw new ConnectError(`invalid registration: ${problem}`, Code.InvalidArgument);
+    if (registration.hostId && registration.hostId !== token.id) {
       log.info(
-        { hostId: session.hostId, hostname: registration.hostname, connectionId: session.connectionId },
-        "host connected",
+        { claimed: registration.hostId, assigned: token.id },
+        "host identity comes from its token; claimed host_id ignored",
       );
+    }
 
-      const onAbort = () => session.close(new StreamClosedError("host_disconnected"));
-      context.signal.addEventListener("abort", onAbort, { once: true });
-      session.push(
-        create(ControlMessageSchema, {
-          requestId: first.requestId,
-          payload: {
-            case: "registrationAck",
-            value: create(RegistrationAckSchema, {
-              accepted: true,
-              assignedHostId: token.id,
-              heartbeatIntervalSeconds: Math.max(1, Math.round(deps.heartbeatIntervalMs / 1000)),
-            }),
-          },
-        }),
-      );
-      readLoop(session, iterator).then(
-        () => session.close(new StreamClosedError("host_disconnected")),
-        (err: unknown) => {
-          log.debug({ err, hostId: session.hostId }, "host stream read failed");
-          session.close(new StreamClosedError("host_disconnected"));
+    const session = new HostSession({ hostId: token.id, orgId: token.orgId, log, livenessMs });
+    await withTimeout(
+      upsertRegisteredHost(db, token, registration, session.connectedAt),
+      DB_TIMEOUT_MS,
+      "could not record the host registration in time",
+    );
+    registry.attach(session);
+    log.info(
+      { hostId: session.hostId, hostname: registration.hostname, connectionId: session.connectionId },
+      "host connected",
+    );
+
+    const onAbort = () => session.close(new StreamClosedError("host_disconnected"));
+    context.signal.addEventListener("abort", onAbort, { once: true });
+    session.push(
+      create(ControlMessageSchema, {
+        requestId: first.requestId,
+        payload: {
+          case: "registrationAck",
+          value: create(RegistrationAckSchema, {
+            accepted: true,
+            assignedHostId: token.id,
+            heartbeatIntervalSeconds: Math.max(1, Math.round(deps.heartbeatIntervalMs / 1000)),
+          }),
         },
-      );
-
-      try {
-        yield* session.outbox();
-      } finally {
-        context.signal.removeEventListener("abort", onAbort);
+      }),
+    );
+    readLoop(session, iterator).then(
+      () => session.close(new StreamClosedError("host_disconnected")),
+      (err: unknown) => {
+        log.debug({ err, hostId: session.hostId }, "host stream read failed");
         session.close(new StreamClosedError("host_disconnected"));
-        const wasCurrent = registry.detach(session);
-        await session.drainWork();
-        if (wasCurrent) {
-          await markDisconnected(db, session.hostId, session.connectedAt).catch((err: unknown) =>
-            log.error({ err, hostId: session.hostId }, "could not mark host offline"),
-          );
-        }
-        log.info(
-          { hostId: session.hostId, reason: session.closed?.message, connectionId: session.connectionId },
-          "host stream ended",
+      },
+    );
+
+    let finished: () => void = () => undefined;
+    const cleanup = new Promise<void>((resolve) => {
+      finished = resolve;
+    });
+    running.add(cleanup);
+    try {
+      yield* session.outbox();
+    } finally {
+      context.signal.removeEventListener("abort", onAbort);
+      session.close(new StreamClosedError("host_disconnected"));
+      const wasCurrent = registry.detach(session);
+      await session.drainWork();
+      if (wasCurrent) {
+        await markDisconnected(db, session.hostId, session.connectedAt).catch((err: unknown) =>
+          log.error({ err, hostId: session.hostId }, "could not mark host offline"),
         );
       }
+      log.info(
+        { hostId: session.hostId, reason: session.closed?.message, connectionId: session.connectionId },
+        "host stream ended",
+      );
+      running.delete(cleanup);
+      finished();
+    }
+  }
+
+  return {
+    impl: { connect },
+    drained: async () => {
+      await Promise.all([...running]);
     },
   };
 }

@@ -33,6 +33,27 @@ export interface TestDaemonOptions {
   handlers?: Partial<Record<CommandCase, Handler>>;
 }
 
+/** Opens a raw stream that sends `first` and nothing else; resolves with how the server ended it. */
+export async function openRawStream(
+  url: string,
+  authorization: string | undefined,
+  first: MessageInitShape<typeof HostMessageSchemaType>,
+) {
+  const outgoing = new Pushable<HostMessage>();
+  outgoing.push(create(HostMessageSchema, first));
+  const client: Client<typeof HostService> = createClient(HostService, createGrpcTransport({ baseUrl: url }));
+  const responses = client.connect(outgoing, authorization ? { headers: { authorization } } : {});
+  const received: ControlMessage[] = [];
+  try {
+    for await (const message of responses) received.push(message);
+    return { received, error: undefined };
+  } catch (err) {
+    return { received, error: ConnectError.from(err) };
+  } finally {
+    outgoing.end();
+  }
+}
+
 let ipCounter = 10;
 
 /** Replies a well-behaved host would give; tests override per command. */

@@ -1,0 +1,135 @@
+import { create } from "@bufbuild/protobuf";
+import { HostMessageSchema, RunCommandCommandSchema } from "@fluid/proto";
+import pino from "pino";
+import { describe, expect, it } from "vitest";
+import { AppError } from "../http/errors.js";
+import { CommandTimeoutError, StreamClosedError } from "./errors.js";
+import { type Command, HostSession, MAX_PENDING_PER_HOST } from "./host-session.js";
+
+const log = pino({ level: "silent" });
+const session = () => new HostSession({ hostId: "h1", orgId: "o1", log, livenessMs: 60_000 });
+const run = (command = "true"): Command => ({
+  case: "runCommand",
+  value: create(RunCommandCommandSchema, { sandboxId: "s1", command }),
+});
+
+async function nextSent(s: HostSession) {
+  const out = s.outbox();
+  const next = await out.next();
+  return next.value;
+}
+
+describe("HostSession", () => {
+  it("routes a reply to the request with the same request_id and clears the pending entry", async () => {
+    const s = session();
+    const pending = s.request(run("echo a"), 5_000);
+    const sent = await nextSent(s);
+    expect(sent?.payload.case).toBe("runCommand");
+    s.deliver(
+      create(HostMessageSchema, {
+        requestId: sent?.requestId,
+        payload: { case: "commandResult", value: { stdout: "a\n" } },
+      }),
+    );
+    const reply = await pending;
+    expect(reply.payload.case === "commandResult" && reply.payload.value.stdout).toBe("a\n");
+    expect(s.pendingCount).toBe(0);
+  });
+
+  it("turns an ErrorReport into a HostCommandError carrying the host's code", async () => {
+    const s = session();
+    const pending = s.request(run(), 5_000);
+    const sent = await nextSent(s);
+    s.deliver(
+      create(HostMessageSchema, {
+        requestId: sent?.requestId,
+        payload: { case: "errorReport", value: { error: "no such sandbox", code: "not_found" } },
+      }),
+    );
+    await expect(pending).rejects.toMatchObject({ name: "HostCommandError", hostCode: "not_found" });
+  });
+
+  it("pending-request-deleted-on-all-exit-paths: a timed-out request is rejected and forgotten", async () => {
+    const s = session();
+    await expect(s.request(run(), 20)).rejects.toBeInstanceOf(CommandTimeoutError);
+    expect(s.pendingCount).toBe(0);
+  });
+
+  it("late-or-duplicate-responses-handled: a reply after the timeout is dropped, not delivered twice", async () => {
+    const s = session();
+    const pending = s.request(run(), 20);
+    const sent = await nextSent(s);
+    await expect(pending).rejects.toBeInstanceOf(CommandTimeoutError);
+    const late = create(HostMessageSchema, {
+      requestId: sent?.requestId,
+      payload: { case: "commandResult", value: {} },
+    });
+    expect(s.deliver(late)).toBe(false);
+    expect(s.deliver(late)).toBe(false);
+  });
+
+  it("send-and-wait-fails-fast-on-disconnect: closing fails every in-flight request at once with the reason", async () => {
+    const s = session();
+    const a = s.request(run(), 60_000);
+    const b = s.request(run(), 60_000);
+    const started = Date.now();
+    s.close(new StreamClosedError("host_disconnected"));
+    await expect(a).rejects.toMatchObject({ reason: "host_disconnected" });
+    await expect(b).rejects.toMatchObject({ reason: "host_disconnected" });
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(s.pendingCount).toBe(0);
+    await expect(s.request(run(), 60_000)).rejects.toMatchObject({ reason: "host_disconnected" });
+  });
+
+  it("send-and-wait-bounded-pending: past the in-flight limit new requests fail fast", async () => {
+    const s = session();
+    const inFlight = Array.from({ length: MAX_PENDING_PER_HOST }, () =>
+      s.request(run(), 60_000).catch(() => undefined),
+    );
+    await expect(s.request(run(), 60_000)).rejects.toBeInstanceOf(AppError);
+    s.close(new StreamClosedError("server_shutdown"));
+    await Promise.all(inFlight);
+  });
+
+  it("stream-send-serialized-per-host: the outbox yields commands one at a time in send order", async () => {
+    const s = session();
+    for (let i = 0; i < 50; i++) s.request(run(`echo ${i}`), 60_000).catch(() => undefined);
+    const out = s.outbox();
+    const order: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      const next = await out.next();
+      if (next.value?.payload.case === "runCommand") order.push(next.value.payload.value.command);
+    }
+    expect(order).toEqual(Array.from({ length: 50 }, (_, i) => `echo ${i}`));
+    s.close(new StreamClosedError("server_shutdown"));
+  });
+
+  it("ends the outbox cleanly when the host disconnects, and with an error for other reasons", async () => {
+    const clean = session();
+    const out = clean.outbox();
+    const waiting = out.next();
+    clean.close(new StreamClosedError("host_disconnected"));
+    expect((await waiting).done).toBe(true);
+
+    const revoked = session();
+    revoked.close(new StreamClosedError("token_revoked"));
+    await expect(revoked.outbox().next()).rejects.toMatchObject({ code: 16 });
+  });
+
+  it("stale-host-evicted-after-missed-heartbeats: silence for the liveness window closes the session", async () => {
+    const s = new HostSession({ hostId: "h1", orgId: "o1", log, livenessMs: 50 });
+    const pending = s.request(run(), 60_000);
+    await expect(pending).rejects.toMatchObject({ reason: "heartbeat_timeout" });
+    expect(s.closed?.reason).toBe("heartbeat_timeout");
+  });
+
+  it("touch() keeps a talking host alive past the liveness window", async () => {
+    const s = new HostSession({ hostId: "h1", orgId: "o1", log, livenessMs: 80 });
+    for (let i = 0; i < 5; i++) {
+      await new Promise((r) => setTimeout(r, 40));
+      s.touch();
+    }
+    expect(s.closed).toBeUndefined();
+    s.close(new StreamClosedError("server_shutdown"));
+  });
+});
