@@ -198,7 +198,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
         summary: "Stop a running sandbox (force: no graceful shutdown)",
         security: securityAny,
         params: SandboxParams,
-        body: z.strictObject({ force: z.boolean().default(false) }).optional(),
+        body: z.strictObject({ force: z.boolean().default(false) }).nullish(),
         response: { 200: SandboxSchema, ...errorResponses },
       },
     },
