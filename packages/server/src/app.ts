@@ -4,17 +4,19 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fas
 import { z } from "zod";
 import { apiKeyRoutes } from "./auth/api-key-routes.js";
 import { registerCsrfProtection } from "./auth/csrf.js";
+import { oauthRoutes } from "./auth/oauth-routes.js";
 import { resolvePrincipal } from "./auth/principal.js";
 import { authRoutes } from "./auth/routes.js";
 import type { AppContext } from "./context.js";
 import { hostRoutes } from "./hosts/routes.js";
 import { registerCors } from "./http/cors.js";
-import { registerErrorHandling } from "./http/error-handler.js";
+import { handleError, registerErrorHandling } from "./http/error-handler.js";
 import { openApiRoute, registerOpenApi } from "./http/openapi.js";
 import type { App } from "./http/types.js";
 import { memberRoutes } from "./orgs/member-routes.js";
 import { orgRoutes } from "./orgs/routes.js";
 import { sandboxRoutes } from "./sandboxes/routes.js";
+import { sourceHostRoutes } from "./sources/routes.js";
 import { VERSION } from "./version.js";
 
 /** Largest JSON body the API accepts; the biggest legitimate one is a 64 KiB command plus env. */
@@ -34,9 +36,13 @@ export async function buildApp(ctx: AppContext): Promise<App> {
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: ctx.config.trustedProxies.length > 0 ? ctx.config.trustedProxies : false,
     routerOptions: { ignoreTrailingSlash: true },
+    frameworkErrors: handleError,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  // JSON only: Fastify's default text/plain parser would hand bodies to validation as strings (a
+  // misleading 400) instead of the 415 the error catalogue promises for other content types.
+  app.removeContentTypeParser("text/plain");
 
   registerErrorHandling(app);
   await registerOpenApi(app, { version: VERSION, docs: ctx.config.docs });
@@ -60,11 +66,13 @@ export async function buildApp(ctx: AppContext): Promise<App> {
   );
 
   authRoutes(app, ctx);
+  oauthRoutes(app, ctx);
   orgRoutes(app, ctx);
   memberRoutes(app, ctx);
   apiKeyRoutes(app, ctx);
   hostRoutes(app, ctx);
   sandboxRoutes(app, ctx);
+  sourceHostRoutes(app, ctx);
   openApiRoute(app);
 
   await app.ready();

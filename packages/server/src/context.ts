@@ -2,6 +2,7 @@ import type { Kysely } from "kysely";
 import type { CookiePolicy } from "./auth/sessions.js";
 import type { ServerConfig } from "./config/config.js";
 import type { DB } from "./db/schema.js";
+import type { SecretBox } from "./lib/secret-box.js";
 import type { Logger } from "./log/logger.js";
 import type { SandboxService } from "./sandboxes/service.js";
 import type { HostRegistry } from "./stream/registry.js";
@@ -14,4 +15,5 @@ export interface AppContext {
   cookies: CookiePolicy;
   hosts: HostRegistry;
   sandboxes: SandboxService;
+  secrets: SecretBox;
 }

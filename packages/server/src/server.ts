@@ -6,6 +6,7 @@ import { type Database, openDatabase } from "./db/database.js";
 import { migrateToLatest, pendingMigrations } from "./db/migrate.js";
 import type { App } from "./http/types.js";
 import { startReaper } from "./jobs/reaper.js";
+import { SecretBox } from "./lib/secret-box.js";
 import { createLogger, type Logger, redactDatabaseUrl } from "./log/logger.js";
 import { SandboxService } from "./sandboxes/service.js";
 import { StreamClosedError } from "./stream/errors.js";
@@ -69,6 +70,7 @@ export async function startServer(
     cookies: { secure: config.secureCookies, ttlMs: config.sessionTtlMs },
     hosts: registry,
     sandboxes,
+    secrets: new SecretBox(config.encryptionKey, { allowPlaintext: config.insecureDev }),
   };
   const app = await buildApp(ctx);
   await app.listen({ host: config.listen.host, port: config.listen.port });

@@ -37,8 +37,6 @@ export interface OAuthAccountsTable {
   provider: string;
   provider_user_id: string;
   email: string | null;
-  access_token: string | null;
-  refresh_token: string | null;
   created_at: CreatedAt;
 }
 
@@ -189,6 +187,27 @@ export interface SnapshotsTable {
   created_at: CreatedAt;
 }
 
+export interface SourceHostsTable {
+  id: string;
+  org_id: string;
+  name: string;
+  type: "libvirt" | "proxmox";
+  hostname: string;
+  ssh_port: number;
+  ssh_user: string;
+  /** Sealed with the server's encryption key (see lib/secret-box.ts). */
+  ssh_private_key: string | null;
+  ssh_host_key: string | null;
+  proxmox_token_id: string | null;
+  /** Sealed with the server's encryption key. */
+  proxmox_secret: string | null;
+  proxmox_node: string | null;
+  proxmox_verify_tls: boolean;
+  created_by: string;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
 export interface RateLimitsTable {
   key: string;
   window_start: Timestamp;
@@ -207,6 +226,7 @@ export interface DB {
   sandboxes: SandboxesTable;
   commands: CommandsTable;
   snapshots: SnapshotsTable;
+  source_hosts: SourceHostsTable;
   rate_limits: RateLimitsTable;
 }
 
@@ -218,3 +238,4 @@ export type NewSandbox = Insertable<SandboxesTable>;
 export type SandboxUpdate = Updateable<SandboxesTable>;
 export type Command = Selectable<CommandsTable>;
 export type Snapshot = Selectable<SnapshotsTable>;
+export type SourceHost = Selectable<SourceHostsTable>;

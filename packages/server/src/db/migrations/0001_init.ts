@@ -21,8 +21,6 @@ const statements = [
     provider text NOT NULL,
     provider_user_id text NOT NULL,
     email text,
-    access_token text,
-    refresh_token text,
     created_at timestamptz NOT NULL DEFAULT now(),
     UNIQUE (provider, provider_user_id)
   )`,
@@ -177,6 +175,26 @@ const statements = [
   )`,
   `CREATE INDEX snapshots_sandbox ON snapshots (sandbox_id, created_at)`,
 
+  `CREATE TABLE source_hosts (
+    id uuid PRIMARY KEY,
+    org_id uuid NOT NULL REFERENCES orgs (id),
+    name text NOT NULL,
+    type text NOT NULL CHECK (type IN ('libvirt', 'proxmox')),
+    hostname text NOT NULL,
+    ssh_port integer NOT NULL DEFAULT 22,
+    ssh_user text NOT NULL DEFAULT 'root',
+    ssh_private_key text,
+    ssh_host_key text,
+    proxmox_token_id text,
+    proxmox_secret text,
+    proxmox_node text,
+    proxmox_verify_tls boolean NOT NULL DEFAULT true,
+    created_by uuid NOT NULL REFERENCES users (id),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (org_id, name)
+  )`,
+
   `CREATE TABLE rate_limits (
     key text PRIMARY KEY,
     window_start timestamptz NOT NULL,
@@ -191,6 +209,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 export async function down(db: Kysely<unknown>): Promise<void> {
   for (const table of [
     "rate_limits",
+    "source_hosts",
     "snapshots",
     "commands",
     "sandboxes",

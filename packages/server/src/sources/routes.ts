@@ -1,0 +1,205 @@
+import { z } from "zod";
+import type { AppContext } from "../context.js";
+import type { SourceHost } from "../db/schema.js";
+import { conflict, notFound } from "../http/errors.js";
+import { errorResponses, iso, OrgParams, Status, securityAny, Timestamp, Uuid } from "../http/schemas.js";
+import type { App } from "../http/types.js";
+import { newId } from "../lib/ids.js";
+import { orgScope } from "../orgs/access.js";
+
+const Hostname = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$|^\[?[0-9A-Fa-f:.]+\]?$/, "must be a hostname or IP address");
+const SshUser = z.string().regex(/^[a-z_][a-z0-9_.-]{0,31}$/, "must be a valid Unix user name");
+const PrivateKey = z
+  .string()
+  .max(16_384)
+  .refine((k) => /^-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]+-----END [A-Z ]*PRIVATE KEY-----\s*$/.test(k.trim()), {
+    message: "must be a PEM/OpenSSH private key",
+  });
+
+const LibvirtBody = z.strictObject({
+  type: z.literal("libvirt"),
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "must be 1-63 letters, digits, . _ -"),
+  hostname: Hostname,
+  ssh_port: z.number().int().min(1).max(65_535).default(22),
+  ssh_user: SshUser.default("root"),
+  ssh_private_key: PrivateKey.optional().describe("stored encrypted; never returned"),
+  ssh_host_key: z.string().max(4096).optional().describe("the host's public key (known_hosts form) to pin"),
+});
+
+const ProxmoxBody = z.strictObject({
+  type: z.literal("proxmox"),
+  name: LibvirtBody.shape.name,
+  hostname: Hostname,
+  proxmox_token_id: z.string().min(1).max(256),
+  proxmox_secret: z.string().min(1).max(1024).describe("stored encrypted; never returned"),
+  proxmox_node: z.string().min(1).max(128),
+  proxmox_verify_tls: z.boolean().default(true),
+});
+
+const CreateBody = z.discriminatedUnion("type", [LibvirtBody, ProxmoxBody]);
+
+const SourceHostSchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    type: z.enum(["libvirt", "proxmox"]),
+    hostname: z.string(),
+    ssh_port: z.number().int(),
+    ssh_user: z.string(),
+    has_ssh_private_key: z.boolean(),
+    ssh_host_key: z.string().nullable(),
+    proxmox_token_id: z.string().nullable(),
+    has_proxmox_secret: z.boolean(),
+    proxmox_node: z.string().nullable(),
+    proxmox_verify_tls: z.boolean(),
+    created_at: Timestamp,
+  })
+  .meta({ id: "SourceHost" });
+
+function view(row: SourceHost): z.infer<typeof SourceHostSchema> {
+  return {
+    id: row.id,
+    name: row.name,
+    type: row.type,
+    hostname: row.hostname,
+    ssh_port: row.ssh_port,
+    ssh_user: row.ssh_user,
+    has_ssh_private_key: row.ssh_private_key !== null,
+    ssh_host_key: row.ssh_host_key,
+    proxmox_token_id: row.proxmox_token_id,
+    has_proxmox_secret: row.proxmox_secret !== null,
+    proxmox_node: row.proxmox_node,
+    proxmox_verify_tls: row.proxmox_verify_tls,
+    created_at: iso(row.created_at),
+  };
+}
+
+/** Where production VMs live: libvirt hosts reached over SSH (Proxmox is recorded, not yet driven). */
+export function sourceHostRoutes(app: App, ctx: AppContext): void {
+  const { db, secrets } = ctx;
+  const SourceHostParams = z.strictObject({ slug: OrgParams.shape.slug, sourceHostId: Uuid });
+
+  app.post(
+    "/v1/orgs/:slug/source-hosts",
+    {
+      schema: {
+        tags: ["source-hosts"],
+        summary: "Register a source host (admin); credentials are encrypted at rest and never returned",
+        security: securityAny,
+        params: OrgParams,
+        body: CreateBody,
+        response: { 201: SourceHostSchema, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const scope = await orgScope(db, request, request.params.slug, "admin");
+      const body = request.body;
+      const id = newId();
+      const seal = (value: string | undefined, column: string) =>
+        value === undefined ? null : secrets.seal(value, `source_hosts.${column}:${id}`);
+      const row = await db
+        .insertInto("source_hosts")
+        .values({
+          id,
+          org_id: scope.orgId,
+          name: body.name,
+          type: body.type,
+          hostname: body.hostname,
+          ssh_port: body.type === "libvirt" ? body.ssh_port : 22,
+          ssh_user: body.type === "libvirt" ? body.ssh_user : "root",
+          ssh_private_key: body.type === "libvirt" ? seal(body.ssh_private_key, "ssh_private_key") : null,
+          ssh_host_key: body.type === "libvirt" ? (body.ssh_host_key ?? null) : null,
+          proxmox_token_id: body.type === "proxmox" ? body.proxmox_token_id : null,
+          proxmox_secret: body.type === "proxmox" ? seal(body.proxmox_secret, "proxmox_secret") : null,
+          proxmox_node: body.type === "proxmox" ? body.proxmox_node : null,
+          proxmox_verify_tls: body.type === "proxmox" ? body.proxmox_verify_tls : true,
+          created_by: scope.principal.userId,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow()
+        .catch((err: unknown) => {
+          if ((err as { code?: string }).code === "23505")
+            throw conflict("a source host with this name already exists");
+          throw err;
+        });
+      return reply.code(201).send(view(row));
+    },
+  );
+
+  app.get(
+    "/v1/orgs/:slug/source-hosts",
+    {
+      schema: {
+        tags: ["source-hosts"],
+        summary: "Source hosts of the organization",
+        security: securityAny,
+        params: OrgParams,
+        response: {
+          200: z.object({ source_hosts: z.array(SourceHostSchema), count: z.number().int() }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      const scope = await orgScope(db, request, request.params.slug, "viewer");
+      const rows = await db
+        .selectFrom("source_hosts")
+        .selectAll()
+        .where("org_id", "=", scope.orgId)
+        .orderBy("created_at", "desc")
+        .execute();
+      return { source_hosts: rows.map(view), count: rows.length };
+    },
+  );
+
+  app.get(
+    "/v1/orgs/:slug/source-hosts/:sourceHostId",
+    {
+      schema: {
+        tags: ["source-hosts"],
+        summary: "One source host",
+        security: securityAny,
+        params: SourceHostParams,
+        response: { 200: SourceHostSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const scope = await orgScope(db, request, request.params.slug, "viewer");
+      const row = await db
+        .selectFrom("source_hosts")
+        .selectAll()
+        .where("id", "=", request.params.sourceHostId)
+        .where("org_id", "=", scope.orgId)
+        .executeTakeFirst();
+      if (!row) throw notFound("source host");
+      return view(row);
+    },
+  );
+
+  app.delete(
+    "/v1/orgs/:slug/source-hosts/:sourceHostId",
+    {
+      schema: {
+        tags: ["source-hosts"],
+        summary: "Remove a source host and its stored credentials (admin)",
+        security: securityAny,
+        params: SourceHostParams,
+        response: { 200: Status, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const scope = await orgScope(db, request, request.params.slug, "admin");
+      const result = await db
+        .deleteFrom("source_hosts")
+        .where("id", "=", request.params.sourceHostId)
+        .where("org_id", "=", scope.orgId)
+        .executeTakeFirst();
+      if (result.numDeletedRows === 0n) throw notFound("source host");
+      return { status: "deleted" };
+    },
+  );
+}
