@@ -15,7 +15,8 @@ export type Principal =
 
 /**
  * Resolves the caller from `Authorization: Bearer fl_…` or the session cookie. A key's role is
- * capped by its creator's current membership, so removing the creator from the org disables it.
+ * capped by its creator's current membership, so removing the creator from the org (or deleting
+ * their account) disables it.
  */
 export async function resolvePrincipal(db: Kysely<DB>, request: FastifyRequest): Promise<Principal | undefined> {
   const authorization = request.headers.authorization;
@@ -31,11 +32,13 @@ export async function resolvePrincipal(db: Kysely<DB>, request: FastifyRequest):
         join.onRef("m.org_id", "=", "k.org_id").onRef("m.user_id", "=", "k.created_by"),
       )
       .innerJoin("orgs as o", "o.id", "k.org_id")
+      .innerJoin("users as u", "u.id", "k.created_by")
       .select(["k.id", "k.org_id", "k.created_by", "k.role as key_role", "m.role as member_role"])
       .where("k.key_hash", "=", hashSecret(bearer))
       .where("k.revoked_at", "is", null)
       .where((eb) => eb.or([eb("k.expires_at", "is", null), eb("k.expires_at", ">", now)]))
       .where("o.deleted_at", "is", null)
+      .where("u.deleted_at", "is", null)
       .executeTakeFirst();
     if (!key) throw new AppError("unauthenticated", "API key is invalid, expired or revoked");
     await db.updateTable("api_keys").set({ last_used_at: now }).where("id", "=", key.id).execute();

@@ -141,18 +141,30 @@ export function memberRoutes(app: App, ctx: AppContext): void {
       const target = await memberQuery(scope.orgId).where("m.id", "=", request.params.memberId).executeTakeFirst();
       if (!target) throw notFound("member");
       if (target.role === "owner") throw forbidden("the owner cannot be removed");
-      const self = target.user_id === scope.principal.userId;
+      // Leaving is a person's choice: a key acting for its creator is held to the admin rules, or a
+      // read-only key could remove the admin who made it.
+      const self = target.user_id === scope.principal.userId && scope.principal.kind === "user";
       if (!self) {
         if (!atLeast(scope.role, "admin"))
           throw new AppError("forbidden", "this action requires the admin role or higher");
         if (target.role === "admin" && scope.role !== "owner") throw forbidden("only the owner can remove admins");
       }
-      const removed = await db
-        .deleteFrom("org_members")
-        .where("id", "=", target.id)
-        .where("org_id", "=", scope.orgId)
-        .executeTakeFirst();
-      if (removed.numDeletedRows === 0n) throw invalid("member was already removed");
+      await db.transaction().execute(async (tx) => {
+        const removed = await tx
+          .deleteFrom("org_members")
+          .where("id", "=", target.id)
+          .where("org_id", "=", scope.orgId)
+          .executeTakeFirst();
+        if (removed.numDeletedRows === 0n) throw invalid("member was already removed");
+        // Their keys die with the membership: re-adding the person later must not revive old keys.
+        await tx
+          .updateTable("api_keys")
+          .set({ revoked_at: new Date() })
+          .where("org_id", "=", scope.orgId)
+          .where("created_by", "=", target.user_id)
+          .where("revoked_at", "is", null)
+          .execute();
+      });
       return { status: "removed" };
     },
   );

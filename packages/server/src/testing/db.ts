@@ -20,7 +20,7 @@ export async function openTestDatabase(kind: DatabaseKind): Promise<Database> {
   }
   const postgres = inject("postgres");
   if (!postgres) throw new Error("PostgreSQL is not available in this run");
-  const name = `fluid_test_${randomBytes(6).toString("hex")}`;
+  const name = `${postgres.prefix}${randomBytes(6).toString("hex")}`;
   const admin = new pg.Client({ connectionString: postgres.adminUrl });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${name} TEMPLATE ${postgres.template}`);

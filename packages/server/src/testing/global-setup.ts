@@ -13,7 +13,7 @@ declare module "vitest" {
     /** A migrated PGlite data directory dump; each test database starts from a copy. */
     pgliteTemplate: string;
     /** Admin URL of the test PostgreSQL cluster and the migrated template database on it, if any. */
-    postgres: { adminUrl: string; template: string } | null;
+    postgres: { adminUrl: string; template: string; prefix: string } | null;
   }
 }
 
@@ -49,7 +49,7 @@ export default async function setup(project: TestProject) {
     });
     await migrateToLatest(db);
     await db.destroy();
-    project.provide("postgres", { adminUrl, template });
+    project.provide("postgres", { adminUrl, template, prefix: `fluid_test_${process.pid}_` });
   } else if (process.env.FLUID_TEST_REQUIRE_POSTGRES === "1") {
     throw new Error("FLUID_TEST_REQUIRE_POSTGRES=1 but FLUID_TEST_DATABASE_URL is not set");
   } else {
@@ -62,8 +62,8 @@ export default async function setup(project: TestProject) {
       const admin = new pg.Client({ connectionString: adminUrl });
       await admin.connect();
       const leftovers = await admin.query<{ datname: string }>(
-        "SELECT datname FROM pg_database WHERE datname LIKE 'fluid_test_%' OR datname = $1",
-        [template],
+        "SELECT datname FROM pg_database WHERE starts_with(datname, $1) OR datname = $2",
+        [`fluid_test_${process.pid}_`, template],
       );
       for (const { datname } of leftovers.rows) await admin.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
       await admin.end();

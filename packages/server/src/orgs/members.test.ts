@@ -1,0 +1,401 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createSession } from "../auth/sessions.js";
+import type { Role } from "../db/schema.js";
+import { newId } from "../lib/ids.js";
+import { databaseKinds } from "../testing/db.js";
+import { startTestServer, type TestServer } from "../testing/harness.js";
+
+let seq = 0;
+const next = () => ++seq;
+
+type User = { cookie: string; id: string; email: string };
+
+describe.each(databaseKinds)("organization members (%s)", (kind) => {
+  let t: TestServer;
+
+  beforeAll(async () => {
+    t = await startTestServer(kind);
+  });
+
+  afterAll(async () => {
+    await t.close();
+  });
+
+  /**
+   * A user with a live session, written straight to the database: these tests are about what users may
+   * do, and going through register would spend an argon2 hash and the per-IP register budget on each.
+   */
+  async function signUp(name: string): Promise<User> {
+    const id = newId();
+    const email = `${name}-${next()}@example.com`;
+    await t.server.ctx.db
+      .insertInto("users")
+      .values({ id, email, display_name: name, password_hash: null, avatar_url: null })
+      .execute();
+    const session = await createSession(t.server.ctx.db, id, { ip: "127.0.0.1", userAgent: undefined }, 3_600_000);
+    return { cookie: session.token, id, email };
+  }
+
+  /**
+   * An org owned by a fresh user with two admins, a member and a viewer (two admins so admin-on-admin
+   * rules can be exercised), plus every membership id by person.
+   */
+  async function orgWithTeam() {
+    const slug = `team-${next()}`;
+    const owner = await signUp("owner");
+    const org = await t.org(owner, slug);
+    const people = {
+      admin: await signUp("admin"),
+      admin2: await signUp("admin2"),
+      member: await signUp("member"),
+      viewer: await signUp("viewer"),
+    };
+    const roles: Record<keyof typeof people, Role> = {
+      admin: "admin",
+      admin2: "admin",
+      member: "member",
+      viewer: "viewer",
+    };
+    const memberships = {} as Record<keyof typeof people | "owner", string>;
+    for (const [who, user] of Object.entries(people) as [keyof typeof people, User][]) {
+      const added = await t.call("POST", `/v1/orgs/${slug}/members`, {
+        as: owner,
+        body: { email: user.email, role: roles[who] },
+      });
+      expect(added.status).toBe(201);
+      memberships[who] = added.body.id;
+    }
+    const ownerRow = await t.server.ctx.db
+      .selectFrom("org_members")
+      .select("id")
+      .where("org_id", "=", org.id)
+      .where("user_id", "=", owner.id)
+      .executeTakeFirstOrThrow();
+    memberships.owner = ownerRow.id;
+    return { slug, orgId: org.id, owner, ...people, memberships };
+  }
+
+  const membershipRole = async (id: string) =>
+    (await t.server.ctx.db.selectFrom("org_members").select("role").where("id", "=", id).executeTakeFirst())?.role;
+
+  const membershipOf = async (orgId: string, userId: string) =>
+    (
+      await t.server.ctx.db
+        .selectFrom("org_members")
+        .select("role")
+        .where("org_id", "=", orgId)
+        .where("user_id", "=", userId)
+        .executeTakeFirst()
+    )?.role;
+
+  describe("listing", () => {
+    it("member-list: a viewer sees every member with their role, oldest first", async () => {
+      const team = await orgWithTeam();
+      const response = await t.call("GET", `/v1/orgs/${team.slug}/members`, { as: team.viewer });
+      expect(response.status).toBe(200);
+      expect(response.body.members.map((m: { email: string; role: string }) => [m.email, m.role])).toEqual([
+        [team.owner.email, "owner"],
+        [team.admin.email, "admin"],
+        [team.admin2.email, "admin"],
+        [team.member.email, "member"],
+        [team.viewer.email, "viewer"],
+      ]);
+      expect(response.body.total).toBe(5);
+    });
+  });
+
+  describe("adding", () => {
+    it.each(["viewer", "member"] as const)(
+      "member-add-requires-admin: a %s cannot add members (403, no row)",
+      async (who) => {
+        const team = await orgWithTeam();
+        const newcomer = await signUp("newcomer");
+        const response = await t.call("POST", `/v1/orgs/${team.slug}/members`, {
+          as: team[who],
+          body: { email: newcomer.email, role: "viewer" },
+        });
+        expect(response.status).toBe(403);
+        expect(await membershipOf(team.orgId, newcomer.id)).toBeUndefined();
+      },
+    );
+
+    it.each(["member", "viewer"] as const)("member-add-requires-admin: an admin can add a %s", async (role) => {
+      const team = await orgWithTeam();
+      const newcomer = await signUp("newcomer");
+      const response = await t.call("POST", `/v1/orgs/${team.slug}/members`, {
+        as: team.admin,
+        body: { email: newcomer.email, role },
+      });
+      expect(response.status).toBe(201);
+      expect(response.body).toMatchObject({ user_id: newcomer.id, email: newcomer.email, role });
+      expect(await membershipOf(team.orgId, newcomer.id)).toBe(role);
+    });
+
+    it("admin-grants-owner-only: an admin cannot add an admin (403, no row)", async () => {
+      const team = await orgWithTeam();
+      const newcomer = await signUp("newcomer");
+      const response = await t.call("POST", `/v1/orgs/${team.slug}/members`, {
+        as: team.admin,
+        body: { email: newcomer.email, role: "admin" },
+      });
+      expect(response.status).toBe(403);
+      expect(await membershipOf(team.orgId, newcomer.id)).toBeUndefined();
+    });
+
+    it("admin-grants-owner-only: the owner can add an admin", async () => {
+      const team = await orgWithTeam();
+      const newcomer = await signUp("newcomer");
+      const response = await t.call("POST", `/v1/orgs/${team.slug}/members`, {
+        as: team.owner,
+        body: { email: newcomer.email, role: "admin" },
+      });
+      expect(response.status).toBe(201);
+      expect(await membershipOf(team.orgId, newcomer.id)).toBe("admin");
+    });
+
+    it("owner-not-assignable: nobody can add a second owner (400)", async () => {
+      const team = await orgWithTeam();
+      const newcomer = await signUp("newcomer");
+      const response = await t.call("POST", `/v1/orgs/${team.slug}/members`, {
+        as: team.owner,
+        body: { email: newcomer.email, role: "owner" },
+      });
+      expect(response.status).toBe(400);
+      expect(await membershipOf(team.orgId, newcomer.id)).toBeUndefined();
+    });
+
+    it("member-add-unknown-user: adding an email with no account answers 404", async () => {
+      const team = await orgWithTeam();
+      const response = await t.call("POST", `/v1/orgs/${team.slug}/members`, {
+        as: team.owner,
+        body: { email: `nobody-${next()}@example.com`, role: "member" },
+      });
+      expect(response.status).toBe(404);
+      expect(response.body.error.code).toBe("not_found");
+    });
+
+    it("member-add-unknown-user: a deleted account cannot be added (404)", async () => {
+      const team = await orgWithTeam();
+      const gone = await signUp("gone");
+      await t.server.ctx.db.updateTable("users").set({ deleted_at: new Date() }).where("id", "=", gone.id).execute();
+      const response = await t.call("POST", `/v1/orgs/${team.slug}/members`, {
+        as: team.owner,
+        body: { email: gone.email, role: "member" },
+      });
+      expect(response.status).toBe(404);
+      expect(await membershipOf(team.orgId, gone.id)).toBeUndefined();
+    });
+
+    it("member-add-duplicate: adding an existing member again (any case) answers 409 and keeps their role", async () => {
+      const team = await orgWithTeam();
+      const response = await t.call("POST", `/v1/orgs/${team.slug}/members`, {
+        as: team.owner,
+        body: { email: team.viewer.email.toUpperCase(), role: "admin" },
+      });
+      expect(response.status).toBe(409);
+      expect(await membershipOf(team.orgId, team.viewer.id)).toBe("viewer");
+    });
+  });
+
+  describe("changing roles", () => {
+    it("member-patch-requires-admin: a member cannot change anyone's role (403)", async () => {
+      const team = await orgWithTeam();
+      const response = await t.call("PATCH", `/v1/orgs/${team.slug}/members/${team.memberships.viewer}`, {
+        as: team.member,
+        body: { role: "member" },
+      });
+      expect(response.status).toBe(403);
+      expect(await membershipRole(team.memberships.viewer)).toBe("viewer");
+    });
+
+    it("member-patch-requires-admin: an admin can move a viewer to member", async () => {
+      const team = await orgWithTeam();
+      const response = await t.call("PATCH", `/v1/orgs/${team.slug}/members/${team.memberships.viewer}`, {
+        as: team.admin,
+        body: { role: "member" },
+      });
+      expect(response.status).toBe(200);
+      expect(response.body.role).toBe("member");
+      expect(await membershipRole(team.memberships.viewer)).toBe("member");
+    });
+
+    it("admin-grants-owner-only: an admin cannot promote a member to admin (403)", async () => {
+      const team = await orgWithTeam();
+      const response = await t.call("PATCH", `/v1/orgs/${team.slug}/members/${team.memberships.member}`, {
+        as: team.admin,
+        body: { role: "admin" },
+      });
+      expect(response.status).toBe(403);
+      expect(await membershipRole(team.memberships.member)).toBe("member");
+    });
+
+    it("admin-grants-owner-only: the owner can promote a member to admin", async () => {
+      const team = await orgWithTeam();
+      const response = await t.call("PATCH", `/v1/orgs/${team.slug}/members/${team.memberships.member}`, {
+        as: team.owner,
+        body: { role: "admin" },
+      });
+      expect(response.status).toBe(200);
+      expect(await membershipRole(team.memberships.member)).toBe("admin");
+    });
+
+    it("admin-grants-owner-only: an admin cannot demote another admin (403)", async () => {
+      const team = await orgWithTeam();
+      const response = await t.call("PATCH", `/v1/orgs/${team.slug}/members/${team.memberships.admin2}`, {
+        as: team.admin,
+        body: { role: "viewer" },
+      });
+      expect(response.status).toBe(403);
+      expect(await membershipRole(team.memberships.admin2)).toBe("admin");
+    });
+
+    it("admin-grants-owner-only: the owner can demote an admin", async () => {
+      const team = await orgWithTeam();
+      const response = await t.call("PATCH", `/v1/orgs/${team.slug}/members/${team.memberships.admin2}`, {
+        as: team.owner,
+        body: { role: "member" },
+      });
+      expect(response.status).toBe(200);
+      expect(await membershipRole(team.memberships.admin2)).toBe("member");
+    });
+
+    it("owner-role-fixed: the owner's membership cannot be changed, even by the owner (403)", async () => {
+      const team = await orgWithTeam();
+      for (const caller of [team.owner, team.admin]) {
+        const response = await t.call("PATCH", `/v1/orgs/${team.slug}/members/${team.memberships.owner}`, {
+          as: caller,
+          body: { role: "viewer" },
+        });
+        expect(response.status).toBe(403);
+      }
+      expect(await membershipRole(team.memberships.owner)).toBe("owner");
+    });
+
+    it("no-self-role-change: an admin cannot change their own role (403)", async () => {
+      const team = await orgWithTeam();
+      const response = await t.call("PATCH", `/v1/orgs/${team.slug}/members/${team.memberships.admin}`, {
+        as: team.admin,
+        body: { role: "member" },
+      });
+      expect(response.status).toBe(403);
+      expect(await membershipRole(team.memberships.admin)).toBe("admin");
+    });
+
+    it("member-patch-scoped-to-org: changing another org's membership through your own org answers 404", async () => {
+      const a = await orgWithTeam();
+      const b = await orgWithTeam();
+      const response = await t.call("PATCH", `/v1/orgs/${a.slug}/members/${b.memberships.viewer}`, {
+        as: a.owner,
+        body: { role: "admin" },
+      });
+      expect(response.status).toBe(404);
+      expect(await membershipRole(b.memberships.viewer)).toBe("viewer");
+    });
+  });
+
+  describe("removing and leaving", () => {
+    it("member-remove-requires-admin: an admin removes a member; the row is gone and their access ends", async () => {
+      const team = await orgWithTeam();
+      const response = await t.call("DELETE", `/v1/orgs/${team.slug}/members/${team.memberships.member}`, {
+        as: team.admin,
+      });
+      expect(response.status).toBe(200);
+      expect(await membershipRole(team.memberships.member)).toBeUndefined();
+      expect((await t.call("GET", `/v1/orgs/${team.slug}`, { as: team.member })).status).toBe(404);
+    });
+
+    it.each(["viewer", "member"] as const)(
+      "member-remove-requires-admin: a %s cannot remove someone else (403)",
+      async (who) => {
+        const team = await orgWithTeam();
+        const target = who === "viewer" ? team.memberships.member : team.memberships.viewer;
+        const response = await t.call("DELETE", `/v1/orgs/${team.slug}/members/${target}`, { as: team[who] });
+        expect(response.status).toBe(403);
+        expect(await membershipRole(target)).toBeDefined();
+      },
+    );
+
+    it("admin-removal-owner-only: an admin cannot remove another admin (403)", async () => {
+      const team = await orgWithTeam();
+      const response = await t.call("DELETE", `/v1/orgs/${team.slug}/members/${team.memberships.admin2}`, {
+        as: team.admin,
+      });
+      expect(response.status).toBe(403);
+      expect(await membershipRole(team.memberships.admin2)).toBe("admin");
+    });
+
+    it("admin-removal-owner-only: the owner can remove an admin", async () => {
+      const team = await orgWithTeam();
+      const response = await t.call("DELETE", `/v1/orgs/${team.slug}/members/${team.memberships.admin2}`, {
+        as: team.owner,
+      });
+      expect(response.status).toBe(200);
+      expect(await membershipRole(team.memberships.admin2)).toBeUndefined();
+    });
+
+    it("cannot-remove-org-owner: neither an admin nor the owner can delete the owner's membership (403, row kept)", async () => {
+      const team = await orgWithTeam();
+      for (const caller of [team.admin, team.owner]) {
+        const response = await t.call("DELETE", `/v1/orgs/${team.slug}/members/${team.memberships.owner}`, {
+          as: caller,
+        });
+        expect(response.status).toBe(403);
+      }
+      expect(await membershipRole(team.memberships.owner)).toBe("owner");
+    });
+
+    it("remove-member-scoped-to-org: deleting another org's member answers 404 and keeps the row", async () => {
+      const a = await orgWithTeam();
+      const b = await orgWithTeam();
+      const response = await t.call("DELETE", `/v1/orgs/${a.slug}/members/${b.memberships.member}`, { as: a.owner });
+      expect(response.status).toBe(404);
+      expect(await membershipRole(b.memberships.member)).toBe("member");
+    });
+
+    it("remove-member-scoped-to-org: an unknown membership id answers 404", async () => {
+      const team = await orgWithTeam();
+      const response = await t.call("DELETE", `/v1/orgs/${team.slug}/members/${newId()}`, { as: team.owner });
+      expect(response.status).toBe(404);
+    });
+
+    it.each(["viewer", "member", "admin"] as const)(
+      "member-can-leave: a %s can delete their own membership",
+      async (who) => {
+        const team = await orgWithTeam();
+        const response = await t.call("DELETE", `/v1/orgs/${team.slug}/members/${team.memberships[who]}`, {
+          as: team[who],
+        });
+        expect(response.status).toBe(200);
+        expect(await membershipRole(team.memberships[who])).toBeUndefined();
+        expect((await t.call("GET", "/v1/orgs", { as: team[who] })).body.organizations).toEqual([]);
+      },
+    );
+
+    it("member-remove-twice: removing a membership that is already gone answers 404", async () => {
+      const team = await orgWithTeam();
+      const path = `/v1/orgs/${team.slug}/members/${team.memberships.member}`;
+      expect((await t.call("DELETE", path, { as: team.owner })).status).toBe(200);
+      expect((await t.call("DELETE", path, { as: team.owner })).status).toBe(404);
+    });
+
+    it("removed-member-keys-disabled: removing a member disables the API keys they made", async () => {
+      const team = await orgWithTeam();
+      const key = await t.apiKey(team.admin, team.slug, "member");
+      expect((await t.call("GET", `/v1/orgs/${team.slug}`, { as: { key: key.key } })).status).toBe(200);
+      await t.call("DELETE", `/v1/orgs/${team.slug}/members/${team.memberships.admin}`, { as: team.owner });
+      expect((await t.call("GET", `/v1/orgs/${team.slug}`, { as: { key: key.key } })).status).toBe(401);
+    });
+
+    it("removed-member-keys-revoked: re-adding a removed member does not revive their old keys", async () => {
+      const team = await orgWithTeam();
+      const key = await t.apiKey(team.admin, team.slug, "member");
+      await t.call("DELETE", `/v1/orgs/${team.slug}/members/${team.memberships.admin}`, { as: team.owner });
+      const readded = await t.call("POST", `/v1/orgs/${team.slug}/members`, {
+        as: team.owner,
+        body: { email: team.admin.email, role: "admin" },
+      });
+      expect(readded.status).toBe(201);
+      expect((await t.call("GET", `/v1/orgs/${team.slug}`, { as: { key: key.key } })).status).toBe(401);
+    });
+  });
+});
