@@ -40,7 +40,11 @@ export async function startServer(
     (await (async () => {
       if (config.database.kind === "postgres") {
         log.info({ database: redactDatabaseUrl(config.database.url) }, "connecting to PostgreSQL");
-        return openDatabase({ kind: "postgres", url: config.database.url });
+        return openDatabase({
+          kind: "postgres",
+          url: config.database.url,
+          onIdleError: (err) => log.warn({ err }, "idle database connection failed; it will be replaced"),
+        });
       }
       log.info({ dataDir: config.database.dataDir }, "opening embedded PGlite database");
       return openDatabase({ kind: "pglite", dataDir: config.database.dataDir });

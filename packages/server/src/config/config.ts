@@ -96,6 +96,7 @@ Environment only:
   FLUID_MAX_TTL             longest lease a request or extension may ask for (default 7d)
   FLUID_HOST_LOST_GRACE     how long an OFFLINE host keeps its sandboxes before they end as host_lost (default 10m)
   FLUID_CPU_OVERCOMMIT      vCPUs placed per host CPU (default 4)
+  FLUID_REAPER_INTERVAL     how often leases, silent hosts and lost hosts are checked (default 5s)
   FLUID_GITHUB_CLIENT_ID / FLUID_GITHUB_CLIENT_SECRET, FLUID_GOOGLE_CLIENT_ID / FLUID_GOOGLE_CLIENT_SECRET
   FLUID_LOG_LEVEL           trace|debug|info|warn|error (default info); logs are JSON lines on stdout
 `;
@@ -111,7 +112,10 @@ export function parseListen(text: string): ListenAddress | undefined {
   return { host, port };
 }
 
-/** True for a bare IP or an IP/prefix CIDR, v4 or v6. */
+/**
+ * True for a bare IP or an IP/prefix CIDR, v4 or v6. A /0 prefix is refused: Fastify's proxy
+ * matcher rejects it at startup, and believing X-Forwarded-For from anyone defeats its purpose.
+ */
 export function isIpOrCidr(text: string): boolean {
   const [address, prefix, ...rest] = text.split("/");
   if (rest.length > 0 || !address) return false;
@@ -119,7 +123,7 @@ export function isIpOrCidr(text: string): boolean {
   if (family === 0) return false;
   if (prefix === undefined) return true;
   if (!/^\d{1,3}$/.test(prefix)) return false;
-  return Number(prefix) <= (family === 4 ? 32 : 128);
+  return Number(prefix) >= 1 && Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
 function httpOrigin(text: string): string | undefined {

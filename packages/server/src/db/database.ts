@@ -13,7 +13,13 @@ export interface Database {
 
 export type DatabaseTarget =
   | { kind: "pglite"; dataDir: string; loadDataDir?: Blob }
-  | { kind: "postgres"; url: string; maxConnections?: number };
+  | {
+      kind: "postgres";
+      url: string;
+      maxConnections?: number;
+      /** An idle pooled connection failing (server restart, admin kill) is reported here, not thrown. */
+      onIdleError?: (err: Error) => void;
+    };
 
 /**
  * Opens either database behind the same Kysely dialect: PGlite through its node-postgres
@@ -26,6 +32,11 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
       max: target.maxConnections ?? 16,
       connectionTimeoutMillis: 10_000,
     });
+    // Without a listener an idle client's error (e.g. PostgreSQL restarting) would crash the process;
+    // the pool drops that client and the next query opens a fresh one.
+    pool.on("error", (err) =>
+      (target.onIdleError ?? ((e: Error) => process.stderr.write(`database: ${e.message}\n`)))(err),
+    );
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
     return { db, kind: "postgres", close: () => db.destroy() };
   }

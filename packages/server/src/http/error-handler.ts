@@ -19,28 +19,34 @@ function describeValidation(err: FastifyError): string {
   return issues.length > 0 ? issues.join("; ") : "request is invalid";
 }
 
-/** One place turns every failure into `{"error":{"code","message"}}`; 5xx details only reach the log. */
-export function registerErrorHandling(app: App): void {
-  app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    if (isAppError(err)) {
-      if (err.status >= 500) request.log.error({ err, cause: err.cause }, "request failed");
-      return reply.code(err.status).headers(err.headers).send(errorBody(err.code, err.message));
-    }
-    if (hasZodFastifySchemaValidationErrors(err)) {
-      return reply.code(400).send(errorBody("invalid_request", describeValidation(err)));
-    }
-    if (isResponseSerializationError(err)) {
-      request.log.error({ err, issues: err.cause.issues }, "response did not match its schema");
-      return reply.code(500).send(errorBody("internal", "internal error"));
-    }
-    const known = err.code ? fastifyCodes[err.code] : undefined;
-    if (known) return reply.code(err.statusCode ?? 400).send(errorBody(known.code, known.message));
-    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
-      return reply.code(err.statusCode).send(errorBody("invalid_request", err.message));
-    }
-    request.log.error({ err }, "unhandled error");
+/**
+ * One place turns every failure into `{"error":{"code","message"}}`; 5xx details only reach the log.
+ * Also Fastify's `frameworkErrors` handler: router-level failures (a malformed percent-encoding, an
+ * over-long path parameter) never reach the app's error handler and would otherwise get Fastify's own format.
+ */
+export function handleError(err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  if (isAppError(err)) {
+    if (err.status >= 500) request.log.error({ err, cause: err.cause }, "request failed");
+    return reply.code(err.status).headers(err.headers).send(errorBody(err.code, err.message));
+  }
+  if (hasZodFastifySchemaValidationErrors(err)) {
+    return reply.code(400).send(errorBody("invalid_request", describeValidation(err)));
+  }
+  if (isResponseSerializationError(err)) {
+    request.log.error({ err, issues: err.cause.issues }, "response did not match its schema");
     return reply.code(500).send(errorBody("internal", "internal error"));
-  });
+  }
+  const known = err.code ? fastifyCodes[err.code] : undefined;
+  if (known) return reply.code(err.statusCode ?? 400).send(errorBody(known.code, known.message));
+  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+    return reply.code(err.statusCode).send(errorBody("invalid_request", err.message));
+  }
+  request.log.error({ err }, "unhandled error");
+  return reply.code(500).send(errorBody("internal", "internal error"));
+}
+
+export function registerErrorHandling(app: App): void {
+  app.setErrorHandler(handleError);
 
   app.setNotFoundHandler((request, reply) => {
     reply.code(404).send(errorBody("not_found", `no route for ${request.method} ${request.url.split("?")[0]}`));

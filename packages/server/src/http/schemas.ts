@@ -11,6 +11,8 @@ export const errorResponses = {
   403: ErrorResponse,
   404: ErrorResponse,
   409: ErrorResponse,
+  413: ErrorResponse,
+  415: ErrorResponse,
   429: ErrorResponse,
   500: ErrorResponse,
   502: ErrorResponse,
@@ -37,6 +39,8 @@ export const Status = z.object({ status: z.string() });
 
 /** Both ways a request can authenticate; routes list the ones they accept. */
 export const securityAny: { [scheme: string]: string[] }[] = [{ cookieAuth: [] }, { bearerAuth: [] }];
+/** Routes only a signed-in person may call (API keys act within one org and cannot, e.g., create orgs). */
+export const securityCookie: { [scheme: string]: string[] }[] = [{ cookieAuth: [] }];
 
 export function iso(date: Date | string): string;
 export function iso(date: Date | string | null): string | null;

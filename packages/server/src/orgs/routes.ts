@@ -4,7 +4,16 @@ import { requirePrincipal, requireUserSession } from "../auth/principal.js";
 import type { AppContext } from "../context.js";
 import type { Org, Role } from "../db/schema.js";
 import { conflict } from "../http/errors.js";
-import { errorResponses, iso, OrgParams, Slug, Status, securityAny, Timestamp } from "../http/schemas.js";
+import {
+  errorResponses,
+  iso,
+  OrgParams,
+  Slug,
+  Status,
+  securityAny,
+  securityCookie,
+  Timestamp,
+} from "../http/schemas.js";
 import type { App } from "../http/types.js";
 import { newId } from "../lib/ids.js";
 import { orgScope } from "./access.js";
@@ -66,7 +75,7 @@ export function orgRoutes(app: App, ctx: AppContext): void {
       schema: {
         tags: ["orgs"],
         summary: "Create an organization (the caller becomes its owner)",
-        security: securityAny,
+        security: securityCookie,
         body: CreateOrgBody,
         response: { 201: OrgSchema, ...errorResponses },
       },

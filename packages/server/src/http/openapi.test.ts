@@ -1,0 +1,143 @@
+import SwaggerParser from "@apidevtools/swagger-parser";
+import type { RouteOptions } from "fastify";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { startTestServer, type TestServer } from "../testing/harness.js";
+import { DOCS_PREFIX, OPENAPI_PATH } from "./openapi.js";
+
+/**
+ * Every route the app registers, seen through an `onRoute` hook installed on each Fastify instance
+ * as it is created, so the list comes from Fastify itself rather than from the OpenAPI generator
+ * under test.
+ */
+const registered = vi.hoisted((): RouteOptions[] => []);
+vi.mock("fastify", async (importOriginal) => {
+  const actual = await importOriginal<typeof import("fastify")>();
+  type Factory = (options?: object) => { addHook(name: "onRoute", hook: (route: RouteOptions) => void): unknown };
+  const create = actual.default as unknown as Factory;
+  const recording = ((options?: object) => {
+    const app = create(options);
+    app.addHook("onRoute", (route) => {
+      registered.push(route);
+    });
+    return app;
+  }) as unknown as typeof actual.default;
+  return { ...actual, default: recording, fastify: recording };
+});
+
+interface Operation {
+  security?: Record<string, string[]>[];
+  requestBody?: { content?: Record<string, { schema?: unknown }> };
+  responses?: Record<string, { content?: Record<string, { schema?: unknown }> }>;
+}
+
+type Document = {
+  openapi: string;
+  paths: Record<string, Record<string, Operation>>;
+  components: { securitySchemes: Record<string, unknown> };
+};
+
+const openApiPath = (url: string) => url.replace(/:(\w+)/g, "{$1}");
+
+// The route table and document do not depend on the database, so one kind is enough here.
+describe("OpenAPI document", () => {
+  let t: TestServer;
+  let doc: Document;
+  let routes: { method: string; path: string; isPublic: boolean; hasBody: boolean }[];
+
+  beforeAll(async () => {
+    t = await startTestServer("pglite");
+    const response = await t.call<Document>("GET", OPENAPI_PATH);
+    expect(response.status).toBe(200);
+    doc = response.body;
+    routes = registered.flatMap((route) =>
+      [route.method]
+        .flat()
+        .filter((method) => method !== "HEAD")
+        .filter(() => route.url !== DOCS_PREFIX && !route.url.startsWith(`${DOCS_PREFIX}/`))
+        .map((method) => ({
+          method: method.toLowerCase(),
+          path: openApiPath(route.url),
+          isPublic: route.config?.public === true,
+          hasBody: route.schema?.body !== undefined,
+        })),
+    );
+  });
+  afterAll(() => t?.close());
+
+  const operations = () =>
+    Object.entries(doc.paths).flatMap(([path, methods]) =>
+      Object.entries(methods).map(([method, operation]) => ({ path, method, operation })),
+    );
+  const operation = (method: string, path: string) => doc.paths[path]?.[method];
+
+  it("is a valid OpenAPI 3.1 document", async () => {
+    expect(doc.openapi).toBe("3.1.0");
+    await expect(SwaggerParser.validate(structuredClone(doc) as never)).resolves.toBeDefined();
+  });
+
+  it("declares the cookie and bearer security schemes", () => {
+    expect(doc.components.securitySchemes).toMatchObject({
+      cookieAuth: { type: "apiKey", in: "cookie", name: "fluid_session" },
+      bearerAuth: { type: "http", scheme: "bearer" },
+    });
+  });
+
+  it("documents every registered route with the same method and path", () => {
+    expect(routes.length).toBeGreaterThan(20);
+    const missing = routes.filter((r) => !operation(r.method, r.path)).map((r) => `${r.method} ${r.path}`);
+    expect(missing).toEqual([]);
+  });
+
+  it("documents no operation that is not a registered route", () => {
+    const known = new Set(routes.map((r) => `${r.method} ${r.path}`));
+    const phantom = operations()
+      .map(({ method, path }) => `${method} ${path}`)
+      .filter((key) => !known.has(key));
+    expect(phantom).toEqual([]);
+  });
+
+  it("gives every operation a 2xx response with a JSON schema (or, for redirect endpoints, a 3xx response)", () => {
+    const without = operations()
+      .filter(({ operation }) => {
+        const statuses = Object.keys(operation.responses ?? {});
+        const success = statuses.filter((status) => /^2\d\d$/.test(status));
+        if (success.length === 0) return !statuses.some((status) => /^3\d\d$/.test(status));
+        return success.some((status) => !operation.responses?.[status]?.content?.["application/json"]?.schema);
+      })
+      .map(({ method, path }) => `${method} ${path}`);
+    expect(without).toEqual([]);
+  });
+
+  it("declares security on every non-public operation, using only the declared schemes", () => {
+    const schemes = Object.keys(doc.components.securitySchemes);
+    const problems = routes
+      .filter((r) => !r.isPublic)
+      .filter((r) => {
+        const security = operation(r.method, r.path)?.security ?? [];
+        return security.length === 0 || security.some((s) => Object.keys(s).some((name) => !schemes.includes(name)));
+      })
+      .map((r) => `${r.method} ${r.path}`);
+    expect(routes.some((r) => !r.isPublic)).toBe(true);
+    expect(problems).toEqual([]);
+  });
+
+  it("declares no security on public operations", () => {
+    const publicRoutes = routes.filter((r) => r.isPublic);
+    expect(publicRoutes.map((r) => `${r.method} ${r.path}`)).toEqual(
+      expect.arrayContaining(["get /v1/health", `get ${OPENAPI_PATH}`, "post /v1/auth/login"]),
+    );
+    const secured = publicRoutes
+      .filter((r) => (operation(r.method, r.path)?.security ?? []).length > 0)
+      .map((r) => `${r.method} ${r.path}`);
+    expect(secured).toEqual([]);
+  });
+
+  it("documents a JSON request body schema for every route that validates a body", () => {
+    const withBody = routes.filter((r) => r.hasBody);
+    expect(withBody.length).toBeGreaterThan(5);
+    const undocumented = withBody
+      .filter((r) => !operation(r.method, r.path)?.requestBody?.content?.["application/json"]?.schema)
+      .map((r) => `${r.method} ${r.path}`);
+    expect(undocumented).toEqual([]);
+  });
+});
