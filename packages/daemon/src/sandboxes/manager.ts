@@ -1,0 +1,765 @@
+import { randomUUID } from "node:crypto";
+import { mkdir, readdir, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import type { Kysely } from "kysely";
+import type { Logger } from "pino";
+import { GuestAgent } from "../guest/agent.js";
+import type { DaemonDB, SandboxRow, SandboxState, SnapshotRow } from "../state/schema.js";
+import { runChecked } from "../system/run.js";
+import type { Accel } from "../vm/accel.js";
+import { isOurVm, killVm, launchVm, readPid, type VmSpec, vmPaths, waitForExit } from "../vm/qemu.js";
+import { QmpClient } from "../vm/qmp.js";
+import { SandboxError } from "./errors.js";
+import { hostnameFor, identityParams, reidentifyScript } from "./identity.js";
+import type { ImageSource, NetAttachment, SandboxNetwork } from "./ports.js";
+
+export interface CreateInput {
+  id?: string | undefined;
+  name?: string | undefined;
+  image: string;
+  vcpus: number;
+  memoryMb: number;
+  /** Lease end (epoch ms); the janitor destroys the sandbox then. */
+  expiresAt?: number | undefined;
+  allowEgress: boolean;
+  agentId?: string | undefined;
+}
+
+export interface ExecInput {
+  command: string;
+  env?: Record<string, string> | undefined;
+  timeoutSeconds: number;
+  stdin?: Buffer | undefined;
+}
+
+/** Something the control plane should hear about without having asked (lease expiry, crash). */
+export interface SandboxEvent {
+  sandboxId: string;
+  previousState: SandboxState;
+  newState: SandboxState;
+  reason: string;
+}
+
+export interface ManagerOptions {
+  db: Kysely<DaemonDB>;
+  images: ImageSource;
+  network: SandboxNetwork;
+  log: Logger;
+  stateDir: string;
+  accel: Accel;
+  tscKhz: number | undefined;
+  machine?: "microvm" | "q35";
+  /** Memory the host keeps for itself; sandboxes may allocate the rest. */
+  allocatableMemoryMb: number;
+  bootTimeoutMs?: number;
+  maxOutputBytes?: number;
+  onEvent?: (event: SandboxEvent) => void;
+}
+
+const liveStates: SandboxState[] = ["CREATING", "RUNNING", "STOPPED"];
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+/**
+ * Sandboxes on this host: QEMU microVMs on copy-on-write overlays. One code path serves both the
+ * control-plane stream and the standalone local API. Every side effect is recorded in SQLite
+ * before it happens, so a daemon killed at any point can recover running VMs and clean up the rest.
+ */
+export class SandboxManager {
+  private readonly o: Required<Omit<ManagerOptions, "onEvent" | "tscKhz">> & Pick<ManagerOptions, "onEvent" | "tscKhz">;
+  private readonly agents = new Map<string, Promise<GuestAgent>>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(options: ManagerOptions) {
+    this.o = { machine: "microvm", bootTimeoutMs: 180_000, maxOutputBytes: 1_048_576, ...options };
+  }
+
+  private get db() {
+    return this.o.db;
+  }
+
+  /** Serialises lifecycle operations on one sandbox (exec and file access do not take the lock). */
+  private async locked<T>(id: string, job: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(id) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(job);
+    this.locks.set(id, next);
+    try {
+      return await next;
+    } finally {
+      if (this.locks.get(id) === next) this.locks.delete(id);
+    }
+  }
+
+  async get(id: string): Promise<SandboxRow> {
+    const row = await this.db.selectFrom("sandboxes").selectAll().where("id", "=", id).executeTakeFirst();
+    if (!row) throw new SandboxError("not_found", `no sandbox ${id} on this host`);
+    return row;
+  }
+
+  list(options: { includeEnded?: boolean } = {}): Promise<SandboxRow[]> {
+    let query = this.db.selectFrom("sandboxes").selectAll().orderBy("created_at", "asc");
+    if (!options.includeEnded) query = query.where("ended_at", "is", null);
+    return query.execute();
+  }
+
+  /** Memory committed to sandboxes that are booting or running. */
+  async committedMemoryMb(): Promise<number> {
+    const row = await this.db
+      .selectFrom("sandboxes")
+      .select((eb) => eb.fn.sum<number>("memory_mb").as("mb"))
+      .where("ended_at", "is", null)
+      .where("state", "in", ["CREATING", "RUNNING"])
+      .executeTakeFirst();
+    return Number(row?.mb ?? 0);
+  }
+
+  private async update(id: string, values: Partial<Omit<SandboxRow, "id">>): Promise<void> {
+    await this.db
+      .updateTable("sandboxes")
+      .set({ ...values, updated_at: Date.now() })
+      .where("id", "=", id)
+      .execute();
+  }
+
+  private spec(
+    row: SandboxRow,
+    image: { kernel: string; initrd?: string | undefined },
+    net: NetAttachment,
+    incomingFile?: string,
+  ): VmSpec {
+    const cmdline = [
+      "console=ttyS0 panic=-1 quiet mitigations=off init_on_alloc=0",
+      ...(this.o.accel === "tcg" && this.o.tscKhz ? [`tsc_early_khz=${this.o.tscKhz}`] : []),
+      "root=/dev/vda rw rootfstype=ext4",
+      ...identityParams(hostnameFor(row.name), net),
+    ].join(" ");
+    return {
+      dir: row.dir,
+      kernel: image.kernel,
+      initrd: image.initrd,
+      disk: join(row.dir, "disk.qcow2"),
+      memoryMb: row.memory_mb,
+      vcpus: row.vcpus,
+      accel: this.o.accel,
+      machine: this.o.machine,
+      cmdline,
+      netArgs: net.qemuArgs,
+      incomingFile,
+    };
+  }
+
+  // ---- create -------------------------------------------------------------------------------
+
+  async create(input: CreateInput): Promise<SandboxRow> {
+    const id = input.id ?? randomUUID();
+    if (!ID_PATTERN.test(id))
+      throw new SandboxError("invalid_argument", "sandbox id must be 1-64 letters, digits, - or _");
+    if (input.vcpus < 1 || input.memoryMb < 64)
+      throw new SandboxError("invalid_argument", "need at least 1 vCPU and 64 MB");
+    const image = await this.o.images.resolve(input.image).catch((err: unknown) => {
+      throw new SandboxError("not_found", `no image "${input.image}" on this host`, { cause: err });
+    });
+    return this.locked(id, async () => {
+      if (await this.db.selectFrom("sandboxes").select("id").where("id", "=", id).executeTakeFirst()) {
+        throw new SandboxError("invalid_state", `sandbox ${id} already exists on this host`);
+      }
+      const committed = await this.committedMemoryMb();
+      if (committed + input.memoryMb > this.o.allocatableMemoryMb) {
+        throw new SandboxError(
+          "no_capacity",
+          `not enough memory: ${input.memoryMb} MB asked, ${Math.max(0, this.o.allocatableMemoryMb - committed)} MB free`,
+        );
+      }
+      const dir = join(this.o.stateDir, "sandboxes", id);
+      const now = Date.now();
+      // Recorded before any side effect: a crash from here on leaves a CREATING row that recovery cleans up.
+      await this.db
+        .insertInto("sandboxes")
+        .values({
+          id,
+          name: input.name ?? `sbx-${id.slice(0, 8)}`,
+          image: input.image,
+          state: "CREATING",
+          vcpus: input.vcpus,
+          memory_mb: input.memoryMb,
+          allow_egress: input.allowEgress ? 1 : 0,
+          dir,
+          pid: null,
+          ip: null,
+          mac: null,
+          tap: null,
+          network: null,
+          agent_id: input.agentId ?? null,
+          created_at: now,
+          updated_at: now,
+          expires_at: input.expiresAt ?? null,
+          ended_at: null,
+          end_reason: null,
+          error: null,
+        })
+        .execute();
+      try {
+        await mkdir(dir, { recursive: true, mode: 0o700 });
+        await runChecked([
+          "qemu-img",
+          "create",
+          "-q",
+          "-f",
+          "qcow2",
+          "-F",
+          "qcow2",
+          "-b",
+          image.disk,
+          join(dir, "disk.qcow2"),
+        ]);
+        const net = await this.o.network.attach(id, { egress: input.allowEgress });
+        await this.update(id, { ip: net.ip ?? null, mac: net.mac, tap: net.tap ?? null, network: JSON.stringify(net) });
+        const row = await this.get(id);
+        const pid = await launchVm(this.spec(row, image, net));
+        await this.update(id, { pid });
+        await this.agent(id);
+        await this.update(id, { state: "RUNNING" });
+        return await this.get(id);
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        this.o.log.warn({ err, sandboxId: id }, "sandbox creation failed; cleaning up");
+        await this.teardown(id).catch((cleanupErr: unknown) =>
+          this.o.log.error({ err: cleanupErr, sandboxId: id }, "cleanup failed"),
+        );
+        await this.update(id, {
+          state: "ERROR",
+          ended_at: Date.now(),
+          end_reason: "create_failed",
+          error: message.slice(0, 2000),
+          pid: null,
+        });
+        throw err instanceof SandboxError
+          ? err
+          : new SandboxError("host_error", `could not create sandbox: ${message}`, { cause: err });
+      }
+    });
+  }
+
+  /** A connected, synced guest agent for a running sandbox (one connection per sandbox, reused). */
+  agent(id: string): Promise<GuestAgent> {
+    const existing = this.agents.get(id);
+    if (existing) return existing;
+    const connecting = (async () => {
+      const row = await this.get(id);
+      return GuestAgent.connect(vmPaths(row.dir).agent, this.o.bootTimeoutMs);
+    })();
+    this.agents.set(id, connecting);
+    connecting.catch(() => this.agents.delete(id));
+    return connecting;
+  }
+
+  private dropAgent(id: string): void {
+    const agent = this.agents.get(id);
+    this.agents.delete(id);
+    agent?.then((a) => a.close()).catch(() => undefined);
+  }
+
+  // ---- destroy ------------------------------------------------------------------------------
+
+  /** Kills the VM and removes everything created for it: process, network, overlay and sockets. */
+  private async teardown(id: string): Promise<void> {
+    this.dropAgent(id);
+    const row = await this.db.selectFrom("sandboxes").selectAll().where("id", "=", id).executeTakeFirst();
+    if (!row) return;
+    const pid = row.pid ?? (await readPid(vmPaths(row.dir).pidfile));
+    if (pid) await killVm(pid, row.dir);
+    await this.o.network.detach(id);
+    await rm(row.dir, { recursive: true, force: true });
+  }
+
+  async destroy(id: string, reason = "user_request"): Promise<void> {
+    await this.locked(id, async () => {
+      const row = await this.get(id);
+      if (row.ended_at && row.state === "DESTROYED") return;
+      await this.teardown(id);
+      await this.update(id, { state: "DESTROYED", pid: null, ended_at: Date.now(), end_reason: reason });
+    });
+  }
+
+  // ---- stop / start -------------------------------------------------------------------------
+
+  async stop(id: string, force: boolean): Promise<SandboxRow> {
+    return this.locked(id, async () => {
+      const row = await this.get(id);
+      if (row.state !== "RUNNING")
+        throw new SandboxError("invalid_state", `cannot stop a sandbox that is ${row.state}`);
+      const pid = row.pid;
+      if (pid && !force) {
+        const agent = await this.agent(id).catch(() => undefined);
+        agent?.shutdown();
+        if (!(await waitForExit(pid, row.dir, 30_000))) await killVm(pid, row.dir);
+      } else if (pid) {
+        await killVm(pid, row.dir);
+      }
+      this.dropAgent(id);
+      await this.update(id, { state: "STOPPED", pid: null });
+      return this.get(id);
+    });
+  }
+
+  async start(id: string): Promise<SandboxRow> {
+    return this.locked(id, async () => {
+      const row = await this.get(id);
+      if (row.state !== "STOPPED")
+        throw new SandboxError("invalid_state", `cannot start a sandbox that is ${row.state}`);
+      const image = await this.o.images.resolve(row.image);
+      const net = JSON.parse(row.network ?? "null") as NetAttachment | null;
+      if (!net) throw new SandboxError("host_error", "sandbox has no recorded network attachment");
+      const pid = await launchVm(this.spec(row, image, net));
+      await this.update(id, { pid });
+      await this.agent(id);
+      await this.update(id, { state: "RUNNING" });
+      return this.get(id);
+    });
+  }
+
+  // ---- exec and files -----------------------------------------------------------------------
+
+  private async running(id: string): Promise<SandboxRow> {
+    const row = await this.get(id);
+    if (row.state !== "RUNNING") throw new SandboxError("invalid_state", `sandbox is ${row.state}, not RUNNING`);
+    return row;
+  }
+
+  async exec(id: string, input: ExecInput) {
+    await this.running(id);
+    const agent = await this.agent(id);
+    return agent.exec({
+      command: input.command,
+      env: input.env,
+      stdin: input.stdin,
+      timeoutMs: input.timeoutSeconds * 1000,
+      maxOutputBytes: this.o.maxOutputBytes,
+    });
+  }
+
+  async readFile(id: string, path: string, maxBytes: number) {
+    assertGuestPath(path);
+    await this.running(id);
+    return (await this.agent(id)).readFile(path, maxBytes);
+  }
+
+  async writeFile(id: string, path: string, data: Buffer): Promise<void> {
+    assertGuestPath(path);
+    await this.running(id);
+    await (await this.agent(id)).writeFile(path, data);
+  }
+
+  // ---- leases and egress --------------------------------------------------------------------
+
+  async extend(id: string, expiresAt: number): Promise<void> {
+    const row = await this.get(id);
+    if (row.ended_at) throw new SandboxError("invalid_state", "sandbox has ended");
+    await this.update(id, { expires_at: expiresAt });
+  }
+
+  async setEgress(id: string, allowed: boolean): Promise<void> {
+    const row = await this.get(id);
+    if (row.ended_at) throw new SandboxError("invalid_state", "sandbox has ended");
+    await this.o.network.setEgress(id, allowed);
+    await this.update(id, { allow_egress: allowed ? 1 : 0 });
+  }
+
+  // ---- snapshots ----------------------------------------------------------------------------
+
+  /**
+   * Disk snapshot (and guest RAM when asked): the VM is paused, RAM is streamed to a file with
+   * QEMU migration, the overlay is copied while nothing writes to it, then the VM resumes.
+   */
+  async snapshot(id: string, input: { name: string; includeMemory: boolean }): Promise<SnapshotRow> {
+    return this.locked(id, async () => {
+      const row = await this.get(id);
+      if (row.state !== "RUNNING" && row.state !== "STOPPED") {
+        throw new SandboxError("invalid_state", `cannot snapshot a sandbox that is ${row.state}`);
+      }
+      if (input.includeMemory && row.state !== "RUNNING") {
+        throw new SandboxError("invalid_state", "a memory snapshot needs a running sandbox");
+      }
+      const snapshotId = randomUUID();
+      const dir = join(this.o.stateDir, "snapshots", snapshotId);
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      try {
+        if (row.state === "RUNNING") {
+          const qmp = await QmpClient.connect(vmPaths(row.dir).qmp);
+          try {
+            await qmp.execute("stop");
+            try {
+              if (input.includeMemory) await migrateToFile(qmp, join(dir, "memory.state"));
+              await runChecked(["cp", "--sparse=always", join(row.dir, "disk.qcow2"), join(dir, "disk.qcow2")]);
+            } finally {
+              await qmp.execute("cont");
+            }
+          } finally {
+            qmp.close();
+          }
+        } else {
+          await runChecked(["cp", "--sparse=always", join(row.dir, "disk.qcow2"), join(dir, "disk.qcow2")]);
+        }
+        const size = await directorySize(dir);
+        const snapshot: SnapshotRow = {
+          id: snapshotId,
+          sandbox_id: id,
+          name: input.name,
+          dir,
+          image: row.image,
+          vcpus: row.vcpus,
+          memory_mb: row.memory_mb,
+          has_memory: input.includeMemory ? 1 : 0,
+          size_bytes: size,
+          created_at: Date.now(),
+        };
+        await this.db.insertInto("snapshots").values(snapshot).execute();
+        return snapshot;
+      } catch (err) {
+        await rm(dir, { recursive: true, force: true });
+        throw err;
+      }
+    });
+  }
+
+  async getSnapshot(snapshotId: string): Promise<SnapshotRow> {
+    const row = await this.db.selectFrom("snapshots").selectAll().where("id", "=", snapshotId).executeTakeFirst();
+    if (!row) throw new SandboxError("not_found", `no snapshot ${snapshotId} on this host`);
+    return row;
+  }
+
+  listSnapshots(sandboxId?: string): Promise<SnapshotRow[]> {
+    let query = this.db.selectFrom("snapshots").selectAll().orderBy("created_at", "asc");
+    if (sandboxId) query = query.where("sandbox_id", "=", sandboxId);
+    return query.execute();
+  }
+
+  async deleteSnapshot(snapshotId: string): Promise<void> {
+    const snapshot = await this.getSnapshot(snapshotId);
+    const dependants = await this.db
+      .selectFrom("sandboxes")
+      .select("id")
+      .where("ended_at", "is", null)
+      .execute()
+      .then(async (rows) => {
+        const users: string[] = [];
+        for (const { id } of rows) {
+          const info = await runChecked([
+            "qemu-img",
+            "info",
+            "--backing-chain",
+            "--output=json",
+            join(this.o.stateDir, "sandboxes", id, "disk.qcow2"),
+          ]).catch(() => undefined);
+          if (info?.stdout.includes(snapshot.dir)) users.push(id);
+        }
+        return users;
+      });
+    if (dependants.length > 0) {
+      throw new SandboxError("invalid_state", `snapshot is the base of live sandboxes: ${dependants.join(", ")}`);
+    }
+    await rm(snapshot.dir, { recursive: true, force: true });
+    await this.db.deleteFrom("snapshots").where("id", "=", snapshotId).execute();
+  }
+
+  /** Puts a sandbox back to a snapshot of itself: the disk always, RAM too when the snapshot has it. */
+  async restore(id: string, snapshotId: string): Promise<SandboxRow> {
+    return this.locked(id, async () => {
+      const row = await this.get(id);
+      if (row.ended_at) throw new SandboxError("invalid_state", "sandbox has ended");
+      const snapshot = await this.getSnapshot(snapshotId);
+      if (snapshot.image !== row.image)
+        throw new SandboxError("invalid_argument", "snapshot was taken from a different image");
+      this.dropAgent(id);
+      if (row.pid) await killVm(row.pid, row.dir);
+      await rm(join(row.dir, "disk.qcow2"), { force: true });
+      await runChecked([
+        "qemu-img",
+        "create",
+        "-q",
+        "-f",
+        "qcow2",
+        "-F",
+        "qcow2",
+        "-b",
+        join(snapshot.dir, "disk.qcow2"),
+        join(row.dir, "disk.qcow2"),
+      ]);
+      const net = JSON.parse(row.network ?? "null") as NetAttachment;
+      await this.boot(row, net, snapshot);
+      return this.get(id);
+    });
+  }
+
+  /** Launches a VM for `row` from a snapshot (resuming RAM if it has it) and waits for its agent. */
+  private async boot(row: SandboxRow, net: NetAttachment, snapshot?: SnapshotRow): Promise<void> {
+    const image = await this.o.images.resolve(row.image);
+    const withMemory = snapshot?.has_memory === 1;
+    const pid = await launchVm(this.spec(row, image, net, withMemory ? join(snapshot.dir, "memory.state") : undefined));
+    await this.update(row.id, { pid });
+    if (withMemory) {
+      const qmp = await QmpClient.connect(vmPaths(row.dir).qmp);
+      try {
+        await waitForIncoming(qmp);
+        await qmp.execute("cont");
+      } finally {
+        qmp.close();
+      }
+    }
+    await this.agent(row.id);
+    await this.update(row.id, { state: "RUNNING" });
+  }
+
+  /**
+   * N new sandboxes from one snapshot, each on its own overlay and network identity. Memory
+   * snapshots resume in well under a second; the clone is then re-identified through its agent.
+   */
+  async fork(
+    snapshotId: string,
+    clones: Array<Omit<CreateInput, "image" | "vcpus" | "memoryMb">>,
+  ): Promise<SandboxRow[]> {
+    const snapshot = await this.getSnapshot(snapshotId);
+    const results: SandboxRow[] = [];
+    for (const clone of clones) {
+      const id = clone.id ?? randomUUID();
+      if (!ID_PATTERN.test(id))
+        throw new SandboxError("invalid_argument", "sandbox id must be 1-64 letters, digits, - or _");
+      results.push(
+        await this.locked(id, async () => {
+          const committed = await this.committedMemoryMb();
+          if (committed + snapshot.memory_mb > this.o.allocatableMemoryMb) {
+            throw new SandboxError("no_capacity", `not enough memory for a ${snapshot.memory_mb} MB clone`);
+          }
+          const dir = join(this.o.stateDir, "sandboxes", id);
+          const now = Date.now();
+          await this.db
+            .insertInto("sandboxes")
+            .values({
+              id,
+              name: clone.name ?? `sbx-${id.slice(0, 8)}`,
+              image: snapshot.image,
+              state: "CREATING",
+              vcpus: snapshot.vcpus,
+              memory_mb: snapshot.memory_mb,
+              allow_egress: clone.allowEgress ? 1 : 0,
+              dir,
+              pid: null,
+              ip: null,
+              mac: null,
+              tap: null,
+              network: null,
+              agent_id: clone.agentId ?? null,
+              created_at: now,
+              updated_at: now,
+              expires_at: clone.expiresAt ?? null,
+              ended_at: null,
+              end_reason: null,
+              error: null,
+            })
+            .execute();
+          try {
+            await mkdir(dir, { recursive: true, mode: 0o700 });
+            await runChecked([
+              "qemu-img",
+              "create",
+              "-q",
+              "-f",
+              "qcow2",
+              "-F",
+              "qcow2",
+              "-b",
+              join(snapshot.dir, "disk.qcow2"),
+              join(dir, "disk.qcow2"),
+            ]);
+            const net = await this.o.network.attach(id, { egress: clone.allowEgress });
+            await this.update(id, {
+              ip: net.ip ?? null,
+              mac: net.mac,
+              tap: net.tap ?? null,
+              network: JSON.stringify(net),
+            });
+            const row = await this.get(id);
+            await this.boot(row, net, snapshot);
+            if (snapshot.has_memory === 1) {
+              const result = await this.exec(id, {
+                command: reidentifyScript(hostnameFor(row.name), net),
+                timeoutSeconds: 60,
+              });
+              if (result.exitCode !== 0)
+                throw new Error(`re-identifying the clone failed: ${result.stderr.toString("utf8").slice(0, 500)}`);
+            }
+            return await this.get(id);
+          } catch (err) {
+            const message = err instanceof Error ? err.message : String(err);
+            await this.teardown(id).catch(() => undefined);
+            await this.update(id, {
+              state: "ERROR",
+              ended_at: Date.now(),
+              end_reason: "create_failed",
+              error: message.slice(0, 2000),
+              pid: null,
+            });
+            throw err instanceof SandboxError
+              ? err
+              : new SandboxError("host_error", `could not fork sandbox: ${message}`, { cause: err });
+          }
+        }),
+      );
+    }
+    return results;
+  }
+
+  // ---- background enforcement and recovery -------------------------------------------------
+
+  /** Destroys sandboxes whose lease has passed and reports each to the control plane. */
+  async reapExpired(now = Date.now()): Promise<string[]> {
+    const due = await this.db
+      .selectFrom("sandboxes")
+      .select(["id", "state"])
+      .where("ended_at", "is", null)
+      .where("expires_at", "is not", null)
+      .where("expires_at", "<=", now)
+      .execute();
+    const reaped: string[] = [];
+    for (const { id, state } of due) {
+      try {
+        await this.destroy(id, "lease_expired");
+        reaped.push(id);
+        this.o.onEvent?.({ sandboxId: id, previousState: state, newState: "DESTROYED", reason: "lease_expired" });
+      } catch (err) {
+        this.o.log.error({ err, sandboxId: id }, "could not reap an expired sandbox");
+      }
+    }
+    return reaped;
+  }
+
+  /** Notices VMs that died on their own (QEMU crash, guest panic) and records the sandbox as ERROR. */
+  async detectCrashes(): Promise<string[]> {
+    const running = await this.db
+      .selectFrom("sandboxes")
+      .selectAll()
+      .where("state", "=", "RUNNING")
+      .where("ended_at", "is", null)
+      .execute();
+    const crashed: string[] = [];
+    for (const row of running) {
+      if (this.locks.has(row.id) || (row.pid && (await isOurVm(row.pid, row.dir)))) continue;
+      this.dropAgent(row.id);
+      await this.update(row.id, { state: "ERROR", pid: null, error: "the VM exited unexpectedly (see serial.log)" });
+      crashed.push(row.id);
+      this.o.onEvent?.({
+        sandboxId: row.id,
+        previousState: "RUNNING",
+        newState: "ERROR",
+        reason: "the VM exited unexpectedly",
+      });
+    }
+    return crashed;
+  }
+
+  /**
+   * After a daemon restart: running VMs are re-adopted (pidfile + liveness), creations the old
+   * process never finished are rolled back, and overlays, TAPs and processes nothing owns are removed.
+   */
+  async recover(): Promise<{ adopted: string[]; rolledBack: string[]; crashed: string[]; orphansRemoved: string[] }> {
+    const result = {
+      adopted: [] as string[],
+      rolledBack: [] as string[],
+      crashed: [] as string[],
+      orphansRemoved: [] as string[],
+    };
+    const rows = await this.db.selectFrom("sandboxes").selectAll().where("ended_at", "is", null).execute();
+    for (const row of rows) {
+      const pid = row.pid ?? (await readPid(vmPaths(row.dir).pidfile));
+      const alive = pid !== undefined && pid !== null && (await isOurVm(pid, row.dir));
+      if (row.state === "CREATING") {
+        await this.teardown(row.id).catch((err: unknown) =>
+          this.o.log.error({ err, sandboxId: row.id }, "rollback failed"),
+        );
+        await this.update(row.id, {
+          state: "ERROR",
+          pid: null,
+          ended_at: Date.now(),
+          end_reason: "create_failed",
+          error: "the daemon stopped while creating this sandbox",
+        });
+        result.rolledBack.push(row.id);
+      } else if (row.state === "RUNNING" && alive) {
+        if (pid !== row.pid) await this.update(row.id, { pid });
+        result.adopted.push(row.id);
+      } else if (row.state === "RUNNING") {
+        await this.update(row.id, { state: "ERROR", pid: null, error: "the VM was gone when the daemon restarted" });
+        result.crashed.push(row.id);
+      }
+    }
+    const live = new Set((await this.list()).map((row) => row.id));
+    const sandboxesDir = join(this.o.stateDir, "sandboxes");
+    for (const entry of await readdir(sandboxesDir).catch(() => [] as string[])) {
+      if (live.has(entry)) continue;
+      const dir = join(sandboxesDir, entry);
+      const pid = await readPid(vmPaths(dir).pidfile);
+      if (pid) await killVm(pid, dir);
+      await rm(dir, { recursive: true, force: true });
+      result.orphansRemoved.push(entry);
+    }
+    await this.o.network.cleanupOrphans(live);
+    return result;
+  }
+
+  /** Per-sandbox state for a ResourceReport after (re)connecting to the control plane. */
+  async statuses(): Promise<Array<{ sandboxId: string; state: SandboxState; ip: string; pid: number }>> {
+    return (await this.list()).map((row) => ({
+      sandboxId: row.id,
+      state: row.state,
+      ip: row.ip ?? "",
+      pid: row.pid ?? 0,
+    }));
+  }
+
+  async liveCount(): Promise<number> {
+    return (await this.list()).filter((row) => liveStates.includes(row.state)).length;
+  }
+
+  /** Closes agent connections; VMs keep running (they belong to the host, not to this process). */
+  close(): void {
+    for (const id of [...this.agents.keys()]) this.dropAgent(id);
+  }
+}
+
+function assertGuestPath(path: string): void {
+  if (!path.startsWith("/") || path.includes("\0") || path.length > 4096) {
+    throw new SandboxError("invalid_argument", "path must be absolute, without NUL, at most 4096 characters");
+  }
+}
+
+async function migrateToFile(qmp: QmpClient, file: string): Promise<void> {
+  // `exec:` runs through QEMU's own /bin/sh; the path is ours (a UUID under the state dir), never user input.
+  await qmp.execute("migrate", { uri: `exec:cat > ${file}` });
+  for (;;) {
+    const info = await qmp.execute<{ status?: string; "error-desc"?: string }>("query-migrate");
+    if (info.status === "completed") return;
+    if (info.status === "failed" || info.status === "cancelled") {
+      throw new Error(`saving guest memory failed: ${info["error-desc"] ?? info.status}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+async function waitForIncoming(qmp: QmpClient): Promise<void> {
+  for (;;) {
+    const status = await qmp.execute<{ status: string }>("query-status");
+    if (status.status === "paused" || status.status === "running") return;
+    if (status.status === "inmigrate") {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      continue;
+    }
+    throw new Error(`restoring guest memory failed: VM is ${status.status}`);
+  }
+}
+
+async function directorySize(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(dir)) {
+    total += (await stat(join(dir, entry))).blocks * 512;
+  }
+  return total;
+}

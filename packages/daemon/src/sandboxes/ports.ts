@@ -1,0 +1,31 @@
+/** What the sandbox manager needs from the image store (kept narrow so tests can stand in). */
+export interface ImageSource {
+  resolve(name: string): Promise<ResolvedImage>;
+  names(): Promise<string[]>;
+}
+
+export interface ResolvedImage {
+  name: string;
+  kernel: string;
+  initrd?: string | undefined;
+  disk: string;
+  sshd: boolean;
+}
+
+/** A sandbox's network attachment, as the network manager hands it out. */
+export interface NetAttachment {
+  mode: "bridge" | "user";
+  ip?: string | undefined;
+  gateway?: string | undefined;
+  prefix?: number | undefined;
+  mac: string;
+  tap?: string | undefined;
+  qemuArgs: string[];
+}
+
+export interface SandboxNetwork {
+  attach(sandboxId: string, options: { egress: boolean }): Promise<NetAttachment>;
+  detach(sandboxId: string): Promise<void>;
+  setEgress(sandboxId: string, allowed: boolean): Promise<void>;
+  cleanupOrphans(liveSandboxIds: Iterable<string>): Promise<void>;
+}

@@ -1,0 +1,248 @@
+import { readFile } from "node:fs/promises";
+import { hostname } from "node:os";
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { type ControlMessage, type HostMessage, HostMessageSchema, HostService } from "@fluid/proto";
+import type { Logger } from "pino";
+import { codeOf } from "../sandboxes/errors.js";
+import type { SandboxEvent, SandboxManager } from "../sandboxes/manager.js";
+import type { ImageSource } from "../sandboxes/ports.js";
+import { hostCapacity } from "../system/resources.js";
+import { VERSION } from "../version.js";
+import { Backoff } from "./backoff.js";
+import { handleCommand } from "./handlers.js";
+import { Outbox } from "./outbox.js";
+
+export interface StreamClientOptions {
+  /** HOST:PORT of the control plane's gRPC listener. */
+  server: string;
+  token: string;
+  insecure: boolean;
+  caFile?: string | undefined;
+  stateDir: string;
+  manager: SandboxManager;
+  images: ImageSource;
+  log: Logger;
+  /** Commands handled at once; more wait their turn (never dropped). */
+  maxConcurrentCommands?: number;
+}
+
+/**
+ * The daemon's outbound stream to the control plane: register with real capacity, heartbeat,
+ * answer every command exactly once, and reconnect with jittered backoff. Sandboxes keep running
+ * while disconnected; a ResourceReport after each (re)registration lets the server reconcile.
+ */
+export class StreamClient {
+  private readonly o: StreamClientOptions;
+  private readonly backoff = new Backoff({ baseMs: 1_000, capMs: 60_000, stableMs: 60_000 });
+  private stopped = false;
+  private current: { outbox: Outbox<HostMessage>; abort: AbortController } | undefined;
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+  hostId: string | undefined;
+  private connectedResolvers: Array<() => void> = [];
+
+  constructor(options: StreamClientOptions) {
+    this.o = options;
+  }
+
+  /** Resolves once the next registration has been acknowledged. */
+  connected(): Promise<void> {
+    return new Promise((resolve) => this.connectedResolvers.push(resolve));
+  }
+
+  /** Runs until stop(): connect, serve, and reconnect on any failure. */
+  async run(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        await this.session();
+      } catch (err) {
+        const error = ConnectError.from(err);
+        const level = error.code === Code.Unauthenticated ? "error" : "warn";
+        this.o.log[level]({ code: Code[error.code], message: error.rawMessage }, "control-plane stream ended");
+      }
+      if (this.stopped) break;
+      const wait = this.backoff.next();
+      this.o.log.info({ retryInMs: wait }, "reconnecting to the control plane");
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.current?.outbox.end();
+    this.current?.abort.abort();
+  }
+
+  /** Sends a sandbox change the host made on its own (lease expiry, crash), if connected. */
+  report(event: SandboxEvent): void {
+    this.current?.outbox.push(
+      create(HostMessageSchema, {
+        payload: {
+          case: "stateChanged",
+          value: {
+            sandboxId: event.sandboxId,
+            previousState: event.previousState,
+            newState: event.newState,
+            reason: event.reason,
+          },
+        },
+      }),
+    );
+  }
+
+  private async transport() {
+    const scheme = this.o.insecure ? "http" : "https";
+    const ca = this.o.caFile ? await readFile(this.o.caFile) : undefined;
+    return createGrpcTransport({
+      baseUrl: `${scheme}://${this.o.server}`,
+      pingIntervalMs: 15_000,
+      pingTimeoutMs: 10_000,
+      ...(ca ? { nodeOptions: { ca } } : {}),
+    });
+  }
+
+  private async resources() {
+    const capacity = await hostCapacity(this.o.stateDir);
+    const committed = await this.o.manager.committedMemoryMb();
+    return {
+      ...capacity,
+      availableMemoryMb: Math.max(0, capacity.allocatableMemoryMb - committed),
+      availableCpus: capacity.totalCpus,
+      images: await this.o.images.names(),
+    };
+  }
+
+  private async session(): Promise<void> {
+    const client = createClient(HostService, await this.transport());
+    const outbox = new Outbox<HostMessage>();
+    const abort = new AbortController();
+    this.current = { outbox, abort };
+    const r = await this.resources();
+    outbox.push(
+      create(HostMessageSchema, {
+        requestId: "registration",
+        payload: {
+          case: "registration",
+          value: {
+            hostId: this.hostId ?? "",
+            hostname: hostname(),
+            version: VERSION,
+            totalCpus: r.totalCpus,
+            availableCpus: r.availableCpus,
+            totalMemoryMb: BigInt(r.allocatableMemoryMb),
+            availableMemoryMb: BigInt(r.availableMemoryMb),
+            totalDiskMb: BigInt(r.totalDiskMb),
+            availableDiskMb: BigInt(r.availableDiskMb),
+            baseImages: r.images,
+          },
+        },
+      }),
+    );
+    const responses = client.connect(outbox, {
+      headers: { authorization: `Bearer ${this.o.token}` },
+      signal: abort.signal,
+    });
+    let heartbeat: NodeJS.Timeout | undefined;
+    try {
+      for await (const message of responses) {
+        if (message.payload.case === "registrationAck") {
+          const ack = message.payload.value;
+          if (!ack.accepted) throw new ConnectError(`registration refused: ${ack.reason}`, Code.PermissionDenied);
+          this.hostId = ack.assignedHostId;
+          this.backoff.connected();
+          this.o.log.info({ hostId: this.hostId }, "registered with the control plane");
+          await this.sendResourceReport(outbox);
+          const everyMs = Math.max(1, ack.heartbeatIntervalSeconds || 10) * 1000;
+          heartbeat = setInterval(() => this.sendHeartbeat(outbox).catch(() => undefined), everyMs);
+          for (const resolve of this.connectedResolvers.splice(0)) resolve();
+          continue;
+        }
+        this.dispatch(outbox, message);
+      }
+    } finally {
+      clearInterval(heartbeat);
+      outbox.end();
+      if (this.current?.outbox === outbox) this.current = undefined;
+    }
+  }
+
+  private async sendHeartbeat(outbox: Outbox<HostMessage>): Promise<void> {
+    const r = await this.resources();
+    outbox.push(
+      create(HostMessageSchema, {
+        payload: {
+          case: "heartbeat",
+          value: {
+            activeSandboxes: await this.o.manager.liveCount(),
+            availableCpus: r.availableCpus,
+            availableMemoryMb: BigInt(r.availableMemoryMb),
+            availableDiskMb: BigInt(r.availableDiskMb),
+          },
+        },
+      }),
+    );
+  }
+
+  private async sendResourceReport(outbox: Outbox<HostMessage>): Promise<void> {
+    const r = await this.resources();
+    const statuses = await this.o.manager.statuses();
+    outbox.push(
+      create(HostMessageSchema, {
+        payload: {
+          case: "resourceReport",
+          value: {
+            totalCpus: r.totalCpus,
+            availableCpus: r.availableCpus,
+            totalMemoryMb: BigInt(r.allocatableMemoryMb),
+            availableMemoryMb: BigInt(r.availableMemoryMb),
+            totalDiskMb: BigInt(r.totalDiskMb),
+            availableDiskMb: BigInt(r.availableDiskMb),
+            baseImages: r.images,
+            sandboxStatuses: statuses.map((s) => ({
+              sandboxId: s.sandboxId,
+              state: s.state,
+              ipAddress: s.ip,
+              pid: s.pid,
+            })),
+          },
+        },
+      }),
+    );
+  }
+
+  /** Handles a command with bounded concurrency; the reply (or ErrorReport) carries its request_id. */
+  private dispatch(outbox: Outbox<HostMessage>, message: ControlMessage): void {
+    const limit = this.o.maxConcurrentCommands ?? 16;
+    const start = () => {
+      this.running++;
+      handleCommand(this.o.manager, message)
+        .then(
+          (payload) => outbox.push(create(HostMessageSchema, { requestId: message.requestId, payload })),
+          (err: unknown) => {
+            this.o.log.warn({ err, command: message.payload.case, requestId: message.requestId }, "command failed");
+            outbox.push(
+              create(HostMessageSchema, {
+                requestId: message.requestId,
+                payload: {
+                  case: "errorReport",
+                  value: {
+                    error: err instanceof Error ? err.message : String(err),
+                    code: codeOf(err),
+                    context: message.payload.case ?? "",
+                  },
+                },
+              }),
+            );
+          },
+        )
+        .finally(() => {
+          this.running--;
+          this.waiting.shift()?.();
+        });
+    };
+    if (this.running < limit) start();
+    else this.waiting.push(start);
+  }
+}

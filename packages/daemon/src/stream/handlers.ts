@@ -1,0 +1,106 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { ControlMessage, HostMessageSchema } from "@fluid/proto";
+import { sandboxDefaults } from "../sandboxes/defaults.js";
+import { SandboxError } from "../sandboxes/errors.js";
+import type { SandboxManager } from "../sandboxes/manager.js";
+
+type Reply = MessageInitShape<typeof HostMessageSchema>["payload"];
+
+/**
+ * Turns one control-plane command into one reply payload. Throwing is the failure reply: the
+ * caller sends it as an ErrorReport with the same request_id, so every command gets exactly one answer.
+ */
+export async function handleCommand(manager: SandboxManager, message: ControlMessage): Promise<Reply> {
+  const payload = message.payload;
+  switch (payload.case) {
+    case "createSandbox": {
+      const c = payload.value;
+      const ttl = c.ttlSeconds > 0 ? c.ttlSeconds : undefined;
+      const row = await manager.create({
+        id: c.sandboxId || undefined,
+        name: c.name || undefined,
+        image: c.baseImage || c.sourceVm,
+        vcpus: c.vcpus > 0 ? c.vcpus : sandboxDefaults.vcpus,
+        memoryMb: c.memoryMb > 0 ? c.memoryMb : sandboxDefaults.memoryMb,
+        expiresAt: ttl ? Date.now() + ttl * 1000 : undefined,
+        allowEgress: c.allowEgress,
+        agentId: c.agentId || undefined,
+      });
+      return {
+        case: "sandboxCreated",
+        value: {
+          sandboxId: row.id,
+          name: row.name,
+          state: row.state,
+          ipAddress: row.ip ?? "",
+          macAddress: row.mac ?? "",
+          bridge: row.tap ? "fluid0" : "",
+          pid: row.pid ?? 0,
+        },
+      };
+    }
+    case "destroySandbox":
+      await manager.destroy(payload.value.sandboxId, payload.value.reason || "user_request");
+      return { case: "sandboxDestroyed", value: { sandboxId: payload.value.sandboxId } };
+    case "startSandbox": {
+      const row = await manager.start(payload.value.sandboxId);
+      return { case: "sandboxStarted", value: { sandboxId: row.id, state: row.state, ipAddress: row.ip ?? "" } };
+    }
+    case "stopSandbox": {
+      const row = await manager.stop(payload.value.sandboxId, payload.value.force);
+      return { case: "sandboxStopped", value: { sandboxId: row.id, state: row.state } };
+    }
+    case "runCommand": {
+      const c = payload.value;
+      const result = await manager.exec(c.sandboxId, {
+        command: c.command,
+        env: c.env,
+        timeoutSeconds: c.timeoutSeconds > 0 ? c.timeoutSeconds : sandboxDefaults.commandTimeoutSeconds,
+      });
+      return {
+        case: "commandResult",
+        value: {
+          sandboxId: c.sandboxId,
+          stdout: result.stdout.toString("utf8"),
+          stderr: result.stderr.toString("utf8"),
+          exitCode: result.exitCode,
+          durationMs: BigInt(result.durationMs),
+          stdoutTruncated: result.stdoutTruncated,
+          stderrTruncated: result.stderrTruncated,
+          timedOut: result.timedOut,
+        },
+      };
+    }
+    case "createSnapshot": {
+      const c = payload.value;
+      const snapshot = await manager.snapshot(c.sandboxId, {
+        name: c.snapshotName || `snap-${Date.now()}`,
+        includeMemory: c.includeMemory,
+      });
+      return {
+        case: "snapshotCreated",
+        value: {
+          sandboxId: c.sandboxId,
+          snapshotId: snapshot.id,
+          snapshotName: snapshot.name,
+          sizeBytes: BigInt(snapshot.size_bytes),
+          hasMemory: snapshot.has_memory === 1,
+        },
+      };
+    }
+    case "extendSandbox": {
+      const c = payload.value;
+      await manager.extend(c.sandboxId, Number(c.expiresAtUnix) * 1000);
+      return { case: "sandboxExtended", value: { sandboxId: c.sandboxId, expiresAtUnix: c.expiresAtUnix } };
+    }
+    case "prepareSourceVm":
+    case "runSourceCommand":
+    case "readSourceFile":
+    case "listSourceVms":
+    case "validateSourceVm":
+    case "discoverHosts":
+      throw new SandboxError("unavailable", "no source hosts are configured on this sandbox host");
+    default:
+      throw new SandboxError("invalid_argument", `unknown command ${payload.case ?? "(empty)"}`);
+  }
+}
