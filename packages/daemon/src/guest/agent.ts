@@ -111,7 +111,7 @@ export class GuestAgent {
       }
     }
     this.syncing = undefined;
-    throw new Error(`guest agent did not answer within ${Math.round(timeoutMs / 1000)} s`);
+    throw new Error(`guest agent did not answer within ${(timeoutMs / 1000).toFixed(1)} s`);
   }
 
   request<T = unknown>(command: string, args?: Record<string, unknown>): Promise<T> {
