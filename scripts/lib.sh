@@ -21,6 +21,15 @@ ensure_packages() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# Guest image builds download Debian packages, which needs apt's package lists.
+ensure_apt_lists() {
+  compgen -G "/var/lib/apt/lists/*_Packages" >/dev/null && return 0
+  [ "$(id -u)" -eq 0 ] || { echo "apt package lists are missing; run: sudo apt-get update" >&2; return 1; }
+  log "apt-get update"
+  apt-get update -q >/dev/null
+  export FLUID_APT_UPDATED=1
+}
+
 # npm ci when node_modules is missing or older than the lockfile.
 ensure_node_modules() {
   if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

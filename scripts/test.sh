@@ -6,7 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-ensure_packages postgresql
+# PostgreSQL for the server suite; QEMU, image-building tools, iproute2 and nftables for the daemon and e2e.
+ensure_packages postgresql qemu-system-x86 qemu-utils busybox-static debootstrap cpio xz-utils e2fsprogs kmod \
+  iproute2 nftables
+ensure_apt_lists
 ensure_node_modules
 
 log "building"

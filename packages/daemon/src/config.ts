@@ -1,5 +1,5 @@
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import type { AccelPreference } from "./vm/accel.js";
 
 /**
@@ -14,15 +14,18 @@ export function checkPath(flag: string, path: string): string {
   return path;
 }
 
-const isRoot = () => process.getuid?.() === 0;
-const dataHome = () => process.env.XDG_DATA_HOME || join(homedir(), ".local", "share");
-
-export function defaultImageDir(): string {
-  return isRoot() ? "/var/lib/fluid/images" : join(dataHome(), "fluid", "images");
+function dataHome(env: NodeJS.ProcessEnv): string {
+  return env.XDG_DATA_HOME && isAbsolute(env.XDG_DATA_HOME) ? env.XDG_DATA_HOME : join(homedir(), ".local/share");
 }
 
-export function defaultStateDir(): string {
-  return isRoot() ? "/var/lib/fluid/daemon" : join(dataHome(), "fluid", "daemon");
+/** /var/lib/fluid/images for root, otherwise under $XDG_DATA_HOME (~/.local/share). */
+export function defaultImageDir(env: NodeJS.ProcessEnv = process.env, uid = process.getuid?.()): string {
+  return uid === 0 ? "/var/lib/fluid/images" : join(dataHome(env), "fluid/images");
+}
+
+/** /var/lib/fluid/daemon for root, otherwise under $XDG_DATA_HOME. */
+export function defaultStateDir(env: NodeJS.ProcessEnv = process.env, uid = process.getuid?.()): string {
+  return uid === 0 ? "/var/lib/fluid/daemon" : join(dataHome(env), "fluid/daemon");
 }
 
 export function parseAccel(value: string): AccelPreference {

@@ -89,6 +89,15 @@ function parse<T>(schema: z.ZodType<T>, value: unknown): T {
 export function buildLocalApi(deps: { manager: SandboxManager; images: ImageSource; log: Logger }): FastifyInstance {
   const { manager, images } = deps;
   const app = Fastify({ loggerInstance: deps.log as FastifyBaseLogger, bodyLimit: MAX_FILE_BYTES });
+  // Action routes (start, stop, delete) have no body; clients that still send a JSON content type get {}.
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, body, done) => {
+    try {
+      done(null, body === "" ? {} : JSON.parse(body as string));
+    } catch {
+      done(new SandboxError("invalid_argument", "request body is not valid JSON"), undefined);
+    }
+  });
   app.addContentTypeParser(
     "application/octet-stream",
     { parseAs: "buffer", bodyLimit: MAX_FILE_BYTES },

@@ -1,0 +1,105 @@
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { repoRoot } from "./global-setup.js";
+import { freePort, type Started, startUntilReady } from "./processes.js";
+
+export interface TestServerProcess {
+  url: string;
+  grpc: string;
+  process: Started;
+  /** JSON call with an API key or session cookie. */
+  call<T = any>(
+    method: string,
+    path: string,
+    options?: { body?: unknown; key?: string; cookie?: string },
+  ): Promise<{ status: number; body: T; setCookie: string | null }>;
+  /** A user, an org and an admin API key: the usual start for a test. */
+  bootstrap(slug: string): Promise<{ cookie: string; key: string }>;
+  dispose(): Promise<void>;
+}
+
+/**
+ * A real `fluid-server` process: on PostgreSQL when the run has a cluster (FLUID_TEST_DATABASE_URL,
+ * a fresh database per server), otherwise on PGlite in a temporary directory.
+ */
+export async function startServer(): Promise<TestServerProcess> {
+  const dataDir = await mkdtemp(join(tmpdir(), "fluid-e2e-server-"));
+  const adminUrl = process.env.FLUID_TEST_DATABASE_URL;
+  let databaseUrl: string | undefined;
+  let database: string | undefined;
+  if (adminUrl) {
+    database = `fluid_e2e_${randomBytes(5).toString("hex")}`;
+    const admin = new pg.Client({ connectionString: adminUrl });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${database}`);
+    await admin.end();
+    const url = new URL(adminUrl);
+    url.pathname = `/${database}`;
+    databaseUrl = url.toString();
+  }
+  const [restPort, grpcPort] = [await freePort(), await freePort()];
+  const started = await startUntilReady(
+    [
+      process.execPath,
+      join(repoRoot, "packages/server/bin/fluid-server.js"),
+      "--listen",
+      `127.0.0.1:${restPort}`,
+      "--grpc-listen",
+      `127.0.0.1:${grpcPort}`,
+      "--data-dir",
+      dataDir,
+      "--insecure",
+      "--migrate",
+    ],
+    { env: { ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { DATABASE_URL: "" }), FLUID_LOG_LEVEL: "warn" } },
+  );
+  const url = `http://127.0.0.1:${restPort}`;
+  const server: TestServerProcess = {
+    url,
+    grpc: `127.0.0.1:${grpcPort}`,
+    process: started,
+    async call(method, path, options = {}) {
+      const response = await fetch(`${url}${path}`, {
+        method,
+        headers: {
+          ...(options.body === undefined ? {} : { "content-type": "application/json" }),
+          ...(options.key ? { authorization: `Bearer ${options.key}` } : {}),
+          ...(options.cookie ? { cookie: options.cookie } : {}),
+        },
+        ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+      });
+      const text = await response.text();
+      return {
+        status: response.status,
+        body: text ? JSON.parse(text) : undefined,
+        setCookie: response.headers.get("set-cookie"),
+      };
+    },
+    async bootstrap(slug) {
+      const registered = await server.call("POST", "/v1/auth/register", {
+        body: { email: `${slug}@example.com`, password: "correct horse battery", display_name: slug },
+      });
+      const cookie = (registered.setCookie ?? "").split(";")[0] ?? "";
+      await server.call("POST", "/v1/orgs", { cookie, body: { name: slug, slug } });
+      const key = await server.call("POST", `/v1/orgs/${slug}/api-keys`, {
+        cookie,
+        body: { name: "e2e", role: "admin" },
+      });
+      return { cookie, key: key.body.key as string };
+    },
+    async dispose() {
+      await started.stop();
+      await rm(dataDir, { recursive: true, force: true });
+      if (adminUrl && database) {
+        const admin = new pg.Client({ connectionString: adminUrl });
+        await admin.connect();
+        await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+        await admin.end();
+      }
+    },
+  };
+  return server;
+}

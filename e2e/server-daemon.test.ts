@@ -1,0 +1,92 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startDaemon, type TestDaemonProcess } from "./lib/daemon.js";
+import { startServer, type TestServerProcess } from "./lib/server.js";
+
+const until = async (check: () => Promise<boolean>, timeoutMs = 30_000) => {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 200));
+  }
+};
+
+describe("control plane + daemon over the real gRPC stream, with real VMs", () => {
+  let server: TestServerProcess;
+  let daemon: TestDaemonProcess;
+  let key: string;
+  let hostId: string;
+
+  beforeAll(async () => {
+    server = await startServer();
+    ({ key } = await server.bootstrap("acme"));
+    const token = await server.call("POST", "/v1/orgs/acme/hosts/tokens", { key, body: { name: "e2e-host" } });
+    hostId = token.body.id;
+    daemon = await startDaemon({ extraArgs: ["--server", server.grpc, "--insecure", "--token", token.body.token] });
+    await until(
+      async () => (await server.call("GET", "/v1/orgs/acme/hosts", { key })).body.hosts?.[0]?.status === "ONLINE",
+    );
+  });
+
+  afterAll(async () => {
+    await daemon?.dispose();
+    await server?.dispose();
+  });
+
+  it("the host registers with its real capacity and images", async () => {
+    const host = (await server.call("GET", `/v1/orgs/acme/hosts/${hostId}`, { key })).body;
+    expect(host).toMatchObject({ host_id: hostId, status: "ONLINE" });
+    expect(host.base_images).toContain("tiny");
+    expect(host.total_cpus).toBeGreaterThan(0);
+    expect(host.available_memory_mb).toBeGreaterThan(256);
+  });
+
+  it("create → exec → destroy through the REST API", async () => {
+    const created = await server.call("POST", "/v1/orgs/acme/sandboxes", {
+      key,
+      body: { source_vm: "tiny", memory_mb: 256, ttl_seconds: 600 },
+    });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ state: "RUNNING", host_id: hostId });
+    expect(Date.parse(created.body.expires_at)).toBeGreaterThan(Date.now() + 500_000);
+    const id = created.body.id as string;
+
+    const local = await daemon.api.call("GET", `/v1/sandboxes/${id}`);
+    expect(local.body.state).toBe("RUNNING");
+
+    const run = await server.call("POST", `/v1/orgs/acme/sandboxes/${id}/run`, {
+      key,
+      body: { command: "echo hi from $(hostname); exit 4", timeout_seconds: 30 },
+    });
+    expect(run.status).toBe(200);
+    expect(run.body).toMatchObject({ stdout: `hi from ${created.body.name}\n`, exit_code: 4, status: "completed" });
+
+    const history = await server.call("GET", `/v1/orgs/acme/sandboxes/${id}/commands`, { key });
+    expect(history.body.commands).toHaveLength(1);
+
+    const destroyed = await server.call("DELETE", `/v1/orgs/acme/sandboxes/${id}`, { key });
+    expect(destroyed.body).toMatchObject({ state: "DESTROYED", end_reason: "user_request" });
+    expect((await daemon.api.call("GET", `/v1/sandboxes/${id}`)).body.state).toBe("DESTROYED");
+  });
+
+  it("a daemon restart keeps its sandbox; the host reconnects and the server still reaches it", async () => {
+    const created = await server.call("POST", "/v1/orgs/acme/sandboxes", {
+      key,
+      body: { source_vm: "tiny", memory_mb: 256 },
+    });
+    const id = created.body.id as string;
+    await daemon.process.crash();
+    await until(
+      async () => (await server.call("GET", `/v1/orgs/acme/hosts/${hostId}`, { key })).body.status === "OFFLINE",
+    );
+    await daemon.restart();
+    await until(
+      async () => (await server.call("GET", `/v1/orgs/acme/hosts/${hostId}`, { key })).body.status === "ONLINE",
+    );
+    const run = await server.call("POST", `/v1/orgs/acme/sandboxes/${id}/run`, {
+      key,
+      body: { command: "echo still-here" },
+    });
+    expect(run.body.stdout).toBe("still-here\n");
+    expect((await server.call("GET", `/v1/orgs/acme/sandboxes/${id}`, { key })).body.state).toBe("RUNNING");
+  });
+});

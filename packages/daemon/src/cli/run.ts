@@ -1,0 +1,152 @@
+import { mkdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Command } from "commander";
+import pino from "pino";
+import { checkPath, defaultImageDir, defaultStateDir, parseAccel } from "../config.js";
+import { ImageStore } from "../images/store.js";
+import { buildLocalApi, listenOnSocket } from "../local/api.js";
+import { NetworkManager } from "../network/manager.js";
+import { SandboxManager } from "../sandboxes/manager.js";
+import { openDaemonDatabase } from "../state/database.js";
+import { sqliteLeaseStore } from "../state/lease-store.js";
+import { StreamClient } from "../stream/client.js";
+import { hostCapacity } from "../system/resources.js";
+import { decideAccel, tscKhz } from "../vm/accel.js";
+
+interface RunOptions {
+  server?: string;
+  token?: string;
+  tokenFile?: string;
+  insecure?: boolean;
+  caFile?: string;
+  stateDir: string;
+  imageDir: string;
+  accel: string;
+  machine: string;
+  socket?: string;
+  network: string;
+  bridge: string;
+  subnet: string;
+  logLevel: string;
+  cleanupNetwork?: boolean;
+}
+
+export function registerRunCommand(program: Command): void {
+  program
+    .command("run")
+    .description(
+      "run the sandbox host: connected to a control plane with --server, otherwise standalone on a unix socket",
+    )
+    .option("--server <host:port>", "control plane gRPC address (omit for standalone mode)")
+    .option("--token <token>", "host token (prefer FLUID_HOST_TOKEN or --token-file: arguments are visible in ps)")
+    .option("--token-file <file>", "read the host token from a file")
+    .option("--insecure", "plaintext gRPC to the control plane (loopback and tests only)")
+    .option("--ca-file <file>", "CA certificate that signed the control plane's TLS certificate")
+    .option("--state-dir <dir>", "sandbox overlays, snapshots and state database", defaultStateDir())
+    .option("--image-dir <dir>", "guest images (shared with `image build`)", defaultImageDir())
+    .option("--accel <auto|kvm|tcg>", "acceleration; auto picks TCG when KVM cannot run ordinary guests", "auto")
+    .option("--machine <microvm|q35>", "QEMU machine type (q35 for images that cannot boot on microvm)", "microvm")
+    .option("--socket <path>", "local API socket (default <state-dir>/daemon.sock)")
+    .option("--network <auto|bridge|user>", "sandbox networking: bridge+TAP (root), QEMU user mode, or pick", "auto")
+    .option("--bridge <name>", "bridge for sandbox TAPs", "fluid0")
+    .option("--subnet <cidr>", "sandbox address range", "10.91.0.0/24")
+    .option("--cleanup-network", "on exit remove the bridge and firewall tables (sandboxes lose their network)")
+    .option("--log-level <level>", "trace|debug|info|warn|error", "info")
+    .action(async (options: RunOptions) => {
+      await runDaemon(options);
+    });
+}
+
+async function runDaemon(options: RunOptions): Promise<void> {
+  const log = pino({ level: options.logLevel, base: { service: "fluid-daemon" } });
+  const stateDir = checkPath("--state-dir", options.stateDir);
+  const imageDir = checkPath("--image-dir", options.imageDir);
+  if (options.machine !== "microvm" && options.machine !== "q35") throw new Error("--machine must be microvm or q35");
+  const token =
+    options.token ??
+    process.env.FLUID_HOST_TOKEN ??
+    (options.tokenFile ? (await readFile(options.tokenFile, "utf8")).trim() : undefined);
+  if (options.server && !token)
+    throw new Error("--server needs a host token (--token, --token-file or FLUID_HOST_TOKEN)");
+
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  const cpuinfo = await readFile("/proc/cpuinfo", "utf8");
+  const accel = await decideAccel(parseAccel(options.accel), cpuinfo);
+  log.info({ accel: accel.accel, reason: accel.reason }, "acceleration chosen");
+
+  const database = await openDaemonDatabase(join(stateDir, "state.db"));
+  const images = new ImageStore(imageDir);
+  if (!["auto", "bridge", "user"].includes(options.network)) throw new Error("--network must be auto, bridge or user");
+  const live = await database.db
+    .selectFrom("sandboxes")
+    .select(["id", "allow_egress"])
+    .where("ended_at", "is", null)
+    .execute();
+  const network = await NetworkManager.start({
+    mode: options.network as "auto" | "bridge" | "user",
+    bridge: options.bridge,
+    subnet: options.subnet,
+    leases: sqliteLeaseStore(database.sqlite),
+    recovered: live.map((row) => ({ sandboxId: row.id, egress: row.allow_egress === 1 })),
+    log,
+  });
+  const capacity = await hostCapacity(stateDir);
+  let stream: StreamClient | undefined;
+  const manager = new SandboxManager({
+    db: database.db,
+    images: images,
+    network,
+    log,
+    stateDir,
+    accel: accel.accel,
+    tscKhz: tscKhz(cpuinfo),
+    machine: options.machine,
+    allocatableMemoryMb: capacity.allocatableMemoryMb,
+    onEvent: (event) => stream?.report(event),
+  });
+
+  const recovered = await manager.recover();
+  log.info(recovered, "recovered state from the previous run");
+
+  const timers = [
+    setInterval(() => manager.reapExpired().catch((err: unknown) => log.error({ err }, "janitor pass failed")), 5_000),
+    setInterval(() => manager.detectCrashes().catch((err: unknown) => log.error({ err }, "crash check failed")), 2_000),
+  ];
+
+  const api = buildLocalApi({ manager, images: images, log });
+  const socket = options.socket ? checkPath("--socket", options.socket) : join(stateDir, "daemon.sock");
+  await listenOnSocket(api, socket);
+  log.info({ socket }, "local API listening");
+
+  let running: Promise<void> | undefined;
+  if (options.server && token) {
+    stream = new StreamClient({
+      server: options.server,
+      token,
+      insecure: options.insecure ?? false,
+      caFile: options.caFile,
+      stateDir,
+      manager,
+      images: images,
+      log,
+    });
+    running = stream.run();
+  }
+  process.stdout.write(
+    `fluid-daemon ready: ${options.server ? `connecting to ${options.server}` : "standalone"}, socket ${socket}\n`,
+  );
+
+  const shutdown = async (signal: string) => {
+    log.info({ signal }, "shutting down; sandboxes keep running");
+    for (const timer of timers) clearInterval(timer);
+    stream?.stop();
+    await api.close();
+    await running;
+    manager.close();
+    await network.shutdown({ teardown: options.cleanupNetwork ?? false });
+    await database.close();
+    process.exit(0);
+  };
+  process.once("SIGINT", () => void shutdown("SIGINT"));
+  process.once("SIGTERM", () => void shutdown("SIGTERM"));
+}

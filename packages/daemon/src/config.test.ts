@@ -1,0 +1,32 @@
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { checkPath, defaultImageDir, defaultStateDir, parseAccel } from "./config.js";
+
+describe("defaultImageDir", () => {
+  it("is /var/lib/fluid/images for root and under XDG_DATA_HOME otherwise", () => {
+    expect(defaultImageDir({ XDG_DATA_HOME: "/data" }, 0)).toBe("/var/lib/fluid/images");
+    expect(defaultImageDir({ XDG_DATA_HOME: "/data" }, 1000)).toBe("/data/fluid/images");
+    expect(defaultImageDir({}, 1000)).toBe(join(homedir(), ".local/share/fluid/images"));
+    expect(defaultImageDir({ XDG_DATA_HOME: "relative" }, 1000)).toBe(join(homedir(), ".local/share/fluid/images"));
+  });
+});
+
+describe("daemon paths and flags", () => {
+  it("puts state beside images: /var/lib/fluid for root, XDG data otherwise", () => {
+    expect(defaultStateDir({}, 0)).toBe("/var/lib/fluid/daemon");
+    expect(defaultStateDir({ XDG_DATA_HOME: "/data" }, 1000)).toBe("/data/fluid/daemon");
+  });
+
+  it("accepts only absolute paths that need no quoting (they reach QEMU's exec: URIs)", () => {
+    expect(checkPath("--state-dir", "/var/lib/fluid/daemon")).toBe("/var/lib/fluid/daemon");
+    expect(() => checkPath("--state-dir", "relative/dir")).toThrow(/absolute/);
+    expect(() => checkPath("--state-dir", "/tmp/a b")).toThrow();
+    expect(() => checkPath("--state-dir", "/tmp/x;rm -rf /")).toThrow();
+  });
+
+  it("knows the acceleration choices", () => {
+    expect(parseAccel("tcg")).toBe("tcg");
+    expect(() => parseAccel("hvf")).toThrow(/auto, kvm or tcg/);
+  });
+});

@@ -1,0 +1,365 @@
+import type { Logger } from "pino";
+import { DEFAULT_BRIDGE, ensureBridge, removeBridge } from "./bridge.js";
+import { applyFirewall, type EgressRule, type FirewallPort, forwardingMarked, removeFirewall } from "./firewall.js";
+import { readIpForwarding, writeIpForwarding } from "./forwarding.js";
+import { DEFAULT_SUBNET, Ipam } from "./ipam.js";
+import { formatCidr, parseCidr } from "./ipv4.js";
+import type { Lease, LeaseStore } from "./lease-store.js";
+import { macFromSandboxId } from "./mac.js";
+import { tapName } from "./names.js";
+import type { NetnsOption } from "./netns.js";
+import { tapNetdevArgs, userNetdevArgs } from "./qemu-args.js";
+import { deleteTap, ensureTap, listTaps } from "./tap.js";
+
+export type NetworkMode = "bridge" | "user";
+export type NetworkPreference = "auto" | NetworkMode;
+
+/** false: no egress; true: anywhere; a list: only these IPv4 CIDR blocks (bridge mode only). */
+export type EgressPolicy = boolean | readonly string[];
+
+export interface NetworkManagerOptions extends NetnsOption {
+  leases: LeaseStore;
+  /** Default `fluid0`. */
+  bridge?: string;
+  /** Default 10.91.0.0/24. */
+  subnet?: string;
+  /** `auto` (default) uses a bridge when it can and falls back to user mode; the others insist. */
+  mode?: NetworkPreference;
+  /**
+   * Egress of sandboxes whose VMs outlived a daemon restart. Their leases and TAPs are re-adopted
+   * from the lease store either way; a sandbox missing here keeps running without egress until
+   * setEgress() is called for it.
+   */
+  recovered?: readonly RecoveredSandbox[];
+  log?: Pick<Logger, "info" | "warn">;
+}
+
+/** What the VM layer needs to start a sandbox's NIC (and what it stores to relaunch it identically). */
+export interface Attachment {
+  mode: NetworkMode;
+  mac: string;
+  tap?: string;
+  ip?: string;
+  gateway?: string;
+  prefix?: number;
+  qemuArgs: string[];
+}
+
+/** A sandbox whose VM outlived a daemon restart, re-adopted by start(). */
+export interface RecoveredSandbox {
+  sandboxId: string;
+  egress: EgressPolicy;
+}
+
+interface Attached {
+  egress: EgressRule | undefined;
+  /** Bridge mode only. */
+  lease?: Lease;
+}
+
+/**
+ * Host networking for sandboxes. In bridge mode each sandbox gets a lease (IP + MAC) and a TAP on
+ * the bridge, and one nftables ruleset enforces isolation and per-sandbox egress. In user mode
+ * (not root, or no bridge possible) QEMU's slirp provides networking and egress is all or nothing.
+ *
+ * Operations run one at a time: each firewall update renders the whole state, and two interleaved
+ * updates could otherwise install a stale one last.
+ */
+export class NetworkManager {
+  private readonly ipam: Ipam;
+  private readonly bridge: string;
+  private readonly preference: NetworkPreference;
+  private readonly netns: NetnsOption;
+  private readonly log: Pick<Logger, "info" | "warn"> | undefined;
+  private readonly attached = new Map<string, Attached>();
+  private decision: { mode: NetworkMode; reason: string } | undefined;
+  /** Set when fluid turned ip_forward on, so it turns it off again and never touches it otherwise. */
+  private ownsForwarding = false;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(options: NetworkManagerOptions) {
+    this.ipam = new Ipam(options.leases, options.subnet ?? DEFAULT_SUBNET);
+    this.bridge = options.bridge ?? DEFAULT_BRIDGE;
+    this.preference = options.mode ?? "auto";
+    this.netns = options.netns ? { netns: options.netns } : {};
+    this.log = options.log;
+  }
+
+  /**
+   * Decides the mode and, in bridge mode, sets up the bridge and the firewall. Every sandbox with a
+   * lease gets its TAP back (kept as is when its VM is still running, recreated after a host reboot
+   * so a stopped sandbox can start with its recorded QEMU arguments), and the first ruleset
+   * installed already covers all of them, so surviving VMs never lose their network or isolation.
+   * cleanupOrphans() afterwards drops the leases of sandboxes that no longer exist.
+   */
+  static async start(options: NetworkManagerOptions): Promise<NetworkManager> {
+    const manager = new NetworkManager(options);
+    const decision = await manager.decideMode(options.recovered ?? []);
+    if (decision.mode === "user" && manager.preference === "auto") manager.log?.warn(decision, "sandbox network mode");
+    else manager.log?.info(decision, "sandbox network mode");
+    manager.decision = decision;
+    return manager;
+  }
+
+  get mode(): NetworkMode {
+    return this.started().mode;
+  }
+
+  /** Why start() chose the mode, for logs and the host's capability report. */
+  get modeReason(): string {
+    return this.started().reason;
+  }
+
+  /** Idempotent: attaching an attached sandbox returns the same lease and TAP with the new egress. */
+  attach(sandboxId: string, options: { egress: EgressPolicy }): Promise<Attachment> {
+    return this.serial(async () => {
+      const { mode, reason } = this.started();
+      const egress = toEgressRule(options.egress);
+      if (mode === "user") {
+        if (Array.isArray(egress)) {
+          throw new Error(
+            `sandbox ${sandboxId}: egress allowlists need bridge networking, but this host uses QEMU user-mode networking (${reason})`,
+          );
+        }
+        this.attached.set(sandboxId, { egress });
+        return this.describe(sandboxId);
+      }
+      const previous = this.attached.get(sandboxId);
+      const plumbed = await this.plumb(sandboxId, egress);
+      try {
+        await this.applyRules();
+      } catch (error) {
+        if (previous) this.attached.set(sandboxId, previous);
+        else await this.unplumb(sandboxId, plumbed);
+        throw error;
+      }
+      return this.describe(sandboxId);
+    });
+  }
+
+  /** Removes the sandbox's TAP, lease and firewall entries. Idempotent. */
+  detach(sandboxId: string): Promise<void> {
+    return this.serial(async () => {
+      const { mode } = this.started();
+      if (mode === "bridge") await deleteTap(tapName(sandboxId), this.netns);
+      this.ipam.release(sandboxId);
+      this.attached.delete(sandboxId);
+      if (mode === "bridge") await this.applyRules();
+    });
+  }
+
+  /** Takes effect immediately in bridge mode, also for connections already open. */
+  setEgress(sandboxId: string, egress: EgressPolicy): Promise<void> {
+    return this.serial(async () => {
+      if (this.started().mode === "user") {
+        throw new Error(
+          `sandbox ${sandboxId} uses QEMU user-mode networking, where egress is fixed when the VM starts; restart it to change egress`,
+        );
+      }
+      const entry = this.attached.get(sandboxId);
+      if (!entry) throw new Error(`sandbox ${sandboxId} has no network attachment`);
+      entry.egress = toEgressRule(egress);
+      await this.applyRules();
+    });
+  }
+
+  /**
+   * Removes fluid TAPs and leases that belong to no live sandbox (left behind by a crash or a
+   * sandbox destroyed while the daemon was down). TAPs on another bridge are left alone: they
+   * belong to another daemon instance.
+   */
+  cleanupOrphans(liveSandboxIds: Iterable<string>): Promise<void> {
+    return this.serial(async () => {
+      const { mode } = this.started();
+      const live = new Set(liveSandboxIds);
+      const liveTaps = new Set([...live].map(tapName));
+      const cleanup = { taps: [] as string[], leasesOf: [] as string[] };
+      for (const sandboxId of this.attached.keys()) if (!live.has(sandboxId)) this.attached.delete(sandboxId);
+      if (mode === "bridge") {
+        for (const tap of await listTaps(this.netns)) {
+          if (liveTaps.has(tap.name) || (tap.master !== undefined && tap.master !== this.bridge)) continue;
+          if (await deleteTap(tap.name, this.netns)) cleanup.taps.push(tap.name);
+        }
+      }
+      for (const lease of this.ipam.leases()) {
+        if (live.has(lease.sandboxId)) continue;
+        this.ipam.release(lease.sandboxId);
+        cleanup.leasesOf.push(lease.sandboxId);
+      }
+      if (mode === "bridge") await this.applyRules();
+      if (cleanup.taps.length > 0 || cleanup.leasesOf.length > 0)
+        this.log?.info(cleanup, "removed orphaned sandbox networking");
+    });
+  }
+
+  /**
+   * Stops the manager. By default the bridge, TAPs and firewall stay in place: VMs outlive daemon
+   * restarts and must keep their network (and isolation) meanwhile. `teardown` removes everything
+   * fluid created on the host and restores ip_forward; leases stay, they belong to the sandboxes.
+   */
+  shutdown(options: { teardown?: boolean } = {}): Promise<void> {
+    return this.serial(async () => {
+      if (!this.decision) return;
+      if (options.teardown && this.decision.mode === "bridge") {
+        const attachedTaps = new Set([...this.attached.keys()].map(tapName));
+        for (const tap of await listTaps(this.netns)) {
+          if (tap.master === this.bridge || attachedTaps.has(tap.name)) await deleteTap(tap.name, this.netns);
+        }
+        await removeFirewall(this.netns);
+        await removeBridge(this.bridge, this.netns);
+        if (this.ownsForwarding) await this.setForwarding(false);
+      }
+      this.attached.clear();
+      this.decision = undefined;
+    });
+  }
+
+  private async decideMode(recovered: readonly RecoveredSandbox[]): Promise<{ mode: NetworkMode; reason: string }> {
+    if (this.preference === "user") return { mode: "user", reason: "user-mode networking requested" };
+    if (process.getuid?.() !== 0) {
+      const reason = "the daemon is not running as root, so it cannot create bridges or TAP devices";
+      if (this.preference === "bridge") throw new Error(`bridge networking requested, but ${reason}`);
+      return { mode: "user", reason };
+    }
+    let created = false;
+    const createdTaps: string[] = [];
+    try {
+      ({ created } = await ensureBridge({
+        name: this.bridge,
+        gateway: this.ipam.gateway,
+        prefix: this.ipam.prefix,
+        ...this.netns,
+      }));
+      this.ownsForwarding = await forwardingMarked(this.netns);
+      createdTaps.push(...(await this.readopt(recovered)));
+      await this.applyRules();
+      return {
+        mode: "bridge",
+        reason: `${created ? "created" : "using"} bridge ${this.bridge} (${this.ipam.gateway}/${this.ipam.prefix})`,
+      };
+    } catch (error) {
+      if (this.preference === "bridge") throw error;
+      this.attached.clear();
+      for (const tap of createdTaps) await deleteTap(tap, this.netns).catch(() => undefined);
+      if (created) await removeBridge(this.bridge, this.netns).catch(() => undefined);
+      return { mode: "user", reason: `bridge networking unavailable: ${(error as Error).message}` };
+    }
+  }
+
+  /**
+   * One sandbox that cannot be re-adopted (say its TAP name is taken by a foreign device) is logged
+   * and skipped: failing here would move the whole host to user mode. Returns the TAPs it created.
+   */
+  private async readopt(recovered: readonly RecoveredSandbox[]): Promise<string[]> {
+    const created: string[] = [];
+    const egress = new Map(recovered.map((sandbox) => [sandbox.sandboxId, sandbox.egress]));
+    const sandboxIds = new Set([...this.ipam.leases().map((lease) => lease.sandboxId), ...egress.keys()]);
+    for (const sandboxId of sandboxIds) {
+      try {
+        if ((await this.plumb(sandboxId, toEgressRule(egress.get(sandboxId) ?? false))).newTap) {
+          created.push(tapName(sandboxId));
+        }
+      } catch (error) {
+        this.log?.warn({ sandboxId, err: error }, "could not restore the network of a sandbox");
+      }
+    }
+    return created;
+  }
+
+  /** Lease and TAP for a sandbox, reusing whatever already exists. Reports what it created. */
+  private async plumb(
+    sandboxId: string,
+    egress: EgressRule | undefined,
+  ): Promise<{ newLease: boolean; newTap: boolean }> {
+    const newLease = !this.ipam.lookup(sandboxId);
+    const lease = this.ipam.allocate(sandboxId);
+    let newTap: boolean;
+    try {
+      newTap = (await ensureTap(tapName(sandboxId), this.bridge, this.netns)).created;
+    } catch (error) {
+      if (newLease) this.ipam.release(sandboxId);
+      throw error;
+    }
+    this.attached.set(sandboxId, { lease, egress });
+    return { newLease, newTap };
+  }
+
+  private async unplumb(sandboxId: string, plumbed: { newLease: boolean; newTap: boolean }): Promise<void> {
+    this.attached.delete(sandboxId);
+    if (plumbed.newTap) await deleteTap(tapName(sandboxId), this.netns).catch(() => undefined);
+    if (plumbed.newLease) this.ipam.release(sandboxId);
+  }
+
+  private async applyRules(): Promise<void> {
+    const ports: FirewallPort[] = [];
+    const egress = new Map<string, EgressRule>();
+    for (const [sandboxId, { lease, egress: rule }] of this.attached) {
+      if (!lease) continue;
+      ports.push({ tap: tapName(sandboxId), ip: lease.ip, mac: lease.mac });
+      if (rule) egress.set(lease.ip, rule);
+    }
+    // Routing is needed only while some sandbox has egress (the firewall blocks everything else
+    // anyway). It is switched on after the rules that confine it are in place, and off after the
+    // rules stop claiming it.
+    const enable = egress.size > 0 && !this.ownsForwarding && !(await readIpForwarding(this.netns));
+    const disable = egress.size === 0 && this.ownsForwarding;
+    const markForwarding = enable || (this.ownsForwarding && !disable);
+    await applyFirewall({ bridge: this.bridge, subnet: this.ipam.subnet, ports, egress, markForwarding }, this.netns);
+    if (enable) await this.setForwarding(true);
+    if (disable) await this.setForwarding(false);
+  }
+
+  private async setForwarding(enabled: boolean): Promise<void> {
+    await writeIpForwarding(enabled, this.netns);
+    this.ownsForwarding = enabled;
+    this.log?.info(enabled ? "enabled net.ipv4.ip_forward for sandbox egress" : "set net.ipv4.ip_forward back to 0");
+  }
+
+  private describe(sandboxId: string): Attachment {
+    const entry = this.attached.get(sandboxId);
+    if (!entry) throw new Error(`sandbox ${sandboxId} has no network attachment`);
+    if (!entry.lease) {
+      const mac = macFromSandboxId(sandboxId);
+      return { mode: "user", mac, qemuArgs: userNetdevArgs(mac, entry.egress !== undefined) };
+    }
+    const tap = tapName(sandboxId);
+    const { ip, mac } = entry.lease;
+    return {
+      mode: "bridge",
+      mac,
+      tap,
+      ip,
+      gateway: this.ipam.gateway,
+      prefix: this.ipam.prefix,
+      qemuArgs: tapNetdevArgs(tap, mac),
+    };
+  }
+
+  private started(): { mode: NetworkMode; reason: string } {
+    if (!this.decision) throw new Error("network manager has been shut down");
+    return this.decision;
+  }
+
+  private serial<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(task);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+}
+
+/** Validates an allowlist up front, so a typo fails the request before any device is created. */
+function toEgressRule(egress: EgressPolicy): EgressRule | undefined {
+  if (egress === true) return "any";
+  if (egress === false || egress.length === 0) return undefined;
+  return [
+    ...new Set(
+      egress.map((block) => {
+        try {
+          return formatCidr(parseCidr(block));
+        } catch (error) {
+          throw new Error(`egress allowlist: ${(error as Error).message}`);
+        }
+      }),
+    ),
+  ];
+}

@@ -1,0 +1,49 @@
+import { assertIfname, deleteLink, findLink, type Link, listLinks } from "./links.js";
+import { isTapName } from "./names.js";
+import { type NetnsOption, runNetChecked } from "./netns.js";
+
+/**
+ * Creates a TAP device as a port of the bridge and brings it up. If a later step fails, the TAP is
+ * deleted again, so a failed call leaves nothing behind.
+ */
+export async function createTap(name: string, bridge: string, opts: NetnsOption = {}): Promise<void> {
+  assertIfname(name);
+  assertIfname(bridge);
+  await runNetChecked(["ip", "tuntap", "add", "dev", name, "mode", "tap"], opts);
+  try {
+    await plugIntoBridge(name, bridge, opts);
+  } catch (error) {
+    await deleteLink(name, opts).catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * createTap(), or, when the TAP already exists (a VM that outlived a daemon restart is using it),
+ * adopts it: it stays in place and is only put back on the bridge and up.
+ */
+export async function ensureTap(name: string, bridge: string, opts: NetnsOption = {}): Promise<{ created: boolean }> {
+  const existing = await findLink(name, opts);
+  if (!existing) {
+    await createTap(name, bridge, opts);
+    return { created: true };
+  }
+  if (existing.master !== bridge || !existing.up) await plugIntoBridge(name, bridge, opts);
+  return { created: false };
+}
+
+/** Idempotent; returns false when the TAP was already gone. */
+export async function deleteTap(name: string, opts: NetnsOption = {}): Promise<boolean> {
+  assertIfname(name);
+  return deleteLink(name, opts);
+}
+
+/** Devices carrying a fluid TAP name (see names.ts), whatever bridge they are on, if any. */
+export async function listTaps(opts: NetnsOption = {}): Promise<Link[]> {
+  return (await listLinks(opts)).filter((link) => isTapName(link.name));
+}
+
+async function plugIntoBridge(name: string, bridge: string, opts: NetnsOption): Promise<void> {
+  await runNetChecked(["ip", "link", "set", "dev", name, "master", bridge], opts);
+  await runNetChecked(["ip", "link", "set", "dev", name, "up"], opts);
+}
