@@ -17,11 +17,13 @@ describe("QEMU network arguments", () => {
   it("restrict slirp when a user-mode sandbox has no egress", () => {
     expect(userNetdevArgs("52:54:00:01:02:03", false)).toEqual([
       "-netdev",
-      "user,id=net0,restrict=on",
+      "user,id=net0,net=10.0.2.0/24,host=10.0.2.2,dns=10.0.2.3,restrict=on",
       "-device",
       "virtio-net-device,netdev=net0,mac=52:54:00:01:02:03",
     ]);
-    expect(userNetdevArgs("52:54:00:01:02:03", true)[1]).toBe("user,id=net0");
+    expect(userNetdevArgs("52:54:00:01:02:03", true)[1]).toBe(
+      "user,id=net0,net=10.0.2.0/24,host=10.0.2.2,dns=10.0.2.3",
+    );
   });
 
   it("refuse values that would add QEMU options", () => {
@@ -48,10 +50,13 @@ describe("NetworkManager in user mode", () => {
     expect(closed).toEqual({
       mode: "user",
       mac: macFromSandboxId("a"),
+      ip: "10.0.2.15",
+      gateway: "10.0.2.2",
+      prefix: 24,
       qemuArgs: userNetdevArgs(macFromSandboxId("a"), false),
     });
-    expect(closed.qemuArgs[1]).toBe("user,id=net0,restrict=on");
-    expect((await manager.attach("b", { egress: true })).qemuArgs[1]).toBe("user,id=net0");
+    expect(closed.qemuArgs[1]).toMatch(/,restrict=on$/);
+    expect((await manager.attach("b", { egress: true })).qemuArgs[1]).not.toMatch(/restrict/);
     expect(leases.all()).toEqual([]);
   });
 

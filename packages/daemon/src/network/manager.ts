@@ -8,7 +8,7 @@ import type { Lease, LeaseStore } from "./lease-store.js";
 import { macFromSandboxId } from "./mac.js";
 import { tapName } from "./names.js";
 import type { NetnsOption } from "./netns.js";
-import { tapNetdevArgs, userNetdevArgs } from "./qemu-args.js";
+import { tapNetdevArgs, userNetdevArgs, userNetwork } from "./qemu-args.js";
 import { deleteTap, ensureTap, listTaps } from "./tap.js";
 
 export type NetworkMode = "bridge" | "user";
@@ -320,7 +320,14 @@ export class NetworkManager {
     if (!entry) throw new Error(`sandbox ${sandboxId} has no network attachment`);
     if (!entry.lease) {
       const mac = macFromSandboxId(sandboxId);
-      return { mode: "user", mac, qemuArgs: userNetdevArgs(mac, entry.egress !== undefined) };
+      return {
+        mode: "user",
+        mac,
+        ip: userNetwork.ip,
+        gateway: userNetwork.gateway,
+        prefix: userNetwork.prefix,
+        qemuArgs: userNetdevArgs(mac, entry.egress !== undefined),
+      };
     }
     const tap = tapName(sandboxId);
     const { ip, mac } = entry.lease;

@@ -1,3 +1,4 @@
+import { userNetwork } from "../network/qemu-args.js";
 import type { NetAttachment } from "./ports.js";
 
 const hostnamePattern = /^[A-Za-z0-9][A-Za-z0-9-]{0,62}$/;
@@ -21,27 +22,33 @@ function checkedIp(value: string | undefined): string {
 /** Kernel parameters the guest's /fluid/boot applies (see docs/guest-images.md). */
 export function identityParams(hostname: string, net: NetAttachment): string[] {
   const params = [`fluid.hostname=${hostname}`];
-  if (net.mode === "user") params.push("fluid.net=dhcp");
-  else params.push(`fluid.net=${checkedIp(net.ip)}/${net.prefix ?? 24},${checkedIp(net.gateway)}`);
+  if (net.ip && net.gateway)
+    params.push(`fluid.net=${checkedIp(net.ip)}/${net.prefix ?? 24},${checkedIp(net.gateway)}`);
+  else params.push("fluid.net=dhcp");
+  if (net.mode === "user") params.push(`fluid.dns=${userNetwork.dns}`);
   return params;
 }
 
-/**
- * A guest-side script that gives a restored clone its own identity: hostname, machine id, MAC and
- * address, a reseeded RNG and (when sshd exists) fresh host keys. Every value is validated before
- * it is placed in the script, so nothing from a request can inject shell into the guest either.
- */
-export function reidentifyScript(hostname: string, net: NetAttachment): string {
+/** The files that carry a clone's identity, written through the guest agent (no process needed). */
+export function identityFiles(hostname: string, machineId: string): Array<{ path: string; data: Buffer }> {
   if (!hostnamePattern.test(hostname)) throw new Error(`invalid hostname ${hostname}`);
-  if (!macPattern.test(net.mac)) throw new Error(`invalid MAC ${net.mac}`);
-  const lines = [
-    "set -e",
-    `hostname ${hostname}`,
-    `echo ${hostname} > /etc/hostname`,
-    "rm -f /etc/machine-id && cat /proc/sys/kernel/random/uuid | tr -d - > /etc/machine-id",
-    "head -c 512 /dev/urandom > /dev/null",
+  if (!/^[0-9a-f]{32}$/.test(machineId)) throw new Error("machine id must be 32 lowercase hex digits");
+  return [
+    { path: "/proc/sys/kernel/hostname", data: Buffer.from(hostname) },
+    { path: "/etc/hostname", data: Buffer.from(`${hostname}\n`) },
+    { path: "/etc/machine-id", data: Buffer.from(`${machineId}\n`) },
   ];
+}
+
+/**
+ * Guest commands that move a restored clone onto its own MAC and address (bridged sandboxes) and
+ * give it fresh SSH host keys (images with sshd); empty when nothing needs a process. Every value
+ * is validated before it is placed in the script, so nothing can inject shell into the guest either.
+ */
+export function reidentifyCommands(net: NetAttachment, options: { sshd: boolean }): string {
+  const lines: string[] = [];
   if (net.mode === "bridge") {
+    if (!macPattern.test(net.mac)) throw new Error(`invalid MAC ${net.mac}`);
     const ip = checkedIp(net.ip);
     const gateway = checkedIp(net.gateway);
     const prefix = Number(net.prefix ?? 24);
@@ -55,8 +62,12 @@ export function reidentifyScript(hostname: string, net: NetAttachment): string {
       `ip route replace default via ${gateway}`,
     );
   }
-  lines.push(
-    'if [ -x /usr/sbin/sshd ]; then rm -f /etc/ssh/ssh_host_*; ssh-keygen -A >/dev/null 2>&1; if [ -f /run/sshd.pid ]; then kill "$(cat /run/sshd.pid)" || true; fi; fi',
-  );
-  return lines.join("\n");
+  if (options.sshd) {
+    lines.push(
+      "rm -f /etc/ssh/ssh_host_*",
+      "ssh-keygen -A >/dev/null",
+      'if [ -f /run/sshd.pid ]; then kill "$(cat /run/sshd.pid)" || true; fi',
+    );
+  }
+  return lines.length > 0 ? ["set -e", ...lines].join("\n") : "";
 }

@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { mkdir, readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Kysely } from "kysely";
@@ -10,7 +10,7 @@ import type { Accel } from "../vm/accel.js";
 import { isOurVm, killVm, launchVm, readPid, type VmSpec, vmPaths, waitForExit } from "../vm/qemu.js";
 import { QmpClient } from "../vm/qmp.js";
 import { SandboxError } from "./errors.js";
-import { hostnameFor, identityParams, reidentifyScript } from "./identity.js";
+import { hostnameFor, identityFiles, identityParams, reidentifyCommands } from "./identity.js";
 import type { ImageSource, NetAttachment, SandboxNetwork } from "./ports.js";
 
 export interface CreateInput {
@@ -579,14 +579,7 @@ export class SandboxManager {
             });
             const row = await this.get(id);
             await this.boot(row, net, snapshot);
-            if (snapshot.has_memory === 1) {
-              const result = await this.exec(id, {
-                command: reidentifyScript(hostnameFor(row.name), net),
-                timeoutSeconds: 60,
-              });
-              if (result.exitCode !== 0)
-                throw new Error(`re-identifying the clone failed: ${result.stderr.toString("utf8").slice(0, 500)}`);
-            }
+            if (snapshot.has_memory === 1) await this.reidentify(row, net);
             return await this.get(id);
           } catch (err) {
             const message = err instanceof Error ? err.message : String(err);
@@ -606,6 +599,25 @@ export class SandboxManager {
       );
     }
     return results;
+  }
+
+  /**
+   * A clone resumed from guest RAM still carries its parent's hostname, machine id, address and
+   * host keys. Files go through the agent directly; a process runs only when something needs one
+   * (bridged networking, sshd), because every new program is slow right after a TCG restore.
+   */
+  private async reidentify(row: SandboxRow, net: NetAttachment): Promise<void> {
+    const agent = await this.agent(row.id);
+    const image = await this.o.images.resolve(row.image);
+    for (const file of identityFiles(hostnameFor(row.name), randomBytes(16).toString("hex"))) {
+      await agent.writeFile(file.path, file.data);
+    }
+    await agent.writeFile("/dev/urandom", randomBytes(64));
+    const commands = reidentifyCommands(net, { sshd: image.sshd });
+    if (!commands) return;
+    const result = await agent.exec({ command: commands, timeoutMs: 60_000, maxOutputBytes: 65_536 });
+    if (result.exitCode !== 0)
+      throw new Error(`re-identifying the clone failed: ${result.stderr.toString("utf8").slice(0, 500)}`);
   }
 
   // ---- background enforcement and recovery -------------------------------------------------
