@@ -68,6 +68,47 @@ describe("control plane + daemon over the real gRPC stream, with real VMs", () =
     expect((await daemon.api.call("GET", `/v1/sandboxes/${id}`)).body.state).toBe("DESTROYED");
   });
 
+  it("files and snapshot/restore through the REST API reach the real guest", async () => {
+    const created = await server.call("POST", "/v1/orgs/acme/sandboxes", {
+      key,
+      body: { source_vm: "tiny", memory_mb: 256 },
+    });
+    const id = created.body.id as string;
+    const script = Buffer.from("#!/bin/sh\necho from-file\n");
+    const put = await server.call("PUT", `/v1/orgs/acme/sandboxes/${id}/files`, {
+      key,
+      body: { path: "/root/run.sh", content_base64: script.toString("base64"), mode: "0755" },
+    });
+    expect(put.body).toEqual({ path: "/root/run.sh", size: script.length });
+    expect(
+      (await server.call("POST", `/v1/orgs/acme/sandboxes/${id}/run`, { key, body: { command: "/root/run.sh" } })).body
+        .stdout,
+    ).toBe("from-file\n");
+    const read = await server.call("GET", `/v1/orgs/acme/sandboxes/${id}/files?path=/root/run.sh`, { key });
+    expect(Buffer.from(read.body.content_base64, "base64").equals(script)).toBe(true);
+    const list = await server.call("GET", `/v1/orgs/acme/sandboxes/${id}/files/list?path=/root`, { key });
+    expect(list.body.entries).toContainEqual(
+      expect.objectContaining({ name: "run.sh", type: "file", size: script.length }),
+    );
+
+    const snap = await server.call("POST", `/v1/orgs/acme/sandboxes/${id}/snapshot`, {
+      key,
+      body: { name: "before", include_memory: true },
+    });
+    expect(snap.status).toBe(201);
+    await server.call("POST", `/v1/orgs/acme/sandboxes/${id}/run`, { key, body: { command: "rm /root/run.sh" } });
+    const restored = await server.call("POST", `/v1/orgs/acme/sandboxes/${id}/restore`, {
+      key,
+      body: { snapshot_id: snap.body.id },
+    });
+    expect(restored.body.state).toBe("RUNNING");
+    expect(
+      (await server.call("POST", `/v1/orgs/acme/sandboxes/${id}/run`, { key, body: { command: "/root/run.sh" } })).body
+        .stdout,
+    ).toBe("from-file\n");
+    await server.call("DELETE", `/v1/orgs/acme/sandboxes/${id}`, { key });
+  });
+
   it("a daemon restart keeps its sandbox; the host reconnects and the server still reaches it", async () => {
     const created = await server.call("POST", "/v1/orgs/acme/sandboxes", {
       key,

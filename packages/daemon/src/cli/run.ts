@@ -1,4 +1,4 @@
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Command } from "commander";
 import pino from "pino";
@@ -7,6 +7,7 @@ import { ImageStore } from "../images/store.js";
 import { buildLocalApi, listenOnSocket } from "../local/api.js";
 import { NetworkManager } from "../network/manager.js";
 import { SandboxManager } from "../sandboxes/manager.js";
+import { SshCertificateAuthority } from "../ssh/certificates.js";
 import { openDaemonDatabase } from "../state/database.js";
 import { sqliteLeaseStore } from "../state/lease-store.js";
 import { StreamClient } from "../stream/client.js";
@@ -91,6 +92,7 @@ async function runDaemon(options: RunOptions): Promise<void> {
     log,
   });
   const capacity = await hostCapacity(stateDir);
+  const sshCa = await loadOrCreateCa(join(stateDir, "ssh_ca.pem"));
   let stream: StreamClient | undefined;
   const manager = new SandboxManager({
     db: database.db,
@@ -103,6 +105,7 @@ async function runDaemon(options: RunOptions): Promise<void> {
     machine: options.machine,
     allocatableMemoryMb: capacity.allocatableMemoryMb,
     onEvent: (event) => stream?.report(event),
+    sshCa,
   });
 
   const recovered = await manager.recover();
@@ -149,4 +152,16 @@ async function runDaemon(options: RunOptions): Promise<void> {
   };
   process.once("SIGINT", () => void shutdown("SIGINT"));
   process.once("SIGTERM", () => void shutdown("SIGTERM"));
+}
+
+/** The host's SSH CA key: created once (0600) and kept in the state directory. */
+async function loadOrCreateCa(path: string): Promise<SshCertificateAuthority> {
+  try {
+    return SshCertificateAuthority.fromPem(await readFile(path, "utf8"));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    const ca = SshCertificateAuthority.generate();
+    await writeFile(path, ca.toPem(), { mode: 0o600, flag: "wx" });
+    return ca;
+  }
 }

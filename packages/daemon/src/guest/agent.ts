@@ -130,15 +130,26 @@ export class GuestAgent {
   }
 
   /**
-   * Runs a command in its own session (so a timeout kills its whole process group), polling
-   * guest-exec-status until it exits. Output is capped at maxOutputBytes per stream.
+   * Runs a shell command line in its own session (so a timeout kills its whole process group),
+   * polling guest-exec-status until it exits. Output is capped at maxOutputBytes per stream.
    */
-  async exec(request: ExecRequest): Promise<ExecResult> {
+  exec(request: ExecRequest): Promise<ExecResult> {
+    return this.spawn("/fluid/busybox", ["setsid", "/bin/sh", "-c", request.command], request);
+  }
+
+  /** Runs a program with an argument vector (no shell in the guest either), same limits as exec. */
+  execArgv(argv: readonly string[], limits: { timeoutMs: number; maxOutputBytes: number }): Promise<ExecResult> {
+    const [program, ...args] = argv;
+    if (!program) throw new Error("execArgv: empty argv");
+    return this.spawn("/fluid/busybox", ["setsid", program, ...args], { ...limits, command: program });
+  }
+
+  private async spawn(path: string, arg: string[], request: ExecRequest): Promise<ExecResult> {
     const started = Date.now();
     const env = [...BASE_ENV, ...Object.entries(request.env ?? {}).map(([k, v]) => `${k}=${v}`)];
     const { pid } = await this.request<{ pid: number }>("guest-exec", {
-      path: "/fluid/busybox",
-      arg: ["setsid", "/bin/sh", "-c", request.command],
+      path,
+      arg,
       env,
       "capture-output": true,
       ...(request.stdin ? { "input-data": request.stdin.toString("base64") } : {}),
@@ -197,6 +208,18 @@ export class GuestAgent {
       return { data: all.subarray(0, maxBytes), truncated: all.length > maxBytes };
     } finally {
       await this.request("guest-file-close", { handle }).catch(() => undefined);
+    }
+  }
+
+  /** Whether the guest can open the path for reading (cheap: no process in the guest). */
+  async exists(path: string): Promise<boolean> {
+    try {
+      const handle = await this.request<number>("guest-file-open", { path, mode: "r" });
+      await this.request("guest-file-close", { handle }).catch(() => undefined);
+      return true;
+    } catch (err) {
+      if (err instanceof GuestAgentError) return false;
+      throw err;
     }
   }
 

@@ -178,6 +178,40 @@ export function buildLocalApi(deps: { manager: SandboxManager; images: ImageSour
     await manager.writeFile(id(request.params), query.path, request.body);
     return { path: query.path, size_bytes: request.body.length };
   });
+  app.get("/v1/sandboxes/:id/dir", async (request) => {
+    const query = parse(z.object({ path: z.string().min(1) }), request.query);
+    const entries = await manager.listFiles(id(request.params), query.path);
+    return {
+      path: query.path,
+      entries: entries.map((e) => ({
+        name: e.name,
+        type: e.type,
+        size: e.size,
+        modified_at: new Date(e.modifiedUnix * 1000).toISOString(),
+      })),
+    };
+  });
+  app.post("/v1/sandboxes/:id/ssh", async (request) => {
+    const body = parse(
+      z.strictObject({
+        public_key: z.string().min(1).max(4096),
+        ttl_seconds: z.number().int().min(60).max(3600).default(300),
+      }),
+      request.body,
+    );
+    const access = await manager.sshAccess(id(request.params), {
+      publicKey: body.public_key,
+      ttlSeconds: body.ttl_seconds,
+      requestedBy: "local",
+    });
+    return {
+      user: access.user,
+      host: access.host,
+      port: access.port,
+      certificate: access.certificate,
+      valid_before: access.validBefore.toISOString(),
+    };
+  });
   app.post("/v1/sandboxes/:id/extend", async (request) => {
     const body = parse(
       z.strictObject({

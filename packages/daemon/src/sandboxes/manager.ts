@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { Kysely } from "kysely";
 import type { Logger } from "pino";
 import { GuestAgent } from "../guest/agent.js";
+import type { SshCertificateAuthority } from "../ssh/certificates.js";
 import type { DaemonDB, SandboxRow, SandboxState, SnapshotRow } from "../state/schema.js";
 import { runChecked } from "../system/run.js";
 import type { Accel } from "../vm/accel.js";
@@ -54,6 +55,8 @@ export interface ManagerOptions {
   bootTimeoutMs?: number;
   maxOutputBytes?: number;
   onEvent?: (event: SandboxEvent) => void;
+  /** Signs the short-lived certificates for SSH into sandboxes (the second channel). */
+  sshCa?: SshCertificateAuthority;
 }
 
 const liveStates: SandboxState[] = ["CREATING", "RUNNING", "STOPPED"];
@@ -65,7 +68,8 @@ const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
  * before it happens, so a daemon killed at any point can recover running VMs and clean up the rest.
  */
 export class SandboxManager {
-  private readonly o: Required<Omit<ManagerOptions, "onEvent" | "tscKhz">> & Pick<ManagerOptions, "onEvent" | "tscKhz">;
+  private readonly o: Required<Omit<ManagerOptions, "onEvent" | "tscKhz" | "sshCa">> &
+    Pick<ManagerOptions, "onEvent" | "tscKhz" | "sshCa">;
   private readonly agents = new Map<string, Promise<GuestAgent>>();
   private readonly locks = new Map<string, Promise<unknown>>();
 
@@ -343,10 +347,112 @@ export class SandboxManager {
     return (await this.agent(id)).readFile(path, maxBytes);
   }
 
-  async writeFile(id: string, path: string, data: Buffer): Promise<void> {
+  /**
+   * Writes a file through the guest agent. qemu-ga creates files world-writable (0666, whatever the
+   * umask), so a new file gets `mode` or 0644; an existing file keeps its mode unless one is given.
+   */
+  async writeFile(id: string, path: string, data: Buffer, mode?: number): Promise<void> {
+    assertGuestPath(path);
+    if (mode !== undefined && (!Number.isInteger(mode) || mode < 0 || mode > 0o7777)) {
+      throw new SandboxError("invalid_argument", "mode must be permission bits between 0 and 07777");
+    }
+    await this.running(id);
+    const agent = await this.agent(id);
+    const existed = await agent.exists(path);
+    await agent.writeFile(path, data);
+    const wanted = mode ?? (existed ? undefined : 0o644);
+    if (wanted === undefined) return;
+    const result = await agent.execArgv(["chmod", wanted.toString(8), path], {
+      timeoutMs: 30_000,
+      maxOutputBytes: 4096,
+    });
+    if (result.exitCode !== 0)
+      throw new SandboxError("host_error", `chmod failed: ${result.stderr.toString("utf8").trim()}`);
+  }
+
+  /** One directory's entries: name, type, size and modification time (no shell involved in the guest). */
+  async listFiles(
+    id: string,
+    path: string,
+  ): Promise<Array<{ name: string; type: string; size: number; modifiedUnix: number }>> {
     assertGuestPath(path);
     await this.running(id);
-    await (await this.agent(id)).writeFile(path, data);
+    const agent = await this.agent(id);
+    const result = await agent.execArgv(
+      [
+        "find",
+        path,
+        "-mindepth",
+        "1",
+        "-maxdepth",
+        "1",
+        "-exec",
+        "/fluid/busybox",
+        "stat",
+        "-c",
+        "%F|%s|%Y|%n",
+        "{}",
+        "+",
+      ],
+      { timeoutMs: 60_000, maxOutputBytes: 4 * 1024 * 1024 },
+    );
+    if (result.exitCode !== 0) {
+      throw new SandboxError(
+        "not_found",
+        `cannot list ${path}: ${result.stderr.toString("utf8").trim().slice(0, 300)}`,
+      );
+    }
+    return parseStatLines(result.stdout.toString("utf8"), path);
+  }
+
+  // ---- SSH -------------------------------------------------------------------------------
+
+  /**
+   * Short-lived SSH access to a sandbox whose image runs sshd: the guest is told (once) to trust
+   * this host's CA for the `sandbox` principal as root, and the caller's key gets a certificate.
+   */
+  async sshAccess(id: string, input: { publicKey: string; ttlSeconds: number; requestedBy: string }) {
+    const ca = this.o.sshCa;
+    if (!ca) throw new SandboxError("unavailable", "this host has no SSH certificate authority");
+    const row = await this.running(id);
+    const image = await this.o.images.resolve(row.image);
+    if (!image.sshd) throw new SandboxError("invalid_state", `image ${row.image} has no SSH server; use exec instead`);
+    const agent = await this.agent(id);
+    const limits = { timeoutMs: 30_000, maxOutputBytes: 65_536 };
+    const caLine = `${ca.publicKeyLine()}\n`;
+    const trusted = (await agent.readFile("/etc/ssh/fluid_ca.pub", 4096).catch(() => undefined))?.data.toString();
+    // Configure and reload sshd only once: a reload briefly stops it from accepting connections.
+    if (trusted !== caLine) {
+      await agent.execArgv(["mkdir", "-p", "/etc/ssh/sshd_config.d", "/etc/ssh/fluid_principals"], limits);
+      await this.writeFile(id, "/etc/ssh/fluid_principals/root", Buffer.from("sandbox\n"), 0o644);
+      await this.writeFile(
+        id,
+        "/etc/ssh/sshd_config.d/fluid.conf",
+        Buffer.from("TrustedUserCAKeys /etc/ssh/fluid_ca.pub\nAuthorizedPrincipalsFile /etc/ssh/fluid_principals/%u\n"),
+        0o644,
+      );
+      await this.writeFile(id, "/etc/ssh/fluid_ca.pub", Buffer.from(caLine), 0o644);
+      const pid = (await agent.readFile("/run/sshd.pid", 32).catch(() => undefined))?.data.toString().trim();
+      if (pid && /^\d+$/.test(pid)) await agent.execArgv(["kill", "-HUP", pid], limits);
+    }
+    let issued: ReturnType<SshCertificateAuthority["issue"]>;
+    try {
+      issued = ca.issue({
+        publicKey: input.publicKey,
+        keyId: `sandbox:${id} by:${input.requestedBy} purpose:sandbox`,
+        principals: ["sandbox"],
+        ttlSeconds: input.ttlSeconds,
+      });
+    } catch (err) {
+      throw new SandboxError("invalid_argument", (err as Error).message);
+    }
+    return {
+      user: "root",
+      host: row.ip ?? "",
+      port: 22,
+      certificate: issued.certificate,
+      validBefore: issued.validBefore,
+    };
   }
 
   // ---- leases and egress --------------------------------------------------------------------
@@ -735,6 +841,32 @@ export class SandboxManager {
   close(): void {
     for (const id of [...this.agents.keys()]) this.dropAgent(id);
   }
+}
+
+const fileTypes: Record<string, string> = {
+  "regular file": "file",
+  "regular empty file": "file",
+  directory: "directory",
+  "symbolic link": "symlink",
+};
+
+/** Parses `stat -c '%F|%s|%Y|%n'` lines; names may contain '|', so the name is everything after the third. */
+export function parseStatLines(output: string, dir: string) {
+  const prefix = dir.endsWith("/") ? dir : `${dir}/`;
+  return output
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => {
+      const [type = "", size = "0", mtime = "0", ...rest] = line.split("|");
+      const full = rest.join("|");
+      return {
+        name: full.startsWith(prefix) ? full.slice(prefix.length) : full,
+        type: fileTypes[type] ?? "other",
+        size: Number(size),
+        modifiedUnix: Number(mtime),
+      };
+    })
+    .sort((a, b) => a.name.localeCompare(b.name));
 }
 
 function assertGuestPath(path: string): void {

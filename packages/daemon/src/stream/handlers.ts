@@ -6,6 +6,9 @@ import type { SandboxManager } from "../sandboxes/manager.js";
 
 type Reply = MessageInitShape<typeof HostMessageSchema>["payload"];
 
+/** Largest file moved through the stream (the stream refuses messages over 16 MiB). */
+export const MAX_FILE_BYTES = 8 * 1024 * 1024;
+
 /**
  * Turns one control-plane command into one reply payload. Throwing is the failure reply: the
  * caller sends it as an ErrorReport with the same request_id, so every command gets exactly one answer.
@@ -92,6 +95,46 @@ export async function handleCommand(manager: SandboxManager, message: ControlMes
       const c = payload.value;
       await manager.extend(c.sandboxId, Number(c.expiresAtUnix) * 1000);
       return { case: "sandboxExtended", value: { sandboxId: c.sandboxId, expiresAtUnix: c.expiresAtUnix } };
+    }
+    case "readFile": {
+      const c = payload.value;
+      const file = await manager.readFile(
+        c.sandboxId,
+        c.path,
+        Number(c.maxBytes) > 0 ? Number(c.maxBytes) : MAX_FILE_BYTES,
+      );
+      return {
+        case: "fileContent",
+        value: { sandboxId: c.sandboxId, path: c.path, content: file.data, truncated: file.truncated },
+      };
+    }
+    case "writeFile": {
+      const c = payload.value;
+      if (c.content.length > MAX_FILE_BYTES)
+        throw new SandboxError("invalid_argument", `files are limited to ${MAX_FILE_BYTES} bytes`);
+      await manager.writeFile(c.sandboxId, c.path, Buffer.from(c.content), c.mode || undefined);
+      return { case: "fileWritten", value: { sandboxId: c.sandboxId, path: c.path, size: BigInt(c.content.length) } };
+    }
+    case "listFiles": {
+      const c = payload.value;
+      const entries = await manager.listFiles(c.sandboxId, c.path);
+      return {
+        case: "fileList",
+        value: {
+          sandboxId: c.sandboxId,
+          path: c.path,
+          entries: entries.map((e) => ({
+            name: e.name,
+            type: e.type,
+            size: BigInt(e.size),
+            modifiedUnix: BigInt(e.modifiedUnix),
+          })),
+        },
+      };
+    }
+    case "restoreSnapshot": {
+      const row = await manager.restore(payload.value.sandboxId, payload.value.snapshotId);
+      return { case: "sandboxRestored", value: { sandboxId: row.id, state: row.state, ipAddress: row.ip ?? "" } };
     }
     case "prepareSourceVm":
     case "runSourceCommand":

@@ -19,6 +19,14 @@ const sampleBodies: Record<string, unknown> = {
   "PATCH /v1/orgs/{slug}/members/{memberId}": { role: "viewer" },
   "PATCH /v1/orgs/{slug}": { name: "pwned" },
   "POST /v1/orgs/{slug}/source-hosts": { type: "libvirt", name: "stolen", hostname: "10.9.9.9" },
+  "PUT /v1/orgs/{slug}/sandboxes/{id}/files": { path: "/root/x", content_base64: "eA==" },
+  "POST /v1/orgs/{slug}/sandboxes/{id}/restore": { snapshot_id: "01a22225-f4e5-7391-9e65-29356d01b684" },
+};
+
+/** Required query parameters, so reads get past validation and reach the org check too. */
+const sampleQueries: Record<string, Record<string, string>> = {
+  "GET /v1/orgs/{slug}/sandboxes/{id}/files": { path: "/etc/hostname" },
+  "GET /v1/orgs/{slug}/sandboxes/{id}/files/list": { path: "/etc" },
 };
 
 describe.each(databaseKinds)("org isolation (%s)", (kind) => {
@@ -92,6 +100,7 @@ describe.each(databaseKinds)("org isolation (%s)", (kind) => {
         const res = await t.call(method, url, {
           as: caller,
           ...(key in sampleBodies ? { body: sampleBodies[key] } : {}),
+          ...(sampleQueries[key] ? { query: sampleQueries[key] } : {}),
         });
         expect.soft(res.status, `${who}: ${key}`).toBe(404);
         expect.soft(res.body?.error?.code, `${who}: ${key}`).toBe("not_found");

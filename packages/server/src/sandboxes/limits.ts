@@ -14,6 +14,8 @@ export const sandboxLimits = {
   maxEnvValueBytes: 32_768,
   /** Stored output per stream; the host caps too, this guards the database. */
   maxStoredOutputBytes: 1_048_576,
+  /** Files moved through the host stream (its messages are capped at 16 MiB). */
+  maxFileBytes: 8 * 1024 * 1024,
 } as const;
 
 /** How long the control plane waits for a host's answer, per command. */
@@ -24,6 +26,7 @@ export interface HostDeadlines {
   stopMs: number;
   snapshotMs: number;
   extendMs: number;
+  fileMs: number;
   /** Added to a command's own timeout so the host can report the timeout itself. */
   commandGraceMs: number;
 }
@@ -35,5 +38,6 @@ export const defaultDeadlines: HostDeadlines = {
   stopMs: 2 * 60_000,
   snapshotMs: 10 * 60_000,
   extendMs: 15_000,
+  fileMs: 2 * 60_000,
   commandGraceMs: 30_000,
 };

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { AppContext } from "../context.js";
-import { errorResponses, OrgParams, Pagination, securityAny, Uuid } from "../http/schemas.js";
+import { errorResponses, OrgParams, Pagination, securityAny, Timestamp, Uuid } from "../http/schemas.js";
 import type { App } from "../http/types.js";
 import { orgScope } from "../orgs/access.js";
 import { sandboxLimits } from "./limits.js";
@@ -323,6 +323,136 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
       const scope = await orgScope(db, request, request.params.slug, "viewer");
       const rows = await sandboxes.snapshots(scope, request.params.id);
       return { snapshots: rows.map(snapshotView), count: rows.length };
+    },
+  );
+
+  const GuestPath = z
+    .string()
+    .min(1)
+    .max(4096)
+    .regex(/^\/[^\0]*$/, "must be an absolute path");
+
+  app.get(
+    "/v1/orgs/:slug/sandboxes/:id/files",
+    {
+      schema: {
+        tags: ["sandboxes"],
+        summary: "Read a file inside a running sandbox (base64, binary-safe, up to 8 MiB)",
+        security: securityAny,
+        params: SandboxParams,
+        querystring: z.strictObject({ path: GuestPath }),
+        response: {
+          200: z.object({
+            path: z.string(),
+            content_base64: z.string(),
+            size: z.number().int(),
+            truncated: z.boolean(),
+          }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      const scope = await orgScope(db, request, request.params.slug, "viewer");
+      const file = await sandboxes.readFile(scope, request.params.id, request.query.path, sandboxLimits.maxFileBytes);
+      return {
+        path: request.query.path,
+        content_base64: Buffer.from(file.content).toString("base64"),
+        size: file.content.length,
+        truncated: file.truncated,
+      };
+    },
+  );
+
+  app.put(
+    "/v1/orgs/:slug/sandboxes/:id/files",
+    {
+      bodyLimit: Math.ceil((sandboxLimits.maxFileBytes * 4) / 3) + 65_536,
+      schema: {
+        tags: ["sandboxes"],
+        summary: "Create or replace a file inside a running sandbox",
+        security: securityAny,
+        params: SandboxParams,
+        body: z.strictObject({
+          path: GuestPath,
+          content_base64: z.base64().refine((b) => Buffer.byteLength(b, "base64") <= sandboxLimits.maxFileBytes, {
+            message: `must decode to at most ${sandboxLimits.maxFileBytes} bytes`,
+          }),
+          mode: z
+            .string()
+            .regex(/^[0-7]{3,4}$/, "must be octal permission bits like 0644")
+            .optional(),
+        }),
+        response: { 200: z.object({ path: z.string(), size: z.number().int() }), ...errorResponses },
+      },
+    },
+    async (request) => {
+      const scope = await orgScope(db, request, request.params.slug, "member");
+      const size = await sandboxes.writeFile(scope, request.params.id, {
+        path: request.body.path,
+        content: Buffer.from(request.body.content_base64, "base64"),
+        mode: request.body.mode ? Number.parseInt(request.body.mode, 8) : undefined,
+      });
+      return { path: request.body.path, size };
+    },
+  );
+
+  app.get(
+    "/v1/orgs/:slug/sandboxes/:id/files/list",
+    {
+      schema: {
+        tags: ["sandboxes"],
+        summary: "List one directory inside a running sandbox",
+        security: securityAny,
+        params: SandboxParams,
+        querystring: z.strictObject({ path: GuestPath }),
+        response: {
+          200: z.object({
+            path: z.string(),
+            entries: z.array(
+              z.object({
+                name: z.string(),
+                type: z.enum(["file", "directory", "symlink", "other"]),
+                size: z.number().int(),
+                modified_at: Timestamp,
+              }),
+            ),
+          }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      const scope = await orgScope(db, request, request.params.slug, "viewer");
+      const entries = await sandboxes.listFiles(scope, request.params.id, request.query.path);
+      const known = new Set(["file", "directory", "symlink"]);
+      return {
+        path: request.query.path,
+        entries: entries.map((e) => ({
+          name: e.name,
+          type: (known.has(e.type) ? e.type : "other") as "file" | "directory" | "symlink" | "other",
+          size: Number(e.size),
+          modified_at: new Date(Number(e.modifiedUnix) * 1000).toISOString(),
+        })),
+      };
+    },
+  );
+
+  app.post(
+    "/v1/orgs/:slug/sandboxes/:id/restore",
+    {
+      schema: {
+        tags: ["sandboxes"],
+        summary: "Put a sandbox back to one of its snapshots (disk, and memory when it was saved)",
+        security: securityAny,
+        params: SandboxParams,
+        body: z.strictObject({ snapshot_id: Uuid }),
+        response: { 200: SandboxSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const scope = await orgScope(db, request, request.params.slug, "member");
+      return sandboxView(await sandboxes.restore(scope, request.params.id, request.body.snapshot_id));
     },
   );
 

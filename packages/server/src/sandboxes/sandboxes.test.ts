@@ -359,6 +359,67 @@ describe.each(databaseKinds)("sandboxes over the host stream (%s)", (kind) => {
       expect(list.body.snapshots.map((s: { name: string }) => s.name)).toEqual(["before-fix"]);
     });
 
+    it("reads, writes (with mode) and lists files through the host, binary-safe", async () => {
+      const read = await t.call("GET", `/v1/orgs/acme/sandboxes/${id}/files`, {
+        as: owner,
+        query: { path: "/etc/hosts" },
+      });
+      expect(read.body).toEqual({
+        path: "/etc/hosts",
+        content_base64: Buffer.from([0, 1, 2, 255]).toString("base64"),
+        size: 4,
+        truncated: false,
+      });
+      const content = Buffer.from("#!/bin/sh\necho hi\n");
+      const write = await t.call("PUT", `/v1/orgs/acme/sandboxes/${id}/files`, {
+        as: owner,
+        body: { path: "/usr/local/bin/hi", content_base64: content.toString("base64"), mode: "0755" },
+      });
+      expect(write.body).toEqual({ path: "/usr/local/bin/hi", size: content.length });
+      const sent = daemon.commands("writeFile")[0];
+      expect(sent?.payload.case === "writeFile" && sent.payload.value.mode).toBe(0o755);
+      expect(sent?.payload.case === "writeFile" && Buffer.from(sent.payload.value.content).equals(content)).toBe(true);
+      const list = await t.call("GET", `/v1/orgs/acme/sandboxes/${id}/files/list`, {
+        as: owner,
+        query: { path: "/etc" },
+      });
+      expect(list.body.entries).toEqual([
+        { name: "hosts", type: "file", size: 42, modified_at: "2023-11-14T22:13:20.000Z" },
+      ]);
+      expect(
+        (await t.call("GET", `/v1/orgs/acme/sandboxes/${id}/files`, { as: owner, query: { path: "relative" } })).status,
+      ).toBe(400);
+      expect(
+        (
+          await t.call("PUT", `/v1/orgs/acme/sandboxes/${id}/files`, {
+            as: owner,
+            body: { path: "/x", content_base64: "!!" },
+          })
+        ).status,
+      ).toBe(400);
+    });
+
+    it("restores one of its own snapshots on the host", async () => {
+      const snap = await t.call("POST", `/v1/orgs/acme/sandboxes/${id}/snapshot`, { as: owner, body: { name: "s1" } });
+      const res = await t.call("POST", `/v1/orgs/acme/sandboxes/${id}/restore`, {
+        as: owner,
+        body: { snapshot_id: snap.body.id },
+      });
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ state: "RUNNING", ip_address: "10.0.0.77" });
+      const sent = daemon.commands("restoreSnapshot")[0];
+      expect(sent?.payload.case === "restoreSnapshot" && sent.payload.value.snapshotId).toBe("snap-s1");
+      const other = (await createSandbox()).body.id;
+      expect(
+        (
+          await t.call("POST", `/v1/orgs/acme/sandboxes/${other}/restore`, {
+            as: owner,
+            body: { snapshot_id: snap.body.id },
+          })
+        ).status,
+      ).toBe(404);
+    });
+
     it("list-endpoints-paginated: lists page with has_more and next_offset", async () => {
       await createSandbox();
       await createSandbox();

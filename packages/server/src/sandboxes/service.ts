@@ -4,12 +4,16 @@ import {
   DestroySandboxCommandSchema,
   ExtendSandboxCommandSchema,
   type HostMessage,
+  ListFilesCommandSchema,
+  ReadFileCommandSchema,
   type ResourceReport,
+  RestoreSnapshotCommandSchema,
   RunCommandCommandSchema,
   type SandboxStateChanged,
   SnapshotCommandSchema,
   StartSandboxCommandSchema,
   StopSandboxCommandSchema,
+  WriteFileCommandSchema,
 } from "@fluid/proto";
 import { type Kysely, sql } from "kysely";
 import type { ServerConfig } from "../config/config.js";
@@ -616,6 +620,112 @@ export class SandboxService {
       .where("org_id", "=", scope.orgId)
       .orderBy("created_at", "asc")
       .execute();
+  }
+
+  // ---- files and restore -------------------------------------------------------------------
+
+  /** Reads a file inside a running sandbox through its host. */
+  async readFile(
+    scope: OrgScope,
+    id: string,
+    path: string,
+    maxBytes: number,
+  ): Promise<{ content: Uint8Array; truncated: boolean }> {
+    const sandbox = await this.get(scope, id);
+    this.assertState(sandbox, ["RUNNING"], "read files in");
+    try {
+      const reply = await this.hosts.request(
+        sandbox.host_id,
+        { case: "readFile", value: create(ReadFileCommandSchema, { sandboxId: id, path, maxBytes: BigInt(maxBytes) }) },
+        this.deadlines.fileMs,
+      );
+      const file = expectReply(reply, "fileContent");
+      return { content: file.content, truncated: file.truncated };
+    } catch (err) {
+      throw toAppError(err, "read file");
+    }
+  }
+
+  async writeFile(
+    scope: OrgScope,
+    id: string,
+    input: { path: string; content: Uint8Array; mode?: number | undefined },
+  ): Promise<number> {
+    const sandbox = await this.get(scope, id);
+    this.assertCanModify(scope, sandbox);
+    this.assertState(sandbox, ["RUNNING"], "write files in");
+    try {
+      const reply = await this.hosts.request(
+        sandbox.host_id,
+        {
+          case: "writeFile",
+          value: create(WriteFileCommandSchema, {
+            sandboxId: id,
+            path: input.path,
+            content: input.content,
+            mode: input.mode ?? 0,
+          }),
+        },
+        this.deadlines.fileMs,
+      );
+      return Number(expectReply(reply, "fileWritten").size);
+    } catch (err) {
+      throw toAppError(err, "write file");
+    }
+  }
+
+  async listFiles(scope: OrgScope, id: string, path: string) {
+    const sandbox = await this.get(scope, id);
+    this.assertState(sandbox, ["RUNNING"], "list files in");
+    try {
+      const reply = await this.hosts.request(
+        sandbox.host_id,
+        { case: "listFiles", value: create(ListFilesCommandSchema, { sandboxId: id, path }) },
+        this.deadlines.fileMs,
+      );
+      return expectReply(reply, "fileList").entries;
+    } catch (err) {
+      throw toAppError(err, "list files");
+    }
+  }
+
+  /** Puts a sandbox back to one of its own snapshots (disk, and RAM when it was saved). */
+  async restore(scope: OrgScope, id: string, snapshotId: string): Promise<Sandbox> {
+    const sandbox = await this.get(scope, id);
+    this.assertCanModify(scope, sandbox);
+    this.assertState(sandbox, ["RUNNING", "STOPPED"], "restore");
+    const snapshot = await this.db
+      .selectFrom("snapshots")
+      .selectAll()
+      .where("id", "=", snapshotId)
+      .where("sandbox_id", "=", id)
+      .where("org_id", "=", scope.orgId)
+      .executeTakeFirst();
+    if (!snapshot) throw notFound("snapshot of this sandbox");
+    let restored: ReplyValue<"sandboxRestored">;
+    try {
+      const reply = await this.hosts.request(
+        sandbox.host_id,
+        {
+          case: "restoreSnapshot",
+          value: create(RestoreSnapshotCommandSchema, { sandboxId: id, snapshotId: snapshot.host_snapshot_id }),
+        },
+        this.deadlines.startMs,
+      );
+      restored = expectReply(reply, "sandboxRestored");
+    } catch (err) {
+      throw toAppError(err, "restore snapshot");
+    }
+    const row = await this.db
+      .updateTable("sandboxes")
+      .set({ state: "RUNNING", ip_address: restored.ipAddress || sandbox.ip_address, updated_at: new Date() })
+      .where("id", "=", id)
+      .where("org_id", "=", scope.orgId)
+      .where("ended_at", "is", null)
+      .returningAll()
+      .executeTakeFirst();
+    if (!row) throw new AppError("invalid_state", "sandbox ended while it was being restored");
+    return row;
   }
 
   /** Moves the lease to `ttlSeconds` from now; the host's janitor is told first so both agree. */

@@ -108,6 +108,35 @@ export const defaultHandlers: Partial<Record<CommandCase, Handler>> = {
       },
     };
   },
+  readFile: (m) => {
+    const cmd = m.payload.case === "readFile" ? m.payload.value : undefined;
+    return {
+      case: "fileContent",
+      value: { sandboxId: cmd?.sandboxId, path: cmd?.path, content: new Uint8Array([0, 1, 2, 255]) },
+    };
+  },
+  writeFile: (m) => {
+    const cmd = m.payload.case === "writeFile" ? m.payload.value : undefined;
+    return {
+      case: "fileWritten",
+      value: { sandboxId: cmd?.sandboxId, path: cmd?.path, size: BigInt(cmd?.content.length ?? 0) },
+    };
+  },
+  listFiles: (m) => {
+    const cmd = m.payload.case === "listFiles" ? m.payload.value : undefined;
+    return {
+      case: "fileList",
+      value: {
+        sandboxId: cmd?.sandboxId,
+        path: cmd?.path,
+        entries: [{ name: "hosts", type: "file", size: 42n, modifiedUnix: 1_700_000_000n }],
+      },
+    };
+  },
+  restoreSnapshot: (m) => {
+    const cmd = m.payload.case === "restoreSnapshot" ? m.payload.value : undefined;
+    return { case: "sandboxRestored", value: { sandboxId: cmd?.sandboxId, state: "RUNNING", ipAddress: "10.0.0.77" } };
+  },
   extendSandbox: (m) => {
     const cmd = m.payload.case === "extendSandbox" ? m.payload.value : undefined;
     return { case: "sandboxExtended", value: { sandboxId: cmd?.sandboxId, expiresAtUnix: cmd?.expiresAtUnix } };
