@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -40,6 +40,10 @@ describe("fluid-daemon standalone with real QEMU microVMs (TCG)", () => {
 
   afterAll(async () => {
     await daemon?.dispose();
+  });
+
+  it("serves its local API on a socket only its own user can open (0600)", () => {
+    expect(statSync(daemon.socket).mode & 0o777).toBe(0o600);
   });
 
   it("boots a sandbox to RUNNING with a live VM behind it", async () => {

@@ -1,0 +1,39 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestServer, type TestServer } from "../../server/src/testing/harness.js";
+import { createClient, FluidApiError, unwrap } from "./index.js";
+
+describe("@fluid/sdk against a real server", () => {
+  let t: TestServer;
+  let key: string;
+
+  beforeAll(async () => {
+    t = await startTestServer("pglite");
+    const owner = await t.user("owner@example.com");
+    await t.org(owner, "acme");
+    key = (await t.apiKey(owner, "acme", "admin")).key;
+  });
+
+  afterAll(() => t.close());
+
+  it("authenticates with the API key and returns typed data", async () => {
+    const client = createClient({ baseUrl: t.restUrl, apiKey: key });
+    const org = await unwrap(client.GET("/v1/orgs/{slug}", { params: { path: { slug: "acme" } } }));
+    expect(org).toMatchObject({ slug: "acme", role: "admin" });
+    const token = await unwrap(
+      client.POST("/v1/orgs/{slug}/hosts/tokens", { params: { path: { slug: "acme" } }, body: { name: "h1" } }),
+    );
+    expect(token.token).toMatch(/^flh_/);
+  });
+
+  it("turns error responses into FluidApiError with the server's code", async () => {
+    const client = createClient({ baseUrl: t.restUrl, apiKey: key });
+    const failure = unwrap(client.GET("/v1/orgs/{slug}", { params: { path: { slug: "nope" } } }));
+    await expect(failure).rejects.toBeInstanceOf(FluidApiError);
+    await expect(failure).rejects.toMatchObject({ status: 404, code: "not_found", message: "organization not found" });
+  });
+
+  it("without a key the server answers 401", async () => {
+    const anonymous = createClient({ baseUrl: t.restUrl });
+    await expect(unwrap(anonymous.GET("/v1/orgs"))).rejects.toMatchObject({ status: 401, code: "unauthenticated" });
+  });
+});

@@ -1,0 +1,71 @@
+import createFetchClient, { type Client, type Middleware } from "openapi-fetch";
+import type { components, paths } from "./gen/api.js";
+
+export type { components, paths };
+
+type Schemas = components["schemas"];
+export type Sandbox = Schemas["Sandbox"];
+export type Command = Schemas["Command"];
+export type Snapshot = Schemas["Snapshot"];
+export type Host = Schemas["Host"];
+export type HostToken = Schemas["HostToken"];
+export type Organization = Schemas["Organization"];
+export type Member = Schemas["Member"];
+export type ApiKey = Schemas["ApiKey"];
+export type SourceHost = Schemas["SourceHost"];
+export type User = Schemas["User"];
+
+export type FluidClient = Client<paths>;
+
+export interface ClientOptions {
+  /** The server's base URL, e.g. http://127.0.0.1:8080 */
+  baseUrl: string;
+  /** An org-scoped API key (`fl_…`), sent as a bearer token. */
+  apiKey?: string | undefined;
+  fetch?: typeof fetch;
+}
+
+/** A typed client for the fluid REST API: every path, parameter and body is checked at compile time. */
+export function createClient(options: ClientOptions): FluidClient {
+  const client = createFetchClient<paths>({
+    baseUrl: options.baseUrl.replace(/\/+$/, ""),
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
+  if (options.apiKey) {
+    const auth: Middleware = {
+      onRequest({ request }) {
+        request.headers.set("authorization", `Bearer ${options.apiKey}`);
+        return request;
+      },
+    };
+    client.use(auth);
+  }
+  return client;
+}
+
+/** A failed API call: the server's stable error code and message, plus the HTTP status. */
+export class FluidApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.name = "FluidApiError";
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/**
+ * Returns the data of an openapi-fetch result or throws FluidApiError with the server's
+ * `{"error":{"code","message"}}`, so callers handle one error type.
+ */
+export async function unwrap<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
+  const { data, error, response } = await call;
+  if (response.ok && data !== undefined) return data;
+  const body = error as { error?: { code?: string; message?: string } } | undefined;
+  throw new FluidApiError(
+    response.status,
+    body?.error?.code ?? "http_error",
+    body?.error?.message ?? `${response.status} ${response.statusText}`,
+  );
+}
