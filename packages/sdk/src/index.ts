@@ -22,6 +22,8 @@ export interface ClientOptions {
   baseUrl: string;
   /** An org-scoped API key (`fl_…`), sent as a bearer token. */
   apiKey?: string | undefined;
+  /** Extra headers on every request (e.g. a session cookie for scripts that signed in). */
+  headers?: Record<string, string>;
   fetch?: typeof fetch;
 }
 
@@ -29,6 +31,7 @@ export interface ClientOptions {
 export function createClient(options: ClientOptions): FluidClient {
   const client = createFetchClient<paths>({
     baseUrl: options.baseUrl.replace(/\/+$/, ""),
+    ...(options.headers ? { headers: options.headers } : {}),
     ...(options.fetch ? { fetch: options.fetch } : {}),
   });
   if (options.apiKey) {

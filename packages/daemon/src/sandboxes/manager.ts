@@ -154,14 +154,25 @@ export class SandboxManager {
   // ---- create -------------------------------------------------------------------------------
 
   async create(input: CreateInput): Promise<SandboxRow> {
-    const id = input.id ?? randomUUID();
-    if (!ID_PATTERN.test(id))
-      throw new SandboxError("invalid_argument", "sandbox id must be 1-64 letters, digits, - or _");
-    if (input.vcpus < 1 || input.memoryMb < 64)
+    if (input.vcpus < 1 || input.memoryMb < 64) {
       throw new SandboxError("invalid_argument", "need at least 1 vCPU and 64 MB");
+    }
     const image = await this.o.images.resolve(input.image).catch((err: unknown) => {
       throw new SandboxError("not_found", `no image "${input.image}" on this host`, { cause: err });
     });
+    return this.provision(input, image.disk);
+  }
+
+  /**
+   * Builds one sandbox on an overlay of `backingDisk` (an image, or a snapshot's disk) and boots it,
+   * resuming guest RAM when `snapshot` has it. The row is written before any side effect, so a
+   * crash from there on leaves a CREATING row that recovery rolls back.
+   */
+  private provision(input: CreateInput, backingDisk: string, snapshot?: SnapshotRow): Promise<SandboxRow> {
+    const id = input.id ?? randomUUID();
+    if (!ID_PATTERN.test(id)) {
+      throw new SandboxError("invalid_argument", "sandbox id must be 1-64 letters, digits, - or _");
+    }
     return this.locked(id, async () => {
       if (await this.db.selectFrom("sandboxes").select("id").where("id", "=", id).executeTakeFirst()) {
         throw new SandboxError("invalid_state", `sandbox ${id} already exists on this host`);
@@ -175,7 +186,6 @@ export class SandboxManager {
       }
       const dir = join(this.o.stateDir, "sandboxes", id);
       const now = Date.now();
-      // Recorded before any side effect: a crash from here on leaves a CREATING row that recovery cleans up.
       await this.db
         .insertInto("sandboxes")
         .values({
@@ -203,25 +213,12 @@ export class SandboxManager {
         .execute();
       try {
         await mkdir(dir, { recursive: true, mode: 0o700 });
-        await runChecked([
-          "qemu-img",
-          "create",
-          "-q",
-          "-f",
-          "qcow2",
-          "-F",
-          "qcow2",
-          "-b",
-          image.disk,
-          join(dir, "disk.qcow2"),
-        ]);
+        await createOverlay(backingDisk, join(dir, "disk.qcow2"));
         const net = await this.o.network.attach(id, { egress: input.allowEgress });
         await this.update(id, { ip: net.ip ?? null, mac: net.mac, tap: net.tap ?? null, network: JSON.stringify(net) });
         const row = await this.get(id);
-        const pid = await launchVm(this.spec(row, image, net));
-        await this.update(id, { pid });
-        await this.agent(id);
-        await this.update(id, { state: "RUNNING" });
+        await this.boot(row, net, snapshot);
+        if (snapshot?.has_memory === 1) await this.reidentify(row, net);
         return await this.get(id);
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
@@ -310,13 +307,9 @@ export class SandboxManager {
       const row = await this.get(id);
       if (row.state !== "STOPPED")
         throw new SandboxError("invalid_state", `cannot start a sandbox that is ${row.state}`);
-      const image = await this.o.images.resolve(row.image);
       const net = JSON.parse(row.network ?? "null") as NetAttachment | null;
       if (!net) throw new SandboxError("host_error", "sandbox has no recorded network attachment");
-      const pid = await launchVm(this.spec(row, image, net));
-      await this.update(id, { pid });
-      await this.agent(id);
-      await this.update(id, { state: "RUNNING" });
+      await this.boot(row, net);
       return this.get(id);
     });
   }
@@ -578,18 +571,7 @@ export class SandboxManager {
       this.dropAgent(id);
       if (row.pid) await killVm(row.pid, row.dir);
       await rm(join(row.dir, "disk.qcow2"), { force: true });
-      await runChecked([
-        "qemu-img",
-        "create",
-        "-q",
-        "-f",
-        "qcow2",
-        "-F",
-        "qcow2",
-        "-b",
-        join(snapshot.dir, "disk.qcow2"),
-        join(row.dir, "disk.qcow2"),
-      ]);
+      await createOverlay(join(snapshot.dir, "disk.qcow2"), join(row.dir, "disk.qcow2"));
       const net = JSON.parse(row.network ?? "null") as NetAttachment;
       await this.boot(row, net, snapshot);
       return this.get(id);
@@ -626,82 +608,12 @@ export class SandboxManager {
     const snapshot = await this.getSnapshot(snapshotId);
     const results: SandboxRow[] = [];
     for (const clone of clones) {
-      const id = clone.id ?? randomUUID();
-      if (!ID_PATTERN.test(id))
-        throw new SandboxError("invalid_argument", "sandbox id must be 1-64 letters, digits, - or _");
       results.push(
-        await this.locked(id, async () => {
-          const committed = await this.committedMemoryMb();
-          if (committed + snapshot.memory_mb > this.o.allocatableMemoryMb) {
-            throw new SandboxError("no_capacity", `not enough memory for a ${snapshot.memory_mb} MB clone`);
-          }
-          const dir = join(this.o.stateDir, "sandboxes", id);
-          const now = Date.now();
-          await this.db
-            .insertInto("sandboxes")
-            .values({
-              id,
-              name: clone.name ?? `sbx-${id.slice(0, 8)}`,
-              image: snapshot.image,
-              state: "CREATING",
-              vcpus: snapshot.vcpus,
-              memory_mb: snapshot.memory_mb,
-              allow_egress: clone.allowEgress ? 1 : 0,
-              dir,
-              pid: null,
-              ip: null,
-              mac: null,
-              tap: null,
-              network: null,
-              agent_id: clone.agentId ?? null,
-              created_at: now,
-              updated_at: now,
-              expires_at: clone.expiresAt ?? null,
-              ended_at: null,
-              end_reason: null,
-              error: null,
-            })
-            .execute();
-          try {
-            await mkdir(dir, { recursive: true, mode: 0o700 });
-            await runChecked([
-              "qemu-img",
-              "create",
-              "-q",
-              "-f",
-              "qcow2",
-              "-F",
-              "qcow2",
-              "-b",
-              join(snapshot.dir, "disk.qcow2"),
-              join(dir, "disk.qcow2"),
-            ]);
-            const net = await this.o.network.attach(id, { egress: clone.allowEgress });
-            await this.update(id, {
-              ip: net.ip ?? null,
-              mac: net.mac,
-              tap: net.tap ?? null,
-              network: JSON.stringify(net),
-            });
-            const row = await this.get(id);
-            await this.boot(row, net, snapshot);
-            if (snapshot.has_memory === 1) await this.reidentify(row, net);
-            return await this.get(id);
-          } catch (err) {
-            const message = err instanceof Error ? err.message : String(err);
-            await this.teardown(id).catch(() => undefined);
-            await this.update(id, {
-              state: "ERROR",
-              ended_at: Date.now(),
-              end_reason: "create_failed",
-              error: message.slice(0, 2000),
-              pid: null,
-            });
-            throw err instanceof SandboxError
-              ? err
-              : new SandboxError("host_error", `could not fork sandbox: ${message}`, { cause: err });
-          }
-        }),
+        await this.provision(
+          { ...clone, image: snapshot.image, vcpus: snapshot.vcpus, memoryMb: snapshot.memory_mb },
+          join(snapshot.dir, "disk.qcow2"),
+          snapshot,
+        ),
       );
     }
     return results;
@@ -873,6 +785,11 @@ function assertGuestPath(path: string): void {
   if (!path.startsWith("/") || path.includes("\0") || path.length > 4096) {
     throw new SandboxError("invalid_argument", "path must be absolute, without NUL, at most 4096 characters");
   }
+}
+
+/** A copy-on-write qcow2 overlay: milliseconds whatever the size of its base, which it never writes. */
+async function createOverlay(backing: string, path: string): Promise<void> {
+  await runChecked(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", backing, path]);
 }
 
 async function migrateToFile(qmp: QmpClient, file: string): Promise<void> {

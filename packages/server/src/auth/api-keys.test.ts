@@ -1,9 +1,7 @@
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { newId } from "../lib/ids.js";
 import { databaseKinds } from "../testing/db.js";
 import { type Caller, startTestServer, type TestServer } from "../testing/harness.js";
-import { createSession } from "./sessions.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const sha256 = (value: string) => createHash("sha256").update(value, "utf8").digest("hex");
@@ -22,21 +20,6 @@ describe.each(databaseKinds)("API keys (%s)", (kind) => {
     await t.close();
   });
 
-  /**
-   * A user with a live session, written straight to the database: these tests are about what users may
-   * do, and going through register would spend an argon2 hash and the per-IP register budget on each.
-   */
-  async function signUp(name: string) {
-    const id = newId();
-    const email = `${name}-${next()}@example.com`;
-    await t.server.ctx.db
-      .insertInto("users")
-      .values({ id, email, display_name: name, password_hash: null, avatar_url: null })
-      .execute();
-    const session = await createSession(t.server.ctx.db, id, { ip: "127.0.0.1", userAgent: undefined }, 3_600_000);
-    return { cookie: session.token, id, email };
-  }
-
   async function addMember(owner: Caller, slug: string, email: string, role: string) {
     const response = await t.call("POST", `/v1/orgs/${slug}/members`, { as: owner, body: { email, role } });
     expect(response.status).toBe(201);
@@ -46,11 +29,11 @@ describe.each(databaseKinds)("API keys (%s)", (kind) => {
   /** An org owned by a fresh user, plus an admin, a member and a viewer. */
   async function orgWithTeam() {
     const slug = `keys-${next()}`;
-    const owner = await signUp("owner");
+    const owner = await t.fastUser("owner");
     await t.org(owner, slug);
-    const admin = await signUp("admin");
-    const member = await signUp("member");
-    const viewer = await signUp("viewer");
+    const admin = await t.fastUser("admin");
+    const member = await t.fastUser("member");
+    const viewer = await t.fastUser("viewer");
     const adminMembership = await addMember(owner, slug, admin.email, "admin");
     await addMember(owner, slug, member.email, "member");
     await addMember(owner, slug, viewer.email, "viewer");
@@ -208,7 +191,7 @@ describe.each(databaseKinds)("API keys (%s)", (kind) => {
     });
 
     it("bearer-prefix-parsing-robust: a malformed Authorization header is refused even alongside a valid cookie", async () => {
-      const user = await signUp("cookie-and-header");
+      const user = await t.fastUser("cookie-and-header");
       const response = await t.call("GET", "/v1/auth/me", { as: user, headers: { authorization: "Basic x" } });
       expect(response.status).toBe(401);
     });

@@ -62,14 +62,6 @@ describe.each(databaseKinds)("auth and sessions (%s)", (kind) => {
       remoteAddress: freshIp(),
     });
 
-  async function signUp(name: string) {
-    const response = await register(uniqueEmail(name));
-    expect(response.statusCode).toBe(201);
-    const cookie = sessionCookie(response)?.value;
-    if (!cookie) throw new Error("register set no session cookie");
-    return { cookie, id: JSON.parse(response.body).user.id as string };
-  }
-
   const usersWithEmail = (email: string) =>
     t.server.ctx.db.selectFrom("users").selectAll().where("email", "=", email).execute();
 
@@ -112,7 +104,7 @@ describe.each(databaseKinds)("auth and sessions (%s)", (kind) => {
     });
 
     it("logout: deletes the session row, clears the cookie, and the old cookie no longer works", async () => {
-      const { cookie } = await signUp("logout");
+      const { cookie } = await t.fastUser("logout");
       expect(await sessionByToken(cookie)).toBeDefined();
       const response = await t.server.app.inject({
         method: "POST",
@@ -144,14 +136,14 @@ describe.each(databaseKinds)("auth and sessions (%s)", (kind) => {
     });
 
     it("me: with a session cookie it answers the signed-in user", async () => {
-      const { cookie, id } = await signUp("me-cookie");
+      const { cookie, id } = await t.fastUser("me-cookie");
       const me = await t.call("GET", "/v1/auth/me", { as: { cookie } });
       expect(me.status).toBe(200);
       expect(me.body.user.id).toBe(id);
     });
 
     it("me: with an API key it answers the user who created the key", async () => {
-      const { cookie, id } = await signUp("me-key");
+      const { cookie, id } = await t.fastUser("me-key");
       const slug = `me-key-${emails}`;
       await t.org({ cookie }, slug);
       const key = await t.apiKey({ cookie }, slug, "viewer");
@@ -275,7 +267,7 @@ describe.each(databaseKinds)("auth and sessions (%s)", (kind) => {
 
   describe("session storage and lifetime", () => {
     it("session-token-stored-hashed: the DB holds SHA-256 of the cookie and nothing findable by the raw value", async () => {
-      const { cookie, id } = await signUp("hashed");
+      const { cookie, id } = await t.fastUser("hashed");
       const row = await sessionByToken(cookie);
       expect(row?.user_id).toBe(id);
       expect(row?.token_hash).toBe(sha256(cookie));
@@ -289,7 +281,7 @@ describe.each(databaseKinds)("auth and sessions (%s)", (kind) => {
     });
 
     it("expired-session-rejected: a session whose expires_at has passed answers 401", async () => {
-      const { cookie } = await signUp("expired");
+      const { cookie } = await t.fastUser("expired");
       await t.server.ctx.db
         .updateTable("sessions")
         .set({ expires_at: new Date(Date.now() - 1_000) })
@@ -311,8 +303,8 @@ describe.each(databaseKinds)("auth and sessions (%s)", (kind) => {
     });
 
     it("expired-sessions-purged-periodically: purgeExpiredSessions removes expired rows and keeps live ones", async () => {
-      const live = await signUp("purge-live");
-      const expired = await signUp("purge-expired");
+      const live = await t.fastUser("purge-live");
+      const expired = await t.fastUser("purge-expired");
       await t.server.ctx.db
         .updateTable("sessions")
         .set({ expires_at: new Date(Date.now() - 60_000) })
@@ -325,8 +317,8 @@ describe.each(databaseKinds)("auth and sessions (%s)", (kind) => {
     });
 
     it("expired-sessions-purged-periodically: the reaper's housekeeping pass purges expired sessions only", async () => {
-      const live = await signUp("reaper-live");
-      const expired = await signUp("reaper-expired");
+      const live = await t.fastUser("reaper-live");
+      const expired = await t.fastUser("reaper-expired");
       await t.server.ctx.db
         .updateTable("sessions")
         .set({ expires_at: new Date(Date.now() - 60_000) })
@@ -353,14 +345,14 @@ describe.each(databaseKinds)("auth and sessions (%s)", (kind) => {
     });
 
     it("delete-session-reports-not-found: deleting a real session answers true once, then false", async () => {
-      const { cookie } = await signUp("delete-twice");
+      const { cookie } = await t.fastUser("delete-twice");
       const row = await sessionByToken(cookie);
       expect(await deleteSession(t.server.ctx.db, row!.id)).toBe(true);
       expect(await deleteSession(t.server.ctx.db, row!.id)).toBe(false);
     });
 
     it("a user deleted (deleted_at set) loses their session at once", async () => {
-      const { cookie, id } = await signUp("deleted");
+      const { cookie, id } = await t.fastUser("deleted");
       await t.server.ctx.db.updateTable("users").set({ deleted_at: new Date() }).where("id", "=", id).execute();
       const me = await t.call("GET", "/v1/auth/me", { as: { cookie } });
       expect(me.status).toBe(401);
@@ -376,8 +368,8 @@ describe.each(databaseKinds)("auth and sessions (%s)", (kind) => {
 
   describe("identifiers", () => {
     it("user-id-full-entropy: user ids are complete, distinct UUIDs, the same in the API and the DB", async () => {
-      const a = await signUp("entropy-a");
-      const b = await signUp("entropy-b");
+      const a = await t.fastUser("entropy-a");
+      const b = await t.fastUser("entropy-b");
       expect(a.id).toMatch(UUID);
       expect(b.id).toMatch(UUID);
       expect(a.id).not.toBe(b.id);
@@ -386,8 +378,8 @@ describe.each(databaseKinds)("auth and sessions (%s)", (kind) => {
     });
 
     it("session tokens carry 256 random bits: 43 base64url characters after the prefix, never repeated", async () => {
-      const a = await signUp("token-a");
-      const b = await signUp("token-b");
+      const a = await t.fastUser("token-a");
+      const b = await t.fastUser("token-b");
       expect(a.cookie).toMatch(/^fls_[A-Za-z0-9_-]{43}$/);
       expect(a.cookie).not.toBe(b.cookie);
     });
@@ -408,7 +400,7 @@ describe.each(databaseKinds)("auth and sessions (%s)", (kind) => {
     });
 
     it("origin-check backs SameSite=Lax: a cookie-authenticated write from a foreign Origin is refused with 403", async () => {
-      const { cookie } = await signUp("csrf");
+      const { cookie } = await t.fastUser("csrf");
       const response = await t.call("POST", "/v1/auth/logout", {
         as: { cookie },
         headers: { origin: "https://evil.example" },

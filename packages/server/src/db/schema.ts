@@ -208,6 +208,36 @@ export interface SourceHostsTable {
   updated_at: UpdatedAt;
 }
 
+export interface PlaybooksTable {
+  id: string;
+  org_id: string;
+  name: string;
+  description: string;
+  hosts: string;
+  become: boolean;
+  created_by: string;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+/** A task-level `changed_when`: a boolean or a Jinja conditional. */
+export type ChangedWhen = boolean | string;
+
+export interface PlaybookTasksTable {
+  id: string;
+  org_id: string;
+  playbook_id: string;
+  /** Dense and ordered: 0…n-1 within a playbook. */
+  position: number;
+  name: string;
+  /** Fully-qualified module name from the allowlist (playbooks/modules.ts). */
+  module: string;
+  params: Json<Record<string, unknown>>;
+  changed_when: Json<ChangedWhen> | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
 export interface RateLimitsTable {
   key: string;
   window_start: Timestamp;
@@ -227,6 +257,8 @@ export interface DB {
   commands: CommandsTable;
   snapshots: SnapshotsTable;
   source_hosts: SourceHostsTable;
+  playbooks: PlaybooksTable;
+  playbook_tasks: PlaybookTasksTable;
   rate_limits: RateLimitsTable;
 }
 
@@ -239,3 +271,5 @@ export type SandboxUpdate = Updateable<SandboxesTable>;
 export type Command = Selectable<CommandsTable>;
 export type Snapshot = Selectable<SnapshotsTable>;
 export type SourceHost = Selectable<SourceHostsTable>;
+export type Playbook = Selectable<PlaybooksTable>;
+export type PlaybookTask = Selectable<PlaybookTasksTable>;

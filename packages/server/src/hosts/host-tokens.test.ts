@@ -1,8 +1,6 @@
 import { createHash } from "node:crypto";
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createSession } from "../auth/sessions.js";
-import { newId } from "../lib/ids.js";
 import { databaseKinds } from "../testing/db.js";
 import { startTestServer, type TestServer } from "../testing/harness.js";
 import { TestDaemon } from "../testing/test-daemon.js";
@@ -25,26 +23,15 @@ describe.each(databaseKinds)("host tokens (%s)", (kind) => {
     await t.close();
   });
 
-  /**
-   * A user with a live session, written straight to the database: these tests are about what users may
-   * do, and going through register would spend an argon2 hash and the per-IP register budget on each.
-   */
-  async function signUp(name: string) {
-    const id = newId();
-    const email = `${name}-${next()}@example.com`;
-    await t.server.ctx.db
-      .insertInto("users")
-      .values({ id, email, display_name: name, password_hash: null, avatar_url: null })
-      .execute();
-    const session = await createSession(t.server.ctx.db, id, { ip: "127.0.0.1", userAgent: undefined }, 3_600_000);
-    return { cookie: session.token, id, email };
-  }
-
   async function orgWithTeam() {
     const slug = `hosts-${next()}`;
-    const owner = await signUp("owner");
+    const owner = await t.fastUser("owner");
     const org = await t.org(owner, slug);
-    const team = { admin: await signUp("admin"), member: await signUp("member"), viewer: await signUp("viewer") };
+    const team = {
+      admin: await t.fastUser("admin"),
+      member: await t.fastUser("member"),
+      viewer: await t.fastUser("viewer"),
+    };
     for (const [role, user] of Object.entries(team)) {
       const added = await t.call("POST", `/v1/orgs/${slug}/members`, { as: owner, body: { email: user.email, role } });
       expect(added.status).toBe(201);

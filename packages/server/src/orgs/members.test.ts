@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createSession } from "../auth/sessions.js";
 import type { Role } from "../db/schema.js";
 import { newId } from "../lib/ids.js";
 import { databaseKinds } from "../testing/db.js";
@@ -22,33 +21,18 @@ describe.each(databaseKinds)("organization members (%s)", (kind) => {
   });
 
   /**
-   * A user with a live session, written straight to the database: these tests are about what users may
-   * do, and going through register would spend an argon2 hash and the per-IP register budget on each.
-   */
-  async function signUp(name: string): Promise<User> {
-    const id = newId();
-    const email = `${name}-${next()}@example.com`;
-    await t.server.ctx.db
-      .insertInto("users")
-      .values({ id, email, display_name: name, password_hash: null, avatar_url: null })
-      .execute();
-    const session = await createSession(t.server.ctx.db, id, { ip: "127.0.0.1", userAgent: undefined }, 3_600_000);
-    return { cookie: session.token, id, email };
-  }
-
-  /**
    * An org owned by a fresh user with two admins, a member and a viewer (two admins so admin-on-admin
    * rules can be exercised), plus every membership id by person.
    */
   async function orgWithTeam() {
     const slug = `team-${next()}`;
-    const owner = await signUp("owner");
+    const owner = await t.fastUser("owner");
     const org = await t.org(owner, slug);
     const people = {
-      admin: await signUp("admin"),
-      admin2: await signUp("admin2"),
-      member: await signUp("member"),
-      viewer: await signUp("viewer"),
+      admin: await t.fastUser("admin"),
+      admin2: await t.fastUser("admin2"),
+      member: await t.fastUser("member"),
+      viewer: await t.fastUser("viewer"),
     };
     const roles: Record<keyof typeof people, Role> = {
       admin: "admin",
@@ -109,7 +93,7 @@ describe.each(databaseKinds)("organization members (%s)", (kind) => {
       "member-add-requires-admin: a %s cannot add members (403, no row)",
       async (who) => {
         const team = await orgWithTeam();
-        const newcomer = await signUp("newcomer");
+        const newcomer = await t.fastUser("newcomer");
         const response = await t.call("POST", `/v1/orgs/${team.slug}/members`, {
           as: team[who],
           body: { email: newcomer.email, role: "viewer" },
@@ -121,7 +105,7 @@ describe.each(databaseKinds)("organization members (%s)", (kind) => {
 
     it.each(["member", "viewer"] as const)("member-add-requires-admin: an admin can add a %s", async (role) => {
       const team = await orgWithTeam();
-      const newcomer = await signUp("newcomer");
+      const newcomer = await t.fastUser("newcomer");
       const response = await t.call("POST", `/v1/orgs/${team.slug}/members`, {
         as: team.admin,
         body: { email: newcomer.email, role },
@@ -133,7 +117,7 @@ describe.each(databaseKinds)("organization members (%s)", (kind) => {
 
     it("admin-grants-owner-only: an admin cannot add an admin (403, no row)", async () => {
       const team = await orgWithTeam();
-      const newcomer = await signUp("newcomer");
+      const newcomer = await t.fastUser("newcomer");
       const response = await t.call("POST", `/v1/orgs/${team.slug}/members`, {
         as: team.admin,
         body: { email: newcomer.email, role: "admin" },
@@ -144,7 +128,7 @@ describe.each(databaseKinds)("organization members (%s)", (kind) => {
 
     it("admin-grants-owner-only: the owner can add an admin", async () => {
       const team = await orgWithTeam();
-      const newcomer = await signUp("newcomer");
+      const newcomer = await t.fastUser("newcomer");
       const response = await t.call("POST", `/v1/orgs/${team.slug}/members`, {
         as: team.owner,
         body: { email: newcomer.email, role: "admin" },
@@ -155,7 +139,7 @@ describe.each(databaseKinds)("organization members (%s)", (kind) => {
 
     it("owner-not-assignable: nobody can add a second owner (400)", async () => {
       const team = await orgWithTeam();
-      const newcomer = await signUp("newcomer");
+      const newcomer = await t.fastUser("newcomer");
       const response = await t.call("POST", `/v1/orgs/${team.slug}/members`, {
         as: team.owner,
         body: { email: newcomer.email, role: "owner" },
@@ -176,7 +160,7 @@ describe.each(databaseKinds)("organization members (%s)", (kind) => {
 
     it("member-add-unknown-user: a deleted account cannot be added (404)", async () => {
       const team = await orgWithTeam();
-      const gone = await signUp("gone");
+      const gone = await t.fastUser("gone");
       await t.server.ctx.db.updateTable("users").set({ deleted_at: new Date() }).where("id", "=", gone.id).execute();
       const response = await t.call("POST", `/v1/orgs/${team.slug}/members`, {
         as: team.owner,

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createSession } from "../auth/sessions.js";
 import { newId } from "../lib/ids.js";
 import { databaseKinds } from "../testing/db.js";
 import { type Caller, startTestServer, type TestServer } from "../testing/harness.js";
@@ -18,27 +17,16 @@ describe.each(databaseKinds)("organizations (%s)", (kind) => {
     await t.close();
   });
 
-  /**
-   * A user with a live session, written straight to the database: these tests are about what users may
-   * do, and going through register would spend an argon2 hash and the per-IP register budget on each.
-   */
-  async function signUp(name: string) {
-    const id = newId();
-    const email = `${name}-${next()}@example.com`;
-    await t.server.ctx.db
-      .insertInto("users")
-      .values({ id, email, display_name: name, password_hash: null, avatar_url: null })
-      .execute();
-    const session = await createSession(t.server.ctx.db, id, { ip: "127.0.0.1", userAgent: undefined }, 3_600_000);
-    return { cookie: session.token, id, email };
-  }
-
   /** An org owned by a fresh user, with one member of each other role. */
   async function orgWithTeam() {
     const slug = `org-${next()}`;
-    const owner = await signUp("owner");
+    const owner = await t.fastUser("owner");
     const org = await t.org(owner, slug);
-    const team = { admin: await signUp("admin"), member: await signUp("member"), viewer: await signUp("viewer") };
+    const team = {
+      admin: await t.fastUser("admin"),
+      member: await t.fastUser("member"),
+      viewer: await t.fastUser("viewer"),
+    };
     for (const [role, user] of Object.entries(team)) {
       const added = await t.call("POST", `/v1/orgs/${slug}/members`, { as: owner, body: { email: user.email, role } });
       expect(added.status).toBe(201);
@@ -104,7 +92,7 @@ describe.each(databaseKinds)("organizations (%s)", (kind) => {
 
   describe("create", () => {
     it("org-create: answers 201 and makes the caller its owner, with an owner membership row", async () => {
-      const user = await signUp("creator");
+      const user = await t.fastUser("creator");
       const slug = `made-${next()}`;
       const response = await t.call("POST", "/v1/orgs", { as: user, body: { name: "Made Here", slug } });
       expect(response.status).toBe(201);
@@ -119,8 +107,8 @@ describe.each(databaseKinds)("organizations (%s)", (kind) => {
     });
 
     it("org-slug-conflict: a slug already in use answers 409 and leaves the first org alone", async () => {
-      const first = await signUp("first");
-      const second = await signUp("second");
+      const first = await t.fastUser("first");
+      const second = await t.fastUser("second");
       const slug = `taken-${next()}`;
       const org = await t.org(first, slug);
       const response = await t.call("POST", "/v1/orgs", { as: second, body: { name: "Mine now", slug } });
@@ -132,7 +120,7 @@ describe.each(databaseKinds)("organizations (%s)", (kind) => {
     });
 
     it("org-auto-slug: without a slug one is derived from the name", async () => {
-      const user = await signUp("auto");
+      const user = await t.fastUser("auto");
       const n = next();
       const response = await t.call("POST", "/v1/orgs", { as: user, body: { name: `Acme Corp ${n}!` } });
       expect(response.status).toBe(201);
@@ -140,7 +128,7 @@ describe.each(databaseKinds)("organizations (%s)", (kind) => {
     });
 
     it("org-auto-slug: a name whose slug is taken gets a random suffix instead of a conflict", async () => {
-      const user = await signUp("auto-dup");
+      const user = await t.fastUser("auto-dup");
       const name = `Globex ${next()}`;
       const first = await t.call("POST", "/v1/orgs", { as: user, body: { name } });
       const second = await t.call("POST", "/v1/orgs", { as: user, body: { name } });
@@ -149,7 +137,7 @@ describe.each(databaseKinds)("organizations (%s)", (kind) => {
     });
 
     it("org-auto-slug: a very short name still yields a valid slug", async () => {
-      const user = await signUp("short");
+      const user = await t.fastUser("short");
       const response = await t.call("POST", "/v1/orgs", { as: user, body: { name: "X" } });
       expect(response.status).toBe(201);
       expect(response.body.slug).toMatch(/^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$/);
@@ -158,7 +146,7 @@ describe.each(databaseKinds)("organizations (%s)", (kind) => {
     it.each(["UPPER", "ab", "-leading", "trailing-", "has space", "a".repeat(51)])(
       "org-slug-validated: an explicit slug %j is refused with 400",
       async (slug) => {
-        const user = await signUp("bad-slug");
+        const user = await t.fastUser("bad-slug");
         const response = await t.call("POST", "/v1/orgs", { as: user, body: { name: "Bad", slug } });
         expect(response.status).toBe(400);
       },
@@ -189,7 +177,7 @@ describe.each(databaseKinds)("organizations (%s)", (kind) => {
 
     it("org-list-own-only: a user in no org gets an empty list", async () => {
       await orgWithTeam();
-      const loner = await signUp("loner");
+      const loner = await t.fastUser("loner");
       const response = await t.call("GET", "/v1/orgs", { as: loner });
       expect(response.body).toEqual({ organizations: [], total: 0 });
     });
@@ -203,7 +191,7 @@ describe.each(databaseKinds)("organizations (%s)", (kind) => {
 
     it("org-not-member-404: an outsider gets the same 404 body as for an org that does not exist", async () => {
       const { slug } = await orgWithTeam();
-      const outsider = await signUp("outsider");
+      const outsider = await t.fastUser("outsider");
       const existing = await t.call("GET", `/v1/orgs/${slug}`, { as: outsider });
       const missing = await t.call("GET", `/v1/orgs/no-such-org-${next()}`, { as: outsider });
       expect(existing.status).toBe(404);
@@ -350,7 +338,7 @@ describe.each(databaseKinds)("organizations (%s)", (kind) => {
     it("org-delete: a deleted org's slug can be taken again", async () => {
       const team = await orgWithTeam();
       expect((await t.call("DELETE", `/v1/orgs/${team.slug}`, { as: team.owner })).status).toBe(200);
-      const someone = await signUp("reuser");
+      const someone = await t.fastUser("reuser");
       const response = await t.call("POST", "/v1/orgs", { as: someone, body: { name: "Again", slug: team.slug } });
       expect(response.status).toBe(201);
       expect(response.body.id).not.toBe(team.orgId);

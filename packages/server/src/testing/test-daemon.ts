@@ -9,7 +9,7 @@ import {
   HostService,
   type RegistrationAck,
 } from "@fluid/proto";
-import { Pushable } from "./pushable.js";
+import { Outbox } from "../../../daemon/src/stream/outbox.js";
 
 type HostPayload = MessageInitShape<typeof HostMessageSchemaType>["payload"];
 type CommandCase = NonNullable<ControlMessage["payload"]["case"]>;
@@ -39,7 +39,7 @@ export async function openRawStream(
   authorization: string | undefined,
   first: MessageInitShape<typeof HostMessageSchemaType>,
 ) {
-  const outgoing = new Pushable<HostMessage>();
+  const outgoing = new Outbox<HostMessage>();
   outgoing.push(create(HostMessageSchema, first));
   const client: Client<typeof HostService> = createClient(HostService, createGrpcTransport({ baseUrl: url }));
   const responses = client.connect(outgoing, authorization ? { headers: { authorization } } : {});
@@ -153,7 +153,7 @@ export class TestDaemon {
   handlers: Partial<Record<CommandCase, Handler>>;
   /** Settles when the server ends the stream: undefined for a clean end, else the error. */
   readonly ended: Promise<ConnectError | undefined>;
-  private readonly outgoing = new Pushable<HostMessage>();
+  private readonly outgoing = new Outbox<HostMessage>();
   private readonly controller = new AbortController();
   private readonly listeners = new Set<(m: ControlMessage) => void>();
   private ackWaiter: { resolve(ack: RegistrationAck): void; reject(err: unknown): void } | undefined;
