@@ -15,6 +15,7 @@ import { openApiRoute, registerOpenApi } from "./http/openapi.js";
 import type { App } from "./http/types.js";
 import { memberRoutes } from "./orgs/member-routes.js";
 import { orgRoutes } from "./orgs/routes.js";
+import { playbookRoutes } from "./playbooks/routes.js";
 import { sandboxRoutes } from "./sandboxes/routes.js";
 import { sourceHostRoutes } from "./sources/routes.js";
 import { VERSION } from "./version.js";
@@ -73,6 +74,7 @@ export async function buildApp(ctx: AppContext): Promise<App> {
   hostRoutes(app, ctx);
   sandboxRoutes(app, ctx);
   sourceHostRoutes(app, ctx);
+  playbookRoutes(app, ctx);
   openApiRoute(app);
 
   await app.ready();

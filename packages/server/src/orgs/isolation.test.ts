@@ -21,6 +21,11 @@ const sampleBodies: Record<string, unknown> = {
   "POST /v1/orgs/{slug}/source-hosts": { type: "libvirt", name: "stolen", hostname: "10.9.9.9" },
   "PUT /v1/orgs/{slug}/sandboxes/{id}/files": { path: "/root/x", content_base64: "eA==" },
   "POST /v1/orgs/{slug}/sandboxes/{id}/restore": { snapshot_id: "01a22225-f4e5-7391-9e65-29356d01b684" },
+  "POST /v1/orgs/{slug}/playbooks": { name: "stolen" },
+  "PATCH /v1/orgs/{slug}/playbooks/{playbookId}": { name: "pwned", become: true },
+  "POST /v1/orgs/{slug}/playbooks/{playbookId}/tasks": { name: "x", module: "debug", params: { msg: "x" } },
+  "PUT /v1/orgs/{slug}/playbooks/{playbookId}/tasks/reorder": { task_ids: ["01a22225-f4e5-7391-9e65-29356d01b684"] },
+  "PATCH /v1/orgs/{slug}/playbooks/{playbookId}/tasks/{taskId}": { name: "pwned" },
 };
 
 /** Required query parameters, so reads get past validation and reach the org check too. */
@@ -52,7 +57,14 @@ describe.each(databaseKinds)("org isolation (%s)", (kind) => {
       as: owner,
       body: { type: "libvirt", name: "kvm-1", hostname: "10.0.0.5" },
     });
+    const playbook = await t.call("POST", "/v1/orgs/acme/playbooks", { as: owner, body: { name: "web" } });
+    const task = await t.call("POST", `/v1/orgs/acme/playbooks/${playbook.body.id}/tasks`, {
+      as: owner,
+      body: { name: "nginx", module: "apt", params: { name: "nginx", state: "present" } },
+    });
     ids = {
+      playbookId: playbook.body.id,
+      taskId: task.body.id,
       sourceHostId: sourceHost.body.id,
       slug: "acme",
       id: sandbox.body.id,
@@ -146,6 +158,17 @@ describe.each(databaseKinds)("org isolation (%s)", (kind) => {
       commands: await db.selectFrom("commands").select("id").where("org_id", "=", org.id).execute(),
       snapshots: await db.selectFrom("snapshots").select("id").where("org_id", "=", org.id).execute(),
       sourceHosts: await db.selectFrom("source_hosts").select(["id", "name"]).where("org_id", "=", org.id).execute(),
+      playbooks: await db
+        .selectFrom("playbooks")
+        .select(["id", "name", "hosts", "become", "updated_at"])
+        .where("org_id", "=", org.id)
+        .execute(),
+      playbookTasks: await db
+        .selectFrom("playbook_tasks")
+        .select(["id", "position", "name", "params", "updated_at"])
+        .where("org_id", "=", org.id)
+        .orderBy("id")
+        .execute(),
     };
   }
 });

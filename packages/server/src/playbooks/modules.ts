@@ -63,8 +63,8 @@ export const playbookLimits = {
 
 /** Top-level module arguments are identifiers (`dest`, `state`, `update_cache`, …). */
 const paramName = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
-/** PostgreSQL text and jsonb cannot hold NUL; YAML cannot carry U+FFFE/U+FFFF or lone surrogates. */
-const unstorable = /[\u0000\uFFFE\uFFFF]|\p{Cs}/u;
+/** PostgreSQL text and jsonb cannot hold NUL or lone surrogates (UTF-16 halves with no pair). */
+const unstorable = /\p{Cs}/u;
 
 export interface TaskInput {
   module: ModuleName;
@@ -72,9 +72,9 @@ export interface TaskInput {
   changedWhen: ChangedWhen | null;
 }
 
-/** Whether a string can be stored and rendered exactly (no NUL, noncharacters or lone surrogates). */
+/** Whether a string can be stored exactly (no NUL, no lone surrogates). */
 export function isStorableText(value: string): boolean {
-  return !unstorable.test(value);
+  return !value.includes("\0") && !unstorable.test(value);
 }
 
 /**
@@ -122,7 +122,9 @@ function checkValue(value: unknown, path: string, depth: number): string | undef
   if (depth > playbookLimits.maxParamsDepth)
     return `${path}: nested deeper than ${playbookLimits.maxParamsDepth} levels`;
   if (typeof value === "string") {
-    return isStorableText(value) ? undefined : `${path}: contains characters that cannot be stored (NUL, U+FFFE/FFFF)`;
+    return isStorableText(value)
+      ? undefined
+      : `${path}: contains characters that cannot be stored (NUL or a lone surrogate)`;
   }
   if (typeof value === "number") {
     // JSON numbers outside this range print with an exponent, which YAML 1.1 (Ansible) reads as a string.

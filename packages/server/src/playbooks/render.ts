@@ -49,8 +49,14 @@ export function renderPlaybook(playbook: RenderablePlaybook, tasks: readonly Ren
       else node.type = literalBlock(node.value) ? Scalar.BLOCK_LITERAL : Scalar.QUOTE_DOUBLE;
     },
   });
-  return `---\n${doc.toString({ lineWidth: 0, indent: 2, indentSeq: true })}`;
+  const text = doc.toString({ lineWidth: 0, indent: 2, indentSeq: true });
+  // Only double-quoted scalars can hold these (plain keys and literal blocks exclude them), and the
+  // yaml package writes them raw; PyYAML reads them raw as line breaks or refuses them, so escape.
+  return `---\n${text.replace(mustEscape, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)}`;
 }
+
+/** DEL and C1 controls (U+0085 included), YAML 1.1 line breaks, BOM, and noncharacters. */
+const mustEscape = /(?![\t\n])[\p{Cc}\u2028\u2029\ufeff\ufffe\uffff]/gu;
 
 /** Words some YAML version (1.1 in particular) resolves to booleans or null when plain. */
 const specialWords = new Set(["y", "n", "yes", "no", "on", "off", "true", "false", "null"]);
@@ -62,14 +68,16 @@ function plainKey(key: string): boolean {
 /**
  * Multi-line text a literal block carries exactly. Excluded, and double-quoted with escapes instead:
  * carriage returns and other control characters (a block would normalise or reject them),
- * U+0085/U+2028/U+2029 (line breaks to YAML 1.1), U+FEFF, and text whose last line is only
- * whitespace (a block cannot end in trailing whitespace).
+ * U+0085/U+2028/U+2029 (line breaks to YAML 1.1), U+FEFF and noncharacters, text whose last
+ * line is only whitespace (a block cannot end in trailing whitespace), lines that start with a tab
+ * (libyaml takes it for indentation), and whitespace-only text.
  */
 function literalBlock(value: string): boolean {
   return (
     value.includes("\n") &&
-    !/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\ufeff]/.test(value) &&
+    !/(?![\t\n])[\p{Cc}\u2028\u2029\ufeff\ufffe\uffff]/u.test(value) &&
     !/\n[\t ]+$/.test(value) &&
+    !/(^|\n)\t/.test(value) &&
     !/^\s*$/.test(value)
   );
 }
