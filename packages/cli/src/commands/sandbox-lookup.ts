@@ -1,0 +1,57 @@
+import { type Sandbox, unwrap } from "@fluid/sdk";
+import type { Connection } from "../connection.js";
+import { CliError, EXIT } from "../output.js";
+import { allPages, isUuid, PAGE_SIZE } from "./shared.js";
+
+/** How commands describe a <sandbox> argument. */
+export const SANDBOX_ARG = "sandbox id, or the name of a live sandbox";
+
+export async function listSandboxes(conn: Connection, includeEnded: boolean): Promise<Sandbox[]> {
+  return allPages(async (offset) => {
+    const page = await unwrap(
+      conn.client.GET("/v1/orgs/{slug}/sandboxes", {
+        params: {
+          path: { slug: conn.org },
+          query: { limit: PAGE_SIZE, offset, include_ended: includeEnded ? "true" : "false" },
+        },
+      }),
+    );
+    return { items: page.sandboxes, next_offset: page.next_offset };
+  });
+}
+
+export function getSandbox(conn: Connection, id: string): Promise<Sandbox> {
+  return unwrap(conn.client.GET("/v1/orgs/{slug}/sandboxes/{id}", { params: { path: { slug: conn.org, id } } }));
+}
+
+/** A sandbox id as given, or the id of the one live sandbox with that name. */
+export async function sandboxId(conn: Connection, ref: string): Promise<string> {
+  if (isUuid(ref)) return ref;
+  const matches = (await listSandboxes(conn, false)).filter((s) => s.name === ref);
+  const [only, ...others] = matches;
+  if (!only) {
+    throw new CliError(`no live sandbox is named "${ref}" (see fluid sandbox ls)`, {
+      exitCode: EXIT.notFound,
+      code: "not_found",
+    });
+  }
+  if (others.length > 0) throw new CliError(`several sandboxes are named "${ref}"; give an id (see fluid sandbox ls)`);
+  return only.id;
+}
+
+export async function snapshotIdFor(conn: Connection, sandbox: string, ref: string): Promise<string> {
+  if (isUuid(ref)) return ref;
+  const { snapshots } = await unwrap(
+    conn.client.GET("/v1/orgs/{slug}/sandboxes/{id}/snapshots", { params: { path: { slug: conn.org, id: sandbox } } }),
+  );
+  const matches = snapshots.filter((s) => s.name === ref);
+  const [only, ...others] = matches;
+  if (!only) {
+    throw new CliError(`this sandbox has no snapshot named "${ref}" (see fluid sandbox snapshots)`, {
+      exitCode: EXIT.notFound,
+      code: "not_found",
+    });
+  }
+  if (others.length > 0) throw new CliError(`several snapshots are named "${ref}"; give an id`);
+  return only.id;
+}

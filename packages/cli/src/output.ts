@@ -1,0 +1,80 @@
+/** Exit codes scripts can rely on. */
+export const EXIT = {
+  ok: 0,
+  /** Something failed (server error, host error, timeout). */
+  failure: 1,
+  /** Bad arguments or a request the server rejected as invalid or conflicting. */
+  usage: 2,
+  /** Not logged in, or not allowed. */
+  auth: 3,
+  /** The thing named does not exist (or belongs to another org). */
+  notFound: 4,
+} as const;
+
+/**
+ * A failure the CLI detects itself (bad argument, missing login, unreachable server, local file):
+ * main prints the message and exits with `exitCode`; `code` is what `--json` reports.
+ */
+export class CliError extends Error {
+  readonly exitCode: number;
+  readonly code: string;
+  constructor(message: string, options: { exitCode?: number; code?: string } = {}) {
+    super(message);
+    this.name = "CliError";
+    this.exitCode = options.exitCode ?? EXIT.usage;
+    this.code = options.code ?? "invalid_argument";
+  }
+}
+
+/** A plain table: one header row, columns padded to their widest cell. */
+export function table(headers: string[], rows: Array<Array<string | number | null | undefined>>): string {
+  const cells = [
+    headers,
+    ...rows.map((row) => row.map((cell) => (cell === null || cell === undefined ? "-" : String(cell)))),
+  ];
+  const widths = headers.map((_, column) => Math.max(...cells.map((row) => (row[column] ?? "").length)));
+  return `${cells
+    .map((row) =>
+      row
+        .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n")}\n`;
+}
+
+/** One record as aligned `label  value` lines (what `get`-style commands print). */
+export function details(pairs: Array<[label: string, value: string | number | null | undefined]>): string {
+  const width = Math.max(...pairs.map(([label]) => label.length));
+  return pairs
+    .map(([label, value]) => `${label.padEnd(width)}  ${value === null || value === undefined ? "-" : value}\n`)
+    .join("");
+}
+
+/** "45s", "12m", "3h", "2d": the coarsest unit that keeps the number readable. */
+export function humanSeconds(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 120) return `${s}s`;
+  if (s < 120 * 60) return `${Math.round(s / 60)}m`;
+  if (s < 48 * 3600) return `${Math.round(s / 3600)}h`;
+  return `${Math.round(s / 86_400)}d`;
+}
+
+/** A timestamp relative to now: "in 29m" or "3m ago". */
+export function relative(iso: string | null | undefined, now = Date.now()): string | null {
+  if (!iso) return null;
+  const delta = (Date.parse(iso) - now) / 1000;
+  return delta >= 0 ? `in ${humanSeconds(delta)}` : `${humanSeconds(-delta)} ago`;
+}
+
+/** A timestamp with its relative form, for detail views: "2025-01-01T10:00:00.000Z (in 29m)". */
+export function when(iso: string | null | undefined, now = Date.now()): string | null {
+  return iso ? `${iso} (${relative(iso, now)})` : null;
+}
+
+export function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  return `${(n / 1024 ** 3).toFixed(1)} GiB`;
+}
