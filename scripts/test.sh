@@ -8,7 +8,7 @@ source scripts/lib.sh
 
 # PostgreSQL for the server suite; QEMU, image-building tools, iproute2 and nftables for the daemon and e2e.
 ensure_packages postgresql qemu-system-x86 qemu-utils busybox-static debootstrap cpio xz-utils e2fsprogs kmod \
-  iproute2 nftables openssh-client
+  iproute2 nftables openssh-client ansible-core
 ensure_apt_lists
 ensure_node_modules
 
