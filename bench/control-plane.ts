@@ -6,10 +6,12 @@
  *   stream         command round trips server → gRPC stream → host → server, pipelined: messages/s
  *                  (target ≥ 10k/s) and p99 added latency vs an unloaded round trip (target < 5 ms)
  *   heartbeats     1,000 simulated daemons connected and heart-beating to one replica
- * Usage: node --import tsx bench/control-plane.ts   (PostgreSQL when FLUID_BENCH_DATABASE_URL is set)
+ * Usage: node --import tsx bench/control-plane.ts [placement|rest|stream|heartbeats …]   (all when none named;
+ *        PostgreSQL when FLUID_BENCH_DATABASE_URL is set)
  */
 
-import { Agent, request } from "node:http";
+import { once } from "node:events";
+import { Worker } from "node:worker_threads";
 import { create } from "@bufbuild/protobuf";
 import { RunCommandCommandSchema } from "@fluid/proto";
 import Fastify from "fastify";
@@ -45,34 +47,40 @@ function placementBench() {
   return { p50: percentile(samples, 50), p99: percentile(samples, 99) };
 }
 
-/** Requests per second for GET url with `concurrency` keep-alive connections over `seconds`. */
-async function throughput(
-  url: string,
-  headers: Record<string, string>,
-  seconds = 5,
-  concurrency = 16,
-): Promise<number> {
-  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
-  const deadline = Date.now() + seconds * 1000;
-  let done = 0;
-  const worker = async () => {
-    while (Date.now() < deadline) {
-      await new Promise<void>((resolve, reject) => {
-        const req = request(url, { agent, headers }, (res) => {
-          if (res.statusCode !== 200) reject(new Error(`HTTP ${res.statusCode}`));
-          res.resume();
-          res.on("end", () => resolve());
-        });
-        req.on("error", reject);
-        req.end();
-      });
-      done++;
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  agent.destroy();
+/**
+ * Requests per second for GET url with `concurrency` keep-alive connections over `seconds`. The load
+ * runs in a worker thread so it does not share the server's event loop (both targets pay the same).
+ */
+async function throughput(url: string, headers: Record<string, string>, seconds = 5, concurrency = 16) {
+  const worker = new Worker(LOAD_WORKER, { eval: true, workerData: { url, headers, seconds, concurrency } });
+  const [done] = (await once(worker, "message")) as [number | string];
+  await worker.terminate();
+  if (typeof done === "string") throw new Error(done);
   return done / seconds;
 }
+
+const LOAD_WORKER = `
+const { parentPort, workerData } = require("node:worker_threads");
+const { Agent, request } = require("node:http");
+const { url, headers, seconds, concurrency } = workerData;
+const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+const deadline = Date.now() + seconds * 1000;
+let done = 0;
+const one = () => new Promise((resolve, reject) => {
+  const req = request(url, { agent, headers }, (res) => {
+    if (res.statusCode !== 200) reject(new Error("HTTP " + res.statusCode));
+    res.resume();
+    res.on("end", resolve);
+  });
+  req.on("error", reject);
+  req.end();
+});
+const worker = async () => { while (Date.now() < deadline) { await one(); done++; } };
+Promise.all(Array.from({ length: concurrency }, worker)).then(
+  () => parentPort.postMessage(done),
+  (err) => parentPort.postMessage(String(err)),
+);
+`;
 
 /** A real control plane in this process (REST and gRPC on loopback) so commands can be timed at the registry. */
 async function startControlPlane(adminUrl: string | undefined) {
@@ -127,19 +135,27 @@ async function startControlPlane(adminUrl: string | undefined) {
   };
 }
 
+const SECTIONS = ["placement", "rest", "stream", "heartbeats"];
+
 async function main() {
+  const named = process.argv.slice(2);
+  const unknown = named.filter((n) => !SECTIONS.includes(n));
+  if (unknown.length > 0) throw new Error(`unknown section ${unknown.join(", ")}; choose from ${SECTIONS.join(", ")}`);
+  const want = (section: string) => named.length === 0 || named.includes(section);
   const url = process.env.FLUID_BENCH_DATABASE_URL;
   const kind = url ? "postgres" : "pglite";
   const results: Array<[string, string, string, string, string]> = [];
 
-  const placement = placementBench();
-  results.push([
-    "placement (1,000 hosts)",
-    `p99 ${placement.p99.toFixed(3)} ms`,
-    "-",
-    "-",
-    placement.p99 < 1 ? "yes" : "NO",
-  ]);
+  if (want("placement")) {
+    const placement = placementBench();
+    results.push([
+      "placement (1,000 hosts)",
+      `p99 ${placement.p99.toFixed(3)} ms`,
+      "-",
+      "-",
+      placement.p99 < 1 ? "yes" : "NO",
+    ]);
+  }
 
   const t = await startControlPlane(url);
   const daemons: TestDaemon[] = [];
@@ -161,104 +177,110 @@ async function main() {
     daemons.push(host);
     const sandbox = await t.call("POST", "/v1/orgs/bench/sandboxes", { key, body: { source_vm: "debian-12" } });
 
-    const bare = Fastify();
-    const body = sandbox.body;
-    bare.get("/sandbox", async () => body);
-    await bare.listen({ port: 0, host: "127.0.0.1" });
-    const bareRps = await throughput(
-      `http://127.0.0.1:${(bare.server.address() as { port: number }).port}/sandbox`,
-      {},
-    );
-    await bare.close();
-    const restRps = await throughput(`${t.restUrl}/v1/orgs/bench/sandboxes/${sandbox.body.id}`, {
-      authorization: `Bearer ${key}`,
-    });
-    const restRatio = restRps / bareRps;
-    results.push([
-      "REST GET sandbox vs bare fastify",
-      `${restRps.toFixed(0)} req/s`,
-      `${bareRps.toFixed(0)} req/s`,
-      restRatio.toFixed(2),
-      restRatio >= 0.3 ? "yes" : "NO",
-    ]);
+    if (want("rest")) {
+      const bare = Fastify();
+      const body = sandbox.body;
+      bare.get("/sandbox", async () => body);
+      await bare.listen({ port: 0, host: "127.0.0.1" });
+      const bareRps = await throughput(
+        `http://127.0.0.1:${(bare.server.address() as { port: number }).port}/sandbox`,
+        {},
+      );
+      await bare.close();
+      const restRps = await throughput(`${t.restUrl}/v1/orgs/bench/sandboxes/${sandbox.body.id}`, {
+        authorization: `Bearer ${key}`,
+      });
+      const restRatio = restRps / bareRps;
+      results.push([
+        "REST GET sandbox vs bare fastify",
+        `${restRps.toFixed(0)} req/s`,
+        `${bareRps.toFixed(0)} req/s`,
+        restRatio.toFixed(2),
+        restRatio >= 0.3 ? "yes" : "NO",
+      ]);
+    }
 
-    const command = () => ({
-      case: "runCommand" as const,
-      value: create(RunCommandCommandSchema, { sandboxId: sandbox.body.id, command: "true", timeoutSeconds: 5 }),
-    });
-    for (let i = 0; i < 500; i++) await t.server.ctx.hosts.request(token.id, command(), 10_000);
-    const unloaded: number[] = [];
-    for (let i = 0; i < 2000; i++) {
+    if (want("stream")) {
+      const command = () => ({
+        case: "runCommand" as const,
+        value: create(RunCommandCommandSchema, { sandboxId: sandbox.body.id, command: "true", timeoutSeconds: 5 }),
+      });
+      for (let i = 0; i < 500; i++) await t.server.ctx.hosts.request(token.id, command(), 10_000);
+      const unloaded: number[] = [];
+      for (let i = 0; i < 2000; i++) {
+        const started = performance.now();
+        await t.server.ctx.hosts.request(token.id, command(), 10_000);
+        unloaded.push(performance.now() - started);
+      }
+      const total = 20_000;
+      const loaded: number[] = [];
       const started = performance.now();
-      await t.server.ctx.hosts.request(token.id, command(), 10_000);
-      unloaded.push(performance.now() - started);
+      let inFlight = 0;
+      let sent = 0;
+      await new Promise<void>((resolve, reject) => {
+        const pump = () => {
+          while (inFlight < 256 && sent < total) {
+            inFlight++;
+            sent++;
+            const at = performance.now();
+            t.server.ctx.hosts.request(token.id, command(), 30_000).then(() => {
+              loaded.push(performance.now() - at);
+              inFlight--;
+              if (loaded.length === total) resolve();
+              else pump();
+            }, reject);
+          }
+        };
+        pump();
+      });
+      const seconds = (performance.now() - started) / 1000;
+      const perSecond = (total * 2) / seconds;
+      results.push([
+        "stream messages/s (command + reply)",
+        `${perSecond.toFixed(0)} msg/s`,
+        "10000 msg/s",
+        (perSecond / 10_000).toFixed(2),
+        perSecond >= 10_000 ? "yes" : "NO",
+      ]);
+      const added = percentile(unloaded, 99) - percentile(unloaded, 50);
+      results.push([
+        "stream p99 vs p50 round trip (unloaded)",
+        `${percentile(unloaded, 99).toFixed(2)} ms`,
+        `${percentile(unloaded, 50).toFixed(2)} ms`,
+        `+${added.toFixed(2)} ms`,
+        added < 5 ? "yes" : "NO",
+      ]);
     }
-    const total = 20_000;
-    const loaded: number[] = [];
-    const started = performance.now();
-    let inFlight = 0;
-    let sent = 0;
-    await new Promise<void>((resolve, reject) => {
-      const pump = () => {
-        while (inFlight < 256 && sent < total) {
-          inFlight++;
-          sent++;
-          const at = performance.now();
-          t.server.ctx.hosts.request(token.id, command(), 30_000).then(() => {
-            loaded.push(performance.now() - at);
-            inFlight--;
-            if (loaded.length === total) resolve();
-            else pump();
-          }, reject);
-        }
-      };
-      pump();
-    });
-    const seconds = (performance.now() - started) / 1000;
-    const perSecond = (total * 2) / seconds;
-    results.push([
-      "stream messages/s (command + reply)",
-      `${perSecond.toFixed(0)} msg/s`,
-      "10000 msg/s",
-      (perSecond / 10_000).toFixed(2),
-      perSecond >= 10_000 ? "yes" : "NO",
-    ]);
-    const added = percentile(unloaded, 99) - percentile(unloaded, 50);
-    results.push([
-      "stream p99 vs p50 round trip (unloaded)",
-      `${percentile(unloaded, 99).toFixed(2)} ms`,
-      `${percentile(unloaded, 50).toFixed(2)} ms`,
-      `+${added.toFixed(2)} ms`,
-      added < 5 ? "yes" : "NO",
-    ]);
 
-    const connectStarted = performance.now();
-    for (let i = 0; i < 1000; i++) {
-      const fleetToken = await newToken(`fleet-${i}`);
-      daemons.push(await TestDaemon.connect(t.grpcUrl, { token: fleetToken.token }));
+    if (want("heartbeats")) {
+      const connectStarted = performance.now();
+      for (let i = 0; i < 1000; i++) {
+        const fleetToken = await newToken(`fleet-${i}`);
+        daemons.push(await TestDaemon.connect(t.grpcUrl, { token: fleetToken.token }));
+      }
+      const connectSeconds = (performance.now() - connectStarted) / 1000;
+      const beatStarted = performance.now();
+      for (const daemon of daemons) daemon.heartbeat();
+      let online = 0;
+      for (let i = 0; i < 300 && online < 1001; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        const rows = await t.server.ctx.db
+          .selectFrom("hosts")
+          .select((eb) => eb.fn.countAll<string>().as("n"))
+          .where("status", "=", "ONLINE")
+          .where("last_heartbeat", ">", new Date(Date.now() - 60_000))
+          .executeTakeFirstOrThrow();
+        online = Number(rows.n);
+      }
+      const beatSeconds = (performance.now() - beatStarted) / 1000;
+      results.push([
+        "1,000 daemons: connect all / one heartbeat round",
+        `${connectSeconds.toFixed(1)} s / ${beatSeconds.toFixed(2)} s`,
+        `${online} ONLINE`,
+        "-",
+        online >= 1001 ? "yes" : "NO",
+      ]);
     }
-    const connectSeconds = (performance.now() - connectStarted) / 1000;
-    const beatStarted = performance.now();
-    for (const daemon of daemons) daemon.heartbeat();
-    let online = 0;
-    for (let i = 0; i < 300 && online < 1001; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      const rows = await t.server.ctx.db
-        .selectFrom("hosts")
-        .select((eb) => eb.fn.countAll<string>().as("n"))
-        .where("status", "=", "ONLINE")
-        .where("last_heartbeat", ">", new Date(Date.now() - 60_000))
-        .executeTakeFirstOrThrow();
-      online = Number(rows.n);
-    }
-    const beatSeconds = (performance.now() - beatStarted) / 1000;
-    results.push([
-      "1,000 daemons: connect all / one heartbeat round",
-      `${connectSeconds.toFixed(1)} s / ${beatSeconds.toFixed(2)} s`,
-      `${online} ONLINE`,
-      "-",
-      online >= 1001 ? "yes" : "NO",
-    ]);
   } finally {
     for (const daemon of daemons) daemon.abort();
     await t.close();

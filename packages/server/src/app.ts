@@ -54,7 +54,7 @@ export async function buildApp(ctx: AppContext): Promise<App> {
   app.decorateRequest("principal", undefined);
   app.addHook("preHandler", async (request) => {
     if (request.routeOptions.config.public) return;
-    request.principal = await resolvePrincipal(ctx.db, request);
+    request.principal = await resolvePrincipal(ctx.db, ctx.access, request);
   });
 
   app.get(

@@ -1,4 +1,5 @@
 import type { Kysely } from "kysely";
+import type { AccessCache } from "./auth/access-cache.js";
 import type { CookiePolicy } from "./auth/sessions.js";
 import type { ServerConfig } from "./config/config.js";
 import type { DB } from "./db/schema.js";
@@ -10,6 +11,7 @@ import type { HostRegistry } from "./stream/registry.js";
 /** What route modules and background jobs share; built once per server. */
 export interface AppContext {
   db: Kysely<DB>;
+  access: AccessCache;
   config: ServerConfig;
   log: Logger;
   cookies: CookiePolicy;

@@ -1,5 +1,6 @@
 import type { AddressInfo } from "node:net";
 import { buildApp } from "./app.js";
+import { AccessCache } from "./auth/access-cache.js";
 import type { ServerConfig } from "./config/config.js";
 import type { AppContext } from "./context.js";
 import { type Database, openDatabase } from "./db/database.js";
@@ -69,6 +70,7 @@ export async function startServer(
   const sandboxes = new SandboxService({ db: database.db, config, log, hosts: registry });
   const ctx: AppContext = {
     db: database.db,
+    access: new AccessCache(config.accessCacheTtlMs),
     config,
     log,
     cookies: { secure: config.secureCookies, ttlMs: config.sessionTtlMs },

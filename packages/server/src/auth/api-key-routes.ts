@@ -74,7 +74,7 @@ export function apiKeyRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request, reply) => {
-      const scope = await orgScope(db, request, request.params.slug, "admin");
+      const scope = await orgScope(ctx, request, request.params.slug, "admin");
       const { name, role, expires_in_days } = request.body;
       if (!atLeast(scope.role, role))
         throw forbidden(`you cannot create a key with a role above your own (${scope.role})`);
@@ -109,7 +109,7 @@ export function apiKeyRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request) => {
-      const scope = await orgScope(db, request, request.params.slug, "admin");
+      const scope = await orgScope(ctx, request, request.params.slug, "admin");
       const rows = await db
         .selectFrom("api_keys")
         .selectAll()
@@ -133,7 +133,7 @@ export function apiKeyRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request) => {
-      const scope = await orgScope(db, request, request.params.slug, "admin");
+      const scope = await orgScope(ctx, request, request.params.slug, "admin");
       const result = await db
         .updateTable("api_keys")
         .set({ revoked_at: new Date() })
@@ -142,6 +142,7 @@ export function apiKeyRoutes(app: App, ctx: AppContext): void {
         .where("revoked_at", "is", null)
         .executeTakeFirst();
       if (result.numUpdatedRows === 0n) throw notFound("API key");
+      ctx.access.invalidate();
       return { status: "revoked" };
     },
   );

@@ -208,11 +208,32 @@ describe.each(databaseKinds)("API keys (%s)", (kind) => {
     it("api-key-revoked-rejected: a revoked key answers 401 and disappears from the list", async () => {
       const { slug, owner } = await orgWithTeam();
       const key = await t.apiKey(owner, slug, "viewer");
+      // Used first, so the replica has the key in its access cache when it is revoked.
+      expect((await t.call("GET", `/v1/orgs/${slug}`, { as: { key: key.key } })).status).toBe(200);
       const revoke = await t.call("DELETE", `/v1/orgs/${slug}/api-keys/${key.id}`, { as: owner });
       expect(revoke.status).toBe(200);
       expect((await t.call("GET", `/v1/orgs/${slug}`, { as: { key: key.key } })).status).toBe(401);
       const list = await t.call("GET", `/v1/orgs/${slug}/api-keys`, { as: owner });
       expect(list.body.api_keys).toEqual([]);
+    });
+
+    it("api-key-revoked-elsewhere: a key revoked through another replica stops working here within the access-cache TTL", async () => {
+      const replica = await startTestServer(kind, { accessCacheTtlMs: 300 });
+      try {
+        const owner = await replica.fastUser("owner");
+        await replica.org(owner, "elsewhere");
+        const key = await replica.apiKey(owner, "elsewhere", "viewer");
+        expect((await replica.call("GET", "/v1/orgs/elsewhere", { as: { key: key.key } })).status).toBe(200);
+        await replica.server.ctx.db
+          .updateTable("api_keys")
+          .set({ revoked_at: new Date() })
+          .where("id", "=", key.id)
+          .execute();
+        await new Promise((resolve) => setTimeout(resolve, 350));
+        expect((await replica.call("GET", "/v1/orgs/elsewhere", { as: { key: key.key } })).status).toBe(401);
+      } finally {
+        await replica.close();
+      }
     });
 
     it("api-key-revoke-twice: revoking an already revoked key answers 404", async () => {

@@ -40,6 +40,7 @@ describe("loadConfig", () => {
         trustedProxies: [],
         secureCookies: false,
         sessionTtlMs: 7 * 86_400_000,
+        accessCacheTtlMs: 5_000,
         encryptionKey: undefined,
         insecureDev: false,
         docs: true,
@@ -74,6 +75,7 @@ describe("loadConfig", () => {
       expect(config).toMatchObject({
         database: { kind: "pglite", dataDir: "/d/fluid/server" },
         sessionTtlMs: 7 * 86_400_000,
+        accessCacheTtlMs: 5_000,
         cpuOvercommit: 4,
         encryptionKey: undefined,
         migrate: false,

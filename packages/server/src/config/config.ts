@@ -30,6 +30,8 @@ export interface ServerConfig {
   trustedProxies: string[];
   secureCookies: boolean;
   sessionTtlMs: number;
+  /** How long a replica trusts its memory of an API key and org membership (see AccessCache). */
+  accessCacheTtlMs: number;
   encryptionKey: Buffer | undefined;
   insecureDev: boolean;
   docs: boolean;
@@ -310,6 +312,7 @@ export function loadConfig(argv: string[], env: Env): ServerConfig | { help: tru
     trustedProxies,
     secureCookies,
     sessionTtlMs: duration("FLUID_SESSION_TTL", 7 * 86_400_000, 60_000),
+    accessCacheTtlMs: duration("FLUID_ACCESS_CACHE_TTL", 5_000, 0),
     encryptionKey,
     insecureDev: flags["insecure-dev"] ?? false,
     docs: !(flags["no-docs"] ?? docsEnv === false),

@@ -102,7 +102,7 @@ export function hostRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request) => {
-      const scope = await orgScope(db, request, request.params.slug, "viewer");
+      const scope = await orgScope(ctx, request, request.params.slug, "viewer");
       const rows = await hostsWithCounts(scope.orgId).orderBy("h.created_at", "asc").execute();
       const hosts = rows.map(({ live_sandboxes, ...host }) => hostView(host, Number(live_sandboxes)));
       return { hosts, count: hosts.length };
@@ -125,7 +125,7 @@ export function hostRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request, reply) => {
-      const scope = await orgScope(db, request, request.params.slug, "admin");
+      const scope = await orgScope(ctx, request, request.params.slug, "admin");
       const token = newSecret(HOST_TOKEN_PREFIX);
       const row = await db
         .insertInto("host_tokens")
@@ -159,7 +159,7 @@ export function hostRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request) => {
-      const scope = await orgScope(db, request, request.params.slug, "viewer");
+      const scope = await orgScope(ctx, request, request.params.slug, "viewer");
       const rows = await db
         .selectFrom("host_tokens")
         .select(["id", "name", "created_at", "expires_at", "last_used_at"])
@@ -190,7 +190,7 @@ export function hostRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request) => {
-      const scope = await orgScope(db, request, request.params.slug, "admin");
+      const scope = await orgScope(ctx, request, request.params.slug, "admin");
       const result = await db
         .updateTable("host_tokens")
         .set({ revoked_at: new Date() })
@@ -216,7 +216,7 @@ export function hostRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request) => {
-      const scope = await orgScope(db, request, request.params.slug, "viewer");
+      const scope = await orgScope(ctx, request, request.params.slug, "viewer");
       const row = await hostsWithCounts(scope.orgId).where("h.id", "=", request.params.hostId).executeTakeFirst();
       if (!row) throw notFound("host");
       const { live_sandboxes, ...host } = row;

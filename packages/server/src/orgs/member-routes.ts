@@ -57,7 +57,7 @@ export function memberRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request) => {
-      const scope = await orgScope(db, request, request.params.slug, "viewer");
+      const scope = await orgScope(ctx, request, request.params.slug, "viewer");
       const rows = await memberQuery(scope.orgId).orderBy("m.created_at", "asc").execute();
       return { members: rows.map(view), total: rows.length };
     },
@@ -76,7 +76,7 @@ export function memberRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request, reply) => {
-      const scope = await orgScope(db, request, request.params.slug, "admin");
+      const scope = await orgScope(ctx, request, request.params.slug, "admin");
       const { email, role } = request.body;
       if (role === "admin" && scope.role !== "owner") throw forbidden("only the owner can add admins");
       const user = await findUserByEmail(db, email);
@@ -108,7 +108,7 @@ export function memberRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request) => {
-      const scope = await orgScope(db, request, request.params.slug, "admin");
+      const scope = await orgScope(ctx, request, request.params.slug, "admin");
       const target = await memberQuery(scope.orgId).where("m.id", "=", request.params.memberId).executeTakeFirst();
       if (!target) throw notFound("member");
       if (target.role === "owner") throw forbidden("the owner's role cannot be changed");
@@ -121,6 +121,7 @@ export function memberRoutes(app: App, ctx: AppContext): void {
         .where("id", "=", target.id)
         .where("org_id", "=", scope.orgId)
         .execute();
+      ctx.access.invalidate();
       return view({ ...target, role: request.body.role });
     },
   );
@@ -137,7 +138,7 @@ export function memberRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request) => {
-      const scope = await orgScope(db, request, request.params.slug, "viewer");
+      const scope = await orgScope(ctx, request, request.params.slug, "viewer");
       const target = await memberQuery(scope.orgId).where("m.id", "=", request.params.memberId).executeTakeFirst();
       if (!target) throw notFound("member");
       if (target.role === "owner") throw forbidden("the owner cannot be removed");
@@ -165,6 +166,7 @@ export function memberRoutes(app: App, ctx: AppContext): void {
           .where("revoked_at", "is", null)
           .execute();
       });
+      ctx.access.invalidate();
       return { status: "removed" };
     },
   );

@@ -150,7 +150,7 @@ export function orgRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request) => {
-      const scope = await orgScope(db, request, request.params.slug, "viewer");
+      const scope = await orgScope(ctx, request, request.params.slug, "viewer");
       const org = await db.selectFrom("orgs").selectAll().where("id", "=", scope.orgId).executeTakeFirstOrThrow();
       return orgView(org, scope.role);
     },
@@ -170,13 +170,14 @@ export function orgRoutes(app: App, ctx: AppContext): void {
     },
     async (request) => {
       const needsOwner = request.body.allow_self_approval !== undefined;
-      const scope = await orgScope(db, request, request.params.slug, needsOwner ? "owner" : "admin");
+      const scope = await orgScope(ctx, request, request.params.slug, needsOwner ? "owner" : "admin");
       const org = await db
         .updateTable("orgs")
         .set({ ...request.body, updated_at: new Date() })
         .where("id", "=", scope.orgId)
         .returningAll()
         .executeTakeFirstOrThrow();
+      ctx.access.invalidate();
       return orgView(org, scope.role);
     },
   );
@@ -193,7 +194,7 @@ export function orgRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request) => {
-      const scope = await orgScope(db, request, request.params.slug, "owner");
+      const scope = await orgScope(ctx, request, request.params.slug, "owner");
       const live = await db
         .selectFrom("sandboxes")
         .select((eb) => eb.fn.countAll<string>().as("n"))
@@ -217,6 +218,7 @@ export function orgRoutes(app: App, ctx: AppContext): void {
           .where("revoked_at", "is", null)
           .execute();
       });
+      ctx.access.invalidate();
       ctx.hosts.closeOrg(scope.orgId, "organization deleted");
       return { status: "deleted" };
     },

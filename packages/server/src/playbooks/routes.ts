@@ -191,7 +191,7 @@ export function playbookRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request, reply) => {
-      const scope = await orgScope(db, request, request.params.slug, "member");
+      const scope = await orgScope(ctx, request, request.params.slug, "member");
       return reply.code(201).send(playbookView(await createPlaybook(db, scope, request.body)));
     },
   );
@@ -208,7 +208,7 @@ export function playbookRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request) => {
-      const scope = await orgScope(db, request, request.params.slug, "viewer");
+      const scope = await orgScope(ctx, request, request.params.slug, "viewer");
       const rows = await listPlaybooks(db, scope);
       return { playbooks: rows.map(playbookView), count: rows.length };
     },
@@ -229,7 +229,7 @@ export function playbookRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request) => {
-      const scope = await orgScope(db, request, request.params.slug, "viewer");
+      const scope = await orgScope(ctx, request, request.params.slug, "viewer");
       const playbook = await getPlaybook(db, scope, request.params.playbookId);
       const tasks = await listTasks(db, scope, playbook.id);
       return { playbook: playbookView(playbook), tasks: tasks.map(taskView) };
@@ -249,7 +249,7 @@ export function playbookRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request) => {
-      const scope = await orgScope(db, request, request.params.slug, "member");
+      const scope = await orgScope(ctx, request, request.params.slug, "member");
       return playbookView(await updatePlaybook(db, scope, request.params.playbookId, request.body));
     },
   );
@@ -266,7 +266,7 @@ export function playbookRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request) => {
-      const scope = await orgScope(db, request, request.params.slug, "member");
+      const scope = await orgScope(ctx, request, request.params.slug, "member");
       await deletePlaybook(db, scope, request.params.playbookId);
       return { status: "deleted" };
     },
@@ -285,7 +285,7 @@ export function playbookRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request, reply) => {
-      const scope = await orgScope(db, request, request.params.slug, "viewer");
+      const scope = await orgScope(ctx, request, request.params.slug, "viewer");
       const playbook = await getPlaybook(db, scope, request.params.playbookId);
       const yaml = renderPlaybook(playbook, await listTasks(db, scope, playbook.id));
       if (request.query.format === "yaml") {
@@ -309,7 +309,7 @@ export function playbookRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request, reply) => {
-      const scope = await orgScope(db, request, request.params.slug, "member");
+      const scope = await orgScope(ctx, request, request.params.slug, "member");
       const body = request.body;
       const task = await addTask(
         db,
@@ -334,7 +334,7 @@ export function playbookRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request) => {
-      const scope = await orgScope(db, request, request.params.slug, "viewer");
+      const scope = await orgScope(ctx, request, request.params.slug, "viewer");
       const playbook = await getPlaybook(db, scope, request.params.playbookId);
       const tasks = await listTasks(db, scope, playbook.id);
       return { tasks: tasks.map(taskView), count: tasks.length };
@@ -354,7 +354,7 @@ export function playbookRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request) => {
-      const scope = await orgScope(db, request, request.params.slug, "member");
+      const scope = await orgScope(ctx, request, request.params.slug, "member");
       const tasks = await reorderTasks(db, scope, request.params.playbookId, request.body.task_ids);
       return { tasks: tasks.map(taskView), count: tasks.length };
     },
@@ -373,7 +373,7 @@ export function playbookRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request) => {
-      const scope = await orgScope(db, request, request.params.slug, "member");
+      const scope = await orgScope(ctx, request, request.params.slug, "member");
       const body = request.body;
       const task = await updateTask(db, scope, request.params.playbookId, request.params.taskId, {
         name: body.name,
@@ -397,7 +397,7 @@ export function playbookRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request) => {
-      const scope = await orgScope(db, request, request.params.slug, "member");
+      const scope = await orgScope(ctx, request, request.params.slug, "member");
       await deleteTask(db, scope, request.params.playbookId, request.params.taskId);
       return { status: "deleted" };
     },

@@ -71,7 +71,7 @@ function page<T>(rows: T[], limit: number, offset: number) {
 }
 
 export function sandboxRoutes(app: App, ctx: AppContext): void {
-  const { db, sandboxes } = ctx;
+  const { sandboxes } = ctx;
 
   app.post(
     "/v1/orgs/:slug/sandboxes",
@@ -87,7 +87,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request, reply) => {
-      const scope = await orgScope(db, request, request.params.slug, "member");
+      const scope = await orgScope(ctx, request, request.params.slug, "member");
       const body = request.body;
       const sandbox = await sandboxes.create(
         scope,
@@ -127,7 +127,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request) => {
-      const scope = await orgScope(db, request, request.params.slug, "viewer");
+      const scope = await orgScope(ctx, request, request.params.slug, "viewer");
       const { limit, offset, include_ended } = request.query;
       const result = page(await sandboxes.list(scope, { limit, offset, includeEnded: include_ended }), limit, offset);
       return {
@@ -151,7 +151,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request) => {
-      const scope = await orgScope(db, request, request.params.slug, "viewer");
+      const scope = await orgScope(ctx, request, request.params.slug, "viewer");
       return sandboxView(await sandboxes.get(scope, request.params.id));
     },
   );
@@ -168,7 +168,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request) => {
-      const scope = await orgScope(db, request, request.params.slug, "member");
+      const scope = await orgScope(ctx, request, request.params.slug, "member");
       return sandboxView(await sandboxes.destroy(scope, request.params.id));
     },
   );
@@ -185,7 +185,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request) => {
-      const scope = await orgScope(db, request, request.params.slug, "member");
+      const scope = await orgScope(ctx, request, request.params.slug, "member");
       return sandboxView(await sandboxes.start(scope, request.params.id));
     },
   );
@@ -203,7 +203,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request) => {
-      const scope = await orgScope(db, request, request.params.slug, "member");
+      const scope = await orgScope(ctx, request, request.params.slug, "member");
       return sandboxView(await sandboxes.stop(scope, request.params.id, request.body?.force ?? false));
     },
   );
@@ -221,7 +221,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request) => {
-      const scope = await orgScope(db, request, request.params.slug, "member");
+      const scope = await orgScope(ctx, request, request.params.slug, "member");
       const body = request.body;
       const command = await sandboxes.run(scope, request.params.id, {
         command: body.command,
@@ -253,7 +253,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request) => {
-      const scope = await orgScope(db, request, request.params.slug, "viewer");
+      const scope = await orgScope(ctx, request, request.params.slug, "viewer");
       const { limit, offset } = request.query;
       const result = page(await sandboxes.commands(scope, request.params.id, { limit, offset }), limit, offset);
       return {
@@ -277,7 +277,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request) => {
-      const scope = await orgScope(db, request, request.params.slug, "viewer");
+      const scope = await orgScope(ctx, request, request.params.slug, "viewer");
       const sandbox = await sandboxes.get(scope, request.params.id);
       return { sandbox_id: sandbox.id, ip_address: sandbox.ip_address };
     },
@@ -299,7 +299,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request, reply) => {
-      const scope = await orgScope(db, request, request.params.slug, "member");
+      const scope = await orgScope(ctx, request, request.params.slug, "member");
       const snapshot = await sandboxes.snapshot(scope, request.params.id, {
         name: request.body.name,
         includeMemory: request.body.include_memory,
@@ -320,7 +320,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request) => {
-      const scope = await orgScope(db, request, request.params.slug, "viewer");
+      const scope = await orgScope(ctx, request, request.params.slug, "viewer");
       const rows = await sandboxes.snapshots(scope, request.params.id);
       return { snapshots: rows.map(snapshotView), count: rows.length };
     },
@@ -353,7 +353,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request) => {
-      const scope = await orgScope(db, request, request.params.slug, "viewer");
+      const scope = await orgScope(ctx, request, request.params.slug, "viewer");
       const file = await sandboxes.readFile(scope, request.params.id, request.query.path, sandboxLimits.maxFileBytes);
       return {
         path: request.query.path,
@@ -387,7 +387,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request) => {
-      const scope = await orgScope(db, request, request.params.slug, "member");
+      const scope = await orgScope(ctx, request, request.params.slug, "member");
       const size = await sandboxes.writeFile(scope, request.params.id, {
         path: request.body.path,
         content: Buffer.from(request.body.content_base64, "base64"),
@@ -423,7 +423,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request) => {
-      const scope = await orgScope(db, request, request.params.slug, "viewer");
+      const scope = await orgScope(ctx, request, request.params.slug, "viewer");
       const entries = await sandboxes.listFiles(scope, request.params.id, request.query.path);
       const known = new Set(["file", "directory", "symlink"]);
       return {
@@ -451,7 +451,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request) => {
-      const scope = await orgScope(db, request, request.params.slug, "member");
+      const scope = await orgScope(ctx, request, request.params.slug, "member");
       return sandboxView(await sandboxes.restore(scope, request.params.id, request.body.snapshot_id));
     },
   );
@@ -469,7 +469,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request) => {
-      const scope = await orgScope(db, request, request.params.slug, "member");
+      const scope = await orgScope(ctx, request, request.params.slug, "member");
       return sandboxView(await sandboxes.extend(scope, request.params.id, request.body.ttl_seconds));
     },
   );

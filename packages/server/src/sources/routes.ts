@@ -96,7 +96,7 @@ export function sourceHostRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request, reply) => {
-      const scope = await orgScope(db, request, request.params.slug, "admin");
+      const scope = await orgScope(ctx, request, request.params.slug, "admin");
       const body = request.body;
       const id = newId();
       const seal = (value: string | undefined, column: string) =>
@@ -145,7 +145,7 @@ export function sourceHostRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request) => {
-      const scope = await orgScope(db, request, request.params.slug, "viewer");
+      const scope = await orgScope(ctx, request, request.params.slug, "viewer");
       const rows = await db
         .selectFrom("source_hosts")
         .selectAll()
@@ -168,7 +168,7 @@ export function sourceHostRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request) => {
-      const scope = await orgScope(db, request, request.params.slug, "viewer");
+      const scope = await orgScope(ctx, request, request.params.slug, "viewer");
       const row = await db
         .selectFrom("source_hosts")
         .selectAll()
@@ -192,7 +192,7 @@ export function sourceHostRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request) => {
-      const scope = await orgScope(db, request, request.params.slug, "admin");
+      const scope = await orgScope(ctx, request, request.params.slug, "admin");
       const result = await db
         .deleteFrom("source_hosts")
         .where("id", "=", request.params.sourceHostId)

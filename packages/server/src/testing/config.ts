@@ -13,6 +13,7 @@ export function testConfig(overrides: Partial<ServerConfig> = {}): ServerConfig 
     trustedProxies: [],
     secureCookies: false,
     sessionTtlMs: 7 * 86_400_000,
+    accessCacheTtlMs: 5_000,
     encryptionKey: undefined,
     insecureDev: false,
     docs: true,
