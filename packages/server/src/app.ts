@@ -18,6 +18,7 @@ import { orgRoutes } from "./orgs/routes.js";
 import { playbookRoutes } from "./playbooks/routes.js";
 import { sandboxRoutes } from "./sandboxes/routes.js";
 import { sourceHostRoutes } from "./sources/routes.js";
+import { sourceVmRoutes } from "./sources/vm-routes.js";
 import { VERSION } from "./version.js";
 
 /** Largest JSON body the API accepts; the biggest legitimate one is a 64 KiB command plus env. */
@@ -74,6 +75,7 @@ export async function buildApp(ctx: AppContext): Promise<App> {
   hostRoutes(app, ctx);
   sandboxRoutes(app, ctx);
   sourceHostRoutes(app, ctx);
+  sourceVmRoutes(app, ctx);
   playbookRoutes(app, ctx);
   openApiRoute(app);
 

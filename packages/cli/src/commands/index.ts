@@ -4,6 +4,7 @@ import { registerHostCommands } from "./hosts.js";
 import { registerOrgCommands } from "./org.js";
 import { registerPlaybookCommands } from "./playbooks.js";
 import { registerSandboxCommands } from "./sandboxes.js";
+import { registerSourceCommands } from "./sources.js";
 import { registerTokenCommands } from "./tokens.js";
 
 /** Every resource command, in the order `fluid --help` lists them. */
@@ -13,6 +14,7 @@ export function registerCommands(program: Command): void {
   registerHostCommands(program);
   registerTokenCommands(program);
   registerSandboxCommands(program);
+  registerSourceCommands(program);
   registerPlaybookCommands(program);
   program.addHelpText(
     "after",

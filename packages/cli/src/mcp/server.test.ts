@@ -24,7 +24,7 @@ const expected: Record<string, { hints: Hints; required: string[]; optional: str
   start_sandbox: { hints: [false, false, true, false], required: ["sandbox_id"], optional: [] },
   stop_sandbox: { hints: [false, true, true, false], required: ["sandbox_id"], optional: [] },
   get_sandbox: { hints: [true, false, true, false], required: ["sandbox_id"], optional: [] },
-  list_vms: { hints: [true, false, true, true], required: [], optional: [] },
+  list_vms: { hints: [true, false, true, true], required: [], optional: ["source_host"] },
   create_snapshot: { hints: [false, false, false, false], required: ["sandbox_id"], optional: ["name"] },
   create_playbook: {
     hints: [false, false, false, false],
@@ -47,9 +47,9 @@ const expected: Record<string, { hints: Hints; required: string[]; optional: str
   run_source_command: {
     hints: [true, false, false, true],
     required: ["source_vm", "command"],
-    optional: ["timeout_seconds"],
+    optional: ["timeout_seconds", "source_host"],
   },
-  read_source_file: { hints: [true, false, true, true], required: ["source_vm", "path"], optional: [] },
+  read_source_file: { hints: [true, false, true, true], required: ["source_vm", "path"], optional: ["source_host"] },
   extend_sandbox: { hints: [false, false, false, false], required: ["sandbox_id", "ttl_seconds"], optional: [] },
   write_file: { hints: [false, true, true, false], required: ["sandbox_id", "path", "content"], optional: ["mode"] },
   list_files: { hints: [true, false, true, false], required: ["sandbox_id", "path"], optional: [] },
@@ -108,7 +108,7 @@ describe("the fluid MCP server", () => {
       expect.arrayContaining(["sandbox_id", "exit_code", "stdout", "stderr"]),
     );
     expect(output("read_file")?.required).toEqual(expect.arrayContaining(["sandbox_id", "path", "content"]));
-    expect(output("list_vms")?.required).toEqual(["vms", "count", "total"]);
+    expect(output("list_vms")?.required).toEqual(["vms", "count", "total", "unreachable"]);
     const createSandbox = tools.find((t) => t.name === "create_sandbox");
     expect(createSandbox?.description).toMatch(/`live` is accepted for compatibility but ignored/);
   });

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type McpFixture, startMcp, textOf } from "../../test/mcp-fixture.js";
 
-describe("source-VM tools answer honestly until source VMs can be inspected", () => {
+/** The fixture's host answers source commands with one VM, web-1, and refuses `rm` (see TestDaemon). */
+describe("source-VM tools", () => {
   let f: McpFixture;
 
   beforeAll(async () => {
@@ -9,14 +10,20 @@ describe("source-VM tools answer honestly until source VMs can be inspected", ()
   });
   afterAll(() => f.close());
 
-  const calls = [
-    ["list_vms", {}],
-    ["run_source_command", { source_vm: "web-1", command: "uptime" }],
-    ["read_source_file", { source_vm: "web-1", path: "/etc/hostname" }],
-  ] as const;
+  const addSourceHost = async (name: string) => {
+    const registered = await f.t.call("POST", "/v1/orgs/acme/source-hosts", {
+      as: f.owner,
+      body: { type: "libvirt", name, hostname: "10.1.2.3" },
+    });
+    expect(registered.status).toBe(201);
+  };
 
   it("say that no source hosts are configured when the org has none", async () => {
-    for (const [name, args] of calls) {
+    for (const [name, args] of [
+      ["list_vms", {}],
+      ["run_source_command", { source_vm: "web-1", command: "uptime" }],
+      ["read_source_file", { source_vm: "web-1", path: "/etc/hostname" }],
+    ] as const) {
       const result = await f.call(name, args);
       expect(result.isError).toBe(true);
       expect(result.structuredContent).toBeUndefined();
@@ -24,22 +31,46 @@ describe("source-VM tools answer honestly until source VMs can be inspected", ()
     }
   });
 
-  it("say that inspection is not available yet once a source host exists", async () => {
-    const registered = await f.t.call("POST", "/v1/orgs/acme/source-hosts", {
-      as: f.owner,
-      body: { type: "libvirt", name: "prod", hostname: "10.1.2.3" },
+  it("list_vms lists each source host's VMs", async () => {
+    await addSourceHost("prod");
+    const result = await f.call("list_vms");
+    expect(result.isError).toBeFalsy();
+    expect(result.structuredContent).toEqual({
+      vms: [{ name: "web-1", state: "running", prepared: false, ip: "192.0.2.10", source_host: "prod" }],
+      count: 1,
+      total: 1,
+      unreachable: [],
     });
-    expect(registered.status).toBe(201);
-    for (const [name, args] of calls) {
-      const result = await f.call(name, args);
-      expect(result.isError).toBe(true);
-      expect(textOf(result)).toBe("source VM inspection is not available on this server yet");
-    }
   });
 
-  it("still validate their arguments", async () => {
+  it("run_source_command runs through the server and reports the refusal of a write as a tool error", async () => {
+    const ok = await f.call("run_source_command", { source_vm: "web-1", command: "uptime" });
+    expect(ok.structuredContent).toMatchObject({ source_vm: "web-1", exit_code: 0, stdout: "ran uptime\n" });
+    const refused = await f.call("run_source_command", { source_vm: "web-1", command: "rm -rf /" });
+    expect(refused.isError).toBe(true);
+    expect(textOf(refused)).toContain("rm is not on the read-only allowlist");
+  });
+
+  it("read_source_file returns text as text", async () => {
+    const result = await f.call("read_source_file", { source_vm: "web-1", path: "/etc/os-release" });
+    expect(result.structuredContent).toMatchObject({ encoding: "utf-8", content: "ID=debian\n", truncated: false });
+  });
+
+  it("with several source hosts holding the same VM name, asks which one", async () => {
+    await addSourceHost("staging");
+    const result = await f.call("run_source_command", { source_vm: "web-1", command: "uptime" });
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toMatch(/several source hosts have a VM named web-1 .*pass source_host/);
+    const named = await f.call("run_source_command", { source_vm: "web-1", command: "uptime", source_host: "staging" });
+    expect(named.structuredContent).toMatchObject({ exit_code: 0 });
+  });
+
+  it("validate their arguments before calling anything", async () => {
     const result = await f.call("read_source_file", { source_vm: "web-1", path: "relative" });
     expect(result.isError).toBe(true);
     expect(textOf(result)).toMatch(/must be an absolute path/);
+    const badVm = await f.call("run_source_command", { source_vm: "-oProxyCommand=x", command: "id" });
+    expect(badVm.isError).toBe(true);
+    expect(textOf(badVm)).toMatch(/must be a VM name/);
   });
 });

@@ -187,6 +187,24 @@ export interface SnapshotsTable {
   created_at: CreatedAt;
 }
 
+export interface SourceCommandsTable {
+  id: string;
+  org_id: string;
+  source_host_id: string;
+  source_host_name: string;
+  host_id: string | null;
+  vm: string;
+  kind: "list" | "prepare" | "run" | "read_file";
+  command: string;
+  outcome: "ok" | "refused" | "failed";
+  exit_code: number | null;
+  detail: string | null;
+  actor_user_id: string;
+  actor_key_id: string | null;
+  started_at: CreatedAt;
+  duration_ms: Generated<number>;
+}
+
 export interface SourceHostsTable {
   id: string;
   org_id: string;
@@ -257,6 +275,7 @@ export interface DB {
   commands: CommandsTable;
   snapshots: SnapshotsTable;
   source_hosts: SourceHostsTable;
+  source_commands: SourceCommandsTable;
   playbooks: PlaybooksTable;
   playbook_tasks: PlaybookTasksTable;
   rate_limits: RateLimitsTable;
@@ -271,5 +290,6 @@ export type SandboxUpdate = Updateable<SandboxesTable>;
 export type Command = Selectable<CommandsTable>;
 export type Snapshot = Selectable<SnapshotsTable>;
 export type SourceHost = Selectable<SourceHostsTable>;
+export type SourceCommand = Selectable<SourceCommandsTable>;
 export type Playbook = Selectable<PlaybooksTable>;
 export type PlaybookTask = Selectable<PlaybookTasksTable>;

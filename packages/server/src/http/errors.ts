@@ -6,6 +6,7 @@ export const errorStatus = {
   invalid_request: 400,
   unauthenticated: 401,
   forbidden: 403,
+  command_refused: 403,
   not_found: 404,
   conflict: 409,
   invalid_state: 409,

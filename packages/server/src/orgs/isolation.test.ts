@@ -10,6 +10,8 @@ import { TestDaemon } from "../testing/test-daemon.js";
 const sampleBodies: Record<string, unknown> = {
   "POST /v1/orgs/{slug}/sandboxes": { source_vm: "debian-12" },
   "POST /v1/orgs/{slug}/sandboxes/{id}/run": { command: "id" },
+  "POST /v1/orgs/{slug}/source-hosts/{sourceHostId}/vms/{vm}/prepare": {},
+  "POST /v1/orgs/{slug}/source-hosts/{sourceHostId}/vms/{vm}/run": { command: "uptime" },
   "POST /v1/orgs/{slug}/sandboxes/{id}/snapshot": { name: "snap" },
   "POST /v1/orgs/{slug}/sandboxes/{id}/extend": { ttl_seconds: 3600 },
   "POST /v1/orgs/{slug}/sandboxes/{id}/stop": { force: false },
@@ -31,6 +33,7 @@ const sampleBodies: Record<string, unknown> = {
 /** Required query parameters, so reads get past validation and reach the org check too. */
 const sampleQueries: Record<string, Record<string, string>> = {
   "GET /v1/orgs/{slug}/sandboxes/{id}/files": { path: "/etc/hostname" },
+  "GET /v1/orgs/{slug}/source-hosts/{sourceHostId}/vms/{vm}/file": { path: "/etc/hostname" },
   "GET /v1/orgs/{slug}/sandboxes/{id}/files/list": { path: "/etc" },
 };
 
@@ -66,6 +69,7 @@ describe.each(databaseKinds)("org isolation (%s)", (kind) => {
       playbookId: playbook.body.id,
       taskId: task.body.id,
       sourceHostId: sourceHost.body.id,
+      vm: "web-1",
       slug: "acme",
       id: sandbox.body.id,
       tokenId: token.id,

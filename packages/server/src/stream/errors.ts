@@ -66,6 +66,7 @@ const hostCodeToApp: Record<string, ErrorCode> = {
   invalid_state: "invalid_state",
   no_capacity: "no_capacity",
   unavailable: "host_unavailable",
+  refused: "command_refused",
 };
 
 /** Maps a failed host command to the error a REST caller sees. */

@@ -30,6 +30,13 @@ export class HostRegistry {
     return session && !session.closed ? session : undefined;
   }
 
+  /** The org's open streams in host-id order, so repeated picks land on the same host. */
+  inOrg(orgId: string): HostSession[] {
+    return [...this.sessions.values()]
+      .filter((s) => s.orgId === orgId && !s.closed)
+      .sort((a, b) => (a.hostId < b.hostId ? -1 : a.hostId > b.hostId ? 1 : 0));
+  }
+
   isConnected(hostId: string): boolean {
     return this.get(hostId) !== undefined;
   }

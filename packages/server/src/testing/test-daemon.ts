@@ -141,6 +141,45 @@ export const defaultHandlers: Partial<Record<CommandCase, Handler>> = {
     const cmd = m.payload.case === "extendSandbox" ? m.payload.value : undefined;
     return { case: "sandboxExtended", value: { sandboxId: cmd?.sandboxId, expiresAtUnix: cmd?.expiresAtUnix } };
   },
+  // Every source host has one running VM, web-1; `rm` is refused the way a host's policy refuses it.
+  listSourceVms: () => ({
+    case: "sourceVmsList",
+    value: { vms: [{ name: "web-1", state: "running", ipAddress: "192.0.2.10" }] },
+  }),
+  runSourceCommand: (m) => {
+    const cmd = m.payload.case === "runSourceCommand" ? m.payload.value : undefined;
+    if (cmd?.command.startsWith("rm")) return { error: "rm is not on the read-only allowlist", code: "refused" };
+    return {
+      case: "sourceCommandResult",
+      value: { sourceVm: cmd?.sourceVm, exitCode: 0, stdout: `ran ${cmd?.command}\n` },
+    };
+  },
+  // Text for most paths; a few ELF bytes for /bin/true. Contents travel base64-encoded.
+  readSourceFile: (m) => {
+    const cmd = m.payload.case === "readSourceFile" ? m.payload.value : undefined;
+    const bytes = cmd?.path === "/bin/true" ? Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 1]) : Buffer.from("ID=debian\n");
+    return {
+      case: "sourceFileResult",
+      value: { sourceVm: cmd?.sourceVm, path: cmd?.path, content: bytes.toString("base64") },
+    };
+  },
+  prepareSourceVm: (m) => {
+    const cmd = m.payload.case === "prepareSourceVm" ? m.payload.value : undefined;
+    return {
+      case: "sourceVmPrepared",
+      value: {
+        sourceVm: cmd?.sourceVm,
+        ipAddress: "192.0.2.10",
+        prepared: true,
+        userCreated: true,
+        shellInstalled: true,
+        caKeyInstalled: true,
+        sshdConfigured: true,
+        principalsCreated: true,
+        sshdRestarted: true,
+      },
+    };
+  },
 };
 
 /**

@@ -1,0 +1,65 @@
+import { unwrap } from "@fluid/sdk";
+import type { Connection } from "./connection.js";
+import { CliError, EXIT } from "./output.js";
+
+export interface SourceHostRef {
+  id: string;
+  name: string;
+}
+
+/** The org's source hosts; none is an error, since every source-VM operation needs one. */
+export async function sourceHosts(api: Connection): Promise<SourceHostRef[]> {
+  const hosts = await unwrap(api.client.GET("/v1/orgs/{slug}/source-hosts", { params: { path: { slug: api.org } } }));
+  if (hosts.count === 0)
+    throw new CliError("no source hosts configured for this org", { exitCode: EXIT.notFound, code: "not_found" });
+  return hosts.source_hosts.map((h) => ({ id: h.id, name: h.name }));
+}
+
+export async function vmsOn(api: Connection, host: SourceHostRef) {
+  const listed = await unwrap(
+    api.client.GET("/v1/orgs/{slug}/source-hosts/{sourceHostId}/vms", {
+      params: { path: { slug: api.org, sourceHostId: host.id } },
+    }),
+  );
+  return listed.vms;
+}
+
+/** A source host by name or id. */
+export async function namedSourceHost(api: Connection, ref: string): Promise<SourceHostRef> {
+  const hosts = await sourceHosts(api);
+  const host = hosts.find((h) => h.id === ref || h.name === ref);
+  if (!host) {
+    throw new CliError(`no source host named ${ref} (source hosts: ${hosts.map((h) => h.name).join(", ")})`, {
+      exitCode: EXIT.notFound,
+      code: "not_found",
+    });
+  }
+  return host;
+}
+
+/** The source host a VM lives on: the named one, the only one, or the one whose VM list has it. */
+export async function sourceHostOf(api: Connection, vm: string, named: string | undefined): Promise<SourceHostRef> {
+  if (named !== undefined) return namedSourceHost(api, named);
+  const hosts = await sourceHosts(api);
+  const [only] = hosts;
+  if (only && hosts.length === 1) return only;
+  const matches: SourceHostRef[] = [];
+  for (const host of hosts) {
+    // An unreachable host cannot be the one the caller means; the others still answer.
+    const vms = await vmsOn(api, host).catch(() => []);
+    if (vms.some((v) => v.name === vm)) matches.push(host);
+  }
+  const [match] = matches;
+  if (!match) {
+    throw new CliError(`no source host has a VM named ${vm}; list_vms (fluid source ls) shows what there is`, {
+      exitCode: EXIT.notFound,
+      code: "not_found",
+    });
+  }
+  if (matches.length > 1) {
+    throw new CliError(
+      `several source hosts have a VM named ${vm} (${matches.map((h) => h.name).join(", ")}); pass source_host (--host)`,
+    );
+  }
+  return match;
+}

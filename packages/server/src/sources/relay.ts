@@ -1,0 +1,223 @@
+import { create } from "@bufbuild/protobuf";
+import {
+  type HostMessage,
+  ListSourceVMsCommandSchema,
+  PrepareSourceVMCommandSchema,
+  ReadSourceFileCommandSchema,
+  RunSourceCommandCommandSchema,
+  type SourceHostConnection,
+  SourceHostConnectionSchema,
+} from "@fluid/proto";
+import type { Kysely } from "kysely";
+import type { DB, SourceCommand, SourceHost } from "../db/schema.js";
+import { AppError, notFound } from "../http/errors.js";
+import { newId } from "../lib/ids.js";
+import type { SecretBox } from "../lib/secret-box.js";
+import type { OrgScope } from "../orgs/access.js";
+import { HostCommandError, toAppError } from "../stream/errors.js";
+import type { Command } from "../stream/host-session.js";
+import type { HostRegistry } from "../stream/registry.js";
+
+type Reply = HostMessage["payload"];
+type ReplyCase = NonNullable<Reply["case"]>;
+type ReplyValue<C extends ReplyCase> = Extract<Reply, { case: C }>["value"];
+
+export interface SourceDeadlines {
+  listMs: number;
+  prepareMs: number;
+  /** Added to the caller's own command timeout. */
+  commandGraceMs: number;
+  fileMs: number;
+}
+
+interface Call<C extends ReplyCase> {
+  kind: SourceCommand["kind"];
+  vm: string;
+  /** What the audit trail records: the command, the path, or a description. */
+  command: string;
+  build(connection: SourceHostConnection): Command;
+  reply: C;
+  timeoutMs: number;
+  /** A host's reply can still be a failure (a command's non-zero exit is recorded, not thrown). */
+  exitCode?(value: ReplyValue<C>): number | undefined;
+}
+
+/**
+ * Read-only access to source VMs goes through one of the org's sandbox hosts: the host reaches the
+ * source host over SSH with credentials the server decrypts for that one command (SPEC §5). Every
+ * call is audited, refusals and failures included. The host is picked in host-id order, so with
+ * several hosts the same one keeps answering (its SSH CA is the one a VM was prepared with).
+ */
+export class SourceRelay {
+  constructor(
+    private readonly deps: { db: Kysely<DB>; secrets: SecretBox; hosts: HostRegistry },
+    readonly deadlines: SourceDeadlines = {
+      listMs: 60_000,
+      prepareMs: 180_000,
+      commandGraceMs: 15_000,
+      fileMs: 60_000,
+    },
+  ) {}
+
+  async sourceHost(scope: OrgScope, id: string): Promise<SourceHost> {
+    const row = await this.deps.db
+      .selectFrom("source_hosts")
+      .selectAll()
+      .where("id", "=", id)
+      .where("org_id", "=", scope.orgId)
+      .executeTakeFirst();
+    if (!row) throw notFound("source host");
+    return row;
+  }
+
+  async listVMs(scope: OrgScope, sourceHostId: string) {
+    const value = await this.call(scope, sourceHostId, {
+      kind: "list",
+      vm: "*",
+      command: "list VMs",
+      build: (connection) => ({
+        case: "listSourceVms",
+        value: create(ListSourceVMsCommandSchema, { sourceHostConnection: connection }),
+      }),
+      reply: "sourceVmsList",
+      timeoutMs: this.deadlines.listMs,
+    });
+    return value.vms;
+  }
+
+  async prepare(scope: OrgScope, sourceHostId: string, vm: string, login: { user: string; privateKey?: string }) {
+    return this.call(scope, sourceHostId, {
+      kind: "prepare",
+      vm,
+      command: `prepare as ${login.user}`,
+      build: (connection) => ({
+        case: "prepareSourceVm",
+        value: create(PrepareSourceVMCommandSchema, {
+          sourceVm: vm,
+          sshUser: login.user,
+          sshPrivateKey: login.privateKey ?? "",
+          sourceHostConnection: connection,
+        }),
+      }),
+      reply: "sourceVmPrepared",
+      timeoutMs: this.deadlines.prepareMs,
+    });
+  }
+
+  async run(scope: OrgScope, sourceHostId: string, vm: string, command: string, timeoutSeconds: number) {
+    return this.call(scope, sourceHostId, {
+      kind: "run",
+      vm,
+      command,
+      build: (connection) => ({
+        case: "runSourceCommand",
+        value: create(RunSourceCommandCommandSchema, {
+          sourceVm: vm,
+          command,
+          timeoutSeconds,
+          sourceHostConnection: connection,
+        }),
+      }),
+      reply: "sourceCommandResult",
+      timeoutMs: timeoutSeconds * 1000 + this.deadlines.commandGraceMs,
+      exitCode: (result) => result.exitCode,
+    });
+  }
+
+  async readFile(scope: OrgScope, sourceHostId: string, vm: string, path: string) {
+    return this.call(scope, sourceHostId, {
+      kind: "read_file",
+      vm,
+      command: path,
+      build: (connection) => ({
+        case: "readSourceFile",
+        value: create(ReadSourceFileCommandSchema, { sourceVm: vm, path, sourceHostConnection: connection }),
+      }),
+      reply: "sourceFileResult",
+      timeoutMs: this.deadlines.fileMs,
+    });
+  }
+
+  async audit(scope: OrgScope, page: { limit: number; sourceHostId?: string | undefined; vm?: string | undefined }) {
+    let query = this.deps.db
+      .selectFrom("source_commands")
+      .selectAll()
+      .where("org_id", "=", scope.orgId)
+      .orderBy("started_at", "desc")
+      .orderBy("id", "desc")
+      .limit(page.limit);
+    if (page.sourceHostId) query = query.where("source_host_id", "=", page.sourceHostId);
+    if (page.vm) query = query.where("vm", "=", page.vm);
+    return query.execute();
+  }
+
+  private async call<C extends ReplyCase>(
+    scope: OrgScope,
+    sourceHostId: string,
+    call: Call<C>,
+  ): Promise<ReplyValue<C>> {
+    const source = await this.sourceHost(scope, sourceHostId);
+    const connection = this.connection(source);
+    const [host] = this.deps.hosts.inOrg(scope.orgId);
+    const started = Date.now();
+    const record = (outcome: SourceCommand["outcome"], exitCode: number | null, detail: string | null) =>
+      this.deps.db
+        .insertInto("source_commands")
+        .values({
+          id: newId(),
+          org_id: scope.orgId,
+          source_host_id: source.id,
+          source_host_name: source.name,
+          host_id: host?.hostId ?? null,
+          vm: call.vm,
+          kind: call.kind,
+          command: call.command,
+          outcome,
+          exit_code: exitCode,
+          detail: detail?.slice(0, 1000) ?? null,
+          actor_user_id: scope.principal.userId,
+          actor_key_id: scope.principal.kind === "api_key" ? scope.principal.keyId : null,
+          duration_ms: Date.now() - started,
+        })
+        .execute();
+    if (!host) {
+      await record("failed", null, "no sandbox host connected");
+      throw new AppError(
+        "host_unavailable",
+        "no sandbox host of this organization is connected; source VMs are reached through one",
+      );
+    }
+    try {
+      const reply = await host.request(call.build(connection), call.timeoutMs);
+      const payload = reply.payload;
+      if (payload.case !== call.reply) {
+        throw new HostCommandError("protocol_error", `expected ${call.reply}, host sent ${payload.case ?? "nothing"}`);
+      }
+      const value = payload.value as ReplyValue<C>;
+      await record("ok", call.exitCode?.(value) ?? null, null);
+      return value;
+    } catch (err) {
+      const refused = err instanceof HostCommandError && err.hostCode === "refused";
+      await record(refused ? "refused" : "failed", null, err instanceof Error ? err.message : String(err));
+      throw toAppError(err, `${call.kind.replace("_", " ")} on ${source.name}`);
+    }
+  }
+
+  /** The credentials for one command; opened here and never logged. */
+  private connection(source: SourceHost): SourceHostConnection {
+    if (source.type !== "libvirt") {
+      throw new AppError("not_implemented", `${source.type} source hosts are recorded but not supported yet`);
+    }
+    return create(SourceHostConnectionSchema, {
+      type: "libvirt",
+      sshHost: source.hostname,
+      sshPort: source.ssh_port,
+      sshUser: source.ssh_user,
+      sshPrivateKey: source.ssh_private_key
+        ? this.deps.secrets.open(source.ssh_private_key, `source_hosts.ssh_private_key:${source.id}`)
+        : "",
+      sshHostKey: source.ssh_host_key ?? "",
+      sourceHostId: source.id,
+    });
+  }
+}

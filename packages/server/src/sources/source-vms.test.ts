@@ -1,0 +1,175 @@
+import { randomBytes } from "node:crypto";
+import type { ControlMessage } from "@fluid/proto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { databaseKinds } from "../testing/db.js";
+import { type Caller, startTestServer, type TestServer } from "../testing/harness.js";
+import { TestDaemon } from "../testing/test-daemon.js";
+
+const privateKey = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
+
+describe.each(databaseKinds)("source VMs through a sandbox host (%s)", (kind) => {
+  let t: TestServer;
+  let owner: Caller;
+  let member: Caller & { id: string };
+  let viewer: Caller;
+  let daemon: TestDaemon;
+  let sourceHostId: string;
+  const base = () => `/v1/orgs/acme/source-hosts/${sourceHostId}`;
+  const sent = (kind: ControlMessage["payload"]["case"]) => daemon.received.filter((m) => m.payload.case === kind);
+
+  beforeAll(async () => {
+    t = await startTestServer(kind, { encryptionKey: randomBytes(32) });
+    owner = await t.fastUser("owner");
+    await t.org(owner, "acme");
+    const addMember = async (role: string) => {
+      const user = await t.fastUser(role);
+      await t.call("POST", "/v1/orgs/acme/members", { as: owner, body: { email: user.email, role } });
+      return user;
+    };
+    member = await addMember("member");
+    viewer = await addMember("viewer");
+    const created = await t.call("POST", "/v1/orgs/acme/source-hosts", {
+      as: owner,
+      body: { type: "libvirt", name: "kvm-1", hostname: "10.0.0.5", ssh_user: "ops", ssh_private_key: privateKey },
+    });
+    sourceHostId = created.body.id;
+    // The test host's default replies: one VM, web-1; `rm` refused; files echoed base64-encoded.
+    daemon = await TestDaemon.connect(t.grpcUrl, { token: (await t.hostToken(owner, "acme")).token });
+  });
+
+  afterAll(async () => {
+    daemon.abort();
+    await t.close();
+  });
+
+  it("discovers VMs through the host, handing it the decrypted key for that command only", async () => {
+    const res = await t.call("GET", `${base()}/vms`, { as: viewer });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      vms: [{ name: "web-1", state: "running", ip_address: "192.0.2.10", prepared: false }],
+      count: 1,
+    });
+    const command = sent("listSourceVms").at(-1);
+    const connection = command?.payload.case === "listSourceVms" ? command.payload.value.sourceHostConnection : null;
+    expect(connection).toMatchObject({
+      type: "libvirt",
+      sshHost: "10.0.0.5",
+      sshPort: 22,
+      sshUser: "ops",
+      sshPrivateKey: privateKey,
+      sourceHostId,
+    });
+    expect(t.logs.join("")).not.toContain("OPENSSH");
+  });
+
+  it("runs an allowed command and records it in the audit trail", async () => {
+    const res = await t.call("POST", `${base()}/vms/web-1/run`, { as: member, body: { command: "uptime" } });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ source_vm: "web-1", exit_code: 0, stdout: "ran uptime\n", stderr: "" });
+    const audit = await t.call("GET", "/v1/orgs/acme/source-commands?vm=web-1", { as: viewer });
+    expect(audit.body.source_commands[0]).toMatchObject({
+      kind: "run",
+      command: "uptime",
+      outcome: "ok",
+      exit_code: 0,
+      vm: "web-1",
+      source_host_name: "kvm-1",
+      actor_user_id: member.id,
+    });
+  });
+
+  it("a command the host refuses answers 403 command_refused and is audited as refused", async () => {
+    const res = await t.call("POST", `${base()}/vms/web-1/run`, { as: member, body: { command: "rm -rf /" } });
+    expect(res.status).toBe(403);
+    expect(res.body.error.code).toBe("command_refused");
+    expect(res.body.error.message).toContain("rm is not on the read-only allowlist");
+    const audit = await t.call("GET", "/v1/orgs/acme/source-commands", { as: owner });
+    expect(audit.body.source_commands[0]).toMatchObject({ command: "rm -rf /", outcome: "refused" });
+  });
+
+  it("reads text files as text and binary files as base64", async () => {
+    const text = await t.call("GET", `${base()}/vms/web-1/file?path=/etc/os-release`, { as: member });
+    expect(text.body).toEqual({
+      source_vm: "web-1",
+      path: "/etc/os-release",
+      encoding: "utf-8",
+      content: "ID=debian\n",
+    });
+    const binary = await t.call("GET", `${base()}/vms/web-1/file?path=/bin/true`, { as: member });
+    expect(binary.body).toMatchObject({
+      encoding: "base64",
+      content: Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 1]).toString("base64"),
+    });
+  });
+
+  it("validates VM names and paths before anything reaches a host", async () => {
+    const before = daemon.received.length;
+    const badVm = await t.call("POST", `${base()}/vms/-rf/run`, { as: member, body: { command: "uptime" } });
+    expect(badVm.status).toBe(400);
+    const relative = await t.call("GET", `${base()}/vms/web-1/file?path=etc/passwd`, { as: member });
+    expect(relative.status).toBe(400);
+    const extra = await t.call("POST", `${base()}/vms/web-1/run`, { as: member, body: { command: "id", sudo: true } });
+    expect(extra.status).toBe(400);
+    expect(daemon.received.length).toBe(before);
+  });
+
+  it("roles: viewers may list but not run; only admins prepare", async () => {
+    expect((await t.call("POST", `${base()}/vms/web-1/run`, { as: viewer, body: { command: "id" } })).status).toBe(403);
+    expect((await t.call("POST", `${base()}/vms/web-1/prepare`, { as: member, body: {} })).status).toBe(403);
+    const prepared = await t.call("POST", `${base()}/vms/web-1/prepare`, { as: owner, body: { ssh_user: "admin" } });
+    expect(prepared.status).toBe(200);
+    expect(prepared.body).toMatchObject({ source_vm: "web-1", prepared: true, steps: { sshd_restarted: true } });
+    const command = sent("prepareSourceVm").at(-1);
+    expect(command?.payload.case === "prepareSourceVm" && command.payload.value.sshUser).toBe("admin");
+  });
+
+  it("source-host-idor: another org's source host answers 404 and reaches no host", async () => {
+    const other = await t.fastUser("other");
+    await t.org(other, "other-org");
+    const before = daemon.received.length;
+    const res = await t.call("POST", `/v1/orgs/other-org/source-hosts/${sourceHostId}/vms/web-1/run`, {
+      as: other,
+      body: { command: "id" },
+    });
+    expect(res.status).toBe(404);
+    expect(daemon.received.length).toBe(before);
+  });
+
+  it("proxmox hosts answer 501 not_implemented instead of pretending", async () => {
+    const proxmox = await t.call("POST", "/v1/orgs/acme/source-hosts", {
+      as: owner,
+      body: {
+        type: "proxmox",
+        name: "pve-1",
+        hostname: "pve.example.com",
+        proxmox_token_id: "root@pam!fluid",
+        proxmox_secret: "s3cret",
+        proxmox_node: "pve",
+      },
+    });
+    const res = await t.call("GET", `/v1/orgs/acme/source-hosts/${proxmox.body.id}/vms`, { as: owner });
+    expect(res.status).toBe(501);
+    expect(res.body.error.message).toContain("not supported yet");
+  });
+});
+
+describe("source VMs without a connected host", () => {
+  it("answer 503 with what to do, and the attempt is audited", async () => {
+    const t = await startTestServer("pglite", { encryptionKey: randomBytes(32) });
+    try {
+      const owner = await t.fastUser("owner");
+      await t.org(owner, "acme");
+      const created = await t.call("POST", "/v1/orgs/acme/source-hosts", {
+        as: owner,
+        body: { type: "libvirt", name: "kvm-1", hostname: "10.0.0.5" },
+      });
+      const res = await t.call("GET", `/v1/orgs/acme/source-hosts/${created.body.id}/vms`, { as: owner });
+      expect(res.status).toBe(503);
+      expect(res.body.error.message).toContain("no sandbox host of this organization is connected");
+      const audit = await t.call("GET", "/v1/orgs/acme/source-commands", { as: owner });
+      expect(audit.body.source_commands[0]).toMatchObject({ kind: "list", outcome: "failed" });
+    } finally {
+      await t.close();
+    }
+  });
+});
