@@ -1,10 +1,11 @@
 import { FluidApiError } from "@fluid/sdk";
 import { Command, CommanderError } from "commander";
+import { registerAgentCommand } from "./agent/command.js";
 import { registerCommands } from "./commands/index.js";
 import { registerMcpCommand } from "./mcp/command.js";
 import { CliError, EXIT } from "./output.js";
 
-/** `fluid`: the command line for people and scripts; `fluid mcp` for coding agents. */
+/** `fluid`: the command line for people and scripts; `fluid mcp` for coding agents; `fluid agent` in a terminal. */
 export async function main(argv: string[]): Promise<void> {
   const program = new Command("fluid")
     .description("fluid: AI agents debug and change infrastructure safely, in microVM clones")
@@ -17,6 +18,7 @@ export async function main(argv: string[]): Promise<void> {
     .exitOverride();
   registerCommands(program);
   registerMcpCommand(program);
+  registerAgentCommand(program);
   try {
     await program.parseAsync(argv, { from: "user" });
   } catch (err) {

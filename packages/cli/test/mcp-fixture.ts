@@ -1,9 +1,9 @@
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { CallToolResult, Progress } from "@modelcontextprotocol/sdk/types.js";
 import { type Caller, startTestServer, type TestServer } from "../../server/src/testing/harness.js";
 import { TestDaemon } from "../../server/src/testing/test-daemon.js";
+import { connectInMemory } from "../src/agent/tools.js";
 import { type Connection, clientFor } from "../src/connection.js";
 import { createMcpServer, type McpServerOptions } from "../src/mcp/server.js";
 
@@ -66,14 +66,8 @@ export async function startMcp(options: Partial<McpServerOptions> = {}): Promise
   };
 }
 
-/** The official MCP client, connected in memory to `server`. */
-export async function connectClient(server: McpServer): Promise<Client> {
-  const client = new Client({ name: "fluid-mcp-test", version: "0.0.0" });
-  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-  await server.connect(serverSide);
-  await client.connect(clientSide);
-  return client;
-}
+/** The official MCP client, connected in memory to `server` (as `fluid agent` connects to its tools). */
+export const connectClient = (server: McpServer): Promise<Client> => connectInMemory(server, "fluid-mcp-test", "0.0.0");
 
 /** The text of a result's first content block. */
 export function textOf(result: CallToolResult): string {

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -56,6 +56,24 @@ describe("fluid login, logout, whoami, org", () => {
         "organization  acme (acme)\n" +
         "role          admin\n",
     );
+  });
+
+  it("login keeps the saved agent settings and replaces a config it cannot read", async () => {
+    await mkdir(join(dir, "fluid"), { recursive: true });
+    await writeFile(config, "not json");
+    expect((await fluid("login", "--server", t.restUrl, "--api-key", adminKey)).code).toBe(0);
+    expect(JSON.parse(await readFile(config, "utf8"))).toEqual({ server: t.restUrl, apiKey: adminKey, org: "acme" });
+
+    const agent = { baseUrl: "http://127.0.0.1:1/v1", model: "test/model", apiKey: "sk-test" };
+    await writeFile(config, JSON.stringify({ server: "http://old.example", apiKey: "fl_old", agent }));
+    expect((await fluid("login", "--server", t.restUrl, "--api-key", adminKey)).code).toBe(0);
+    expect(JSON.parse(await readFile(config, "utf8"))).toEqual({
+      server: t.restUrl,
+      apiKey: adminKey,
+      org: "acme",
+      agent,
+    });
+    expect((await stat(config)).mode & 0o777).toBe(0o600);
   });
 
   it("login --json prints one document without the key", async () => {

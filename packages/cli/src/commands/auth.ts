@@ -1,6 +1,6 @@
 import { type Organization, unwrap } from "@fluid/sdk";
 import type { Command } from "commander";
-import { isServerUrl, removeSettings, settingsPath, writeSettings } from "../config/settings.js";
+import { isServerUrl, readSettings, removeSettings, settingsPath, writeSettings } from "../config/settings.js";
 import { clientFor } from "../connection.js";
 import { CliError, details, EXIT } from "../output.js";
 import { connectFor, emit, globals } from "./shared.js";
@@ -37,7 +37,9 @@ Example:
       const { organizations } = await unwrap(client.GET("/v1/orgs"));
       const org = pickOrg(organizations, wantedOrg);
       const path = settingsPath();
-      await writeSettings({ server, apiKey, org: org.slug }, path);
+      // A new login keeps `fluid agent`'s provider settings; a config too broken to read is what login replaces.
+      const agent = (await readSettings(path).catch(() => undefined))?.agent;
+      await writeSettings({ server, apiKey, org: org.slug, agent }, path);
       emit(
         command,
         { server, user, org, config_path: path },

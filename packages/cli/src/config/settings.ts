@@ -4,11 +4,20 @@ import { dirname, isAbsolute, join } from "node:path";
 import { z } from "zod";
 import { CliError, EXIT } from "../output.js";
 
-/** What `fluid login` saves: where the server is and the API key to use there. */
+/** The model provider `fluid agent` talks to; each field is a fallback for its flag or environment variable. */
+export const AgentSettings = z.object({
+  baseUrl: z.url().optional(),
+  model: z.string().min(1).optional(),
+  apiKey: z.string().min(1).optional(),
+});
+export type AgentSettings = z.infer<typeof AgentSettings>;
+
+/** What `fluid login` saves: where the server is and the API key to use there (and, optionally, `fluid agent`'s provider). */
 export const Settings = z.object({
   server: z.url(),
   apiKey: z.string().startsWith("fl_"),
   org: z.string().optional(),
+  agent: AgentSettings.optional(),
 });
 export type Settings = z.infer<typeof Settings>;
 

@@ -5,9 +5,6 @@ import { z } from "zod";
 import { boundOutput, MAX_TEXT_BYTES } from "./bounded.js";
 import { defineTool, type Extra, progressOf, type ToolContext, ToolFailure } from "./tool.js";
 
-/** Recorded on every sandbox this server creates, so the audit trail shows it came from an agent. */
-const AGENT_ID = "fluid-mcp";
-
 export const SandboxId = z.uuid({ message: "must be a sandbox id (a UUID, as returned by create_sandbox)" });
 
 const State = z.enum(["CREATING", "RUNNING", "STOPPED", "DESTROYED", "ERROR"]);
@@ -117,7 +114,7 @@ export function registerSandboxTools(server: McpServer, ctx: ToolContext): void 
       const accepted = await unwrap(
         client.POST("/v1/orgs/{slug}/sandboxes", {
           params: { path: { slug: org }, query: { wait: "false" } },
-          body: { source_vm: args.source_vm, vcpus: args.cpu, memory_mb: args.memory_mb, agent_id: AGENT_ID },
+          body: { source_vm: args.source_vm, vcpus: args.cpu, memory_mb: args.memory_mb, agent_id: ctx.agentId },
         }),
       );
       const sandbox = await untilSettled(ctx, accepted, extra);

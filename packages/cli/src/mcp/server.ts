@@ -14,6 +14,8 @@ export interface McpServerOptions {
   api(): Promise<Connection>;
   pollIntervalMs?: number;
   createTimeoutMs?: number;
+  /** Recorded on the sandboxes the tools create, so the audit trail tells `fluid mcp` and `fluid agent` apart. */
+  agentId?: string;
 }
 
 /** The `fluid` MCP server: sandbox, file, playbook and source-VM tools over the REST API. */
@@ -32,6 +34,7 @@ export function createMcpServer(options: McpServerOptions): McpServer {
     pollIntervalMs: options.pollIntervalMs ?? 1000,
     // The server itself gives a host 10 minutes to create a sandbox.
     createTimeoutMs: options.createTimeoutMs ?? 11 * 60_000,
+    agentId: options.agentId ?? "fluid-mcp",
   };
   registerSandboxTools(server, ctx);
   registerFileTools(server, ctx);

@@ -14,6 +14,8 @@ export interface ToolContext {
   pollIntervalMs: number;
   /** How long create_sandbox waits for RUNNING before handing the agent the sandbox id to check later. */
   createTimeoutMs: number;
+  /** Recorded on every sandbox create_sandbox makes, so the audit trail shows which agent made it. */
+  agentId: string;
 }
 
 /** A failure the agent should read and act on; it becomes an `isError` result, never a protocol error. */
