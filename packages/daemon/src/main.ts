@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { registerImageCommands } from "./cli/images.js";
+import { registerPolicyCommands } from "./cli/policy.js";
 import { registerRunCommand } from "./cli/run.js";
 
 /** `fluid-daemon`: the sandbox host's command line. */
@@ -9,6 +10,7 @@ export async function main(argv: string[]): Promise<void> {
     .showHelpAfterError();
   registerImageCommands(program);
   registerRunCommand(program);
+  registerPolicyCommands(program);
   try {
     await program.parseAsync(argv, { from: "user" });
   } catch (err) {
