@@ -34,7 +34,10 @@ export async function startMcp(options: Partial<McpServerOptions> = {}): Promise
   const owner = await t.user("owner@example.com");
   await t.org(owner, "acme");
   const { key } = await t.apiKey(owner, "acme", "member");
-  const daemon = await TestDaemon.connect(t.grpcUrl, { token: (await t.hostToken(owner, "acme")).token });
+  const daemon = await TestDaemon.connect(t.grpcUrl, {
+    token: (await t.hostToken(owner, "acme")).token,
+    keepAlive: true,
+  });
   const connection: Connection = {
     client: clientFor(t.restUrl, key),
     server: t.restUrl,

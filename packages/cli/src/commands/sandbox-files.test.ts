@@ -44,7 +44,7 @@ describe("fluid sandbox cp and files", () => {
     const owner = await t.user("owner@example.com");
     await t.org(owner, "acme");
     key = (await t.apiKey(owner, "acme", "admin")).key;
-    daemon = await TestDaemon.connect(t.grpcUrl, { token: (await t.hostToken(owner, "acme")).token });
+    daemon = await TestDaemon.connect(t.grpcUrl, { token: (await t.hostToken(owner, "acme")).token, keepAlive: true });
     const created = await t.call("POST", "/v1/orgs/acme/sandboxes", {
       as: { key },
       body: { source_vm: "tiny", name: "files" },

@@ -22,7 +22,7 @@ describe("fluid sandbox", () => {
   const fluidJson = async (...args: string[]) => {
     const result = await fluid("--json", ...args);
     expect(result.stderr).toBe("");
-    expect(result.code).toBe(0);
+    expect(result.code, result.stdout).toBe(0);
     return JSON.parse(result.stdout);
   };
   const create = async (name: string) => (await fluidJson("sandbox", "create", "tiny", "--name", name)).id as string;
@@ -33,7 +33,7 @@ describe("fluid sandbox", () => {
     await t.org(owner, "acme");
     key = (await t.apiKey(owner, "acme", "admin")).key;
     const token = await t.hostToken(owner, "acme");
-    daemon = await TestDaemon.connect(t.grpcUrl, { token: token.token });
+    daemon = await TestDaemon.connect(t.grpcUrl, { token: token.token, keepAlive: true });
     await t.org(owner, "empty");
     emptyOrgKey = (await t.apiKey(owner, "empty", "member")).key;
   });

@@ -25,7 +25,7 @@ describe("fluid source", () => {
     await t.org(owner, "acme");
     adminKey = (await t.apiKey(owner, "acme", "admin")).key;
     memberKey = (await t.apiKey(owner, "acme", "member")).key;
-    daemon = await TestDaemon.connect(t.grpcUrl, { token: (await t.hostToken(owner, "acme")).token });
+    daemon = await TestDaemon.connect(t.grpcUrl, { token: (await t.hostToken(owner, "acme")).token, keepAlive: true });
     dir = await mkdtemp(join(tmpdir(), "fluid-cli-sources-"));
   });
 

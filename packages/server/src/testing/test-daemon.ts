@@ -31,6 +31,12 @@ export interface TestDaemonOptions {
     availableDiskMb: bigint;
   }>;
   handlers?: Partial<Record<CommandCase, Handler>>;
+  /**
+   * Heartbeat at the interval the server asks for, as a real daemon does, so a host in a long test
+   * (a slow machine, a CLI test spawning processes) stays live. Off by default: stream tests decide
+   * themselves when heartbeats go missing.
+   */
+  keepAlive?: boolean;
 }
 
 /** Opens a raw stream that sends `first` and nothing else; resolves with how the server ended it. */
@@ -242,6 +248,12 @@ export class TestDaemon {
       },
     });
     daemon.ack = await acked;
+    if (options.keepAlive) {
+      const timer = setInterval(() => daemon.heartbeat(), daemon.ack.heartbeatIntervalSeconds * 1000);
+      timer.unref();
+      daemon.controller.signal.addEventListener("abort", () => clearInterval(timer));
+      void daemon.ended.then(() => clearInterval(timer));
+    }
     return daemon;
   }
 
