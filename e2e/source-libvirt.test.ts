@@ -1,0 +1,390 @@
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createWriteStream, existsSync, readFileSync } from "node:fs";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+// The daemon as built (dist), the same code the fluid-daemon binary runs.
+import { ImageStore } from "../packages/daemon/dist/images/store.js";
+import type { PullProgress } from "../packages/daemon/dist/sources/pull.js";
+import { type SourceHost, SourceHosts } from "../packages/daemon/dist/sources/source-host.js";
+import type { PullResult } from "../packages/daemon/dist/sources/source-images.js";
+import { SshError, SshRunner } from "../packages/daemon/dist/sources/ssh-runner.js";
+import { startDaemon, type TestDaemonProcess } from "./lib/daemon.js";
+import { repoRoot } from "./lib/global-setup.js";
+import { type LibvirtHost, missingForLibvirtHost, startLibvirtHost } from "./lib/libvirt-host.js";
+import { freePort } from "./lib/processes.js";
+
+const missing = missingForLibvirtHost();
+const BRIDGE = "flsrce2e0";
+const HOST_IP = "10.93.90.1";
+const VM_IP = "10.93.90.2";
+const VM = "fluid-e2e-src";
+const HOST_ID = `e2e-${randomBytes(3).toString("hex")}`;
+
+function tscKhz(): number | undefined {
+  const mhz = /^cpu MHz\s*:\s*([\d.]+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1];
+  return mhz ? Math.round(Number(mhz) * 1000) : undefined;
+}
+
+/** Copies one member of a .deb's data archive to `output` (dpkg-deb | tar, no shell). */
+async function extractFromDeb(deb: string, member: string, output: string): Promise<void> {
+  const dpkg = spawn("dpkg-deb", ["--fsys-tarfile", deb], { stdio: ["ignore", "pipe", "inherit"] });
+  const tar = spawn("tar", ["-xO", member], { stdio: ["pipe", "pipe", "inherit"] });
+  dpkg.stdout.pipe(tar.stdin);
+  const codes = Promise.all(
+    [dpkg, tar].map((child) => new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)))),
+  );
+  await pipeline(tar.stdout, createWriteStream(output));
+  const [a, b] = await codes;
+  if (a !== 0 || b !== 0) throw new Error(`extracting ${member} from ${deb} failed (${a}, ${b})`);
+}
+
+function domainXml(options: { kernel: string; initrd: string; disk: string; serial: string }): string {
+  const tsc = tscKhz();
+  const cmdline = [
+    "console=ttyS0 panic=-1 quiet mitigations=off",
+    ...(tsc ? [`tsc_early_khz=${tsc}`] : []),
+    "root=/dev/vda rw rootfstype=ext4",
+    `fluid.hostname=${VM} fluid.net=${VM_IP}/24,${HOST_IP}`,
+  ].join(" ");
+  return `<domain type='qemu'>
+  <name>${VM}</name>
+  <memory unit='MiB'>512</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='q35'>hvm</type>
+    <kernel>${options.kernel}</kernel>
+    <initrd>${options.initrd}</initrd>
+    <cmdline>${cmdline}</cmdline>
+  </os>
+  <features><acpi/></features>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>destroy</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='${options.disk}'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+    <interface type='bridge'>
+      <source bridge='${BRIDGE}'/>
+      <mac address='52:54:00:93:90:02'/>
+      <model type='virtio'/>
+    </interface>
+    <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>
+    <serial type='file'><source path='${options.serial}'/><target port='0'/></serial>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+`;
+}
+
+const ip = (...args: string[]) => execFileSync("ip", args, { stdio: "ignore" });
+
+/**
+ * A real libvirt source host: libvirtd (started directly, private mount namespace) with a TCG
+ * domain booted from the debian-12 image, and sshd on loopback as its SSH endpoint. One domain and
+ * one pull are shared by the file's tests.
+ */
+describe.skipIf(missing.length > 0)(
+  `libvirt source host: list, pull, boot the pull as a sandbox${missing.length > 0 ? ` (skipped: needs ${missing.join(", ")})` : ""}`,
+  () => {
+    let dir: string;
+    let libvirt: LibvirtHost;
+    let hosts: SourceHosts;
+    let source: SourceHost;
+    let store: ImageStore;
+    let daemon: TestDaemonProcess | undefined;
+    let vmKey: string;
+    let sourceDisk: string;
+    let marker: string;
+    let bridgeCreated = false;
+    let pulled: PullResult | undefined;
+    const timings: Record<string, number> = {};
+
+    const inVm = (command: string) =>
+      spawnSync(
+        "ssh",
+        [
+          "-i",
+          vmKey,
+          "-o",
+          "BatchMode=yes",
+          "-o",
+          "StrictHostKeyChecking=no",
+          "-o",
+          "UserKnownHostsFile=/dev/null",
+          "-o",
+          "ConnectTimeout=5",
+          "-o",
+          "LogLevel=ERROR",
+          `root@${VM_IP}`,
+          command,
+        ],
+        { encoding: "utf8", timeout: 60_000 },
+      );
+
+    beforeAll(async () => {
+      const imageDir = inject("imageDir");
+      const build = spawnSync(
+        process.execPath,
+        [join(repoRoot, "packages/daemon/bin/fluid-daemon.js"), "image", "build", "debian-12", "--image-dir", imageDir],
+        { stdio: ["ignore", "inherit", "inherit"] },
+      );
+      if (build.status !== 0) throw new Error("building the debian-12 image failed");
+      store = new ImageStore(imageDir);
+      const image = await store.get("debian-12");
+      const version = image.manifest.kernelVersion;
+      const debs = join(store.cacheDir, "debs");
+      const deb = (await readdir(debs)).find((name) => name.startsWith(`linux-image-${version}_`));
+      if (!deb) throw new Error(`no linux-image-${version} package in ${debs}`);
+
+      dir = await mkdtemp(join(tmpdir(), "fluid-e2e-libvirt-"));
+      let started = Date.now();
+      // The source VM's disk: debian-12 with an authorized key for root, its kernel in /boot (as
+      // a normal VM has) and a marker file, written with debugfs (nothing is mounted).
+      execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "e2e", "-f", join(dir, "vm_key")]);
+      vmKey = join(dir, "vm_key");
+      await extractFromDeb(join(debs, deb), `./boot/vmlinuz-${version}`, join(dir, "vmlinuz"));
+      marker = `source marker ${randomBytes(8).toString("hex")}\n`;
+      await writeFile(join(dir, "marker"), marker);
+      const raw = join(dir, "source.raw");
+      execFileSync("qemu-img", ["convert", "-f", "qcow2", "-O", "raw", image.disk, raw]);
+      await writeFile(
+        join(dir, "plant.cmds"),
+        [
+          "mkdir /root/.ssh",
+          "sif /root/.ssh mode 040700",
+          `write ${join(dir, "vm_key.pub")} /root/.ssh/authorized_keys`,
+          "sif /root/.ssh/authorized_keys mode 0100600",
+          `write ${join(dir, "vmlinuz")} /boot/vmlinuz-${version}`,
+          `write ${join(dir, "marker")} /etc/fluid-source-marker`,
+          "",
+        ].join("\n"),
+      );
+      execFileSync("debugfs", ["-w", "-f", join(dir, "plant.cmds"), raw], { stdio: "ignore" });
+      await mkdir(join(dir, "vm"));
+      sourceDisk = join(dir, "vm", "source.qcow2");
+      execFileSync("qemu-img", ["convert", "-f", "raw", "-O", "qcow2", raw, sourceDisk]);
+      await rm(raw);
+      timings.diskPrep = Date.now() - started;
+
+      ip("link", "add", BRIDGE, "type", "bridge");
+      bridgeCreated = true;
+      ip("addr", "add", `${HOST_IP}/24`, "dev", BRIDGE);
+      ip("link", "set", BRIDGE, "up");
+
+      started = Date.now();
+      libvirt = await startLibvirtHost(dir);
+      timings.libvirtdAndSshd = Date.now() - started;
+      started = Date.now();
+      const xml = join(dir, "domain.xml");
+      await writeFile(
+        xml,
+        domainXml({ kernel: image.kernel, initrd: image.initrd, disk: sourceDisk, serial: join(dir, "serial.log") }),
+      );
+      libvirt.virsh("define", xml);
+      libvirt.virsh("start", VM);
+      const deadline = Date.now() + 180_000;
+      while (inVm("true").status !== 0) {
+        if (Date.now() > deadline) {
+          const serial = await readFile(join(dir, "serial.log"), "utf8").catch(() => "");
+          throw new Error(`the source VM did not come up:\n${serial.slice(-3000)}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      timings.domainBootToSsh = Date.now() - started;
+      // Something the guest wrote while running: the pull must capture the live disk.
+      expect(inVm("echo written-live > /root/written-live && sync").status).toBe(0);
+
+      hosts = new SourceHosts({ stateDir: join(dir, "daemon-state"), images: store });
+      source = hosts.connect({
+        id: HOST_ID,
+        ssh: { host: "127.0.0.1", port: libvirt.sshPort, user: "root", privateKey: libvirt.userKey },
+      });
+    });
+
+    afterAll(async () => {
+      console.log(`source-libvirt timings (ms): ${JSON.stringify(timings)}`);
+      await daemon?.dispose();
+      await libvirt?.stop();
+      if (bridgeCreated) ip("link", "del", BRIDGE);
+      if (pulled) await store.remove(pulled.image).catch(() => undefined);
+      if (dir) await rm(dir, { recursive: true, force: true });
+    });
+
+    it("lists the running domain with the address its guest agent reports", async () => {
+      const started = Date.now();
+      const list = await source.listVMs();
+      timings.listVMs = Date.now() - started;
+      expect(list.vms).toEqual([
+        {
+          name: VM,
+          state: "running",
+          running: true,
+          vcpus: 1,
+          memoryMb: 512,
+          ipAddresses: [VM_IP],
+          ipSource: "agent",
+        },
+      ]);
+      const validation = await source.validate(VM);
+      expect(validation).toMatchObject({ valid: true, pullDisk: { target: "vda", source: sourceDisk } });
+    });
+
+    it("pulls the running VM's disk and leaves the VM on exactly the disks it had", async () => {
+      const before = libvirt.virsh("domblklist", VM, "--details");
+      const markerBefore = inVm("sha256sum /etc/fluid-source-marker").stdout;
+      const progress: PullProgress[] = [];
+      const started = Date.now();
+      pulled = await source.pull(VM, { onProgress: (p) => progress.push(p) });
+      timings.pull = Date.now() - started;
+
+      expect(pulled).toMatchObject({
+        image: `src-${HOST_ID}-${VM}`,
+        cached: false,
+        hostId: HOST_ID,
+        vm: VM,
+        disk: { target: "vda", path: sourceDisk },
+        kernelFrom: "disk",
+        initrdFrom: "image:debian-12",
+        rootDevice: "/dev/vda",
+        fluidGuest: true,
+      });
+      expect(progress.at(-1)?.phase).toBe("done");
+      expect(libvirt.virsh("domblklist", VM, "--details")).toBe(before);
+      expect(await readdir(join(dir, "vm"))).toEqual(["source.qcow2"]);
+      expect(await readdir(hosts.journal.dir)).toEqual([]);
+      expect(inVm("sha256sum /etc/fluid-source-marker").stdout).toBe(markerBefore);
+      const check = spawnSync("qemu-img", ["check", "-U", sourceDisk], { encoding: "utf8" });
+      expect(check.status, check.stdout + check.stderr).toBe(0);
+
+      const again = await source.pull(VM);
+      expect(again).toMatchObject({ cached: true, capturedAt: pulled.capturedAt });
+    });
+
+    it("the pulled image boots as a sandbox, and what the sandbox writes never reaches the source VM", async () => {
+      expect(pulled).toBeDefined();
+      const image = pulled?.image ?? "";
+      daemon = await startDaemon();
+      const started = Date.now();
+      const created = await daemon.api.create({ image, memory_mb: 512 });
+      timings.sandboxBoot = Date.now() - started;
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+      const id = created.body.id as string;
+
+      const read = await daemon.api.run(id, "cat /etc/fluid-source-marker /root/written-live");
+      expect(read.body.stdout).toBe(`${marker}written-live\n`);
+      const write = await daemon.api.run(
+        id,
+        "echo from-sandbox > /root/sandbox-only && sync && cat /root/sandbox-only",
+      );
+      expect(write.body.stdout).toBe("from-sandbox\n");
+
+      expect(inVm("test -e /root/sandbox-only").status).toBe(1);
+      expect(inVm("cat /etc/fluid-source-marker").stdout).toBe(marker);
+    });
+  },
+);
+
+/** The SSH runner against a real OpenSSH server: host key pinning and its typed failures. */
+describe.skipIf(missing.includes("root") || !existsSync("/usr/sbin/sshd"))(
+  "SshRunner against a real sshd (needs root and openssh-server)",
+  () => {
+    let dir: string;
+    let port: number;
+    let sshd: ReturnType<typeof spawn> | undefined;
+    let userKey: string;
+
+    const startSshd = async (hostKey: string) => {
+      await writeFile(
+        join(dir, "sshd_config"),
+        [
+          `ListenAddress 127.0.0.1:${port}`,
+          `HostKey ${join(dir, hostKey)}`,
+          `AuthorizedKeysFile ${join(dir, "authorized_keys")}`,
+          "PidFile none",
+          "UsePAM no",
+          "PasswordAuthentication no",
+          "KbdInteractiveAuthentication no",
+          "PermitRootLogin prohibit-password",
+          "StrictModes no",
+          "",
+        ].join("\n"),
+      );
+      await mkdir("/run/sshd", { recursive: true });
+      sshd = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", join(dir, "sshd_config")], { stdio: "ignore" });
+      for (let i = 0; i < 100; i++) {
+        const probe = spawnSync("ssh-keyscan", ["-p", String(port), "127.0.0.1"], { timeout: 2000 });
+        if (probe.status === 0 && probe.stdout.length > 0) return;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      throw new Error("sshd did not start");
+    };
+
+    const stopSshd = async () => {
+      if (!sshd || sshd.exitCode !== null) return;
+      const exited = new Promise((resolve) => sshd?.once("exit", resolve));
+      sshd.kill("SIGTERM");
+      await exited;
+    };
+
+    const runner = (key: string, knownHosts = join(dir, "state", "known_hosts"), targetPort = port) =>
+      new SshRunner(
+        { host: "127.0.0.1", port: targetPort, user: "root", privateKey: key },
+        { knownHostsFile: knownHosts, connectTimeoutSeconds: 5 },
+      );
+
+    const failure = async (promise: Promise<unknown>) => {
+      const err = await promise.then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(err).toBeInstanceOf(SshError);
+      return (err as InstanceType<typeof SshError>).kind;
+    };
+
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), "fluid-e2e-sshd-"));
+      for (const name of ["host_a", "host_b", "user", "stranger"]) {
+        execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", name, "-f", join(dir, name)]);
+      }
+      await writeFile(join(dir, "authorized_keys"), await readFile(join(dir, "user.pub")), { mode: 0o600 });
+      userKey = await readFile(join(dir, "user"), "utf8");
+      port = await freePort();
+      await startSshd("host_a");
+    });
+
+    afterAll(async () => {
+      await stopSshd();
+      if (dir) await rm(dir, { recursive: true, force: true });
+    });
+
+    it("pins the host key on first use and runs argv verbatim", async () => {
+      const result = await runner(userKey).run(["printf", "%s|", "a b", "$(id)", "it's"]);
+      expect(result.stdout).toBe("a b|$(id)|it's|");
+      const pinned = await readFile(join(dir, "state", "known_hosts"), "utf8");
+      expect(pinned).toContain(`[127.0.0.1]:${port} ssh-ed25519 `);
+      expect(pinned).toContain((await readFile(join(dir, "host_a.pub"), "utf8")).split(" ")[1]);
+    });
+
+    it("refuses a key the host does not accept (auth_failed) and a closed port (unreachable)", async () => {
+      expect(await failure(runner(await readFile(join(dir, "stranger"), "utf8")).run(["true"]))).toBe("auth_failed");
+      const closed = await freePort();
+      expect(await failure(runner(userKey, join(dir, "other_known_hosts"), closed).run(["true"]))).toBe("unreachable");
+    });
+
+    it("refuses the host once its key changed (host_key_changed)", async () => {
+      await stopSshd();
+      await startSshd("host_b");
+      expect(await failure(runner(userKey).run(["true"]))).toBe("host_key_changed");
+      // A runner with its own (empty) pin file accepts the new key.
+      expect((await runner(userKey, join(dir, "fresh_known_hosts")).run(["echo", "ok"])).stdout).toBe("ok\n");
+    });
+  },
+);
