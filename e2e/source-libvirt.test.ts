@@ -12,6 +12,8 @@ import type { PullProgress } from "../packages/daemon/dist/sources/pull.js";
 import { type SourceHost, SourceHosts } from "../packages/daemon/dist/sources/source-host.js";
 import type { PullResult } from "../packages/daemon/dist/sources/source-images.js";
 import { SshError, SshRunner } from "../packages/daemon/dist/sources/ssh-runner.js";
+import { PolicyRefusal, VmAccess } from "../packages/daemon/dist/sources/vm-access.js";
+import { SshCertificateAuthority } from "../packages/daemon/dist/ssh/certificates.js";
 import { startDaemon, type TestDaemonProcess } from "./lib/daemon.js";
 import { repoRoot } from "./lib/global-setup.js";
 import { type LibvirtHost, missingForLibvirtHost, startLibvirtHost } from "./lib/libvirt-host.js";
@@ -288,6 +290,68 @@ describe.skipIf(missing.length > 0)(
 
       expect(inVm("test -e /root/sandbox-only").status).toBe(1);
       expect(inVm("cat /etc/fluid-source-marker").stdout).toBe(marker);
+    });
+
+    describe("read-only access to the source VM", () => {
+      let access: VmAccess;
+      const ca = SshCertificateAuthority.generate();
+
+      beforeAll(() => {
+        access = new VmAccess({ ca, knownHostsFile: hosts.knownHostsFile });
+      });
+
+      it("prepare installs the restricted shell, user, CA key and sshd drop-in, and can run again", async () => {
+        const login = { user: "root", privateKey: await readFile(vmKey, "utf8") };
+        const steps = await access.prepare(source, VM, login);
+        expect(steps).toEqual({
+          ipAddress: VM_IP,
+          shellInstalled: true,
+          userCreated: true,
+          caKeyInstalled: true,
+          principalsCreated: true,
+          sshdConfigured: true,
+          sshdRestarted: true,
+        });
+        for (let i = 0; i < 20 && inVm("true").status !== 0; i++) await new Promise((r) => setTimeout(r, 500));
+        expect(inVm("grep ^fluid-readonly: /etc/passwd").stdout).toMatch(/:\/usr\/local\/bin\/fluid-readonly-shell$/m);
+        expect((await access.prepare(source, VM, login)).sshdRestarted).toBe(true);
+      });
+
+      it("runs allowed commands as fluid-readonly through its libvirt host, with a CA certificate", async () => {
+        const who = await access.run(source, VM, "id -un", 30);
+        expect(who).toEqual({ exitCode: 0, stdout: "fluid-readonly\n", stderr: "" });
+        const piped = await access.run(source, VM, "cat /etc/fluid-source-marker | tr a-z A-Z", 30);
+        expect(piped.stdout).toBe(marker.toUpperCase());
+        const file = await access.readFile(source, VM, "/etc/fluid-source-marker");
+        expect(Buffer.from(file, "base64").toString()).toBe(marker);
+      });
+
+      it("refuses writes at the daemon, and the VM's own shell refuses them when the daemon is bypassed", async () => {
+        await expect(access.run(source, VM, "touch /tmp/pwned", 30)).rejects.toBeInstanceOf(PolicyRefusal);
+        await expect(access.readFile(source, VM, "/etc/shadow")).rejects.toBeInstanceOf(PolicyRefusal);
+        // Layer 2 on its own: a certificate from the same CA, the command sent without fluid's check.
+        execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(dir, "ro_key")]);
+        const certificate = ca.issue({
+          publicKey: await readFile(join(dir, "ro_key.pub"), "utf8"),
+          keyId: "e2e-bypass",
+          principals: ["fluid-readonly"],
+          ttlSeconds: 120,
+        }).certificate;
+        const direct = new SshRunner(
+          {
+            host: VM_IP,
+            user: "fluid-readonly",
+            privateKey: await readFile(join(dir, "ro_key"), "utf8"),
+            certificate,
+            proxyJump: { host: "127.0.0.1", port: libvirt.sshPort, user: "root", privateKey: libvirt.userKey },
+          },
+          { knownHostsFile: hosts.knownHostsFile },
+        );
+        const bypass = await direct.run(["touch /tmp/pwned"], { rawLine: true, check: false });
+        expect(bypass.code).toBe(126);
+        expect(bypass.stderr).toMatch(/^refused: /);
+        expect(inVm("test -e /tmp/pwned").status).toBe(1);
+      });
     });
   },
 );

@@ -7,6 +7,8 @@ import { ImageStore } from "../images/store.js";
 import { buildLocalApi, listenOnSocket } from "../local/api.js";
 import { NetworkManager } from "../network/manager.js";
 import { SandboxManager } from "../sandboxes/manager.js";
+import { SourceHosts } from "../sources/source-host.js";
+import { VmAccess } from "../sources/vm-access.js";
 import { SshCertificateAuthority } from "../ssh/certificates.js";
 import { openDaemonDatabase } from "../state/database.js";
 import { sqliteLeaseStore } from "../state/lease-store.js";
@@ -93,6 +95,7 @@ async function runDaemon(options: RunOptions): Promise<void> {
   });
   const capacity = await hostCapacity(stateDir);
   const sshCa = await loadOrCreateCa(join(stateDir, "ssh_ca.pem"));
+  const sourceHosts = new SourceHosts({ stateDir, images });
   let stream: StreamClient | undefined;
   const manager = new SandboxManager({
     db: database.db,
@@ -132,6 +135,7 @@ async function runDaemon(options: RunOptions): Promise<void> {
       manager,
       images: images,
       log,
+      sources: { hosts: sourceHosts, access: new VmAccess({ ca: sshCa, knownHostsFile: sourceHosts.knownHostsFile }) },
     });
     running = stream.run();
   }

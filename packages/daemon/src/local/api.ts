@@ -13,6 +13,7 @@ const status: Record<SandboxErrorCode, number> = {
   invalid_state: 409,
   no_capacity: 503,
   unavailable: 503,
+  refused: 403,
   host_error: 500,
 };
 

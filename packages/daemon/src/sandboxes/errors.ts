@@ -5,6 +5,7 @@ export type SandboxErrorCode =
   | "invalid_state"
   | "no_capacity"
   | "unavailable"
+  | "refused"
   | "host_error";
 
 export class SandboxError extends Error {

@@ -40,11 +40,15 @@ export class SshError extends Error {
   }
 }
 
-/** A hop the connection goes through first (OpenSSH ProxyJump); it uses the same key. */
+/**
+ * A hop the connection goes through first (OpenSSH ProxyJump). It uses its own key when it has one
+ * (a source VM is reached with a fluid certificate, through its libvirt host's key), else the target's.
+ */
 export interface SshJumpHost {
   host: string;
   port?: number | undefined;
   user: string;
+  privateKey?: string | undefined;
 }
 
 export interface SshTarget {
@@ -83,6 +87,11 @@ export interface RunOptions {
   maxOutputBytes?: number;
   /** When false, a non-zero exit is returned instead of thrown. Connection failures always throw. */
   check?: boolean;
+  /**
+   * Send `argv[0]` as the command line itself, unquoted: for a login whose forced command parses the
+   * line (fluid's restricted shell reads SSH_ORIGINAL_COMMAND), never for a login with a real shell.
+   */
+  rawLine?: boolean;
 }
 
 export interface RemoteResult {
@@ -165,6 +174,8 @@ export interface SessionFiles {
   key: string;
   certificate: string;
   controlPath: string;
+  /** The jump host's own key, when it has one. */
+  jumpKey?: string | undefined;
 }
 
 /** The ssh_config of one session: everything explicit, nothing read from the system or the user. */
@@ -181,6 +192,7 @@ export function sshConfig(
       `  HostName ${target.proxyJump.host}`,
       `  Port ${checkPort(target.proxyJump.port, "proxyJump.port")}`,
       `  User ${target.proxyJump.user}`,
+      ...(target.proxyJump.privateKey && files.jumpKey ? [`  IdentityFile ${configPath(files.jumpKey)}`] : []),
     );
   }
   lines.push(
@@ -286,12 +298,13 @@ export class SshSession implements RemoteRunner {
     private readonly where: string,
   ) {}
 
-  private args(argv: readonly string[]): string[] {
-    return ["-F", this.config, "-o", "ControlMaster=no", HOST_ALIAS, remoteCommand(argv)];
+  private args(argv: readonly string[], rawLine = false): string[] {
+    const command = rawLine && argv.length === 1 ? (argv[0] as string) : remoteCommand(argv);
+    return ["-F", this.config, "-o", "ControlMaster=no", HOST_ALIAS, command];
   }
 
   run(argv: readonly string[], options: RunOptions = {}): Promise<RemoteResult> {
-    const line = this.args(argv);
+    const line = this.args(argv, options.rawLine);
     const cap = options.maxOutputBytes ?? 4 * 1024 * 1024;
     const timeoutMs = options.timeoutMs ?? 60_000;
     return new Promise((resolve, reject) => {
@@ -429,6 +442,7 @@ export class SshRunner {
       key: join(dir, "key"),
       certificate: join(dir, "key-cert.pub"),
       controlPath: join(dir, "cm"),
+      jumpKey: join(dir, "jump-key"),
     };
     const config = join(dir, "ssh_config");
     let masterStarted = false;
@@ -437,6 +451,10 @@ export class SshRunner {
       const key = this.target.privateKey.endsWith("\n") ? this.target.privateKey : `${this.target.privateKey}\n`;
       await writeFile(files.key, key, { mode: 0o600 });
       if (this.target.certificate) await writeFile(files.certificate, `${this.target.certificate.trim()}\n`);
+      const jumpKey = this.target.proxyJump?.privateKey;
+      if (jumpKey && files.jumpKey) {
+        await writeFile(files.jumpKey, jumpKey.endsWith("\n") ? jumpKey : `${jumpKey}\n`, { mode: 0o600 });
+      }
       await writeFile(config, sshConfig(this.target, files, this.options), { mode: 0o600 });
       await this.startMaster(config, join(dir, "master.log"));
       masterStarted = true;

@@ -13,6 +13,7 @@ import { VERSION } from "../version.js";
 import { Backoff } from "./backoff.js";
 import { handleCommand } from "./handlers.js";
 import { Outbox } from "./outbox.js";
+import type { SourceServices } from "./source-handlers.js";
 
 export interface StreamClientOptions {
   /** HOST:PORT of the control plane's gRPC listener. */
@@ -26,6 +27,8 @@ export interface StreamClientOptions {
   log: Logger;
   /** Commands handled at once; more wait their turn (never dropped). */
   maxConcurrentCommands?: number;
+  /** Source hosts and read-only VM access; without them source commands answer "unavailable". */
+  sources?: SourceServices | undefined;
 }
 
 /**
@@ -217,7 +220,7 @@ export class StreamClient {
     const limit = this.o.maxConcurrentCommands ?? 16;
     const start = () => {
       this.running++;
-      handleCommand(this.o.manager, message)
+      handleCommand(this.o.manager, message, this.o.sources)
         .then(
           (payload) => outbox.push(create(HostMessageSchema, { requestId: message.requestId, payload })),
           (err: unknown) => {

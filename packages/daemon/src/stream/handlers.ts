@@ -1,8 +1,9 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { ControlMessage, HostMessageSchema } from "@fluid/proto";
+import { type ControlMessage, type HostMessageSchema, SnapshotMode, type SourceHostConnection } from "@fluid/proto";
 import { sandboxDefaults } from "../sandboxes/defaults.js";
 import { SandboxError } from "../sandboxes/errors.js";
 import type { SandboxManager } from "../sandboxes/manager.js";
+import { asSandboxError, handleSourceCommand, type SourceServices, sourceHostFor } from "./source-handlers.js";
 
 type Reply = MessageInitShape<typeof HostMessageSchema>["payload"];
 
@@ -13,7 +14,11 @@ export const MAX_FILE_BYTES = 8 * 1024 * 1024;
  * Turns one control-plane command into one reply payload. Throwing is the failure reply: the
  * caller sends it as an ErrorReport with the same request_id, so every command gets exactly one answer.
  */
-export async function handleCommand(manager: SandboxManager, message: ControlMessage): Promise<Reply> {
+export async function handleCommand(
+  manager: SandboxManager,
+  message: ControlMessage,
+  sources?: SourceServices,
+): Promise<Reply> {
   const payload = message.payload;
   switch (payload.case) {
     case "createSandbox": {
@@ -22,7 +27,7 @@ export async function handleCommand(manager: SandboxManager, message: ControlMes
       const row = await manager.create({
         id: c.sandboxId || undefined,
         name: c.name || undefined,
-        image: c.baseImage || c.sourceVm,
+        image: c.sourceHostConnection?.sshHost ? await pulledImage(sources, c) : c.baseImage || c.sourceVm,
         vcpus: c.vcpus > 0 ? c.vcpus : sandboxDefaults.vcpus,
         memoryMb: c.memoryMb > 0 ? c.memoryMb : sandboxDefaults.memoryMb,
         expiresAt: ttl ? Date.now() + ttl * 1000 : undefined,
@@ -141,9 +146,29 @@ export async function handleCommand(manager: SandboxManager, message: ControlMes
     case "readSourceFile":
     case "listSourceVms":
     case "validateSourceVm":
+      if (!sources) throw new SandboxError("unavailable", "this sandbox host does not reach source hosts");
+      return handleSourceCommand(sources, message);
     case "discoverHosts":
-      throw new SandboxError("unavailable", "no source hosts are configured on this sandbox host");
+      throw new SandboxError("unavailable", "host discovery is not supported");
     default:
       throw new SandboxError("invalid_argument", `unknown command ${payload.case ?? "(empty)"}`);
+  }
+}
+
+/**
+ * A sandbox from a source VM boots the VM's pulled disk: the cached copy unless the command asks for
+ * a fresh one (a concurrent pull of the same VM is shared).
+ */
+async function pulledImage(
+  sources: SourceServices | undefined,
+  c: { sourceVm: string; snapshotMode: SnapshotMode; sourceHostConnection?: SourceHostConnection | undefined },
+): Promise<string> {
+  if (!sources) throw new SandboxError("unavailable", "this sandbox host does not reach source hosts");
+  try {
+    const host = sourceHostFor(sources, c.sourceHostConnection);
+    const pulled = await host.pull(c.sourceVm, { fresh: c.snapshotMode === SnapshotMode.FRESH });
+    return pulled.image;
+  } catch (err) {
+    throw asSandboxError(err);
   }
 }

@@ -1,0 +1,96 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { create } from "@bufbuild/protobuf";
+import { type ControlMessage, ControlMessageSchema } from "@fluid/proto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ImageStore } from "../images/store.js";
+import type { SandboxError } from "../sandboxes/errors.js";
+import { SourceError } from "../sources/errors.js";
+import { SourceHosts } from "../sources/source-host.js";
+import { SshError } from "../sources/ssh-runner.js";
+import { PolicyRefusal, VmAccess } from "../sources/vm-access.js";
+import { SshCertificateAuthority } from "../ssh/certificates.js";
+import { asSandboxError, handleSourceCommand, type SourceServices } from "./source-handlers.js";
+
+const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
+const connection = { type: "libvirt", sshHost: "192.0.2.1", sshUser: "root", sshPrivateKey: key, sourceHostId: "h1" };
+
+describe("source commands on the daemon", () => {
+  let dir: string;
+  let sources: SourceServices;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "fluid-source-handlers-"));
+    // An ssh that does not exist: any command that got as far as connecting would fail `unreachable`.
+    const hosts = new SourceHosts({
+      stateDir: dir,
+      images: new ImageStore(join(dir, "images")),
+      ssh: { sshBinary: join(dir, "no-ssh") },
+    });
+    sources = {
+      hosts,
+      access: new VmAccess({ ca: SshCertificateAuthority.generate(), knownHostsFile: hosts.knownHostsFile }),
+    };
+  });
+
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  const command = (payload: ControlMessage["payload"]) => create(ControlMessageSchema, { requestId: "r1", payload });
+
+  it("refuses a write at the daemon without connecting anywhere (code refused)", async () => {
+    const refused = handleSourceCommand(
+      sources,
+      command({
+        case: "runSourceCommand",
+        value: { sourceVm: "web-1", command: "rm -rf /", timeoutSeconds: 5, sourceHostConnection: connection } as never,
+      }),
+    );
+    await expect(refused).rejects.toMatchObject({ code: "refused", message: expect.stringContaining("rm") });
+  });
+
+  it("refuses a sensitive file at the daemon (code refused)", async () => {
+    const refused = handleSourceCommand(
+      sources,
+      command({
+        case: "readSourceFile",
+        value: { sourceVm: "web-1", path: "/etc/shadow", sourceHostConnection: connection } as never,
+      }),
+    );
+    await expect(refused).rejects.toMatchObject({ code: "refused" });
+  });
+
+  it("says what is missing from the connection before trying it", async () => {
+    const list = (c: Record<string, unknown> | undefined) =>
+      handleSourceCommand(sources, command({ case: "listSourceVms", value: { sourceHostConnection: c } as never }));
+    await expect(list(undefined)).rejects.toMatchObject({
+      code: "invalid_argument",
+      message: "the command names no source host",
+    });
+    await expect(list({ ...connection, type: "proxmox" })).rejects.toMatchObject({
+      message: "proxmox source hosts are not supported yet",
+    });
+    await expect(list({ ...connection, sshPrivateKey: "" })).rejects.toMatchObject({
+      message: "the source host has no SSH key; register it with one",
+    });
+  });
+
+  it("reports an unreachable source host as a host error naming it", async () => {
+    const list = handleSourceCommand(
+      sources,
+      command({ case: "listSourceVms", value: { sourceHostConnection: connection } as never }),
+    );
+    await expect(list).rejects.toMatchObject({ code: "host_error" });
+  });
+
+  it("maps source failures to the codes the control plane knows", () => {
+    const code = (err: unknown) => (asSandboxError(err) as SandboxError).code;
+    expect(code(new PolicyRefusal("no"))).toBe("refused");
+    expect(code(new SourceError("not_found", "x"))).toBe("not_found");
+    expect(code(new SourceError("unsupported", "x"))).toBe("invalid_argument");
+    expect(code(new SourceError("invalid_state", "x"))).toBe("invalid_state");
+    expect(code(new SourceError("commit_failed", "x"))).toBe("host_error");
+    expect(code(new SshError("invalid_target", "x"))).toBe("invalid_argument");
+    expect(code(new SshError("auth_failed", "x"))).toBe("host_error");
+  });
+});

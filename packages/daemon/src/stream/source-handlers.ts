@@ -1,0 +1,124 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { ControlMessage, HostMessageSchema, SourceHostConnection } from "@fluid/proto";
+import { SandboxError } from "../sandboxes/errors.js";
+import { SourceError } from "../sources/errors.js";
+import type { SourceHost, SourceHosts } from "../sources/source-host.js";
+import { SshError } from "../sources/ssh-runner.js";
+import { PolicyRefusal, type VmAccess } from "../sources/vm-access.js";
+
+type Reply = MessageInitShape<typeof HostMessageSchema>["payload"];
+
+/** What the daemon needs to answer source-VM commands; absent, they answer "unavailable". */
+export interface SourceServices {
+  hosts: SourceHosts;
+  access: VmAccess;
+}
+
+/** A source host for one command, from the credentials the command carries (never kept). */
+export function sourceHostFor(sources: SourceServices, c: SourceHostConnection | undefined): SourceHost {
+  if (!c?.sshHost) throw new SandboxError("invalid_argument", "the command names no source host");
+  if (c.type && c.type !== "libvirt") {
+    throw new SandboxError("invalid_argument", `${c.type} source hosts are not supported yet`);
+  }
+  if (!c.sshPrivateKey) {
+    throw new SandboxError("invalid_argument", "the source host has no SSH key; register it with one");
+  }
+  return sources.hosts.connect({
+    id: c.sourceHostId || c.sshHost,
+    ssh: { host: c.sshHost, port: c.sshPort || 22, user: c.sshUser || "root", privateKey: c.sshPrivateKey },
+  });
+}
+
+/** Source-side failures in the codes the control plane maps to REST errors. */
+export function asSandboxError(err: unknown): unknown {
+  if (err instanceof PolicyRefusal) return new SandboxError("refused", err.message);
+  if (err instanceof SourceError) {
+    const code =
+      err.kind === "not_found"
+        ? "not_found"
+        : err.kind === "invalid_argument" || err.kind === "unsupported"
+          ? "invalid_argument"
+          : err.kind === "invalid_state"
+            ? "invalid_state"
+            : "host_error";
+    return new SandboxError(code, err.message, { cause: err });
+  }
+  if (err instanceof SshError) {
+    return new SandboxError(err.kind === "invalid_target" ? "invalid_argument" : "host_error", err.message, {
+      cause: err,
+    });
+  }
+  return err;
+}
+
+/** Answers the source-VM commands: discovery, validation, preparation, read-only commands and files. */
+export async function handleSourceCommand(sources: SourceServices, message: ControlMessage): Promise<Reply> {
+  const payload = message.payload;
+  try {
+    switch (payload.case) {
+      case "listSourceVms": {
+        const c = payload.value.sourceHostConnection;
+        const { vms } = await sourceHostFor(sources, c).listVMs();
+        return {
+          case: "sourceVmsList",
+          value: {
+            vms: vms.map((vm) => ({
+              name: vm.name,
+              state: vm.state,
+              ipAddress: vm.ipAddresses[0] ?? "",
+              prepared: false,
+              host: c?.sourceHostId ?? "",
+            })),
+          },
+        };
+      }
+      case "validateSourceVm": {
+        const c = payload.value;
+        const result = await sourceHostFor(sources, c.sourceHostConnection).validate(c.sourceVm);
+        return {
+          case: "sourceVmValidation",
+          value: {
+            sourceVm: c.sourceVm,
+            valid: result.valid,
+            state: result.state,
+            macAddress: result.macs[0] ?? "",
+            ipAddress: result.ipAddresses[0] ?? "",
+            hasNetwork: result.macs.length > 0,
+            warnings: result.warnings,
+            errors: result.errors,
+          },
+        };
+      }
+      case "prepareSourceVm": {
+        const c = payload.value;
+        const host = sourceHostFor(sources, c.sourceHostConnection);
+        const steps = await sources.access.prepare(host, c.sourceVm, {
+          user: c.sshUser || "root",
+          privateKey: c.sshPrivateKey || host.config.ssh.privateKey,
+        });
+        return { case: "sourceVmPrepared", value: { sourceVm: c.sourceVm, prepared: true, ...steps } };
+      }
+      case "runSourceCommand": {
+        const c = payload.value;
+        const host = sourceHostFor(sources, c.sourceHostConnection);
+        const result = await sources.access.run(
+          host,
+          c.sourceVm,
+          c.command,
+          c.timeoutSeconds > 0 ? c.timeoutSeconds : 30,
+        );
+        return { case: "sourceCommandResult", value: { sourceVm: c.sourceVm, ...result } };
+      }
+      case "readSourceFile": {
+        const c = payload.value;
+        const host = sourceHostFor(sources, c.sourceHostConnection);
+        const content = await sources.access.readFile(host, c.sourceVm, c.path);
+        return { case: "sourceFileResult", value: { sourceVm: c.sourceVm, path: c.path, content } };
+      }
+      default:
+        throw new SandboxError("invalid_argument", `not a source command: ${payload.case ?? "(empty)"}`);
+    }
+  } catch (err) {
+    throw asSandboxError(err);
+  }
+}
