@@ -2,6 +2,7 @@ import { FluidApiError, type Sandbox, unwrap } from "@fluid/sdk";
 import { type Command, InvalidArgumentError } from "commander";
 import type { Connection } from "../connection.js";
 import { bytes, CliError, details, EXIT, relative, table, when } from "../output.js";
+import { namedSourceHost } from "../source-hosts.js";
 import { START_A_HOST } from "./hosts.js";
 import { registerSandboxFileCommands } from "./sandbox-files.js";
 import { getSandbox, listSandboxes, SANDBOX_ARG, sandboxId, snapshotIdFor } from "./sandbox-lookup.js";
@@ -36,10 +37,14 @@ export function registerSandboxCommands(program: Command): void {
     .option("--memory <mb>", "memory in MB (default: the server's, 512)", positiveInteger)
     .option("--ttl <duration>", "lease length: 90s, 30m, 2h, 1d (default: the server's)", duration)
     .option("--egress", "let the sandbox reach networks beyond its own (off by default)")
+    .option("--source-host <host>", "clone the production VM <image> from this source host (name or id)")
+    .option("--fresh", "with --source-host: pull the VM's disk again instead of using the cached copy")
     .option("--no-wait", "return at once, in state CREATING, instead of waiting for RUNNING")
     .addHelpText("after", "\nExample:\n  fluid sandbox create tiny --memory 256 --ttl 2h")
     .action(async (image: string, options: CreateOptions, command: Command) => {
       const conn = await connectFor(command);
+      if (options.fresh && options.sourceHost === undefined) throw new CliError("--fresh needs --source-host");
+      const sourceHost = options.sourceHost === undefined ? undefined : await namedSourceHost(conn, options.sourceHost);
       const created = await unwrap(
         conn.client.POST("/v1/orgs/{slug}/sandboxes", {
           params: { path: { slug: conn.org }, query: { wait: "false" } },
@@ -50,6 +55,7 @@ export function registerSandboxCommands(program: Command): void {
             ...(options.memory === undefined ? {} : { memory_mb: options.memory }),
             ...(options.ttl === undefined ? {} : { ttl_seconds: options.ttl }),
             ...(options.egress ? { allow_egress: true } : {}),
+            ...(sourceHost ? { source_host_id: sourceHost.id, ...(options.fresh ? { fresh: true } : {}) } : {}),
           },
         }),
       ).catch(async (err: unknown) => {
@@ -346,6 +352,8 @@ interface CreateOptions {
   memory?: number;
   ttl?: number;
   egress?: boolean;
+  sourceHost?: string;
+  fresh?: boolean;
   wait: boolean;
 }
 

@@ -92,6 +92,15 @@ describe("fluid source", () => {
     ]);
   });
 
+  it("sandbox create --source-host clones the VM: the host gets the credentials and pulls afresh with --fresh", async () => {
+    const created = await fluid(memberKey, "--json", "sandbox", "create", "web-1", "--source-host", "kvm-1", "--fresh");
+    expect(created.code, created.stdout).toBe(0);
+    expect(JSON.parse(created.stdout)).toMatchObject({ source_vm: "web-1", state: "RUNNING" });
+    const sent = daemon.commands("createSandbox").at(-1)?.payload.value as Record<string, any>;
+    expect(sent).toMatchObject({ sourceVm: "web-1", snapshotMode: 1, sourceHostConnection: { sshHost: "10.0.0.5" } });
+    expect((await fluid(memberKey, "sandbox", "create", "web-1", "--fresh")).code).toBe(2);
+  });
+
   it("prepare reports each step (admin only)", async () => {
     expect((await fluid(memberKey, "source", "prepare", "web-1")).code).toBe(3);
     const prepared = await fluid(adminKey, "source", "prepare", "web-1", "--user", "ops");

@@ -1,8 +1,10 @@
 import { z } from "zod";
 import type { AppContext } from "../context.js";
+import { invalid } from "../http/errors.js";
 import { errorResponses, OrgParams, Pagination, securityAny, Timestamp, Uuid } from "../http/schemas.js";
 import type { App } from "../http/types.js";
 import { orgScope } from "../orgs/access.js";
+import { SourceRelay } from "../sources/relay.js";
 import { sandboxLimits } from "./limits.js";
 import { CommandSchema, commandView, SandboxSchema, SnapshotSchema, sandboxView, snapshotView } from "./views.js";
 
@@ -26,6 +28,8 @@ const CreateBody = z.strictObject({
     .describe("lease length; default from server config"),
   agent_id: z.string().max(128).optional(),
   allow_egress: z.boolean().optional().describe("let the sandbox reach networks outside its own (default false)"),
+  source_host_id: Uuid.optional().describe("clone source_vm from this source host: the host pulls its disk first"),
+  fresh: z.boolean().optional().describe("with source_host_id: pull the VM again instead of using the cached copy"),
 });
 
 const WaitQuery = z.strictObject({
@@ -72,6 +76,7 @@ function page<T>(rows: T[], limit: number, offset: number) {
 
 export function sandboxRoutes(app: App, ctx: AppContext): void {
   const { sandboxes } = ctx;
+  const sources = new SourceRelay(ctx);
 
   app.post(
     "/v1/orgs/:slug/sandboxes",
@@ -89,6 +94,12 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
     async (request, reply) => {
       const scope = await orgScope(ctx, request, request.params.slug, "member");
       const body = request.body;
+      if (body.fresh !== undefined && body.source_host_id === undefined) {
+        throw invalid("fresh applies only with source_host_id");
+      }
+      const source = body.source_host_id
+        ? { connection: await sources.connectionFor(scope, body.source_host_id), fresh: body.fresh ?? false }
+        : undefined;
       const sandbox = await sandboxes.create(
         scope,
         {
@@ -98,6 +109,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
           memoryMb: body.memory_mb,
           ttlSeconds: body.ttl_seconds,
           agentId: body.agent_id,
+          source,
           allowEgress: body.allow_egress,
         },
         { wait: request.query.wait },

@@ -11,6 +11,8 @@ import {
   RunCommandCommandSchema,
   type SandboxStateChanged,
   SnapshotCommandSchema,
+  SnapshotMode,
+  type SourceHostConnection,
   StartSandboxCommandSchema,
   StopSandboxCommandSchema,
   WriteFileCommandSchema,
@@ -37,6 +39,11 @@ export interface CreateSandboxInput {
   ttlSeconds?: number | undefined;
   agentId?: string | undefined;
   allowEgress?: boolean | undefined;
+  /**
+   * Clone a source VM: the host pulls its disk (cached unless `fresh`) with these credentials, which
+   * travel with this one command and are not stored with the sandbox.
+   */
+  source?: { connection: SourceHostConnection; fresh: boolean } | undefined;
 }
 
 export interface RunInput {
@@ -125,7 +132,12 @@ export class SandboxService {
 
   // ---- placement ----------------------------------------------------------------------------
 
-  private async candidates(orgId: string, sourceVm: string): Promise<{ hosts: PlacementHost[]; connected: number }> {
+  /** Connected hosts with room to place on; `anyImage` when every host can get the image itself (a pull). */
+  private async candidates(
+    orgId: string,
+    sourceVm: string,
+    anyImage = false,
+  ): Promise<{ hosts: PlacementHost[]; connected: number }> {
     const liveSince = new Date(Date.now() - this.config.heartbeatIntervalMs * this.config.missedHeartbeats);
     const image = JSON.stringify([sourceVm]);
     const sourceVmEntry = JSON.stringify([{ name: sourceVm }]);
@@ -161,7 +173,7 @@ export class SandboxService {
     return {
       connected: connected.length,
       hosts: connected
-        .filter((row) => row.has_image)
+        .filter((row) => anyImage || row.has_image)
         .map((row) => ({
           id: row.id,
           totalCpus: row.total_cpus,
@@ -179,7 +191,7 @@ export class SandboxService {
    * re-counts its commitments, so concurrent creates cannot both take the last free memory.
    */
   private async reserve(scope: OrgScope, input: CreateSandboxInput, demand: Demand): Promise<Sandbox> {
-    const { hosts, connected } = await this.candidates(scope.orgId, input.sourceVm);
+    const { hosts, connected } = await this.candidates(scope.orgId, input.sourceVm, input.source !== undefined);
     if (connected === 0) throw new AppError("no_capacity", "no sandbox host of this organization is connected");
     if (hosts.length === 0) {
       throw new AppError("no_capacity", `no connected host has the image or source VM "${input.sourceVm}"`);
@@ -263,7 +275,7 @@ export class SandboxService {
       diskMb: sandboxDefaults.diskMb,
     };
     const sandbox = await this.reserve(scope, input, demand);
-    const provision = this.provision(sandbox);
+    const provision = this.provision(sandbox, input.source);
     this.provisioning.add(provision);
     provision.then(
       () => this.provisioning.delete(provision),
@@ -276,7 +288,7 @@ export class SandboxService {
     return provision;
   }
 
-  private async provision(sandbox: Sandbox): Promise<Sandbox> {
+  private async provision(sandbox: Sandbox, source?: CreateSandboxInput["source"]): Promise<Sandbox> {
     const ttlSeconds = Math.max(0, Math.round((sandbox.expires_at.getTime() - Date.now()) / 1000));
     let created: ReplyValue<"sandboxCreated">;
     try {
@@ -294,6 +306,12 @@ export class SandboxService {
             ttlSeconds,
             agentId: sandbox.agent_id ?? "",
             allowEgress: sandbox.allow_egress,
+            ...(source
+              ? {
+                  sourceHostConnection: source.connection,
+                  snapshotMode: source.fresh ? SnapshotMode.FRESH : SnapshotMode.CACHED,
+                }
+              : {}),
           }),
         },
         this.deadlines.createMs,

@@ -203,6 +203,11 @@ export class SourceRelay {
     }
   }
 
+  /** The credentials for one command to an org's source host (404 for another org's). */
+  async connectionFor(scope: OrgScope, sourceHostId: string): Promise<SourceHostConnection> {
+    return this.connection(await this.sourceHost(scope, sourceHostId));
+  }
+
   /** The credentials for one command; opened here and never logged. */
   private connection(source: SourceHost): SourceHostConnection {
     if (source.type !== "libvirt") {

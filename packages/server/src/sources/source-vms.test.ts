@@ -123,6 +123,40 @@ describe.each(databaseKinds)("source VMs through a sandbox host (%s)", (kind) =>
     expect(command?.payload.case === "prepareSourceVm" && command.payload.value.sshUser).toBe("admin");
   });
 
+  it("a sandbox from a source VM is placed on a host without that image, which gets the credentials to pull it", async () => {
+    const res = await t.call("POST", "/v1/orgs/acme/sandboxes", {
+      as: member,
+      body: { source_vm: "web-1", source_host_id: sourceHostId, fresh: true },
+    });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ source_vm: "web-1", state: "RUNNING" });
+    const command = sent("createSandbox").at(-1);
+    const value = command?.payload.case === "createSandbox" ? command.payload.value : undefined;
+    expect(value).toMatchObject({ sourceVm: "web-1", snapshotMode: 1 });
+    expect(value?.sourceHostConnection).toMatchObject({ sshHost: "10.0.0.5", sshPrivateKey: privateKey, sourceHostId });
+    const stored = await t.server.ctx.db
+      .selectFrom("sandboxes")
+      .selectAll()
+      .where("id", "=", res.body.id)
+      .executeTakeFirst();
+    expect(JSON.stringify(stored)).not.toContain("OPENSSH");
+  });
+
+  it("fresh without source_host_id is refused, and another org's source host is 404 for sandbox creation", async () => {
+    const fresh = await t.call("POST", "/v1/orgs/acme/sandboxes", {
+      as: member,
+      body: { source_vm: "tiny", fresh: true },
+    });
+    expect(fresh.status).toBe(400);
+    const other = await t.fastUser("creator");
+    await t.org(other, "creator-org");
+    const res = await t.call("POST", "/v1/orgs/creator-org/sandboxes", {
+      as: other,
+      body: { source_vm: "web-1", source_host_id: sourceHostId },
+    });
+    expect(res.status).toBe(404);
+  });
+
   it("source-host-idor: another org's source host answers 404 and reaches no host", async () => {
     const other = await t.fastUser("other");
     await t.org(other, "other-org");
