@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { type Sandbox, unwrap } from "@fluid/sdk";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
+import { namedSourceHost } from "../source-hosts.js";
 import { boundOutput, MAX_TEXT_BYTES } from "./bounded.js";
 import { defineTool, type Extra, progressOf, type ToolContext, ToolFailure } from "./tool.js";
 
@@ -89,14 +90,19 @@ export function registerSandboxTools(server: McpServer, ctx: ToolContext): void 
     description:
       "Create a sandbox: a disposable microVM booted from an image (copy-on-write), where commands and file " +
       "edits cannot touch production. Waits until it is RUNNING and reports progress meanwhile. The sandbox " +
-      "is destroyed when its lease ends (see expires_at; extend_sandbox prolongs it). `live` is accepted for " +
-      "compatibility but ignored: cloning a running source VM's memory needs source VMs, which this server " +
-      "does not offer yet, so every sandbox boots fresh from the image.",
+      "is destroyed when its lease ends (see expires_at; extend_sandbox prolongs it). With `source_host`, " +
+      "`source_vm` names a production VM (see list_vms) and the sandbox is a clone of its disk; `live` then " +
+      "pulls a fresh copy instead of the cached one.",
     input: z.strictObject({
       source_vm: z.string().min(1).describe("the image to boot, e.g. debian-12 (what a host offers)"),
       cpu: z.number().int().positive().optional().describe("virtual CPUs (default chosen by the server)"),
       memory_mb: z.number().int().positive().optional().describe("memory in MiB (default chosen by the server)"),
-      live: z.boolean().optional().describe("ignored for now (see the description)"),
+      live: z.boolean().optional().describe("with source_host: clone the VM's disk as it is now, not the cached copy"),
+      source_host: z
+        .string()
+        .min(1)
+        .optional()
+        .describe("clone source_vm from this source host (name or id, see list_vms) instead of booting an image"),
     }),
     output: z.object({
       sandbox_id: z.string(),
@@ -110,11 +116,19 @@ export function registerSandboxTools(server: McpServer, ctx: ToolContext): void 
     }),
     hints: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     async run(args, extra) {
-      const { client, org } = await ctx.api();
+      const api = await ctx.api();
+      const { client, org } = api;
+      const source = args.source_host === undefined ? undefined : await namedSourceHost(api, args.source_host);
       const accepted = await unwrap(
         client.POST("/v1/orgs/{slug}/sandboxes", {
           params: { path: { slug: org }, query: { wait: "false" } },
-          body: { source_vm: args.source_vm, vcpus: args.cpu, memory_mb: args.memory_mb, agent_id: ctx.agentId },
+          body: {
+            source_vm: args.source_vm,
+            vcpus: args.cpu,
+            memory_mb: args.memory_mb,
+            agent_id: ctx.agentId,
+            ...(source ? { source_host_id: source.id, ...(args.live ? { fresh: true } : {}) } : {}),
+          },
         }),
       );
       const sandbox = await untilSettled(ctx, accepted, extra);

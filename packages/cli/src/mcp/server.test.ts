@@ -13,7 +13,7 @@ const expected: Record<string, { hints: Hints; required: string[]; optional: str
   create_sandbox: {
     hints: [false, false, false, false],
     required: ["source_vm"],
-    optional: ["cpu", "memory_mb", "live"],
+    optional: ["cpu", "memory_mb", "live", "source_host"],
   },
   destroy_sandbox: { hints: [false, true, true, false], required: ["sandbox_id"], optional: [] },
   run_command: {
@@ -110,7 +110,7 @@ describe("the fluid MCP server", () => {
     expect(output("read_file")?.required).toEqual(expect.arrayContaining(["sandbox_id", "path", "content"]));
     expect(output("list_vms")?.required).toEqual(["vms", "count", "total", "unreachable"]);
     const createSandbox = tools.find((t) => t.name === "create_sandbox");
-    expect(createSandbox?.description).toMatch(/`live` is accepted for compatibility but ignored/);
+    expect(createSandbox?.description).toMatch(/With `source_host`, `source_vm` names a production VM/);
   });
 });
 

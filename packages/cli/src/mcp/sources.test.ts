@@ -56,6 +56,14 @@ describe("source-VM tools", () => {
     expect(result.structuredContent).toMatchObject({ encoding: "utf-8", content: "ID=debian\n", truncated: false });
   });
 
+  it("create_sandbox with source_host clones the VM; live asks for a fresh pull", async () => {
+    const created = await f.call("create_sandbox", { source_vm: "web-1", source_host: "prod", live: true });
+    expect(created.isError, textOf(created)).toBeFalsy();
+    expect(created.structuredContent).toMatchObject({ source_vm: "web-1", state: "RUNNING" });
+    const sent = f.daemon.commands("createSandbox").at(-1)?.payload.value as Record<string, any>;
+    expect(sent).toMatchObject({ sourceVm: "web-1", snapshotMode: 1, sourceHostConnection: { sshHost: "10.1.2.3" } });
+  });
+
   it("with several source hosts holding the same VM name, asks which one", async () => {
     await addSourceHost("staging");
     const result = await f.call("run_source_command", { source_vm: "web-1", command: "uptime" });
