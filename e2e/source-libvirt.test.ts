@@ -20,9 +20,12 @@ import { type LibvirtHost, missingForLibvirtHost, startLibvirtHost } from "./lib
 import { freePort } from "./lib/processes.js";
 
 const missing = missingForLibvirtHost();
-const BRIDGE = "flsrce2e0";
-const HOST_IP = "10.93.90.1";
-const VM_IP = "10.93.90.2";
+// Per run, so a leftover from a killed run (or another run on the machine) cannot get in the way.
+const RUN = randomBytes(3).toString("hex");
+const SUBNET = `10.93.${64 + (Number.parseInt(RUN.slice(0, 2), 16) % 128)}`;
+const BRIDGE = `flsrc${RUN}`;
+const HOST_IP = `${SUBNET}.1`;
+const VM_IP = `${SUBNET}.2`;
 const VM = "fluid-e2e-src";
 const HOST_ID = `e2e-${randomBytes(3).toString("hex")}`;
 
@@ -259,6 +262,8 @@ describe.skipIf(missing.length > 0)(
         fluidGuest: true,
       });
       expect(progress.at(-1)?.phase).toBe("done");
+      // Clone hygiene: the source's SSH host keys and machine id stay with the source.
+      expect(pulled?.scrubbed).toEqual(expect.arrayContaining(["/etc/ssh/ssh_host_ed25519_key", "/etc/machine-id"]));
       expect(libvirt.virsh("domblklist", VM, "--details")).toBe(before);
       expect(await readdir(join(dir, "vm"))).toEqual(["source.qcow2"]);
       expect(await readdir(hosts.journal.dir)).toEqual([]);
@@ -288,6 +293,9 @@ describe.skipIf(missing.length > 0)(
       );
       expect(write.body.stdout).toBe("from-sandbox\n");
 
+      const machineId = await daemon.api.run(id, "cat /etc/machine-id");
+      expect(machineId.body.stdout.trim()).toMatch(/^[0-9a-f]{32}$/);
+      expect(machineId.body.stdout).not.toBe(inVm("cat /etc/machine-id").stdout);
       expect(inVm("test -e /root/sandbox-only").status).toBe(1);
       expect(inVm("cat /etc/fluid-source-marker").stdout).toBe(marker);
     });

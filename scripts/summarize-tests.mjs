@@ -1,5 +1,6 @@
 // Prints the suite's final line, "N passed, N failed[, N skipped]", from vitest's JSON report.
-// A test file that failed to load counts as a failure even though it ran no tests.
+// A test file that failed without a failed test of its own (it failed to load, or a beforeAll/afterAll
+// hook threw) counts as one failure, so the line never says "0 failed" for a failed run.
 import { readFileSync } from "node:fs";
 
 const path = process.argv[2];
@@ -12,7 +13,7 @@ try {
   process.exit(1);
 }
 const brokenFiles = (report.testResults ?? []).filter(
-  (file) => file.status === "failed" && (file.assertionResults ?? []).length === 0,
+  (file) => file.status === "failed" && !(file.assertionResults ?? []).some((result) => result.status === "failed"),
 ).length;
 const passed = report.numPassedTests ?? 0;
 const failed = (report.numFailedTests ?? 0) + brokenFiles;

@@ -1,4 +1,4 @@
-import { copyFile, mkdir, open, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { hostBusybox } from "../images/host-tools.js";
 import { buildInitramfs } from "../images/initramfs.js";
@@ -80,6 +80,18 @@ export class ExtFilesystem {
     return parseDebugfsListing(result.stdout);
   }
 
+  /** Runs a debugfs command file with the filesystem opened for writing (the image must not be in use). */
+  async modify(script: string): Promise<void> {
+    const result = await run(["debugfs", "-w", "-f", script, this.device], { timeoutMs: 10 * 60_000 });
+    // debugfs exits 0 even when a command fails; its complaints name the command on stderr.
+    const complaints = result.stderr
+      .split("\n")
+      .filter((line) => line.trim() !== "" && !/^debugfs [\d.]+ \(/.test(line));
+    if (result.code !== 0 || complaints.length > 0) {
+      throw new SourceError("host_error", `debugfs could not change the disk: ${complaints.join("; ").slice(-300)}`);
+    }
+  }
+
   /** Copies files out (`[path in the filesystem, local path]`); every one must arrive. */
   async dump(files: ReadonlyArray<readonly [string, string]>, scratch: string): Promise<void> {
     if (files.length === 0) return;
@@ -119,6 +131,8 @@ export interface BootFiles {
   /** "disk" (an initramfs built from the disk's modules) or "image:<name>". */
   initrdFrom: string;
   warnings: string[];
+  /** What clone hygiene removed from the disk (with `scrubCloneIdentity`), written back to it. */
+  scrubbed: string[];
 }
 
 export interface ExtractBootFilesOptions {
@@ -131,6 +145,11 @@ export interface ExtractBootFilesOptions {
   images: ImageStore;
   /** A local image whose kernel and initramfs are used when the disk has no kernel fluid can boot. */
   fallbackImage?: string | undefined;
+  /**
+   * Changes the root filesystem of the raw copy before it is discarded (clone hygiene); when it
+   * reports changes, the disk is rewritten from the raw copy.
+   */
+  scrub?: ((root: ExtFilesystem) => Promise<string[]>) | undefined;
 }
 
 interface Located {
@@ -243,12 +262,20 @@ export async function extractBootFiles(options: ExtractBootFilesOptions): Promis
   });
   try {
     const located = await locate(raw);
+    const scrubbed = options.scrub ? await options.scrub(located.root) : [];
+    if (scrubbed.length > 0) {
+      const rewritten = `${options.disk}.scrubbed`;
+      await runChecked(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, rewritten], {
+        timeoutMs: 6 * 60 * 60_000,
+      });
+      await rename(rewritten, options.disk);
+    }
     const rootDevice = located.rootNumber === 0 ? "/dev/vda" : `/dev/vda${located.rootNumber}`;
     const sshd = (await located.root.list("/usr/sbin"))?.some((entry) => entry.name === "sshd") ?? false;
     const fluidGuest = (await located.root.list("/fluid"))?.some((entry) => entry.name === "init") ?? false;
     const kernel = join(options.outDir, "vmlinux");
     const initrd = join(options.outDir, "initramfs.cpio");
-    const common = { kernel, initrd, rootDevice, sshd, fluidGuest, warnings };
+    const common = { kernel, initrd, rootDevice, sshd, fluidGuest, warnings, scrubbed };
 
     const newest = [...located.kernels].sort((a, b) => compareKernelVersions(b.name, a.name))[0];
     if (newest && located.kernelFs) {

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { removeTree } from "../images/remove-tree.js";
 import { type ImageManifest, type ImageStore, validateImageName } from "../images/store.js";
 import { extractBootFiles } from "./boot-files.js";
+import { scrubCloneIdentity } from "./clone-hygiene.js";
 import { flattenChain } from "./disk-chain.js";
 import type { CopiedDisk, PullProgress } from "./pull.js";
 
@@ -28,6 +29,8 @@ export const sourceRecordSchema = z.object({
   rootDevice: z.string(),
   /** The disk carries fluid's guest files and boots as a sandbox as it is. */
   fluidGuest: z.boolean(),
+  /** Identity files clone hygiene removed (host keys, machine id, …); records from before it lack this. */
+  scrubbed: z.array(z.string()).default([]),
   warnings: z.array(z.string()),
 });
 
@@ -162,6 +165,7 @@ export class SourceImages {
         outDir: buildDir,
         images: this.store,
         fallbackImage: this.options.fallbackImage,
+        scrub: scrubCloneIdentity,
       });
       await removeTree(work);
       let sizeBytes = 0;
@@ -185,6 +189,7 @@ export class SourceImages {
         initrdFrom: boot.initrdFrom,
         rootDevice: boot.rootDevice,
         fluidGuest: boot.fluidGuest,
+        scrubbed: boot.scrubbed,
         warnings,
       };
       const manifest: ImageManifest = {
