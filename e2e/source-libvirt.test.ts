@@ -158,6 +158,7 @@ describe.skipIf(missing.length > 0)(
       await extractFromDeb(join(debs, deb), `./boot/vmlinuz-${version}`, join(dir, "vmlinuz"));
       marker = `source marker ${randomBytes(8).toString("hex")}\n`;
       await writeFile(join(dir, "marker"), marker);
+      await writeFile(join(dir, "app.conf"), "db_host=db.internal\ndb_password=hunter2\n");
       const raw = join(dir, "source.raw");
       execFileSync("qemu-img", ["convert", "-f", "qcow2", "-O", "raw", image.disk, raw]);
       await writeFile(
@@ -169,6 +170,7 @@ describe.skipIf(missing.length > 0)(
           "sif /root/.ssh/authorized_keys mode 0100600",
           `write ${join(dir, "vmlinuz")} /boot/vmlinuz-${version}`,
           `write ${join(dir, "marker")} /etc/fluid-source-marker`,
+          `write ${join(dir, "app.conf")} /etc/fluid-app.conf`,
           "",
         ].join("\n"),
       );
@@ -332,6 +334,12 @@ describe.skipIf(missing.length > 0)(
         expect(piped.stdout).toBe(marker.toUpperCase());
         const file = await access.readFile(source, VM, "/etc/fluid-source-marker");
         expect(Buffer.from(file, "base64").toString()).toBe(marker);
+        // Secrets are redacted on the sandbox host, before anything reaches the control plane.
+        const config = await access.readFile(source, VM, "/etc/fluid-app.conf");
+        expect(Buffer.from(config, "base64").toString()).toBe("db_host=db.internal\ndb_password=[REDACTED]\n");
+        expect((await access.run(source, VM, "grep db_ /etc/fluid-app.conf", 30)).stdout).toBe(
+          "db_host=db.internal\ndb_password=[REDACTED]\n",
+        );
       });
 
       it("refuses writes at the daemon, and the VM's own shell refuses them when the daemon is bypassed", async () => {

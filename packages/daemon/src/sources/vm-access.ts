@@ -6,6 +6,7 @@ import { promisify } from "node:util";
 import type { SshCertificateAuthority } from "../ssh/certificates.js";
 import { SourceError } from "./errors.js";
 import { checkCommand, checkReadablePath, READONLY_SHELL_PATH, readonlyShellScript } from "./policy/index.js";
+import { redactBase64, redactSecrets } from "./redact.js";
 import type { SourceHost, SourceHostConfig } from "./source-host.js";
 import { SshError, SshRunner, type SshTarget } from "./ssh-runner.js";
 
@@ -39,7 +40,7 @@ export class PolicyRefusal extends Error {
 }
 
 /**
- * Read-only access to a source VM: logs in as `fluid-readonly` with a short-lived certificate from
+ * Read-only access to a source VM (outputs redacted, see redact.ts): logs in as `fluid-readonly` with a short-lived certificate from
  * this daemon's SSH CA, through the VM's libvirt host (ProxyJump with the host's key). Every command
  * is checked here against the policy before it leaves, and again by the VM's restricted shell.
  */
@@ -51,10 +52,17 @@ export class VmAccess {
   async run(host: SourceHost, vm: string, command: string, timeoutSeconds: number): Promise<CommandOutput> {
     const decision = checkCommand(command);
     if (!decision.allowed) throw new PolicyRefusal(decision.reason);
-    return this.asReadonly(host, vm, command, { timeoutMs: timeoutSeconds * 1000, maxOutputBytes: 4 * 1024 * 1024 });
+    const result = await this.asReadonly(host, vm, command, {
+      timeoutMs: timeoutSeconds * 1000,
+      maxOutputBytes: 4 * 1024 * 1024,
+    });
+    return { ...result, stdout: redactSecrets(result.stdout), stderr: redactSecrets(result.stderr) };
   }
 
-  /** The file's bytes, base64-encoded (how the stream carries them), read through the restricted shell. */
+  /**
+   * The file's bytes, base64-encoded (how the stream carries them), read through the restricted
+   * shell; secrets in a text file are redacted like command output.
+   */
   async readFile(host: SourceHost, vm: string, path: string): Promise<string> {
     const decision = checkReadablePath(path);
     if (!decision.readable) throw new PolicyRefusal(decision.reason);
@@ -71,7 +79,7 @@ export class VmAccess {
     if (result.exitCode !== 0) {
       throw new SourceError("not_found", `cannot read ${path} on ${vm}: ${result.stderr.trim().slice(0, 300)}`);
     }
-    return result.stdout.trim();
+    return redactBase64(result.stdout.trim());
   }
 
   /**
