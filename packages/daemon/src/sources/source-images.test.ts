@@ -114,7 +114,7 @@ describe("SourceImages: cache and coalescing", () => {
       copy: copy({ delayMs: 300 }),
       onProgress: (p) => seen.a?.push(p),
     });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    while (copies === before) await new Promise((resolve) => setTimeout(resolve, 5));
     const second = images.pull({ hostId: "kvm1", vm: "db", copy: copy(), onProgress: (p) => seen.b?.push(p) });
     const third = images.pull({
       hostId: "kvm1",
@@ -134,6 +134,8 @@ describe("SourceImages: cache and coalescing", () => {
   it("a failed pull leaves no image and is not shared with the next one", async () => {
     const before = copies;
     const failing = images.pull({ hostId: "kvm1", vm: "cache", copy: copy({ delayMs: 100, fail: true }) });
+    // Join only once the failing copy is under way: two cache lookups may finish in either order.
+    while (copies === before) await new Promise((resolve) => setTimeout(resolve, 5));
     const joined = images.pull({ hostId: "kvm1", vm: "cache", copy: copy() });
     await expect(failing).rejects.toThrow("ssh went away");
     await expect(joined).rejects.toThrow("ssh went away");
