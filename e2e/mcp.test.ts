@@ -97,6 +97,13 @@ describe("fluid mcp over stdio, driven by the official MCP client, against serve
       "extend_sandbox",
       "write_file",
       "list_files",
+      "source_list_dir",
+      "source_stat",
+      "source_unit_status",
+      "source_journal",
+      "source_packages",
+      "source_processes",
+      "source_listening_sockets",
     ]) {
       const tool = byName.get(name);
       expect(tool, name).toBeDefined();
@@ -105,7 +112,7 @@ describe("fluid mcp over stdio, driven by the official MCP client, against serve
         expect(typeof tool?.annotations?.[hint], `${name}.${hint}`).toBe("boolean");
       }
     }
-    expect(tools).toHaveLength(20);
+    expect(tools).toHaveLength(27);
     expect(byName.get("create_sandbox")?.inputSchema).toMatchObject({
       required: ["source_vm"],
       properties: { source_vm: { type: "string" }, cpu: {}, memory_mb: {}, live: { type: "boolean" } },

@@ -4,6 +4,7 @@ import type { Connection } from "../connection.js";
 import { registerFileTools } from "./files.js";
 import { registerPlaybookTools } from "./playbooks.js";
 import { registerSandboxTools } from "./sandboxes.js";
+import { registerSourceInspectionTools } from "./source-inspect.js";
 import { registerSourceTools } from "./sources.js";
 import type { ToolContext } from "./tool.js";
 
@@ -40,6 +41,7 @@ export function createMcpServer(options: McpServerOptions): McpServer {
   registerFileTools(server, ctx);
   registerPlaybookTools(server, ctx);
   registerSourceTools(server, ctx);
+  registerSourceInspectionTools(server, ctx);
   return server;
 }
 

@@ -82,3 +82,50 @@ describe("source-VM tools", () => {
     expect(textOf(badVm)).toMatch(/must be a VM name/);
   });
 });
+
+describe("typed source inspection tools", () => {
+  let f: McpFixture;
+
+  beforeAll(async () => {
+    f = await startMcp();
+    await f.t.call("POST", "/v1/orgs/acme/source-hosts", {
+      as: f.owner,
+      body: { type: "libvirt", name: "prod", hostname: "10.1.2.3" },
+    });
+  });
+  afterAll(() => f.close());
+
+  /** The fixture's host answers `ran <command>`, so each tool's command line is visible in stdout. */
+  it.each([
+    ["source_list_dir", { path: "/etc/it's here" }, "ls -la -- '/etc/it'\\''s here'"],
+    ["source_stat", { path: "/etc/hosts" }, "stat -- '/etc/hosts'"],
+    ["source_unit_status", { unit: "nginx.service" }, "systemctl status --no-pager --full -- 'nginx.service'"],
+    [
+      "source_journal",
+      { unit: "nginx.service", lines: 20, since: "-1h", priority: "err" },
+      "journalctl --no-pager -n 20 -u 'nginx.service' --since '-1h' -p err",
+    ],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format placeholders
+    ["source_packages", { name: "nginx" }, "dpkg-query -W -f '${Package}\\t${Version}\\t${Status}\\n' 'nginx'"],
+    ["source_processes", {}, "ps -eo pid,ppid,user,pcpu,pmem,etime,args --sort=-pcpu"],
+    ["source_listening_sockets", {}, "ss -tulpn"],
+  ])("%s runs %s as a read-only command", async (tool, args, command) => {
+    const result = await f.call(tool, { source_vm: "web-1", ...args });
+    expect(result.isError, textOf(result)).toBeFalsy();
+    expect(result.structuredContent).toMatchObject({ command, exit_code: 0, stdout: `ran ${command}\n` });
+  });
+
+  it("refuses arguments that are not what they claim before anything runs", async () => {
+    const before = f.daemon.commands("runSourceCommand").length;
+    for (const [tool, args] of [
+      ["source_list_dir", { path: "relative/dir" }],
+      ["source_unit_status", { unit: "-H evil" }],
+      ["source_journal", { since: "$(id)" }],
+      ["source_packages", { name: "nginx; rm" }],
+    ] as const) {
+      const result = await f.call(tool, { source_vm: "web-1", ...args });
+      expect(result.isError, tool).toBe(true);
+    }
+    expect(f.daemon.commands("runSourceCommand").length).toBe(before);
+  });
+});

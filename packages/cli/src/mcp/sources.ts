@@ -12,15 +12,51 @@ import { defineTool, type ToolContext, ToolFailure } from "./tool.js";
  * result shapes, which agents written against the original expect.
  */
 
-const SourceVm = z
+export const SourceVm = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "must be a VM name as list_vms reports it")
   .describe("the source VM's name, as list_vms reports it");
-const SourceHost = z
+export const SourceHost = z
   .string()
   .min(1)
   .optional()
   .describe("the source host's name or id; needed only when several hosts have a VM of that name");
+
+/** What a read-only command on a source VM gave, bounded for the agent's context. */
+export const SourceCommandOutput = z.object({
+  source_vm: z.string(),
+  exit_code: z.number().int(),
+  stdout: z.string(),
+  stderr: z.string(),
+  truncated: z.boolean(),
+});
+
+/** Runs a read-only command through the server (the policy applies on the sandbox host and on the VM). */
+export async function runOnSource(
+  ctx: ToolContext,
+  args: { source_vm: string; command: string; timeout_seconds?: number | undefined; source_host?: string | undefined },
+): Promise<z.output<typeof SourceCommandOutput>> {
+  const api = await ctx.api();
+  const host = await sourceHostOf(api, args.source_vm, args.source_host);
+  const result = await unwrap(
+    api.client.POST("/v1/orgs/{slug}/source-hosts/{sourceHostId}/vms/{vm}/run", {
+      params: { path: { slug: api.org, sourceHostId: host.id, vm: args.source_vm } },
+      body: {
+        command: args.command,
+        ...(args.timeout_seconds === undefined ? {} : { timeout_seconds: args.timeout_seconds }),
+      },
+    }),
+  );
+  const stdout = boundOutput(result.stdout, "stdout", false);
+  const stderr = boundOutput(result.stderr, "stderr", false, MAX_TEXT_BYTES / 4);
+  return {
+    source_vm: args.source_vm,
+    exit_code: result.exit_code,
+    stdout: stdout.text,
+    stderr: stderr.text,
+    truncated: stdout.truncated || stderr.truncated,
+  };
+}
 
 export function registerSourceTools(server: McpServer, ctx: ToolContext): void {
   defineTool(server, "list_vms", {
@@ -83,34 +119,10 @@ export function registerSourceTools(server: McpServer, ctx: ToolContext): void {
       timeout_seconds: z.number().int().min(1).max(600).optional(),
       source_host: SourceHost,
     }),
-    output: z.object({
-      source_vm: z.string(),
-      exit_code: z.number().int(),
-      stdout: z.string(),
-      stderr: z.string(),
-      truncated: z.boolean(),
-    }),
+    output: SourceCommandOutput,
     hints: { readOnlyHint: true, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     async run({ source_vm, command, timeout_seconds, source_host }) {
-      const api = await ctx.api();
-      const host = await sourceHostOf(api, source_vm, source_host);
-      const result = await unwrap(
-        api.client.POST("/v1/orgs/{slug}/source-hosts/{sourceHostId}/vms/{vm}/run", {
-          params: { path: { slug: api.org, sourceHostId: host.id, vm: source_vm } },
-          body: { command, ...(timeout_seconds === undefined ? {} : { timeout_seconds }) },
-        }),
-      );
-      const stdout = boundOutput(result.stdout, "stdout", false);
-      const stderr = boundOutput(result.stderr, "stderr", false, MAX_TEXT_BYTES / 4);
-      return {
-        data: {
-          source_vm,
-          exit_code: result.exit_code,
-          stdout: stdout.text,
-          stderr: stderr.text,
-          truncated: stdout.truncated || stderr.truncated,
-        },
-      };
+      return { data: await runOnSource(ctx, { source_vm, command, timeout_seconds, source_host }) };
     },
   });
 
