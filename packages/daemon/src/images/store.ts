@@ -153,7 +153,7 @@ export class ImageStore implements ImageSource {
     for (const path of Object.values(paths)) {
       if (!(await exists(path))) throw new ImageError(`image ${name} is incomplete: ${path} is missing`);
     }
-    return { name, dir, ...paths, sshd: manifest.sshd, manifest };
+    return { name, dir, ...paths, sshd: manifest.sshd, rootDevice: manifest.rootDevice, manifest };
   }
 
   resolve(name: string): Promise<ImagePaths> {

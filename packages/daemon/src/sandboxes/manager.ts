@@ -126,14 +126,14 @@ export class SandboxManager {
 
   private spec(
     row: SandboxRow,
-    image: { kernel: string; initrd?: string | undefined },
+    image: { kernel: string; initrd?: string | undefined; rootDevice?: string | undefined },
     net: NetAttachment,
     incomingFile?: string,
   ): VmSpec {
     const cmdline = [
       "console=ttyS0 panic=-1 quiet mitigations=off init_on_alloc=0",
       ...(this.o.accel === "tcg" && this.o.tscKhz ? [`tsc_early_khz=${this.o.tscKhz}`] : []),
-      "root=/dev/vda rw rootfstype=ext4",
+      `root=${image.rootDevice ?? "/dev/vda"} rw rootfstype=ext4`,
       ...identityParams(hostnameFor(row.name), net),
     ].join(" ");
     return {

@@ -10,6 +10,8 @@ export interface ResolvedImage {
   initrd?: string | undefined;
   disk: string;
   sshd: boolean;
+  /** The root filesystem's device in the guest (/dev/vda, or /dev/vdaN for a partitioned pulled disk). */
+  rootDevice?: string | undefined;
 }
 
 /** A sandbox's network attachment, as the network manager hands it out. */

@@ -40,9 +40,10 @@ export class PolicyRefusal extends Error {
 }
 
 /**
- * Read-only access to a source VM (outputs redacted, see redact.ts): logs in as `fluid-readonly` with a short-lived certificate from
+ * Read-only access to a source VM: logs in as `fluid-readonly` with a short-lived certificate from
  * this daemon's SSH CA, through the VM's libvirt host (ProxyJump with the host's key). Every command
- * is checked here against the policy before it leaves, and again by the VM's restricted shell.
+ * is checked here against the policy before it leaves, and again by the VM's restricted shell; what
+ * comes back is redacted (redact.ts).
  */
 export class VmAccess {
   constructor(
