@@ -89,6 +89,7 @@ export async function startServer(
     events: {
       resourceReport: (session, report) => sandboxes.onResourceReport(session, report),
       stateChanged: (session, change) => sandboxes.onStateChanged(session, change),
+      progress: (session, progress) => sandboxes.onProgress(session, progress),
     },
   });
   const grpc = await startGrpcServer(config, streams.impl);

@@ -2,6 +2,7 @@ import { FluidApiError, type Sandbox, unwrap } from "@fluid/sdk";
 import { type Command, InvalidArgumentError } from "commander";
 import type { Connection } from "../connection.js";
 import { bytes, CliError, details, EXIT, relative, table, when } from "../output.js";
+import { describeProgress } from "../sandbox-progress.js";
 import { namedSourceHost } from "../source-hosts.js";
 import { START_A_HOST } from "./hosts.js";
 import { registerSandboxFileCommands } from "./sandbox-files.js";
@@ -65,7 +66,11 @@ export function registerSandboxCommands(program: Command): void {
         ? await withSpinner(
             command,
             `Creating sandbox ${created.name} from ${image}`,
-            () => untilCreated(conn, created),
+            (update) =>
+              untilCreated(conn, created, (s) => {
+                const step = describeProgress(s.progress);
+                update(`Creating sandbox ${created.name} from ${image}${step ? `: ${step}` : ""}`);
+              }),
             (s) => `Sandbox ${s.name} is ${s.state}`,
           )
         : created;
@@ -379,11 +384,16 @@ export function commandExitCode(status: string, exitCode: number | null): number
  * Creation is requested with wait=false and watched here: the host may take minutes (a TCG boot),
  * longer than one HTTP request should stay open.
  */
-async function untilCreated(conn: Connection, created: Sandbox): Promise<Sandbox> {
+async function untilCreated(
+  conn: Connection,
+  created: Sandbox,
+  onPoll: (sandbox: Sandbox) => void = () => undefined,
+): Promise<Sandbox> {
   let current = created;
   while (current.state === "CREATING") {
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     current = await getSandbox(conn, created.id);
+    onPoll(current);
   }
   if (current.state === "ERROR" || current.ended_at) {
     throw new CliError(

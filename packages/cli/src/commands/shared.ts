@@ -37,13 +37,15 @@ export function printJson(data: unknown): void {
 export async function withSpinner<T>(
   command: Command,
   text: string,
-  work: () => Promise<T>,
+  work: (update: (text: string) => void) => Promise<T>,
   done: (result: T) => string,
 ): Promise<T> {
-  if (globals(command).json) return work();
+  if (globals(command).json) return work(() => undefined);
   const spinner = ora({ text, stream: process.stderr }).start();
   try {
-    const result = await work();
+    const result = await work((next) => {
+      spinner.text = next;
+    });
     spinner.succeed(done(result));
     return result;
   } catch (err) {

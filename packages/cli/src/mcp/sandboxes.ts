@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { type Sandbox, unwrap } from "@fluid/sdk";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
+import { describeProgress } from "../sandbox-progress.js";
 import { namedSourceHost } from "../source-hosts.js";
 import { boundOutput, MAX_TEXT_BYTES } from "./bounded.js";
 import { defineTool, type Extra, progressOf, type ToolContext, ToolFailure } from "./tool.js";
@@ -350,7 +351,8 @@ async function untilSettled(ctx: ToolContext, accepted: Sandbox, extra: Extra): 
     sandbox = await unwrap(client.GET("/v1/orgs/{slug}/sandboxes/{id}", sandboxPath(org, sandbox.id)));
     step += 1;
     const elapsed = Math.round((Date.now() - started) / 1000);
-    await progress(step, `sandbox ${sandbox.name} is ${sandbox.state} (${elapsed} s)`);
+    const detail = describeProgress(sandbox.progress);
+    await progress(step, `sandbox ${sandbox.name} is ${sandbox.state}${detail ? `, ${detail}` : ""} (${elapsed} s)`);
   }
   return sandbox;
 }

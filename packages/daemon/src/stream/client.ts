@@ -11,7 +11,7 @@ import type { ImageSource } from "../sandboxes/ports.js";
 import { hostCapacity } from "../system/resources.js";
 import { VERSION } from "../version.js";
 import { Backoff } from "./backoff.js";
-import { handleCommand } from "./handlers.js";
+import { type CreateProgress, handleCommand } from "./handlers.js";
 import { Outbox } from "./outbox.js";
 import type { SourceServices } from "./source-handlers.js";
 
@@ -220,7 +220,22 @@ export class StreamClient {
     const limit = this.o.maxConcurrentCommands ?? 16;
     const start = () => {
       this.running++;
-      handleCommand(this.o.manager, message, this.o.sources)
+      const progress = (p: CreateProgress) =>
+        outbox.push(
+          create(HostMessageSchema, {
+            requestId: message.requestId,
+            payload: {
+              case: "sandboxProgress",
+              value: {
+                sandboxId: p.sandboxId,
+                phase: p.phase,
+                bytesDone: BigInt(p.bytesDone),
+                bytesTotal: BigInt(p.bytesTotal),
+              },
+            },
+          }),
+        );
+      handleCommand(this.o.manager, message, this.o.sources, progress)
         .then(
           (payload) => outbox.push(create(HostMessageSchema, { requestId: message.requestId, payload })),
           (err: unknown) => {

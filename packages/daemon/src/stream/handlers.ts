@@ -3,9 +3,21 @@ import { type ControlMessage, type HostMessageSchema, SnapshotMode, type SourceH
 import { sandboxDefaults } from "../sandboxes/defaults.js";
 import { SandboxError } from "../sandboxes/errors.js";
 import type { SandboxManager } from "../sandboxes/manager.js";
+import type { PullPhase, PullProgress } from "../sources/pull.js";
 import { asSandboxError, handleSourceCommand, type SourceServices, sourceHostFor } from "./source-handlers.js";
 
 type Reply = MessageInitShape<typeof HostMessageSchema>["payload"];
+
+/** How far a sandbox creation has got (see SandboxProgress in the protocol). */
+export interface CreateProgress {
+  sandboxId: string;
+  phase: Exclude<PullPhase, "done"> | "boot";
+  bytesDone: number;
+  bytesTotal: number;
+}
+
+/** A copy reports every chunk; the control plane hears of it at most this often (phase changes always). */
+const PROGRESS_INTERVAL_MS = 1_000;
 
 /** Largest file moved through the stream (the stream refuses messages over 16 MiB). */
 export const MAX_FILE_BYTES = 8 * 1024 * 1024;
@@ -18,16 +30,24 @@ export async function handleCommand(
   manager: SandboxManager,
   message: ControlMessage,
   sources?: SourceServices,
+  onProgress?: (progress: CreateProgress) => void,
 ): Promise<Reply> {
   const payload = message.payload;
   switch (payload.case) {
     case "createSandbox": {
       const c = payload.value;
       const ttl = c.ttlSeconds > 0 ? c.ttlSeconds : undefined;
+      const report = throttled(onProgress);
+      const image = c.sourceHostConnection?.sshHost
+        ? await pulledImage(sources, c, (p) =>
+            report({ sandboxId: c.sandboxId, phase: p.phase, bytesDone: p.bytesCopied, bytesTotal: p.totalBytes ?? 0 }),
+          )
+        : c.baseImage || c.sourceVm;
+      report({ sandboxId: c.sandboxId, phase: "boot", bytesDone: 0, bytesTotal: 0 });
       const row = await manager.create({
         id: c.sandboxId || undefined,
         name: c.name || undefined,
-        image: c.sourceHostConnection?.sshHost ? await pulledImage(sources, c) : c.baseImage || c.sourceVm,
+        image,
         vcpus: c.vcpus > 0 ? c.vcpus : sandboxDefaults.vcpus,
         memoryMb: c.memoryMb > 0 ? c.memoryMb : sandboxDefaults.memoryMb,
         expiresAt: ttl ? Date.now() + ttl * 1000 : undefined,
@@ -162,13 +182,33 @@ export async function handleCommand(
 async function pulledImage(
   sources: SourceServices | undefined,
   c: { sourceVm: string; snapshotMode: SnapshotMode; sourceHostConnection?: SourceHostConnection | undefined },
+  onProgress: (progress: PullProgress & { phase: Exclude<PullPhase, "done"> }) => void,
 ): Promise<string> {
   if (!sources) throw new SandboxError("unavailable", "this sandbox host does not reach source hosts");
   try {
     const host = sourceHostFor(sources, c.sourceHostConnection);
-    const pulled = await host.pull(c.sourceVm, { fresh: c.snapshotMode === SnapshotMode.FRESH });
+    const pulled = await host.pull(c.sourceVm, {
+      fresh: c.snapshotMode === SnapshotMode.FRESH,
+      onProgress: ({ phase, ...rest }) => {
+        if (phase !== "done") onProgress({ phase, ...rest });
+      },
+    });
     return pulled.image;
   } catch (err) {
     throw asSandboxError(err);
   }
+}
+
+/** Passes on phase changes at once and progress within a phase at most every PROGRESS_INTERVAL_MS. */
+function throttled(send: ((progress: CreateProgress) => void) | undefined): (progress: CreateProgress) => void {
+  let lastPhase: string | undefined;
+  let lastAt = 0;
+  return (progress) => {
+    if (!send) return;
+    const now = Date.now();
+    if (progress.phase === lastPhase && now - lastAt < PROGRESS_INTERVAL_MS) return;
+    lastPhase = progress.phase;
+    lastAt = now;
+    send(progress);
+  };
 }

@@ -2,12 +2,14 @@ import { type Kysely, type Migration, type MigrationResultSet, Migrator } from "
 import * as m0001 from "./migrations/0001_init.js";
 import * as m0002 from "./migrations/0002_playbooks.js";
 import * as m0003 from "./migrations/0003_source_commands.js";
+import * as m0004 from "./migrations/0004_sandbox_sources.js";
 
 /** Versioned migrations, applied in name order. Add a file and list it here; never edit a shipped one. */
 const migrations: Record<string, Migration> = {
   "0001_init": m0001,
   "0002_playbooks": m0002,
   "0003_source_commands": m0003,
+  "0004_sandbox_sources": m0004,
 };
 
 export function migrator(db: Kysely<any>): Migrator {

@@ -138,6 +138,8 @@ export interface SandboxesTable {
   created_by: string;
   agent_id: string | null;
   source_vm: string;
+  /** Set when source_vm names a VM on this source host (a clone), not an image. */
+  source_host_id: ColumnType<string | null, string | null | undefined, string | null>;
   state: SandboxState;
   vcpus: number;
   memory_mb: number;
@@ -152,6 +154,15 @@ export interface SandboxesTable {
   expires_at: Timestamp;
   ended_at: Timestamp | null;
   end_reason: EndReason | null;
+  /** While CREATING: what the host last reported (see SandboxProgress in the protocol). */
+  progress: ColumnType<CreationProgress | null, string | null | undefined, string | null>;
+}
+
+export interface CreationProgress {
+  phase: string;
+  bytes_done: number;
+  bytes_total: number;
+  at: string;
 }
 
 export interface CommandsTable {
@@ -262,6 +273,16 @@ export interface RateLimitsTable {
   count: number;
 }
 
+/** A source VM prepared for read-only access, and the sandbox host whose SSH CA it trusts. */
+export interface SourceVmPreparationsTable {
+  source_host_id: string;
+  vm: string;
+  org_id: string;
+  host_id: string;
+  prepared_by: string;
+  prepared_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
 export interface DB {
   users: UsersTable;
   oauth_accounts: OAuthAccountsTable;
@@ -276,6 +297,7 @@ export interface DB {
   snapshots: SnapshotsTable;
   source_hosts: SourceHostsTable;
   source_commands: SourceCommandsTable;
+  source_vm_preparations: SourceVmPreparationsTable;
   playbooks: PlaybooksTable;
   playbook_tasks: PlaybookTasksTable;
   rate_limits: RateLimitsTable;

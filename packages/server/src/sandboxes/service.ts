@@ -9,6 +9,7 @@ import {
   type ResourceReport,
   RestoreSnapshotCommandSchema,
   RunCommandCommandSchema,
+  type SandboxProgress,
   type SandboxStateChanged,
   SnapshotCommandSchema,
   SnapshotMode,
@@ -238,6 +239,7 @@ export class SandboxService {
             created_by: scope.principal.userId,
             agent_id: input.agentId ?? null,
             source_vm: input.sourceVm,
+            source_host_id: input.source?.connection.sourceHostId || null,
             state: "CREATING",
             vcpus: demand.vcpus,
             memory_mb: demand.memoryMb,
@@ -333,6 +335,7 @@ export class SandboxService {
           mac_address: created.macAddress || null,
           bridge: created.bridge || null,
           pid: created.pid || null,
+          progress: null,
           updated_at: new Date(),
         })
         .where("id", "=", sandbox.id)
@@ -830,6 +833,25 @@ export class SandboxService {
   }
 
   /** A host changed a sandbox on its own: its janitor ended a lease, or the VM crashed or stopped. */
+  /** Records how far a creation has got; news for a sandbox no longer being created is dropped. */
+  async onProgress(session: HostSession, progress: SandboxProgress): Promise<void> {
+    await this.db
+      .updateTable("sandboxes")
+      .set({
+        progress: JSON.stringify({
+          phase: progress.phase.slice(0, 32),
+          bytes_done: Number(progress.bytesDone),
+          bytes_total: Number(progress.bytesTotal),
+          at: new Date().toISOString(),
+        }),
+      })
+      .where("id", "=", progress.sandboxId)
+      .where("host_id", "=", session.hostId)
+      .where("state", "=", "CREATING")
+      .where("ended_at", "is", null)
+      .execute();
+  }
+
   async onStateChanged(session: HostSession, change: SandboxStateChanged): Promise<void> {
     const row = await this.db
       .selectFrom("sandboxes")

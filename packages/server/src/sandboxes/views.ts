@@ -20,6 +20,7 @@ export const SandboxSchema = z
     name: z.string(),
     state: z.enum(sandboxStates),
     source_vm: z.string(),
+    source_host_id: z.uuid().nullable().describe("the source host source_vm was cloned from; null for an image"),
     vcpus: z.number().int(),
     memory_mb: z.number().int(),
     allow_egress: z.boolean(),
@@ -34,6 +35,15 @@ export const SandboxSchema = z
     ended_at: Timestamp.nullable(),
     end_reason: z.enum(endReasons).nullable(),
     error: z.string().nullable(),
+    progress: z
+      .object({
+        phase: z.string().describe("snapshot, copy, commit, flatten, boot-files (pulling a source VM) or boot"),
+        bytes_done: z.number().int(),
+        bytes_total: z.number().int().describe("0 while unknown"),
+        at: Timestamp,
+      })
+      .nullable()
+      .describe("while CREATING: how far the host has got"),
   })
   .meta({ id: "Sandbox" });
 
@@ -45,6 +55,7 @@ export function sandboxView(row: Sandbox): z.infer<typeof SandboxSchema> {
     name: row.name,
     state: row.state,
     source_vm: row.source_vm,
+    source_host_id: row.source_host_id,
     vcpus: row.vcpus,
     memory_mb: row.memory_mb,
     allow_egress: row.allow_egress,
@@ -59,6 +70,7 @@ export function sandboxView(row: Sandbox): z.infer<typeof SandboxSchema> {
     ended_at: iso(row.ended_at),
     end_reason: row.end_reason,
     error: row.error,
+    progress: row.state === "CREATING" ? row.progress : null,
   };
 }
 

@@ -15,7 +15,7 @@ import { newId } from "../lib/ids.js";
 import type { SecretBox } from "../lib/secret-box.js";
 import type { OrgScope } from "../orgs/access.js";
 import { HostCommandError, toAppError } from "../stream/errors.js";
-import type { Command } from "../stream/host-session.js";
+import type { Command, HostSession } from "../stream/host-session.js";
 import type { HostRegistry } from "../stream/registry.js";
 
 type Reply = HostMessage["payload"];
@@ -40,13 +40,16 @@ interface Call<C extends ReplyCase> {
   timeoutMs: number;
   /** A host's reply can still be a failure (a command's non-zero exit is recorded, not thrown). */
   exitCode?(value: ReplyValue<C>): number | undefined;
+  /** Runs after the host answered, with the host that did. */
+  done?(hostId: string): Promise<unknown>;
 }
 
 /**
  * Read-only access to source VMs goes through one of the org's sandbox hosts: the host reaches the
  * source host over SSH with credentials the server decrypts for that one command (SPEC §5). Every
- * call is audited, refusals and failures included. The host is picked in host-id order, so with
- * several hosts the same one keeps answering (its SSH CA is the one a VM was prepared with).
+ * call is audited, refusals and failures included. A prepared VM trusts the SSH CA of the host that
+ * prepared it, so commands for it go to that host; anything else goes to the first connected host
+ * in host-id order.
  */
 export class SourceRelay {
   constructor(
@@ -82,7 +85,17 @@ export class SourceRelay {
       reply: "sourceVmsList",
       timeoutMs: this.deadlines.listMs,
     });
-    return value.vms;
+    const prepared = new Set(
+      (
+        await this.deps.db
+          .selectFrom("source_vm_preparations")
+          .select("vm")
+          .where("source_host_id", "=", sourceHostId)
+          .where("org_id", "=", scope.orgId)
+          .execute()
+      ).map((row) => row.vm),
+    );
+    return value.vms.map((vm) => ({ ...vm, prepared: vm.prepared || prepared.has(vm.name) }));
   }
 
   async prepare(scope: OrgScope, sourceHostId: string, vm: string, login: { user: string; privateKey?: string }) {
@@ -101,6 +114,24 @@ export class SourceRelay {
       }),
       reply: "sourceVmPrepared",
       timeoutMs: this.deadlines.prepareMs,
+      done: (hostId) =>
+        this.deps.db
+          .insertInto("source_vm_preparations")
+          .values({
+            source_host_id: sourceHostId,
+            vm,
+            org_id: scope.orgId,
+            host_id: hostId,
+            prepared_by: scope.principal.userId,
+          })
+          .onConflict((oc) =>
+            oc.columns(["source_host_id", "vm"]).doUpdateSet({
+              host_id: hostId,
+              prepared_by: scope.principal.userId,
+              prepared_at: new Date(),
+            }),
+          )
+          .execute(),
     });
   }
 
@@ -158,8 +189,8 @@ export class SourceRelay {
   ): Promise<ReplyValue<C>> {
     const source = await this.sourceHost(scope, sourceHostId);
     const connection = this.connection(source);
-    const [host] = this.deps.hosts.inOrg(scope.orgId);
     const started = Date.now();
+    const { host, missing } = await this.hostFor(scope, source.id, call);
     const record = (outcome: SourceCommand["outcome"], exitCode: number | null, detail: string | null) =>
       this.deps.db
         .insertInto("source_commands")
@@ -181,11 +212,8 @@ export class SourceRelay {
         })
         .execute();
     if (!host) {
-      await record("failed", null, "no sandbox host connected");
-      throw new AppError(
-        "host_unavailable",
-        "no sandbox host of this organization is connected; source VMs are reached through one",
-      );
+      await record("failed", null, missing);
+      throw new AppError("host_unavailable", missing);
     }
     try {
       const reply = await host.request(call.build(connection), call.timeoutMs);
@@ -194,6 +222,7 @@ export class SourceRelay {
         throw new HostCommandError("protocol_error", `expected ${call.reply}, host sent ${payload.case ?? "nothing"}`);
       }
       const value = payload.value as ReplyValue<C>;
+      await call.done?.(host.hostId);
       await record("ok", call.exitCode?.(value) ?? null, null);
       return value;
     } catch (err) {
@@ -201,6 +230,42 @@ export class SourceRelay {
       await record(refused ? "refused" : "failed", null, err instanceof Error ? err.message : String(err));
       throw toAppError(err, `${call.kind.replace("_", " ")} on ${source.name}`);
     }
+  }
+
+  /**
+   * The sandbox host for a call: for a command on a prepared VM, the host that prepared it (the VM
+   * accepts certificates from that host's CA only); otherwise the first connected one.
+   */
+  private async hostFor(
+    scope: OrgScope,
+    sourceHostId: string,
+    call: Pick<Call<ReplyCase>, "kind" | "vm">,
+  ): Promise<{ host: HostSession | undefined; missing: string }> {
+    const connected = this.deps.hosts.inOrg(scope.orgId);
+    const preparation =
+      call.kind === "list"
+        ? undefined
+        : await this.deps.db
+            .selectFrom("source_vm_preparations")
+            .select("host_id")
+            .where("source_host_id", "=", sourceHostId)
+            .where("vm", "=", call.vm)
+            .where("org_id", "=", scope.orgId)
+            .executeTakeFirst();
+    const preparer = preparation && connected.find((h) => h.hostId === preparation.host_id);
+    if (preparer) return { host: preparer, missing: "" };
+    if (preparation && (call.kind === "run" || call.kind === "read_file")) {
+      return {
+        host: undefined,
+        missing:
+          `the sandbox host that prepared ${call.vm} (${preparation.host_id}) is not connected, and the VM ` +
+          "trusts only its SSH CA; reconnect that host or prepare the VM again through another",
+      };
+    }
+    return {
+      host: connected[0],
+      missing: "no sandbox host of this organization is connected; source VMs are reached through one",
+    };
   }
 
   /** The credentials for one command to an org's source host (404 for another org's). */

@@ -3,7 +3,7 @@ import type { ControlMessage } from "@fluid/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { databaseKinds } from "../testing/db.js";
 import { type Caller, startTestServer, type TestServer } from "../testing/harness.js";
-import { TestDaemon } from "../testing/test-daemon.js";
+import { defaultHandlers, TestDaemon } from "../testing/test-daemon.js";
 
 const privateKey = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
 
@@ -142,6 +142,46 @@ describe.each(databaseKinds)("source VMs through a sandbox host (%s)", (kind) =>
     expect(JSON.stringify(stored)).not.toContain("OPENSSH");
   });
 
+  it("while the host pulls, the creating sandbox shows the host's progress; once running it shows none", async () => {
+    daemon.handlers.createSandbox = () => "hold";
+    const res = await t.call("POST", "/v1/orgs/acme/sandboxes?wait=false", {
+      as: member,
+      body: { source_vm: "web-1", source_host_id: sourceHostId },
+    });
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({ state: "CREATING", source_host_id: sourceHostId, progress: null });
+    const command = await daemon.waitFor(
+      (m) => m.payload.case === "createSandbox" && m.payload.value.sandboxId === res.body.id,
+    );
+    daemon.send({
+      requestId: command.requestId,
+      payload: {
+        case: "sandboxProgress",
+        value: { sandboxId: res.body.id, phase: "copy", bytesDone: 5n << 20n, bytesTotal: 20n << 20n },
+      },
+    });
+    const url = `/v1/orgs/acme/sandboxes/${res.body.id}`;
+    let seen = (await t.call("GET", url, { as: member })).body;
+    for (let i = 0; i < 100 && seen.progress === null; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      seen = (await t.call("GET", url, { as: member })).body;
+    }
+    expect(seen).toMatchObject({
+      state: "CREATING",
+      progress: { phase: "copy", bytes_done: 5 << 20, bytes_total: 20 << 20 },
+    });
+    daemon.reply(command.requestId, {
+      case: "sandboxCreated",
+      value: { sandboxId: res.body.id, state: "RUNNING", ipAddress: "10.0.0.42", pid: 7 },
+    });
+    for (let i = 0; i < 100 && seen.state === "CREATING"; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      seen = (await t.call("GET", url, { as: member })).body;
+    }
+    expect(seen).toMatchObject({ state: "RUNNING", source_host_id: sourceHostId, progress: null });
+    daemon.handlers.createSandbox = defaultHandlers.createSandbox;
+  });
+
   it("fresh without source_host_id is refused, and another org's source host is 404 for sandbox creation", async () => {
     const fresh = await t.call("POST", "/v1/orgs/acme/sandboxes", {
       as: member,
@@ -203,6 +243,58 @@ describe("source VMs without a connected host", () => {
       const audit = await t.call("GET", "/v1/orgs/acme/source-commands", { as: owner });
       expect(audit.body.source_commands[0]).toMatchObject({ kind: "list", outcome: "failed" });
     } finally {
+      await t.close();
+    }
+  });
+});
+
+describe("source VMs with several sandbox hosts", () => {
+  it("a prepared VM is listed as prepared and reached through the host that prepared it, or not at all", async () => {
+    const t = await startTestServer("pglite", { encryptionKey: randomBytes(32) });
+    const daemons: TestDaemon[] = [];
+    try {
+      const owner = await t.fastUser("owner");
+      await t.org(owner, "acme");
+      const created = await t.call("POST", "/v1/orgs/acme/source-hosts", {
+        as: owner,
+        body: { type: "libvirt", name: "kvm-1", hostname: "10.0.0.5", ssh_private_key: privateKey },
+      });
+      const base = `/v1/orgs/acme/source-hosts/${created.body.id}`;
+      for (let i = 0; i < 2; i++) {
+        daemons.push(await TestDaemon.connect(t.grpcUrl, { token: (await t.hostToken(owner, "acme")).token }));
+      }
+      const got = (kind: ControlMessage["payload"]["case"]) =>
+        daemons.map((d) => d.received.filter((m) => m.payload.case === kind).length);
+
+      expect((await t.call("POST", `${base}/vms/web-1/prepare`, { as: owner, body: {} })).status).toBe(200);
+      const preparer = got("prepareSourceVm").indexOf(1);
+      const other = 1 - preparer;
+      expect((await t.call("GET", `${base}/vms`, { as: owner })).body.vms).toEqual([
+        expect.objectContaining({ name: "web-1", prepared: true }),
+      ]);
+      for (let i = 0; i < 3; i++) {
+        expect((await t.call("POST", `${base}/vms/web-1/run`, { as: owner, body: { command: "id" } })).status).toBe(
+          200,
+        );
+      }
+      expect(got("runSourceCommand")[preparer]).toBe(3);
+
+      // Without the preparing host, the VM (which trusts only that host's CA) is not tried elsewhere.
+      daemons[preparer]?.abort();
+      const gone = daemons[preparer]?.ack?.assignedHostId ?? "";
+      for (let i = 0; i < 100 && t.server.ctx.hosts.get(gone); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const refused = await t.call("POST", `${base}/vms/web-1/run`, { as: owner, body: { command: "id" } });
+      expect(refused.status).toBe(503);
+      expect(refused.body.error.message).toContain("prepare the VM again through another");
+      expect(got("runSourceCommand")[other]).toBe(0);
+
+      expect((await t.call("POST", `${base}/vms/web-1/prepare`, { as: owner, body: {} })).status).toBe(200);
+      expect((await t.call("POST", `${base}/vms/web-1/run`, { as: owner, body: { command: "id" } })).status).toBe(200);
+      expect(got("runSourceCommand")[other]).toBe(1);
+    } finally {
+      for (const d of daemons) d.abort();
       await t.close();
     }
   });

@@ -7,6 +7,7 @@ import {
   type HostService,
   RegistrationAckSchema,
   type ResourceReport,
+  type SandboxProgress,
   type SandboxStateChanged,
 } from "@fluid/proto";
 import type { Kysely } from "kysely";
@@ -29,6 +30,7 @@ import type { HostRegistry } from "./registry.js";
 export interface HostEvents {
   resourceReport(session: HostSession, report: ResourceReport): Promise<void>;
   stateChanged(session: HostSession, change: SandboxStateChanged): Promise<void>;
+  progress(session: HostSession, progress: SandboxProgress): Promise<void>;
 }
 
 export interface HostServiceDeps {
@@ -130,6 +132,12 @@ export function hostService(deps: HostServiceDeps): HostStreamService {
         case "stateChanged": {
           const change = payload.value;
           session.enqueueWork(() => events.stateChanged(session, change));
+          break;
+        }
+        case "sandboxProgress": {
+          // Not a reply: the create it reports on is still waiting for its SandboxCreated.
+          const progress = payload.value;
+          session.enqueueWork(() => events.progress(session, progress));
           break;
         }
         case "registration":
