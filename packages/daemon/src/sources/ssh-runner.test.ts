@@ -3,7 +3,14 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createFakeSourceHost, FAKE_PRIVATE_KEY, type FakeSourceHost } from "../testing/fake-source-host.js";
-import { classifySshFailure, SshError, SshRunner, type SshTarget, validateTarget } from "./ssh-runner.js";
+import {
+  classifySshFailure,
+  parseHostKeys,
+  SshError,
+  SshRunner,
+  type SshTarget,
+  validateTarget,
+} from "./ssh-runner.js";
 
 const target: SshTarget = { host: "kvm1.example.com", port: 2222, user: "fluid", privateKey: FAKE_PRIVATE_KEY };
 
@@ -80,6 +87,36 @@ describe("SshRunner (against a fake ssh)", () => {
     const [master] = await fake.sshCalls();
     expect(master?.config).toMatch(/Host fluid-jump\n {2}HostName bastion.example.com\n {2}Port 22\n {2}User jump/);
     expect(master?.config).toContain("ProxyJump fluid-jump");
+  });
+
+  it("accepts only the host keys it was given, per host, instead of trusting the first key seen", async () => {
+    const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOr7kPVbLOBR7yNX8bYnm4PgqLqvQ5m1y7vCzvZ8nE1x";
+    const pinned = new SshRunner(
+      { ...target, hostKeys: [key], proxyJump: { host: "bastion.example.com", user: "jump" } },
+      { knownHostsFile: join(fake.dir, "kh"), sshBinary: fake.sshBinary, tempDir: temp },
+    );
+    await pinned.run(["true"]);
+    const [master] = await fake.sshCalls();
+    const config = master?.config ?? "";
+    const [jumpBlock = "", targetBlock = "", rest = ""] = config.split(/^Host /m).slice(1);
+    expect(jumpBlock).not.toContain("HostKeyAlias");
+    expect(targetBlock).toContain("HostKeyAlias fluid-source");
+    expect(targetBlock).toContain("StrictHostKeyChecking yes");
+    expect(targetBlock).toMatch(/UserKnownHostsFile ".*given_known_hosts"/);
+    expect(rest).toContain("StrictHostKeyChecking accept-new");
+  });
+
+  it("parses host keys as people paste them, and names a line it cannot read", () => {
+    const blob = "AAAAC3NzaC1lZDI1NTE5AAAAIOr7kPVbLOBR7yNX8bYnm4PgqLqvQ5m1y7vCzvZ8nE1x";
+    expect(
+      parseHostKeys(
+        `# from ssh-keyscan\n[10.0.0.5]:2222 ssh-ed25519 ${blob}\nssh-ed25519 ${blob} root@kvm1\n\necdsa-sha2-nistp256 ${blob}\n`,
+      ),
+    ).toEqual([`ssh-ed25519 ${blob}`, `ssh-ed25519 ${blob}`, `ecdsa-sha2-nistp256 ${blob}`]);
+    expect(() => parseHostKeys(`ssh-ed25519 ${blob}\nssh-ed25519 not*base64`)).toThrow(/line 2/);
+    expect(() => parseHostKeys("a b ssh-ed25519 AAAA")).toThrow(/line 1/);
+    expect(() => parseHostKeys("\n# nothing\n")).toThrow(/no host key/);
+    expect(() => validateTarget({ ...target, hostKeys: [`ssh-ed25519 ${blob}\nssh-rsa ${blob}`] })).toThrow(SshError);
   });
 
   it("keeps the private key in a 0600 file only while the session is open", async () => {

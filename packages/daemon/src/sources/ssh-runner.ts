@@ -49,6 +49,8 @@ export interface SshJumpHost {
   port?: number | undefined;
   user: string;
   privateKey?: string | undefined;
+  /** See SshTarget.hostKeys. */
+  hostKeys?: string[] | undefined;
 }
 
 export interface SshTarget {
@@ -60,6 +62,11 @@ export interface SshTarget {
   /** Optional OpenSSH certificate for the key (`…-cert-v01@openssh.com …`). */
   certificate?: string | undefined;
   proxyJump?: SshJumpHost | undefined;
+  /**
+   * Public keys (`<type> <base64>`, see parseHostKeys) the host must present: when given, only these
+   * are accepted and the pin file is neither read nor written for this host (no trust on first use).
+   */
+  hostKeys?: string[] | undefined;
 }
 
 export interface SshRunnerOptions {
@@ -159,6 +166,9 @@ export function validateTarget(target: SshTarget): void {
     checkUser(target.proxyJump.user, "proxyJump.user");
     checkPort(target.proxyJump.port, "proxyJump.port");
   }
+  for (const key of [...(target.hostKeys ?? []), ...(target.proxyJump?.hostKeys ?? [])]) {
+    if (parseHostKeys(key).length !== 1) throw invalid("each host key must be one key");
+  }
 }
 
 /**
@@ -176,6 +186,43 @@ export interface SessionFiles {
   controlPath: string;
   /** The jump host's own key, when it has one. */
   jumpKey?: string | undefined;
+  /** known_hosts for hosts whose keys were given (SshTarget.hostKeys), under their aliases. */
+  givenHostKeys?: string | undefined;
+}
+
+const hostKeyTypes =
+  /^(ssh-ed25519|ssh-rsa|ssh-dss|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)$/;
+
+/**
+ * Host public keys from text in the forms people paste: `ssh-ed25519 AAAA… [comment]`, a known_hosts
+ * or ssh-keyscan line (`[host]:port ssh-ed25519 AAAA…`), one per line; blank and # lines skipped.
+ * Returns `<type> <base64>` for each; throws `invalid_target` naming the first line it cannot read.
+ */
+export function parseHostKeys(text: string): string[] {
+  const keys: string[] = [];
+  for (const [index, raw] of text.split(/\r?\n/).entries()) {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    const fields = line.split(/\s+/);
+    const at = fields.findIndex((field) => hostKeyTypes.test(field));
+    const blob = at >= 0 ? fields[at + 1] : undefined;
+    if (at < 0 || at > 1 || !blob || !/^[A-Za-z0-9+/]+={0,3}$/.test(blob)) {
+      throw invalid(`host key line ${index + 1} is not "<type> <base64 key>" or a known_hosts line`);
+    }
+    keys.push(`${fields[at]} ${blob}`);
+  }
+  if (keys.length === 0) throw invalid("no host key given");
+  return keys;
+}
+
+/** The ssh_config lines that make one Host block accept exactly its given keys. */
+function givenKeyLines(alias: string, keys: string[] | undefined, files: SessionFiles): string[] {
+  if (!keys?.length || !files.givenHostKeys) return [];
+  return [
+    `  HostKeyAlias ${alias}`,
+    "  StrictHostKeyChecking yes",
+    `  UserKnownHostsFile ${configPath(files.givenHostKeys)}`,
+  ];
 }
 
 /** The ssh_config of one session: everything explicit, nothing read from the system or the user. */
@@ -193,6 +240,7 @@ export function sshConfig(
       `  Port ${checkPort(target.proxyJump.port, "proxyJump.port")}`,
       `  User ${target.proxyJump.user}`,
       ...(target.proxyJump.privateKey && files.jumpKey ? [`  IdentityFile ${configPath(files.jumpKey)}`] : []),
+      ...givenKeyLines(JUMP_ALIAS, target.proxyJump.hostKeys, files),
     );
   }
   lines.push(
@@ -201,6 +249,7 @@ export function sshConfig(
     `  Port ${checkPort(target.port, "port")}`,
     `  User ${target.user}`,
     ...(target.proxyJump ? [`  ProxyJump ${JUMP_ALIAS}`] : []),
+    ...givenKeyLines(HOST_ALIAS, target.hostKeys, files),
     "Host *",
     `  IdentityFile ${configPath(files.key)}`,
     ...(target.certificate ? [`  CertificateFile ${configPath(files.certificate)}`] : []),
@@ -443,6 +492,7 @@ export class SshRunner {
       certificate: join(dir, "key-cert.pub"),
       controlPath: join(dir, "cm"),
       jumpKey: join(dir, "jump-key"),
+      givenHostKeys: join(dir, "given_known_hosts"),
     };
     const config = join(dir, "ssh_config");
     let masterStarted = false;
@@ -455,6 +505,11 @@ export class SshRunner {
       if (jumpKey && files.jumpKey) {
         await writeFile(files.jumpKey, jumpKey.endsWith("\n") ? jumpKey : `${jumpKey}\n`, { mode: 0o600 });
       }
+      const given = [
+        ...(this.target.hostKeys ?? []).map((key) => `${HOST_ALIAS} ${key}`),
+        ...(this.target.proxyJump?.hostKeys ?? []).map((key) => `${JUMP_ALIAS} ${key}`),
+      ];
+      if (given.length > 0 && files.givenHostKeys) await writeFile(files.givenHostKeys, `${given.join("\n")}\n`);
       await writeFile(config, sshConfig(this.target, files, this.options), { mode: 0o600 });
       await this.startMaster(config, join(dir, "master.log"));
       masterStarted = true;

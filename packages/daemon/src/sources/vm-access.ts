@@ -169,6 +169,7 @@ export class VmAccess {
         port: source.ssh.port,
         user: source.ssh.user,
         privateKey: source.ssh.privateKey,
+        hostKeys: source.ssh.hostKeys,
       },
     };
     return new SshRunner(target, {

@@ -3,7 +3,7 @@ import type { ControlMessage, HostMessageSchema, SourceHostConnection } from "@f
 import { SandboxError } from "../sandboxes/errors.js";
 import { SourceError } from "../sources/errors.js";
 import type { SourceHost, SourceHosts } from "../sources/source-host.js";
-import { SshError } from "../sources/ssh-runner.js";
+import { parseHostKeys, SshError } from "../sources/ssh-runner.js";
 import { PolicyRefusal, type VmAccess } from "../sources/vm-access.js";
 
 type Reply = MessageInitShape<typeof HostMessageSchema>["payload"];
@@ -25,7 +25,14 @@ export function sourceHostFor(sources: SourceServices, c: SourceHostConnection |
   }
   return sources.hosts.connect({
     id: c.sourceHostId || c.sshHost,
-    ssh: { host: c.sshHost, port: c.sshPort || 22, user: c.sshUser || "root", privateKey: c.sshPrivateKey },
+    ssh: {
+      host: c.sshHost,
+      port: c.sshPort || 22,
+      user: c.sshUser || "root",
+      privateKey: c.sshPrivateKey,
+      // Keys the control plane was given for the host replace trust on first use.
+      hostKeys: c.sshHostKey ? parseHostKeys(c.sshHostKey) : undefined,
+    },
   });
 }
 

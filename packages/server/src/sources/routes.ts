@@ -20,6 +20,22 @@ const PrivateKey = z
     message: "must be a PEM/OpenSSH private key",
   });
 
+const hostKeyLine =
+  /^(\S+\s+)?(ssh-ed25519|ssh-rsa|ssh-dss|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)\s+[A-Za-z0-9+/]+={0,3}(\s.*)?$/;
+const HostKeys = z
+  .string()
+  .max(4096)
+  .refine(
+    (text) => {
+      const lines = text
+        .split(/\r?\n/)
+        .map((line) => line.trim())
+        .filter((line) => line !== "" && !line.startsWith("#"));
+      return lines.length > 0 && lines.every((line) => hostKeyLine.test(line));
+    },
+    { message: "must be public host keys, one per line: `ssh-ed25519 AAAA…` or a known_hosts/ssh-keyscan line" },
+  );
+
 const LibvirtBody = z.strictObject({
   type: z.literal("libvirt"),
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "must be 1-63 letters, digits, . _ -"),
@@ -27,7 +43,9 @@ const LibvirtBody = z.strictObject({
   ssh_port: z.number().int().min(1).max(65_535).default(22),
   ssh_user: SshUser.default("root"),
   ssh_private_key: PrivateKey.optional().describe("stored encrypted; never returned"),
-  ssh_host_key: z.string().max(4096).optional().describe("the host's public key (known_hosts form) to pin"),
+  ssh_host_key: HostKeys.optional().describe(
+    "the host's public keys (ssh-keyscan output works): when given, sandbox hosts accept only these; otherwise each pins the key it first sees",
+  ),
 });
 
 const ProxmoxBody = z.strictObject({

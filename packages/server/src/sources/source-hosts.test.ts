@@ -85,6 +85,15 @@ describe.each(databaseKinds)("source hosts (%s)", (kind) => {
     expect((await create(owner, "acme", { ssh_private_key: "not a key" })).status).toBe(400);
     expect((await create(owner, "acme", { ssh_user: "Root User" })).status).toBe(400);
     expect((await create(owner, "acme", { type: "vmware" })).status).toBe(400);
+    expect((await create(owner, "acme", { ssh_host_key: "not a key" })).status).toBe(400);
+    expect((await create(owner, "acme", { ssh_host_key: "ssh-ed25519 AAAA\nssh-ed25519 $(id)" })).status).toBe(400);
+  });
+
+  it("takes host keys as ssh-keyscan prints them and returns them", async () => {
+    const keys = "[10.0.0.5]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOr7\n# comment\n10.0.0.5 ssh-rsa AAAAB3Nza==\n";
+    const created = await create(owner, "acme", { name: "pinned", ssh_host_key: keys });
+    expect(created.status).toBe(201);
+    expect(created.body.ssh_host_key).toBe(keys);
   });
 
   it("duplicate names in one org conflict", async () => {
