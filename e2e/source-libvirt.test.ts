@@ -8,16 +8,15 @@ import { pipeline } from "node:stream/promises";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 // The daemon as built (dist), the same code the fluid-daemon binary runs.
 import { ImageStore } from "../packages/daemon/dist/images/store.js";
-import type { PullProgress } from "../packages/daemon/dist/sources/pull.js";
-import { type SourceHost, SourceHosts } from "../packages/daemon/dist/sources/source-host.js";
-import type { PullResult } from "../packages/daemon/dist/sources/source-images.js";
+import { SourceHosts } from "../packages/daemon/dist/sources/source-host.js";
+import { sourceImageName } from "../packages/daemon/dist/sources/source-images.js";
 import { SshError, SshRunner } from "../packages/daemon/dist/sources/ssh-runner.js";
-import { PolicyRefusal, VmAccess } from "../packages/daemon/dist/sources/vm-access.js";
 import { SshCertificateAuthority } from "../packages/daemon/dist/ssh/certificates.js";
 import { startDaemon, type TestDaemonProcess } from "./lib/daemon.js";
 import { repoRoot } from "./lib/global-setup.js";
 import { type LibvirtHost, missingForLibvirtHost, startLibvirtHost } from "./lib/libvirt-host.js";
 import { freePort } from "./lib/processes.js";
+import { startServer, type TestServerProcess } from "./lib/server.js";
 
 const missing = missingForLibvirtHost();
 // Per run, so a leftover from a killed run (or another run on the machine) cannot get in the way.
@@ -27,7 +26,6 @@ const BRIDGE = `flsrc${RUN}`;
 const HOST_IP = `${SUBNET}.1`;
 const VM_IP = `${SUBNET}.2`;
 const VM = "fluid-e2e-src";
-const HOST_ID = `e2e-${randomBytes(3).toString("hex")}`;
 
 function tscKhz(): number | undefined {
   const mhz = /^cpu MHz\s*:\s*([\d.]+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1];
@@ -90,27 +88,34 @@ function domainXml(options: { kernel: string; initrd: string; disk: string; seri
 }
 
 const ip = (...args: string[]) => execFileSync("ip", args, { stdio: "ignore" });
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * A real libvirt source host: libvirtd (started directly, private mount namespace) with a TCG
- * domain booted from the debian-12 image, and sshd on loopback as its SSH endpoint. One domain and
- * one pull are shared by the file's tests.
+ * A real libvirt source host driven through the whole system: the control plane holds the source
+ * host (its key encrypted), a daemon connected over the gRPC stream reaches it over SSH. libvirtd
+ * runs directly (private mount namespace) with a TCG domain booted from the debian-12 image, and
+ * sshd on loopback is its SSH endpoint. One domain, one server and one daemon serve the file.
  */
 describe.skipIf(missing.length > 0)(
-  `libvirt source host: list, pull, boot the pull as a sandbox${missing.length > 0 ? ` (skipped: needs ${missing.join(", ")})` : ""}`,
+  `libvirt source host through server, stream and daemon: discover, prepare, inspect, pull, clone${missing.length > 0 ? ` (skipped: needs ${missing.join(", ")})` : ""}`,
   () => {
     let dir: string;
     let libvirt: LibvirtHost;
-    let hosts: SourceHosts;
-    let source: SourceHost;
     let store: ImageStore;
+    let server: TestServerProcess | undefined;
     let daemon: TestDaemonProcess | undefined;
+    let key: string;
+    let sourceHostId: string;
     let vmKey: string;
     let sourceDisk: string;
     let marker: string;
     let bridgeCreated = false;
-    let pulled: PullResult | undefined;
     const timings: Record<string, number> = {};
+    const vmPath = (suffix = "") => `/v1/orgs/acme/source-hosts/${sourceHostId}/vms/${VM}${suffix}`;
+    const api = (method: string, path: string, body?: unknown) => {
+      if (!server) throw new Error("no server");
+      return server.call(method, path, { key, ...(body === undefined ? {} : { body }) });
+    };
 
     const inVm = (command: string) =>
       spawnSync(
@@ -197,65 +202,205 @@ describe.skipIf(missing.length > 0)(
       );
       libvirt.virsh("define", xml);
       libvirt.virsh("start", VM);
+
+      // The control plane and a daemon connected to it come up while the domain boots.
+      started = Date.now();
+      server = await startServer({ env: { FLUID_ENCRYPTION_KEY: randomBytes(32).toString("hex") } });
+      ({ key } = await server.bootstrap("acme"));
+      const token = await api("POST", "/v1/orgs/acme/hosts/tokens", { name: "e2e-sources" });
+      daemon = await startDaemon({ extraArgs: ["--server", server.grpc, "--insecure", "--token", token.body.token] });
+      for (let i = 0; (await api("GET", "/v1/orgs/acme/hosts")).body.hosts?.[0]?.status !== "ONLINE"; i++) {
+        if (i > 150) throw new Error("the daemon did not come online");
+        await sleep(200);
+      }
+      const registered = await api("POST", "/v1/orgs/acme/source-hosts", {
+        type: "libvirt",
+        name: "kvm-e2e",
+        hostname: "127.0.0.1",
+        ssh_port: libvirt.sshPort,
+        ssh_user: "root",
+        ssh_private_key: libvirt.userKey,
+        // Given here, the daemon accepts exactly this key for the host instead of the first it sees.
+        ssh_host_key: libvirt.hostKey,
+      });
+      expect(registered.status, JSON.stringify(registered.body)).toBe(201);
+      sourceHostId = registered.body.id;
+      timings.serverAndDaemon = Date.now() - started;
+
       const deadline = Date.now() + 180_000;
       while (inVm("true").status !== 0) {
         if (Date.now() > deadline) {
           const serial = await readFile(join(dir, "serial.log"), "utf8").catch(() => "");
           throw new Error(`the source VM did not come up:\n${serial.slice(-3000)}`);
         }
-        await new Promise((resolve) => setTimeout(resolve, 500));
+        await sleep(500);
       }
       timings.domainBootToSsh = Date.now() - started;
       // Something the guest wrote while running: the pull must capture the live disk.
       expect(inVm("echo written-live > /root/written-live && sync").status).toBe(0);
-
-      hosts = new SourceHosts({ stateDir: join(dir, "daemon-state"), images: store });
-      source = hosts.connect({
-        id: HOST_ID,
-        ssh: { host: "127.0.0.1", port: libvirt.sshPort, user: "root", privateKey: libvirt.userKey },
-      });
     });
 
     afterAll(async () => {
       console.log(`source-libvirt timings (ms): ${JSON.stringify(timings)}`);
       await daemon?.dispose();
+      await server?.dispose();
       await libvirt?.stop();
       if (bridgeCreated) ip("link", "del", BRIDGE);
-      if (pulled) await store.remove(pulled.image).catch(() => undefined);
+      if (sourceHostId) await store.remove(sourceImageName(sourceHostId, VM)).catch(() => undefined);
       if (dir) await rm(dir, { recursive: true, force: true });
     });
 
-    it("lists the running domain with the address its guest agent reports", async () => {
+    it("discovers the running domain, with the address its guest agent reports", async () => {
       const started = Date.now();
-      const list = await source.listVMs();
+      const list = await api("GET", `/v1/orgs/acme/source-hosts/${sourceHostId}/vms`);
       timings.listVMs = Date.now() - started;
-      expect(list.vms).toEqual([
-        {
-          name: VM,
-          state: "running",
-          running: true,
-          vcpus: 1,
-          memoryMb: 512,
-          ipAddresses: [VM_IP],
-          ipSource: "agent",
-        },
-      ]);
-      const validation = await source.validate(VM);
-      expect(validation).toMatchObject({ valid: true, pullDisk: { target: "vda", source: sourceDisk } });
+      expect(list.status, JSON.stringify(list.body)).toBe(200);
+      expect(list.body.vms).toEqual([{ name: VM, state: "running", ip_address: VM_IP, prepared: false }]);
+      // The key the control plane holds was used, not one learned on first contact.
+      const learned = await readFile(join(daemon?.stateDir ?? "", "sources", "known_hosts"), "utf8").catch(() => "");
+      expect(learned).not.toContain(`[127.0.0.1]:${libvirt.sshPort}`);
     });
 
-    it("pulls the running VM's disk and leaves the VM on exactly the disks it had", async () => {
-      const before = libvirt.virsh("domblklist", VM, "--details");
-      const markerBefore = inVm("sha256sum /etc/fluid-source-marker").stdout;
-      const progress: PullProgress[] = [];
+    it("prepares the VM for read-only access, and can prepare it again", async () => {
+      const login = { ssh_user: "root", ssh_private_key: await readFile(vmKey, "utf8") };
       const started = Date.now();
-      pulled = await source.pull(VM, { onProgress: (p) => progress.push(p) });
-      timings.pull = Date.now() - started;
+      const prepared = await api("POST", vmPath("/prepare"), login);
+      timings.prepare = Date.now() - started;
+      expect(prepared.status, JSON.stringify(prepared.body)).toBe(200);
+      expect(prepared.body).toMatchObject({
+        source_vm: VM,
+        prepared: true,
+        steps: {
+          shell_installed: true,
+          user_created: true,
+          ca_key_installed: true,
+          principals_created: true,
+          sshd_configured: true,
+          sshd_restarted: true,
+        },
+      });
+      for (let i = 0; i < 20 && inVm("true").status !== 0; i++) await sleep(500);
+      expect(inVm("grep ^fluid-readonly: /etc/passwd").stdout).toMatch(/:\/usr\/local\/bin\/fluid-readonly-shell$/m);
+      expect((await api("POST", vmPath("/prepare"), login)).body).toMatchObject({ prepared: true });
+      const list = await api("GET", `/v1/orgs/acme/source-hosts/${sourceHostId}/vms`);
+      expect(list.body.vms).toEqual([expect.objectContaining({ name: VM, prepared: true })]);
+    });
 
-      expect(pulled).toMatchObject({
-        image: `src-${HOST_ID}-${VM}`,
-        cached: false,
-        hostId: HOST_ID,
+    it("runs allowed commands as fluid-readonly with a CA certificate, and returns secrets redacted", async () => {
+      const run = (command: string) => api("POST", vmPath("/run"), { command, timeout_seconds: 30 });
+      expect((await run("id -un")).body).toMatchObject({ exit_code: 0, stdout: "fluid-readonly\n" });
+      expect((await run("cat /etc/fluid-source-marker | tr a-z A-Z")).body.stdout).toBe(marker.toUpperCase());
+      const file = await api("GET", `${vmPath("/file")}?path=/etc/fluid-source-marker`);
+      expect(file.body).toMatchObject({ encoding: "utf-8", content: marker });
+      // Secrets are redacted on the sandbox host, before anything reaches the control plane.
+      const config = await api("GET", `${vmPath("/file")}?path=/etc/fluid-app.conf`);
+      expect(config.body.content).toBe("db_host=db.internal\ndb_password=[REDACTED]\n");
+      expect((await run("grep db_ /etc/fluid-app.conf")).body.stdout).toBe(
+        "db_host=db.internal\ndb_password=[REDACTED]\n",
+      );
+    });
+
+    it("refuses writes (403, audited), and the VM's own shell refuses them when the daemon is bypassed", async () => {
+      const touch = await api("POST", vmPath("/run"), { command: "touch /tmp/pwned" });
+      expect(touch.status).toBe(403);
+      expect(touch.body.error.code).toBe("command_refused");
+      expect((await api("GET", `${vmPath("/file")}?path=/etc/shadow`)).status).toBe(403);
+      const audit = await api("GET", `/v1/orgs/acme/source-commands?source_host_id=${sourceHostId}`);
+      expect(audit.body.source_commands).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ vm: VM, kind: "run", command: "touch /tmp/pwned", outcome: "refused" }),
+          expect.objectContaining({ vm: VM, kind: "read_file", command: "/etc/shadow", outcome: "refused" }),
+          expect.objectContaining({ vm: VM, kind: "run", command: "id -un", outcome: "ok", exit_code: 0 }),
+        ]),
+      );
+
+      // Layer 2 on its own: a certificate from the daemon's CA, the command sent without fluid's check.
+      const ca = SshCertificateAuthority.fromPem(await readFile(join(daemon?.stateDir ?? "", "ssh_ca.pem"), "utf8"));
+      execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(dir, "ro_key")]);
+      const certificate = ca.issue({
+        publicKey: await readFile(join(dir, "ro_key.pub"), "utf8"),
+        keyId: "e2e-bypass",
+        principals: ["fluid-readonly"],
+        ttlSeconds: 120,
+      }).certificate;
+      const direct = new SshRunner(
+        {
+          host: VM_IP,
+          user: "fluid-readonly",
+          privateKey: await readFile(join(dir, "ro_key"), "utf8"),
+          certificate,
+          proxyJump: { host: "127.0.0.1", port: libvirt.sshPort, user: "root", privateKey: libvirt.userKey },
+        },
+        { knownHostsFile: join(dir, "bypass_known_hosts") },
+      );
+      const bypass = await direct.run(["touch /tmp/pwned"], { rawLine: true, check: false });
+      expect(bypass.code).toBe(126);
+      expect(bypass.stderr).toMatch(/^refused: /);
+      expect(inVm("test -e /tmp/pwned").status).toBe(1);
+    });
+
+    it("clones the VM into a sandbox: pulls with progress, restores the disk chain, and the clone's changes stay in it", async () => {
+      const before = libvirt.virsh("domblklist", VM, "--details");
+      const markerBefore = inVm("sha256sum /etc/fluid-source-marker /root/written-live").stdout;
+      let started = Date.now();
+      const accepted = await api("POST", "/v1/orgs/acme/sandboxes?wait=false", {
+        source_vm: VM,
+        source_host_id: sourceHostId,
+        memory_mb: 512,
+      });
+      expect(accepted.status, JSON.stringify(accepted.body)).toBe(202);
+      const id = accepted.body.id as string;
+      const phases = new Set<string>();
+      let sandbox = accepted.body;
+      while (sandbox.state === "CREATING") {
+        if (Date.now() - started > 600_000) throw new Error("the sandbox is still CREATING after 10 minutes");
+        await sleep(200);
+        sandbox = (await api("GET", `/v1/orgs/acme/sandboxes/${id}`)).body;
+        if (sandbox.progress) phases.add(sandbox.progress.phase);
+      }
+      timings.pullAndBoot = Date.now() - started;
+      expect(sandbox, JSON.stringify(sandbox)).toMatchObject({
+        state: "RUNNING",
+        source_vm: VM,
+        source_host_id: sourceHostId,
+        progress: null,
+      });
+      // Progress came from the host over the stream: at least the boot, usually copy phases too.
+      expect(phases.has("boot"), [...phases].join()).toBe(true);
+      for (const phase of phases)
+        expect(["snapshot", "copy", "commit", "flatten", "boot-files", "boot"]).toContain(phase);
+
+      // The production VM is back on exactly the disks it had, with no overlay or pull journal left.
+      expect(libvirt.virsh("domblklist", VM, "--details")).toBe(before);
+      expect(await readdir(join(dir, "vm"))).toEqual(["source.qcow2"]);
+      expect(await readdir(join(daemon?.stateDir ?? "", "sources", "pulls"))).toEqual([]);
+      const check = spawnSync("qemu-img", ["check", "-U", sourceDisk], { encoding: "utf8" });
+      expect(check.status, check.stdout + check.stderr).toBe(0);
+
+      const run = async (command: string) =>
+        (await api("POST", `/v1/orgs/acme/sandboxes/${id}/run`, { command, timeout_seconds: 60 })).body;
+      expect((await run("cat /etc/fluid-source-marker /root/written-live")).stdout).toBe(`${marker}written-live\n`);
+      started = Date.now();
+      const change = await run(
+        "echo changed-in-sandbox >> /etc/fluid-source-marker && echo from-sandbox > /root/sandbox-only && sync && cat /root/sandbox-only",
+      );
+      timings.sandboxChange = Date.now() - started;
+      expect(change).toMatchObject({ exit_code: 0, stdout: "from-sandbox\n" });
+      const machineId = (await run("cat /etc/machine-id")).stdout;
+      expect(machineId.trim()).toMatch(/^[0-9a-f]{32}$/);
+      expect(machineId).not.toBe(inVm("cat /etc/machine-id").stdout);
+
+      expect(inVm("test -e /root/sandbox-only").status).toBe(1);
+      expect(inVm("sha256sum /etc/fluid-source-marker /root/written-live").stdout).toBe(markerBefore);
+      expect(inVm("cat /etc/fluid-source-marker").stdout).toBe(marker);
+
+      // The pull is cached on the daemon's host, with where it came from and what hygiene removed.
+      const cached = await new SourceHosts({ stateDir: join(dir, "probe-state"), images: store })
+        .connect({ id: sourceHostId, ssh: { host: "127.0.0.1", user: "root", privateKey: libvirt.userKey } })
+        .cached(VM);
+      expect(cached).toMatchObject({
+        image: sourceImageName(sourceHostId, VM),
+        hostId: sourceHostId,
         vm: VM,
         disk: { target: "vda", path: sourceDisk },
         kernelFrom: "disk",
@@ -263,111 +408,8 @@ describe.skipIf(missing.length > 0)(
         rootDevice: "/dev/vda",
         fluidGuest: true,
       });
-      expect(progress.at(-1)?.phase).toBe("done");
-      // Clone hygiene: the source's SSH host keys and machine id stay with the source.
-      expect(pulled?.scrubbed).toEqual(expect.arrayContaining(["/etc/ssh/ssh_host_ed25519_key", "/etc/machine-id"]));
-      expect(libvirt.virsh("domblklist", VM, "--details")).toBe(before);
-      expect(await readdir(join(dir, "vm"))).toEqual(["source.qcow2"]);
-      expect(await readdir(hosts.journal.dir)).toEqual([]);
-      expect(inVm("sha256sum /etc/fluid-source-marker").stdout).toBe(markerBefore);
-      const check = spawnSync("qemu-img", ["check", "-U", sourceDisk], { encoding: "utf8" });
-      expect(check.status, check.stdout + check.stderr).toBe(0);
-
-      const again = await source.pull(VM);
-      expect(again).toMatchObject({ cached: true, capturedAt: pulled.capturedAt });
-    });
-
-    it("the pulled image boots as a sandbox, and what the sandbox writes never reaches the source VM", async () => {
-      expect(pulled).toBeDefined();
-      const image = pulled?.image ?? "";
-      daemon = await startDaemon();
-      const started = Date.now();
-      const created = await daemon.api.create({ image, memory_mb: 512 });
-      timings.sandboxBoot = Date.now() - started;
-      expect(created.status, JSON.stringify(created.body)).toBe(201);
-      const id = created.body.id as string;
-
-      const read = await daemon.api.run(id, "cat /etc/fluid-source-marker /root/written-live");
-      expect(read.body.stdout).toBe(`${marker}written-live\n`);
-      const write = await daemon.api.run(
-        id,
-        "echo from-sandbox > /root/sandbox-only && sync && cat /root/sandbox-only",
-      );
-      expect(write.body.stdout).toBe("from-sandbox\n");
-
-      const machineId = await daemon.api.run(id, "cat /etc/machine-id");
-      expect(machineId.body.stdout.trim()).toMatch(/^[0-9a-f]{32}$/);
-      expect(machineId.body.stdout).not.toBe(inVm("cat /etc/machine-id").stdout);
-      expect(inVm("test -e /root/sandbox-only").status).toBe(1);
-      expect(inVm("cat /etc/fluid-source-marker").stdout).toBe(marker);
-    });
-
-    describe("read-only access to the source VM", () => {
-      let access: VmAccess;
-      const ca = SshCertificateAuthority.generate();
-
-      beforeAll(() => {
-        access = new VmAccess({ ca, knownHostsFile: hosts.knownHostsFile });
-      });
-
-      it("prepare installs the restricted shell, user, CA key and sshd drop-in, and can run again", async () => {
-        const login = { user: "root", privateKey: await readFile(vmKey, "utf8") };
-        const steps = await access.prepare(source, VM, login);
-        expect(steps).toEqual({
-          ipAddress: VM_IP,
-          shellInstalled: true,
-          userCreated: true,
-          caKeyInstalled: true,
-          principalsCreated: true,
-          sshdConfigured: true,
-          sshdRestarted: true,
-        });
-        for (let i = 0; i < 20 && inVm("true").status !== 0; i++) await new Promise((r) => setTimeout(r, 500));
-        expect(inVm("grep ^fluid-readonly: /etc/passwd").stdout).toMatch(/:\/usr\/local\/bin\/fluid-readonly-shell$/m);
-        expect((await access.prepare(source, VM, login)).sshdRestarted).toBe(true);
-      });
-
-      it("runs allowed commands as fluid-readonly through its libvirt host, with a CA certificate", async () => {
-        const who = await access.run(source, VM, "id -un", 30);
-        expect(who).toEqual({ exitCode: 0, stdout: "fluid-readonly\n", stderr: "" });
-        const piped = await access.run(source, VM, "cat /etc/fluid-source-marker | tr a-z A-Z", 30);
-        expect(piped.stdout).toBe(marker.toUpperCase());
-        const file = await access.readFile(source, VM, "/etc/fluid-source-marker");
-        expect(Buffer.from(file, "base64").toString()).toBe(marker);
-        // Secrets are redacted on the sandbox host, before anything reaches the control plane.
-        const config = await access.readFile(source, VM, "/etc/fluid-app.conf");
-        expect(Buffer.from(config, "base64").toString()).toBe("db_host=db.internal\ndb_password=[REDACTED]\n");
-        expect((await access.run(source, VM, "grep db_ /etc/fluid-app.conf", 30)).stdout).toBe(
-          "db_host=db.internal\ndb_password=[REDACTED]\n",
-        );
-      });
-
-      it("refuses writes at the daemon, and the VM's own shell refuses them when the daemon is bypassed", async () => {
-        await expect(access.run(source, VM, "touch /tmp/pwned", 30)).rejects.toBeInstanceOf(PolicyRefusal);
-        await expect(access.readFile(source, VM, "/etc/shadow")).rejects.toBeInstanceOf(PolicyRefusal);
-        // Layer 2 on its own: a certificate from the same CA, the command sent without fluid's check.
-        execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(dir, "ro_key")]);
-        const certificate = ca.issue({
-          publicKey: await readFile(join(dir, "ro_key.pub"), "utf8"),
-          keyId: "e2e-bypass",
-          principals: ["fluid-readonly"],
-          ttlSeconds: 120,
-        }).certificate;
-        const direct = new SshRunner(
-          {
-            host: VM_IP,
-            user: "fluid-readonly",
-            privateKey: await readFile(join(dir, "ro_key"), "utf8"),
-            certificate,
-            proxyJump: { host: "127.0.0.1", port: libvirt.sshPort, user: "root", privateKey: libvirt.userKey },
-          },
-          { knownHostsFile: hosts.knownHostsFile },
-        );
-        const bypass = await direct.run(["touch /tmp/pwned"], { rawLine: true, check: false });
-        expect(bypass.code).toBe(126);
-        expect(bypass.stderr).toMatch(/^refused: /);
-        expect(inVm("test -e /tmp/pwned").status).toBe(1);
-      });
+      expect(cached?.scrubbed).toEqual(expect.arrayContaining(["/etc/ssh/ssh_host_ed25519_key", "/etc/machine-id"]));
+      expect((await api("DELETE", `/v1/orgs/acme/sandboxes/${id}`)).body.state).toBe("DESTROYED");
     });
   },
 );
@@ -457,6 +499,20 @@ describe.skipIf(missing.includes("root") || !existsSync("/usr/sbin/sshd"))(
       expect(await failure(runner(await readFile(join(dir, "stranger"), "utf8")).run(["true"]))).toBe("auth_failed");
       const closed = await freePort();
       expect(await failure(runner(userKey, join(dir, "other_known_hosts"), closed).run(["true"]))).toBe("unreachable");
+    });
+
+    it("with host keys given (from the control plane) accepts exactly those and learns nothing", async () => {
+      const given = (await readFile(join(dir, "host_a.pub"), "utf8")).split(" ").slice(0, 2).join(" ");
+      const other = (await readFile(join(dir, "host_b.pub"), "utf8")).split(" ").slice(0, 2).join(" ");
+      const pins = join(dir, "given_state", "known_hosts");
+      const pinned = (hostKeys: string[]) =>
+        new SshRunner(
+          { host: "127.0.0.1", port, user: "root", privateKey: userKey, hostKeys },
+          { knownHostsFile: pins, connectTimeoutSeconds: 5 },
+        );
+      expect((await pinned([given]).run(["echo", "ok"])).stdout).toBe("ok\n");
+      expect(await failure(pinned([other]).run(["true"]))).toBe("host_key_changed");
+      expect(existsSync(pins)).toBe(false);
     });
 
     it("refuses the host once its key changed (host_key_changed)", async () => {

@@ -62,6 +62,8 @@ export interface LibvirtHost {
   sshPort: number;
   /** Private key (OpenSSH) that root@127.0.0.1:sshPort accepts. */
   userKey: string;
+  /** sshd's public host key (`ssh-ed25519 AAAA… sshd`). */
+  hostKey: string;
   /** Runs virsh against this libvirtd (in its namespace) and returns stdout. */
   virsh(...args: string[]): string;
   /** Destroys and undefines every domain, stops sshd and libvirtd. */
@@ -125,6 +127,7 @@ export async function startLibvirtHost(dir: string): Promise<LibvirtHost> {
     libvirtdPid: pid,
     sshPort: 0,
     userKey: "",
+    hostKey: "",
     virsh,
     async stop() {
       if (libvirtd.exitCode === null) {
@@ -181,6 +184,7 @@ export async function startLibvirtHost(dir: string): Promise<LibvirtHost> {
     await writeFile(join(sshDir, "authorized_keys"), await readFile(join(sshDir, "user_key.pub")), { mode: 0o600 });
     host.sshPort = await freePort();
     host.userKey = await readFile(join(sshDir, "user_key"), "utf8");
+    host.hostKey = (await readFile(join(sshDir, "host_key.pub"), "utf8")).trim();
     await writeFile(
       join(sshDir, "sshd_config"),
       [

@@ -25,7 +25,7 @@ export interface TestServerProcess {
  * A real `fluid-server` process: on PostgreSQL when the run has a cluster (FLUID_TEST_DATABASE_URL,
  * a fresh database per server), otherwise on PGlite in a temporary directory.
  */
-export async function startServer(): Promise<TestServerProcess> {
+export async function startServer(options: { env?: Record<string, string> } = {}): Promise<TestServerProcess> {
   const dataDir = await mkdtemp(join(tmpdir(), "fluid-e2e-server-"));
   const adminUrl = process.env.FLUID_TEST_DATABASE_URL;
   let databaseUrl: string | undefined;
@@ -54,7 +54,13 @@ export async function startServer(): Promise<TestServerProcess> {
       "--insecure",
       "--migrate",
     ],
-    { env: { ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { DATABASE_URL: "" }), FLUID_LOG_LEVEL: "warn" } },
+    {
+      env: {
+        ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { DATABASE_URL: "" }),
+        FLUID_LOG_LEVEL: "warn",
+        ...options.env,
+      },
+    },
   );
   const url = `http://127.0.0.1:${restPort}`;
   const server: TestServerProcess = {
