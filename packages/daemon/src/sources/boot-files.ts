@@ -6,6 +6,7 @@ import { extractVmlinux, moduleLoadOrder, moduleName, parseModulesDep } from "..
 import { getRecipe, guestDir } from "../images/recipes.js";
 import type { ImageStore } from "../images/store.js";
 import { run, runChecked } from "../system/run.js";
+import type { CloneChanges } from "./clone-hygiene.js";
 import { SourceError } from "./errors.js";
 import { hasExtFilesystem, readPartitionTable } from "./partitions.js";
 
@@ -54,7 +55,8 @@ export function compareKernelVersions(a: string, b: string): number {
 const plainName = /^[A-Za-z0-9][A-Za-z0-9._+~-]*$/;
 const modulePath = /^[A-Za-z0-9_][A-Za-z0-9._/+-]*$/;
 
-function debugfsPath(path: string): string {
+/** A path quoted for a debugfs command line (which has no escapes: quotes and newlines are refused). */
+export function debugfsPath(path: string): string {
   if (/["\r\n\0]/.test(path)) throw new SourceError("unsupported", `cannot read ${JSON.stringify(path)} with debugfs`);
   return `"${path}"`;
 }
@@ -131,8 +133,10 @@ export interface BootFiles {
   /** "disk" (an initramfs built from the disk's modules) or "image:<name>". */
   initrdFrom: string;
   warnings: string[];
-  /** What clone hygiene removed from the disk (with `scrubCloneIdentity`), written back to it. */
+  /** What clone hygiene removed from the disk, written back to it. */
   scrubbed: string[];
+  /** fluid's guest files written into the disk. */
+  injected: string[];
 }
 
 export interface ExtractBootFilesOptions {
@@ -146,10 +150,10 @@ export interface ExtractBootFilesOptions {
   /** A local image whose kernel and initramfs are used when the disk has no kernel fluid can boot. */
   fallbackImage?: string | undefined;
   /**
-   * Changes the root filesystem of the raw copy before it is discarded (clone hygiene); when it
+   * Changes the root filesystem of the raw copy before it is discarded (prepareClone); when it
    * reports changes, the disk is rewritten from the raw copy.
    */
-  scrub?: ((root: ExtFilesystem) => Promise<string[]>) | undefined;
+  prepare?: ((root: ExtFilesystem) => Promise<CloneChanges>) | undefined;
 }
 
 interface Located {
@@ -262,8 +266,13 @@ export async function extractBootFiles(options: ExtractBootFilesOptions): Promis
   });
   try {
     const located = await locate(raw);
-    const scrubbed = options.scrub ? await options.scrub(located.root) : [];
-    if (scrubbed.length > 0) {
+    const {
+      scrubbed,
+      injected,
+      warnings: prepareWarnings,
+    } = options.prepare ? await options.prepare(located.root) : { scrubbed: [], injected: [], warnings: [] };
+    warnings.push(...prepareWarnings);
+    if (scrubbed.length > 0 || injected.length > 0) {
       const rewritten = `${options.disk}.scrubbed`;
       await runChecked(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, rewritten], {
         timeoutMs: 6 * 60 * 60_000,
@@ -275,7 +284,7 @@ export async function extractBootFiles(options: ExtractBootFilesOptions): Promis
     const fluidGuest = (await located.root.list("/fluid"))?.some((entry) => entry.name === "init") ?? false;
     const kernel = join(options.outDir, "vmlinux");
     const initrd = join(options.outDir, "initramfs.cpio");
-    const common = { kernel, initrd, rootDevice, sshd, fluidGuest, warnings, scrubbed };
+    const common = { kernel, initrd, rootDevice, sshd, fluidGuest, warnings, scrubbed, injected };
 
     const newest = [...located.kernels].sort((a, b) => compareKernelVersions(b.name, a.name))[0];
     if (newest && located.kernelFs) {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runChecked } from "../system/run.js";
 import { makeGuestDisk } from "../testing/fake-guest-disk.js";
 import { ExtFilesystem } from "./boot-files.js";
-import { scrubCloneIdentity } from "./clone-hygiene.js";
+import { prepareClone } from "./clone-hygiene.js";
 
 const identity = {
   "/etc/ssh/ssh_host_ed25519_key": "PRIVATE",
@@ -34,7 +34,7 @@ describe("clone hygiene on a pulled disk", () => {
       await runChecked(["qemu-img", "convert", "-f", "qcow2", "-O", "raw", qcow, raw]);
       const fs = new ExtFilesystem(raw, partitioned ? 1024 * 1024 : 0);
 
-      const changed = await scrubCloneIdentity(fs);
+      const { scrubbed: changed } = await prepareClone(fs, { inject: false });
       expect(changed.sort()).toEqual(
         [
           "/etc/machine-id",
@@ -64,7 +64,7 @@ describe("clone hygiene on a pulled disk", () => {
         await runChecked(["dd", `if=${raw}`, `of=${filesystem}`, "bs=1M", "skip=1", "status=none"]);
       }
       await runChecked(["e2fsck", "-fn", filesystem]);
-      expect(await scrubCloneIdentity(fs)).toEqual(["/etc/machine-id"]);
+      expect((await prepareClone(fs, { inject: false })).scrubbed).toEqual(["/etc/machine-id"]);
     });
   }
 });

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runChecked } from "../system/run.js";
 import { ExtFilesystem } from "./boot-files.js";
+import { type GuestInjectionOptions, injectFluidGuest } from "./guest-injection.js";
 
 /**
  * What a clone must not share with its source VM, removed from a pulled disk before any sandbox
@@ -16,14 +17,29 @@ const REMOVE = [
   "/etc/udev/rules.d/70-persistent-net.rules",
 ];
 
+/** What preparing a clone changed on its disk, for the pull's record. */
+export interface CloneChanges {
+  /** Identity files removed (clone hygiene). */
+  scrubbed: string[];
+  /** fluid's guest files written so the disk boots as a sandbox (see injectFluidGuest). */
+  injected: string[];
+  warnings: string[];
+}
+
+export interface PrepareCloneOptions {
+  /** Where fluid's guest files come from; false leaves the disk without them. */
+  inject?: GuestInjectionOptions | false;
+}
+
 /**
- * Scrubs the root filesystem of a pulled disk in place (debugfs -w on the raw copy, nothing is
- * mounted). Returns what it changed, for the pull's record.
+ * Prepares the root filesystem of a pulled disk in place (debugfs -w on the raw copy, nothing is
+ * mounted): replays its journal, removes what the clone must not share with its source, and gives
+ * it fluid's guest if it has none.
  */
-export async function scrubCloneIdentity(root: ExtFilesystem): Promise<string[]> {
+export async function prepareClone(root: ExtFilesystem, options: PrepareCloneOptions = {}): Promise<CloneChanges> {
   const scratch = await mkdtemp(join(tmpdir(), "fluid-hygiene-"));
   try {
-    if (root.offset === 0) return await replayAndScrub(root, scratch);
+    if (root.offset === 0) return await replayAndPrepare(root, scratch, options);
     // debugfs's journal recovery ignores `?offset=`, so a partition is worked on as a file of its
     // own and copied back in place (unchanged blocks write back as they were).
     const part = join(scratch, "root.fs");
@@ -38,7 +54,7 @@ export async function scrubCloneIdentity(root: ExtFilesystem): Promise<string[]>
       "conv=sparse",
       "status=none",
     ]);
-    const changed = await replayAndScrub(new ExtFilesystem(part, 0), scratch);
+    const changed = await replayAndPrepare(new ExtFilesystem(part, 0), scratch, options);
     await runChecked([
       "dd",
       `if=${part}`,
@@ -59,11 +75,18 @@ export async function scrubCloneIdentity(root: ExtFilesystem): Promise<string[]>
  * A live VM's disk is captured mid-flight: its journal still holds recent writes, and a clone's
  * kernel would replay them over anything changed here. Replaying it first makes the edits stick.
  */
-async function replayAndScrub(root: ExtFilesystem, scratch: string): Promise<string[]> {
+async function replayAndPrepare(
+  root: ExtFilesystem,
+  scratch: string,
+  options: PrepareCloneOptions,
+): Promise<CloneChanges> {
   const replay = join(scratch, "replay.cmds");
   await writeFile(replay, "journal_run\n");
   await root.modify(replay);
-  return scrub(root, scratch);
+  const scrubbed = await scrub(root, scratch);
+  if (options.inject === false) return { scrubbed, injected: [], warnings: [] };
+  const injection = await injectFluidGuest(root, scratch, options.inject);
+  return { scrubbed, injected: injection.added, warnings: injection.warning ? [injection.warning] : [] };
 }
 
 async function scrub(root: ExtFilesystem, scratch: string): Promise<string[]> {

@@ -5,7 +5,7 @@ import { z } from "zod";
 import { removeTree } from "../images/remove-tree.js";
 import { type ImageManifest, type ImageStore, validateImageName } from "../images/store.js";
 import { extractBootFiles } from "./boot-files.js";
-import { scrubCloneIdentity } from "./clone-hygiene.js";
+import { prepareClone } from "./clone-hygiene.js";
 import { flattenChain } from "./disk-chain.js";
 import type { CopiedDisk, PullProgress } from "./pull.js";
 
@@ -31,6 +31,8 @@ export const sourceRecordSchema = z.object({
   fluidGuest: z.boolean(),
   /** Identity files clone hygiene removed (host keys, machine id, …); records from before it lack this. */
   scrubbed: z.array(z.string()).default([]),
+  /** fluid's guest files written into a disk that had none; records from before it lack this. */
+  injected: z.array(z.string()).default([]),
   warnings: z.array(z.string()),
 });
 
@@ -165,7 +167,7 @@ export class SourceImages {
         outDir: buildDir,
         images: this.store,
         fallbackImage: this.options.fallbackImage,
-        scrub: scrubCloneIdentity,
+        prepare: (root) => prepareClone(root),
       });
       await removeTree(work);
       let sizeBytes = 0;
@@ -173,7 +175,7 @@ export class SourceImages {
       const pulledAt = new Date().toISOString();
       const warnings = [...boot.warnings];
       if (!boot.fluidGuest) {
-        warnings.push("the disk has no fluid guest files (/fluid/init); it cannot boot as a sandbox yet");
+        warnings.push("the disk has no fluid guest files (/fluid/init); it cannot boot as a sandbox");
       }
       const record: SourceImageRecord = {
         image: name,
@@ -190,6 +192,7 @@ export class SourceImages {
         rootDevice: boot.rootDevice,
         fluidGuest: boot.fluidGuest,
         scrubbed: boot.scrubbed,
+        injected: boot.injected,
         warnings,
       };
       const manifest: ImageManifest = {

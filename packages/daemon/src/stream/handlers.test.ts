@@ -9,29 +9,30 @@ import { type CreateProgress, handleCommand } from "./handlers.js";
 const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
 
 describe("createSandbox from a source VM", () => {
-  it("reports each pull phase, a copy's bytes at most once a second, then boot, and boots the pulled image", async () => {
-    const pulls: Array<{ vm: string; options: PullOptions }> = [];
-    const hosts = {
-      connect: () => ({
-        pull: async (vm: string, options: PullOptions) => {
-          pulls.push({ vm, options });
-          options.onProgress?.({ phase: "snapshot", bytesCopied: 0, totalBytes: undefined });
-          for (let i = 1; i <= 50; i++) {
-            options.onProgress?.({ phase: "copy", bytesCopied: i << 20, totalBytes: 50 << 20 });
-          }
-          options.onProgress?.({ phase: "commit", bytesCopied: 50 << 20, totalBytes: 50 << 20 });
-          options.onProgress?.({ phase: "done", bytesCopied: 50 << 20, totalBytes: 50 << 20 });
-          return { image: `src-h1-${vm}` };
-        },
-      }),
-    } as unknown as SourceHosts;
-    const booted: string[] = [];
-    const manager = {
-      create: async (input: { id: string; image: string }) => {
-        booted.push(input.image);
-        return { id: input.id, name: "n", state: "RUNNING", ip: "10.0.0.2", mac: null, tap: "t", pid: 9 };
+  const pulls: Array<{ vm: string; options: PullOptions }> = [];
+  const hosts = {
+    connect: () => ({
+      pull: async (vm: string, options: PullOptions) => {
+        pulls.push({ vm, options });
+        options.onProgress?.({ phase: "snapshot", bytesCopied: 0, totalBytes: undefined });
+        for (let i = 1; i <= 50; i++) {
+          options.onProgress?.({ phase: "copy", bytesCopied: i << 20, totalBytes: 50 << 20 });
+        }
+        options.onProgress?.({ phase: "commit", bytesCopied: 50 << 20, totalBytes: 50 << 20 });
+        options.onProgress?.({ phase: "done", bytesCopied: 50 << 20, totalBytes: 50 << 20 });
+        return { image: `src-h1-${vm}`, fluidGuest: vm !== "no-agent", warnings: ["install qemu-guest-agent"] };
       },
-    } as unknown as SandboxManager;
+    }),
+  } as unknown as SourceHosts;
+  const booted: string[] = [];
+  const manager = {
+    create: async (input: { id: string; image: string }) => {
+      booted.push(input.image);
+      return { id: input.id, name: "n", state: "RUNNING", ip: "10.0.0.2", mac: null, tap: "t", pid: 9 };
+    },
+  } as unknown as SandboxManager;
+
+  it("reports each pull phase, a copy's bytes at most once a second, then boot, and boots the pulled image", async () => {
     const progress: CreateProgress[] = [];
     const reply = await handleCommand(
       manager,
@@ -59,5 +60,28 @@ describe("createSandbox from a source VM", () => {
     ]);
     expect(booted).toEqual(["src-h1-web-1"]);
     expect(reply).toMatchObject({ case: "sandboxCreated", value: { sandboxId: "s1", state: "RUNNING" } });
+  });
+
+  it("refuses, with the pull's warnings, a VM whose disk cannot boot as a sandbox", async () => {
+    const refused = handleCommand(
+      manager,
+      create(ControlMessageSchema, {
+        requestId: "r2",
+        payload: {
+          case: "createSandbox",
+          value: {
+            sandboxId: "s2",
+            sourceVm: "no-agent",
+            sourceHostConnection: { type: "libvirt", sshHost: "192.0.2.1", sshPrivateKey: key, sourceHostId: "h1" },
+          },
+        },
+      }),
+      { hosts, access: {} as VmAccess },
+    );
+    await expect(refused).rejects.toMatchObject({
+      code: "invalid_argument",
+      message: "no-agent cannot boot as a sandbox: install qemu-guest-agent",
+    });
+    expect(booted).not.toContain("src-h1-no-agent");
   });
 });

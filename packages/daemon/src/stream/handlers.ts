@@ -193,6 +193,12 @@ async function pulledImage(
         if (phase !== "done") onProgress({ phase, ...rest });
       },
     });
+    if (!pulled.fluidGuest) {
+      throw new SandboxError(
+        "invalid_argument",
+        `${c.sourceVm} cannot boot as a sandbox: ${pulled.warnings.join("; ") || "its disk has no fluid guest"}`,
+      );
+    }
     return pulled.image;
   } catch (err) {
     throw asSandboxError(err);

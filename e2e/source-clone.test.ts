@@ -1,0 +1,82 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+// The daemon as built (dist), the same code the fluid-daemon binary runs.
+import { ImageStore } from "../packages/daemon/dist/images/store.js";
+import { SourceImages } from "../packages/daemon/dist/sources/source-images.js";
+import { startDaemon, type TestDaemonProcess } from "./lib/daemon.js";
+import { repoRoot } from "./lib/global-setup.js";
+
+const missing = ["/usr/sbin/debugfs", "/bin/busybox"].filter((path) => !existsSync(path));
+
+/**
+ * A production VM has its own init system and none of fluid's guest files. Its pulled disk gets them
+ * written in (nothing else changes) and boots as a sandbox driven through the VM's own qemu-ga.
+ * The "production disk" here is debian-12 with /fluid and fluid's inittab taken out.
+ */
+describe.skipIf(missing.length > 0)(
+  `a pulled disk without fluid's guest boots as a sandbox${missing.length > 0 ? ` (skipped: needs ${missing.join(", ")})` : ""}`,
+  () => {
+    let dir: string;
+    let store: ImageStore;
+    let daemon: TestDaemonProcess | undefined;
+    let image: string | undefined;
+
+    beforeAll(async () => {
+      const imageDir = inject("imageDir");
+      const build = spawnSync(
+        process.execPath,
+        [join(repoRoot, "packages/daemon/bin/fluid-daemon.js"), "image", "build", "debian-12", "--image-dir", imageDir],
+        { stdio: ["ignore", "inherit", "inherit"] },
+      );
+      if (build.status !== 0) throw new Error("building the debian-12 image failed");
+      store = new ImageStore(imageDir);
+      dir = await mkdtemp(join(tmpdir(), "fluid-e2e-clone-"));
+    });
+
+    afterAll(async () => {
+      await daemon?.dispose();
+      if (image) await store.remove(image).catch(() => undefined);
+      if (dir) await rm(dir, { recursive: true, force: true });
+    });
+
+    it("gets busybox init and the guest scripts written in, boots, and runs commands", async () => {
+      const base = await store.get("debian-12");
+      const raw = join(dir, "plain.raw");
+      execFileSync("qemu-img", ["convert", "-f", "qcow2", "-O", "raw", base.disk, raw]);
+      const strip = ["agent", "boot", "busybox", "dhcp", "halt", "init", "shutdown", "sshd"].map(
+        (f) => `rm /fluid/${f}`,
+      );
+      await writeFile(join(dir, "strip.cmds"), `${[...strip, "rmdir /fluid", "rm /etc/inittab"].join("\n")}\n`);
+      execFileSync("debugfs", ["-w", "-f", join(dir, "strip.cmds"), raw], { stdio: "ignore" });
+      const plain = join(dir, "plain.qcow2");
+      execFileSync("qemu-img", ["convert", "-f", "raw", "-O", "qcow2", raw, plain]);
+      await rm(raw);
+
+      const pulled = await new SourceImages(store, { fallbackImage: "debian-12" }).pull({
+        hostId: "e2e-clone",
+        vm: `plain-${process.pid}`,
+        fresh: true,
+        copy: async () => ({
+          layers: [{ path: plain, format: "qcow2" }],
+          disk: { type: "file", device: "disk", target: "vda", source: "/var/lib/libvirt/images/plain.qcow2" },
+          remoteLayers: [],
+          bytesCopied: (await stat(plain)).size,
+          capturedAt: new Date().toISOString(),
+        }),
+      });
+      image = pulled.image;
+      expect(pulled).toMatchObject({ fluidGuest: true, kernelFrom: "image:debian-12" });
+      expect(pulled.injected).toEqual(expect.arrayContaining(["/fluid/init", "/fluid/boot", "/etc/inittab"]));
+
+      daemon = await startDaemon();
+      const created = await daemon.api.create({ image, memory_mb: 512 });
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+      const run = await daemon.api.run(created.body.id, "readlink /proc/1/exe; cat /etc/os-release | grep ^ID=");
+      expect(run.body).toMatchObject({ exit_code: 0, stdout: "/fluid/busybox\nID=debian\n" });
+    });
+  },
+);

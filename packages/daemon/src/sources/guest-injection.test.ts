@@ -1,0 +1,87 @@
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { guestDir } from "../images/recipes.js";
+import { runChecked } from "../system/run.js";
+import { makeGuestDisk } from "../testing/fake-guest-disk.js";
+import { ExtFilesystem } from "./boot-files.js";
+import { prepareClone } from "./clone-hygiene.js";
+
+describe("fluid's guest written into a pulled production disk", () => {
+  let dir: string;
+  let busybox: string;
+  let n = 0;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "fluid-inject-test-"));
+    busybox = join(dir, "busybox");
+    await writeFile(busybox, "a static busybox\n", { mode: 0o755 });
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  const disk = async (files: Record<string, string>, fluid = false) => {
+    n++;
+    const qcow = join(dir, `disk-${n}.qcow2`);
+    const raw = join(dir, `disk-${n}.raw`);
+    await makeGuestDisk(join(dir, `work-${n}`), qcow, { files, fluid });
+    await runChecked(["qemu-img", "convert", "-f", "qcow2", "-O", "raw", qcow, raw]);
+    return { fs: new ExtFilesystem(raw, 0), raw };
+  };
+
+  it("adds busybox init, the guest scripts and fluid's inittab, keeping the VM's own inittab beside it", async () => {
+    const sysvInittab = "id:2:initdefault:\nsi::sysinit:/etc/init.d/rcS\n";
+    const { fs, raw } = await disk({ "/usr/sbin/qemu-ga": "qemu-ga", "/etc/inittab": sysvInittab });
+    const changes = await prepareClone(fs, { inject: { busybox } });
+    expect(changes.warnings).toEqual([]);
+    expect(changes.injected).toEqual([
+      "/fluid/busybox",
+      "/fluid/init",
+      "/fluid/boot",
+      "/fluid/agent",
+      "/fluid/sshd",
+      "/fluid/halt",
+      "/fluid/dhcp",
+      "/fluid/shutdown",
+      "/etc/inittab.before-fluid",
+      "/etc/inittab",
+    ]);
+    const entries = new Map(((await fs.list("/fluid")) ?? []).map((e) => [e.name, e]));
+    expect([...entries.keys()].sort()).toEqual(["agent", "boot", "busybox", "dhcp", "halt", "init", "shutdown", "sshd"]);
+    expect(entries.get("busybox")).toMatchObject({ mode: 0o100755 });
+    expect(entries.get("init")?.mode).toBe(0o120777);
+    const out = join(dir, "out");
+    await fs.dump(
+      [
+        ["/etc/inittab", join(out, "inittab")],
+        ["/etc/inittab.before-fluid", join(out, "saved")],
+        ["/fluid/boot", join(out, "boot")],
+      ],
+      dir,
+    );
+    expect(await readFile(join(out, "inittab"), "utf8")).toBe(
+      await readFile(join(guestDir, "rootfs/etc/inittab"), "utf8"),
+    );
+    expect(await readFile(join(out, "saved"), "utf8")).toBe(sysvInittab);
+    expect(await readFile(join(out, "boot"), "utf8")).toBe(await readFile(join(guestDir, "rootfs/fluid/boot"), "utf8"));
+    await runChecked(["e2fsck", "-fn", raw]);
+    // Once it has the guest, a disk is left as it is.
+    expect((await prepareClone(fs, { inject: { busybox } })).injected).toEqual([]);
+  });
+
+  it("leaves a disk without the QEMU guest agent alone, saying what to install", async () => {
+    const { fs } = await disk({ "/etc/hostname": "db-1\n" });
+    const changes = await prepareClone(fs, { inject: { busybox } });
+    expect(changes.injected).toEqual([]);
+    expect(changes.warnings).toEqual([expect.stringContaining("install qemu-guest-agent")]);
+    expect(await fs.list("/fluid")).toBeUndefined();
+  });
+
+  it("does not touch a /fluid directory that is not fluid's", async () => {
+    const { fs } = await disk({ "/usr/sbin/qemu-ga": "qemu-ga", "/fluid/notes.txt": "mine\n" });
+    const changes = await prepareClone(fs, { inject: { busybox } });
+    expect(changes.injected).toEqual([]);
+    expect(changes.warnings).toEqual([expect.stringContaining("not fluid's")]);
+    expect((await fs.list("/fluid"))?.map((e) => e.name)).toEqual(["notes.txt"]);
+  });
+});

@@ -1,0 +1,85 @@
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { hostBusybox } from "../images/host-tools.js";
+import { guestDir } from "../images/recipes.js";
+import { debugfsPath, type ExtFilesystem } from "./boot-files.js";
+
+/** fluid's guest scripts under /fluid, as every fluid image has them (docs/guest-images.md). */
+const SCRIPTS = ["boot", "agent", "sshd", "halt", "dhcp", "shutdown"] as const;
+
+/** Where a VM's own inittab (a sysvinit system) is kept when fluid's replaces it in the clone. */
+export const SAVED_INITTAB = "/etc/inittab.before-fluid";
+
+export interface GuestInjection {
+  /** Paths written into the clone. */
+  added: string[];
+  /** Why nothing was written, when the disk cannot get fluid's guest. */
+  warning?: string | undefined;
+}
+
+export interface GuestInjectionOptions {
+  busybox?: string;
+  /** The directory holding rootfs/fluid/* and rootfs/etc/inittab. */
+  sourceDir?: string;
+}
+
+/**
+ * Makes a pulled production disk boot as a sandbox: fluid's busybox init, its boot, agent and sshd
+ * scripts, and its inittab are written into the clone (debugfs -w, nothing mounted). Nothing else
+ * of the VM changes: its own userland, sshd and qemu-ga run under fluid's init instead of its own
+ * init system. A disk that already has /fluid/init is left as it is; one without the QEMU guest
+ * agent (the channel sandboxes are driven through) is left alone with a warning saying what to install.
+ */
+export async function injectFluidGuest(
+  root: ExtFilesystem,
+  scratch: string,
+  options: GuestInjectionOptions = {},
+): Promise<GuestInjection> {
+  const fluid = await root.list("/fluid");
+  if (fluid?.some((entry) => entry.name === "init")) return { added: [] };
+  if (fluid !== undefined) {
+    return { added: [], warning: "the VM has a /fluid directory that is not fluid's guest; it was left as it is" };
+  }
+  const sbin = (await root.list("/usr/sbin")) ?? [];
+  if (!sbin.some((entry) => entry.name === "qemu-ga")) {
+    return {
+      added: [],
+      warning:
+        "the VM has no QEMU guest agent (/usr/sbin/qemu-ga), which sandboxes are driven through; " +
+        "install qemu-guest-agent on it and pull again",
+    };
+  }
+  const sourceDir = options.sourceDir ?? guestDir;
+  const commands: string[] = [];
+  const added: string[] = [];
+  const write = (local: string, target: string, mode: string) => {
+    commands.push(
+      `write ${debugfsPath(local)} ${target}`,
+      `sif ${target} mode ${mode}`,
+      `sif ${target} uid 0`,
+      `sif ${target} gid 0`,
+    );
+    added.push(target);
+  };
+
+  commands.push("mkdir /fluid", "sif /fluid mode 040755");
+  write(options.busybox ?? hostBusybox, "/fluid/busybox", "0100755");
+  commands.push("symlink /fluid/init busybox");
+  added.push("/fluid/init");
+  for (const script of SCRIPTS) write(join(sourceDir, "rootfs", "fluid", script), `/fluid/${script}`, "0100755");
+
+  const etc = (await root.list("/etc")) ?? [];
+  if (etc.some((entry) => entry.name === "inittab")) {
+    const saved = join(scratch, "inittab.before-fluid");
+    await root.dump([["/etc/inittab", saved]], scratch);
+    if (etc.some((entry) => entry.name === SAVED_INITTAB.slice("/etc/".length))) commands.push(`rm ${SAVED_INITTAB}`);
+    write(saved, SAVED_INITTAB, "0100644");
+    commands.push("rm /etc/inittab");
+  }
+  write(join(sourceDir, "rootfs", "etc", "inittab"), "/etc/inittab", "0100644");
+
+  const script = join(scratch, "inject.cmds");
+  await writeFile(script, `${commands.join("\n")}\n`);
+  await root.modify(script);
+  return { added };
+}
