@@ -47,7 +47,16 @@ describe("fluid's guest written into a pulled production disk", () => {
       "/etc/inittab",
     ]);
     const entries = new Map(((await fs.list("/fluid")) ?? []).map((e) => [e.name, e]));
-    expect([...entries.keys()].sort()).toEqual(["agent", "boot", "busybox", "dhcp", "halt", "init", "shutdown", "sshd"]);
+    expect([...entries.keys()].sort()).toEqual([
+      "agent",
+      "boot",
+      "busybox",
+      "dhcp",
+      "halt",
+      "init",
+      "shutdown",
+      "sshd",
+    ]);
     expect(entries.get("busybox")).toMatchObject({ mode: 0o100755 });
     expect(entries.get("init")?.mode).toBe(0o120777);
     const out = join(dir, "out");
