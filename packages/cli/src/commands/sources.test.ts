@@ -79,6 +79,33 @@ describe("fluid source", () => {
     expect(refused.stderr).toContain("rm is not on the read-only allowlist");
   });
 
+  it("inspect runs the typed inspection the server builds, with usage errors for what it lacks", async () => {
+    const unit = await fluid(memberKey, "source", "inspect", "web-1", "unit", "nginx.service");
+    expect(unit).toMatchObject({ code: 0, stdout: "ran systemctl status --no-pager --full -- 'nginx.service'\n" });
+    const journal = JSON.parse(
+      (
+        await fluid(
+          memberKey,
+          "--json",
+          "source",
+          "inspect",
+          "web-1",
+          "journal",
+          "--unit",
+          "ssh.service",
+          "--lines",
+          "5",
+        )
+      ).stdout,
+    );
+    expect(journal).toMatchObject({ kind: "journal", command: "journalctl --no-pager -n 5 -u 'ssh.service'" });
+    expect((await fluid(memberKey, "source", "inspect", "web-1", "dir")).code).toBe(2);
+    expect((await fluid(memberKey, "source", "inspect", "web-1", "shell", "id")).code).toBe(2);
+    const bad = await fluid(memberKey, "source", "inspect", "web-1", "stat", "relative");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("absolute path");
+  });
+
   it("read prints the file; audit shows every call with its outcome", async () => {
     expect(await fluid(memberKey, "source", "read", "web-1", "/etc/os-release")).toMatchObject({
       code: 0,
@@ -87,6 +114,8 @@ describe("fluid source", () => {
     const audit = JSON.parse((await fluid(memberKey, "--json", "source", "audit", "--vm", "web-1")).stdout);
     expect(audit.source_commands.map((c: { kind: string; outcome: string }) => `${c.kind}:${c.outcome}`)).toEqual([
       "read_file:ok",
+      "run:ok",
+      "run:ok",
       "run:refused",
       "run:ok",
     ]);

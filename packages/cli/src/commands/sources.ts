@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { unwrap } from "@fluid/sdk";
+import { type paths, unwrap } from "@fluid/sdk";
 import type { Command } from "commander";
 import { CliError, relative, table } from "../output.js";
 import { namedSourceHost, sourceHostOf, sourceHosts, vmsOn } from "../source-hosts.js";
@@ -17,6 +17,42 @@ async function keyFrom(path: string | undefined): Promise<string | undefined> {
     throw new CliError(`cannot read the key file ${path}: ${(err as Error).message}`);
   }
 }
+
+type Inspection =
+  paths["/v1/orgs/{slug}/source-hosts/{sourceHostId}/vms/{vm}/inspect"]["post"]["requestBody"]["content"]["application/json"];
+
+type JournalPriority = NonNullable<Extract<Inspection, { kind: "journal" }>["priority"]>;
+
+interface InspectOptions extends HostOption {
+  unit?: string;
+  lines?: number;
+  since?: string;
+  priority?: string;
+}
+
+function needs(target: string | undefined, what: string): string {
+  if (target === undefined)
+    throw new CliError(`fluid source inspect VM ${what} needs a ${what === "unit" ? "unit" : "path"}`);
+  return target;
+}
+
+/** `fluid source inspect VM <what> [target]`: the server's typed inspections, by short names. */
+const inspections: Record<string, (target: string | undefined, options: InspectOptions) => Inspection> = {
+  dir: (target) => ({ kind: "list_dir", path: needs(target, "dir") }),
+  stat: (target) => ({ kind: "stat", path: needs(target, "stat") }),
+  unit: (target) => ({ kind: "unit_status", unit: needs(target, "unit") }),
+  journal: (_target, o) => ({
+    kind: "journal",
+    ...(o.unit === undefined ? {} : { unit: o.unit }),
+    ...(o.lines === undefined ? {} : { lines: o.lines }),
+    ...(o.since === undefined ? {} : { since: o.since }),
+    // The server checks the level; an unknown one is its 400, with the levels it takes.
+    ...(o.priority === undefined ? {} : { priority: o.priority as JournalPriority }),
+  }),
+  packages: (target) => ({ kind: "packages", ...(target === undefined ? {} : { name: target }) }),
+  processes: () => ({ kind: "processes" }),
+  sockets: () => ({ kind: "listening_sockets" }),
+};
 
 /** `fluid source …`: production source hosts and read-only access to their VMs. */
 export function registerSourceCommands(program: Command): void {
@@ -56,7 +92,10 @@ export function registerSourceCommands(program: Command): void {
     .option("--port <n>", "SSH port", (v) => Number.parseInt(v, 10), 22)
     .option("--user <user>", "SSH user that may run virsh", "root")
     .option("--key-file <path>", "private key for that user (read here, sent once, stored encrypted)")
-    .option("--host-key <key>", "the host's public key to pin, e.g. 'ssh-ed25519 AAAA…'")
+    .option(
+      "--host-key <key>",
+      "the host's public keys ('ssh-ed25519 AAAA…' or ssh-keyscan output): sandbox hosts accept only these",
+    )
     .action(
       async (
         name: string,
@@ -194,6 +233,47 @@ Example:
             command: words.join(" "),
             ...(options.timeout === undefined ? {} : { timeout_seconds: options.timeout }),
           },
+        }),
+      );
+      if (globals(command).json) printJson(result);
+      else {
+        process.stdout.write(result.stdout);
+        process.stderr.write(result.stderr);
+      }
+      process.exitCode = result.exit_code;
+    });
+
+  source
+    .command("inspect")
+    .description("typed read-only inspection of a source VM; exits with the command's exit code")
+    .argument("<vm>", "VM name")
+    .argument("<what>", `one of: ${Object.keys(inspections).join(", ")}`)
+    .argument("[target]", "the path (dir, stat), unit (unit) or package (packages)")
+    .option("--host <host>", "source host (name or id), if several have this VM")
+    .option("--unit <unit>", "journal: only this unit's entries")
+    .option("--lines <n>", "journal: newest entries to show (default 100)", (v) => Number.parseInt(v, 10))
+    .option("--since <time>", "journal: from this time, e.g. '-1h', 'today', '2026-11-28 10:00'")
+    .option("--priority <level>", "journal: this priority and above (emerg … debug)")
+    .addHelpText(
+      "after",
+      `
+Each runs one command line the server builds from these arguments (ls -la, stat, systemctl status,
+journalctl, dpkg-query, ps, ss -tulpn), under the same read-only policy and audit as fluid source run.
+
+Examples:
+  fluid source inspect web-1 unit nginx.service
+  fluid source inspect web-1 journal --unit nginx.service --since -1h --priority err`,
+    )
+    .action(async (vm: string, what: string, target: string | undefined, options: InspectOptions, command: Command) => {
+      const build = inspections[what as keyof typeof inspections];
+      if (!build) throw new CliError(`unknown inspection "${what}": use one of ${Object.keys(inspections).join(", ")}`);
+      const body = build(target, options);
+      const api = await connectFor(command);
+      const host = await sourceHostOf(api, vm, options.host);
+      const result = await unwrap(
+        api.client.POST("/v1/orgs/{slug}/source-hosts/{sourceHostId}/vms/{vm}/inspect", {
+          params: { path: { slug: api.org, sourceHostId: host.id, vm } },
+          body,
         }),
       );
       if (globals(command).json) printJson(result);

@@ -87,6 +87,38 @@ describe.each(databaseKinds)("source VMs through a sandbox host (%s)", (kind) =>
     expect(audit.body.source_commands[0]).toMatchObject({ command: "rm -rf /", outcome: "refused" });
   });
 
+  it("typed inspections run the command line their arguments build, audited like any command", async () => {
+    const res = await t.call("POST", `${base()}/vms/web-1/inspect`, {
+      as: member,
+      body: { kind: "journal", unit: "nginx.service", lines: 20 },
+    });
+    expect(res.status).toBe(200);
+    const command = "journalctl --no-pager -n 20 -u 'nginx.service'";
+    expect(res.body).toEqual({
+      source_vm: "web-1",
+      kind: "journal",
+      command,
+      exit_code: 0,
+      stdout: `ran ${command}\n`,
+      stderr: "",
+    });
+    const sentCommand = sent("runSourceCommand").at(-1);
+    expect(sentCommand?.payload.case === "runSourceCommand" && sentCommand.payload.value.command).toBe(command);
+    const audit = await t.call("GET", "/v1/orgs/acme/source-commands?vm=web-1", { as: viewer });
+    expect(audit.body.source_commands[0]).toMatchObject({ kind: "run", command, outcome: "ok" });
+
+    const before = daemon.received.length;
+    const bad = await t.call("POST", `${base()}/vms/web-1/inspect`, {
+      as: member,
+      body: { kind: "stat", path: "relative/path" },
+    });
+    expect(bad.status).toBe(400);
+    expect(
+      (await t.call("POST", `${base()}/vms/web-1/inspect`, { as: viewer, body: { kind: "processes" } })).status,
+    ).toBe(403);
+    expect(daemon.received.length).toBe(before);
+  });
+
   it("reads text files as text and binary files as base64", async () => {
     const text = await t.call("GET", `${base()}/vms/web-1/file?path=/etc/os-release`, { as: member });
     expect(text.body).toEqual({

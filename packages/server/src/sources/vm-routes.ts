@@ -4,6 +4,7 @@ import type { SourceCommand } from "../db/schema.js";
 import { errorResponses, iso, OrgParams, securityAny, Timestamp, Uuid } from "../http/schemas.js";
 import type { App } from "../http/types.js";
 import { orgScope } from "../orgs/access.js";
+import { InspectionSchema, inspectionCommand } from "./inspections.js";
 import { SourceRelay } from "./relay.js";
 
 /** A libvirt domain name as fluid accepts it: it reaches `virsh` on a production host. */
@@ -175,6 +176,46 @@ export function sourceVmRoutes(app: App, ctx: AppContext): void {
       const { command, timeout_seconds } = request.body;
       const result = await relay.run(scope, request.params.sourceHostId, request.params.vm, command, timeout_seconds);
       return { source_vm: result.sourceVm, exit_code: result.exitCode, stdout: result.stdout, stderr: result.stderr };
+    },
+  );
+
+  app.post(
+    "/v1/orgs/:slug/source-hosts/:sourceHostId/vms/:vm/inspect",
+    {
+      schema: {
+        tags: ["source-vms"],
+        summary:
+          "Typed read-only inspection of a source VM (list_dir, stat, unit_status, journal, packages, processes, listening_sockets)",
+        description:
+          "Runs one command line built from the typed arguments, under the same read-only policy and audit as …/run.",
+        security: securityAny,
+        params: VmParams,
+        body: InspectionSchema,
+        response: {
+          200: z.object({
+            source_vm: z.string(),
+            kind: z.string(),
+            command: z.string().describe("the command line that ran"),
+            exit_code: z.number().int(),
+            stdout: z.string(),
+            stderr: z.string(),
+          }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      const scope = await orgScope(ctx, request, request.params.slug, "member");
+      const command = inspectionCommand(request.body);
+      const result = await relay.run(scope, request.params.sourceHostId, request.params.vm, command, 30);
+      return {
+        source_vm: result.sourceVm,
+        kind: request.body.kind,
+        command,
+        exit_code: result.exitCode,
+        stdout: result.stdout,
+        stderr: result.stderr,
+      };
     },
   );
 
