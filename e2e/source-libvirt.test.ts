@@ -290,6 +290,9 @@ describe.skipIf(missing.length > 0)(
       const run = (command: string) => api("POST", vmPath("/run"), { command, timeout_seconds: 30 });
       expect((await run("id -un")).body).toMatchObject({ exit_code: 0, stdout: "fluid-readonly\n" });
       expect((await run("cat /etc/fluid-source-marker | tr a-z A-Z")).body.stdout).toBe(marker.toUpperCase());
+      const listing = await api("POST", vmPath("/inspect"), { kind: "list_dir", path: "/etc" });
+      expect(listing.body).toMatchObject({ exit_code: 0, command: "ls -la -- '/etc'" });
+      expect(listing.body.stdout).toMatch(/ fluid-source-marker\n/);
       const file = await api("GET", `${vmPath("/file")}?path=/etc/fluid-source-marker`);
       expect(file.body).toMatchObject({ encoding: "utf-8", content: marker });
       // Secrets are redacted on the sandbox host, before anything reaches the control plane.
