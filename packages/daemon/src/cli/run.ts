@@ -96,6 +96,7 @@ async function runDaemon(options: RunOptions): Promise<void> {
   const capacity = await hostCapacity(stateDir);
   const sshCa = await loadOrCreateCa(join(stateDir, "ssh_ca.pem"));
   const sourceHosts = new SourceHosts({ stateDir, images });
+  const vmAccess = new VmAccess({ ca: sshCa, knownHostsFile: sourceHosts.knownHostsFile });
   let stream: StreamClient | undefined;
   const manager = new SandboxManager({
     db: database.db,
@@ -135,7 +136,7 @@ async function runDaemon(options: RunOptions): Promise<void> {
       manager,
       images: images,
       log,
-      sources: { hosts: sourceHosts, access: new VmAccess({ ca: sshCa, knownHostsFile: sourceHosts.knownHostsFile }) },
+      sources: { hosts: sourceHosts, access: vmAccess },
     });
     running = stream.run();
   }
@@ -149,6 +150,7 @@ async function runDaemon(options: RunOptions): Promise<void> {
     stream?.stop();
     await api.close();
     await running;
+    await vmAccess.close();
     manager.close();
     await network.shutdown({ teardown: options.cleanupNetwork ?? false });
     await database.close();

@@ -82,6 +82,17 @@ describe("Libvirt over SSH (fake host)", () => {
     expect((await fake.sshCalls()).filter((call) => call.master)).toHaveLength(1);
   });
 
+  it("describes one VM without listing or querying the others", async () => {
+    const web = await runner.session((remote) => new Libvirt(remote).vm("web"));
+    expect(web).toMatchObject({ name: "web", running: true, ipAddresses: ["10.0.0.5"], ipSource: "agent" });
+    const calls = await fake.virshCalls();
+    expect(calls.flat()).not.toContain("list");
+    expect(calls.flat()).not.toContain("db");
+    await expect(runner.session((remote) => new Libvirt(remote).vm("gone"))).rejects.toMatchObject({
+      kind: "not_found",
+    });
+  });
+
   it("passes the libvirt URI to every virsh call", async () => {
     await runner.session((remote) => new Libvirt(remote, { uri: "qemu:///system" }).dominfo("web"));
     expect(await fake.virshCalls()).toEqual([["-c", "qemu:///system", "dominfo", "web"]]);

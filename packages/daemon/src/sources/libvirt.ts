@@ -203,19 +203,23 @@ export class Libvirt {
       else usable.push(name);
     }
     const vms = await mapLimited(usable, 4, async (name): Promise<SourceVm | undefined> => {
-      let info: DomInfo;
       try {
-        info = await this.dominfo(name);
+        return await this.vm(name);
       } catch (err) {
         // Undefined between `list` and `dominfo`.
         if (err instanceof SourceError && err.kind === "not_found") return undefined;
         throw err;
       }
-      const running = info.state === "running";
-      const { ipAddresses, ipSource } = running ? await this.addresses(name) : { ipAddresses: [], ipSource: undefined };
-      return { name, state: info.state, running, vcpus: info.vcpus, memoryMb: info.maxMemoryMb, ipAddresses, ipSource };
     });
     return { vms: vms.filter((vm): vm is SourceVm => vm !== undefined), skipped };
+  }
+
+  /** One VM as listVMs describes it (not_found if there is no such domain), without listing the others. */
+  async vm(name: string): Promise<SourceVm> {
+    const info = await this.dominfo(name);
+    const running = info.state === "running";
+    const { ipAddresses, ipSource } = running ? await this.addresses(name) : { ipAddresses: [], ipSource: undefined };
+    return { name, state: info.state, running, vcpus: info.vcpus, memoryMb: info.maxMemoryMb, ipAddresses, ipSource };
   }
 
   /** Whether fluid can pull and inspect `vm`, with everything it found out on the way. */

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { ImageStore } from "../images/store.js";
 import { SourceError } from "./errors.js";
-import { Libvirt, type SourceVmList, type VmValidation, validateVmName } from "./libvirt.js";
+import { Libvirt, type SourceVm, type SourceVmList, type VmValidation, validateVmName } from "./libvirt.js";
 import { copyRunningVmDisk, type PullProgress } from "./pull.js";
 import { PullJournal } from "./pull-journal.js";
 import { type PullResult, type SourceImageRecord, SourceImages } from "./source-images.js";
@@ -85,6 +85,11 @@ export class SourceHost {
   /** Every domain except fluid's sandboxes: state, vCPUs, memory and (running ones) IPv4 addresses. */
   listVMs(): Promise<SourceVmList> {
     return this.session((libvirt) => libvirt.listVMs());
+  }
+
+  /** One VM: state and (running) addresses. */
+  vm(name: string): Promise<SourceVm> {
+    return this.session((libvirt) => libvirt.vm(name));
   }
 
   validate(vm: string, options: { disk?: string | undefined } = {}): Promise<VmValidation> {

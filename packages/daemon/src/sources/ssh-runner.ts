@@ -456,6 +456,13 @@ export class SshSession implements RemoteRunner {
  * The private key is written to a 0600 file in a private temp directory only while a session is
  * open, and removed with the directory when it closes.
  */
+/** A connection opened by SshRunner.open(). */
+export interface OpenSession {
+  session: SshSession;
+  /** Stops the connection and removes its key files; safe to call more than once. */
+  close(): Promise<void>;
+}
+
 export class SshRunner {
   private readonly options: Required<Omit<SshRunnerOptions, "tempDir">> & { tempDir: string };
 
@@ -486,6 +493,20 @@ export class SshRunner {
    * whether `fn` succeeds or not.
    */
   async session<T>(fn: (session: SshSession) => Promise<T>): Promise<T> {
+    const opened = await this.open();
+    try {
+      return await fn(opened.session);
+    } finally {
+      await opened.close();
+    }
+  }
+
+  /**
+   * Opens a connection that stays up until `close()` (or until its master has been idle for
+   * `masterIdleSeconds`, which covers a daemon that died without closing it). Commands run over it
+   * share the one authenticated connection.
+   */
+  async open(): Promise<OpenSession> {
     const dir = await mkdtemp(join(this.options.tempDir, "fluid-ssh-"));
     const files: SessionFiles = {
       key: join(dir, "key"),
@@ -495,7 +516,6 @@ export class SshRunner {
       givenHostKeys: join(dir, "given_known_hosts"),
     };
     const config = join(dir, "ssh_config");
-    let masterStarted = false;
     try {
       await mkdir(dirname(this.options.knownHostsFile), { recursive: true, mode: 0o700 });
       const key = this.target.privateKey.endsWith("\n") ? this.target.privateKey : `${this.target.privateKey}\n`;
@@ -512,12 +532,18 @@ export class SshRunner {
       if (given.length > 0 && files.givenHostKeys) await writeFile(files.givenHostKeys, `${given.join("\n")}\n`);
       await writeFile(config, sshConfig(this.target, files, this.options), { mode: 0o600 });
       await this.startMaster(config, join(dir, "master.log"));
-      masterStarted = true;
-      return await fn(new SshSession(this.options.sshBinary, config, this.where));
-    } finally {
-      if (masterStarted) await this.stopMaster(config);
+    } catch (err) {
       await rm(dir, { recursive: true, force: true });
+      throw err;
     }
+    let closing: Promise<void> | undefined;
+    return {
+      session: new SshSession(this.options.sshBinary, config, this.where),
+      close: () => {
+        closing ??= this.stopMaster(config).finally(() => rm(dir, { recursive: true, force: true }));
+        return closing;
+      },
+    };
   }
 
   /** One command in a session of its own. */

@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,7 +9,7 @@ import { SourceError } from "./errors.js";
 import { checkCommand, checkReadablePath, READONLY_SHELL_PATH, readonlyShellScript } from "./policy/index.js";
 import { redactBase64, redactSecrets } from "./redact.js";
 import type { SourceHost, SourceHostConfig } from "./source-host.js";
-import { SshError, SshRunner, type SshTarget } from "./ssh-runner.js";
+import { type OpenSession, SshError, type SshErrorKind, SshRunner, type SshTarget } from "./ssh-runner.js";
 
 const run = promisify(execFile);
 
@@ -17,6 +18,69 @@ export const READONLY_USER = "fluid-readonly";
 /** Largest file read_source_file returns (base64 output is capped to match). */
 export const MAX_SOURCE_FILE_BYTES = 1024 * 1024;
 const CERT_TTL_SECONDS = 300;
+/** How long a VM's looked-up address is used without asking its host again. */
+const ADDRESS_TTL_MS = 60_000;
+/** A read-only connection is not used for new commands after this long (its certificate lasts CERT_TTL_SECONDS). */
+const CONNECTION_MAX_AGE_MS = 4 * 60_000;
+/** …and is closed after this long without a command. */
+const CONNECTION_IDLE_MS = 30_000;
+/** SSH failures after which a kept connection is not trusted for the next command. */
+const connectionLost = new Set<SshErrorKind>(["unreachable", "auth_failed", "host_key_changed"]);
+
+const addressKey = (host: SourceHost, vm: string) => `${host.id}\0${vm}`;
+
+/**
+ * One kept read-only connection: counted while commands use it, retired (closed once unused) when
+ * it is too old, idle or failed.
+ */
+class PooledConnection {
+  readonly opened: Promise<OpenSession>;
+  onIdle: (() => void) | undefined;
+  private readonly born = Date.now();
+  private users = 1;
+  private idle: NodeJS.Timeout | undefined;
+  private retiring = false;
+
+  constructor(
+    readonly key: string,
+    private readonly idleMs: number,
+    open: () => Promise<OpenSession>,
+  ) {
+    this.opened = open();
+  }
+
+  expired(): boolean {
+    return this.retiring || Date.now() - this.born > CONNECTION_MAX_AGE_MS;
+  }
+
+  acquire(): void {
+    this.users++;
+    clearTimeout(this.idle);
+  }
+
+  release(): void {
+    this.users--;
+    if (this.users > 0) return;
+    if (this.retiring) {
+      void this.shut();
+      return;
+    }
+    this.idle = setTimeout(() => this.onIdle?.(), this.idleMs);
+    this.idle.unref();
+  }
+
+  /** Closes now if nothing uses it, else when the last command ends. */
+  async retire(): Promise<void> {
+    this.retiring = true;
+    clearTimeout(this.idle);
+    if (this.users === 0) await this.shut();
+  }
+
+  private async shut(): Promise<void> {
+    const opened = await this.opened.catch(() => undefined);
+    await opened?.close();
+  }
+}
 
 export interface CommandOutput {
   exitCode: number;
@@ -46,9 +110,28 @@ export class PolicyRefusal extends Error {
  * comes back is redacted (redact.ts).
  */
 export class VmAccess {
+  private readonly addresses = new Map<string, { ip: string; until: number }>();
+
+  private readonly connections = new Map<string, PooledConnection>();
+
   constructor(
-    private readonly deps: { ca: SshCertificateAuthority; knownHostsFile: string; connectTimeoutSeconds?: number },
+    private readonly deps: {
+      ca: SshCertificateAuthority;
+      knownHostsFile: string;
+      connectTimeoutSeconds?: number;
+      /** The OpenSSH client (tests point this at a fake). */
+      sshBinary?: string;
+      /** A read-only connection left unused this long is closed. */
+      idleMs?: number;
+    },
   ) {}
+
+  /** Closes the read-only connections kept open between commands. */
+  async close(): Promise<void> {
+    const all = [...this.connections.values()];
+    this.connections.clear();
+    await Promise.all(all.map((c) => c.retire()));
+  }
 
   async run(host: SourceHost, vm: string, command: string, timeoutSeconds: number): Promise<CommandOutput> {
     const decision = checkCommand(command);
@@ -127,16 +210,59 @@ export class VmAccess {
     options: { timeoutMs: number; maxOutputBytes: number },
   ): Promise<CommandOutput> {
     const ip = await this.address(host, vm);
-    const login = await this.certificateLogin(vm);
+    const connection = await this.connection(host, vm, ip);
     try {
-      const runner = this.runner(host.config, ip, login);
+      const opened = await connection.opened;
       // sshd's ForceCommand runs the restricted shell, which parses the line from SSH_ORIGINAL_COMMAND
       // itself (layer 2), so the line goes as it is.
-      const result = await runner.run([command], { ...options, check: false, rawLine: true });
+      const result = await opened.session.run([command], { ...options, check: false, rawLine: true });
       return { exitCode: result.code ?? -1, stdout: result.stdout, stderr: result.stderr };
+    } catch (err) {
+      if (err instanceof SshError && connectionLost.has(err.kind)) {
+        // The VM may have moved or restarted: look it up and connect afresh next time.
+        this.addresses.delete(addressKey(host, vm));
+        this.forget(connection);
+      }
+      throw err;
     } finally {
-      await rm(login.dir, { recursive: true, force: true });
+      connection.release();
     }
+  }
+
+  /**
+   * A read-only connection to the VM, shared by the commands that come while it is open: an agent
+   * asks many questions in a row, and each new connection costs two SSH handshakes (the libvirt host,
+   * then the VM) and a certificate. It is used for at most CONNECTION_MAX_AGE_MS, inside its
+   * certificate's lifetime, and closed once idle.
+   */
+  private async connection(host: SourceHost, vm: string, ip: string): Promise<PooledConnection> {
+    const key = createHash("sha256")
+      .update(JSON.stringify([host.id, vm, ip, host.config.ssh]))
+      .digest("hex");
+    const existing = this.connections.get(key);
+    if (existing && !existing.expired()) {
+      existing.acquire();
+      return existing;
+    }
+    if (existing) this.forget(existing);
+    const connection = new PooledConnection(key, this.deps.idleMs ?? CONNECTION_IDLE_MS, async () => {
+      const login = await this.certificateLogin(vm);
+      try {
+        return await this.runner(host.config, ip, login).open();
+      } finally {
+        // The session keeps its own copy of the key; this one is not needed again.
+        await rm(login.dir, { recursive: true, force: true });
+      }
+    });
+    connection.onIdle = () => this.forget(connection);
+    this.connections.set(key, connection);
+    connection.opened.catch(() => this.forget(connection));
+    return connection;
+  }
+
+  private forget(connection: PooledConnection): void {
+    if (this.connections.get(connection.key) === connection) this.connections.delete(connection.key);
+    void connection.retire();
   }
 
   /** A fresh Ed25519 key and a certificate for it valid five minutes, principal fluid-readonly. */
@@ -175,17 +301,30 @@ export class VmAccess {
     return new SshRunner(target, {
       knownHostsFile: this.deps.knownHostsFile,
       connectTimeoutSeconds: this.deps.connectTimeoutSeconds ?? 15,
+      ...(this.deps.sshBinary ? { sshBinary: this.deps.sshBinary } : {}),
     });
   }
 
+  /**
+   * The VM's address, looked up on its host (that one domain) and remembered for ADDRESS_TTL_MS:
+   * an agent inspecting a VM asks many questions in a row. A failed connection forgets it.
+   */
   private async address(host: SourceHost, vm: string): Promise<string> {
-    const { vms } = await host.listVMs();
-    const found = vms.find((v) => v.name === vm);
-    if (!found) throw new SourceError("not_found", `no VM named ${vm} on source host ${host.id}`);
+    const key = addressKey(host, vm);
+    const known = this.addresses.get(key);
+    if (known && known.until > Date.now()) return known.ip;
+    this.addresses.delete(key);
+    const found = await host.vm(vm).catch((err: unknown) => {
+      if (err instanceof SourceError && err.kind === "not_found") {
+        throw new SourceError("not_found", `no VM named ${vm} on source host ${host.id}`);
+      }
+      throw err;
+    });
     const [ip] = found.ipAddresses;
     if (!found.running || !ip) {
       throw new SourceError("invalid_state", `${vm} is ${found.state} and has no address fluid can reach`);
     }
+    this.addresses.set(key, { ip, until: Date.now() + ADDRESS_TTL_MS });
     return ip;
   }
 }
