@@ -288,7 +288,12 @@ describe.skipIf(missing.length > 0)(
 
     it("runs allowed commands as fluid-readonly with a CA certificate, and returns secrets redacted", async () => {
       const run = (command: string) => api("POST", vmPath("/run"), { command, timeout_seconds: 30 });
+      let started = Date.now();
       expect((await run("id -un")).body).toMatchObject({ exit_code: 0, stdout: "fluid-readonly\n" });
+      timings.firstCommand = Date.now() - started;
+      started = Date.now();
+      expect((await run("uname -s")).body).toMatchObject({ exit_code: 0, stdout: "Linux\n" });
+      timings.nextCommand = Date.now() - started;
       expect((await run("cat /etc/fluid-source-marker | tr a-z A-Z")).body.stdout).toBe(marker.toUpperCase());
       const listing = await api("POST", vmPath("/inspect"), { kind: "list_dir", path: "/etc" });
       expect(listing.body).toMatchObject({ exit_code: 0, command: "ls -la -- '/etc'" });
