@@ -135,8 +135,10 @@ export function hostService(deps: HostServiceDeps): HostStreamService {
           break;
         }
         case "sandboxProgress": {
-          // Not a reply: the create it reports on is still waiting for its SandboxCreated.
+          // Not a reply: the create it reports on is still waiting for its SandboxCreated, and
+          // waits longer for it while the host keeps reporting.
           const progress = payload.value;
+          session.progressed(message.requestId);
           session.enqueueWork(() => events.progress(session, progress));
           break;
         }

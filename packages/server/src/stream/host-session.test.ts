@@ -55,6 +55,24 @@ describe("HostSession", () => {
     expect(s.pendingCount).toBe(0);
   });
 
+  it("progress from the host restarts a command's deadline; a command that stops progressing still times out", async () => {
+    const s = session();
+    const outcome = s.request(run(), 100).then(
+      () => "replied",
+      (err: unknown) => err,
+    );
+    const sent = await nextSent(s);
+    for (let i = 0; i < 4; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 60));
+      s.progressed(sent?.requestId ?? "");
+    }
+    // 240 ms in, past the 100 ms deadline, and still waiting.
+    const now = await Promise.race([outcome, new Promise((resolve) => setImmediate(() => resolve("waiting")))]);
+    expect(now).toBe("waiting");
+    expect(await outcome).toBeInstanceOf(CommandTimeoutError);
+    expect(s.pendingCount).toBe(0);
+  });
+
   it("late-or-duplicate-responses-handled: a reply after the timeout is dropped, not delivered twice", async () => {
     const s = session();
     const pending = s.request(run(), 20);

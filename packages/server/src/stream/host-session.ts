@@ -12,7 +12,8 @@ interface Pending {
   command: string;
   resolve(reply: HostMessage): void;
   reject(err: Error): void;
-  timer: NodeJS.Timeout;
+  timer: NodeJS.Timeout | undefined;
+  timeoutMs: number;
 }
 
 export const MAX_PENDING_PER_HOST = 1024;
@@ -68,13 +69,28 @@ export class HostSession {
     }
     const requestId = newId();
     return new Promise<HostMessage>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        if (this.pending.delete(requestId)) reject(new CommandTimeoutError(command.case, timeoutMs));
-      }, timeoutMs);
-      timer.unref();
-      this.pending.set(requestId, { command: command.case, resolve, reject, timer });
+      const waiter: Pending = { command: command.case, resolve, reject, timer: undefined, timeoutMs };
+      this.pending.set(requestId, waiter);
+      this.arm(requestId, waiter);
       this.push(create(ControlMessageSchema, { requestId, payload: command }));
     });
+  }
+
+  /**
+   * The host reported progress on a command: its deadline starts again, so a long pull that keeps
+   * moving is not failed for taking longer than one deadline, while a stalled one still is.
+   */
+  progressed(requestId: string): void {
+    const waiter = this.pending.get(requestId);
+    if (waiter) this.arm(requestId, waiter);
+  }
+
+  private arm(requestId: string, waiter: Pending): void {
+    clearTimeout(waiter.timer);
+    waiter.timer = setTimeout(() => {
+      if (this.pending.delete(requestId)) waiter.reject(new CommandTimeoutError(waiter.command, waiter.timeoutMs));
+    }, waiter.timeoutMs);
+    waiter.timer.unref();
   }
 
   /** Sends without expecting a reply (used for the registration ack). */
