@@ -16,6 +16,10 @@ const identity = {
   "/var/lib/systemd/random-seed": "seed",
   "/etc/udev/rules.d/70-persistent-net.rules": 'SUBSYSTEM=="net", ATTR{address}=="52:54:00:aa:bb:cc", NAME="eth0"\n',
   "/etc/hostname": "web-1\n",
+  "/etc/netplan/50-cloud-init.yaml":
+    "network:\n  ethernets:\n    ens3:\n      match:\n        macaddress: 52:54:00:aa:bb:cc\n      set-name: ens3\n      dhcp4: true\n",
+  "/etc/netplan/01-plain.yaml": "network:\n  ethernets:\n    eth0:\n      dhcp4: true\n",
+  "/etc/systemd/network/10-uplink.link": "[Match]\nMACAddress=52:54:00:aa:bb:cc\n\n[Link]\nName=uplink\n",
 };
 
 describe("clone hygiene on a pulled disk", () => {
@@ -43,8 +47,16 @@ describe("clone hygiene on a pulled disk", () => {
           "/etc/ssh/ssh_host_rsa_key",
           "/etc/udev/rules.d/70-persistent-net.rules",
           "/var/lib/systemd/random-seed",
+          "/etc/netplan/50-cloud-init.yaml",
+          "/etc/systemd/network/10-uplink.link",
         ].sort(),
       );
+      // MAC-pinned network configuration is set aside under a name nothing reads; the rest stays.
+      expect((await fs.list("/etc/netplan"))?.map((e) => e.name).sort()).toEqual([
+        "01-plain.yaml",
+        "50-cloud-init.yaml.fluid-mac-pinned",
+      ]);
+      expect((await fs.list("/etc/systemd/network"))?.map((e) => e.name)).toEqual(["10-uplink.link.fluid-mac-pinned"]);
       expect((await fs.list("/etc/ssh"))?.map((e) => e.name)).toEqual(["sshd_config"]);
       expect((await fs.list("/var/lib/systemd"))?.map((e) => e.name)).toEqual([]);
       const out = join(dir, `out-${partitioned}`);

@@ -1,15 +1,16 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runChecked } from "../system/run.js";
-import { ExtFilesystem } from "./boot-files.js";
+import { debugfsPath, ExtFilesystem } from "./boot-files.js";
 import { type GuestInjectionOptions, injectFluidGuest } from "./guest-injection.js";
 
 /**
  * What a clone must not share with its source VM, removed from a pulled disk before any sandbox
  * boots it: SSH host keys (sshd makes new ones), the machine id (emptied: systemd and fluid's boot
  * write a new one), D-Bus's copy of it, the random seed, and udev's MAC-pinned interface names (a
- * clone has another MAC, so the pinned rule would leave it without eth0).
+ * clone has another MAC, so the pinned rule would leave it without eth0). Network configuration
+ * that matches the source's MAC is set aside too (see MAC_PINNED).
  */
 const REMOVE = [
   "/var/lib/dbus/machine-id",
@@ -89,9 +90,49 @@ async function replayAndPrepare(
   return { scrubbed, injected: injection.added, warnings: injection.warning ? [injection.warning] : [] };
 }
 
+/**
+ * Network configuration that names an interface by the source VM's MAC address: netplan YAML
+ * (`match: macaddress:`) and systemd-networkd/udev link files (`MACAddress=` in [Match]). A clone has
+ * another MAC, so such a file would configure nothing, or rename and configure the wrong device. It
+ * is renamed to `<name>.fluid-mac-pinned`, which neither reads, and kept for whoever looks.
+ */
+const MAC_PINNED: ReadonlyArray<{ dir: string; name: RegExp; pinned: RegExp }> = [
+  { dir: "/etc/netplan", name: /\.ya?ml$/, pinned: /^\s*macaddress\s*:/im },
+  {
+    dir: "/etc/systemd/network",
+    name: /\.(network|link|netdev)$/,
+    pinned: /^\s*(PermanentMACAddress|MACAddress)\s*=/im,
+  },
+];
+
+export const MAC_PINNED_SUFFIX = ".fluid-mac-pinned";
+
+async function macPinned(root: ExtFilesystem, scratch: string): Promise<string[]> {
+  const found: string[] = [];
+  let copies = 0;
+  for (const { dir, name, pinned } of MAC_PINNED) {
+    const files = ((await root.list(dir)) ?? []).filter((e) => (e.mode & 0o170000) === 0o100000 && name.test(e.name));
+    if (files.length === 0) continue;
+    const local = files.map((e) => [`${dir}/${e.name}`, join(scratch, "mac", String(copies++))] as const);
+    await root.dump(local, scratch);
+    for (const [path, copy] of local) {
+      if (pinned.test(await readFile(copy, "utf8"))) found.push(path);
+    }
+  }
+  return found;
+}
+
 async function scrub(root: ExtFilesystem, scratch: string): Promise<string[]> {
   const changed: string[] = [];
   const commands: string[] = [];
+  for (const path of await macPinned(root, scratch)) {
+    // debugfs has no rename: a new name for the same inode, then the old name dropped.
+    commands.push(
+      `ln ${debugfsPath(path)} ${debugfsPath(`${path}${MAC_PINNED_SUFFIX}`)}`,
+      `unlink ${debugfsPath(path)}`,
+    );
+    changed.push(path);
+  }
   const sshDir = (await root.list("/etc/ssh")) ?? [];
   for (const entry of sshDir) {
     if (/^ssh_host_[A-Za-z0-9_]+_key(\.pub)?$/.test(entry.name)) {
