@@ -4,7 +4,7 @@ import { ImageStore } from "../images/store.js";
 import { SshCertificateAuthority } from "../ssh/certificates.js";
 import { createFakeSourceHost, FAKE_PRIVATE_KEY, type FakeSourceHost } from "../testing/fake-source-host.js";
 import { type SourceHost, SourceHosts } from "./source-host.js";
-import { VmAccess } from "./vm-access.js";
+import { keyIdFor, VmAccess } from "./vm-access.js";
 
 const agentTable = " eth0       52:54:00:fa:07:02    ipv4         10.0.0.5/24";
 
@@ -68,6 +68,13 @@ describe("VmAccess connections (fake ssh)", () => {
     expect(await vmMasters("10.0.0.5")).toBe(2);
   });
 
+  it("each asker gets a connection of their own (their certificate's key id names them)", async () => {
+    await access.run(host, "web", "echo a", 5, "user:u1");
+    await access.run(host, "web", "echo b", 5, "user:u1");
+    await access.run(host, "web", "echo c", 5, "user:u2/key:k9");
+    expect(await vmMasters("10.0.0.5")).toBe(2);
+  });
+
   it("close() stops every kept connection", async () => {
     await access.run(host, "web", "echo one", 5);
     await access.close();
@@ -75,5 +82,14 @@ describe("VmAccess connections (fake ssh)", () => {
       (c) => c.control === "exit" && c.config.includes("HostName 10.0.0.5\n"),
     );
     expect(closed).toHaveLength(1);
+  });
+});
+
+describe("keyIdFor", () => {
+  it("names purpose, VM and asker; an asker a log line should not carry becomes unknown", () => {
+    expect(keyIdFor("web-1", "user:0190-ab/key:0190-cd")).toBe("fluid-readonly:web-1:user:0190-ab/key:0190-cd");
+    expect(keyIdFor("web-1", undefined)).toBe("fluid-readonly:web-1:unknown");
+    expect(keyIdFor("web-1", "user:x\nforged log line")).toBe("fluid-readonly:web-1:unknown");
+    expect(keyIdFor("web-1", "a b")).toBe("fluid-readonly:web-1:unknown");
   });
 });

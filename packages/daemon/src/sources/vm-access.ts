@@ -30,6 +30,15 @@ const connectionLost = new Set<SshErrorKind>(["unreachable", "auth_failed", "hos
 const addressKey = (host: SourceHost, vm: string) => `${host.id}\0${vm}`;
 
 /**
+ * The certificate's key id: purpose, VM and who asked, e.g. `fluid-readonly:web-1:user:<id>/key:<id>`.
+ * An actor with characters a log line should not carry is left out rather than passed on.
+ */
+export function keyIdFor(vm: string, actor: string | undefined): string {
+  const who = actor && /^[A-Za-z0-9@._:/-]{1,200}$/.test(actor) ? actor : "unknown";
+  return `${READONLY_USER}:${vm}:${who}`;
+}
+
+/**
  * One kept read-only connection: counted while commands use it, retired (closed once unused) when
  * it is too old, idle or failed.
  */
@@ -133,10 +142,17 @@ export class VmAccess {
     await Promise.all(all.map((c) => c.retire()));
   }
 
-  async run(host: SourceHost, vm: string, command: string, timeoutSeconds: number): Promise<CommandOutput> {
+  /** `actor` names who asks (the control plane's "user:<id>…"); it goes into the certificate's key id. */
+  async run(
+    host: SourceHost,
+    vm: string,
+    command: string,
+    timeoutSeconds: number,
+    actor?: string,
+  ): Promise<CommandOutput> {
     const decision = checkCommand(command);
     if (!decision.allowed) throw new PolicyRefusal(decision.reason);
-    const result = await this.asReadonly(host, vm, command, {
+    const result = await this.asReadonly(host, vm, command, actor, {
       timeoutMs: timeoutSeconds * 1000,
       maxOutputBytes: 4 * 1024 * 1024,
     });
@@ -147,11 +163,11 @@ export class VmAccess {
    * The file's bytes, base64-encoded (how the stream carries them), read through the restricted
    * shell; secrets in a text file are redacted like command output.
    */
-  async readFile(host: SourceHost, vm: string, path: string): Promise<string> {
+  async readFile(host: SourceHost, vm: string, path: string, actor?: string): Promise<string> {
     const decision = checkReadablePath(path);
     if (!decision.readable) throw new PolicyRefusal(decision.reason);
     const command = `base64 -w 0 -- '${decision.path.replaceAll("'", "'\\''")}'`;
-    const result = await this.asReadonly(host, vm, command, {
+    const result = await this.asReadonly(host, vm, command, actor, {
       timeoutMs: 60_000,
       maxOutputBytes: Math.ceil((MAX_SOURCE_FILE_BYTES * 4) / 3) + 16,
     }).catch((err: unknown) => {
@@ -207,10 +223,11 @@ export class VmAccess {
     host: SourceHost,
     vm: string,
     command: string,
+    actor: string | undefined,
     options: { timeoutMs: number; maxOutputBytes: number },
   ): Promise<CommandOutput> {
     const ip = await this.address(host, vm);
-    const connection = await this.connection(host, vm, ip);
+    const connection = await this.connection(host, vm, ip, keyIdFor(vm, actor));
     try {
       const opened = await connection.opened;
       // sshd's ForceCommand runs the restricted shell, which parses the line from SSH_ORIGINAL_COMMAND
@@ -235,9 +252,10 @@ export class VmAccess {
    * then the VM) and a certificate. It is used for at most CONNECTION_MAX_AGE_MS, inside its
    * certificate's lifetime, and closed once idle.
    */
-  private async connection(host: SourceHost, vm: string, ip: string): Promise<PooledConnection> {
+  private async connection(host: SourceHost, vm: string, ip: string, keyId: string): Promise<PooledConnection> {
+    // Per asker too: the VM's sshd logs the key id of the certificate a connection logged in with.
     const key = createHash("sha256")
-      .update(JSON.stringify([host.id, vm, ip, host.config.ssh]))
+      .update(JSON.stringify([host.id, vm, ip, keyId, host.config.ssh]))
       .digest("hex");
     const existing = this.connections.get(key);
     if (existing && !existing.expired()) {
@@ -246,7 +264,7 @@ export class VmAccess {
     }
     if (existing) this.forget(existing);
     const connection = new PooledConnection(key, this.deps.idleMs ?? CONNECTION_IDLE_MS, async () => {
-      const login = await this.certificateLogin(vm);
+      const login = await this.certificateLogin(vm, keyId);
       try {
         return await this.runner(host.config, ip, login).open();
       } finally {
@@ -266,14 +284,14 @@ export class VmAccess {
   }
 
   /** A fresh Ed25519 key and a certificate for it valid five minutes, principal fluid-readonly. */
-  private async certificateLogin(vm: string) {
+  private async certificateLogin(vm: string, keyId: string) {
     const dir = await mkdtemp(join(tmpdir(), "fluid-ro-"));
     const keyFile = join(dir, "key");
     await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `fluid-readonly@${vm}`, "-f", keyFile]);
     const publicKey = (await readFile(`${keyFile}.pub`, "utf8")).trim();
     const issued = this.deps.ca.issue({
       publicKey,
-      keyId: `fluid-readonly:${vm}`,
+      keyId,
       principals: [READONLY_USER],
       ttlSeconds: CERT_TTL_SECONDS,
     });

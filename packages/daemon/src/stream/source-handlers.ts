@@ -113,13 +113,14 @@ export async function handleSourceCommand(sources: SourceServices, message: Cont
           c.sourceVm,
           c.command,
           c.timeoutSeconds > 0 ? c.timeoutSeconds : 30,
+          c.actor || undefined,
         );
         return { case: "sourceCommandResult", value: { sourceVm: c.sourceVm, ...result } };
       }
       case "readSourceFile": {
         const c = payload.value;
         const host = sourceHostFor(sources, c.sourceHostConnection);
-        const content = await sources.access.readFile(host, c.sourceVm, c.path);
+        const content = await sources.access.readFile(host, c.sourceVm, c.path, c.actor || undefined);
         return { case: "sourceFileResult", value: { sourceVm: c.sourceVm, path: c.path, content } };
       }
       default:

@@ -44,6 +44,12 @@ interface Call<C extends ReplyCase> {
   done?(hostId: string): Promise<unknown>;
 }
 
+/** Who asks, as the login certificate's key id names them: the user, and the API key if one was used. */
+export function actorOf(scope: OrgScope): string {
+  const { principal } = scope;
+  return principal.kind === "api_key" ? `user:${principal.userId}/key:${principal.keyId}` : `user:${principal.userId}`;
+}
+
 /**
  * Read-only access to source VMs goes through one of the org's sandbox hosts: the host reaches the
  * source host over SSH with credentials the server decrypts for that one command (SPEC §5). Every
@@ -147,6 +153,7 @@ export class SourceRelay {
           command,
           timeoutSeconds,
           sourceHostConnection: connection,
+          actor: actorOf(scope),
         }),
       }),
       reply: "sourceCommandResult",
@@ -162,7 +169,12 @@ export class SourceRelay {
       command: path,
       build: (connection) => ({
         case: "readSourceFile",
-        value: create(ReadSourceFileCommandSchema, { sourceVm: vm, path, sourceHostConnection: connection }),
+        value: create(ReadSourceFileCommandSchema, {
+          sourceVm: vm,
+          path,
+          sourceHostConnection: connection,
+          actor: actorOf(scope),
+        }),
       }),
       reply: "sourceFileResult",
       timeoutMs: this.deadlines.fileMs,

@@ -104,6 +104,10 @@ describe.each(databaseKinds)("source VMs through a sandbox host (%s)", (kind) =>
     });
     const sentCommand = sent("runSourceCommand").at(-1);
     expect(sentCommand?.payload.case === "runSourceCommand" && sentCommand.payload.value.command).toBe(command);
+    // Who asked travels with the command, for the login certificate's key id.
+    expect(sentCommand?.payload.case === "runSourceCommand" && sentCommand.payload.value.actor).toMatch(
+      new RegExp(`^user:${member.id}(/key:[0-9a-f-]+)?$`),
+    );
     const audit = await t.call("GET", "/v1/orgs/acme/source-commands?vm=web-1", { as: viewer });
     expect(audit.body.source_commands[0]).toMatchObject({ kind: "run", command, outcome: "ok" });
 
