@@ -255,7 +255,9 @@ describe.skipIf(missing.length > 0)(
       const list = await api("GET", `/v1/orgs/acme/source-hosts/${sourceHostId}/vms`);
       timings.listVMs = Date.now() - started;
       expect(list.status, JSON.stringify(list.body)).toBe(200);
-      expect(list.body.vms).toEqual([{ name: VM, state: "running", ip_address: VM_IP, prepared: false }]);
+      expect(list.body.vms).toEqual([
+        { name: VM, state: "running", ip_address: VM_IP, prepared: false, cached_captured_at: null },
+      ]);
       // The key the control plane holds was used, not one learned on first contact.
       const learned = await readFile(join(daemon?.stateDir ?? "", "sources", "known_hosts"), "utf8").catch(() => "");
       expect(learned).not.toContain(`[127.0.0.1]:${libvirt.sshPort}`);
@@ -417,6 +419,10 @@ describe.skipIf(missing.length > 0)(
         fluidGuest: true,
       });
       expect(cached?.scrubbed).toEqual(expect.arrayContaining(["/etc/ssh/ssh_host_ed25519_key", "/etc/machine-id"]));
+      // How stale a clone is shows on the sandbox and, for the next one, in the VM list.
+      expect(sandbox.source_captured_at).toBe(cached?.capturedAt);
+      const listed = await api("GET", `/v1/orgs/acme/source-hosts/${sourceHostId}/vms`);
+      expect(listed.body.vms).toEqual([expect.objectContaining({ name: VM, cached_captured_at: cached?.capturedAt })]);
       expect((await api("DELETE", `/v1/orgs/acme/sandboxes/${id}`)).body.state).toBe("DESTROYED");
     });
   },

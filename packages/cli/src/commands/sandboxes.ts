@@ -430,6 +430,7 @@ function sandboxDetails(s: Sandbox): string {
     ["name", s.name],
     ["state", s.state],
     ["image", s.source_vm],
+    ...(s.source_captured_at ? [["captured", when(s.source_captured_at)] as [string, string | null]] : []),
     ["host", s.host_id],
     ["ip", s.ip_address],
     ["vcpus", s.vcpus],

@@ -65,7 +65,16 @@ describe("fluid source", () => {
     expect((await fluid(memberKey, "source", "ls")).stdout).toMatch(/kvm-1 +web-1 +running +192\.0\.2\.10 +no/);
     const json = JSON.parse((await fluid(memberKey, "--json", "source", "ls")).stdout);
     expect(json).toEqual({
-      vms: [{ source_host: "kvm-1", name: "web-1", state: "running", ip_address: "192.0.2.10", prepared: false }],
+      vms: [
+        {
+          source_host: "kvm-1",
+          name: "web-1",
+          state: "running",
+          ip_address: "192.0.2.10",
+          prepared: false,
+          cached_captured_at: null,
+        },
+      ],
       count: 1,
       unreachable: [],
     });

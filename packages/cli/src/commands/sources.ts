@@ -154,6 +154,7 @@ export function registerSourceCommands(program: Command): void {
         state: string;
         ip_address: string | null;
         prepared: boolean;
+        cached_captured_at: string | null;
       }> = [];
       const unreachable: Array<{ source_host: string; error: string }> = [];
       for (const host of hosts) {
@@ -168,8 +169,15 @@ export function registerSourceCommands(program: Command): void {
         if (rows.length === 0) return `No VMs found\n${failures}`;
         return (
           table(
-            ["SOURCE HOST", "VM", "STATE", "IP", "PREPARED"],
-            rows.map((r) => [r.source_host, r.name, r.state, r.ip_address, r.prepared ? "yes" : "no"]),
+            ["SOURCE HOST", "VM", "STATE", "IP", "PREPARED", "CACHED COPY"],
+            rows.map((r) => [
+              r.source_host,
+              r.name,
+              r.state,
+              r.ip_address,
+              r.prepared ? "yes" : "no",
+              r.cached_captured_at ? relative(r.cached_captured_at) : "none",
+            ]),
           ) + failures
         );
       });

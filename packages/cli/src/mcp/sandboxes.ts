@@ -114,6 +114,10 @@ export function registerSandboxTools(server: McpServer, ctx: ToolContext): void 
       source_vm: z.string(),
       vcpus: z.number().int(),
       memory_mb: z.number().int(),
+      source_captured_at: z
+        .string()
+        .nullable()
+        .describe("for a clone: when the source VM's disk was captured (live: true re-pulls); null for an image"),
     }),
     hints: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     async run(args, extra) {
@@ -153,6 +157,7 @@ export function registerSandboxTools(server: McpServer, ctx: ToolContext): void 
           source_vm: sandbox.source_vm,
           vcpus: sandbox.vcpus,
           memory_mb: sandbox.memory_mb,
+          source_captured_at: sandbox.source_captured_at,
         },
       };
     },

@@ -36,7 +36,9 @@ describe("source-VM tools", () => {
     const result = await f.call("list_vms");
     expect(result.isError).toBeFalsy();
     expect(result.structuredContent).toEqual({
-      vms: [{ name: "web-1", state: "running", prepared: false, ip: "192.0.2.10", source_host: "prod" }],
+      vms: [
+        { name: "web-1", state: "running", prepared: false, ip: "192.0.2.10", source_host: "prod", captured_at: null },
+      ],
       count: 1,
       total: 1,
       unreachable: [],

@@ -73,6 +73,12 @@ export function registerSourceTools(server: McpServer, ctx: ToolContext): void {
           prepared: z.boolean(),
           ip: z.string().nullable(),
           source_host: z.string(),
+          captured_at: z
+            .string()
+            .nullable()
+            .describe(
+              "when the copy of its disk a new sandbox starts from was captured; null: none yet (create pulls)",
+            ),
         }),
       ),
       count: z.number().int(),
@@ -83,7 +89,14 @@ export function registerSourceTools(server: McpServer, ctx: ToolContext): void {
     async run({ source_host }) {
       const api = await ctx.api();
       const hosts = source_host === undefined ? await sourceHosts(api) : [await namedSourceHost(api, source_host)];
-      const vms: Array<{ name: string; state: string; prepared: boolean; ip: string | null; source_host: string }> = [];
+      const vms: Array<{
+        name: string;
+        state: string;
+        prepared: boolean;
+        ip: string | null;
+        source_host: string;
+        captured_at: string | null;
+      }> = [];
       const unreachable: Array<{ source_host: string; error: string }> = [];
       for (const host of hosts) {
         try {
@@ -94,6 +107,7 @@ export function registerSourceTools(server: McpServer, ctx: ToolContext): void {
               prepared: vm.prepared,
               ip: vm.ip_address,
               source_host: host.name,
+              captured_at: vm.cached_captured_at,
             });
           }
         } catch (err) {

@@ -38,11 +38,12 @@ export async function handleCommand(
       const c = payload.value;
       const ttl = c.ttlSeconds > 0 ? c.ttlSeconds : undefined;
       const report = throttled(onProgress);
-      const image = c.sourceHostConnection?.sshHost
+      const pulled = c.sourceHostConnection?.sshHost
         ? await pulledImage(sources, c, (p) =>
             report({ sandboxId: c.sandboxId, phase: p.phase, bytesDone: p.bytesCopied, bytesTotal: p.totalBytes ?? 0 }),
           )
-        : c.baseImage || c.sourceVm;
+        : undefined;
+      const image = pulled?.image ?? (c.baseImage || c.sourceVm);
       report({ sandboxId: c.sandboxId, phase: "boot", bytesDone: 0, bytesTotal: 0 });
       const row = await manager.create({
         id: c.sandboxId || undefined,
@@ -64,6 +65,7 @@ export async function handleCommand(
           macAddress: row.mac ?? "",
           bridge: row.tap ? "fluid0" : "",
           pid: row.pid ?? 0,
+          sourceCapturedAt: pulled?.capturedAt ?? "",
         },
       };
     }
@@ -183,7 +185,7 @@ async function pulledImage(
   sources: SourceServices | undefined,
   c: { sourceVm: string; snapshotMode: SnapshotMode; sourceHostConnection?: SourceHostConnection | undefined },
   onProgress: (progress: PullProgress & { phase: Exclude<PullPhase, "done"> }) => void,
-): Promise<string> {
+): Promise<{ image: string; capturedAt: string }> {
   if (!sources) throw new SandboxError("unavailable", "this sandbox host does not reach source hosts");
   try {
     const host = sourceHostFor(sources, c.sourceHostConnection);
@@ -199,7 +201,7 @@ async function pulledImage(
         `${c.sourceVm} cannot boot as a sandbox: ${pulled.warnings.join("; ") || "its disk has no fluid guest"}`,
       );
     }
-    return pulled.image;
+    return { image: pulled.image, capturedAt: pulled.capturedAt };
   } catch (err) {
     throw asSandboxError(err);
   }

@@ -65,17 +65,21 @@ export async function handleSourceCommand(sources: SourceServices, message: Cont
     switch (payload.case) {
       case "listSourceVms": {
         const c = payload.value.sourceHostConnection;
-        const { vms } = await sourceHostFor(sources, c).listVMs();
+        const host = sourceHostFor(sources, c);
+        const { vms } = await host.listVMs();
         return {
           case: "sourceVmsList",
           value: {
-            vms: vms.map((vm) => ({
-              name: vm.name,
-              state: vm.state,
-              ipAddress: vm.ipAddresses[0] ?? "",
-              prepared: false,
-              host: c?.sourceHostId ?? "",
-            })),
+            vms: await Promise.all(
+              vms.map(async (vm) => ({
+                name: vm.name,
+                state: vm.state,
+                ipAddress: vm.ipAddresses[0] ?? "",
+                prepared: false,
+                host: c?.sourceHostId ?? "",
+                cachedCapturedAt: (await host.cached(vm.name))?.capturedAt ?? "",
+              })),
+            ),
           },
         };
       }

@@ -140,6 +140,8 @@ export interface SandboxesTable {
   source_vm: string;
   /** Set when source_vm names a VM on this source host (a clone), not an image. */
   source_host_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** For a clone: when the source VM's disk was captured (the cached copy can be older than the clone). */
+  source_captured_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   state: SandboxState;
   vcpus: number;
   memory_mb: number;

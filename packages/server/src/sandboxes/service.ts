@@ -336,6 +336,7 @@ export class SandboxService {
           bridge: created.bridge || null,
           pid: created.pid || null,
           progress: null,
+          source_captured_at: capturedAt(created.sourceCapturedAt),
           updated_at: new Date(),
         })
         .where("id", "=", sandbox.id)
@@ -921,4 +922,11 @@ export class SandboxService {
       .executeTakeFirst();
     return Number(result.numUpdatedRows);
   }
+}
+
+/** A host's RFC 3339 capture time, or null when it sent none (an image) or something unreadable. */
+function capturedAt(value: string): Date | null {
+  if (!value) return null;
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? null : date;
 }

@@ -21,6 +21,9 @@ export const SandboxSchema = z
     state: z.enum(sandboxStates),
     source_vm: z.string(),
     source_host_id: z.uuid().nullable().describe("the source host source_vm was cloned from; null for an image"),
+    source_captured_at: Timestamp.nullable().describe(
+      "for a clone: when the source VM's disk was captured (a cached copy can be hours old; fresh re-pulls)",
+    ),
     vcpus: z.number().int(),
     memory_mb: z.number().int(),
     allow_egress: z.boolean(),
@@ -56,6 +59,7 @@ export function sandboxView(row: Sandbox): z.infer<typeof SandboxSchema> {
     state: row.state,
     source_vm: row.source_vm,
     source_host_id: row.source_host_id,
+    source_captured_at: iso(row.source_captured_at),
     vcpus: row.vcpus,
     memory_mb: row.memory_mb,
     allow_egress: row.allow_egress,

@@ -46,7 +46,7 @@ describe.each(databaseKinds)("source VMs through a sandbox host (%s)", (kind) =>
     const res = await t.call("GET", `${base()}/vms`, { as: viewer });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
-      vms: [{ name: "web-1", state: "running", ip_address: "192.0.2.10", prepared: false }],
+      vms: [{ name: "web-1", state: "running", ip_address: "192.0.2.10", prepared: false, cached_captured_at: null }],
       count: 1,
     });
     const command = sent("listSourceVms").at(-1);
@@ -208,13 +208,25 @@ describe.each(databaseKinds)("source VMs through a sandbox host (%s)", (kind) =>
     });
     daemon.reply(command.requestId, {
       case: "sandboxCreated",
-      value: { sandboxId: res.body.id, state: "RUNNING", ipAddress: "10.0.0.42", pid: 7 },
+      value: {
+        sandboxId: res.body.id,
+        state: "RUNNING",
+        ipAddress: "10.0.0.42",
+        pid: 7,
+        sourceCapturedAt: "2026-11-29T01:02:03.000Z",
+      },
     });
     for (let i = 0; i < 100 && seen.state === "CREATING"; i++) {
       await new Promise((resolve) => setTimeout(resolve, 20));
       seen = (await t.call("GET", url, { as: member })).body;
     }
-    expect(seen).toMatchObject({ state: "RUNNING", source_host_id: sourceHostId, progress: null });
+    // How stale the clone is: when the host's copy of the VM's disk was captured.
+    expect(seen).toMatchObject({
+      state: "RUNNING",
+      source_host_id: sourceHostId,
+      progress: null,
+      source_captured_at: "2026-11-29T01:02:03.000Z",
+    });
     daemon.handlers.createSandbox = defaultHandlers.createSandbox;
   });
 

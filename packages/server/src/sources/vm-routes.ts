@@ -45,7 +45,15 @@ const AuditQuery = z.strictObject({
 });
 
 const SourceVmSchema = z
-  .object({ name: z.string(), state: z.string(), ip_address: z.string().nullable(), prepared: z.boolean() })
+  .object({
+    name: z.string(),
+    state: z.string(),
+    ip_address: z.string().nullable(),
+    prepared: z.boolean(),
+    cached_captured_at: Timestamp.nullable().describe(
+      "when the cached copy of the VM's disk was captured (what a sandbox from it starts from); null: none yet",
+    ),
+  })
   .meta({ id: "SourceVm" });
 const SourceCommandSchema = z
   .object({
@@ -100,6 +108,10 @@ export function sourceVmRoutes(app: App, ctx: AppContext): void {
           state: vm.state,
           ip_address: vm.ipAddress || null,
           prepared: vm.prepared,
+          cached_captured_at:
+            vm.cachedCapturedAt && !Number.isNaN(Date.parse(vm.cachedCapturedAt))
+              ? new Date(vm.cachedCapturedAt).toISOString()
+              : null,
         })),
         count: vms.length,
       };
