@@ -149,6 +149,33 @@ describe("rendered playbooks under Ansible", () => {
     expect(JSON.parse(loaded.stdout)).toEqual(playbookData(playbook, tasks));
   });
 
+  it("Ansible writes captured text holding Jinja markers exactly as it was, not templated", async () => {
+    if (!ansiblePlaybook) throw new Error(INSTALL_HINT);
+    await mkdir(join(dir, "out"), { recursive: true });
+    const target = join(dir, "out", "app.tmpl");
+    const content = "Hello {{ name }}\n{% if debug %}verbose{% endif %}\n{# kept #}\n";
+    const file = join(dir, "literal.yml");
+    await writeFile(
+      file,
+      renderPlaybook({ name: "literal {{ x }}", hosts: "localhost", become: false }, [
+        { name: "write", module: "ansible.builtin.copy", params: { dest: target, content }, changed_when: null },
+      ]),
+    );
+    const result = await run(ansiblePlaybook, ["-i", "localhost,", "-c", "local", file], {
+      cwd: dir,
+      env,
+      timeout: 120_000,
+    }).then(
+      (r) => ({ code: 0, output: r.stdout + r.stderr }),
+      (err: { code?: number; stdout?: string; stderr?: string }) => ({
+        code: err.code ?? 1,
+        output: `${err.stdout ?? ""}${err.stderr ?? ""}`,
+      }),
+    );
+    expect(result.code, result.output).toBe(0);
+    expect(await readFile(target, "utf8")).toBe(content);
+  });
+
   it("the check is real: an unknown module fails it", async () => {
     const result = await syntaxCheck(
       "broken",

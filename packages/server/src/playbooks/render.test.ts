@@ -4,6 +4,8 @@ import { trickyContents, trickyStrings } from "../testing/playbooks.js";
 import { playbookData, type RenderableTask, renderPlaybook } from "./render.js";
 
 const playbook = { name: "Web tier", hosts: "webservers", become: true };
+/** Ansible's `!unsafe` (literal text, never templated), as a plain string for these checks. */
+const unsafe = { tag: "!unsafe", resolve: (value: string) => value };
 
 function trickyTasks(): RenderableTask[] {
   const strings = Object.fromEntries(trickyStrings.map((s, i) => [`s${i}`, s]));
@@ -92,7 +94,25 @@ describe("playbook rendering", () => {
   ] as const)("round-trips tricky strings and file contents exactly under YAML %s", (_, version) => {
     const tasks = trickyTasks();
     const yaml = renderPlaybook(playbook, tasks);
-    expect(parse(yaml, { version, uniqueKeys: true, merge: false })).toEqual(playbookData(playbook, tasks));
+    expect(parse(yaml, { version, uniqueKeys: true, merge: false, customTags: [unsafe] })).toEqual(
+      playbookData(playbook, tasks),
+    );
+  });
+
+  it("tags text with Jinja markers !unsafe so Ansible writes it as it is, but not changed_when", () => {
+    const yaml = renderPlaybook({ name: "p", hosts: "all", become: false }, [
+      {
+        name: "template {{ x }}",
+        module: "ansible.builtin.copy",
+        params: { dest: "/etc/app.tmpl", content: "Hello {{ name }}\n{% raw %}\n" },
+        changed_when: "{{ result.rc == 0 }}",
+      },
+      { name: "plain", module: "ansible.builtin.debug", params: { msg: "no braces {x}" }, changed_when: null },
+    ]);
+    expect(yaml).toContain('- name: !unsafe "template {{ x }}"');
+    expect(yaml).toContain("content: !unsafe |\n          Hello {{ name }}");
+    expect(yaml).toContain('changed_when: "{{ result.rc == 0 }}"');
+    expect(yaml).toContain('msg: "no braces {x}"');
   });
 
   it("quotes every string value, so YAML 1.1 words stay strings", () => {

@@ -1,4 +1,4 @@
-import { Document, Scalar, visit } from "yaml";
+import { Document, isPair, isScalar, Scalar, visit } from "yaml";
 import type { ChangedWhen } from "../db/schema.js";
 
 export interface RenderablePlaybook {
@@ -38,15 +38,25 @@ export function playbookData(playbook: RenderablePlaybook, tasks: readonly Rende
  * Ansible uses) and YAML 1.2 alike: every string value is double-quoted (so `yes`, `on`, `1.10`,
  * `~`, `=`, `*x`, `#x`, `a: b` stay strings), except multi-line text, which becomes a literal
  * block (`|`, with chomping and indentation indicators as needed) so file contents stay reviewable.
- * Keys stay plain only when they are identifiers no YAML version reads as anything else.
+ * Keys stay plain only when they are identifiers no YAML version reads as anything else. Strings
+ * with Jinja markers are tagged `!unsafe` so Ansible does not template them.
  */
 export function renderPlaybook(playbook: RenderablePlaybook, tasks: readonly RenderableTask[]): string {
   const doc = new Document(playbookData(playbook, tasks));
   visit(doc, {
-    Scalar(key, node) {
+    Scalar(key, node, path) {
       if (typeof node.value !== "string") return;
-      if (key === "key") node.type = plainKey(node.value) ? Scalar.PLAIN : Scalar.QUOTE_DOUBLE;
-      else node.type = literalBlock(node.value) ? Scalar.BLOCK_LITERAL : Scalar.QUOTE_DOUBLE;
+      if (key === "key") {
+        node.type = plainKey(node.value) ? Scalar.PLAIN : Scalar.QUOTE_DOUBLE;
+        return;
+      }
+      node.type = literalBlock(node.value) ? Scalar.BLOCK_LITERAL : Scalar.QUOTE_DOUBLE;
+      // Ansible renders module arguments and names as Jinja: a captured file or command holding
+      // `{{`, `{%` or `{#` would be templated (or fail on an undefined variable) instead of written
+      // as it was. `!unsafe` makes Ansible take the text literally. changed_when is Jinja by design.
+      const parent = path.at(-1);
+      const underChangedWhen = isPair(parent) && isScalar(parent.key) && parent.key.value === "changed_when";
+      if (jinja.test(node.value) && !underChangedWhen) node.tag = "!unsafe";
     },
   });
   const text = doc.toString({ lineWidth: 0, indent: 2, indentSeq: true });
@@ -54,6 +64,9 @@ export function renderPlaybook(playbook: RenderablePlaybook, tasks: readonly Ren
   // yaml package writes them raw; PyYAML reads them raw as line breaks or refuses them, so escape.
   return `---\n${text.replace(mustEscape, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)}`;
 }
+
+/** Where Jinja starts an expression, a statement or a comment. */
+const jinja = /\{[{%#]/;
 
 /** DEL and C1 controls (U+0085 included), YAML 1.1 line breaks, BOM, and noncharacters. */
 const mustEscape = /(?![\t\n])[\p{Cc}\u2028\u2029\ufeff\ufffe\uffff]/gu;

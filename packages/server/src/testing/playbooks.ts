@@ -160,4 +160,5 @@ export const trickyContents = [
   "yes\nno\non\n",
   "line sep\u2028\nnext\n",
   "del\u007f\nc1\u0085\n",
+  "{% if x %}{{ undefined_var }}{% endif %}\n{# not a comment to Jinja #}\n",
 ];
