@@ -14,7 +14,7 @@ import { AppError, notFound } from "../http/errors.js";
 import { newId } from "../lib/ids.js";
 import type { SecretBox } from "../lib/secret-box.js";
 import type { OrgScope } from "../orgs/access.js";
-import { HostCommandError, toAppError } from "../stream/errors.js";
+import { HostCommandError, StreamClosedError, toAppError } from "../stream/errors.js";
 import type { Command, HostSession } from "../stream/host-session.js";
 import type { HostRegistry } from "../stream/registry.js";
 
@@ -42,6 +42,14 @@ interface Call<C extends ReplyCase> {
   exitCode?(value: ReplyValue<C>): number | undefined;
   /** Runs after the host answered, with the host that did. */
   done?(hostId: string): Promise<unknown>;
+}
+
+/** Hosts a listing or preparation is tried on before the caller hears of a host-level failure. */
+const MAX_ATTEMPTS = 3;
+
+/** The host itself failed (its stream closed mid-call, or it reaches no source hosts), not the command. */
+function hostLevelFailure(err: unknown): boolean {
+  return err instanceof StreamClosedError || (err instanceof HostCommandError && err.hostCode === "unavailable");
 }
 
 /** Who asks, as the login certificate's key id names them: the user, and the API key if one was used. */
@@ -202,8 +210,13 @@ export class SourceRelay {
     const source = await this.sourceHost(scope, sourceHostId);
     const connection = this.connection(source);
     const started = Date.now();
-    const { host, missing } = await this.hostFor(scope, source.id, call);
-    const record = (outcome: SourceCommand["outcome"], exitCode: number | null, detail: string | null) =>
+    const { hosts, missing } = await this.hostsFor(scope, source.id, call);
+    const record = (
+      host: HostSession | undefined,
+      outcome: SourceCommand["outcome"],
+      exitCode: number | null,
+      detail: string | null,
+    ) =>
       this.deps.db
         .insertInto("source_commands")
         .values({
@@ -223,36 +236,51 @@ export class SourceRelay {
           duration_ms: Date.now() - started,
         })
         .execute();
-    if (!host) {
-      await record("failed", null, missing);
+    if (hosts.length === 0) {
+      await record(undefined, "failed", null, missing);
       throw new AppError("host_unavailable", missing);
     }
-    try {
-      const reply = await host.request(call.build(connection), call.timeoutMs);
-      const payload = reply.payload;
-      if (payload.case !== call.reply) {
-        throw new HostCommandError("protocol_error", `expected ${call.reply}, host sent ${payload.case ?? "nothing"}`);
+    const tried: string[] = [];
+    for (const [index, host] of hosts.entries()) {
+      try {
+        const reply = await host.request(call.build(connection), call.timeoutMs);
+        const payload = reply.payload;
+        if (payload.case !== call.reply) {
+          throw new HostCommandError(
+            "protocol_error",
+            `expected ${call.reply}, host sent ${payload.case ?? "nothing"}`,
+          );
+        }
+        const value = payload.value as ReplyValue<C>;
+        await call.done?.(host.hostId);
+        await record(host, "ok", call.exitCode?.(value) ?? null, tried.length > 0 ? tried.join("; ") : null);
+        return value;
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        // The host went away mid-call, or cannot reach source hosts at all: another host can do it.
+        if (index < hosts.length - 1 && hostLevelFailure(err)) {
+          tried.push(`host ${host.hostId}: ${message}`);
+          continue;
+        }
+        const refused = err instanceof HostCommandError && err.hostCode === "refused";
+        await record(host, refused ? "refused" : "failed", null, [...tried, message].join("; "));
+        throw toAppError(err, `${call.kind.replace("_", " ")} on ${source.name}`);
       }
-      const value = payload.value as ReplyValue<C>;
-      await call.done?.(host.hostId);
-      await record("ok", call.exitCode?.(value) ?? null, null);
-      return value;
-    } catch (err) {
-      const refused = err instanceof HostCommandError && err.hostCode === "refused";
-      await record(refused ? "refused" : "failed", null, err instanceof Error ? err.message : String(err));
-      throw toAppError(err, `${call.kind.replace("_", " ")} on ${source.name}`);
     }
+    throw new Error("unreachable: the loop returns or throws");
   }
 
   /**
-   * The sandbox host for a call: for a command on a prepared VM, the host that prepared it (the VM
-   * accepts certificates from that host's CA only); otherwise the first connected one.
+   * The sandbox hosts to try for a call, in order. A command on a prepared VM has one: the host that
+   * prepared it (the VM accepts certificates from that host's CA only). Anything else may go to any
+   * connected host: the least busy first (host id breaks ties, so the choice is stable), and up to
+   * MAX_ATTEMPTS of them when a host fails as a host (see hostLevelFailure).
    */
-  private async hostFor(
+  private async hostsFor(
     scope: OrgScope,
     sourceHostId: string,
     call: Pick<Call<ReplyCase>, "kind" | "vm">,
-  ): Promise<{ host: HostSession | undefined; missing: string }> {
+  ): Promise<{ hosts: HostSession[]; missing: string }> {
     const connected = this.deps.hosts.inOrg(scope.orgId);
     const preparation =
       call.kind === "list"
@@ -265,17 +293,18 @@ export class SourceRelay {
             .where("org_id", "=", scope.orgId)
             .executeTakeFirst();
     const preparer = preparation && connected.find((h) => h.hostId === preparation.host_id);
-    if (preparer) return { host: preparer, missing: "" };
+    if (preparer) return { hosts: [preparer], missing: "" };
     if (preparation && (call.kind === "run" || call.kind === "read_file")) {
       return {
-        host: undefined,
+        hosts: [],
         missing:
           `the sandbox host that prepared ${call.vm} (${preparation.host_id}) is not connected, and the VM ` +
           "trusts only its SSH CA; reconnect that host or prepare the VM again through another",
       };
     }
+    const byLoad = [...connected].sort((a, b) => a.pendingCount - b.pendingCount);
     return {
-      host: connected[0],
+      hosts: byLoad.slice(0, MAX_ATTEMPTS),
       missing: "no sandbox host of this organization is connected; source VMs are reached through one",
     };
   }

@@ -347,3 +347,49 @@ describe("source VMs with several sandbox hosts", () => {
     }
   });
 });
+
+describe("source VM listing when a sandbox host fails as a host", () => {
+  it("goes on to the next connected host and records the attempt", async () => {
+    const t = await startTestServer("pglite", { encryptionKey: randomBytes(32) });
+    const daemons: TestDaemon[] = [];
+    try {
+      const owner = await t.fastUser("owner");
+      await t.org(owner, "acme");
+      const created = await t.call("POST", "/v1/orgs/acme/source-hosts", {
+        as: owner,
+        body: { type: "libvirt", name: "kvm-1", hostname: "10.0.0.5", ssh_private_key: privateKey },
+      });
+      // Both hosts answer "unavailable" until told otherwise; only the one tried second is fixed.
+      for (let i = 0; i < 2; i++) {
+        daemons.push(
+          await TestDaemon.connect(t.grpcUrl, {
+            token: (await t.hostToken(owner, "acme")).token,
+            handlers: {
+              listSourceVms: () => ({ error: "this sandbox host does not reach source hosts", code: "unavailable" }),
+            },
+          }),
+        );
+      }
+      const order = t.server.ctx.hosts.inOrg(
+        t.server.ctx.hosts.get(daemons[0]?.ack?.assignedHostId ?? "")?.orgId ?? "",
+      );
+      const second = daemons.find((d) => d.ack?.assignedHostId === order[1]?.hostId);
+      if (!second) throw new Error("no second host");
+      second.handlers.listSourceVms = defaultHandlers.listSourceVms;
+
+      const res = await t.call("GET", `/v1/orgs/acme/source-hosts/${created.body.id}/vms`, { as: owner });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      expect(res.body.vms).toEqual([expect.objectContaining({ name: "web-1" })]);
+      const audit = await t.call("GET", "/v1/orgs/acme/source-commands", { as: owner });
+      expect(audit.body.source_commands[0]).toMatchObject({
+        kind: "list",
+        outcome: "ok",
+        host_id: second.ack?.assignedHostId,
+        detail: expect.stringContaining("does not reach source hosts"),
+      });
+    } finally {
+      for (const d of daemons) d.abort();
+      await t.close();
+    }
+  });
+});
