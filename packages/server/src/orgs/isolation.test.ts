@@ -12,6 +12,7 @@ const sampleBodies: Record<string, unknown> = {
   "POST /v1/orgs/{slug}/sandboxes/{id}/run": { command: "id" },
   "POST /v1/orgs/{slug}/source-hosts/{sourceHostId}/vms/{vm}/prepare": {},
   "POST /v1/orgs/{slug}/source-hosts/{sourceHostId}/vms/{vm}/run": { command: "uptime" },
+  "POST /v1/orgs/{slug}/source-hosts/{sourceHostId}/vms/{vm}/inspect": { kind: "processes" },
   "POST /v1/orgs/{slug}/sandboxes/{id}/snapshot": { name: "snap" },
   "POST /v1/orgs/{slug}/sandboxes/{id}/extend": { ttl_seconds: 3600 },
   "POST /v1/orgs/{slug}/sandboxes/{id}/stop": { force: false },
