@@ -13,9 +13,9 @@ import { repoRoot } from "./lib/global-setup.js";
 const missing = ["/usr/sbin/debugfs", "/bin/busybox"].filter((path) => !existsSync(path));
 
 /**
- * A production VM has its own init system and none of fluid's guest files. Its pulled disk gets them
- * written in (nothing else changes) and boots as a sandbox driven through the VM's own qemu-ga.
- * The "production disk" here is debian-12 with /fluid and fluid's inittab taken out.
+ * A production VM has its own init system and none of fluid's guest files, and may not have the QEMU
+ * guest agent either. Its pulled disk gets them written in (nothing else changes) and boots as a
+ * sandbox. The "production disk" here is debian-12 with /fluid, fluid's inittab and qemu-ga taken out.
  */
 describe.skipIf(missing.length > 0)(
   `a pulled disk without fluid's guest boots as a sandbox${missing.length > 0 ? ` (skipped: needs ${missing.join(", ")})` : ""}`,
@@ -43,14 +43,17 @@ describe.skipIf(missing.length > 0)(
       if (dir) await rm(dir, { recursive: true, force: true });
     });
 
-    it("gets busybox init and the guest scripts written in, boots, and runs commands", async () => {
+    it("gets busybox init, the guest scripts and fluid's qemu-ga written in, boots, and runs commands", async () => {
       const base = await store.get("debian-12");
       const raw = join(dir, "plain.raw");
       execFileSync("qemu-img", ["convert", "-f", "qcow2", "-O", "raw", base.disk, raw]);
       const strip = ["agent", "boot", "busybox", "dhcp", "halt", "init", "shutdown", "sshd"].map(
         (f) => `rm /fluid/${f}`,
       );
-      await writeFile(join(dir, "strip.cmds"), `${[...strip, "rmdir /fluid", "rm /etc/inittab"].join("\n")}\n`);
+      await writeFile(
+        join(dir, "strip.cmds"),
+        `${[...strip, "rmdir /fluid", "rm /etc/inittab", "rm /usr/sbin/qemu-ga"].join("\n")}\n`,
+      );
       execFileSync("debugfs", ["-w", "-f", join(dir, "strip.cmds"), raw], { stdio: "ignore" });
       const plain = join(dir, "plain.qcow2");
       execFileSync("qemu-img", ["convert", "-f", "raw", "-O", "qcow2", raw, plain]);
@@ -70,13 +73,18 @@ describe.skipIf(missing.length > 0)(
       });
       image = pulled.image;
       expect(pulled).toMatchObject({ fluidGuest: true, kernelFrom: "image:debian-12" });
-      expect(pulled.injected).toEqual(expect.arrayContaining(["/fluid/init", "/fluid/boot", "/etc/inittab"]));
+      expect(pulled.injected).toEqual(
+        expect.arrayContaining(["/fluid/init", "/fluid/boot", "/etc/inittab", "/fluid/qga/qemu-ga"]),
+      );
 
       daemon = await startDaemon();
       const created = await daemon.api.create({ image, memory_mb: 512 });
       expect(created.status, JSON.stringify(created.body)).toBe(201);
-      const run = await daemon.api.run(created.body.id, "readlink /proc/1/exe; cat /etc/os-release | grep ^ID=");
-      expect(run.body).toMatchObject({ exit_code: 0, stdout: "/fluid/busybox\nID=debian\n" });
+      const run = await daemon.api.run(
+        created.body.id,
+        "readlink /proc/1/exe; cat /etc/os-release | grep ^ID=; test -e /usr/sbin/qemu-ga || echo no-own-agent",
+      );
+      expect(run.body).toMatchObject({ exit_code: 0, stdout: "/fluid/busybox\nID=debian\nno-own-agent\n" });
     });
   },
 );

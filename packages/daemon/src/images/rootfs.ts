@@ -87,16 +87,31 @@ export async function buildTinyRootfs(root: string, busybox: string, agentDeb: s
   const applets = (await runChecked([busybox, "--list-full"])).stdout.split("\n").filter((line) => line.includes("/"));
   for (const applet of applets) await installSymlink(root, "/fluid/busybox", `/${applet}`);
 
-  const agentDir = join(workDir, "agent");
-  await runChecked(["dpkg-deb", "--extract", agentDeb, agentDir]);
-  const agent = join(agentDir, "usr/sbin/qemu-ga");
-  const { libraries, missing } = parseLdd((await runChecked(["ldd", agent])).stdout);
+  const agent = await extractGuestAgent(agentDeb, join(workDir, "agent"));
+  await installFile(root, agent.binary, "/usr/sbin/qemu-ga", 0o755);
+  for (const library of agent.libraries) await installFile(root, library, library, 0o755);
+}
+
+/** qemu-ga and what it needs to run on a system that lacks it. */
+export interface GuestAgentBundle {
+  binary: string;
+  /** Host paths of its shared libraries, the dynamic loader included. */
+  libraries: string[];
+}
+
+/**
+ * qemu-ga from its Debian package, with the shared libraries (and loader) ldd resolves for it on
+ * this host, which runs the same Debian release as the package.
+ */
+export async function extractGuestAgent(agentDeb: string, dir: string): Promise<GuestAgentBundle> {
+  await runChecked(["dpkg-deb", "--extract", agentDeb, dir]);
+  const binary = join(dir, "usr/sbin/qemu-ga");
+  const { libraries, missing } = parseLdd((await runChecked(["ldd", binary])).stdout);
   if (missing.length > 0) {
     const depends = (await runChecked(["dpkg-deb", "--field", agentDeb, "Depends"])).stdout.trim();
     throw new Error(`qemu-ga needs ${missing.join(", ")}, missing on this host; install its dependencies: ${depends}`);
   }
-  await installFile(root, agent, "/usr/sbin/qemu-ga", 0o755);
-  for (const library of libraries) await installFile(root, library, library, 0o755);
+  return { binary, libraries };
 }
 
 /** debootstrap reports errors as "E: …" on stdout and the details in its log inside the target. */

@@ -86,6 +86,44 @@ describe("fluid's guest written into a pulled production disk", () => {
     expect(await fs.list("/fluid")).toBeUndefined();
   });
 
+  it("gives a disk without qemu-ga fluid's copy with its libraries and loader under /fluid/qga", async () => {
+    const bundleDir = join(dir, "bundle");
+    await runChecked(["mkdir", "-p", join(bundleDir, "lib")]);
+    const files = { binary: join(bundleDir, "qemu-ga"), glib: join(bundleDir, "lib", "libglib-2.0.so.0") };
+    const loader = join(bundleDir, "lib", "ld-linux-x86-64.so.2");
+    for (const file of [files.binary, files.glib, loader]) await writeFile(file, `fake ${file}\n`);
+    const { fs } = await disk({ "/etc/hostname": "db-1\n" });
+    const changes = await prepareClone(fs, {
+      inject: { busybox, guestAgent: async () => ({ binary: files.binary, libraries: [files.glib, loader] }) },
+    });
+    expect(changes.warnings).toEqual([]);
+    expect(changes.injected).toEqual(
+      expect.arrayContaining(["/fluid/qga/qemu-ga", "/fluid/qga/libglib-2.0.so.0", "/fluid/qga/ld-linux-x86-64.so.2"]),
+    );
+    const qga = new Map(((await fs.list("/fluid/qga")) ?? []).map((e) => [e.name, e.mode]));
+    expect(qga).toEqual(
+      new Map([
+        ["qemu-ga", 0o100755],
+        ["libglib-2.0.so.0", 0o100755],
+        ["ld-linux-x86-64.so.2", 0o100755],
+      ]),
+    );
+  });
+
+  it("says why when fluid's own qemu-ga cannot be had either", async () => {
+    const { fs } = await disk({ "/etc/hostname": "db-1\n" });
+    const changes = await prepareClone(fs, {
+      inject: {
+        busybox,
+        guestAgent: async () => {
+          throw new Error("apt-get download failed");
+        },
+      },
+    });
+    expect(changes.injected).toEqual([]);
+    expect(changes.warnings).toEqual([expect.stringMatching(/install qemu-guest-agent.*apt-get download failed/)]);
+  });
+
   it("does not touch a /fluid directory that is not fluid's", async () => {
     const { fs } = await disk({ "/usr/sbin/qemu-ga": "qemu-ga", "/fluid/notes.txt": "mine\n" });
     const changes = await prepareClone(fs, { inject: { busybox } });

@@ -1,7 +1,8 @@
 import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { hostBusybox } from "../images/host-tools.js";
 import { guestDir } from "../images/recipes.js";
+import type { GuestAgentBundle } from "../images/rootfs.js";
 import { debugfsPath, type ExtFilesystem } from "./boot-files.js";
 
 /** fluid's guest scripts under /fluid, as every fluid image has them (docs/guest-images.md). */
@@ -19,6 +20,11 @@ export interface GuestInjection {
 
 export interface GuestInjectionOptions {
   busybox?: string;
+  /**
+   * qemu-ga with its libraries, for a VM that has none of its own (asked for only then: it may have
+   * to be downloaded). Without it such a VM is left alone with a warning.
+   */
+  guestAgent?: (() => Promise<GuestAgentBundle>) | undefined;
   /** The directory holding rootfs/fluid/* and rootfs/etc/inittab. */
   sourceDir?: string;
 }
@@ -27,8 +33,9 @@ export interface GuestInjectionOptions {
  * Makes a pulled production disk boot as a sandbox: fluid's busybox init, its boot, agent and sshd
  * scripts, and its inittab are written into the clone (debugfs -w, nothing mounted). Nothing else
  * of the VM changes: its own userland, sshd and qemu-ga run under fluid's init instead of its own
- * init system. A disk that already has /fluid/init is left as it is; one without the QEMU guest
- * agent (the channel sandboxes are driven through) is left alone with a warning saying what to install.
+ * init system. A disk that already has /fluid/init is left as it is. Sandboxes are driven through the
+ * QEMU guest agent: the VM's own, or else fluid's copy with its libraries under /fluid/qga (when
+ * `guestAgent` can provide one; otherwise the disk is left alone with a warning saying what to install).
  */
 export async function injectFluidGuest(
   root: ExtFilesystem,
@@ -41,13 +48,18 @@ export async function injectFluidGuest(
     return { added: [], warning: "the VM has a /fluid directory that is not fluid's guest; it was left as it is" };
   }
   const sbin = (await root.list("/usr/sbin")) ?? [];
-  if (!sbin.some((entry) => entry.name === "qemu-ga")) {
-    return {
-      added: [],
-      warning:
-        "the VM has no QEMU guest agent (/usr/sbin/qemu-ga), which sandboxes are driven through; " +
-        "install qemu-guest-agent on it and pull again",
-    };
+  const hasAgent = sbin.some((entry) => entry.name === "qemu-ga");
+  const noAgent =
+    "the VM has no QEMU guest agent (/usr/sbin/qemu-ga), which sandboxes are driven through; " +
+    "install qemu-guest-agent on it and pull again";
+  let agent: GuestAgentBundle | undefined;
+  if (!hasAgent) {
+    if (!options.guestAgent) return { added: [], warning: noAgent };
+    try {
+      agent = await options.guestAgent();
+    } catch (err) {
+      return { added: [], warning: `${noAgent} (fluid's own copy is unavailable: ${(err as Error).message})` };
+    }
   }
   const sourceDir = options.sourceDir ?? guestDir;
   const commands: string[] = [];
@@ -67,6 +79,12 @@ export async function injectFluidGuest(
   commands.push("symlink /fluid/init busybox");
   added.push("/fluid/init");
   for (const script of SCRIPTS) write(join(sourceDir, "rootfs", "fluid", script), `/fluid/${script}`, "0100755");
+  if (agent) {
+    // Flat, by file name: /fluid/agent runs the loader with --library-path /fluid/qga.
+    commands.push("mkdir /fluid/qga", "sif /fluid/qga mode 040755");
+    write(agent.binary, "/fluid/qga/qemu-ga", "0100755");
+    for (const library of agent.libraries) write(library, `/fluid/qga/${basename(library)}`, "0100755");
+  }
 
   const etc = (await root.list("/etc")) ?? [];
   if (etc.some((entry) => entry.name === "inittab")) {

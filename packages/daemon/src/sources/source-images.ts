@@ -2,12 +2,17 @@ import { createHash } from "node:crypto";
 import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
+import { fetchDeb } from "../images/debs.js";
 import { removeTree } from "../images/remove-tree.js";
+import { extractGuestAgent, type GuestAgentBundle } from "../images/rootfs.js";
 import { type ImageManifest, type ImageStore, validateImageName } from "../images/store.js";
 import { extractBootFiles } from "./boot-files.js";
 import { prepareClone } from "./clone-hygiene.js";
 import { flattenChain } from "./disk-chain.js";
 import type { CopiedDisk, PullProgress } from "./pull.js";
+
+/** Debian's package of the QEMU guest agent, which clones without one get a copy of. */
+const GUEST_AGENT_PACKAGE = "qemu-guest-agent";
 
 /** What a pulled image records about where it came from (`<image dir>/<image>/source.json`). */
 export const sourceRecordSchema = z.object({
@@ -89,8 +94,21 @@ export class SourceImages {
 
   constructor(
     readonly store: ImageStore,
-    private readonly options: { fallbackImage?: string | undefined } = {},
+    private readonly options: {
+      fallbackImage?: string | undefined;
+      /** qemu-ga for disks without one, unpacked into `dir` (default: Debian's package, downloaded once). */
+      guestAgent?: ((dir: string) => Promise<GuestAgentBundle>) | undefined;
+    } = {},
   ) {}
+
+  /**
+   * fluid's copy of qemu-ga for a clone that has none, unpacked into the pull's scratch `dir`; the
+   * package is downloaded into the image cache the first time.
+   */
+  private async guestAgent(dir: string): Promise<GuestAgentBundle> {
+    if (this.options.guestAgent) return this.options.guestAgent(dir);
+    return extractGuestAgent(await fetchDeb(GUEST_AGENT_PACKAGE, join(this.store.cacheDir, "debs")), dir);
+  }
 
   /** The cached image of a VM, if there is a complete one. */
   async cached(hostId: string, vm: string): Promise<SourceImageRecord | undefined> {
@@ -167,7 +185,7 @@ export class SourceImages {
         outDir: buildDir,
         images: this.store,
         fallbackImage: this.options.fallbackImage,
-        prepare: (root) => prepareClone(root),
+        prepare: (root) => prepareClone(root, { inject: { guestAgent: () => this.guestAgent(join(work, "qga")) } }),
       });
       await removeTree(work);
       let sizeBytes = 0;
