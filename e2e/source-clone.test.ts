@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { ImageStore } from "../packages/daemon/dist/images/store.js";
 import { SourceImages } from "../packages/daemon/dist/sources/source-images.js";
 import { startDaemon, type TestDaemonProcess } from "./lib/daemon.js";
-import { repoRoot } from "./lib/global-setup.js";
+import { buildImage } from "./lib/global-setup.js";
 
 const missing = ["/usr/sbin/debugfs", "/bin/busybox"].filter((path) => !existsSync(path));
 
@@ -27,12 +27,7 @@ describe.skipIf(missing.length > 0)(
 
     beforeAll(async () => {
       const imageDir = inject("imageDir");
-      const build = spawnSync(
-        process.execPath,
-        [join(repoRoot, "packages/daemon/bin/fluid-daemon.js"), "image", "build", "debian-12", "--image-dir", imageDir],
-        { stdio: ["ignore", "inherit", "inherit"] },
-      );
-      if (build.status !== 0) throw new Error("building the debian-12 image failed");
+      buildImage("debian-12", imageDir);
       store = new ImageStore(imageDir);
       dir = await mkdtemp(join(tmpdir(), "fluid-e2e-clone-"));
     });

@@ -13,7 +13,7 @@ import { sourceImageName } from "../packages/daemon/dist/sources/source-images.j
 import { SshError, SshRunner } from "../packages/daemon/dist/sources/ssh-runner.js";
 import { SshCertificateAuthority } from "../packages/daemon/dist/ssh/certificates.js";
 import { startDaemon, type TestDaemonProcess } from "./lib/daemon.js";
-import { repoRoot } from "./lib/global-setup.js";
+import { buildImage } from "./lib/global-setup.js";
 import { type LibvirtHost, missingForLibvirtHost, startLibvirtHost } from "./lib/libvirt-host.js";
 import { freePort } from "./lib/processes.js";
 import { startServer, type TestServerProcess } from "./lib/server.js";
@@ -141,12 +141,7 @@ describe.skipIf(missing.length > 0)(
 
     beforeAll(async () => {
       const imageDir = inject("imageDir");
-      const build = spawnSync(
-        process.execPath,
-        [join(repoRoot, "packages/daemon/bin/fluid-daemon.js"), "image", "build", "debian-12", "--image-dir", imageDir],
-        { stdio: ["ignore", "inherit", "inherit"] },
-      );
-      if (build.status !== 0) throw new Error("building the debian-12 image failed");
+      buildImage("debian-12", imageDir);
       store = new ImageStore(imageDir);
       const image = await store.get("debian-12");
       const version = image.manifest.kernelVersion;

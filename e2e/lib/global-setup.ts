@@ -11,18 +11,21 @@ declare module "vitest" {
 export const repoRoot = join(import.meta.dirname, "..", "..");
 
 /**
- * Builds the small test image once per run into the shared image directory. The build is cached by
- * recipe hash, so after the first run on a machine this takes well under a second.
+ * Builds a guest image into `imageDir` with the fluid-daemon CLI. Builds are cached by recipe hash,
+ * so after the first run on a machine this takes well under a second.
  */
-export default function setup(project: TestProject) {
-  const imageDir = process.env.FLUID_E2E_IMAGE_DIR ?? "/var/lib/fluid/images";
+export function buildImage(name: "tiny" | "debian-12", imageDir: string): void {
   const build = spawnSync(
     process.execPath,
-    [join(repoRoot, "packages/daemon/bin/fluid-daemon.js"), "image", "build", "tiny", "--image-dir", imageDir],
-    {
-      stdio: ["ignore", "inherit", "inherit"],
-    },
+    [join(repoRoot, "packages/daemon/bin/fluid-daemon.js"), "image", "build", name, "--image-dir", imageDir],
+    { stdio: ["ignore", "inherit", "inherit"] },
   );
-  if (build.status !== 0) throw new Error(`building the tiny test image failed (exit ${build.status})`);
+  if (build.status !== 0) throw new Error(`building the ${name} image failed (exit ${build.status})`);
+}
+
+/** Builds the small test image once per run into the shared image directory. */
+export default function setup(project: TestProject) {
+  const imageDir = process.env.FLUID_E2E_IMAGE_DIR ?? "/var/lib/fluid/images";
+  buildImage("tiny", imageDir);
   project.provide("imageDir", imageDir);
 }

@@ -3,7 +3,7 @@ import type { ControlMessage } from "@fluid/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { databaseKinds } from "../testing/db.js";
 import { type Caller, startTestServer, type TestServer } from "../testing/harness.js";
-import { defaultHandlers, TestDaemon } from "../testing/test-daemon.js";
+import { defaultHandlers, TestDaemon, type TestDaemonOptions } from "../testing/test-daemon.js";
 
 const privateKey = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
 
@@ -296,21 +296,36 @@ describe("source VMs without a connected host", () => {
   });
 });
 
+/**
+ * An org with one source host (kvm-1) and two connected sandbox hosts, for `fn`; torn down after.
+ * `handlers` apply to both hosts.
+ */
+async function withTwoHosts(
+  fn: (f: { t: TestServer; owner: Caller; base: string; daemons: TestDaemon[] }) => Promise<void>,
+  handlers: TestDaemonOptions["handlers"] = {},
+): Promise<void> {
+  const t = await startTestServer("pglite", { encryptionKey: randomBytes(32) });
+  const daemons: TestDaemon[] = [];
+  try {
+    const owner = await t.fastUser("owner");
+    await t.org(owner, "acme");
+    const created = await t.call("POST", "/v1/orgs/acme/source-hosts", {
+      as: owner,
+      body: { type: "libvirt", name: "kvm-1", hostname: "10.0.0.5", ssh_private_key: privateKey },
+    });
+    for (let i = 0; i < 2; i++) {
+      daemons.push(await TestDaemon.connect(t.grpcUrl, { token: (await t.hostToken(owner, "acme")).token, handlers }));
+    }
+    await fn({ t, owner, base: `/v1/orgs/acme/source-hosts/${created.body.id}`, daemons });
+  } finally {
+    for (const d of daemons) d.abort();
+    await t.close();
+  }
+}
+
 describe("source VMs with several sandbox hosts", () => {
-  it("a prepared VM is listed as prepared and reached through the host that prepared it, or not at all", async () => {
-    const t = await startTestServer("pglite", { encryptionKey: randomBytes(32) });
-    const daemons: TestDaemon[] = [];
-    try {
-      const owner = await t.fastUser("owner");
-      await t.org(owner, "acme");
-      const created = await t.call("POST", "/v1/orgs/acme/source-hosts", {
-        as: owner,
-        body: { type: "libvirt", name: "kvm-1", hostname: "10.0.0.5", ssh_private_key: privateKey },
-      });
-      const base = `/v1/orgs/acme/source-hosts/${created.body.id}`;
-      for (let i = 0; i < 2; i++) {
-        daemons.push(await TestDaemon.connect(t.grpcUrl, { token: (await t.hostToken(owner, "acme")).token }));
-      }
+  it("a prepared VM is listed as prepared and reached through the host that prepared it, or not at all", () =>
+    withTwoHosts(async ({ t, owner, base, daemons }) => {
       const got = (kind: ControlMessage["payload"]["case"]) =>
         daemons.map((d) => d.received.filter((m) => m.payload.case === kind).length);
 
@@ -341,55 +356,30 @@ describe("source VMs with several sandbox hosts", () => {
       expect((await t.call("POST", `${base}/vms/web-1/prepare`, { as: owner, body: {} })).status).toBe(200);
       expect((await t.call("POST", `${base}/vms/web-1/run`, { as: owner, body: { command: "id" } })).status).toBe(200);
       expect(got("runSourceCommand")[other]).toBe(1);
-    } finally {
-      for (const d of daemons) d.abort();
-      await t.close();
-    }
-  });
-});
+    }));
 
-describe("source VM listing when a sandbox host fails as a host", () => {
-  it("goes on to the next connected host and records the attempt", async () => {
-    const t = await startTestServer("pglite", { encryptionKey: randomBytes(32) });
-    const daemons: TestDaemon[] = [];
-    try {
-      const owner = await t.fastUser("owner");
-      await t.org(owner, "acme");
-      const created = await t.call("POST", "/v1/orgs/acme/source-hosts", {
-        as: owner,
-        body: { type: "libvirt", name: "kvm-1", hostname: "10.0.0.5", ssh_private_key: privateKey },
-      });
-      // Both hosts answer "unavailable" until told otherwise; only the one tried second is fixed.
-      for (let i = 0; i < 2; i++) {
-        daemons.push(
-          await TestDaemon.connect(t.grpcUrl, {
-            token: (await t.hostToken(owner, "acme")).token,
-            handlers: {
-              listSourceVms: () => ({ error: "this sandbox host does not reach source hosts", code: "unavailable" }),
-            },
-          }),
+  it("a listing goes on to the next connected host when one fails as a host, and the attempt is recorded", () =>
+    withTwoHosts(
+      async ({ t, owner, base, daemons }) => {
+        const order = t.server.ctx.hosts.inOrg(
+          t.server.ctx.hosts.get(daemons[0]?.ack?.assignedHostId ?? "")?.orgId ?? "",
         );
-      }
-      const order = t.server.ctx.hosts.inOrg(
-        t.server.ctx.hosts.get(daemons[0]?.ack?.assignedHostId ?? "")?.orgId ?? "",
-      );
-      const second = daemons.find((d) => d.ack?.assignedHostId === order[1]?.hostId);
-      if (!second) throw new Error("no second host");
-      second.handlers.listSourceVms = defaultHandlers.listSourceVms;
+        const second = daemons.find((d) => d.ack?.assignedHostId === order[1]?.hostId);
+        if (!second) throw new Error("no second host");
+        second.handlers.listSourceVms = defaultHandlers.listSourceVms;
 
-      const res = await t.call("GET", `/v1/orgs/acme/source-hosts/${created.body.id}/vms`, { as: owner });
-      expect(res.status, JSON.stringify(res.body)).toBe(200);
-      expect(res.body.vms).toEqual([expect.objectContaining({ name: "web-1" })]);
-      const audit = await t.call("GET", "/v1/orgs/acme/source-commands", { as: owner });
-      expect(audit.body.source_commands[0]).toMatchObject({
-        kind: "list",
-        outcome: "ok",
-        host_id: second.ack?.assignedHostId,
-        detail: expect.stringContaining("does not reach source hosts"),
-      });
-    } finally {
-      for (const d of daemons) d.abort();
-      await t.close();
-    }
-  });
+        const res = await t.call("GET", `${base}/vms`, { as: owner });
+        expect(res.status, JSON.stringify(res.body)).toBe(200);
+        expect(res.body.vms).toEqual([expect.objectContaining({ name: "web-1" })]);
+        const audit = await t.call("GET", "/v1/orgs/acme/source-commands", { as: owner });
+        expect(audit.body.source_commands[0]).toMatchObject({
+          kind: "list",
+          outcome: "ok",
+          host_id: second.ack?.assignedHostId,
+          detail: expect.stringContaining("does not reach source hosts"),
+        });
+      },
+      // Both hosts answer "unavailable" until told otherwise; only the one tried second is fixed.
+      { listSourceVms: () => ({ error: "this sandbox host does not reach source hosts", code: "unavailable" }) },
+    ));
 });
