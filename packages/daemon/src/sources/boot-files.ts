@@ -5,10 +5,11 @@ import { buildInitramfs } from "../images/initramfs.js";
 import { extractVmlinux, moduleLoadOrder, moduleName, parseModulesDep } from "../images/kernel.js";
 import { getRecipe, guestDir } from "../images/recipes.js";
 import type { ImageStore } from "../images/store.js";
-import { run, runChecked } from "../system/run.js";
+import { run } from "../system/run.js";
 import type { CloneChanges } from "./clone-hygiene.js";
 import { SourceError } from "./errors.js";
 import { hasExtFilesystem, readPartitionTable } from "./partitions.js";
+import { convertImage } from "./qemu-img.js";
 
 /** The recipe whose initramfs (busybox /init, module list) pulled images get: all recipes share it. */
 const INITRAMFS_RECIPE = "debian-12";
@@ -154,6 +155,8 @@ export interface ExtractBootFilesOptions {
    * reports changes, the disk is rewritten from the raw copy.
    */
   prepare?: ((root: ExtFilesystem) => Promise<CloneChanges>) | undefined;
+  /** How far the disk conversions have got, 0..1. */
+  onProgress?: ((fraction: number) => void) | undefined;
 }
 
 interface Located {
@@ -261,9 +264,15 @@ async function initramfsFromDisk(
 export async function extractBootFiles(options: ExtractBootFilesOptions): Promise<BootFiles> {
   const raw = join(options.workDir, "disk.raw");
   const warnings: string[] = [];
-  await runChecked(["qemu-img", "convert", "-f", "qcow2", "-O", "raw", options.disk, raw], {
-    timeoutMs: 6 * 60 * 60_000,
-  });
+  // Two conversions when the clone is changed (there and back): each reports half the way.
+  const progress = options.onProgress;
+  await convertImage(
+    { path: options.disk, format: "qcow2" },
+    { path: raw, format: "raw" },
+    {
+      onFraction: progress && ((f) => progress(f / 2)),
+    },
+  );
   try {
     const located = await locate(raw);
     const {
@@ -274,9 +283,13 @@ export async function extractBootFiles(options: ExtractBootFilesOptions): Promis
     warnings.push(...prepareWarnings);
     if (scrubbed.length > 0 || injected.length > 0) {
       const rewritten = `${options.disk}.scrubbed`;
-      await runChecked(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, rewritten], {
-        timeoutMs: 6 * 60 * 60_000,
-      });
+      await convertImage(
+        { path: raw, format: "raw" },
+        { path: rewritten, format: "qcow2" },
+        {
+          onFraction: progress && ((f) => progress(0.5 + f / 2)),
+        },
+      );
       await rename(rewritten, options.disk);
     }
     const rootDevice = located.rootNumber === 0 ? "/dev/vda" : `/dev/vda${located.rootNumber}`;

@@ -3,6 +3,7 @@ import { posix } from "node:path";
 import { z } from "zod";
 import { runChecked } from "../system/run.js";
 import { SourceError } from "./errors.js";
+import { convertImage } from "./qemu-img.js";
 import { type RemoteRunner, SshError, type StreamOptions } from "./ssh-runner.js";
 
 /** One image of a disk's backing chain on the source host. */
@@ -133,7 +134,11 @@ export async function copyChain(
  * backing (`rebase -u` only rewrites the header), then the top is converted, which reads through
  * the chain. A single qcow2 without backing is already that and is just moved.
  */
-export async function flattenChain(layers: readonly LocalLayer[], output: string): Promise<void> {
+export async function flattenChain(
+  layers: readonly LocalLayer[],
+  output: string,
+  onFraction?: (fraction: number) => void,
+): Promise<void> {
   const top = layers.at(-1);
   if (!top) throw new Error("flattenChain: no layers");
   if (layers.length === 1 && top.format === "qcow2") {
@@ -146,8 +151,6 @@ export async function flattenChain(layers: readonly LocalLayer[], output: string
     if (layer.format !== "qcow2") throw new SourceError("unsupported", "a raw image cannot have a backing file");
     await runChecked(["qemu-img", "rebase", "-u", "-f", "qcow2", "-F", backing.format, "-b", backing.path, layer.path]);
   }
-  await runChecked(["qemu-img", "convert", "-f", top.format, "-O", "qcow2", top.path, output], {
-    timeoutMs: 6 * 60 * 60_000,
-  });
+  await convertImage(top, { path: output, format: "qcow2" }, { onFraction });
   for (const layer of layers) await rm(layer.path, { force: true });
 }

@@ -129,6 +129,11 @@ describe("SourceImages: cache and coalescing", () => {
     expect(b.capturedAt).toBe(a.capturedAt);
     expect(c.capturedAt).toBe(a.capturedAt);
     for (const key of ["a", "b", "c"]) expect(seen[key]?.at(-1)?.phase).toBe("done");
+    // The local phases report too: converting the disk for its boot files moves as qemu-img goes.
+    const bootFiles = (seen.a ?? []).filter((p) => p.phase === "boot-files").map((p) => p.bytesCopied);
+    expect(bootFiles[0]).toBe(0);
+    expect(Math.max(...bootFiles)).toBeGreaterThan(0);
+    expect(seen.a?.map((p) => p.phase)).toEqual(expect.arrayContaining(["copy", "flatten", "boot-files", "done"]));
   });
 
   it("a failed pull leaves no image and is not shared with the next one", async () => {

@@ -173,12 +173,15 @@ export class SourceImages {
     try {
       await mkdir(work);
       const copied = await request.copy(work, emit);
-      emit({ phase: "flatten", bytesCopied: copied.bytesCopied, totalBytes: copied.bytesCopied });
+      // The local phases report how far they are as a share of the bytes copied.
+      const share = (phase: "flatten" | "boot-files") => (fraction: number) =>
+        emit({ phase, bytesCopied: Math.round(fraction * copied.bytesCopied), totalBytes: copied.bytesCopied });
+      share("flatten")(0);
       // A name per capture: a stopped sandbox whose overlay points at a replaced image fails to
       // start instead of booting on a different disk.
       const diskFile = `disk-${copied.capturedAt.replace(/[^0-9]/g, "").slice(0, 14)}.qcow2`;
-      await flattenChain(copied.layers, join(buildDir, diskFile));
-      emit({ phase: "boot-files", bytesCopied: copied.bytesCopied, totalBytes: copied.bytesCopied });
+      await flattenChain(copied.layers, join(buildDir, diskFile), share("flatten"));
+      share("boot-files")(0);
       const boot = await extractBootFiles({
         disk: join(buildDir, diskFile),
         workDir: work,
@@ -186,6 +189,7 @@ export class SourceImages {
         images: this.store,
         fallbackImage: this.options.fallbackImage,
         prepare: (root) => prepareClone(root, { inject: { guestAgent: () => this.guestAgent(join(work, "qga")) } }),
+        onProgress: share("boot-files"),
       });
       await removeTree(work);
       let sizeBytes = 0;

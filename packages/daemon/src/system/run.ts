@@ -8,6 +8,8 @@ export interface RunOptions {
   cwd?: string;
   /** Cap on captured bytes per stream; output beyond it is dropped. */
   maxOutputBytes?: number;
+  /** Sees stdout as it arrives (for programs that report progress there). */
+  onStdout?: (text: string) => void;
 }
 
 export interface RunResult {
@@ -45,6 +47,7 @@ export function run(argv: readonly string[], options: RunOptions = {}): Promise<
     let outBytes = 0;
     let errBytes = 0;
     child.stdout.on("data", (chunk: Buffer) => {
+      options.onStdout?.(chunk.toString("utf8"));
       if (outBytes < cap) out.push(chunk.subarray(0, cap - outBytes));
       outBytes += chunk.length;
     });
