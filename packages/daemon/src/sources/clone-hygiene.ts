@@ -105,7 +105,7 @@ const MAC_PINNED: ReadonlyArray<{ dir: string; name: RegExp; pinned: RegExp }> =
   },
 ];
 
-export const MAC_PINNED_SUFFIX = ".fluid-mac-pinned";
+const MAC_PINNED_SUFFIX = ".fluid-mac-pinned";
 
 async function macPinned(root: ExtFilesystem, scratch: string): Promise<string[]> {
   const found: string[] = [];

@@ -9,9 +9,9 @@ import { debugfsPath, type ExtFilesystem } from "./boot-files.js";
 const SCRIPTS = ["boot", "agent", "sshd", "halt", "dhcp", "shutdown"] as const;
 
 /** Where a VM's own inittab (a sysvinit system) is kept when fluid's replaces it in the clone. */
-export const SAVED_INITTAB = "/etc/inittab.before-fluid";
+const SAVED_INITTAB = "/etc/inittab.before-fluid";
 
-export interface GuestInjection {
+interface GuestInjection {
   /** Paths written into the clone. */
   added: string[];
   /** Why nothing was written, when the disk cannot get fluid's guest. */

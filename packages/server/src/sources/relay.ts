@@ -53,7 +53,7 @@ function hostLevelFailure(err: unknown): boolean {
 }
 
 /** Who asks, as the login certificate's key id names them: the user, and the API key if one was used. */
-export function actorOf(scope: OrgScope): string {
+function actorOf(scope: OrgScope): string {
   const { principal } = scope;
   return principal.kind === "api_key" ? `user:${principal.userId}/key:${principal.keyId}` : `user:${principal.userId}`;
 }
