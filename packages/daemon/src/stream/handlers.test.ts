@@ -20,7 +20,13 @@ describe("createSandbox from a source VM", () => {
         }
         options.onProgress?.({ phase: "commit", bytesCopied: 50 << 20, totalBytes: 50 << 20 });
         options.onProgress?.({ phase: "done", bytesCopied: 50 << 20, totalBytes: 50 << 20 });
-        return { image: `src-h1-${vm}`, fluidGuest: vm !== "no-agent", warnings: ["install qemu-guest-agent"] };
+        return {
+          image: `src-h1-${vm}`,
+          fluidGuest: vm === "web-1",
+          warnings: ["install qemu-guest-agent"],
+          cached: vm === "old-copy",
+          capturedAt: "2026-01-02T03:04:05.000Z",
+        };
       },
     }),
   } as unknown as SourceHosts;
@@ -62,8 +68,8 @@ describe("createSandbox from a source VM", () => {
     expect(reply).toMatchObject({ case: "sandboxCreated", value: { sandboxId: "s1", state: "RUNNING" } });
   });
 
-  it("refuses, with the pull's warnings, a VM whose disk cannot boot as a sandbox", async () => {
-    const refused = handleCommand(
+  const createFrom = (sourceVm: string) =>
+    handleCommand(
       manager,
       create(ControlMessageSchema, {
         requestId: "r2",
@@ -71,17 +77,25 @@ describe("createSandbox from a source VM", () => {
           case: "createSandbox",
           value: {
             sandboxId: "s2",
-            sourceVm: "no-agent",
+            sourceVm,
             sourceHostConnection: { type: "libvirt", sshHost: "192.0.2.1", sshPrivateKey: key, sourceHostId: "h1" },
           },
         },
       }),
       { hosts, access: {} as VmAccess },
     );
-    await expect(refused).rejects.toMatchObject({
+
+  it("refuses, with the pull's warnings, a VM whose disk cannot boot as a sandbox", async () => {
+    await expect(createFrom("no-agent")).rejects.toMatchObject({
       code: "invalid_argument",
       message: "no-agent cannot boot as a sandbox: install qemu-guest-agent",
     });
     expect(booted).not.toContain("src-h1-no-agent");
+  });
+
+  it("says when the refused disk is an old cached copy that a fresh pull could replace", async () => {
+    await expect(createFrom("old-copy")).rejects.toMatchObject({
+      message: expect.stringContaining("this is the copy captured 2026-01-02T03:04:05.000Z; fresh pulls it again"),
+    });
   });
 });

@@ -196,10 +196,10 @@ async function pulledImage(
       },
     });
     if (!pulled.fluidGuest) {
-      throw new SandboxError(
-        "invalid_argument",
-        `${c.sourceVm} cannot boot as a sandbox: ${pulled.warnings.join("; ") || "its disk has no fluid guest"}`,
-      );
+      const why = pulled.warnings.join("; ") || "its disk has no fluid guest";
+      // A copy cached by an older daemon may lack what a new pull would add.
+      const again = pulled.cached ? ` (this is the copy captured ${pulled.capturedAt}; fresh pulls it again)` : "";
+      throw new SandboxError("invalid_argument", `${c.sourceVm} cannot boot as a sandbox: ${why}${again}`);
     }
     return { image: pulled.image, capturedAt: pulled.capturedAt };
   } catch (err) {
