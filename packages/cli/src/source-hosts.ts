@@ -1,4 +1,4 @@
-import { unwrap } from "@fluid/sdk";
+import { type paths, unwrap } from "@fluid/sdk";
 import type { Connection } from "./connection.js";
 import { CliError, EXIT } from "./output.js";
 
@@ -62,4 +62,24 @@ export async function sourceHostOf(api: Connection, vm: string, named: string | 
     );
   }
   return match;
+}
+
+/** One of the server's typed inspections (POST …/vms/{vm}/inspect). */
+export type SourceInspection =
+  paths["/v1/orgs/{slug}/source-hosts/{sourceHostId}/vms/{vm}/inspect"]["post"]["requestBody"]["content"]["application/json"];
+
+/** Runs a typed inspection on a VM, on the named source host or the one that has the VM. */
+export async function inspectSource(
+  api: Connection,
+  vm: string,
+  host: string | undefined,
+  inspection: SourceInspection,
+) {
+  const ref = await sourceHostOf(api, vm, host);
+  return unwrap(
+    api.client.POST("/v1/orgs/{slug}/source-hosts/{sourceHostId}/vms/{vm}/inspect", {
+      params: { path: { slug: api.org, sourceHostId: ref.id, vm } },
+      body: inspection,
+    }),
+  );
 }

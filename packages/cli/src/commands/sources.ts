@@ -1,8 +1,15 @@
 import { readFile } from "node:fs/promises";
-import { type paths, unwrap } from "@fluid/sdk";
+import { unwrap } from "@fluid/sdk";
 import type { Command } from "commander";
 import { CliError, relative, table } from "../output.js";
-import { namedSourceHost, sourceHostOf, sourceHosts, vmsOn } from "../source-hosts.js";
+import {
+  inspectSource,
+  namedSourceHost,
+  type SourceInspection,
+  sourceHostOf,
+  sourceHosts,
+  vmsOn,
+} from "../source-hosts.js";
 import { connectFor, emit, globals, printJson, withSpinner } from "./shared.js";
 
 interface HostOption {
@@ -18,10 +25,7 @@ async function keyFrom(path: string | undefined): Promise<string | undefined> {
   }
 }
 
-type Inspection =
-  paths["/v1/orgs/{slug}/source-hosts/{sourceHostId}/vms/{vm}/inspect"]["post"]["requestBody"]["content"]["application/json"];
-
-type JournalPriority = NonNullable<Extract<Inspection, { kind: "journal" }>["priority"]>;
+type JournalPriority = NonNullable<Extract<SourceInspection, { kind: "journal" }>["priority"]>;
 
 interface InspectOptions extends HostOption {
   unit?: string;
@@ -37,7 +41,7 @@ function needs(target: string | undefined, what: string): string {
 }
 
 /** `fluid source inspect VM <what> [target]`: the server's typed inspections, by short names. */
-const inspections: Record<string, (target: string | undefined, options: InspectOptions) => Inspection> = {
+const inspections: Record<string, (target: string | undefined, options: InspectOptions) => SourceInspection> = {
   dir: (target) => ({ kind: "list_dir", path: needs(target, "dir") }),
   stat: (target) => ({ kind: "stat", path: needs(target, "stat") }),
   unit: (target) => ({ kind: "unit_status", unit: needs(target, "unit") }),
@@ -275,15 +279,8 @@ Examples:
     .action(async (vm: string, what: string, target: string | undefined, options: InspectOptions, command: Command) => {
       const build = inspections[what as keyof typeof inspections];
       if (!build) throw new CliError(`unknown inspection "${what}": use one of ${Object.keys(inspections).join(", ")}`);
-      const body = build(target, options);
-      const api = await connectFor(command);
-      const host = await sourceHostOf(api, vm, options.host);
-      const result = await unwrap(
-        api.client.POST("/v1/orgs/{slug}/source-hosts/{sourceHostId}/vms/{vm}/inspect", {
-          params: { path: { slug: api.org, sourceHostId: host.id, vm } },
-          body,
-        }),
-      );
+      const inspection = build(target, options);
+      const result = await inspectSource(await connectFor(command), vm, options.host, inspection);
       if (globals(command).json) printJson(result);
       else {
         process.stdout.write(result.stdout);

@@ -1,7 +1,6 @@
-import { type paths, unwrap } from "@fluid/sdk";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
-import { sourceHostOf } from "../source-hosts.js";
+import { inspectSource, type SourceInspection } from "../source-hosts.js";
 import { boundOutput, MAX_TEXT_BYTES } from "./bounded.js";
 import { SourceCommandOutput, SourceHost, SourceVm } from "./sources.js";
 import { defineTool, type ToolContext } from "./tool.js";
@@ -13,9 +12,6 @@ import { defineTool, type ToolContext } from "./tool.js";
  * for the questions it asks most.
  */
 
-type Inspection =
-  paths["/v1/orgs/{slug}/source-hosts/{sourceHostId}/vms/{vm}/inspect"]["post"]["requestBody"]["content"]["application/json"];
-
 const Path = z.string().min(1).max(4096).describe("absolute path on the VM");
 const Unit = z.string().min(1).max(255).describe("systemd unit name, e.g. nginx.service");
 const Output = SourceCommandOutput.extend({ command: z.string().describe("the command line that ran") });
@@ -25,7 +21,7 @@ interface InspectionTool<I extends z.ZodObject> {
   title: string;
   description: string;
   input: I;
-  inspection(args: z.output<I>): Inspection;
+  inspection(args: z.output<I>): SourceInspection;
 }
 
 function inspectionTool<I extends z.ZodObject>(
@@ -42,14 +38,7 @@ function inspectionTool<I extends z.ZodObject>(
     hints,
     async run(args) {
       const { source_vm, source_host } = args as { source_vm: string; source_host?: string };
-      const api = await ctx.api();
-      const host = await sourceHostOf(api, source_vm, source_host);
-      const result = await unwrap(
-        api.client.POST("/v1/orgs/{slug}/source-hosts/{sourceHostId}/vms/{vm}/inspect", {
-          params: { path: { slug: api.org, sourceHostId: host.id, vm: source_vm } },
-          body: spec.inspection(args),
-        }),
-      );
+      const result = await inspectSource(await ctx.api(), source_vm, source_host, spec.inspection(args));
       const stdout = boundOutput(result.stdout, "stdout", false);
       const stderr = boundOutput(result.stderr, "stderr", false, MAX_TEXT_BYTES / 4);
       return {

@@ -48,8 +48,7 @@ export const InspectionSchema = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("listening_sockets").describe("ss -tulpn") }),
 ]);
 
-export type Inspection = z.output<typeof InspectionSchema>;
-export type InspectionKind = Inspection["kind"];
+type Inspection = z.output<typeof InspectionSchema>;
 
 /** The command line an inspection runs. */
 export function inspectionCommand(inspection: Inspection): string {

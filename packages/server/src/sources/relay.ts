@@ -62,8 +62,8 @@ function actorOf(scope: OrgScope): string {
  * Read-only access to source VMs goes through one of the org's sandbox hosts: the host reaches the
  * source host over SSH with credentials the server decrypts for that one command (SPEC §5). Every
  * call is audited, refusals and failures included. A prepared VM trusts the SSH CA of the host that
- * prepared it, so commands for it go to that host; anything else goes to the first connected host
- * in host-id order.
+ * prepared it, so commands for it go to that host; anything else goes to the least busy connected
+ * host, and on to the next if that one fails as a host (see hostsFor).
  */
 export class SourceRelay {
   constructor(
