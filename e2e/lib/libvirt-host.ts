@@ -1,17 +1,18 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, openSync } from "node:fs";
+import { existsSync, openSync, readFileSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { freePort } from "./processes.js";
 
 /**
- * A libvirt source host on this machine for tests, touching nothing of the system's own libvirt:
- * libvirtd runs in a private mount namespace with empty temp dirs bind-mounted over /etc/libvirt,
- * /var/lib/libvirt, /var/cache/libvirt and /var/log/libvirt and a tmpfs on /run (so no default
- * network autostarts and its sockets are its own), started directly (no systemd). An sshd with its
- * own config, host key and authorized key listens on a loopback port inside the same namespace,
- * so `virsh` over SSH talks to this libvirtd. Needs root.
+ * A libvirt source host on this machine for tests, touching nothing of the system's own libvirt and
+ * needing only libvirt-daemon (not libvirt-daemon-system, which would pull in systemd): libvirtd runs
+ * directly (no systemd) in a private mount namespace that libvirt-namespace.sh sets up, with its own
+ * /run, its own /etc/libvirt, /var/lib/libvirt, /var/cache/libvirt and /var/log/libvirt (from temp
+ * dirs) and the libvirt-qemu account it insists on. An sshd with its own config, host key and
+ * authorized key listens on a loopback port inside the same namespace, so `virsh` over SSH talks to
+ * this libvirtd. Needs root.
  */
 
 const programs: Record<string, string> = {
@@ -44,16 +45,6 @@ security_driver = "none"
 namespaces = []
 cgroup_controllers = []
 stdio_handler = "file"
-`;
-
-const namespaceSetup = `set -e
-mount -t tmpfs -o mode=755 fluid-e2e-run /run
-mkdir -p /run/libvirt /run/sshd
-mount --bind "$1/etc" /etc/libvirt
-mount --bind "$1/lib" /var/lib/libvirt
-mount --bind "$1/cache" /var/cache/libvirt
-mount --bind "$1/log" /var/log/libvirt
-exec /usr/sbin/libvirtd
 `;
 
 export interface LibvirtHost {
@@ -99,18 +90,34 @@ async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
   clearTimeout(timer);
 }
 
-export async function startLibvirtHost(dir: string): Promise<LibvirtHost> {
+export interface LibvirtHostOptions {
+  /**
+   * A command (argv) the namespace is started from, which must end by exec'ing its arguments so
+   * libvirtd keeps its pid: tests change what the machine looks like with it.
+   */
+  within?: string[];
+}
+
+export async function startLibvirtHost(dir: string, options: LibvirtHostOptions = {}): Promise<LibvirtHost> {
   const lv = join(dir, "libvirt");
   for (const sub of ["etc", "lib", "cache", "log"]) await mkdir(join(lv, sub), { recursive: true });
   await writeFile(join(lv, "etc", "qemu.conf"), qemuConf);
   await writeFile(join(lv, "etc", "libvirtd.conf"), 'unix_sock_rw_perms = "0700"\nlog_outputs = "3:stderr"\n');
 
-  const libvirtdLog = openSync(join(dir, "libvirtd.log"), "a");
-  const libvirtd = spawn(
+  const logPath = join(dir, "libvirtd.log");
+  const libvirtdLog = openSync(logPath, "a");
+  const [program = "", ...args] = [
+    ...(options.within ?? []),
     "/usr/bin/unshare",
-    ["--mount", "--propagation", "private", "--", "/bin/sh", "-c", namespaceSetup, "sh", lv],
-    { stdio: ["ignore", libvirtdLog, libvirtdLog] },
-  );
+    "--mount",
+    "--propagation",
+    "private",
+    "--",
+    "/bin/sh",
+    join(import.meta.dirname, "libvirt-namespace.sh"),
+    lv,
+  ];
+  const libvirtd = spawn(program, args, { stdio: ["ignore", libvirtdLog, libvirtdLog] });
   const pid = libvirtd.pid;
   if (!pid) throw new Error("could not start libvirtd");
   const inNamespace = (argv: string[]) =>
@@ -164,8 +171,9 @@ export async function startLibvirtHost(dir: string): Promise<LibvirtHost> {
   try {
     await waitFor(
       () => {
+        // The log goes with `dir` when the caller cleans up, so the reason travels in the error.
         if (libvirtd.exitCode !== null)
-          throw new Error(`libvirtd exited (${libvirtd.exitCode}); see ${dir}/libvirtd.log`);
+          throw new Error(`libvirtd exited (${libvirtd.exitCode}):\n${readFileSync(logPath, "utf8").slice(-2000)}`);
         try {
           virsh("list", "--all");
           return true;
