@@ -60,6 +60,38 @@ export const limits = {
   maxCommands: 32,
 };
 
+/**
+ * How layer 2 contains each command it runs: in a session of its own, every program under these resource
+ * limits, the whole session killed (SIGTERM, then SIGKILL after the grace period) at the deadline, past the
+ * output cap, or as soon as the SSH connection ends. The daemon's own timeouts and output caps are tighter;
+ * these bound what a command can cost the production VM whatever happens to the daemon.
+ */
+export interface ExecutionLimits {
+  /** Wall-clock deadline; the API's longest command timeout. */
+  wallSeconds: number;
+  /** CPU time of each program (RLIMIT_CPU). */
+  cpuSeconds: number;
+  /** Address space of each program (RLIMIT_AS). */
+  addressSpaceBytes: number;
+  /** Largest file a program may write (RLIMIT_FSIZE): sort's temporary files, nothing else. */
+  fileSizeBytes: number;
+  /** Processes of the read-only user a program may fork up to (RLIMIT_NPROC). */
+  processes: number;
+  /** Standard output and error together; above the daemon's largest cap (a file read as base64). */
+  outputBytes: number;
+  killGraceSeconds: number;
+}
+
+export const executionLimits: ExecutionLimits = {
+  wallSeconds: 600,
+  cpuSeconds: 120,
+  addressSpaceBytes: 1024 * 1024 * 1024,
+  fileSizeBytes: 64 * 1024 * 1024,
+  processes: 128,
+  outputBytes: 16 * 1024 * 1024,
+  killGraceSeconds: 2,
+};
+
 /** Where programs may live when given as a path: `/usr/bin/cat`, never `./cat` or `/usr/bin/../bin/rm`. */
 export const programPathPattern = "^(/usr)?/s?bin/([^/]+)$";
 
