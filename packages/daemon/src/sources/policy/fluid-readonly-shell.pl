@@ -240,6 +240,18 @@ sub check_path_candidate {
     return undef;
 }
 
+sub check_argument_paths {
+    my ($arg) = @_;
+    if ($arg =~ /^-[A-Za-z0-9]{17}/ && index($arg, '/') >= 0) {
+        return 'option clusters longer than 16 letters are not allowed before a path (' . show($arg) . ')';
+    }
+    for my $candidate (path_candidates($arg)) {
+        my $reason = check_path_candidate($candidate);
+        return $reason if defined $reason;
+    }
+    return undef;
+}
+
 sub path_candidates {
     my ($arg) = @_;
     my @candidates = ($arg);
@@ -265,6 +277,8 @@ my @AWK_WORDS = (
     [PROCINFO => 'awk PROCINFO is not allowed'],
     [ARGV     => 'awk ARGV changes which files are read, past the path policy'],
     [ARGC     => 'awk ARGC changes which files are read, past the path policy'],
+    [SYMTAB   => 'gawk SYMTAB reaches every variable by name (ARGV, ENVIRON)'],
+    [FUNCTAB  => 'gawk FUNCTAB reaches every function by name'],
 );
 
 sub check_awk_program {
@@ -324,6 +338,7 @@ sub check_sed_script {
             if ($c eq "\\") {
                 $delimiter = $at->($i + 1);
                 return $fail->('unterminated sed address') if $delimiter eq '';
+                return $fail->('sed delimiters must be ASCII characters') if ord($delimiter) > 0x7f;
                 $i++;
             }
             $i++;
@@ -387,6 +402,7 @@ sub check_sed_script {
         if ($c eq 's' || $c eq 'y') {
             my $delimiter = $at->($i);
             return $fail->("sed $c command needs a delimiter") if $delimiter eq '' || $delimiter eq "\\";
+            return $fail->('sed delimiters must be ASCII characters') if ord($delimiter) > 0x7f;
             $i++;
             return 0 unless $delimited->($delimiter) && $delimited->($delimiter);
             if ($c eq 's') {
@@ -575,10 +591,8 @@ sub check_arguments {
 
     for my $i (0 .. $#args) {
         next if $scripts{$i};
-        for my $candidate (path_candidates($args[$i])) {
-            my $reason = check_path_candidate($candidate);
-            return $reason if defined $reason;
-        }
+        my $reason = check_argument_paths($args[$i]);
+        return $reason if defined $reason;
     }
     return undef;
 }
