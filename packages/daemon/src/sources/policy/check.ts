@@ -1,5 +1,5 @@
 import { type Pipeline, parseCommand } from "./parse.js";
-import { checkPathCandidate, pathCandidates, show } from "./paths.js";
+import { checkArgumentPaths, show } from "./paths.js";
 import { type ProgramRule, programPathPattern, programs, refusedHints } from "./rules.js";
 import { checkAwkProgram, checkSedScript } from "./scripts.js";
 
@@ -183,10 +183,8 @@ function checkArguments(program: string, rule: ProgramRule, args: string[]): str
 
   for (let i = 0; i < args.length; i++) {
     if (scripts.has(i)) continue;
-    for (const candidate of pathCandidates(args[i]!)) {
-      const reason = checkPathCandidate(candidate);
-      if (reason !== null) return reason;
-    }
+    const reason = checkArgumentPaths(args[i]!);
+    if (reason !== null) return reason;
   }
   return null;
 }

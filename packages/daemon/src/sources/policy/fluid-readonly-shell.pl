@@ -240,6 +240,18 @@ sub check_path_candidate {
     return undef;
 }
 
+sub check_argument_paths {
+    my ($arg) = @_;
+    if ($arg =~ /^-[A-Za-z0-9]{17}/ && index($arg, '/') >= 0) {
+        return 'option clusters longer than 16 letters are not allowed before a path (' . show($arg) . ')';
+    }
+    for my $candidate (path_candidates($arg)) {
+        my $reason = check_path_candidate($candidate);
+        return $reason if defined $reason;
+    }
+    return undef;
+}
+
 sub path_candidates {
     my ($arg) = @_;
     my @candidates = ($arg);
@@ -265,6 +277,8 @@ my @AWK_WORDS = (
     [PROCINFO => 'awk PROCINFO is not allowed'],
     [ARGV     => 'awk ARGV changes which files are read, past the path policy'],
     [ARGC     => 'awk ARGC changes which files are read, past the path policy'],
+    [SYMTAB   => 'gawk SYMTAB reaches every variable by name (ARGV, ENVIRON)'],
+    [FUNCTAB  => 'gawk FUNCTAB reaches every function by name'],
 );
 
 sub check_awk_program {
@@ -324,6 +338,7 @@ sub check_sed_script {
             if ($c eq "\\") {
                 $delimiter = $at->($i + 1);
                 return $fail->('unterminated sed address') if $delimiter eq '';
+                return $fail->('sed delimiters must be ASCII characters') if ord($delimiter) > 0x7f;
                 $i++;
             }
             $i++;
@@ -387,6 +402,7 @@ sub check_sed_script {
         if ($c eq 's' || $c eq 'y') {
             my $delimiter = $at->($i);
             return $fail->("sed $c command needs a delimiter") if $delimiter eq '' || $delimiter eq "\\";
+            return $fail->('sed delimiters must be ASCII characters') if ord($delimiter) > 0x7f;
             $i++;
             return 0 unless $delimited->($delimiter) && $delimited->($delimiter);
             if ($c eq 's') {
@@ -575,10 +591,8 @@ sub check_arguments {
 
     for my $i (0 .. $#args) {
         next if $scripts{$i};
-        for my $candidate (path_candidates($args[$i])) {
-            my $reason = check_path_candidate($candidate);
-            return $reason if defined $reason;
-        }
+        my $reason = check_argument_paths($args[$i]);
+        return $reason if defined $reason;
     }
     return undef;
 }
@@ -601,6 +615,30 @@ sub check_command {
 }
 
 # --------------------------------------------------------------------------------------------- execution
+
+# Set in the session leader when its group is being stopped: run no further command.
+my $stopping;
+
+# Linux prlimit64(2) by architecture: POSIX has no setrlimit and production VMs have only perl-base.
+# Its struct (two u64) is the same everywhere, and so are these resource numbers on these architectures.
+my @PRLIMIT64 = ([qr/^x86_64$/ => 302], [qr/^(aarch64|riscv64)$/ => 261], [qr/^i[3-6]86$/ => 340],
+    [qr/^arm/ => 369], [qr/^ppc/ => 325], [qr/^s390x$/ => 334]);
+my %RLIMIT = (cpuSeconds => 0, fileSizeBytes => 1, processes => 6, addressSpaceBytes => 9);
+
+# Sets this process's resource limits (inherited across exec); dies when the kernel refuses one.
+sub apply_limits {
+    my ($limits) = @_;
+    my $machine = (POSIX::uname())[4];
+    my ($entry) = grep { $machine =~ $_->[0] } @PRLIMIT64;
+    die "fluid-readonly-shell: cannot set resource limits on $machine\n" unless defined $entry;
+    for my $name (sort keys %RLIMIT) {
+        my $value = $limits->{$name};
+        # a CPU soft limit sends SIGXCPU, the hard one a second later SIGKILL
+        my $new = pack 'QQ', $value, $name eq 'cpuSeconds' ? $value + 1 : $value;
+        syscall($entry->[1], 0, $RLIMIT{$name}, $new, 0) == 0
+            or die "fluid-readonly-shell: cannot limit $name: $!\n";
+    }
+}
 
 # Runs one pipeline with fork/exec and pipes; returns the exit status of its last command.
 sub run_pipeline {
@@ -626,6 +664,10 @@ sub run_pipeline {
                 close $writer;
                 close $reader;
             }
+            if (!eval { apply_limits($POLICY->{execution}); 1 }) {
+                print STDERR $@;
+                POSIX::_exit(126);
+            }
             { no warnings 'exec'; exec { $argv[0] } @argv; }
             my $error = $!;
             print STDERR "fluid-readonly-shell: $argv[0]: $error\n";
@@ -650,10 +692,127 @@ sub run_pipelines {
     my ($pipelines) = @_;
     my $status = 0;
     for my $pipeline (@$pipelines) {
+        last if $stopping;
         my $connector = $pipeline->{connector} // ';';
         next if $connector eq '&&' && $status != 0;
         next if $connector eq '||' && $status == 0;
         $status = run_pipeline($pipeline->{commands});
+    }
+    return $status;
+}
+
+# Writes all of $bytes to a handle; false once nobody reads it any more.
+sub write_all {
+    my ($handle, $bytes) = @_;
+    while (length $bytes) {
+        my $written = syswrite($handle, $bytes);
+        if (!defined $written) {
+            next if $!{EINTR};
+            return 0;
+        }
+        substr($bytes, 0, $written, '');
+    }
+    return 1;
+}
+
+# SIGTERM to the whole group, a grace period, then SIGKILL to whatever is left of it.
+sub stop_group {
+    my ($pgid, $grace) = @_;
+    kill 'TERM', -$pgid;
+    kill 'CONT', -$pgid;
+    my $until = time + $grace;
+    while (time <= $until && kill 0, -$pgid) {
+        waitpid($pgid, POSIX::WNOHANG());
+        select(undef, undef, undef, 0.05);
+    }
+    kill 'KILL', -$pgid;
+}
+
+# Runs the pipelines in a session of their own and stays with them: it relays their output up to a cap
+# and kills the whole session at the deadline, at the cap, or when the SSH connection ends (SIGHUP,
+# SIGTERM, a closed stdout or stderr, or sshd gone: nothing would ever collect their output, and
+# without this they would run on, reparented to init). Returns the exit status.
+sub run_contained {
+    my ($pipelines) = @_;
+    my $limits = $POLICY->{execution};
+    my $sshd = getppid();
+    my $signal;
+    local @SIG{qw(HUP TERM INT)} = (sub { $signal = $_[0] }) x 3;
+    local $SIG{PIPE} = 'IGNORE';
+    pipe(my $out_reader, my $out_writer) or die "fluid-readonly-shell: pipe: $!\n";
+    pipe(my $err_reader, my $err_writer) or die "fluid-readonly-shell: pipe: $!\n";
+    my $pid = fork();
+    die "fluid-readonly-shell: fork: $!\n" unless defined $pid;
+    if ($pid == 0) {
+        $SIG{$_} = 'DEFAULT' for qw(HUP INT PIPE);
+        # killed with its group, it starts nothing more but reaps the commands as they die
+        $SIG{TERM} = sub { $stopping = 1 };
+        POSIX::setsid();
+        POSIX::dup2(fileno($out_writer), 1) or POSIX::_exit(126);
+        POSIX::dup2(fileno($err_writer), 2) or POSIX::_exit(126);
+        close $_ for $out_reader, $out_writer, $err_reader, $err_writer;
+        my $status = eval { run_pipelines($pipelines) };
+        print STDERR $@ unless defined $status;
+        POSIX::_exit($status // 126);
+    }
+    close $_ for $out_writer, $err_writer;
+
+    my %open = (fileno($out_reader) => [$out_reader, \*STDOUT], fileno($err_reader) => [$err_reader, \*STDERR]);
+    my $deadline = time + $limits->{wallSeconds};
+    my $relayed = 0;
+    my ($stopped, $status);
+    until (defined $stopped || (!%open && defined $status)) {
+        if (defined $signal || getppid() != $sshd) {
+            $stopped = 'hangup';
+            last;
+        }
+        my $left = $deadline - time;
+        if ($left <= 0) {
+            $stopped = 'deadline';
+            last;
+        }
+        if (!%open) {
+            if (waitpid($pid, POSIX::WNOHANG()) == $pid) {
+                $status = ($? & 127) ? 128 + ($? & 127) : $? >> 8;
+            } else {
+                select(undef, undef, undef, 0.1);
+            }
+            next;
+        }
+        my $ready = '';
+        vec($ready, $_, 1) = 1 for keys %open;
+        next if select($ready, undef, undef, $left < 0.5 ? $left : 0.5) <= 0;
+        for my $fd (keys %open) {
+            next unless vec($ready, $fd, 1);
+            my ($reader, $writer) = @{ $open{$fd} };
+            my $read = sysread($reader, my $chunk, 65536);
+            next if !defined $read && $!{EINTR};
+            if (!$read) {
+                delete $open{$fd};
+                next;
+            }
+            my $room = $limits->{outputBytes} - $relayed;
+            $chunk = substr($chunk, 0, $room) if $read > $room;
+            $relayed += length $chunk;
+            if (!write_all($writer, $chunk)) {
+                $stopped = 'hangup';
+            } elsif ($read > $room) {
+                $stopped = 'output';
+            }
+        }
+    }
+    stop_group($pid, $limits->{killGraceSeconds}) if defined $stopped;
+    # the group is killed even after a normal end: nothing the command started outlives it
+    kill 'KILL', -$pid;
+    waitpid($pid, 0) unless defined $status;
+    return 129 if $stopped && $stopped eq 'hangup';
+    if (($stopped // '') eq 'deadline') {
+        print STDERR "fluid-readonly-shell: stopped: the command ran longer than $limits->{wallSeconds} seconds\n";
+        return 124;
+    }
+    if (($stopped // '') eq 'output') {
+        print STDERR "fluid-readonly-shell: stopped: the command printed more than $limits->{outputBytes} bytes\n";
+        return 125;
     }
     return $status;
 }
@@ -724,7 +883,7 @@ sub main {
         return 126;
     }
     prepare_environment();
-    return run_pipelines($pipelines);
+    return run_contained($pipelines);
 }
 
 exit main(@ARGV);

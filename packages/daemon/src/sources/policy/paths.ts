@@ -36,6 +36,21 @@ export function checkPathCandidate(candidate: string): string | null {
 }
 
 /**
+ * Checks every piece of a command argument that may name a file. An option cluster longer than 16
+ * letters before a `/` is refused rather than checked at every letter (the cost is quadratic).
+ */
+export function checkArgumentPaths(arg: string): string | null {
+  if (/^-[A-Za-z0-9]{17}/.test(arg) && arg.includes("/")) {
+    return `option clusters longer than 16 letters are not allowed before a path (${show(arg)})`;
+  }
+  for (const candidate of pathCandidates(arg)) {
+    const reason = checkPathCandidate(candidate);
+    if (reason !== null) return reason;
+  }
+  return null;
+}
+
+/**
  * The pieces of an argument that may name a file: the argument itself, the value after the first `=`
  * (`--file=/x`, `var=/x`), and for a short option cluster every tail after its first letter (`-f/x`,
  * `-xf/x`) while the cluster's letters are ASCII, up to 16 letters in.

@@ -60,6 +60,38 @@ export const limits = {
   maxCommands: 32,
 };
 
+/**
+ * How layer 2 contains each command it runs: in a session of its own, every program under these resource
+ * limits, the whole session killed (SIGTERM, then SIGKILL after the grace period) at the deadline, past the
+ * output cap, or as soon as the SSH connection ends. The daemon's own timeouts and output caps are tighter;
+ * these bound what a command can cost the production VM whatever happens to the daemon.
+ */
+export interface ExecutionLimits {
+  /** Wall-clock deadline; the API's longest command timeout. */
+  wallSeconds: number;
+  /** CPU time of each program (RLIMIT_CPU). */
+  cpuSeconds: number;
+  /** Address space of each program (RLIMIT_AS). */
+  addressSpaceBytes: number;
+  /** Largest file a program may write (RLIMIT_FSIZE): sort's temporary files, nothing else. */
+  fileSizeBytes: number;
+  /** Processes of the read-only user a program may fork up to (RLIMIT_NPROC). */
+  processes: number;
+  /** Standard output and error together; above the daemon's largest cap (a file read as base64). */
+  outputBytes: number;
+  killGraceSeconds: number;
+}
+
+export const executionLimits: ExecutionLimits = {
+  wallSeconds: 600,
+  cpuSeconds: 120,
+  addressSpaceBytes: 1024 * 1024 * 1024,
+  fileSizeBytes: 64 * 1024 * 1024,
+  processes: 128,
+  outputBytes: 16 * 1024 * 1024,
+  killGraceSeconds: 2,
+};
+
 /** Where programs may live when given as a path: `/usr/bin/cat`, never `./cat` or `/usr/bin/../bin/rm`. */
 export const programPathPattern = "^(/usr)?/s?bin/([^/]+)$";
 
@@ -76,6 +108,10 @@ export const executionEnvironment: Record<string, string> = {
 const reader: ProgramRule = { syntax: "gnu" };
 const plain: ProgramRule = { syntax: "none" };
 const follow = "following output never ends (-f/--follow is not allowed)";
+const outbound = "read-only inspection makes no outbound connections";
+const recursive = "grep -r reads every file below a directory, past the path policy";
+/** A delay or timeout in seconds, at most 10: a bounded count times an unbounded delay never ends. */
+const shortDelay = "^([0-9]|10)([.][0-9]+)?$";
 const viewVerbs = ["show", "list", "lst"];
 
 export const programs: Record<string, ProgramRule> = {
@@ -88,6 +124,8 @@ export const programs: Record<string, ProgramRule> = {
     valueShort: "ncs",
     valueLong: ["--lines", "--bytes", "--pid", "--sleep-interval", "--max-unchanged-stats"],
     denied: { "-f": `tail ${follow}`, "-F": `tail ${follow}`, "--follow": `tail ${follow}` },
+    // the obsolete `tail +1f FILE` is `tail -n +1 -f FILE`
+    operandPattern: { pattern: "^(?![+])", reason: "tail +N… is the obsolete syntax (+Nf follows); write tail -n +N" },
   },
   stat: reader,
   file: {
@@ -128,7 +166,38 @@ export const programs: Record<string, ProgramRule> = {
   base64: reader,
 
   // processes and services
-  ps: reader,
+  ps: {
+    syntax: "gnu",
+    valueShort: "CgGoOpqstuU",
+    valueLong: [
+      "--cols",
+      "--columns",
+      "--format",
+      "--group",
+      "--Group",
+      "--pid",
+      "--ppid",
+      "--quick-pid",
+      "--rows",
+      "--sid",
+      "--sort",
+      "--tty",
+      "--user",
+      "--User",
+      "--width",
+    ],
+    valueRules: Object.fromEntries(
+      ["-o", "-O", "--format"].map((option) => [
+        option,
+        { pattern: "^(?!.*[Ee][Nn][Vv])", reason: "ps environ shows other processes' environments" },
+      ]),
+    ),
+    // BSD-style words (`ps aux`, `ps eww`): e shows environments, o takes a format
+    operandPattern: {
+      pattern: "^(?![A-Za-z]*e[A-Za-z]*$)(?!.*[Ee][Nn][Vv])",
+      reason: "ps e and ps environ show other processes' environments",
+    },
+  },
   pgrep: reader,
   top: {
     syntax: "gnu",
@@ -138,7 +207,10 @@ export const programs: Record<string, ProgramRule> = {
       { options: ["-b"], reason: "top needs -b (batch mode)" },
       { options: ["-n"], reason: "top needs -n N (at most 5 iterations)" },
     ],
-    valueRules: { "-n": { pattern: "^[1-5]$", reason: "top -n must be between 1 and 5" } },
+    valueRules: {
+      "-n": { pattern: "^[1-5]$", reason: "top -n must be between 1 and 5" },
+      "-d": { pattern: shortDelay, reason: "top -d must be at most 10 seconds" },
+    },
     maxOperands: { count: 0, reason: "top takes no operands" },
   },
   systemctl: {
@@ -341,14 +413,29 @@ export const programs: Record<string, ProgramRule> = {
     allowed: ["-a", "-s", "-v"],
     maxOperands: { count: 1, reason: "ifconfig with more than an interface name changes the interface" },
   },
-  dig: reader,
-  nslookup: reader,
+  dig: {
+    syntax: "gnu",
+    denied: { "-p": `dig -p queries a chosen port (${outbound})` },
+    operandPattern: { pattern: "^(?!@)", reason: `dig @SERVER queries a chosen server (${outbound})` },
+  },
+  nslookup: {
+    syntax: "gnu",
+    maxOperands: { count: 1, reason: `nslookup NAME SERVER queries a chosen server (${outbound})` },
+  },
   ping: {
     syntax: "gnu",
     valueShort: "ceFiIlmMpQsStTwW",
-    denied: { "-f": "ping -f floods the network" },
+    denied: {
+      "-f": "ping -f floods the network",
+      "-p": `ping -p sends chosen bytes (${outbound})`,
+    },
     required: [{ options: ["-c"], reason: "ping needs -c N (at most 10 packets)" }],
-    valueRules: { "-c": { pattern: "^([1-9]|10)$", reason: "ping -c must be between 1 and 10" } },
+    valueRules: {
+      "-c": { pattern: "^([1-9]|10)$", reason: "ping -c must be between 1 and 10" },
+      "-i": { pattern: shortDelay, reason: "ping -i must be at most 10 seconds" },
+      "-w": { pattern: shortDelay, reason: "ping -w must be at most 10 seconds" },
+      "-W": { pattern: shortDelay, reason: "ping -W must be at most 10 seconds" },
+    },
   },
 
   // disks
@@ -452,6 +539,7 @@ export const programs: Record<string, ProgramRule> = {
       "--nodigest",
     ],
     valueLong: ["--qf", "--queryformat"],
+    operandPattern: { pattern: "^(?!.*://)", reason: `rpm fetches URLs with curl (${outbound})` },
   },
   apt: {
     syntax: "gnu",
@@ -506,11 +594,22 @@ export const programs: Record<string, ProgramRule> = {
     syntax: "gnu",
     valueShort: "cs",
     valueLong: ["--count"],
-    denied: { "-s": "free -s repeats until killed", "--seconds": "free -s repeats until killed" },
+    denied: {
+      "-s": "free -s repeats until killed",
+      "--seconds": "free -s repeats until killed",
+      "-c": "free -c repeats (a count without a bound)",
+      "--count": "free -c repeats (a count without a bound)",
+    },
   },
   lscpu: reader,
   lsmod: reader,
-  lspci: reader,
+  lspci: {
+    syntax: "gnu",
+    denied: {
+      "-q": `lspci -q queries the PCI ID database over DNS (${outbound})`,
+      "-Q": `lspci -Q queries the PCI ID database over DNS (${outbound})`,
+    },
+  },
   lsusb: reader,
   arch: reader,
   nproc: reader,
@@ -548,7 +647,34 @@ export const programs: Record<string, ProgramRule> = {
   false: plain,
 
   // filters
-  grep: reader,
+  grep: {
+    syntax: "gnu",
+    valueShort: "efmABCdD",
+    valueLong: [
+      "--regexp",
+      "--file",
+      "--max-count",
+      "--label",
+      "--after-context",
+      "--before-context",
+      "--context",
+      "--devices",
+      "--binary-files",
+      "--include",
+      "--exclude",
+      "--exclude-from",
+      "--exclude-dir",
+      "--group-separator",
+    ],
+    denied: {
+      "-r": recursive,
+      "-R": recursive,
+      "--recursive": recursive,
+      "--dereference-recursive": recursive,
+      "--directories": "grep --directories: write -d read or -d skip",
+    },
+    valueRules: { "-d": { pattern: "^(read|skip)$", reason: recursive } },
+  },
   awk: { syntax: "gnu", optionsFirst: true, allowed: ["-F", "-v"], valueShort: "Fv", script: "awk" },
   sed: {
     syntax: "gnu",
@@ -624,6 +750,7 @@ export const programs: Record<string, ProgramRule> = {
       "-fprint0": "find -fprint0 writes a file",
       "-fprintf": "find -fprintf writes a file",
       "-fls": "find -fls writes a file",
+      "-files0-from": "find -files0-from reads file names the path policy cannot check",
     },
   },
 };
@@ -635,10 +762,6 @@ function pipRule(): ProgramRule {
       "-l",
       "--local",
       "--user",
-      "-o",
-      "--outdated",
-      "-u",
-      "--uptodate",
       "--format",
       "--not-required",
       "-e",
@@ -666,6 +789,12 @@ function pipRule(): ProgramRule {
     ],
     valueShort: "r",
     valueLong: ["--format", "--path", "--exclude", "--requirement"],
+    denied: {
+      "-o": `pip list -o queries the package index (${outbound})`,
+      "--outdated": `pip list -o queries the package index (${outbound})`,
+      "-u": `pip list -u queries the package index (${outbound})`,
+      "--uptodate": `pip list -u queries the package index (${outbound})`,
+    },
     subcommands: { list: null, show: null, freeze: null },
   };
 }
@@ -713,6 +842,15 @@ export const pathRules: { glob: string; reason: string | null }[] = [
   { glob: "/etc/ssl/private/**", reason: "it holds TLS private keys" },
   { glob: "**/.ssh/id_*.pub", reason: null },
   { glob: "**/.ssh/id_*", reason: "it is an SSH private key" },
+  ...["*.pub", "authorized_keys", "authorized_keys2", "known_hosts", "known_hosts.old", "config"].map((name) => ({
+    glob: `**/.ssh/${name}`,
+    reason: null,
+  })),
+  { glob: "**/.ssh/*", reason: "it may be an SSH private key" },
+  ...["**/*_rsa", "**/*_dsa", "**/*_ecdsa", "**/*_ed25519", "**/*.ppk"].map((glob) => ({
+    glob,
+    reason: "it may be an SSH private key",
+  })),
   { glob: "/etc/ssl/certs/**", reason: null },
   { glob: "/usr/share/ca-certificates/**", reason: null },
   { glob: "/usr/local/share/ca-certificates/**", reason: null },
@@ -729,7 +867,24 @@ export const pathRules: { glob: string; reason: string | null }[] = [
     "**/.git-credentials",
     "**/.my.cnf",
     "**/.vault-token",
+    "/etc/kubernetes/*.conf",
+    "/var/lib/kubelet/kubeconfig",
+    "/etc/rancher/k3s/k3s.yaml",
+    "/etc/mysql/debian.cnf",
   ].map((glob) => ({ glob, reason: "it is a credentials file" })),
+  ...["/etc/wireguard", "/etc/wireguard/**"].map((glob) => ({ glob, reason: "it holds WireGuard private keys" })),
+  ...["/etc/NetworkManager/system-connections", "/etc/NetworkManager/system-connections/**"].map((glob) => ({
+    glob,
+    reason: "NetworkManager connections hold Wi-Fi and VPN secrets",
+  })),
+  ...["**/.gnupg/private-keys-v1.d", "**/.gnupg/private-keys-v1.d/**", "**/.gnupg/secring.gpg"].map((glob) => ({
+    glob,
+    reason: "it holds GnuPG private keys",
+  })),
+  ...["/run/secrets", "/run/secrets/**", "/var/run/secrets", "/var/run/secrets/**"].map((glob) => ({
+    glob,
+    reason: "it holds mounted secrets",
+  })),
   { glob: "**/.*_history", reason: "shell history may hold secrets" },
   { glob: "/proc/kcore", reason: "it is kernel memory" },
   ...["/proc/*", "/proc/*/task/*"].flatMap((process) => [
@@ -740,8 +895,8 @@ export const pathRules: { glob: string; reason: string | null }[] = [
       { glob: `${process}/${link}/**`, reason: "links into another process's files bypass the path policy" },
     ]),
   ]),
-  { glob: "/dev/**", reason: "device files are not readable" },
-  { glob: "/sys/firmware/**", reason: "firmware tables are not readable" },
+  ...["/dev", "/dev/**"].map((glob) => ({ glob, reason: "device files are not readable" })),
+  ...["/sys/firmware", "/sys/firmware/**"].map((glob) => ({ glob, reason: "firmware tables are not readable" })),
   ...["/inet/**", "/inet4/**", "/inet6/**"].map((glob) => ({ glob, reason: "awk network files are not allowed" })),
 ];
 

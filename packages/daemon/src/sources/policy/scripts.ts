@@ -13,10 +13,13 @@ const AWK_WORDS: [string, string][] = [
   ["PROCINFO", "awk PROCINFO is not allowed"],
   ["ARGV", "awk ARGV changes which files are read, past the path policy"],
   ["ARGC", "awk ARGC changes which files are read, past the path policy"],
+  ["SYMTAB", "gawk SYMTAB reaches every variable by name (ARGV, ENVIRON)"],
+  ["FUNCTAB", "gawk FUNCTAB reaches every function by name"],
 ];
 
 /**
- * A conservative awk rule: no `system`, `getline`, `close`, `fflush`, `ENVIRON`, `PROCINFO`, `ARGV`, `ARGC` (as identifiers),
+ * A conservative awk rule: no `system`, `getline`, `close`, `fflush`, `ENVIRON`, `PROCINFO`, `ARGV`, `ARGC`,
+ * `SYMTAB`, `FUNCTAB` (as identifiers),
  * no `|` (pipes to and from commands), no `>` (output redirection; comparisons can be written with `<`), no
  * `@` (gawk's @load/@include and indirect calls).
  */
@@ -53,6 +56,9 @@ export function checkSedScript(script: string): string | null {
     while (i < n && script[i]! >= "0" && script[i]! <= "9") i++;
     return i > start;
   };
+  // GNU sed refuses multibyte delimiters; checking bytes here keeps this UTF-16 code and the Perl twin
+  // (which sees bytes) in agreement
+  const singleByte = (delimiter: string) => delimiter.charCodeAt(0) <= 0x7f;
   // up to an unescaped delimiter, as GNU sed's match_slash (no bracket tracking)
   const delimited = (delimiter: string) => {
     while (i < n) {
@@ -84,6 +90,7 @@ export function checkSedScript(script: string): string | null {
       if (c === "\\") {
         delimiter = script[i + 1] ?? "";
         if (delimiter === "") return fail("unterminated sed address");
+        if (!singleByte(delimiter)) return fail("sed delimiters must be ASCII characters");
         i++;
       }
       i++;
@@ -147,6 +154,7 @@ export function checkSedScript(script: string): string | null {
     if (c === "s" || c === "y") {
       const delimiter = script[i];
       if (delimiter === undefined || delimiter === "\\") return fail(`sed ${c} command needs a delimiter`);
+      if (!singleByte(delimiter)) return fail("sed delimiters must be ASCII characters");
       i++;
       if (!delimited(delimiter) || !delimited(delimiter)) return false;
       if (c === "s") {

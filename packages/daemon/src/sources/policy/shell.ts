@@ -2,7 +2,9 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import {
+  type ExecutionLimits,
   executionEnvironment,
+  executionLimits,
   globToRegex,
   limits,
   pathRules,
@@ -26,9 +28,10 @@ const MARKER = "# @@FLUID_POLICY_DATA@@";
 const resource = new URL("../../../src/sources/policy/fluid-readonly-shell.pl", import.meta.url);
 
 /** The policy tables as the Perl script reads them. */
-export function policyData() {
+export function policyData(execution: ExecutionLimits = executionLimits) {
   return {
     limits,
+    execution,
     programPathPattern,
     environment: executionEnvironment,
     programs,
@@ -54,16 +57,18 @@ export function toPerl(value: unknown): string {
   throw new Error(`cannot serialise a ${typeof value} for Perl`);
 }
 
-let cached: string | undefined;
+let template: string | undefined;
 
-/** The complete `fluid-readonly-shell` script, policy data included, ready to install. */
-export function readonlyShellScript(): string {
-  if (cached === undefined) {
-    const template = readFileSync(fileURLToPath(resource), "utf8");
+/**
+ * The complete `fluid-readonly-shell` script, policy data included, ready to install. `execution`
+ * replaces some of the default limits (tests use short ones).
+ */
+export function readonlyShellScript(execution: Partial<ExecutionLimits> = {}): string {
+  if (template === undefined) {
+    template = readFileSync(fileURLToPath(resource), "utf8");
     if (!template.includes(MARKER)) throw new Error("fluid-readonly-shell.pl has lost its policy marker");
-    const data = `$POLICY = ${toPerl(policyData())};`;
-    const digest = createHash("sha256").update(data).digest("hex").slice(0, 16);
-    cached = template.replace(MARKER, () => `# policy ${digest} (generated from rules.ts)\n${data}`);
   }
-  return cached;
+  const data = `$POLICY = ${toPerl(policyData({ ...executionLimits, ...execution }))};`;
+  const digest = createHash("sha256").update(data).digest("hex").slice(0, 16);
+  return template.replace(MARKER, () => `# policy ${digest} (generated from rules.ts)\n${data}`);
 }
