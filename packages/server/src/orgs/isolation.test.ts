@@ -1,42 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { databaseKinds } from "../testing/db.js";
 import { type Caller, startTestServer, type TestServer } from "../testing/harness.js";
+import { orgRoutes, requestFor } from "../testing/org-routes.js";
 import { TestDaemon } from "../testing/test-daemon.js";
-
-/**
- * Valid bodies for every org-scoped write, so requests get past validation and reach the org check.
- * A new org-scoped route without an entry here fails the sweep until someone adds one.
- */
-const sampleBodies: Record<string, unknown> = {
-  "POST /v1/orgs/{slug}/sandboxes": { source_vm: "debian-12" },
-  "POST /v1/orgs/{slug}/sandboxes/{id}/run": { command: "id" },
-  "POST /v1/orgs/{slug}/source-hosts/{sourceHostId}/vms/{vm}/prepare": {},
-  "POST /v1/orgs/{slug}/source-hosts/{sourceHostId}/vms/{vm}/run": { command: "uptime" },
-  "POST /v1/orgs/{slug}/source-hosts/{sourceHostId}/vms/{vm}/inspect": { kind: "processes" },
-  "POST /v1/orgs/{slug}/sandboxes/{id}/snapshot": { name: "snap" },
-  "POST /v1/orgs/{slug}/sandboxes/{id}/extend": { ttl_seconds: 3600 },
-  "POST /v1/orgs/{slug}/sandboxes/{id}/stop": { force: false },
-  "POST /v1/orgs/{slug}/hosts/tokens": { name: "stolen" },
-  "POST /v1/orgs/{slug}/api-keys": { name: "stolen", role: "viewer" },
-  "POST /v1/orgs/{slug}/members": { email: "intruder@example.com", role: "admin" },
-  "PATCH /v1/orgs/{slug}/members/{memberId}": { role: "viewer" },
-  "PATCH /v1/orgs/{slug}": { name: "pwned" },
-  "POST /v1/orgs/{slug}/source-hosts": { type: "libvirt", name: "stolen", hostname: "10.9.9.9" },
-  "PUT /v1/orgs/{slug}/sandboxes/{id}/files": { path: "/root/x", content_base64: "eA==" },
-  "POST /v1/orgs/{slug}/sandboxes/{id}/restore": { snapshot_id: "01a22225-f4e5-7391-9e65-29356d01b684" },
-  "POST /v1/orgs/{slug}/playbooks": { name: "stolen" },
-  "PATCH /v1/orgs/{slug}/playbooks/{playbookId}": { name: "pwned", become: true },
-  "POST /v1/orgs/{slug}/playbooks/{playbookId}/tasks": { name: "x", module: "debug", params: { msg: "x" } },
-  "PUT /v1/orgs/{slug}/playbooks/{playbookId}/tasks/reorder": { task_ids: ["01a22225-f4e5-7391-9e65-29356d01b684"] },
-  "PATCH /v1/orgs/{slug}/playbooks/{playbookId}/tasks/{taskId}": { name: "pwned" },
-};
-
-/** Required query parameters, so reads get past validation and reach the org check too. */
-const sampleQueries: Record<string, Record<string, string>> = {
-  "GET /v1/orgs/{slug}/sandboxes/{id}/files": { path: "/etc/hostname" },
-  "GET /v1/orgs/{slug}/source-hosts/{sourceHostId}/vms/{vm}/file": { path: "/etc/hostname" },
-  "GET /v1/orgs/{slug}/sandboxes/{id}/files/list": { path: "/etc" },
-};
 
 describe.each(databaseKinds)("org isolation (%s)", (kind) => {
   let t: TestServer;
@@ -62,6 +28,10 @@ describe.each(databaseKinds)("org isolation (%s)", (kind) => {
       body: { type: "libvirt", name: "kvm-1", hostname: "10.0.0.5" },
     });
     const playbook = await t.call("POST", "/v1/orgs/acme/playbooks", { as: owner, body: { name: "web" } });
+    const snapshot = await t.call("POST", `/v1/orgs/acme/sandboxes/${sandbox.body.id}/snapshot`, {
+      as: owner,
+      body: { name: "before" },
+    });
     const task = await t.call("POST", `/v1/orgs/acme/playbooks/${playbook.body.id}/tasks`, {
       as: owner,
       body: { name: "nginx", module: "apt", params: { name: "nginx", state: "present" } },
@@ -73,10 +43,12 @@ describe.each(databaseKinds)("org isolation (%s)", (kind) => {
       vm: "web-1",
       slug: "acme",
       id: sandbox.body.id,
+      snapshotId: snapshot.body.id,
       tokenId: token.id,
       hostId: token.id,
       keyId: key.id,
       memberId: memberRow.body.id,
+      newcomerEmail: "newcomer@example.com",
     };
 
     const intruder = await t.user("intruder@example.com");
@@ -94,33 +66,16 @@ describe.each(databaseKinds)("org isolation (%s)", (kind) => {
   });
 
   it("cross-org reads and writes answer 404 for every org-scoped route in the OpenAPI document", async () => {
-    const doc = (await t.call("GET", "/v1/openapi.json")).body as {
-      paths: Record<string, Record<string, { requestBody?: unknown }>>;
-    };
-    const routes = Object.entries(doc.paths)
-      .filter(([path]) => path.startsWith("/v1/orgs/{slug}"))
-      .flatMap(([path, operations]) =>
-        Object.entries(operations).map(([method, operation]) => ({ method: method.toUpperCase(), path, operation })),
-      );
+    const routes = await orgRoutes(t);
     expect(routes.length).toBeGreaterThan(20);
     const before = { commands: daemon.received.length, state: await snapshotState() };
 
-    for (const { method, path, operation } of routes) {
-      const key = `${method} ${path}`;
-      if (operation.requestBody && !(key in sampleBodies)) throw new Error(`add a sample body for ${key}`);
-      const url = path.replace(/\{(\w+)\}/g, (_, name: string) => {
-        const value = ids[name];
-        if (!value) throw new Error(`no fixture id for {${name}} in ${key}`);
-        return value;
-      });
+    for (const route of routes) {
+      const { url, ...request } = requestFor(route, ids);
       for (const [who, caller] of intruders) {
-        const res = await t.call(method, url, {
-          as: caller,
-          ...(key in sampleBodies ? { body: sampleBodies[key] } : {}),
-          ...(sampleQueries[key] ? { query: sampleQueries[key] } : {}),
-        });
-        expect.soft(res.status, `${who}: ${key}`).toBe(404);
-        expect.soft(res.body?.error?.code, `${who}: ${key}`).toBe("not_found");
+        const res = await t.call(route.method, url, { as: caller, ...request });
+        expect.soft(res.status, `${who}: ${route.key}`).toBe(404);
+        expect.soft(res.body?.error?.code, `${who}: ${route.key}`).toBe("not_found");
       }
     }
     expect(daemon.received.length).toBe(before.commands);

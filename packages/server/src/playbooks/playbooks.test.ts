@@ -94,7 +94,7 @@ describe.each(databaseKinds)("playbooks (%s)", (kind) => {
       ]);
 
       const patched = await t.call("PATCH", `${base}/${id}`, {
-        as: other,
+        as: admin,
         body: { name: "web-tier", description: "", hosts: "webservers:&prod", become: true },
       });
       expect(patched.status).toBe(200);
@@ -270,7 +270,7 @@ describe.each(databaseKinds)("playbooks (%s)", (kind) => {
       expect(task.body).toMatchObject({ module: "ansible.builtin.apt", params: { name: "nginx", state: "present" } });
       const url = `${base}/${pb.body.id}/tasks/${task.body.id}`;
 
-      const renamed = await t.call("PATCH", url, { as: other, body: { name: "Install nginx and curl" } });
+      const renamed = await t.call("PATCH", url, { as: member, body: { name: "Install nginx and curl" } });
       expect(renamed.status).toBe(200);
       expect(renamed.body).toMatchObject({ name: "Install nginx and curl", module: "ansible.builtin.apt" });
 
@@ -344,7 +344,7 @@ describe.each(databaseKinds)("playbooks (%s)", (kind) => {
   });
 
   describe("roles", () => {
-    it("viewers read; members create and edit; only the author or an admin deletes", async () => {
+    it("viewers read; members create; only the author or an admin edits or deletes", async () => {
       const pb = await create(member);
       const id = pb.body.id as string;
       const task = await addTask(member, id, debugTask("x"));
@@ -372,17 +372,38 @@ describe.each(databaseKinds)("playbooks (%s)", (kind) => {
         expect(res.body.error.code).toBe("forbidden");
       }
 
-      // Another member edits, but cannot delete what they did not write.
-      expect((await t.call("PATCH", `${base}/${id}`, { as: other, body: { description: "edited" } })).status).toBe(200);
-      expect((await t.call("PATCH", taskUrl, { as: other, body: { name: "edited" } })).status).toBe(200);
-      const notAuthor = await t.call("DELETE", `${base}/${id}`, { as: other });
-      expect(notAuthor.status).toBe(403);
-      expect(notAuthor.body.error.message).toBe("only the playbook's author or an admin can delete it");
-      expect((await t.call("GET", `${base}/${id}`, { as: owner })).status).toBe(200);
-
       expect((await t.call("DELETE", `${base}/${id}`, { as: admin })).status).toBe(200);
       const own = await create(other, { name: "own" });
       expect((await t.call("DELETE", `${base}/${own.body.id}`, { as: other })).status).toBe(200);
+    });
+
+    it("a member cannot edit or re-task another author's playbook, just as they cannot delete it", async () => {
+      const pb = await create(member);
+      const id = pb.body.id as string;
+      const task = await addTask(member, id, debugTask("x"));
+      const taskUrl = `${base}/${id}/tasks/${task.body.id}`;
+      const before = await t.call("GET", `${base}/${id}`, { as: owner });
+
+      const refused = {
+        edit: await t.call("PATCH", `${base}/${id}`, { as: other, body: { description: "edited", become: true } }),
+        add: await addTask(other, id, debugTask("y")),
+        retask: await t.call("PATCH", taskUrl, { as: other, body: { name: "edited" } }),
+        remove: await t.call("DELETE", taskUrl, { as: other }),
+        reorder: await t.call("PUT", `${base}/${id}/tasks/reorder`, { as: other, body: { task_ids: [task.body.id] } }),
+        delete: await t.call("DELETE", `${base}/${id}`, { as: other }),
+      };
+      for (const [what, res] of Object.entries(refused)) {
+        expect.soft(res.status, what).toBe(403);
+        expect.soft(res.body.error, what).toEqual({
+          code: "forbidden",
+          message: "only the playbook's author or an admin can change it",
+        });
+      }
+      expect(await t.call("GET", `${base}/${id}`, { as: owner })).toMatchObject({ status: 200, body: before.body });
+
+      expect((await t.call("PATCH", taskUrl, { as: member, body: { name: "by author" } })).status).toBe(200);
+      expect((await t.call("PATCH", taskUrl, { as: admin, body: { name: "by admin" } })).status).toBe(200);
+      expect((await t.call("DELETE", `${base}/${id}`, { as: admin })).status).toBe(200);
     });
 
     it("API keys act with their role", async () => {

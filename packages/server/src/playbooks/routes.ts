@@ -241,7 +241,7 @@ export function playbookRoutes(app: App, ctx: AppContext): void {
     {
       schema: {
         tags: ["playbooks"],
-        summary: "Rename a playbook or change its description, hosts or become (member)",
+        summary: "Rename a playbook or change its description, hosts or become (its author, or an admin)",
         security: securityAny,
         params: PlaybookParams,
         body: UpdateBody,
@@ -301,7 +301,7 @@ export function playbookRoutes(app: App, ctx: AppContext): void {
     {
       schema: {
         tags: ["playbooks"],
-        summary: "Add a task (member); appended unless a position is given",
+        summary: "Add a task (its author, or an admin); appended unless a position is given",
         security: securityAny,
         params: PlaybookParams,
         body: CreateTaskBody,
@@ -346,7 +346,7 @@ export function playbookRoutes(app: App, ctx: AppContext): void {
     {
       schema: {
         tags: ["playbooks"],
-        summary: "Put the tasks in a new order (member); task_ids must list every task exactly once",
+        summary: "Put the tasks in a new order (its author, or an admin); task_ids must list every task exactly once",
         security: securityAny,
         params: PlaybookParams,
         body: ReorderBody,
@@ -365,7 +365,7 @@ export function playbookRoutes(app: App, ctx: AppContext): void {
     {
       schema: {
         tags: ["playbooks"],
-        summary: "Change a task's name, module, params or changed_when (member)",
+        summary: "Change a task's name, module, params or changed_when (its author, or an admin)",
         security: securityAny,
         params: TaskParams,
         body: UpdateTaskBody,
@@ -390,7 +390,7 @@ export function playbookRoutes(app: App, ctx: AppContext): void {
     {
       schema: {
         tags: ["playbooks"],
-        summary: "Remove a task (member); the tasks after it move up",
+        summary: "Remove a task (its author, or an admin); the tasks after it move up",
         security: securityAny,
         params: TaskParams,
         response: { 200: Status, ...errorResponses },

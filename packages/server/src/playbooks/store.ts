@@ -92,47 +92,45 @@ export async function updatePlaybook(
   id: string,
   changes: Partial<PlaybookFields>,
 ): Promise<PlaybookRow> {
-  const updated = await db
-    .updateTable("playbooks")
-    .set({ ...changes, updated_at: new Date() })
-    .where("id", "=", id)
-    .where("org_id", "=", scope.orgId)
-    .returning("id")
-    .executeTakeFirst()
-    .catch((err: unknown) => {
-      throw uniqueViolation(err) && changes.name !== undefined ? nameTaken(changes.name) : err;
-    });
-  if (!updated) throw notFound("playbook");
+  await db.transaction().execute(async (tx) => {
+    await lockPlaybook(tx, scope, id);
+    await tx
+      .updateTable("playbooks")
+      .set({ ...changes, updated_at: new Date() })
+      .where("id", "=", id)
+      .where("org_id", "=", scope.orgId)
+      .execute()
+      .catch((err: unknown) => {
+        throw uniqueViolation(err) && changes.name !== undefined ? nameTaken(changes.name) : err;
+      });
+  });
   return getPlaybook(db, scope, id);
 }
 
-/** Members may delete their own playbooks; anyone's needs admin. */
 export async function deletePlaybook(db: Kysely<DB>, scope: OrgScope, id: string): Promise<void> {
-  const mayDeleteAny = atLeast(scope.role, "admin");
-  let query = db.deleteFrom("playbooks").where("id", "=", id).where("org_id", "=", scope.orgId);
-  if (!mayDeleteAny) query = query.where("created_by", "=", scope.principal.userId);
-  const result = await query.executeTakeFirst();
-  if (result.numDeletedRows > 0n) return;
-  const exists = await db
-    .selectFrom("playbooks")
-    .select("id")
-    .where("id", "=", id)
-    .where("org_id", "=", scope.orgId)
-    .executeTakeFirst();
-  if (!exists) throw notFound("playbook");
-  throw forbidden("only the playbook's author or an admin can delete it");
+  await db.transaction().execute(async (tx) => {
+    await lockPlaybook(tx, scope, id);
+    await tx.deleteFrom("playbooks").where("id", "=", id).where("org_id", "=", scope.orgId).execute();
+  });
 }
 
-/** Locks the playbook row (in the caller's org) for the rest of the transaction; 404 if there is none. */
+/**
+ * Locks the playbook row (in the caller's org) for the rest of the transaction: 404 if there is
+ * none, 403 unless the caller wrote it or is an admin. Every change to a playbook, its tasks
+ * included, goes through here, so one rule decides who may edit, re-task and delete it.
+ */
 async function lockPlaybook(tx: Transaction<DB>, scope: OrgScope, playbookId: string): Promise<void> {
   const row = await tx
     .selectFrom("playbooks")
-    .select("id")
+    .select("created_by")
     .where("id", "=", playbookId)
     .where("org_id", "=", scope.orgId)
     .forUpdate()
     .executeTakeFirst();
   if (!row) throw notFound("playbook");
+  if (row.created_by !== scope.principal.userId && !atLeast(scope.role, "admin")) {
+    throw forbidden("only the playbook's author or an admin can change it");
+  }
 }
 
 /** Any task edit is an edit of the playbook: its updated_at moves (approvals bind to versions). */

@@ -6,7 +6,16 @@ import type { App } from "../http/types.js";
 import { orgScope } from "../orgs/access.js";
 import { SourceRelay } from "../sources/relay.js";
 import { sandboxLimits } from "./limits.js";
-import { CommandSchema, commandView, SandboxSchema, SnapshotSchema, sandboxView, snapshotView } from "./views.js";
+import {
+  CommandRecordSchema,
+  CommandSchema,
+  commandRecordView,
+  commandView,
+  SandboxSchema,
+  SnapshotSchema,
+  sandboxView,
+  snapshotView,
+} from "./views.js";
 
 const Name = z
   .string()
@@ -250,12 +259,15 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
       schema: {
         tags: ["sandboxes"],
         summary: "Commands run in a sandbox, oldest first (the audit trail)",
+        description:
+          "Viewers, and members looking at someone else's sandbox, get the trail without stdout and stderr: " +
+          "a clone's output is as sensitive as the production VM it came from.",
         security: securityAny,
         params: SandboxParams,
         querystring: Pagination,
         response: {
           200: z.object({
-            commands: z.array(CommandSchema),
+            commands: z.array(CommandRecordSchema),
             count: z.number().int(),
             has_more: z.boolean(),
             next_offset: z.number().int().nullable(),
@@ -267,9 +279,10 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
     async (request) => {
       const scope = await orgScope(ctx, request, request.params.slug, "viewer");
       const { limit, offset } = request.query;
-      const result = page(await sandboxes.commands(scope, request.params.id, { limit, offset }), limit, offset);
+      const { rows, withOutput } = await sandboxes.commands(scope, request.params.id, { limit, offset });
+      const result = page(rows, limit, offset);
       return {
-        commands: result.items.map(commandView),
+        commands: result.items.map((row) => commandRecordView(row, withOutput)),
         count: result.items.length,
         has_more: result.hasMore,
         next_offset: result.nextOffset,
@@ -349,7 +362,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
     {
       schema: {
         tags: ["sandboxes"],
-        summary: "Read a file inside a running sandbox (base64, binary-safe, up to 8 MiB)",
+        summary: "Read a file inside a running sandbox (base64, binary-safe, up to 8 MiB; its creator or an admin)",
         security: securityAny,
         params: SandboxParams,
         querystring: z.strictObject({ path: GuestPath }),
@@ -365,7 +378,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request) => {
-      const scope = await orgScope(ctx, request, request.params.slug, "viewer");
+      const scope = await orgScope(ctx, request, request.params.slug, "member");
       const file = await sandboxes.readFile(scope, request.params.id, request.query.path, sandboxLimits.maxFileBytes);
       return {
         path: request.query.path,
@@ -414,7 +427,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
     {
       schema: {
         tags: ["sandboxes"],
-        summary: "List one directory inside a running sandbox",
+        summary: "List one directory inside a running sandbox (its creator or an admin)",
         security: securityAny,
         params: SandboxParams,
         querystring: z.strictObject({ path: GuestPath }),
@@ -435,7 +448,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (request) => {
-      const scope = await orgScope(ctx, request, request.params.slug, "viewer");
+      const scope = await orgScope(ctx, request, request.params.slug, "member");
       const entries = await sandboxes.listFiles(scope, request.params.id, request.query.path);
       const known = new Set(["file", "directory", "symlink"]);
       return {

@@ -326,6 +326,77 @@ describe.each(databaseKinds)("sandboxes over the host stream (%s)", (kind) => {
       expect((await t.call("DELETE", `/v1/orgs/acme/sandboxes/${id}`, { as: admin })).status).toBe(200);
     });
 
+    describe("contents (files, command output) are as sensitive as the source VM", () => {
+      const joined = async (role: string) => {
+        const user = await t.fastUser(role);
+        const res = await t.call("POST", "/v1/orgs/acme/members", { as: owner, body: { email: user.email, role } });
+        expect(res.status).toBe(201);
+        return user;
+      };
+      const readFile = (sandboxId: string, as: Caller) =>
+        t.call("GET", `/v1/orgs/acme/sandboxes/${sandboxId}/files`, { as, query: { path: "/etc/shadow" } });
+      const listDir = (sandboxId: string, as: Caller) =>
+        t.call("GET", `/v1/orgs/acme/sandboxes/${sandboxId}/files/list`, { as, query: { path: "/root" } });
+
+      it("viewers-read-sandbox-files: a viewer cannot read files or list directories, and the host is never asked", async () => {
+        const viewer = await joined("viewer");
+        for (const res of [await readFile(id, viewer), await listDir(id, viewer)]) {
+          expect(res.status).toBe(403);
+          expect(res.body.error.code).toBe("forbidden");
+        }
+        expect(daemon.commands("readFile")).toHaveLength(0);
+        expect(daemon.commands("listFiles")).toHaveLength(0);
+      });
+
+      it("members-read-others-sandbox-files: a member cannot read another member's sandbox; its creator and admins can", async () => {
+        const creator = await joined("member");
+        const other = await joined("member");
+        const admin = await joined("admin");
+        const theirs = (await createSandbox({}, creator)).body.id as string;
+        for (const res of [await readFile(theirs, other), await listDir(theirs, other)]) {
+          expect(res.status).toBe(403);
+          expect(res.body.error).toEqual({
+            code: "forbidden",
+            message: "only admins can read sandboxes created by someone else",
+          });
+        }
+        expect(daemon.commands("readFile")).toHaveLength(0);
+        expect(daemon.commands("listFiles")).toHaveLength(0);
+        for (const reader of [creator, admin, owner]) {
+          expect((await readFile(theirs, reader)).status).toBe(200);
+          expect((await listDir(theirs, reader)).status).toBe(200);
+        }
+      });
+
+      it("viewers-read-command-output: the trail shows viewers and other members what ran, not what it printed", async () => {
+        const creator = await joined("member");
+        const other = await joined("member");
+        const viewer = await joined("viewer");
+        const admin = await joined("admin");
+        const theirs = (await createSandbox({}, creator)).body.id as string;
+        const ran = await t.call("POST", `/v1/orgs/acme/sandboxes/${theirs}/run`, {
+          as: creator,
+          body: { command: "cat /etc/shadow" },
+        });
+        expect(ran.body.stdout).toBe("ran: cat /etc/shadow\n");
+        const trail = (as: Caller) => t.call("GET", `/v1/orgs/acme/sandboxes/${theirs}/commands`, { as });
+
+        for (const outsider of [viewer, other]) {
+          const res = await trail(outsider);
+          expect(res.status).toBe(200);
+          expect(res.body.commands).toEqual([
+            expect.objectContaining({ command: "cat /etc/shadow", exit_code: 0, stdout: null, stderr: null }),
+          ]);
+        }
+        for (const reader of [creator, admin]) {
+          const res = await trail(reader);
+          expect(res.body.commands).toEqual([
+            expect.objectContaining({ stdout: "ran: cat /etc/shadow\n", stderr: "" }),
+          ]);
+        }
+      });
+    });
+
     it("extends the lease and tells the host the same expiry", async () => {
       const res = await t.call("POST", `/v1/orgs/acme/sandboxes/${id}/extend`, {
         as: owner,

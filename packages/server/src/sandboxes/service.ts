@@ -67,6 +67,16 @@ function expectReply<C extends ReplyCase>(reply: HostMessage, kind: C): ReplyVal
   return payload.value as ReplyValue<C>;
 }
 
+/**
+ * Acting on a sandbox and reading what is in it (files, command output) take the same standing: a
+ * clone holds production data (SPEC §3), so members reach their own sandboxes and admins everyone's.
+ */
+function mayEnter(scope: OrgScope, sandbox: Sandbox): boolean {
+  return (
+    atLeast(scope.role, "admin") || (atLeast(scope.role, "member") && sandbox.created_by === scope.principal.userId)
+  );
+}
+
 function cap(text: string): { text: string; truncated: boolean } {
   const bytes = Buffer.byteLength(text, "utf8");
   if (bytes <= sandboxLimits.maxStoredOutputBytes) return { text, truncated: false };
@@ -392,9 +402,12 @@ export class SandboxService {
 
   private assertCanModify(scope: OrgScope, sandbox: Sandbox): void {
     if (!atLeast(scope.role, "member")) throw forbidden("viewers cannot change sandboxes");
-    if (sandbox.created_by !== scope.principal.userId && !atLeast(scope.role, "admin")) {
-      throw forbidden("only admins can change sandboxes created by someone else");
-    }
+    if (!mayEnter(scope, sandbox)) throw forbidden("only admins can change sandboxes created by someone else");
+  }
+
+  private assertCanRead(scope: OrgScope, sandbox: Sandbox): void {
+    if (!atLeast(scope.role, "member")) throw forbidden("viewers see sandbox metadata only, not files or output");
+    if (!mayEnter(scope, sandbox)) throw forbidden("only admins can read sandboxes created by someone else");
   }
 
   private assertState(sandbox: Sandbox, allowed: SandboxState[], action: string): void {
@@ -580,9 +593,17 @@ export class SandboxService {
     }
   }
 
-  async commands(scope: OrgScope, id: string, page: { limit: number; offset: number }): Promise<Command[]> {
-    await this.get(scope, id);
-    return this.db
+  /**
+   * The command trail is metadata everyone in the org sees (what ran, when, how it ended); the
+   * output is contents, so `withOutput` says whether this caller may see it.
+   */
+  async commands(
+    scope: OrgScope,
+    id: string,
+    page: { limit: number; offset: number },
+  ): Promise<{ rows: Command[]; withOutput: boolean }> {
+    const sandbox = await this.get(scope, id);
+    const rows = await this.db
       .selectFrom("commands")
       .selectAll()
       .where("sandbox_id", "=", id)
@@ -592,6 +613,7 @@ export class SandboxService {
       .limit(page.limit + 1)
       .offset(page.offset)
       .execute();
+    return { rows, withOutput: mayEnter(scope, sandbox) };
   }
 
   async snapshot(scope: OrgScope, id: string, input: { name: string; includeMemory: boolean }): Promise<Snapshot> {
@@ -654,6 +676,7 @@ export class SandboxService {
     maxBytes: number,
   ): Promise<{ content: Uint8Array; truncated: boolean }> {
     const sandbox = await this.get(scope, id);
+    this.assertCanRead(scope, sandbox);
     this.assertState(sandbox, ["RUNNING"], "read files in");
     try {
       const reply = await this.hosts.request(
@@ -698,6 +721,7 @@ export class SandboxService {
 
   async listFiles(scope: OrgScope, id: string, path: string) {
     const sandbox = await this.get(scope, id);
+    this.assertCanRead(scope, sandbox);
     this.assertState(sandbox, ["RUNNING"], "list files in");
     try {
       const reply = await this.hosts.request(

@@ -116,6 +116,20 @@ export function commandView(row: Command): z.infer<typeof CommandSchema> {
   };
 }
 
+const withheld =
+  "null when withheld: output is sandbox contents, readable by the sandbox's creator (member) and by admins";
+
+/** A command as the trail lists it: everyone in the org sees what ran, only some see what it printed. */
+export const CommandRecordSchema = CommandSchema.extend({
+  stdout: z.string().nullable().describe(withheld),
+  stderr: z.string().nullable().describe(withheld),
+}).meta({ id: "CommandRecord" });
+
+export function commandRecordView(row: Command, withOutput: boolean): z.infer<typeof CommandRecordSchema> {
+  const view = commandView(row);
+  return withOutput ? view : { ...view, stdout: null, stderr: null };
+}
+
 export const SnapshotSchema = z
   .object({
     id: z.uuid(),

@@ -1,0 +1,195 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { databaseKinds } from "../testing/db.js";
+import { type Caller, startTestServer, type TestServer } from "../testing/harness.js";
+import { type OrgRoute, orgRoutes, type RouteIds, requestFor } from "../testing/org-routes.js";
+import { TestDaemon } from "../testing/test-daemon.js";
+
+/**
+ * Who may call an operation:
+ * - viewer, member, admin, owner: that role or higher;
+ * - creator: a member on a sandbox or playbook they created, an admin on anyone's.
+ */
+type Rule = "viewer" | "member" | "creator" | "admin" | "owner";
+
+/** The callers: `member` created the fixture sandbox and playbook, `other` is a member who did not. */
+type Who = "owner" | "admin" | "member" | "other" | "viewer";
+
+const allowedBy: Record<Rule, readonly Who[]> = {
+  viewer: ["owner", "admin", "member", "other", "viewer"],
+  member: ["owner", "admin", "member", "other"],
+  creator: ["owner", "admin", "member"],
+  admin: ["owner", "admin"],
+  owner: ["owner"],
+};
+
+/** The permission table (README, "Roles and permissions"): every org-scoped operation has a row. */
+const expected: Record<string, Rule> = {
+  "GET /v1/orgs/{slug}": "viewer",
+  "PATCH /v1/orgs/{slug}": "admin",
+  "DELETE /v1/orgs/{slug}": "owner",
+  "GET /v1/orgs/{slug}/members": "viewer",
+  "POST /v1/orgs/{slug}/members": "admin",
+  "PATCH /v1/orgs/{slug}/members/{memberId}": "admin",
+  "DELETE /v1/orgs/{slug}/members/{memberId}": "admin",
+  "POST /v1/orgs/{slug}/api-keys": "admin",
+  "GET /v1/orgs/{slug}/api-keys": "admin",
+  "DELETE /v1/orgs/{slug}/api-keys/{keyId}": "admin",
+  "GET /v1/orgs/{slug}/hosts": "viewer",
+  "POST /v1/orgs/{slug}/hosts/tokens": "admin",
+  "GET /v1/orgs/{slug}/hosts/tokens": "viewer",
+  "DELETE /v1/orgs/{slug}/hosts/tokens/{tokenId}": "admin",
+  "GET /v1/orgs/{slug}/hosts/{hostId}": "viewer",
+  "POST /v1/orgs/{slug}/sandboxes": "member",
+  "GET /v1/orgs/{slug}/sandboxes": "viewer",
+  "GET /v1/orgs/{slug}/sandboxes/{id}": "viewer",
+  "DELETE /v1/orgs/{slug}/sandboxes/{id}": "creator",
+  "POST /v1/orgs/{slug}/sandboxes/{id}/start": "creator",
+  "POST /v1/orgs/{slug}/sandboxes/{id}/stop": "creator",
+  "POST /v1/orgs/{slug}/sandboxes/{id}/run": "creator",
+  // Everyone sees the trail; only creator and admins see its output (sandboxes.test.ts).
+  "GET /v1/orgs/{slug}/sandboxes/{id}/commands": "viewer",
+  "GET /v1/orgs/{slug}/sandboxes/{id}/ip": "viewer",
+  "POST /v1/orgs/{slug}/sandboxes/{id}/snapshot": "creator",
+  "GET /v1/orgs/{slug}/sandboxes/{id}/snapshots": "viewer",
+  "GET /v1/orgs/{slug}/sandboxes/{id}/files": "creator",
+  "PUT /v1/orgs/{slug}/sandboxes/{id}/files": "creator",
+  "GET /v1/orgs/{slug}/sandboxes/{id}/files/list": "creator",
+  "POST /v1/orgs/{slug}/sandboxes/{id}/restore": "creator",
+  "POST /v1/orgs/{slug}/sandboxes/{id}/extend": "creator",
+  "POST /v1/orgs/{slug}/source-hosts": "admin",
+  "GET /v1/orgs/{slug}/source-hosts": "viewer",
+  "GET /v1/orgs/{slug}/source-hosts/{sourceHostId}": "viewer",
+  "DELETE /v1/orgs/{slug}/source-hosts/{sourceHostId}": "admin",
+  "GET /v1/orgs/{slug}/source-hosts/{sourceHostId}/vms": "viewer",
+  "POST /v1/orgs/{slug}/source-hosts/{sourceHostId}/vms/{vm}/prepare": "admin",
+  "POST /v1/orgs/{slug}/source-hosts/{sourceHostId}/vms/{vm}/run": "member",
+  "POST /v1/orgs/{slug}/source-hosts/{sourceHostId}/vms/{vm}/inspect": "member",
+  "GET /v1/orgs/{slug}/source-hosts/{sourceHostId}/vms/{vm}/file": "member",
+  "GET /v1/orgs/{slug}/source-commands": "viewer",
+  "POST /v1/orgs/{slug}/playbooks": "member",
+  "GET /v1/orgs/{slug}/playbooks": "viewer",
+  "GET /v1/orgs/{slug}/playbooks/{playbookId}": "viewer",
+  "PATCH /v1/orgs/{slug}/playbooks/{playbookId}": "creator",
+  "DELETE /v1/orgs/{slug}/playbooks/{playbookId}": "creator",
+  "GET /v1/orgs/{slug}/playbooks/{playbookId}/render": "viewer",
+  "POST /v1/orgs/{slug}/playbooks/{playbookId}/tasks": "creator",
+  "GET /v1/orgs/{slug}/playbooks/{playbookId}/tasks": "viewer",
+  "PUT /v1/orgs/{slug}/playbooks/{playbookId}/tasks/reorder": "creator",
+  "PATCH /v1/orgs/{slug}/playbooks/{playbookId}/tasks/{taskId}": "creator",
+  "DELETE /v1/orgs/{slug}/playbooks/{playbookId}/tasks/{taskId}": "creator",
+};
+
+describe.each(databaseKinds)("permissions: every org-scoped route × role (%s)", (kind) => {
+  let t: TestServer;
+  let daemon: TestDaemon;
+  let callers: Record<Who, Caller>;
+  let ids: RouteIds;
+  /** Operations that use up their target (or body) get a new one for each call, so every caller meets a live one. */
+  let fresh: Record<string, () => Promise<RouteIds>>;
+
+  beforeAll(async () => {
+    t = await startTestServer(kind);
+    const owner = await t.fastUser("owner");
+    await t.org(owner, "acme");
+    const join = async (name: string, role: string) => {
+      const user = await t.fastUser(name);
+      const res = await t.call("POST", "/v1/orgs/acme/members", { as: owner, body: { email: user.email, role } });
+      if (res.status !== 201) throw new Error(`join failed: ${res.status} ${JSON.stringify(res.body)}`);
+      return { caller: { cookie: user.cookie }, memberId: res.body.id as string };
+    };
+    const member = (await join("member", "member")).caller;
+    callers = {
+      owner,
+      admin: (await join("admin", "admin")).caller,
+      member,
+      other: (await join("other", "member")).caller,
+      viewer: (await join("viewer", "viewer")).caller,
+    };
+
+    const token = await t.hostToken(owner, "acme");
+    daemon = await TestDaemon.connect(t.grpcUrl, { token: token.token });
+    const post = async (path: string, body: unknown, as: Caller = member) => {
+      const res = await t.call("POST", `/v1/orgs/acme${path}`, { as, body });
+      if (res.status !== 201) throw new Error(`POST ${path} failed: ${res.status} ${JSON.stringify(res.body)}`);
+      return res.body.id as string;
+    };
+    const sourceHost = () =>
+      post("/source-hosts", { type: "libvirt", name: `kvm-${Math.random()}`, hostname: "10.0.0.5" }, owner);
+    const sandboxId = await post("/sandboxes", { source_vm: "debian-12" });
+    const playbookId = await post("/playbooks", { name: "web" });
+    const task = () => post(`/playbooks/${playbookId}/tasks`, { name: "x", module: "debug", params: { msg: "x" } });
+    ids = {
+      slug: "acme",
+      id: sandboxId,
+      snapshotId: await post(`/sandboxes/${sandboxId}/snapshot`, { name: "before" }),
+      playbookId,
+      taskId: await task(),
+      sourceHostId: await sourceHost(),
+      vm: "web-1",
+      tokenId: token.id,
+      hostId: token.id,
+      keyId: (await t.apiKey(owner, "acme", "viewer")).id,
+      memberId: (await join("target", "viewer")).memberId,
+    };
+    let playbooks = 0;
+    fresh = {
+      "POST /v1/orgs/{slug}/members": async () => ({ newcomerEmail: (await t.fastUser("newcomer")).email }),
+      // Stopping the shared sandbox would leave file and command rows answering 409, not what they allow.
+      "POST /v1/orgs/{slug}/sandboxes/{id}/stop": async () => ({
+        id: await post("/sandboxes", { source_vm: "debian-12" }),
+      }),
+      "DELETE /v1/orgs/{slug}/sandboxes/{id}": async () => ({
+        id: await post("/sandboxes", { source_vm: "debian-12" }),
+      }),
+      "DELETE /v1/orgs/{slug}/playbooks/{playbookId}": async () => ({
+        playbookId: await post("/playbooks", { name: `doomed-${++playbooks}` }),
+      }),
+      "DELETE /v1/orgs/{slug}/playbooks/{playbookId}/tasks/{taskId}": async () => ({ taskId: await task() }),
+      "DELETE /v1/orgs/{slug}/hosts/tokens/{tokenId}": async () => ({ tokenId: (await t.hostToken(owner, "acme")).id }),
+      "DELETE /v1/orgs/{slug}/api-keys/{keyId}": async () => ({ keyId: (await t.apiKey(owner, "acme", "viewer")).id }),
+      "DELETE /v1/orgs/{slug}/members/{memberId}": async () => ({
+        memberId: (await join("leaver", "viewer")).memberId,
+      }),
+      "DELETE /v1/orgs/{slug}/source-hosts/{sourceHostId}": async () => ({ sourceHostId: await sourceHost() }),
+    };
+  });
+
+  afterAll(async () => {
+    daemon?.abort();
+    await t?.close();
+  });
+
+  it("the permission table has exactly one row per org-scoped operation in the OpenAPI document", async () => {
+    const documented = (await orgRoutes(t)).map((r) => r.key).sort();
+    expect(documented).toEqual(Object.keys(expected).sort());
+  });
+
+  it("each role is allowed exactly the operations the table gives it, and refused the rest with 403", async () => {
+    // Deleting the org would end the sweep, so it goes last.
+    const routes = (await orgRoutes(t)).sort((a, b) => Number(isOrgDelete(a)) - Number(isOrgDelete(b)));
+    for (const route of routes) {
+      const rule = expected[route.key];
+      if (!rule) throw new Error(`add ${route.key} to the permission table`);
+      // Weakest first: a refused call must not have changed anything the next caller relies on.
+      for (const who of ["viewer", "other", "member", "admin", "owner"] as const) {
+        const target = fresh[route.key] ? { ...ids, ...(await fresh[route.key]?.()) } : ids;
+        const { url, ...request } = requestFor(route, target);
+        const hostCommands = daemon.received.length;
+        const res = await t.call(route.method, url, { as: callers[who], ...request });
+        const label = `${who}: ${route.key} → ${res.status} ${JSON.stringify(res.body?.error ?? "")}`;
+        if (allowedBy[rule].includes(who)) {
+          expect.soft([401, 403, 404], label).not.toContain(res.status);
+          expect.soft(res.status, label).toBeLessThan(500);
+        } else {
+          expect.soft(res.status, label).toBe(403);
+          expect.soft(res.body?.error?.code, label).toBe("forbidden");
+          expect.soft(daemon.received.length, `${label}: no host command`).toBe(hostCommands);
+        }
+      }
+    }
+  });
+});
+
+function isOrgDelete(route: OrgRoute): boolean {
+  return route.key === "DELETE /v1/orgs/{slug}";
+}
