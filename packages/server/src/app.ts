@@ -11,6 +11,7 @@ import type { AppContext } from "./context.js";
 import { hostRoutes } from "./hosts/routes.js";
 import { registerCors } from "./http/cors.js";
 import { handleError, registerErrorHandling } from "./http/error-handler.js";
+import { registerJsonBodyParser } from "./http/json-body.js";
 import { openApiRoute, registerOpenApi } from "./http/openapi.js";
 import type { App } from "./http/types.js";
 import { memberRoutes } from "./orgs/member-routes.js";
@@ -45,6 +46,7 @@ export async function buildApp(ctx: AppContext): Promise<App> {
   // JSON only: Fastify's default text/plain parser would hand bodies to validation as strings (a
   // misleading 400) instead of the 415 the error catalogue promises for other content types.
   app.removeContentTypeParser("text/plain");
+  registerJsonBodyParser(app);
 
   registerErrorHandling(app);
   await registerOpenApi(app, { version: VERSION, docs: ctx.config.docs });
