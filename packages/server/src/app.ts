@@ -9,6 +9,7 @@ import { resolvePrincipal } from "./auth/principal.js";
 import { authRoutes } from "./auth/routes.js";
 import type { AppContext } from "./context.js";
 import { hostRoutes } from "./hosts/routes.js";
+import { answerClientError } from "./http/client-errors.js";
 import { registerCors } from "./http/cors.js";
 import { handleError, registerErrorHandling } from "./http/error-handler.js";
 import { registerJsonBodyParser } from "./http/json-body.js";
@@ -40,6 +41,15 @@ export async function buildApp(ctx: AppContext): Promise<App> {
     trustProxy: ctx.config.trustedProxies.length > 0 ? ctx.config.trustedProxies : false,
     routerOptions: { ignoreTrailingSlash: true },
     frameworkErrors: handleError,
+    clientErrorHandler: answerClientError,
+    // A client gets this long to send its whole request (body included), and the headers within it.
+    // No idle-connection timeout: a handler may rightly stay silent for minutes (a long command).
+    requestTimeout: ctx.config.requestTimeoutMs,
+    http: {
+      headersTimeout: ctx.config.headersTimeoutMs,
+      // Node enforces both timeouts only on this tick (30 s by default), which would stretch them.
+      connectionsCheckingInterval: Math.min(1_000, Math.ceil(ctx.config.headersTimeoutMs / 4)),
+    },
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
