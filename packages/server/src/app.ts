@@ -9,8 +9,10 @@ import { resolvePrincipal } from "./auth/principal.js";
 import { authRoutes } from "./auth/routes.js";
 import type { AppContext } from "./context.js";
 import { hostRoutes } from "./hosts/routes.js";
+import { answerClientError } from "./http/client-errors.js";
 import { registerCors } from "./http/cors.js";
 import { handleError, registerErrorHandling } from "./http/error-handler.js";
+import { registerJsonBodyParser } from "./http/json-body.js";
 import { openApiRoute, registerOpenApi } from "./http/openapi.js";
 import type { App } from "./http/types.js";
 import { memberRoutes } from "./orgs/member-routes.js";
@@ -39,12 +41,22 @@ export async function buildApp(ctx: AppContext): Promise<App> {
     trustProxy: ctx.config.trustedProxies.length > 0 ? ctx.config.trustedProxies : false,
     routerOptions: { ignoreTrailingSlash: true },
     frameworkErrors: handleError,
+    clientErrorHandler: answerClientError,
+    // A client gets this long to send its whole request (body included), and the headers within it.
+    // No idle-connection timeout: a handler may rightly stay silent for minutes (a long command).
+    requestTimeout: ctx.config.requestTimeoutMs,
+    http: {
+      headersTimeout: ctx.config.headersTimeoutMs,
+      // Node enforces both timeouts only on this tick (30 s by default), which would stretch them.
+      connectionsCheckingInterval: Math.min(1_000, Math.ceil(ctx.config.headersTimeoutMs / 4)),
+    },
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   // JSON only: Fastify's default text/plain parser would hand bodies to validation as strings (a
   // misleading 400) instead of the 415 the error catalogue promises for other content types.
   app.removeContentTypeParser("text/plain");
+  registerJsonBodyParser(app);
 
   registerErrorHandling(app);
   await registerOpenApi(app, { version: VERSION, docs: ctx.config.docs });

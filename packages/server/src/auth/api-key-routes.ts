@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { AppContext } from "../context.js";
 import { forbidden, notFound } from "../http/errors.js";
-import { errorResponses, iso, OrgParams, Status, securityAny, Timestamp, Uuid } from "../http/schemas.js";
+import { errorResponses, FreeText, iso, OrgParams, Status, securityAny, Timestamp, Uuid } from "../http/schemas.js";
 import type { App } from "../http/types.js";
 import { newId } from "../lib/ids.js";
 import { hashSecret, newSecret } from "../lib/secrets.js";
@@ -29,7 +29,7 @@ const CreatedApiKey = ApiKeySchema.extend({ key: z.string().describe("the secret
 );
 
 const CreateBody = z.strictObject({
-  name: z.string().trim().min(1).max(100),
+  name: FreeText.trim().min(1).max(100),
   role: z.enum(roles).default("member"),
   expires_in_days: z.number().int().min(1).max(3650).optional(),
 });

@@ -4,7 +4,7 @@ import { z } from "zod";
 import type { AppContext } from "../context.js";
 import type { DB, User } from "../db/schema.js";
 import { AppError } from "../http/errors.js";
-import { errorResponses } from "../http/schemas.js";
+import { errorResponses, FreeText } from "../http/schemas.js";
 import type { App } from "../http/types.js";
 import { newId } from "../lib/ids.js";
 import { constantTimeEqual } from "../lib/secrets.js";
@@ -104,9 +104,9 @@ export function oauthRoutes(app: App, ctx: AppContext): void {
           tags: ["auth"],
           summary: `Finish ${name} sign-in (the provider redirects here)`,
           querystring: z.object({
-            code: z.string().max(2048).optional(),
-            state: z.string().max(512).optional(),
-            error: z.string().max(256).optional(),
+            code: FreeText.max(2048).optional(),
+            state: FreeText.max(512).optional(),
+            error: FreeText.max(256).optional(),
           }),
           response: {
             302: z.null().describe("signed in; redirect to the dashboard"),

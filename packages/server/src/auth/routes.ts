@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { AppContext } from "../context.js";
 import { AppError, conflict } from "../http/errors.js";
-import { errorResponses, Status, securityAny } from "../http/schemas.js";
+import { errorResponses, FreeText, Status, securityAny } from "../http/schemas.js";
 import type { App } from "../http/types.js";
 import { newId } from "../lib/ids.js";
 import { hashPassword, PASSWORD_MAX, PASSWORD_MIN, verifyPassword } from "./passwords.js";
@@ -10,15 +10,15 @@ import { enforce, rateLimitByIp, rateRules } from "./rate-limit.js";
 import { clearSessionCookie, createSession, deleteSession, setSessionCookie } from "./sessions.js";
 import { EmailInput, findUserByEmail, getUser, UserSchema, userView } from "./users.js";
 
-const Password = z
-  .string()
-  .min(PASSWORD_MIN, `must be at least ${PASSWORD_MIN} characters`)
-  .max(PASSWORD_MAX, `must be at most ${PASSWORD_MAX} characters`);
+const Password = FreeText.min(PASSWORD_MIN, `must be at least ${PASSWORD_MIN} characters`).max(
+  PASSWORD_MAX,
+  `must be at most ${PASSWORD_MAX} characters`,
+);
 
 const RegisterBody = z.strictObject({
   email: EmailInput,
   password: Password,
-  display_name: z.string().trim().min(1).max(100),
+  display_name: FreeText.trim().min(1).max(100),
 });
 
 const LoginBody = z.strictObject({

@@ -44,6 +44,8 @@ describe("loadConfig", () => {
         encryptionKey: undefined,
         insecureDev: false,
         docs: true,
+        headersTimeoutMs: 10_000,
+        requestTimeoutMs: 60_000,
         heartbeatIntervalMs: 10_000,
         missedHeartbeats: 3,
         defaultTtlMs: 24 * 3_600_000,
@@ -256,6 +258,8 @@ describe("loadConfig", () => {
         FLUID_MAX_TTL: "2d",
         FLUID_HOST_LOST_GRACE: "0",
         FLUID_REAPER_INTERVAL: "1m",
+        FLUID_HEADERS_TIMEOUT: "5s",
+        FLUID_REQUEST_TIMEOUT: "2m",
       });
       expect(config).toMatchObject({
         sessionTtlMs: 12 * 3_600_000,
@@ -264,6 +268,8 @@ describe("loadConfig", () => {
         maxTtlMs: 2 * 86_400_000,
         hostLostGraceMs: 0,
         reaperIntervalMs: 60_000,
+        headersTimeoutMs: 5_000,
+        requestTimeoutMs: 120_000,
       });
     });
 
@@ -276,6 +282,8 @@ describe("loadConfig", () => {
       ["FLUID_MAX_TTL", "7days"],
       ["FLUID_HOST_LOST_GRACE", "soon"],
       ["FLUID_REAPER_INTERVAL", "10ms"],
+      ["FLUID_HEADERS_TIMEOUT", "0"],
+      ["FLUID_REQUEST_TIMEOUT", "never"],
     ])("env-parse-errors-logged: %s=%s is refused, naming the variable and value", (name, value) => {
       expect(insecureProblems([], { [name]: value })).toEqual([
         `${name} must be a duration like 30s, 10m, 24h or 7d, got "${value}"`,
@@ -310,6 +318,16 @@ describe("loadConfig", () => {
     it("FLUID_CPU_OVERCOMMIT accepts a number between 1 and 64", () => {
       expect(load([], { FLUID_CPU_OVERCOMMIT: "1.5" }).cpuOvercommit).toBe(1.5);
       expect(load([], { FLUID_CPU_OVERCOMMIT: "64" }).cpuOvercommit).toBe(64);
+    });
+
+    it("HTTP timeouts default to 10s for headers and 60s for the whole request", () => {
+      expect(load([], {})).toMatchObject({ headersTimeoutMs: 10_000, requestTimeoutMs: 60_000 });
+    });
+
+    it("a headers timeout longer than the request timeout is refused", () => {
+      expect(insecureProblems([], { FLUID_HEADERS_TIMEOUT: "2m" })).toEqual([
+        "FLUID_HEADERS_TIMEOUT must not exceed FLUID_REQUEST_TIMEOUT",
+      ]);
     });
 
     it("a default sandbox lease longer than the maximum is refused", () => {

@@ -35,6 +35,10 @@ export interface ServerConfig {
   encryptionKey: Buffer | undefined;
   insecureDev: boolean;
   docs: boolean;
+  /** Longest a client may take to send a request's headers; the connection then gets 408. */
+  headersTimeoutMs: number;
+  /** Longest a client may take to send a whole request, body included; the connection then gets 408. */
+  requestTimeoutMs: number;
   heartbeatIntervalMs: number;
   missedHeartbeats: number;
   defaultTtlMs: number;
@@ -93,6 +97,8 @@ Environment only:
   FLUID_ENCRYPTION_KEY      32-byte key (64 hex chars or base64) for secrets at rest
   FLUID_SECURE_COOKIES      auto|true|false (auto: Secure when --public-url is https)
   FLUID_SESSION_TTL         browser session lifetime (default 7d)
+  FLUID_HEADERS_TIMEOUT     longest a client may take to send request headers (default 10s), then 408
+  FLUID_REQUEST_TIMEOUT     longest a client may take to send a whole request, body included (default 60s), then 408
   FLUID_HEARTBEAT_INTERVAL  expected host heartbeat interval (default 10s); 3 missed mark a host OFFLINE
   FLUID_DEFAULT_TTL         sandbox lease when a request gives none (default 24h)
   FLUID_MAX_TTL             longest lease a request or extension may ask for (default 7d)
@@ -316,6 +322,8 @@ export function loadConfig(argv: string[], env: Env): ServerConfig | { help: tru
     encryptionKey,
     insecureDev: flags["insecure-dev"] ?? false,
     docs: !(flags["no-docs"] ?? docsEnv === false),
+    headersTimeoutMs: duration("FLUID_HEADERS_TIMEOUT", 10_000, 100),
+    requestTimeoutMs: duration("FLUID_REQUEST_TIMEOUT", 60_000, 100),
     heartbeatIntervalMs: duration("FLUID_HEARTBEAT_INTERVAL", 10_000, 100),
     missedHeartbeats: 3,
     defaultTtlMs: duration("FLUID_DEFAULT_TTL", 24 * 3_600_000, 60_000),
@@ -327,6 +335,8 @@ export function loadConfig(argv: string[], env: Env): ServerConfig | { help: tru
     log: { level },
   };
   if (config.defaultTtlMs > config.maxTtlMs) problems.push("FLUID_DEFAULT_TTL must not exceed FLUID_MAX_TTL");
+  if (config.headersTimeoutMs > config.requestTimeoutMs)
+    problems.push("FLUID_HEADERS_TIMEOUT must not exceed FLUID_REQUEST_TIMEOUT");
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

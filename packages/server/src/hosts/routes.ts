@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { AppContext } from "../context.js";
 import type { Host } from "../db/schema.js";
 import { notFound } from "../http/errors.js";
-import { errorResponses, iso, OrgParams, Status, securityAny, Timestamp, Uuid } from "../http/schemas.js";
+import { errorResponses, FreeText, iso, OrgParams, Status, securityAny, Timestamp, Uuid } from "../http/schemas.js";
 import type { App } from "../http/types.js";
 import { newId } from "../lib/ids.js";
 import { hashSecret, newSecret } from "../lib/secrets.js";
@@ -118,7 +118,7 @@ export function hostRoutes(app: App, ctx: AppContext): void {
         security: securityAny,
         params: OrgParams,
         body: z.strictObject({
-          name: z.string().trim().min(1).max(100),
+          name: FreeText.trim().min(1).max(100),
           expires_in_days: z.number().int().min(1).max(3650).optional(),
         }),
         response: { 201: CreatedToken, ...errorResponses },

@@ -6,7 +6,6 @@ import type { App } from "./types.js";
 const fastifyCodes: Record<string, { code: ErrorCode; message: string }> = {
   FST_ERR_CTP_BODY_TOO_LARGE: { code: "payload_too_large", message: "request body is too large" },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: "unsupported_media_type", message: "content type must be application/json" },
-  FST_ERR_CTP_EMPTY_JSON_BODY: { code: "invalid_request", message: "request body must not be empty JSON" },
   FST_ERR_CTP_INVALID_JSON_BODY: { code: "invalid_request", message: "request body is not valid JSON" },
 };
 
@@ -30,7 +29,10 @@ export function handleError(err: FastifyError, request: FastifyRequest, reply: F
     return reply.code(err.status).headers(err.headers).send(errorBody(err.code, err.message));
   }
   if (hasZodFastifySchemaValidationErrors(err)) {
-    return reply.code(400).send(errorBody("invalid_request", describeValidation(err)));
+    // The JSON parser reads an empty body as none, so this is also the answer to an empty JSON body.
+    const missingBody = err.validationContext === "body" && request.body === undefined;
+    const message = missingBody ? "a JSON request body is required" : describeValidation(err);
+    return reply.code(400).send(errorBody("invalid_request", message));
   }
   if (isResponseSerializationError(err)) {
     request.log.error({ err, issues: err.cause.issues }, "response did not match its schema");

@@ -12,6 +12,7 @@ export const errorStatus = {
   invalid_state: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  request_timeout: 408,
   rate_limited: 429,
   internal: 500,
   not_implemented: 501,

@@ -86,11 +86,11 @@ describe.each(databaseKinds)("HTTP layer (%s)", (kind) => {
         });
       });
 
-      it("an empty JSON body is 400 invalid_request", async () => {
+      it("an empty JSON body where the route needs one is 400 invalid_request", async () => {
         const response = await t.call("POST", "/v1/auth/login", { body: "", headers: json });
         expect(response.status).toBe(400);
         expect(response.body).toEqual({
-          error: { code: "invalid_request", message: "request body must not be empty JSON" },
+          error: { code: "invalid_request", message: "a JSON request body is required" },
         });
       });
 

@@ -2,6 +2,7 @@ import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import { jsonSchemaTransform, jsonSchemaTransformObject } from "fastify-type-provider-zod";
 import { z } from "zod";
+import { flagOptionalBody, markOptionalBodies } from "./optional-bodies.js";
 import type { App } from "./types.js";
 
 export const OPENAPI_PATH = "/v1/openapi.json";
@@ -27,8 +28,8 @@ export async function registerOpenApi(app: App, options: { version: string; docs
         },
       },
     },
-    transform: jsonSchemaTransform,
-    transformObject: jsonSchemaTransformObject,
+    transform: (route) => jsonSchemaTransform({ ...route, schema: flagOptionalBody(route.schema) }),
+    transformObject: (document) => markOptionalBodies(jsonSchemaTransformObject(document)),
   });
   if (options.docs) {
     await app.register(swaggerUi, { routePrefix: DOCS_PREFIX, staticCSP: true, uiConfig: { url: OPENAPI_PATH } });

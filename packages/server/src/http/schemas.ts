@@ -20,6 +20,19 @@ export const errorResponses = {
   504: ErrorResponse,
 } as const;
 
+/**
+ * Whether PostgreSQL stores a string exactly: text and jsonb refuse NUL (the insert fails), and a
+ * lone surrogate (half a UTF-16 pair, e.g. JSON "\ud800") would silently become U+FFFD.
+ */
+export function isStorableText(value: string): boolean {
+  return !value.includes("\0") && !/\p{Cs}/u.test(value);
+}
+
+/** Every free-text input field builds on this, so bad text is a 400 at validation rather than a 500. */
+export const FreeText = z
+  .string()
+  .refine(isStorableText, { message: "contains characters that cannot be stored (NUL or a lone surrogate)" });
+
 export const Uuid = z.uuid({ message: "must be a UUID" });
 
 export const Slug = z

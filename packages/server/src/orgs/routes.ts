@@ -6,6 +6,7 @@ import type { Org, Role } from "../db/schema.js";
 import { conflict } from "../http/errors.js";
 import {
   errorResponses,
+  FreeText,
   iso,
   OrgParams,
   Slug,
@@ -44,12 +45,12 @@ function orgView(org: Org, role: Role): z.infer<typeof OrgSchema> {
 }
 
 const CreateOrgBody = z.strictObject({
-  name: z.string().trim().min(1).max(100),
+  name: FreeText.trim().min(1).max(100),
   slug: Slug.optional(),
 });
 
 const UpdateOrgBody = z.strictObject({
-  name: z.string().trim().min(1).max(100).optional(),
+  name: FreeText.trim().min(1).max(100).optional(),
   allow_self_approval: z.boolean().optional(),
 });
 

@@ -1,4 +1,5 @@
 import type { ChangedWhen } from "../db/schema.js";
+import { isStorableText } from "../http/schemas.js";
 
 /**
  * The Ansible modules a playbook task may use: what the diff → playbook generator emits (SPEC §7)
@@ -63,18 +64,11 @@ export const playbookLimits = {
 
 /** Top-level module arguments are identifiers (`dest`, `state`, `update_cache`, …). */
 const paramName = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
-/** PostgreSQL text and jsonb cannot hold NUL or lone surrogates (UTF-16 halves with no pair). */
-const unstorable = /\p{Cs}/u;
 
 export interface TaskInput {
   module: ModuleName;
   params: Record<string, unknown>;
   changedWhen: ChangedWhen | null;
-}
-
-/** Whether a string can be stored exactly (no NUL, no lone surrogates). */
-export function isStorableText(value: string): boolean {
-  return !value.includes("\0") && !unstorable.test(value);
 }
 
 /**

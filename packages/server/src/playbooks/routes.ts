@@ -1,17 +1,10 @@
 import { z } from "zod";
 import type { AppContext } from "../context.js";
 import type { PlaybookTask } from "../db/schema.js";
-import { errorResponses, iso, OrgParams, Status, securityAny, Timestamp, Uuid } from "../http/schemas.js";
+import { errorResponses, FreeText, iso, OrgParams, Status, securityAny, Timestamp, Uuid } from "../http/schemas.js";
 import type { App } from "../http/types.js";
 import { orgScope } from "../orgs/access.js";
-import {
-  acceptedModuleNames,
-  isStorableText,
-  type ModuleName,
-  moduleNames,
-  playbookLimits,
-  resolveModule,
-} from "./modules.js";
+import { acceptedModuleNames, type ModuleName, moduleNames, playbookLimits, resolveModule } from "./modules.js";
 import { renderPlaybook } from "./render.js";
 import {
   addTask,
@@ -29,20 +22,13 @@ import {
 
 /** One line of text: no control characters, nothing PostgreSQL cannot store. */
 const Line = (max: number) =>
-  z
-    .string()
-    .trim()
+  FreeText.trim()
     .min(1)
     .max(max)
-    .refine((s) => !/\p{Cc}/u.test(s) && isStorableText(s), {
-      message: "must be one line of text without control characters",
-    });
+    .refine((s) => !/\p{Cc}/u.test(s), { message: "must be one line of text without control characters" });
 
 const PlaybookName = Line(128).describe("unique within the organization; also the play's name");
-const Description = z
-  .string()
-  .max(4096)
-  .refine(isStorableText, { message: "contains characters that cannot be stored (NUL or a lone surrogate)" });
+const Description = FreeText.max(4096);
 const Hosts = z
   .string()
   .regex(

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { AppContext } from "../context.js";
 import { invalid } from "../http/errors.js";
-import { errorResponses, OrgParams, Pagination, securityAny, Timestamp, Uuid } from "../http/schemas.js";
+import { errorResponses, FreeText, OrgParams, Pagination, securityAny, Timestamp, Uuid } from "../http/schemas.js";
 import type { App } from "../http/types.js";
 import { orgScope } from "../orgs/access.js";
 import { SourceRelay } from "../sources/relay.js";
@@ -35,7 +35,7 @@ const CreateBody = z.strictObject({
     .min(sandboxLimits.minTtlSeconds)
     .optional()
     .describe("lease length; default from server config"),
-  agent_id: z.string().max(128).optional(),
+  agent_id: FreeText.max(128).optional(),
   allow_egress: z.boolean().optional().describe("let the sandbox reach networks outside its own (default false)"),
   source_host_id: Uuid.optional().describe("clone source_vm from this source host: the host pulls its disk first"),
   fresh: z.boolean().optional().describe("with source_host_id: pull the VM again instead of using the cached copy"),
@@ -51,17 +51,14 @@ const WaitQuery = z.strictObject({
 
 const EnvName = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const RunBody = z.strictObject({
-  command: z
-    .string()
-    .min(1)
-    .refine((c) => Buffer.byteLength(c, "utf8") <= sandboxLimits.maxCommandBytes, {
-      message: `must be at most ${sandboxLimits.maxCommandBytes} bytes`,
-    }),
+  command: FreeText.min(1).refine((c) => Buffer.byteLength(c, "utf8") <= sandboxLimits.maxCommandBytes, {
+    message: `must be at most ${sandboxLimits.maxCommandBytes} bytes`,
+  }),
   timeout_seconds: z.number().int().min(1).max(sandboxLimits.maxCommandTimeoutSeconds).optional(),
   env: z
     .record(
       z.string().regex(EnvName, "environment variable names must match [A-Za-z_][A-Za-z0-9_]*"),
-      z.string().refine((v) => Buffer.byteLength(v, "utf8") <= sandboxLimits.maxEnvValueBytes, "value too long"),
+      FreeText.refine((v) => Buffer.byteLength(v, "utf8") <= sandboxLimits.maxEnvValueBytes, "value too long"),
     )
     .refine(
       (env) => Object.keys(env).length <= sandboxLimits.maxEnvVars,
@@ -351,11 +348,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
     },
   );
 
-  const GuestPath = z
-    .string()
-    .min(1)
-    .max(4096)
-    .regex(/^\/[^\0]*$/, "must be an absolute path");
+  const GuestPath = FreeText.min(1).max(4096).regex(/^\//, "must be an absolute path");
 
   app.get(
     "/v1/orgs/:slug/sandboxes/:id/files",

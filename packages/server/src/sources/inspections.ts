@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { FreeText } from "../http/schemas.js";
 
 /**
  * Typed read-only inspection of a source VM: each kind is one command line built from validated
@@ -10,12 +11,10 @@ import { z } from "zod";
 /** One argument for the read-only shell's parser: single-quoted, a quote written as '\''. */
 const quote = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`;
 
-const Path = z
-  .string()
-  .min(1)
+const Path = FreeText.min(1)
   .max(4096)
   .regex(/^\//, "must be an absolute path")
-  .refine((p) => !p.includes("\0") && !/[\r\n]/.test(p), "must not contain NUL or line breaks");
+  .refine((p) => !/[\r\n]/.test(p), "must not contain line breaks");
 const Unit = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9@._:\\-]{0,254}$/, "must be a systemd unit name, e.g. nginx.service");

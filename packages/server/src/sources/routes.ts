@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { AppContext } from "../context.js";
 import type { SourceHost } from "../db/schema.js";
 import { conflict, notFound } from "../http/errors.js";
-import { errorResponses, iso, OrgParams, Status, securityAny, Timestamp, Uuid } from "../http/schemas.js";
+import { errorResponses, FreeText, iso, OrgParams, Status, securityAny, Timestamp, Uuid } from "../http/schemas.js";
 import type { App } from "../http/types.js";
 import { newId } from "../lib/ids.js";
 import { orgScope } from "../orgs/access.js";
@@ -13,28 +13,25 @@ const Hostname = z
   .max(253)
   .regex(/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$|^\[?[0-9A-Fa-f:.]+\]?$/, "must be a hostname or IP address");
 const SshUser = z.string().regex(/^[a-z_][a-z0-9_.-]{0,31}$/, "must be a valid Unix user name");
-const PrivateKey = z
-  .string()
-  .max(16_384)
-  .refine((k) => /^-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]+-----END [A-Z ]*PRIVATE KEY-----\s*$/.test(k.trim()), {
+const PrivateKey = FreeText.max(16_384).refine(
+  (k) => /^-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]+-----END [A-Z ]*PRIVATE KEY-----\s*$/.test(k.trim()),
+  {
     message: "must be a PEM/OpenSSH private key",
-  });
+  },
+);
 
 const hostKeyLine =
   /^(\S+\s+)?(ssh-ed25519|ssh-rsa|ssh-dss|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)\s+[A-Za-z0-9+/]+={0,3}(\s.*)?$/;
-const HostKeys = z
-  .string()
-  .max(4096)
-  .refine(
-    (text) => {
-      const lines = text
-        .split(/\r?\n/)
-        .map((line) => line.trim())
-        .filter((line) => line !== "" && !line.startsWith("#"));
-      return lines.length > 0 && lines.every((line) => hostKeyLine.test(line));
-    },
-    { message: "must be public host keys, one per line: `ssh-ed25519 AAAA…` or a known_hosts/ssh-keyscan line" },
-  );
+const HostKeys = FreeText.max(4096).refine(
+  (text) => {
+    const lines = text
+      .split(/\r?\n/)
+      .map((line) => line.trim())
+      .filter((line) => line !== "" && !line.startsWith("#"));
+    return lines.length > 0 && lines.every((line) => hostKeyLine.test(line));
+  },
+  { message: "must be public host keys, one per line: `ssh-ed25519 AAAA…` or a known_hosts/ssh-keyscan line" },
+);
 
 const LibvirtBody = z.strictObject({
   type: z.literal("libvirt"),
@@ -52,9 +49,9 @@ const ProxmoxBody = z.strictObject({
   type: z.literal("proxmox"),
   name: LibvirtBody.shape.name,
   hostname: Hostname,
-  proxmox_token_id: z.string().min(1).max(256),
-  proxmox_secret: z.string().min(1).max(1024).describe("stored encrypted; never returned"),
-  proxmox_node: z.string().min(1).max(128),
+  proxmox_token_id: FreeText.min(1).max(256),
+  proxmox_secret: FreeText.min(1).max(1024).describe("stored encrypted; never returned"),
+  proxmox_node: FreeText.min(1).max(128),
   proxmox_verify_tls: z.boolean().default(true),
 });
 

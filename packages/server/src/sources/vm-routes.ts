@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { AppContext } from "../context.js";
 import type { SourceCommand } from "../db/schema.js";
-import { errorResponses, iso, OrgParams, securityAny, Timestamp, Uuid } from "../http/schemas.js";
+import { errorResponses, FreeText, iso, OrgParams, securityAny, Timestamp, Uuid } from "../http/schemas.js";
 import type { App } from "../http/types.js";
 import { orgScope } from "../orgs/access.js";
 import { InspectionSchema, inspectionCommand } from "./inspections.js";
@@ -15,7 +15,7 @@ const VmParams = z.strictObject({ slug: OrgParams.shape.slug, sourceHostId: Uuid
 const HostParams = z.strictObject({ slug: OrgParams.shape.slug, sourceHostId: Uuid });
 
 const RunBody = z.strictObject({
-  command: z.string().min(1).max(8192).describe("checked against the read-only policy on the host and on the VM"),
+  command: FreeText.min(1).max(8192).describe("checked against the read-only policy on the host and on the VM"),
   timeout_seconds: z.number().int().min(1).max(600).default(30),
 });
 const PrepareBody = z.strictObject({
@@ -24,19 +24,12 @@ const PrepareBody = z.strictObject({
     .regex(/^[a-z_][a-z0-9_.-]{0,31}$/, "must be a valid Unix user name")
     .default("root")
     .describe("a user on the VM that may use sudo (or root)"),
-  ssh_private_key: z
-    .string()
-    .max(16_384)
+  ssh_private_key: FreeText.max(16_384)
     .optional()
     .describe("key for that user, used for this preparation only and not stored (default: the source host's key)"),
 });
 const FileQuery = z.strictObject({
-  path: z
-    .string()
-    .min(1)
-    .max(4096)
-    .regex(/^\//, "must be an absolute path")
-    .refine((p) => !p.includes("\0"), "must not contain NUL"),
+  path: FreeText.min(1).max(4096).regex(/^\//, "must be an absolute path"),
 });
 const AuditQuery = z.strictObject({
   source_host_id: Uuid.optional(),

@@ -17,6 +17,8 @@ export function testConfig(overrides: Partial<ServerConfig> = {}): ServerConfig 
     encryptionKey: undefined,
     insecureDev: false,
     docs: true,
+    headersTimeoutMs: 10_000,
+    requestTimeoutMs: 60_000,
     heartbeatIntervalMs: 10_000,
     missedHeartbeats: 3,
     defaultTtlMs: 24 * 3_600_000,
