@@ -50,7 +50,7 @@ export async function buildApp(ctx: AppContext): Promise<App> {
   await registerOpenApi(app, { version: VERSION, docs: ctx.config.docs });
   await app.register(cookie);
   registerCors(app, ctx.config.corsOrigins);
-  registerCsrfProtection(app, [...ctx.config.corsOrigins, ...(ctx.config.publicUrl ? [ctx.config.publicUrl] : [])]);
+  registerCsrfProtection(app, ctx.config);
 
   app.decorateRequest("principal", undefined);
   app.addHook("preHandler", async (request) => {
