@@ -182,6 +182,7 @@ export function playbookRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/playbooks",
     {
       schema: {
+        operationId: "createPlaybook",
         tags: ["playbooks"],
         summary: "Create a playbook (member)",
         security: securityAny,
@@ -200,6 +201,7 @@ export function playbookRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/playbooks",
     {
       schema: {
+        operationId: "listPlaybooks",
         tags: ["playbooks"],
         summary: "Playbooks of the organization, newest first",
         security: securityAny,
@@ -218,6 +220,7 @@ export function playbookRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/playbooks/:playbookId",
     {
       schema: {
+        operationId: "getPlaybook",
         tags: ["playbooks"],
         summary: "One playbook with its tasks in order",
         security: securityAny,
@@ -240,6 +243,7 @@ export function playbookRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/playbooks/:playbookId",
     {
       schema: {
+        operationId: "updatePlaybook",
         tags: ["playbooks"],
         summary: "Rename a playbook or change its description, hosts or become (member)",
         security: securityAny,
@@ -258,6 +262,7 @@ export function playbookRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/playbooks/:playbookId",
     {
       schema: {
+        operationId: "deletePlaybook",
         tags: ["playbooks"],
         summary: "Delete a playbook and its tasks (its author, or an admin)",
         security: securityAny,
@@ -276,12 +281,22 @@ export function playbookRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/playbooks/:playbookId/render",
     {
       schema: {
+        operationId: "renderPlaybook",
         tags: ["playbooks"],
         summary: "The playbook as Ansible YAML (one play); ?format=yaml answers the file itself",
         security: securityAny,
         params: PlaybookParams,
         querystring: RenderQuery,
-        response: { 200: z.object({ playbook_id: z.uuid(), yaml: z.string() }), ...errorResponses },
+        response: {
+          200: {
+            description: "the rendered playbook: a JSON envelope, or with ?format=yaml the file itself",
+            content: {
+              "application/json": { schema: z.object({ playbook_id: z.uuid(), yaml: z.string() }) },
+              "application/yaml": { schema: z.string() },
+            },
+          },
+          ...errorResponses,
+        },
       },
     },
     async (request, reply) => {
@@ -300,6 +315,7 @@ export function playbookRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/playbooks/:playbookId/tasks",
     {
       schema: {
+        operationId: "addPlaybookTask",
         tags: ["playbooks"],
         summary: "Add a task (member); appended unless a position is given",
         security: securityAny,
@@ -326,6 +342,7 @@ export function playbookRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/playbooks/:playbookId/tasks",
     {
       schema: {
+        operationId: "listPlaybookTasks",
         tags: ["playbooks"],
         summary: "The playbook's tasks in order",
         security: securityAny,
@@ -345,6 +362,7 @@ export function playbookRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/playbooks/:playbookId/tasks/reorder",
     {
       schema: {
+        operationId: "reorderPlaybookTasks",
         tags: ["playbooks"],
         summary: "Put the tasks in a new order (member); task_ids must list every task exactly once",
         security: securityAny,
@@ -364,6 +382,7 @@ export function playbookRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/playbooks/:playbookId/tasks/:taskId",
     {
       schema: {
+        operationId: "updatePlaybookTask",
         tags: ["playbooks"],
         summary: "Change a task's name, module, params or changed_when (member)",
         security: securityAny,
@@ -389,6 +408,7 @@ export function playbookRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/playbooks/:playbookId/tasks/:taskId",
     {
       schema: {
+        operationId: "deletePlaybookTask",
         tags: ["playbooks"],
         summary: "Remove a task (member); the tasks after it move up",
         security: securityAny,

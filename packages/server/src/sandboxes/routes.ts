@@ -82,13 +82,14 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/sandboxes",
     {
       schema: {
+        operationId: "createSandbox",
         tags: ["sandboxes"],
         summary: "Create a sandbox on a host of the organization",
         security: securityAny,
         params: OrgParams,
         querystring: WaitQuery,
         body: CreateBody,
-        response: { 201: SandboxSchema, 202: SandboxSchema, ...errorResponses },
+        response: { 201: SandboxSchema, 202: SandboxSchema, ...errorResponses, 501: errorResponses[500] },
       },
     },
     async (request, reply) => {
@@ -122,6 +123,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/sandboxes",
     {
       schema: {
+        operationId: "listSandboxes",
         tags: ["sandboxes"],
         summary: "Sandboxes of the organization, newest first",
         security: securityAny,
@@ -155,6 +157,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/sandboxes/:id",
     {
       schema: {
+        operationId: "getSandbox",
         tags: ["sandboxes"],
         summary: "One sandbox (ended sandboxes stay readable, with their end reason)",
         security: securityAny,
@@ -172,6 +175,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/sandboxes/:id",
     {
       schema: {
+        operationId: "destroySandbox",
         tags: ["sandboxes"],
         summary: "Destroy a sandbox (your own as member, anyone's as admin)",
         security: securityAny,
@@ -189,6 +193,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/sandboxes/:id/start",
     {
       schema: {
+        operationId: "startSandbox",
         tags: ["sandboxes"],
         summary: "Start a stopped sandbox",
         security: securityAny,
@@ -206,6 +211,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/sandboxes/:id/stop",
     {
       schema: {
+        operationId: "stopSandbox",
         tags: ["sandboxes"],
         summary: "Stop a running sandbox (force: no graceful shutdown)",
         security: securityAny,
@@ -224,6 +230,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/sandboxes/:id/run",
     {
       schema: {
+        operationId: "runSandboxCommand",
         tags: ["sandboxes"],
         summary: "Run a command in a running sandbox and return its output",
         security: securityAny,
@@ -248,6 +255,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/sandboxes/:id/commands",
     {
       schema: {
+        operationId: "listSandboxCommands",
         tags: ["sandboxes"],
         summary: "Commands run in a sandbox, oldest first (the audit trail)",
         security: securityAny,
@@ -281,6 +289,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/sandboxes/:id/ip",
     {
       schema: {
+        operationId: "getSandboxIp",
         tags: ["sandboxes"],
         summary: "The sandbox's IP address as last reported by its host",
         security: securityAny,
@@ -299,6 +308,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/sandboxes/:id/snapshot",
     {
       schema: {
+        operationId: "snapshotSandbox",
         tags: ["sandboxes"],
         summary: "Snapshot a sandbox's disk (and memory, if asked)",
         security: securityAny,
@@ -324,6 +334,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/sandboxes/:id/snapshots",
     {
       schema: {
+        operationId: "listSandboxSnapshots",
         tags: ["sandboxes"],
         summary: "Snapshots taken of a sandbox",
         security: securityAny,
@@ -348,6 +359,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/sandboxes/:id/files",
     {
       schema: {
+        operationId: "readSandboxFile",
         tags: ["sandboxes"],
         summary: "Read a file inside a running sandbox (base64, binary-safe, up to 8 MiB)",
         security: securityAny,
@@ -381,6 +393,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
     {
       bodyLimit: Math.ceil((sandboxLimits.maxFileBytes * 4) / 3) + 65_536,
       schema: {
+        operationId: "writeSandboxFile",
         tags: ["sandboxes"],
         summary: "Create or replace a file inside a running sandbox",
         security: securityAny,
@@ -413,6 +426,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/sandboxes/:id/files/list",
     {
       schema: {
+        operationId: "listSandboxFiles",
         tags: ["sandboxes"],
         summary: "List one directory inside a running sandbox",
         security: securityAny,
@@ -454,6 +468,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/sandboxes/:id/restore",
     {
       schema: {
+        operationId: "restoreSandbox",
         tags: ["sandboxes"],
         summary: "Put a sandbox back to one of its snapshots (disk, and memory when it was saved)",
         security: securityAny,
@@ -472,6 +487,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/sandboxes/:id/extend",
     {
       schema: {
+        operationId: "extendSandbox",
         tags: ["sandboxes"],
         summary: "Set the lease to end ttl_seconds from now",
         security: securityAny,

@@ -89,6 +89,7 @@ export function sourceVmRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/source-hosts/:sourceHostId/vms",
     {
       schema: {
+        operationId: "listSourceVms",
         tags: ["source-vms"],
         summary: "Discover the VMs on a source host (virsh over SSH, through a connected sandbox host)",
         security: securityAny,
@@ -96,6 +97,7 @@ export function sourceVmRoutes(app: App, ctx: AppContext): void {
         response: {
           200: z.object({ vms: z.array(SourceVmSchema), count: z.number().int() }),
           ...errorResponses,
+          501: errorResponses[500],
         },
       },
     },
@@ -122,6 +124,7 @@ export function sourceVmRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/source-hosts/:sourceHostId/vms/:vm/prepare",
     {
       schema: {
+        operationId: "prepareSourceVm",
         tags: ["source-vms"],
         summary: "Prepare a VM for read-only access (admin): read-only user, restricted shell, CA key, sshd",
         security: securityAny,
@@ -142,6 +145,7 @@ export function sourceVmRoutes(app: App, ctx: AppContext): void {
             }),
           }),
           ...errorResponses,
+          501: errorResponses[500],
         },
       },
     },
@@ -172,6 +176,7 @@ export function sourceVmRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/source-hosts/:sourceHostId/vms/:vm/run",
     {
       schema: {
+        operationId: "runSourceCommand",
         tags: ["source-vms"],
         summary: "Run a read-only command on a source VM (refused unless the read-only policy allows it)",
         security: securityAny,
@@ -180,6 +185,7 @@ export function sourceVmRoutes(app: App, ctx: AppContext): void {
         response: {
           200: z.object({ source_vm: z.string(), exit_code: z.number().int(), stdout: z.string(), stderr: z.string() }),
           ...errorResponses,
+          501: errorResponses[500],
         },
       },
     },
@@ -195,6 +201,7 @@ export function sourceVmRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/source-hosts/:sourceHostId/vms/:vm/inspect",
     {
       schema: {
+        operationId: "inspectSourceVm",
         tags: ["source-vms"],
         summary:
           "Typed read-only inspection of a source VM (list_dir, stat, unit_status, journal, packages, processes, listening_sockets)",
@@ -213,6 +220,7 @@ export function sourceVmRoutes(app: App, ctx: AppContext): void {
             stderr: z.string(),
           }),
           ...errorResponses,
+          501: errorResponses[500],
         },
       },
     },
@@ -235,6 +243,7 @@ export function sourceVmRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/source-hosts/:sourceHostId/vms/:vm/file",
     {
       schema: {
+        operationId: "readSourceFile",
         tags: ["source-vms"],
         summary: "Read a file on a source VM (path policy and size cap apply)",
         security: securityAny,
@@ -248,6 +257,7 @@ export function sourceVmRoutes(app: App, ctx: AppContext): void {
             content: z.string(),
           }),
           ...errorResponses,
+          501: errorResponses[500],
         },
       },
     },
@@ -271,6 +281,7 @@ export function sourceVmRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/source-commands",
     {
       schema: {
+        operationId: "listSourceCommands",
         tags: ["source-vms"],
         summary: "The audit trail of read-only access to source VMs, newest first",
         security: securityAny,
