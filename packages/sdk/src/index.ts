@@ -15,7 +15,8 @@ export type ApiKey = Schemas["ApiKey"];
 export type SourceHost = Schemas["SourceHost"];
 export type User = Schemas["User"];
 
-export type FluidClient = Client<paths>;
+/** Responses are typed as their JSON body: the SDK parses JSON, never the other media an operation offers. */
+export type FluidClient = Client<paths, "application/json">;
 
 export interface ClientOptions {
   /** The server's base URL, e.g. http://127.0.0.1:8080 */
@@ -29,7 +30,7 @@ export interface ClientOptions {
 
 /** A typed client for the fluid REST API: every path, parameter and body is checked at compile time. */
 export function createClient(options: ClientOptions): FluidClient {
-  const client = createFetchClient<paths>({
+  const client = createFetchClient<paths, "application/json">({
     baseUrl: options.baseUrl.replace(/\/+$/, ""),
     ...(options.headers ? { headers: options.headers } : {}),
     ...(options.fetch ? { fetch: options.fetch } : {}),

@@ -14,6 +14,7 @@ import { registerCors } from "./http/cors.js";
 import { handleError, registerErrorHandling } from "./http/error-handler.js";
 import { registerJsonBodyParser } from "./http/json-body.js";
 import { openApiRoute, registerOpenApi } from "./http/openapi.js";
+import { ownOrigin } from "./http/origins.js";
 import type { App } from "./http/types.js";
 import { memberRoutes } from "./orgs/member-routes.js";
 import { orgRoutes } from "./orgs/routes.js";
@@ -59,10 +60,14 @@ export async function buildApp(ctx: AppContext): Promise<App> {
   registerJsonBodyParser(app);
 
   registerErrorHandling(app);
-  await registerOpenApi(app, { version: VERSION, docs: ctx.config.docs });
+  await registerOpenApi(app, {
+    version: VERSION,
+    docs: ctx.config.docs,
+    serverUrl: ownOrigin(ctx.config.publicUrl, ctx.config.listen),
+  });
   await app.register(cookie);
   registerCors(app, ctx.config.corsOrigins);
-  registerCsrfProtection(app, [...ctx.config.corsOrigins, ...(ctx.config.publicUrl ? [ctx.config.publicUrl] : [])]);
+  registerCsrfProtection(app, ctx.config);
 
   app.decorateRequest("principal", undefined);
   app.addHook("preHandler", async (request) => {
@@ -74,7 +79,12 @@ export async function buildApp(ctx: AppContext): Promise<App> {
     "/v1/health",
     {
       config: { public: true },
-      schema: { tags: ["meta"], summary: "Liveness", response: { 200: z.object({ status: z.literal("ok") }) } },
+      schema: {
+        operationId: "getHealth",
+        tags: ["meta"],
+        summary: "Liveness",
+        response: { 200: z.object({ status: z.literal("ok") }) },
+      },
     },
     async () => ({ status: "ok" as const }),
   );

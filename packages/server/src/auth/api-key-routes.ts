@@ -65,6 +65,7 @@ export function apiKeyRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/api-keys",
     {
       schema: {
+        operationId: "createApiKey",
         tags: ["api-keys"],
         summary: "Create an API key for programs (admin); the secret is shown once",
         security: securityAny,
@@ -101,6 +102,7 @@ export function apiKeyRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/api-keys",
     {
       schema: {
+        operationId: "listApiKeys",
         tags: ["api-keys"],
         summary: "Active API keys of the organization (admin)",
         security: securityAny,
@@ -125,6 +127,7 @@ export function apiKeyRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/api-keys/:keyId",
     {
       schema: {
+        operationId: "revokeApiKey",
         tags: ["api-keys"],
         summary: "Revoke an API key (admin)",
         security: securityAny,

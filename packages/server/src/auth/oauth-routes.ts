@@ -76,12 +76,14 @@ export function oauthRoutes(app: App, ctx: AppContext): void {
   };
 
   for (const name of ["github", "google"] as const) {
+    const titled = `${name[0]?.toUpperCase()}${name.slice(1)}`;
     app.get(
       `/v1/auth/${name}`,
       {
         config: { public: true },
         preHandler: rateLimitByIp(ctx.db, rateRules.oauth),
         schema: {
+          operationId: `start${titled}SignIn`,
           tags: ["auth"],
           summary: `Start ${name} sign-in (redirects to the provider)`,
           response: { 302: z.null().describe("redirect to the provider"), ...errorResponses, 501: errorResponses[500] },
@@ -101,6 +103,7 @@ export function oauthRoutes(app: App, ctx: AppContext): void {
         config: { public: true },
         preHandler: rateLimitByIp(ctx.db, rateRules.oauth),
         schema: {
+          operationId: `finish${titled}SignIn`,
           tags: ["auth"],
           summary: `Finish ${name} sign-in (the provider redirects here)`,
           querystring: z.object({

@@ -37,6 +37,7 @@ export function authRoutes(app: App, ctx: AppContext): void {
       config: { public: true },
       preHandler: rateLimitByIp(db, rateRules.register),
       schema: {
+        operationId: "register",
         tags: ["auth"],
         summary: "Create an account and sign in",
         body: RegisterBody,
@@ -73,6 +74,7 @@ export function authRoutes(app: App, ctx: AppContext): void {
       config: { public: true },
       preHandler: rateLimitByIp(db, rateRules.login),
       schema: {
+        operationId: "login",
         tags: ["auth"],
         summary: "Sign in with email and password",
         body: LoginBody,
@@ -100,6 +102,7 @@ export function authRoutes(app: App, ctx: AppContext): void {
     "/v1/auth/logout",
     {
       schema: {
+        operationId: "logout",
         tags: ["auth"],
         summary: "End the current browser session",
         security: [{ cookieAuth: [] }],
@@ -118,6 +121,7 @@ export function authRoutes(app: App, ctx: AppContext): void {
     "/v1/auth/me",
     {
       schema: {
+        operationId: "getCurrentUser",
         tags: ["auth"],
         summary: "The signed-in user (or the user an API key acts for)",
         security: securityAny,

@@ -86,7 +86,9 @@ Options (each also readable from the environment variable in brackets):
   --insecure                plaintext gRPC (no TLS) for the host stream [FLUID_GRPC_INSECURE=1]
   --tls-cert FILE           TLS certificate for the host stream [FLUID_TLS_CERT]
   --tls-key FILE            TLS private key for the host stream [FLUID_TLS_KEY]
-  --public-url URL          external URL of the API, e.g. https://fluid.example.com [FLUID_PUBLIC_URL]
+  --public-url URL          external URL of the API, e.g. https://fluid.example.com [FLUID_PUBLIC_URL];
+                            browser writes must come from it (without it: from the listen address, or
+                            localhost/127.0.0.1/[::1] when listening on loopback or a wildcard)
   --cors-origin URL         browser origin allowed to call the API (repeatable) [FLUID_CORS_ORIGINS, comma list]
   --trusted-proxy CIDR      proxy whose X-Forwarded-For is believed (repeatable) [FLUID_TRUSTED_PROXIES]
   --insecure-dev            allow storing secrets without FLUID_ENCRYPTION_KEY (development only)

@@ -94,6 +94,7 @@ export function hostRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/hosts",
     {
       schema: {
+        operationId: "listHosts",
         tags: ["hosts"],
         summary: "Sandbox hosts of the organization with status and free resources",
         security: securityAny,
@@ -113,6 +114,7 @@ export function hostRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/hosts/tokens",
     {
       schema: {
+        operationId: "createHostToken",
         tags: ["hosts"],
         summary: "Create a host token for a daemon to connect with (admin); the secret is shown once",
         security: securityAny,
@@ -151,6 +153,7 @@ export function hostRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/hosts/tokens",
     {
       schema: {
+        operationId: "listHostTokens",
         tags: ["hosts"],
         summary: "Active host tokens of the organization",
         security: securityAny,
@@ -182,6 +185,7 @@ export function hostRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/hosts/tokens/:tokenId",
     {
       schema: {
+        operationId: "revokeHostToken",
         tags: ["hosts"],
         summary: "Revoke a host token (admin); its daemon's live stream is closed",
         security: securityAny,
@@ -208,6 +212,7 @@ export function hostRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/hosts/:hostId",
     {
       schema: {
+        operationId: "getHost",
         tags: ["hosts"],
         summary: "One sandbox host",
         security: securityAny,

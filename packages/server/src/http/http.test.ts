@@ -253,11 +253,6 @@ describe.each(databaseKinds)("HTTP layer (%s)", (kind) => {
       });
 
       it.each([
-        [
-          "same-origin",
-          "ok-same-origin",
-          { host: "fluid.internal:8080", origin: "http://fluid.internal:8080", "sec-fetch-site": "same-origin" },
-        ],
         ["the configured frontend origin (cross-site)", "ok-frontend", { origin: APP, "sec-fetch-site": "cross-site" }],
         ["the public URL origin", "ok-public-url", { origin: PUBLIC, "sec-fetch-site": "same-origin" }],
         ["no Origin (a non-browser client)", "ok-no-origin", {}],

@@ -25,6 +25,7 @@ vi.mock("fastify", async (importOriginal) => {
 });
 
 interface Operation {
+  operationId?: string;
   security?: Record<string, string[]>[];
   requestBody?: { content?: Record<string, { schema?: unknown }> };
   responses?: Record<string, { content?: Record<string, { schema?: unknown }> }>;
@@ -32,6 +33,7 @@ interface Operation {
 
 type Document = {
   openapi: string;
+  servers?: { url: string }[];
   paths: Record<string, Record<string, Operation>>;
   components: { securitySchemes: Record<string, unknown> };
 };
@@ -121,15 +123,54 @@ describe("OpenAPI document", () => {
     expect(problems).toEqual([]);
   });
 
-  it("declares no security on public operations", () => {
+  it("OpenAPI lint: public operations declare an explicit empty security (security: [])", () => {
     const publicRoutes = routes.filter((r) => r.isPublic);
     expect(publicRoutes.map((r) => `${r.method} ${r.path}`)).toEqual(
       expect.arrayContaining(["get /v1/health", `get ${OPENAPI_PATH}`, "post /v1/auth/login"]),
     );
-    const secured = publicRoutes
-      .filter((r) => (operation(r.method, r.path)?.security ?? []).length > 0)
+    const notExplicit = publicRoutes
+      .filter((r) => JSON.stringify(operation(r.method, r.path)?.security) !== "[]")
       .map((r) => `${r.method} ${r.path}`);
-    expect(secured).toEqual([]);
+    expect(notExplicit).toEqual([]);
+  });
+
+  it("OpenAPI lint: every operation has a unique camelCase operationId", () => {
+    const ids = operations().map(({ operation }) => operation.operationId);
+    const malformed = operations()
+      .filter(({ operation }) => !/^[a-z][A-Za-z0-9]*$/.test(operation.operationId ?? ""))
+      .map(({ method, path }) => `${method} ${path}`);
+    expect(malformed).toEqual([]);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(operation("post", "/v1/orgs/{slug}/sandboxes/{id}/run")?.operationId).toBe("runSandboxCommand");
+  });
+
+  it("OpenAPI lint: the document names its server (the listen address when no public URL is configured)", () => {
+    expect(doc.servers).toEqual([{ url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) }]);
+  });
+
+  it("OpenAPI lint: playbook render declares its ?format=yaml answer as application/yaml", () => {
+    const content = operation("get", "/v1/orgs/{slug}/playbooks/{playbookId}/render")?.responses?.["200"]?.content;
+    expect(Object.keys(content ?? {}).sort()).toEqual(["application/json", "application/yaml"]);
+    expect(content?.["application/yaml"]?.schema).toMatchObject({ type: "string" });
+  });
+
+  it("OpenAPI lint: operations that reach a source host document the 501 of unsupported source-host kinds", () => {
+    const reaching = [
+      "createSandbox",
+      "listSourceVms",
+      "prepareSourceVm",
+      "runSourceCommand",
+      "inspectSourceVm",
+      "readSourceFile",
+    ];
+    const without = operations()
+      .filter(({ operation }) => reaching.includes(operation.operationId ?? ""))
+      .filter(({ operation }) => !operation.responses?.["501"]?.content?.["application/json"]?.schema)
+      .map(({ operation }) => operation.operationId);
+    expect(operations().filter(({ operation }) => reaching.includes(operation.operationId ?? ""))).toHaveLength(
+      reaching.length,
+    );
+    expect(without).toEqual([]);
   });
 
   it("documents a JSON request body schema for every route that validates a body", () => {
@@ -139,5 +180,18 @@ describe("OpenAPI document", () => {
       .filter((r) => !operation(r.method, r.path)?.requestBody?.content?.["application/json"]?.schema)
       .map((r) => `${r.method} ${r.path}`);
     expect(undocumented).toEqual([]);
+  });
+});
+
+describe("OpenAPI document with a configured public URL", () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer("pglite", { publicUrl: "https://fluid.example" });
+  });
+  afterAll(() => t?.close());
+
+  it("OpenAPI lint: the document names its server: the public URL", async () => {
+    const response = await t.call<Document>("GET", OPENAPI_PATH);
+    expect(response.body.servers).toEqual([{ url: "https://fluid.example" }]);
   });
 });

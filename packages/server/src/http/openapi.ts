@@ -8,19 +8,34 @@ import type { App } from "./types.js";
 export const OPENAPI_PATH = "/v1/openapi.json";
 export const DOCS_PREFIX = "/v1/docs";
 
+/**
+ * Routes marked `config: { public: true }` skip authentication, so their operations say so with an
+ * explicit `security: []` (an absent one would read as "unspecified" to linters and generators).
+ */
+const transform: typeof jsonSchemaTransform = (input) => {
+  const output = jsonSchemaTransform({ ...input, schema: flagOptionalBody(input.schema) });
+  if (input.route.config?.public !== true) return output;
+  return { ...output, schema: { ...output.schema, security: [] } };
+};
+
 /** Registers the OpenAPI 3.1 generator; must run before any route so every route is collected. */
-export async function registerOpenApi(app: App, options: { version: string; docs: boolean }): Promise<void> {
+export async function registerOpenApi(
+  app: App,
+  options: { version: string; docs: boolean; serverUrl: string },
+): Promise<void> {
   await app.register(swagger, {
     openapi: {
       openapi: "3.1.0",
       info: {
         title: "fluid API",
         version: options.version,
+        license: { name: "Apache-2.0", identifier: "Apache-2.0" },
         description:
           "Control plane for fluid: sandboxes cloned from production VMs, read-only inspection, reviewed changes. " +
           "Authenticate with the `fluid_session` cookie (browsers) or `Authorization: Bearer fl_…` (API keys). " +
           'Errors are `{"error":{"code","message"}}`.',
       },
+      servers: [{ url: options.serverUrl }],
       components: {
         securitySchemes: {
           cookieAuth: { type: "apiKey", in: "cookie", name: "fluid_session", description: "browser session" },
@@ -28,7 +43,7 @@ export async function registerOpenApi(app: App, options: { version: string; docs
         },
       },
     },
-    transform: (route) => jsonSchemaTransform({ ...route, schema: flagOptionalBody(route.schema) }),
+    transform,
     transformObject: (document) => markOptionalBodies(jsonSchemaTransformObject(document)),
   });
   if (options.docs) {
@@ -43,6 +58,7 @@ export function openApiRoute(app: App): void {
     {
       config: { public: true },
       schema: {
+        operationId: "getOpenApiDocument",
         tags: ["meta"],
         summary: "This API's OpenAPI 3.1 document",
         response: { 200: z.record(z.string(), z.unknown()) },

@@ -49,6 +49,7 @@ export function memberRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/members",
     {
       schema: {
+        operationId: "listMembers",
         tags: ["members"],
         summary: "Members of an organization",
         security: securityAny,
@@ -67,6 +68,7 @@ export function memberRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/members",
     {
       schema: {
+        operationId: "addMember",
         tags: ["members"],
         summary: "Add an existing user to the organization (admin)",
         security: securityAny,
@@ -99,6 +101,7 @@ export function memberRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/members/:memberId",
     {
       schema: {
+        operationId: "updateMember",
         tags: ["members"],
         summary: "Change a member's role (admin; only the owner manages admins)",
         security: securityAny,
@@ -130,6 +133,7 @@ export function memberRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/members/:memberId",
     {
       schema: {
+        operationId: "removeMember",
         tags: ["members"],
         summary: "Remove a member (admin), or leave the organization (yourself)",
         security: securityAny,

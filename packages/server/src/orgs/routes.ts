@@ -74,6 +74,7 @@ export function orgRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs",
     {
       schema: {
+        operationId: "createOrg",
         tags: ["orgs"],
         summary: "Create an organization (the caller becomes its owner)",
         security: securityCookie,
@@ -114,6 +115,7 @@ export function orgRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs",
     {
       schema: {
+        operationId: "listOrgs",
         tags: ["orgs"],
         summary: "Organizations the caller belongs to",
         security: securityAny,
@@ -143,6 +145,7 @@ export function orgRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug",
     {
       schema: {
+        operationId: "getOrg",
         tags: ["orgs"],
         summary: "One organization",
         security: securityAny,
@@ -161,6 +164,7 @@ export function orgRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug",
     {
       schema: {
+        operationId: "updateOrg",
         tags: ["orgs"],
         summary: "Rename an organization or change its policies (admin; self-approval: owner)",
         security: securityAny,
@@ -187,6 +191,7 @@ export function orgRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug",
     {
       schema: {
+        operationId: "deleteOrg",
         tags: ["orgs"],
         summary: "Delete an organization (owner; it must have no live sandboxes)",
         security: securityAny,

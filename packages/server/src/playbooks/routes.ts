@@ -168,6 +168,7 @@ export function playbookRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/playbooks",
     {
       schema: {
+        operationId: "createPlaybook",
         tags: ["playbooks"],
         summary: "Create a playbook (member)",
         security: securityAny,
@@ -186,6 +187,7 @@ export function playbookRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/playbooks",
     {
       schema: {
+        operationId: "listPlaybooks",
         tags: ["playbooks"],
         summary: "Playbooks of the organization, newest first",
         security: securityAny,
@@ -204,6 +206,7 @@ export function playbookRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/playbooks/:playbookId",
     {
       schema: {
+        operationId: "getPlaybook",
         tags: ["playbooks"],
         summary: "One playbook with its tasks in order",
         security: securityAny,
@@ -226,6 +229,7 @@ export function playbookRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/playbooks/:playbookId",
     {
       schema: {
+        operationId: "updatePlaybook",
         tags: ["playbooks"],
         summary: "Rename a playbook or change its description, hosts or become (its author, or an admin)",
         security: securityAny,
@@ -244,6 +248,7 @@ export function playbookRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/playbooks/:playbookId",
     {
       schema: {
+        operationId: "deletePlaybook",
         tags: ["playbooks"],
         summary: "Delete a playbook and its tasks (its author, or an admin)",
         security: securityAny,
@@ -262,12 +267,22 @@ export function playbookRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/playbooks/:playbookId/render",
     {
       schema: {
+        operationId: "renderPlaybook",
         tags: ["playbooks"],
         summary: "The playbook as Ansible YAML (one play); ?format=yaml answers the file itself",
         security: securityAny,
         params: PlaybookParams,
         querystring: RenderQuery,
-        response: { 200: z.object({ playbook_id: z.uuid(), yaml: z.string() }), ...errorResponses },
+        response: {
+          200: {
+            description: "the rendered playbook: a JSON envelope, or with ?format=yaml the file itself",
+            content: {
+              "application/json": { schema: z.object({ playbook_id: z.uuid(), yaml: z.string() }) },
+              "application/yaml": { schema: z.string() },
+            },
+          },
+          ...errorResponses,
+        },
       },
     },
     async (request, reply) => {
@@ -286,6 +301,7 @@ export function playbookRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/playbooks/:playbookId/tasks",
     {
       schema: {
+        operationId: "addPlaybookTask",
         tags: ["playbooks"],
         summary: "Add a task (its author, or an admin); appended unless a position is given",
         security: securityAny,
@@ -312,6 +328,7 @@ export function playbookRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/playbooks/:playbookId/tasks",
     {
       schema: {
+        operationId: "listPlaybookTasks",
         tags: ["playbooks"],
         summary: "The playbook's tasks in order",
         security: securityAny,
@@ -331,6 +348,7 @@ export function playbookRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/playbooks/:playbookId/tasks/reorder",
     {
       schema: {
+        operationId: "reorderPlaybookTasks",
         tags: ["playbooks"],
         summary: "Put the tasks in a new order (its author, or an admin); task_ids must list every task exactly once",
         security: securityAny,
@@ -350,6 +368,7 @@ export function playbookRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/playbooks/:playbookId/tasks/:taskId",
     {
       schema: {
+        operationId: "updatePlaybookTask",
         tags: ["playbooks"],
         summary: "Change a task's name, module, params or changed_when (its author, or an admin)",
         security: securityAny,
@@ -375,6 +394,7 @@ export function playbookRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/playbooks/:playbookId/tasks/:taskId",
     {
       schema: {
+        operationId: "deletePlaybookTask",
         tags: ["playbooks"],
         summary: "Remove a task (its author, or an admin); the tasks after it move up",
         security: securityAny,

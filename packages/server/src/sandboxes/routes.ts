@@ -88,13 +88,14 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/sandboxes",
     {
       schema: {
+        operationId: "createSandbox",
         tags: ["sandboxes"],
         summary: "Create a sandbox on a host of the organization",
         security: securityAny,
         params: OrgParams,
         querystring: WaitQuery,
         body: CreateBody,
-        response: { 201: SandboxSchema, 202: SandboxSchema, ...errorResponses },
+        response: { 201: SandboxSchema, 202: SandboxSchema, ...errorResponses, 501: errorResponses[500] },
       },
     },
     async (request, reply) => {
@@ -128,6 +129,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/sandboxes",
     {
       schema: {
+        operationId: "listSandboxes",
         tags: ["sandboxes"],
         summary: "Sandboxes of the organization, newest first",
         security: securityAny,
@@ -161,6 +163,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/sandboxes/:id",
     {
       schema: {
+        operationId: "getSandbox",
         tags: ["sandboxes"],
         summary: "One sandbox (ended sandboxes stay readable, with their end reason)",
         security: securityAny,
@@ -178,6 +181,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/sandboxes/:id",
     {
       schema: {
+        operationId: "destroySandbox",
         tags: ["sandboxes"],
         summary: "Destroy a sandbox (your own as member, anyone's as admin)",
         security: securityAny,
@@ -195,6 +199,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/sandboxes/:id/start",
     {
       schema: {
+        operationId: "startSandbox",
         tags: ["sandboxes"],
         summary: "Start a stopped sandbox",
         security: securityAny,
@@ -212,6 +217,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/sandboxes/:id/stop",
     {
       schema: {
+        operationId: "stopSandbox",
         tags: ["sandboxes"],
         summary: "Stop a running sandbox (force: no graceful shutdown)",
         security: securityAny,
@@ -230,6 +236,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/sandboxes/:id/run",
     {
       schema: {
+        operationId: "runSandboxCommand",
         tags: ["sandboxes"],
         summary: "Run a command in a running sandbox and return its output",
         security: securityAny,
@@ -254,6 +261,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/sandboxes/:id/commands",
     {
       schema: {
+        operationId: "listSandboxCommands",
         tags: ["sandboxes"],
         summary: "Commands run in a sandbox, oldest first (the audit trail)",
         description:
@@ -291,6 +299,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/sandboxes/:id/ip",
     {
       schema: {
+        operationId: "getSandboxIp",
         tags: ["sandboxes"],
         summary: "The sandbox's IP address as last reported by its host",
         security: securityAny,
@@ -309,6 +318,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/sandboxes/:id/snapshot",
     {
       schema: {
+        operationId: "snapshotSandbox",
         tags: ["sandboxes"],
         summary: "Snapshot a sandbox's disk (and memory, if asked)",
         security: securityAny,
@@ -334,6 +344,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/sandboxes/:id/snapshots",
     {
       schema: {
+        operationId: "listSandboxSnapshots",
         tags: ["sandboxes"],
         summary: "Snapshots taken of a sandbox",
         security: securityAny,
@@ -354,6 +365,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/sandboxes/:id/files",
     {
       schema: {
+        operationId: "readSandboxFile",
         tags: ["sandboxes"],
         summary: "Read a file inside a running sandbox (base64, binary-safe, up to 8 MiB; its creator or an admin)",
         security: securityAny,
@@ -387,6 +399,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
     {
       bodyLimit: Math.ceil((sandboxLimits.maxFileBytes * 4) / 3) + 65_536,
       schema: {
+        operationId: "writeSandboxFile",
         tags: ["sandboxes"],
         summary: "Create or replace a file inside a running sandbox",
         security: securityAny,
@@ -419,6 +432,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/sandboxes/:id/files/list",
     {
       schema: {
+        operationId: "listSandboxFiles",
         tags: ["sandboxes"],
         summary: "List one directory inside a running sandbox (its creator or an admin)",
         security: securityAny,
@@ -460,6 +474,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/sandboxes/:id/restore",
     {
       schema: {
+        operationId: "restoreSandbox",
         tags: ["sandboxes"],
         summary: "Put a sandbox back to one of its snapshots (disk, and memory when it was saved)",
         security: securityAny,
@@ -478,6 +493,7 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/sandboxes/:id/extend",
     {
       schema: {
+        operationId: "extendSandbox",
         tags: ["sandboxes"],
         summary: "Set the lease to end ttl_seconds from now",
         security: securityAny,

@@ -102,6 +102,7 @@ export function sourceHostRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/source-hosts",
     {
       schema: {
+        operationId: "createSourceHost",
         tags: ["source-hosts"],
         summary: "Register a source host (admin); credentials are encrypted at rest and never returned",
         security: securityAny,
@@ -149,6 +150,7 @@ export function sourceHostRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/source-hosts",
     {
       schema: {
+        operationId: "listSourceHosts",
         tags: ["source-hosts"],
         summary: "Source hosts of the organization",
         security: securityAny,
@@ -175,6 +177,7 @@ export function sourceHostRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/source-hosts/:sourceHostId",
     {
       schema: {
+        operationId: "getSourceHost",
         tags: ["source-hosts"],
         summary: "One source host",
         security: securityAny,
@@ -199,6 +202,7 @@ export function sourceHostRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/source-hosts/:sourceHostId",
     {
       schema: {
+        operationId: "deleteSourceHost",
         tags: ["source-hosts"],
         summary: "Remove a source host and its stored credentials (admin)",
         security: securityAny,

@@ -82,6 +82,7 @@ export function sourceVmRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/source-hosts/:sourceHostId/vms",
     {
       schema: {
+        operationId: "listSourceVms",
         tags: ["source-vms"],
         summary: "Discover the VMs on a source host (virsh over SSH, through a connected sandbox host)",
         security: securityAny,
@@ -89,6 +90,7 @@ export function sourceVmRoutes(app: App, ctx: AppContext): void {
         response: {
           200: z.object({ vms: z.array(SourceVmSchema), count: z.number().int() }),
           ...errorResponses,
+          501: errorResponses[500],
         },
       },
     },
@@ -115,6 +117,7 @@ export function sourceVmRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/source-hosts/:sourceHostId/vms/:vm/prepare",
     {
       schema: {
+        operationId: "prepareSourceVm",
         tags: ["source-vms"],
         summary: "Prepare a VM for read-only access (admin): read-only user, restricted shell, CA key, sshd",
         security: securityAny,
@@ -135,6 +138,7 @@ export function sourceVmRoutes(app: App, ctx: AppContext): void {
             }),
           }),
           ...errorResponses,
+          501: errorResponses[500],
         },
       },
     },
@@ -165,6 +169,7 @@ export function sourceVmRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/source-hosts/:sourceHostId/vms/:vm/run",
     {
       schema: {
+        operationId: "runSourceCommand",
         tags: ["source-vms"],
         summary: "Run a read-only command on a source VM (refused unless the read-only policy allows it)",
         security: securityAny,
@@ -173,6 +178,7 @@ export function sourceVmRoutes(app: App, ctx: AppContext): void {
         response: {
           200: z.object({ source_vm: z.string(), exit_code: z.number().int(), stdout: z.string(), stderr: z.string() }),
           ...errorResponses,
+          501: errorResponses[500],
         },
       },
     },
@@ -188,6 +194,7 @@ export function sourceVmRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/source-hosts/:sourceHostId/vms/:vm/inspect",
     {
       schema: {
+        operationId: "inspectSourceVm",
         tags: ["source-vms"],
         summary:
           "Typed read-only inspection of a source VM (list_dir, stat, unit_status, journal, packages, processes, listening_sockets)",
@@ -206,6 +213,7 @@ export function sourceVmRoutes(app: App, ctx: AppContext): void {
             stderr: z.string(),
           }),
           ...errorResponses,
+          501: errorResponses[500],
         },
       },
     },
@@ -228,6 +236,7 @@ export function sourceVmRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/source-hosts/:sourceHostId/vms/:vm/file",
     {
       schema: {
+        operationId: "readSourceFile",
         tags: ["source-vms"],
         summary: "Read a file on a source VM (path policy and size cap apply)",
         security: securityAny,
@@ -241,6 +250,7 @@ export function sourceVmRoutes(app: App, ctx: AppContext): void {
             content: z.string(),
           }),
           ...errorResponses,
+          501: errorResponses[500],
         },
       },
     },
@@ -264,6 +274,7 @@ export function sourceVmRoutes(app: App, ctx: AppContext): void {
     "/v1/orgs/:slug/source-commands",
     {
       schema: {
+        operationId: "listSourceCommands",
         tags: ["source-vms"],
         summary: "The audit trail of read-only access to source VMs, newest first",
         security: securityAny,
