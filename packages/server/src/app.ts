@@ -13,6 +13,7 @@ import { registerCors } from "./http/cors.js";
 import { handleError, registerErrorHandling } from "./http/error-handler.js";
 import { openApiRoute, registerOpenApi } from "./http/openapi.js";
 import type { App } from "./http/types.js";
+import { invitationRoutes } from "./orgs/invitation-routes.js";
 import { memberRoutes } from "./orgs/member-routes.js";
 import { orgRoutes } from "./orgs/routes.js";
 import { playbookRoutes } from "./playbooks/routes.js";
@@ -71,6 +72,7 @@ export async function buildApp(ctx: AppContext): Promise<App> {
   oauthRoutes(app, ctx);
   orgRoutes(app, ctx);
   memberRoutes(app, ctx);
+  invitationRoutes(app, ctx);
   apiKeyRoutes(app, ctx);
   hostRoutes(app, ctx);
   sandboxRoutes(app, ctx);

@@ -19,6 +19,8 @@ export const rateRules = {
    */
   loginFailures: { name: "login-failures", limit: 20, windowMs: 15 * 60_000 },
   oauth: { name: "oauth", limit: 20, windowMs: 60_000 },
+  /** Invitations created per inviting person, across all their orgs. */
+  invite: { name: "invite", limit: 50, windowMs: 60 * 60_000 },
 } satisfies Record<string, RateRule>;
 
 export interface RateVerdict {

@@ -18,7 +18,7 @@ const sampleBodies: Record<string, unknown> = {
   "POST /v1/orgs/{slug}/sandboxes/{id}/stop": { force: false },
   "POST /v1/orgs/{slug}/hosts/tokens": { name: "stolen" },
   "POST /v1/orgs/{slug}/api-keys": { name: "stolen", role: "viewer" },
-  "POST /v1/orgs/{slug}/members": { email: "intruder@example.com", role: "admin" },
+  "POST /v1/orgs/{slug}/invitations": { email: "intruder@example.com", role: "admin" },
   "PATCH /v1/orgs/{slug}/members/{memberId}": { role: "viewer" },
   "PATCH /v1/orgs/{slug}": { name: "pwned" },
   "POST /v1/orgs/{slug}/source-hosts": { type: "libvirt", name: "stolen", hostname: "10.9.9.9" },
@@ -49,9 +49,10 @@ describe.each(databaseKinds)("org isolation (%s)", (kind) => {
     const owner = await t.user("owner@example.com");
     await t.org(owner, "acme");
     const member = await t.user("member@example.com");
-    const memberRow = await t.call("POST", "/v1/orgs/acme/members", {
+    const membership = await t.member(owner, "acme", member, "member");
+    const invitation = await t.call("POST", "/v1/orgs/acme/invitations", {
       as: owner,
-      body: { email: member.email, role: "member" },
+      body: { email: "pending@example.com", role: "viewer" },
     });
     const token = await t.hostToken(owner, "acme");
     daemon = await TestDaemon.connect(t.grpcUrl, { token: token.token });
@@ -76,7 +77,8 @@ describe.each(databaseKinds)("org isolation (%s)", (kind) => {
       tokenId: token.id,
       hostId: token.id,
       keyId: key.id,
-      memberId: memberRow.body.id,
+      memberId: membership.id,
+      invitationId: invitation.body.id,
     };
 
     const intruder = await t.user("intruder@example.com");
@@ -151,6 +153,12 @@ describe.each(databaseKinds)("org isolation (%s)", (kind) => {
       tokens: await db
         .selectFrom("host_tokens")
         .select(["id", "revoked_at"])
+        .where("org_id", "=", org.id)
+        .orderBy("id")
+        .execute(),
+      invitations: await db
+        .selectFrom("org_invitations")
+        .select(["id", "email", "role", "revoked_at"])
         .where("org_id", "=", org.id)
         .orderBy("id")
         .execute(),
