@@ -16,6 +16,7 @@ import { registerJsonBodyParser } from "./http/json-body.js";
 import { openApiRoute, registerOpenApi } from "./http/openapi.js";
 import { ownOrigin } from "./http/origins.js";
 import type { App } from "./http/types.js";
+import { invitationRoutes } from "./orgs/invitation-routes.js";
 import { memberRoutes } from "./orgs/member-routes.js";
 import { orgRoutes } from "./orgs/routes.js";
 import { playbookRoutes } from "./playbooks/routes.js";
@@ -93,6 +94,7 @@ export async function buildApp(ctx: AppContext): Promise<App> {
   oauthRoutes(app, ctx);
   orgRoutes(app, ctx);
   memberRoutes(app, ctx);
+  invitationRoutes(app, ctx);
   apiKeyRoutes(app, ctx);
   hostRoutes(app, ctx);
   sandboxRoutes(app, ctx);

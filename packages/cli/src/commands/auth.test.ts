@@ -21,10 +21,7 @@ describe("fluid login, logout, whoami, org", () => {
     await t.org(owner, "acme");
     adminKey = (await t.apiKey(owner, "acme", "admin")).key;
     const colleague = await t.user("colleague@example.com");
-    await t.call("POST", "/v1/orgs/acme/members", {
-      as: owner,
-      body: { email: colleague.email, role: "member" },
-    });
+    await t.member(owner, "acme", colleague, "member");
     await t.org(owner, "other");
     otherOrgKey = (await t.apiKey(owner, "other", "member")).key;
   });

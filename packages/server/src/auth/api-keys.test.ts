@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { databaseKinds } from "../testing/db.js";
-import { type Caller, startTestServer, type TestServer } from "../testing/harness.js";
+import { startTestServer, type TestServer } from "../testing/harness.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const sha256 = (value: string) => createHash("sha256").update(value, "utf8").digest("hex");
@@ -20,12 +20,6 @@ describe.each(databaseKinds)("API keys (%s)", (kind) => {
     await t.close();
   });
 
-  async function addMember(owner: Caller, slug: string, email: string, role: string) {
-    const response = await t.call("POST", `/v1/orgs/${slug}/members`, { as: owner, body: { email, role } });
-    expect(response.status).toBe(201);
-    return response.body.id as string;
-  }
-
   /** An org owned by a fresh user, plus an admin, a member and a viewer. */
   async function orgWithTeam() {
     const slug = `keys-${next()}`;
@@ -34,9 +28,9 @@ describe.each(databaseKinds)("API keys (%s)", (kind) => {
     const admin = await t.fastUser("admin");
     const member = await t.fastUser("member");
     const viewer = await t.fastUser("viewer");
-    const adminMembership = await addMember(owner, slug, admin.email, "admin");
-    await addMember(owner, slug, member.email, "member");
-    await addMember(owner, slug, viewer.email, "viewer");
+    const adminMembership = (await t.member(owner, slug, admin, "admin")).id;
+    await t.member(owner, slug, member, "member");
+    await t.member(owner, slug, viewer, "viewer");
     return { slug, owner, admin, member, viewer, adminMembership };
   }
 

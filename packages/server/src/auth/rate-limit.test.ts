@@ -213,35 +213,87 @@ describe.each(databaseKinds)("auth rate limits (%s)", (kind) => {
     expectRateLimited(await login(b.app, uniqueEmail("replica-b"), { remoteAddress: "203.0.113.60" }), 60);
   });
 
-  it("login-rate-limited-per-account: attempts on one email from many IPs are capped; other accounts are not", async () => {
-    const email = uniqueEmail("target");
-    for (let i = 0; i < rateRules.loginAccount.limit; i++) {
-      const response = await login(t.server.app, email, { remoteAddress: `198.51.100.${i + 1}`, password: "guess" });
+  /** Fails `count` sign-ins to `email` from one address, reopening its per-IP window as it fills. */
+  async function failLogins(email: string, remoteAddress: string, count: number, password = "wrong guess") {
+    for (let i = 0; i < count; i++) {
+      if (i > 0 && i % rateRules.login.limit === 0) {
+        await t.server.ctx.db
+          .updateTable("rate_limits")
+          .set({ window_start: new Date(Date.now() - rateRules.login.windowMs - 1_000) })
+          .where("key", "=", `login:${remoteAddress}`)
+          .execute();
+      }
+      expect((await login(t.server.app, email, { remoteAddress, password })).statusCode).toBe(401);
+    }
+  }
+
+  async function openLoginWindow(remoteAddress: string) {
+    await t.server.ctx.db.deleteFrom("rate_limits").where("key", "=", `login:${remoteAddress}`).execute();
+  }
+
+  it("login-lockout-by-strangers: the right password from a clean address passes after 20+ failures from another", async () => {
+    const email = uniqueEmail("victim");
+    expect((await register(t.server.app, email, { remoteAddress: "198.51.100.1" })).statusCode).toBe(201);
+    await failLogins(email, "198.51.100.66", rateRules.loginFailures.limit);
+    await openLoginWindow("198.51.100.66");
+    expect((await login(t.server.app, email, { remoteAddress: "198.51.100.66", password: "guess" })).statusCode).toBe(
+      429,
+    );
+    const response = await login(t.server.app, email, { remoteAddress: "198.51.100.77" });
+    expect(response.statusCode).toBe(200);
+    expect(response.cookies.find((c) => c.name === "fluid_session")).toBeDefined();
+  });
+
+  it("login-lockout-by-strangers: failures spread over many addresses lock none of them out", async () => {
+    const email = uniqueEmail("spread");
+    expect((await register(t.server.app, email, { remoteAddress: "198.51.100.2" })).statusCode).toBe(201);
+    for (let i = 0; i < rateRules.loginFailures.limit + 5; i++) {
+      const response = await login(t.server.app, email, { remoteAddress: `198.51.101.${i + 1}`, password: "guess" });
       expect(response.statusCode).toBe(401);
     }
-    expectRateLimited(
-      await login(t.server.app, email, { remoteAddress: "198.51.100.200", password: "guess" }),
-      rateRules.loginAccount.windowMs / 1000,
-    );
+    expect((await login(t.server.app, email, { remoteAddress: "198.51.101.200" })).statusCode).toBe(200);
+  });
+
+  it("login-lockout-by-strangers: the attacking address stays locked out of that account, right password included", async () => {
+    const email = uniqueEmail("target");
+    expect((await register(t.server.app, email, { remoteAddress: "198.51.100.3" })).statusCode).toBe(201);
+    await failLogins(email, "198.51.100.88", rateRules.loginFailures.limit);
+    await openLoginWindow("198.51.100.88");
+    const response = await login(t.server.app, email, { remoteAddress: "198.51.100.88" });
+    expectRateLimited(response, rateRules.loginFailures.windowMs / 1000);
+    expect(response.cookies.find((c) => c.name === "fluid_session")).toBeUndefined();
     expect(
-      (await login(t.server.app, uniqueEmail("bystander"), { remoteAddress: "198.51.100.200", password: "guess" }))
+      (await login(t.server.app, uniqueEmail("bystander"), { remoteAddress: "198.51.100.88", password: "guess" }))
         .statusCode,
     ).toBe(401);
   });
 
-  it("login-rate-limited-per-account: case variants of an email share the account's budget", async () => {
+  it("login-lockout-by-strangers: case variants of an email share one lockout per address", async () => {
     const email = uniqueEmail("variant");
-    for (let i = 0; i < rateRules.loginAccount.limit; i++) {
+    for (let i = 0; i < rateRules.loginFailures.limit; i++) {
+      if (i === rateRules.login.limit) await openLoginWindow("198.51.100.99");
       const variant = i % 2 === 0 ? email : email.toUpperCase();
-      const response = await login(t.server.app, variant, {
-        remoteAddress: `198.51.100.${i + 101}`,
-        password: "guess",
-      });
+      const response = await login(t.server.app, variant, { remoteAddress: "198.51.100.99", password: "guess" });
       expect(response.statusCode).toBe(401);
     }
+    await openLoginWindow("198.51.100.99");
     expectRateLimited(
-      await login(t.server.app, ` ${email.toUpperCase()} `, { remoteAddress: "198.51.100.201", password: "guess" }),
-      rateRules.loginAccount.windowMs / 1000,
+      await login(t.server.app, ` ${email.toUpperCase()} `, { remoteAddress: "198.51.100.99", password: "guess" }),
+      rateRules.loginFailures.windowMs / 1000,
     );
+  });
+
+  it("login-lockout-unlogged: a lockout is logged once with the account and address, never the password", async () => {
+    const email = uniqueEmail("logged");
+    const guess = "hunter2-never-logged";
+    await failLogins(email, "198.51.100.111", rateRules.loginFailures.limit, guess);
+    await openLoginWindow("198.51.100.111");
+    expect((await login(t.server.app, email, { remoteAddress: "198.51.100.111", password: guess })).statusCode).toBe(
+      429,
+    );
+    const lockouts = t.logs.filter((line) => line.includes('"event":"login_lockout"') && line.includes(email));
+    expect(lockouts).toHaveLength(1);
+    expect(JSON.parse(lockouts[0] as string)).toMatchObject({ level: 40, email, ip: "198.51.100.111" });
+    expect(t.logs.some((line) => line.includes(guess))).toBe(false);
   });
 });

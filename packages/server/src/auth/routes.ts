@@ -6,7 +6,7 @@ import type { App } from "../http/types.js";
 import { newId } from "../lib/ids.js";
 import { hashPassword, PASSWORD_MAX, PASSWORD_MIN, verifyPassword } from "./passwords.js";
 import { requirePrincipal, requireUserSession } from "./principal.js";
-import { enforce, rateLimitByIp, rateRules } from "./rate-limit.js";
+import { forget, hit, peek, rateLimitByIp, rateLimited, rateRules } from "./rate-limit.js";
 import { clearSessionCookie, createSession, deleteSession, setSessionCookie } from "./sessions.js";
 import { EmailInput, findUserByEmail, getUser, UserSchema, userView } from "./users.js";
 
@@ -83,10 +83,28 @@ export function authRoutes(app: App, ctx: AppContext): void {
     },
     async (request, reply) => {
       const { email, password } = request.body;
-      await enforce(db, rateRules.loginAccount, email);
+      const failures = { rule: rateRules.loginFailures, subject: `${email} ${request.ip}` };
+      const budget = await peek(db, failures.rule, failures.subject);
+      if (!budget.allowed) throw rateLimited(budget.retryAfterS);
       const user = await findUserByEmail(db, email);
       const ok = await verifyPassword(user?.password_hash, password);
-      if (!user || !ok) throw new AppError("unauthenticated", "email or password is incorrect");
+      if (!user || !ok) {
+        const failed = await hit(db, failures.rule, failures.subject);
+        if (failed.count === failures.rule.limit) {
+          request.log.warn(
+            {
+              event: "login_lockout",
+              email,
+              ip: request.ip,
+              failures: failed.count,
+              window_s: failures.rule.windowMs / 1000,
+            },
+            "sign-in locked for this account from this address after repeated wrong passwords",
+          );
+        }
+        throw new AppError("unauthenticated", "email or password is incorrect");
+      }
+      await forget(db, failures.rule, failures.subject);
       const session = await createSession(
         db,
         user.id,

@@ -69,6 +69,21 @@ export interface OrgMembersTable {
   created_at: CreatedAt;
 }
 
+export interface OrgInvitationsTable {
+  id: string;
+  org_id: string;
+  /** Normalised like users.email; only this account may accept. */
+  email: string;
+  role: Exclude<Role, "owner">;
+  token_hash: string;
+  invited_by: string;
+  created_at: CreatedAt;
+  expires_at: Timestamp;
+  accepted_at: Timestamp | null;
+  accepted_by: string | null;
+  revoked_at: Timestamp | null;
+}
+
 export interface ApiKeysTable {
   id: string;
   org_id: string;
@@ -291,6 +306,7 @@ export interface DB {
   sessions: SessionsTable;
   orgs: OrgsTable;
   org_members: OrgMembersTable;
+  org_invitations: OrgInvitationsTable;
   api_keys: ApiKeysTable;
   host_tokens: HostTokensTable;
   hosts: HostsTable;

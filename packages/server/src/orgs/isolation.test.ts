@@ -15,9 +15,10 @@ describe.each(databaseKinds)("org isolation (%s)", (kind) => {
     const owner = await t.user("owner@example.com");
     await t.org(owner, "acme");
     const member = await t.user("member@example.com");
-    const memberRow = await t.call("POST", "/v1/orgs/acme/members", {
+    const membership = await t.member(owner, "acme", member, "member");
+    const invitation = await t.call("POST", "/v1/orgs/acme/invitations", {
       as: owner,
-      body: { email: member.email, role: "member" },
+      body: { email: "pending@example.com", role: "viewer" },
     });
     const token = await t.hostToken(owner, "acme");
     daemon = await TestDaemon.connect(t.grpcUrl, { token: token.token });
@@ -47,8 +48,9 @@ describe.each(databaseKinds)("org isolation (%s)", (kind) => {
       tokenId: token.id,
       hostId: token.id,
       keyId: key.id,
-      memberId: memberRow.body.id,
-      newcomerEmail: "newcomer@example.com",
+      memberId: membership.id,
+      invitationId: invitation.body.id,
+      inviteeEmail: "newcomer@example.com",
     };
 
     const intruder = await t.user("intruder@example.com");
@@ -106,6 +108,12 @@ describe.each(databaseKinds)("org isolation (%s)", (kind) => {
       tokens: await db
         .selectFrom("host_tokens")
         .select(["id", "revoked_at"])
+        .where("org_id", "=", org.id)
+        .orderBy("id")
+        .execute(),
+      invitations: await db
+        .selectFrom("org_invitations")
+        .select(["id", "email", "role", "revoked_at"])
         .where("org_id", "=", org.id)
         .orderBy("id")
         .execute(),

@@ -1,15 +1,14 @@
+import type { Kysely } from "kysely";
 import { z } from "zod";
-import { EmailInput, findUserByEmail } from "../auth/users.js";
 import type { AppContext } from "../context.js";
-import type { Role } from "../db/schema.js";
-import { AppError, conflict, forbidden, invalid, notFound } from "../http/errors.js";
+import type { DB, Role } from "../db/schema.js";
+import { AppError, forbidden, invalid, notFound } from "../http/errors.js";
 import { errorResponses, iso, OrgParams, Status, securityAny, Timestamp, Uuid } from "../http/schemas.js";
 import type { App } from "../http/types.js";
-import { newId } from "../lib/ids.js";
 import { orgScope } from "./access.js";
 import { atLeast, roles } from "./roles.js";
 
-const MemberSchema = z
+export const MemberSchema = z
   .object({
     id: z.uuid(),
     user_id: z.uuid(),
@@ -20,30 +19,32 @@ const MemberSchema = z
   })
   .meta({ id: "Member" });
 
-const AssignableRole = z.enum(["admin", "member", "viewer"]);
+/** Roles a membership can be given; the org has exactly one owner, set when it is created. */
+export const AssignableRole = z.enum(["admin", "member", "viewer"]);
 const MemberParams = z.strictObject({ slug: OrgParams.shape.slug, memberId: Uuid });
 
+export function memberQuery(db: Kysely<DB>, orgId: string) {
+  return db
+    .selectFrom("org_members as m")
+    .innerJoin("users as u", "u.id", "m.user_id")
+    .select(["m.id", "m.user_id", "u.email", "u.display_name", "m.role", "m.created_at"])
+    .where("m.org_id", "=", orgId);
+}
+
+export function memberView(row: {
+  id: string;
+  user_id: string;
+  email: string;
+  display_name: string;
+  role: Role;
+  created_at: Date;
+}): z.infer<typeof MemberSchema> {
+  return { ...row, created_at: iso(row.created_at) };
+}
+
+/** Listing, role changes and removal; people join through invitations (invitation-routes.ts). */
 export function memberRoutes(app: App, ctx: AppContext): void {
   const { db } = ctx;
-
-  const memberQuery = (orgId: string) =>
-    db
-      .selectFrom("org_members as m")
-      .innerJoin("users as u", "u.id", "m.user_id")
-      .select(["m.id", "m.user_id", "u.email", "u.display_name", "m.role", "m.created_at"])
-      .where("m.org_id", "=", orgId);
-
-  const view = (row: {
-    id: string;
-    user_id: string;
-    email: string;
-    display_name: string;
-    role: Role;
-    created_at: Date;
-  }) => ({
-    ...row,
-    created_at: iso(row.created_at),
-  });
 
   app.get(
     "/v1/orgs/:slug/members",
@@ -59,41 +60,8 @@ export function memberRoutes(app: App, ctx: AppContext): void {
     },
     async (request) => {
       const scope = await orgScope(ctx, request, request.params.slug, "viewer");
-      const rows = await memberQuery(scope.orgId).orderBy("m.created_at", "asc").execute();
-      return { members: rows.map(view), total: rows.length };
-    },
-  );
-
-  app.post(
-    "/v1/orgs/:slug/members",
-    {
-      schema: {
-        operationId: "addMember",
-        tags: ["members"],
-        summary: "Add an existing user to the organization (admin)",
-        security: securityAny,
-        params: OrgParams,
-        body: z.strictObject({ email: EmailInput, role: AssignableRole.default("member") }),
-        response: { 201: MemberSchema, ...errorResponses },
-      },
-    },
-    async (request, reply) => {
-      const scope = await orgScope(ctx, request, request.params.slug, "admin");
-      const { email, role } = request.body;
-      if (role === "admin" && scope.role !== "owner") throw forbidden("only the owner can add admins");
-      const user = await findUserByEmail(db, email);
-      if (!user) throw notFound("user with that email");
-      const id = newId();
-      await db
-        .insertInto("org_members")
-        .values({ id, org_id: scope.orgId, user_id: user.id, role })
-        .execute()
-        .catch((err: unknown) => {
-          if ((err as { code?: string }).code === "23505") throw conflict("user is already a member");
-          throw err;
-        });
-      const row = await memberQuery(scope.orgId).where("m.id", "=", id).executeTakeFirstOrThrow();
-      return reply.code(201).send(view(row));
+      const rows = await memberQuery(db, scope.orgId).orderBy("m.created_at", "asc").execute();
+      return { members: rows.map(memberView), total: rows.length };
     },
   );
 
@@ -112,7 +80,7 @@ export function memberRoutes(app: App, ctx: AppContext): void {
     },
     async (request) => {
       const scope = await orgScope(ctx, request, request.params.slug, "admin");
-      const target = await memberQuery(scope.orgId).where("m.id", "=", request.params.memberId).executeTakeFirst();
+      const target = await memberQuery(db, scope.orgId).where("m.id", "=", request.params.memberId).executeTakeFirst();
       if (!target) throw notFound("member");
       if (target.role === "owner") throw forbidden("the owner's role cannot be changed");
       if (target.user_id === scope.principal.userId) throw forbidden("you cannot change your own role");
@@ -125,7 +93,7 @@ export function memberRoutes(app: App, ctx: AppContext): void {
         .where("org_id", "=", scope.orgId)
         .execute();
       ctx.access.invalidate();
-      return view({ ...target, role: request.body.role });
+      return memberView({ ...target, role: request.body.role });
     },
   );
 
@@ -143,7 +111,7 @@ export function memberRoutes(app: App, ctx: AppContext): void {
     },
     async (request) => {
       const scope = await orgScope(ctx, request, request.params.slug, "viewer");
-      const target = await memberQuery(scope.orgId).where("m.id", "=", request.params.memberId).executeTakeFirst();
+      const target = await memberQuery(db, scope.orgId).where("m.id", "=", request.params.memberId).executeTakeFirst();
       if (!target) throw notFound("member");
       if (target.role === "owner") throw forbidden("the owner cannot be removed");
       // Leaving is a person's choice: a key acting for its creator is held to the admin rules, or a

@@ -28,8 +28,7 @@ describe.each(databaseKinds)("organizations (%s)", (kind) => {
       viewer: await t.fastUser("viewer"),
     };
     for (const [role, user] of Object.entries(team)) {
-      const added = await t.call("POST", `/v1/orgs/${slug}/members`, { as: owner, body: { email: user.email, role } });
-      expect(added.status).toBe(201);
+      await t.member(owner, slug, user, role);
     }
     return { slug, orgId: org.id, owner, ...team };
   }

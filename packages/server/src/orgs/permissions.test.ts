@@ -28,7 +28,9 @@ const expected: Record<string, Rule> = {
   "PATCH /v1/orgs/{slug}": "admin",
   "DELETE /v1/orgs/{slug}": "owner",
   "GET /v1/orgs/{slug}/members": "viewer",
-  "POST /v1/orgs/{slug}/members": "admin",
+  "POST /v1/orgs/{slug}/invitations": "admin",
+  "GET /v1/orgs/{slug}/invitations": "admin",
+  "DELETE /v1/orgs/{slug}/invitations/{invitationId}": "admin",
   "PATCH /v1/orgs/{slug}/members/{memberId}": "admin",
   "DELETE /v1/orgs/{slug}/members/{memberId}": "admin",
   "POST /v1/orgs/{slug}/api-keys": "admin",
@@ -93,9 +95,8 @@ describe.each(databaseKinds)("permissions: every org-scoped route × role (%s)",
     await t.org(owner, "acme");
     const join = async (name: string, role: string) => {
       const user = await t.fastUser(name);
-      const res = await t.call("POST", "/v1/orgs/acme/members", { as: owner, body: { email: user.email, role } });
-      if (res.status !== 201) throw new Error(`join failed: ${res.status} ${JSON.stringify(res.body)}`);
-      return { caller: { cookie: user.cookie }, memberId: res.body.id as string };
+      const membership = await t.member(owner, "acme", user, role);
+      return { caller: { cookie: user.cookie }, memberId: membership.id };
     };
     const member = (await join("member", "member")).caller;
     callers = {
@@ -117,6 +118,8 @@ describe.each(databaseKinds)("permissions: every org-scoped route × role (%s)",
       post("/source-hosts", { type: "libvirt", name: `kvm-${Math.random()}`, hostname: "10.0.0.5" }, owner);
     const sandboxId = await post("/sandboxes", { source_vm: "debian-12" });
     const playbookId = await post("/playbooks", { name: "web" });
+    let invitations = 0;
+    const invite = async () => post("/invitations", { email: `pending-${++invitations}@example.com`, role: "viewer" }, owner);
     const task = () => post(`/playbooks/${playbookId}/tasks`, { name: "x", module: "debug", params: { msg: "x" } });
     ids = {
       slug: "acme",
@@ -130,10 +133,13 @@ describe.each(databaseKinds)("permissions: every org-scoped route × role (%s)",
       hostId: token.id,
       keyId: (await t.apiKey(owner, "acme", "viewer")).id,
       memberId: (await join("target", "viewer")).memberId,
+      invitationId: await invite(),
+      inviteeEmail: "invitee-0@example.com",
     };
     let playbooks = 0;
     fresh = {
-      "POST /v1/orgs/{slug}/members": async () => ({ newcomerEmail: (await t.fastUser("newcomer")).email }),
+      "POST /v1/orgs/{slug}/invitations": async () => ({ inviteeEmail: `invitee-${++invitations}@example.com` }),
+      "DELETE /v1/orgs/{slug}/invitations/{invitationId}": async () => ({ invitationId: await invite() }),
       // Stopping the shared sandbox would leave file and command rows answering 409, not what they allow.
       "POST /v1/orgs/{slug}/sandboxes/{id}/stop": async () => ({
         id: await post("/sandboxes", { source_vm: "debian-12" }),

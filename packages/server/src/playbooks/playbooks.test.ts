@@ -51,8 +51,7 @@ describe.each(databaseKinds)("playbooks (%s)", (kind) => {
       [other, "member"],
       [viewer, "viewer"],
     ] as const) {
-      const res = await t.call("POST", "/v1/orgs/acme/members", { as: owner, body: { email: user.email, role } });
-      expect(res.status).toBe(201);
+      await t.member(owner, "acme", user, role);
     }
   });
 

@@ -191,10 +191,7 @@ describe.each(databaseKinds)("sandboxes over the host stream (%s)", (kind) => {
 
     it("a viewer cannot create sandboxes", async () => {
       const viewer = await t.user("viewer@example.com");
-      await t.call("POST", "/v1/orgs/acme/members", {
-        as: owner,
-        body: { email: "viewer@example.com", role: "viewer" },
-      });
+      await t.member(owner, "acme", viewer, "viewer");
       expect((await createSandbox({}, viewer)).status).toBe(403);
     });
   });
@@ -308,12 +305,12 @@ describe.each(databaseKinds)("sandboxes over the host stream (%s)", (kind) => {
       const member = await t.user("member@example.com");
       const admin = await t.user("admin@example.com");
       const viewer = await t.user("viewer@example.com");
-      for (const [email, role] of [
-        ["member@example.com", "member"],
-        ["admin@example.com", "admin"],
-        ["viewer@example.com", "viewer"],
-      ]) {
-        await t.call("POST", "/v1/orgs/acme/members", { as: owner, body: { email, role } });
+      for (const [user, role] of [
+        [member, "member"],
+        [admin, "admin"],
+        [viewer, "viewer"],
+      ] as const) {
+        await t.member(owner, "acme", user, role);
       }
       expect(
         (await t.call("POST", `/v1/orgs/acme/sandboxes/${id}/run`, { as: member, body: { command: "id" } })).status,

@@ -103,7 +103,7 @@ describe.each(databaseKinds)("source hosts (%s)", (kind) => {
 
   it("members can read but not add or delete source hosts", async () => {
     const member = await t.user("member@example.com");
-    await t.call("POST", "/v1/orgs/acme/members", { as: owner, body: { email: "member@example.com", role: "member" } });
+    await t.member(owner, "acme", member, "member");
     const created = await create(owner);
     expect((await create(member, "acme", { name: "kvm-2" })).status).toBe(403);
     expect((await t.call("GET", `/v1/orgs/acme/source-hosts/${created.body.id}`, { as: member })).status).toBe(200);

@@ -23,7 +23,7 @@ describe.each(databaseKinds)("source VMs through a sandbox host (%s)", (kind) =>
     await t.org(owner, "acme");
     const addMember = async (role: string) => {
       const user = await t.fastUser(role);
-      await t.call("POST", "/v1/orgs/acme/members", { as: owner, body: { email: user.email, role } });
+      await t.member(owner, "acme", user, role);
       return user;
     };
     member = await addMember("member");

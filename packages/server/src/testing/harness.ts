@@ -41,6 +41,13 @@ export interface TestServer {
   fastUser(name: string): Promise<{ cookie: string; id: string; email: string }>;
   /** Creates an org owned by `owner`. */
   org(owner: Caller, slug: string): Promise<{ id: string; slug: string }>;
+  /** Invites `user` into `slug` (as `inviter`) and accepts as them; returns the membership. */
+  member(
+    inviter: Caller,
+    slug: string,
+    user: { cookie: string; email: string },
+    role?: string,
+  ): Promise<{ id: string }>;
   hostToken(caller: Caller, slug: string, name?: string): Promise<{ id: string; token: string }>;
   apiKey(caller: Caller, slug: string, role?: string): Promise<{ id: string; key: string }>;
   close(): Promise<void>;
@@ -127,6 +134,20 @@ export async function startTestServer(
       if (response.status !== 201)
         throw new Error(`org create failed: ${response.status} ${JSON.stringify(response.body)}`);
       return { id: response.body.id, slug };
+    },
+    async member(inviter, slug, user, role = "member") {
+      const invited = await call<any>("POST", `/v1/orgs/${slug}/invitations`, {
+        as: inviter,
+        body: { email: user.email, role },
+      });
+      if (invited.status !== 201) throw new Error(`invite failed: ${invited.status} ${JSON.stringify(invited.body)}`);
+      const accepted = await call<any>("POST", "/v1/invitations/accept", {
+        as: { cookie: user.cookie },
+        body: { token: invited.body.token },
+      });
+      if (accepted.status !== 200)
+        throw new Error(`accept failed: ${accepted.status} ${JSON.stringify(accepted.body)}`);
+      return { id: accepted.body.membership.id };
     },
     async hostToken(caller, slug, name = "host") {
       const response = await call<any>("POST", `/v1/orgs/${slug}/hosts/tokens`, { as: caller, body: { name } });

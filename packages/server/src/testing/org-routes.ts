@@ -30,7 +30,7 @@ const sampleBodies: Record<string, unknown> = {
 
 /** Sample bodies that name fixtures (an existing user, snapshot or task). */
 const bodiesFromIds: Record<string, (id: (name: string) => string) => unknown> = {
-  "POST /v1/orgs/{slug}/members": (id) => ({ email: id("newcomerEmail"), role: "viewer" }),
+  "POST /v1/orgs/{slug}/invitations": (id) => ({ email: id("inviteeEmail"), role: "viewer" }),
   "POST /v1/orgs/{slug}/sandboxes/{id}/restore": (id) => ({ snapshot_id: id("snapshotId") }),
   "PUT /v1/orgs/{slug}/playbooks/{playbookId}/tasks/reorder": (id) => ({ task_ids: [id("taskId")] }),
 };
