@@ -119,7 +119,8 @@ describe.each(databaseKinds)("permissions: every org-scoped route × role (%s)",
     const sandboxId = await post("/sandboxes", { source_vm: "debian-12" });
     const playbookId = await post("/playbooks", { name: "web" });
     let invitations = 0;
-    const invite = async () => post("/invitations", { email: `pending-${++invitations}@example.com`, role: "viewer" }, owner);
+    const invite = async () =>
+      post("/invitations", { email: `pending-${++invitations}@example.com`, role: "viewer" }, owner);
     const task = () => post(`/playbooks/${playbookId}/tasks`, { name: "x", module: "debug", params: { msg: "x" } });
     ids = {
       slug: "acme",
