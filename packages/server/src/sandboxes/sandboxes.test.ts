@@ -326,8 +326,7 @@ describe.each(databaseKinds)("sandboxes over the host stream (%s)", (kind) => {
     describe("contents (files, command output) are as sensitive as the source VM", () => {
       const joined = async (role: string) => {
         const user = await t.fastUser(role);
-        const res = await t.call("POST", "/v1/orgs/acme/members", { as: owner, body: { email: user.email, role } });
-        expect(res.status).toBe(201);
+        await t.member(owner, "acme", user, role);
         return user;
       };
       const readFile = (sandboxId: string, as: Caller) =>
