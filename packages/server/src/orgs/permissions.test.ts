@@ -81,6 +81,36 @@ const expected: Record<string, Rule> = {
   "DELETE /v1/orgs/{slug}/playbooks/{playbookId}/tasks/{taskId}": "creator",
 };
 
+/**
+ * Operations outside any org have no role to check; who may call them is the table's other half:
+ * anyone (public), any signed-in caller (session or API key), or people only (a session cookie).
+ */
+type OutsideRule = "public" | "signed-in" | "session";
+const outsideOrgs: Record<string, OutsideRule> = {
+  "GET /v1/health": "public",
+  "GET /v1/openapi.json": "public",
+  "POST /v1/auth/register": "public",
+  "POST /v1/auth/login": "public",
+  // OAuth sign-in (documented when a provider is configured, as in the test server).
+  "GET /v1/auth/github": "public",
+  "GET /v1/auth/github/callback": "public",
+  "GET /v1/auth/google": "public",
+  "GET /v1/auth/google/callback": "public",
+  "POST /v1/auth/logout": "session",
+  "GET /v1/auth/me": "signed-in",
+  "GET /v1/orgs": "signed-in",
+  "POST /v1/orgs": "session",
+  "POST /v1/invitations/accept": "signed-in",
+};
+
+/** Valid bodies, so a refusal is the authentication check speaking, not validation. */
+const outsideBodies: Record<string, unknown> = {
+  "POST /v1/auth/register": { email: "newcomer@example.com", password: "correct horse battery", display_name: "N" },
+  "POST /v1/auth/login": { email: "newcomer@example.com", password: "correct horse battery" },
+  "POST /v1/orgs": { name: "Initech", slug: "initech" },
+  "POST /v1/invitations/accept": { token: "not-a-real-invitation-token" },
+};
+
 describe.each(databaseKinds)("permissions: every org-scoped route × role (%s)", (kind) => {
   let t: TestServer;
   let daemon: TestDaemon;
@@ -193,6 +223,41 @@ describe.each(databaseKinds)("permissions: every org-scoped route × role (%s)",
           expect.soft(daemon.received.length, `${label}: no host command`).toBe(hostCommands);
         }
       }
+    }
+  });
+});
+
+describe.each(databaseKinds)("permissions: every route outside an org (%s)", (kind) => {
+  let t: TestServer;
+  let apiKey: Caller;
+
+  beforeAll(async () => {
+    t = await startTestServer(kind);
+    const owner = await t.fastUser("owner");
+    await t.org(owner, "acme");
+    apiKey = { key: (await t.apiKey(owner, "acme", "owner")).key };
+  });
+  afterAll(() => t?.close());
+
+  it("every documented operation is either org-scoped (the role table) or in the outside-org table", async () => {
+    const doc = (await t.call("GET", "/v1/openapi.json")).body as { paths: Record<string, Record<string, unknown>> };
+    const outside = Object.entries(doc.paths)
+      .filter(([path]) => !path.startsWith("/v1/orgs/{slug}"))
+      .flatMap(([path, operations]) => Object.keys(operations).map((method) => `${method.toUpperCase()} ${path}`))
+      .sort();
+    expect(outside).toEqual(Object.keys(outsideOrgs).sort());
+  });
+
+  it("signed-in operations refuse anonymous callers with 401; session-only ones refuse API keys", async () => {
+    for (const [key, rule] of Object.entries(outsideOrgs)) {
+      const [method = "", url = ""] = key.split(" ");
+      const body = outsideBodies[key];
+      const anonymous = await t.call(method, url, body === undefined ? {} : { body });
+      if (rule === "public") expect.soft(anonymous.status, `anonymous: ${key}`).not.toBe(401);
+      else expect.soft(anonymous.status, `anonymous: ${key}`).toBe(401);
+      const withKey = await t.call(method, url, { as: apiKey, ...(body === undefined ? {} : { body }) });
+      if (rule === "session") expect.soft([401, 403], `API key: ${key}`).toContain(withKey.status);
+      else expect.soft([401, 403], `API key: ${key} → ${withKey.status}`).not.toContain(withKey.status);
     }
   });
 });
