@@ -1,0 +1,39 @@
+import { describe, expect, it } from "vitest";
+import { globRegExp, NoisePolicy, noiseRules } from "./noise.js";
+
+describe("noise policy", () => {
+  it("keeps * within one path segment and lets ** span segments", () => {
+    expect(globRegExp("/etc/ssh/ssh_host_*").test("/etc/ssh/ssh_host_rsa_key")).toBe(true);
+    expect(globRegExp("/etc/*").test("/etc/ssh/sshd_config")).toBe(false);
+    expect(globRegExp("**/__pycache__/**").test("/opt/app/pkg/__pycache__/m.cpython-311.pyc")).toBe(true);
+    expect(globRegExp("/var/log/**").test("/var/log")).toBe(true);
+    expect(globRegExp("/{root,home/*}/.bash_history").test("/home/alice/.bash_history")).toBe(true);
+  });
+
+  it("ignores shell history and the identity fluid resets by default", () => {
+    const policy = new NoisePolicy(noiseRules());
+    expect(policy.ignores("file", "/root/.bash_history")).toBe(true);
+    expect(policy.ignores("file", "/etc/machine-id")).toBe(true);
+    expect(policy.ignores("file", "/etc/nginx/nginx.conf")).toBe(false);
+  });
+
+  it("lets a request disable a default rule and add its own", () => {
+    const policy = new NoisePolicy(
+      noiseRules({
+        disable: ["hosts"],
+        add: [{ id: "app-state", kind: "file", match: "/srv/app/state/**", effect: "ignore", reason: "" }],
+      }),
+    );
+    expect(policy.ignores("file", "/etc/hosts")).toBe(false);
+    expect(policy.ignores("file", "/srv/app/state/db")).toBe(true);
+  });
+
+  it("lets a request replace the whole policy", () => {
+    const policy = new NoisePolicy(noiseRules({ replace: [] }));
+    expect(policy.ignores("file", "/root/.bash_history")).toBe(false);
+  });
+
+  it("redacts secrets rather than ignoring them", () => {
+    expect(new NoisePolicy(noiseRules()).effect("file", "/etc/shadow")).toBe("redact");
+  });
+});
