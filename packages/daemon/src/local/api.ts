@@ -2,6 +2,8 @@ import { chmod, lstat, rm } from "node:fs/promises";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { z } from "zod";
+import { NoiseOverride } from "../review/noise.js";
+import { diffSandbox } from "../review/sandbox-diff.js";
 import { SandboxError, type SandboxErrorCode } from "../sandboxes/errors.js";
 import type { SandboxManager } from "../sandboxes/manager.js";
 import type { ImageSource } from "../sandboxes/ports.js";
@@ -81,6 +83,17 @@ function parse<T>(schema: z.ZodType<T>, value: unknown): T {
     throw new SandboxError("invalid_argument", `${issue?.path.join(".") || "body"}: ${issue?.message ?? "invalid"}`);
   }
   return result.data;
+}
+
+/** A per-request noise override, sent as JSON in the `noise` query parameter. */
+function parseNoise(text: string): NoiseOverride {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new SandboxError("invalid_argument", "noise: not valid JSON");
+  }
+  return parse(NoiseOverride, value);
 }
 
 /**
@@ -178,6 +191,10 @@ export function buildLocalApi(deps: { manager: SandboxManager; images: ImageSour
       throw new SandboxError("invalid_argument", "send the file as application/octet-stream");
     await manager.writeFile(id(request.params), query.path, request.body);
     return { path: query.path, size_bytes: request.body.length };
+  });
+  app.get("/v1/sandboxes/:id/diff", async (request) => {
+    const query = parse(z.object({ noise: z.string().max(65_536).optional() }), request.query);
+    return diffSandbox(manager, id(request.params), { noise: query.noise ? parseNoise(query.noise) : undefined });
   });
   app.get("/v1/sandboxes/:id/dir", async (request) => {
     const query = parse(z.object({ path: z.string().min(1) }), request.query);

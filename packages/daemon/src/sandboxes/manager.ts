@@ -99,6 +99,15 @@ export class SandboxManager {
     return row;
   }
 
+  /** The disks a review compares: the sandbox's overlay (the top of its chain) and its image's disk. */
+  async disks(id: string): Promise<{ overlay: string; base: string; rootDevice: string | undefined }> {
+    const row = await this.get(id);
+    if (row.state !== "RUNNING" && row.state !== "STOPPED")
+      throw new SandboxError("invalid_state", `sandbox ${id} is ${row.state}`);
+    const image = await this.o.images.resolve(row.image);
+    return { overlay: join(row.dir, "disk.qcow2"), base: image.disk, rootDevice: image.rootDevice };
+  }
+
   list(options: { includeEnded?: boolean } = {}): Promise<SandboxRow[]> {
     let query = this.db.selectFrom("sandboxes").selectAll().orderBy("created_at", "asc");
     if (!options.includeEnded) query = query.where("ended_at", "is", null);

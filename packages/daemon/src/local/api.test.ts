@@ -1,0 +1,77 @@
+import { existsSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { withRoot } from "../review/disk-view.js";
+import { SandboxError } from "../sandboxes/errors.js";
+import type { SandboxManager } from "../sandboxes/manager.js";
+import { runChecked } from "../system/run.js";
+import { buildLocalApi } from "./api.js";
+
+const IMAGE = "/var/lib/fluid/images/debian-12/rootfs.qcow2";
+const ready = existsSync("/dev/fuse") && existsSync(IMAGE) && process.getuid?.() === 0;
+
+describe.skipIf(!ready)("GET /v1/sandboxes/:id/diff (needs root, /dev/fuse and the debian-12 image)", () => {
+  let scratch: string;
+  let app: ReturnType<typeof buildLocalApi>;
+
+  beforeAll(async () => {
+    scratch = await mkdtemp(join(tmpdir(), "fluid-review-test-"));
+    const overlay = join(scratch, "disk.qcow2");
+    await runChecked(["qemu-img", "create", "-q", "-f", "qcow2", "-b", IMAGE, "-F", "qcow2", overlay]);
+    await withRoot(overlay, (root) => writeFile(join(root, "etc/app.conf"), "listen 8080\n"), { writable: true });
+    // The manager only has to say where a sandbox's disks are; the disks themselves are real.
+    const manager = {
+      disks: async (id: string) => {
+        if (id !== "sbx-1") throw new SandboxError("not_found", `no sandbox ${id} on this host`);
+        return { overlay, base: IMAGE, rootDevice: "/dev/vda" };
+      },
+    } as unknown as SandboxManager;
+    const images = { names: async () => [], resolve: async () => Promise.reject(new Error("unused")) };
+    app = buildLocalApi({ manager, images, log: pino({ level: "silent" }) });
+  });
+
+  afterAll(async () => {
+    await app.close();
+    await rm(scratch, { recursive: true, force: true });
+  });
+
+  it("returns the sandbox's changes against its image with the diff's hash", async () => {
+    const response = await app.inject({ method: "GET", url: "/v1/sandboxes/sbx-1/diff" });
+    expect(response.statusCode).toBe(200);
+    const body = response.json();
+    expect(body.hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(body.summary).toMatchObject({ total: 1, added: 1 });
+    expect(body.changes).toEqual([
+      expect.objectContaining({
+        kind: "file",
+        action: "added",
+        path: "/etc/app.conf",
+        diff: "@@ -0,0 +1,1 @@\n+listen 8080\n",
+      }),
+    ]);
+  });
+
+  it("applies a per-request noise override", async () => {
+    const noise = JSON.stringify({ add: [{ id: "app", match: "/etc/app.conf" }] });
+    const response = await app.inject({
+      method: "GET",
+      url: `/v1/sandboxes/sbx-1/diff?noise=${encodeURIComponent(noise)}`,
+    });
+    expect(response.json().changes).toEqual([]);
+  });
+
+  it("rejects a malformed noise override with the error envelope", async () => {
+    const response = await app.inject({ method: "GET", url: "/v1/sandboxes/sbx-1/diff?noise=%7Bnope" });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toEqual({ error: { code: "invalid_argument", message: "noise: not valid JSON" } });
+  });
+
+  it("answers 404 for a sandbox this host does not have", async () => {
+    const response = await app.inject({ method: "GET", url: "/v1/sandboxes/sbx-404/diff" });
+    expect(response.statusCode).toBe(404);
+    expect(response.json().error.code).toBe("not_found");
+  });
+});
