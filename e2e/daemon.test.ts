@@ -191,4 +191,12 @@ describe("fluid-daemon standalone with real QEMU microVMs (TCG)", () => {
     expect(vmAlive(daemon.stateDir, id)).toBe(false);
     expect(existsSync(join(daemon.stateDir, "sandboxes", id))).toBe(false);
   });
+
+  it("a destroyed sandbox's QEMU is reaped, not left <defunct>", async () => {
+    const created = await daemon.api.create({ name: "reaped" });
+    const pid = created.body.pid as number;
+    expect(pid).toBeGreaterThan(1);
+    await daemon.api.call("DELETE", `/v1/sandboxes/${created.body.id}`);
+    expect(existsSync(`/proc/${pid}`)).toBe(false);
+  });
 });
