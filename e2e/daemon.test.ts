@@ -115,6 +115,25 @@ describe("fluid-daemon standalone with real QEMU microVMs (TCG)", () => {
     expect(res.body.stdout).toMatch(/^before\n.*No such file/s);
   });
 
+  it("cp → disk snapshot → restore keeps the file's bytes and mode (the guest's page cache reaches the snapshot)", async () => {
+    const data = Buffer.from("hello from the host\n");
+    const put = await daemon.api.call(
+      "PUT",
+      `/v1/sandboxes/${shared}/files?path=/root/h.txt`,
+      data,
+      "application/octet-stream",
+    );
+    expect(put.status).toBe(200);
+    const snap = await daemon.api.call("POST", `/v1/sandboxes/${shared}/snapshots`, { name: "s1" });
+    expect(snap.status).toBe(201);
+    await daemon.api.run(shared, "echo changed > /root/h.txt; chmod 600 /root/h.txt; sync");
+    const restored = await daemon.api.call("POST", `/v1/snapshots/${snap.body.id}/restore`, { sandbox_id: shared });
+    expect(restored.body.state).toBe("RUNNING");
+    const got = await daemon.api.call("GET", `/v1/sandboxes/${shared}/files?path=/root/h.txt`);
+    expect(got.raw.toString()).toBe(data.toString());
+    expect((await daemon.api.run(shared, "stat -c %A /root/h.txt")).body.stdout).toBe("-rw-r--r--\n");
+  });
+
   it("fork ×2: independent clones with their own identity", async () => {
     await daemon.api.run(shared, "echo original > /root/who");
     const snap = await daemon.api.call("POST", `/v1/sandboxes/${shared}/snapshots`, {

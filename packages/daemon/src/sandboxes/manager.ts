@@ -13,6 +13,7 @@ import { QmpClient } from "../vm/qmp.js";
 import { SandboxError } from "./errors.js";
 import { hostnameFor, identityFiles, identityParams, reidentifyCommands } from "./identity.js";
 import type { ImageSource, NetAttachment, SandboxNetwork } from "./ports.js";
+import { withQuiescedGuest } from "./quiesce.js";
 
 export interface CreateInput {
   id?: string | undefined;
@@ -54,6 +55,8 @@ export interface ManagerOptions {
   allocatableMemoryMb: number;
   bootTimeoutMs?: number;
   maxOutputBytes?: number;
+  /** Longest a guest stays frozen for a disk snapshot; a snapshot that needs longer fails. */
+  maxFrozenMs?: number;
   onEvent?: (event: SandboxEvent) => void;
   /** Signs the short-lived certificates for SSH into sandboxes (the second channel). */
   sshCa?: SshCertificateAuthority;
@@ -74,7 +77,13 @@ export class SandboxManager {
   private readonly locks = new Map<string, Promise<unknown>>();
 
   constructor(options: ManagerOptions) {
-    this.o = { machine: "microvm", bootTimeoutMs: 180_000, maxOutputBytes: 1_048_576, ...options };
+    this.o = {
+      machine: "microvm",
+      bootTimeoutMs: 180_000,
+      maxOutputBytes: 1_048_576,
+      maxFrozenMs: 30_000,
+      ...options,
+    };
   }
 
   private get db() {
@@ -467,7 +476,9 @@ export class SandboxManager {
 
   /**
    * Disk snapshot (and guest RAM when asked): the VM is paused, RAM is streamed to a file with
-   * QEMU migration, the overlay is copied while nothing writes to it, then the VM resumes.
+   * QEMU migration, the overlay is copied while nothing writes to it, then the VM resumes. A
+   * disk-only snapshot of a running guest is taken with its filesystems quiesced; a memory snapshot
+   * is not, because its RAM holds the unflushed page cache and a guest frozen in it would resume frozen.
    */
   async snapshot(id: string, input: { name: string; includeMemory: boolean }): Promise<SnapshotRow> {
     return this.locked(id, async () => {
@@ -482,21 +493,31 @@ export class SandboxManager {
       const dir = join(this.o.stateDir, "snapshots", snapshotId);
       await mkdir(dir, { recursive: true, mode: 0o700 });
       try {
-        if (row.state === "RUNNING") {
+        const copyDisk = () =>
+          runChecked(["cp", "--sparse=always", join(row.dir, "disk.qcow2"), join(dir, "disk.qcow2")]);
+        const pausedCopy = async () => {
           const qmp = await QmpClient.connect(vmPaths(row.dir).qmp);
           try {
             await qmp.execute("stop");
             try {
               if (input.includeMemory) await migrateToFile(qmp, join(dir, "memory.state"));
-              await runChecked(["cp", "--sparse=always", join(row.dir, "disk.qcow2"), join(dir, "disk.qcow2")]);
+              await copyDisk();
             } finally {
               await qmp.execute("cont");
             }
           } finally {
             qmp.close();
           }
+        };
+        if (row.state === "RUNNING" && input.includeMemory) {
+          await pausedCopy();
+        } else if (row.state === "RUNNING") {
+          await withQuiescedGuest(await this.agent(id), pausedCopy, {
+            maxFrozenMs: this.o.maxFrozenMs,
+            onWarning: (message, err) => this.o.log.warn({ err, sandboxId: id }, message),
+          });
         } else {
-          await runChecked(["cp", "--sparse=always", join(row.dir, "disk.qcow2"), join(dir, "disk.qcow2")]);
+          await copyDisk();
         }
         const size = await directorySize(dir);
         const snapshot: SnapshotRow = {
