@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -132,6 +133,18 @@ describe("fluid-daemon standalone with real QEMU microVMs (TCG)", () => {
     const got = await daemon.api.call("GET", `/v1/sandboxes/${shared}/files?path=/root/h.txt`);
     expect(got.raw.toString()).toBe(data.toString());
     expect((await daemon.api.run(shared, "stat -c %A /root/h.txt")).body.stdout).toBe("-rw-r--r--\n");
+  });
+
+  it("a disk snapshot copies nothing: the running VM's overlay becomes the layer, and is never written again", async () => {
+    const overlay = join(daemon.stateDir, "sandboxes", shared, "disk.qcow2");
+    const overlayInode = statSync(overlay).ino;
+    const snap = await daemon.api.call("POST", `/v1/sandboxes/${shared}/snapshots`, { name: "layer" });
+    expect(snap.status).toBe(201);
+    const layer = join(daemon.stateDir, "snapshots", snap.body.id, "disk.qcow2");
+    expect(statSync(layer).ino).toBe(overlayInode);
+    const sealed = createHash("sha256").update(readFileSync(layer)).digest("hex");
+    await daemon.api.run(shared, "head -c 1048576 /dev/urandom > /root/after-layer; sync");
+    expect(createHash("sha256").update(readFileSync(layer)).digest("hex")).toBe(sealed);
   });
 
   it("fork ×2: independent clones with their own identity", async () => {
