@@ -393,18 +393,26 @@ async function main() {
     };
 
     // The daemon's own snapshot step on overlays holding 100 MiB and 2 GiB of written data. Each
-    // run seals a fresh name for the same filled overlay (sealing never writes the overlay itself).
+    // run seals a fresh name for the same filled overlay (sealing never writes the overlay itself);
+    // the two sizes alternate, so load drift on the machine hits both alike.
+    const sizes = { "100M": 100, "2G": 2048 } as const;
     const sealMs: Record<string, number[]> = { "100M": [], "2G": [] };
-    for (const size of ["100M", "2G"] as const) {
+    for (const [size, mib] of Object.entries(sizes)) {
       const baseFile = join(scratch, `snap-base-${size}.qcow2`);
       const filled = join(scratch, `snap-filled-${size}.qcow2`);
       await runChecked(["qemu-img", "create", "-q", "-f", "qcow2", baseFile, "4G"]);
       await runChecked(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", baseFile, filled]);
-      await runChecked(["qemu-io", "-f", "qcow2", "-c", `write -P 0x5a 0 ${size}`, filled]);
-      for (let i = 0; i < runs * 4; i++) {
+      // qemu-io writes at most just under 2 GiB per request.
+      for (let offset = 0; offset < mib; offset += 1024) {
+        const length = Math.min(1024, mib - offset);
+        await runChecked(["qemu-io", "-f", "qcow2", "-c", `write -P 0x5a ${offset}M ${length}M`, filled]);
+      }
+    }
+    for (let i = 0; i < runs * 4; i++) {
+      for (const size of Object.keys(sizes)) {
         const sandboxDir = join(scratch, `snap-sandbox-${size}-${i}`);
         await mkdir(sandboxDir);
-        await link(filled, join(sandboxDir, "disk.qcow2"));
+        await link(join(scratch, `snap-filled-${size}.qcow2`), join(sandboxDir, "disk.qcow2"));
         const layer = join(scratch, `snap-layer-${size}-${i}.qcow2`);
         sealMs[size]?.push(await time(() => sealActiveLayer(sandboxDir, layer)));
       }
