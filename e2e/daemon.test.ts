@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -115,6 +116,37 @@ describe("fluid-daemon standalone with real QEMU microVMs (TCG)", () => {
     expect(res.body.stdout).toMatch(/^before\n.*No such file/s);
   });
 
+  it("cp → disk snapshot → restore keeps the file's bytes and mode (the guest's page cache reaches the snapshot)", async () => {
+    const data = Buffer.from("hello from the host\n");
+    const put = await daemon.api.call(
+      "PUT",
+      `/v1/sandboxes/${shared}/files?path=/root/h.txt`,
+      data,
+      "application/octet-stream",
+    );
+    expect(put.status).toBe(200);
+    const snap = await daemon.api.call("POST", `/v1/sandboxes/${shared}/snapshots`, { name: "s1" });
+    expect(snap.status).toBe(201);
+    await daemon.api.run(shared, "echo changed > /root/h.txt; chmod 600 /root/h.txt; sync");
+    const restored = await daemon.api.call("POST", `/v1/snapshots/${snap.body.id}/restore`, { sandbox_id: shared });
+    expect(restored.body.state).toBe("RUNNING");
+    const got = await daemon.api.call("GET", `/v1/sandboxes/${shared}/files?path=/root/h.txt`);
+    expect(got.raw.toString()).toBe(data.toString());
+    expect((await daemon.api.run(shared, "stat -c %A /root/h.txt")).body.stdout).toBe("-rw-r--r--\n");
+  });
+
+  it("a disk snapshot copies nothing: the running VM's overlay becomes the layer, and is never written again", async () => {
+    const overlay = join(daemon.stateDir, "sandboxes", shared, "disk.qcow2");
+    const overlayInode = statSync(overlay).ino;
+    const snap = await daemon.api.call("POST", `/v1/sandboxes/${shared}/snapshots`, { name: "layer" });
+    expect(snap.status).toBe(201);
+    const layer = join(daemon.stateDir, "snapshots", snap.body.id, "disk.qcow2");
+    expect(statSync(layer).ino).toBe(overlayInode);
+    const sealed = createHash("sha256").update(readFileSync(layer)).digest("hex");
+    await daemon.api.run(shared, "head -c 1048576 /dev/urandom > /root/after-layer; sync");
+    expect(createHash("sha256").update(readFileSync(layer)).digest("hex")).toBe(sealed);
+  });
+
   it("fork ×2: independent clones with their own identity", async () => {
     await daemon.api.run(shared, "echo original > /root/who");
     const snap = await daemon.api.call("POST", `/v1/sandboxes/${shared}/snapshots`, {
@@ -190,5 +222,13 @@ describe("fluid-daemon standalone with real QEMU microVMs (TCG)", () => {
     expect(res.body).toMatchObject({ state: "DESTROYED", end_reason: "user_request" });
     expect(vmAlive(daemon.stateDir, id)).toBe(false);
     expect(existsSync(join(daemon.stateDir, "sandboxes", id))).toBe(false);
+  });
+
+  it("a destroyed sandbox's QEMU is reaped, not left <defunct>", async () => {
+    const created = await daemon.api.create({ name: "reaped" });
+    const pid = created.body.pid as number;
+    expect(pid).toBeGreaterThan(1);
+    await daemon.api.call("DELETE", `/v1/sandboxes/${created.body.id}`);
+    expect(existsSync(`/proc/${pid}`)).toBe(false);
   });
 });

@@ -239,6 +239,16 @@ export class GuestAgent {
     }
   }
 
+  /** Flushes and freezes the guest's filesystems (FIFREEZE); returns how many were frozen. */
+  freezeFilesystems(): Promise<number> {
+    return this.request<number>("guest-fsfreeze-freeze");
+  }
+
+  /** Thaws what freezeFilesystems froze; returns how many were thawed. */
+  thawFilesystems(): Promise<number> {
+    return this.request<number>("guest-fsfreeze-thaw");
+  }
+
   /** Asks the guest to power off; qemu-ga sends no reply to a successful shutdown. */
   shutdown(): void {
     this.socket.write(`${JSON.stringify({ execute: "guest-shutdown", arguments: { mode: "powerdown" } })}\n`);

@@ -6,13 +6,22 @@ import type { Logger } from "pino";
 import { GuestAgent } from "../guest/agent.js";
 import type { SshCertificateAuthority } from "../ssh/certificates.js";
 import type { DaemonDB, SandboxRow, SandboxState, SnapshotRow } from "../state/schema.js";
-import { runChecked } from "../system/run.js";
 import type { Accel } from "../vm/accel.js";
 import { isOurVm, killVm, launchVm, readPid, type VmSpec, vmPaths, waitForExit } from "../vm/qemu.js";
 import { QmpClient } from "../vm/qmp.js";
+import {
+  activeDisk,
+  backingChain,
+  createOverlay,
+  resetDisk,
+  sealActiveLayer,
+  settleDisk,
+  streamLongChain,
+} from "./disk-layers.js";
 import { SandboxError } from "./errors.js";
 import { hostnameFor, identityFiles, identityParams, reidentifyCommands } from "./identity.js";
 import type { ImageSource, NetAttachment, SandboxNetwork } from "./ports.js";
+import { withQuiescedGuest } from "./quiesce.js";
 
 export interface CreateInput {
   id?: string | undefined;
@@ -54,12 +63,16 @@ export interface ManagerOptions {
   allocatableMemoryMb: number;
   bootTimeoutMs?: number;
   maxOutputBytes?: number;
+  /** Longest a guest stays frozen for a disk snapshot; a snapshot that needs longer fails. */
+  maxFrozenMs?: number;
   onEvent?: (event: SandboxEvent) => void;
   /** Signs the short-lived certificates for SSH into sandboxes (the second channel). */
   sshCa?: SshCertificateAuthority;
 }
 
 const liveStates: SandboxState[] = ["CREATING", "RUNNING", "STOPPED"];
+/** Snapshot layers a running sandbox's disk may stack above its image before they are streamed into it. */
+const MAX_DISK_LAYERS = 8;
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 /**
@@ -74,7 +87,13 @@ export class SandboxManager {
   private readonly locks = new Map<string, Promise<unknown>>();
 
   constructor(options: ManagerOptions) {
-    this.o = { machine: "microvm", bootTimeoutMs: 180_000, maxOutputBytes: 1_048_576, ...options };
+    this.o = {
+      machine: "microvm",
+      bootTimeoutMs: 180_000,
+      maxOutputBytes: 1_048_576,
+      maxFrozenMs: 30_000,
+      ...options,
+    };
   }
 
   private get db() {
@@ -135,6 +154,7 @@ export class SandboxManager {
 
   private spec(
     row: SandboxRow,
+    disk: string,
     image: { kernel: string; initrd?: string | undefined; rootDevice?: string | undefined },
     net: NetAttachment,
     incomingFile?: string,
@@ -149,7 +169,7 @@ export class SandboxManager {
       dir: row.dir,
       kernel: image.kernel,
       initrd: image.initrd,
-      disk: join(row.dir, "disk.qcow2"),
+      disk,
       memoryMb: row.memory_mb,
       vcpus: row.vcpus,
       accel: this.o.accel,
@@ -475,8 +495,11 @@ export class SandboxManager {
   // ---- snapshots ----------------------------------------------------------------------------
 
   /**
-   * Disk snapshot (and guest RAM when asked): the VM is paused, RAM is streamed to a file with
-   * QEMU migration, the overlay is copied while nothing writes to it, then the VM resumes.
+   * A snapshot in O(1) of the disk's size: the sandbox's overlay becomes the snapshot's immutable
+   * layer and the sandbox continues on a new overlay above it (see sealActiveLayer). A running
+   * guest's filesystems are quiesced first; a memory snapshot pauses the VM instead, taking the
+   * layer and then guest RAM at the same instant (RAM holds the unflushed page cache, and a guest
+   * frozen in it would resume frozen).
    */
   async snapshot(id: string, input: { name: string; includeMemory: boolean }): Promise<SnapshotRow> {
     return this.locked(id, async () => {
@@ -489,25 +512,43 @@ export class SandboxManager {
       }
       const snapshotId = randomUUID();
       const dir = join(this.o.stateDir, "snapshots", snapshotId);
+      const layer = join(dir, "disk.qcow2");
       await mkdir(dir, { recursive: true, mode: 0o700 });
+      let sealed = false;
       try {
-        if (row.state === "RUNNING") {
+        if (row.state === "STOPPED") {
+          await sealActiveLayer(row.dir, layer);
+          sealed = true;
+        } else {
           const qmp = await QmpClient.connect(vmPaths(row.dir).qmp);
           try {
-            await qmp.execute("stop");
-            try {
-              if (input.includeMemory) await migrateToFile(qmp, join(dir, "memory.state"));
-              await runChecked(["cp", "--sparse=always", join(row.dir, "disk.qcow2"), join(dir, "disk.qcow2")]);
-            } finally {
-              await qmp.execute("cont");
+            if (input.includeMemory) {
+              await qmp.execute("stop");
+              try {
+                await sealActiveLayer(row.dir, layer, qmp);
+                sealed = true;
+                await migrateToFile(qmp, join(dir, "memory.state"));
+              } finally {
+                await qmp.execute("cont");
+              }
+            } else {
+              const seal = async () => {
+                await sealActiveLayer(row.dir, layer, qmp);
+                sealed = true;
+              };
+              await withQuiescedGuest(await this.agent(id), seal, {
+                maxFrozenMs: this.o.maxFrozenMs,
+                onWarning: (message, err) => this.o.log.warn({ err, sandboxId: id }, message),
+              });
             }
+            const image = await this.o.images.resolve(row.image);
+            await streamLongChain(qmp, await activeDisk(row.dir), image.disk, MAX_DISK_LAYERS).catch((err: unknown) =>
+              this.o.log.warn({ err, sandboxId: id }, "could not start flattening a long disk chain"),
+            );
           } finally {
             qmp.close();
           }
-        } else {
-          await runChecked(["cp", "--sparse=always", join(row.dir, "disk.qcow2"), join(dir, "disk.qcow2")]);
         }
-        const size = await directorySize(dir);
         const snapshot: SnapshotRow = {
           id: snapshotId,
           sandbox_id: id,
@@ -517,13 +558,15 @@ export class SandboxManager {
           vcpus: row.vcpus,
           memory_mb: row.memory_mb,
           has_memory: input.includeMemory ? 1 : 0,
-          size_bytes: size,
+          size_bytes: await directorySize(dir),
           created_at: Date.now(),
         };
         await this.db.insertInto("snapshots").values(snapshot).execute();
         return snapshot;
       } catch (err) {
-        await rm(dir, { recursive: true, force: true });
+        // Once sealed, the layer is part of the sandbox's disk: only what came after it may go.
+        if (sealed) await rm(join(dir, "memory.state"), { force: true });
+        else await rm(dir, { recursive: true, force: true });
         throw err;
       }
     });
@@ -541,29 +584,27 @@ export class SandboxManager {
     return query.execute();
   }
 
+  /**
+   * Removes a snapshot unless its layer is still read: by a live sandbox's disk (its own sandbox
+   * keeps running on top of it) or by another snapshot taken later on top of it. Such a delete is
+   * refused rather than done by rewriting the dependants, because a snapshot's layer is never
+   * written again; it succeeds once the dependants are gone.
+   */
   async deleteSnapshot(snapshotId: string): Promise<void> {
     const snapshot = await this.getSnapshot(snapshotId);
-    const dependants = await this.db
-      .selectFrom("sandboxes")
-      .select("id")
-      .where("ended_at", "is", null)
-      .execute()
-      .then(async (rows) => {
-        const users: string[] = [];
-        for (const { id } of rows) {
-          const info = await runChecked([
-            "qemu-img",
-            "info",
-            "--backing-chain",
-            "--output=json",
-            join(this.o.stateDir, "sandboxes", id, "disk.qcow2"),
-          ]).catch(() => undefined);
-          if (info?.stdout.includes(snapshot.dir)) users.push(id);
-        }
-        return users;
-      });
+    const layer = join(snapshot.dir, "disk.qcow2");
+    const dependants: string[] = [];
+    for (const { id, dir } of await this.list()) {
+      const chain = await backingChain(await activeDisk(dir)).catch(() => [] as string[]);
+      if (chain.includes(layer)) dependants.push(`sandbox ${id}`);
+    }
+    for (const other of await this.listSnapshots()) {
+      if (other.id === snapshot.id) continue;
+      const chain = await backingChain(join(other.dir, "disk.qcow2")).catch(() => [] as string[]);
+      if (chain.includes(layer)) dependants.push(`snapshot ${other.id}`);
+    }
     if (dependants.length > 0) {
-      throw new SandboxError("invalid_state", `snapshot is the base of live sandboxes: ${dependants.join(", ")}`);
+      throw new SandboxError("invalid_state", `snapshot is the base of ${dependants.join(", ")}`);
     }
     await rm(snapshot.dir, { recursive: true, force: true });
     await this.db.deleteFrom("snapshots").where("id", "=", snapshotId).execute();
@@ -579,8 +620,7 @@ export class SandboxManager {
         throw new SandboxError("invalid_argument", "snapshot was taken from a different image");
       this.dropAgent(id);
       if (row.pid) await killVm(row.pid, row.dir);
-      await rm(join(row.dir, "disk.qcow2"), { force: true });
-      await createOverlay(join(snapshot.dir, "disk.qcow2"), join(row.dir, "disk.qcow2"));
+      await resetDisk(row.dir, join(snapshot.dir, "disk.qcow2"));
       const net = JSON.parse(row.network ?? "null") as NetAttachment;
       await this.boot(row, net, snapshot);
       return this.get(id);
@@ -591,7 +631,10 @@ export class SandboxManager {
   private async boot(row: SandboxRow, net: NetAttachment, snapshot?: SnapshotRow): Promise<void> {
     const image = await this.o.images.resolve(row.image);
     const withMemory = snapshot?.has_memory === 1;
-    const pid = await launchVm(this.spec(row, image, net, withMemory ? join(snapshot.dir, "memory.state") : undefined));
+    const disk = await settleDisk(row.dir);
+    const pid = await launchVm(
+      this.spec(row, disk, image, net, withMemory ? join(snapshot.dir, "memory.state") : undefined),
+    );
     await this.update(row.id, { pid });
     if (withMemory) {
       const qmp = await QmpClient.connect(vmPaths(row.dir).qmp);
@@ -794,11 +837,6 @@ function assertGuestPath(path: string): void {
   if (!path.startsWith("/") || path.includes("\0") || path.length > 4096) {
     throw new SandboxError("invalid_argument", "path must be absolute, without NUL, at most 4096 characters");
   }
-}
-
-/** A copy-on-write qcow2 overlay: milliseconds whatever the size of its base, which it never writes. */
-async function createOverlay(backing: string, path: string): Promise<void> {
-  await runChecked(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", backing, path]);
 }
 
 async function migrateToFile(qmp: QmpClient, file: string): Promise<void> {

@@ -1,7 +1,8 @@
-import { readFile } from "node:fs/promises";
+import { type ChildProcess, spawn } from "node:child_process";
+import { open, readFile } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { run } from "../system/run.js";
 import type { Accel } from "./accel.js";
+import { QmpClient } from "./qmp.js";
 
 export const QGA_PORT_NAME = "org.qemu.guest_agent.0";
 
@@ -29,6 +30,8 @@ export const vmPaths = (dir: string) => ({
   agent: join(dir, "agent.sock"),
   pidfile: join(dir, "qemu.pid"),
   serial: join(dir, "serial.log"),
+  /** QEMU's own stdout and stderr. */
+  log: join(dir, "qemu.log"),
 });
 
 /** The QEMU argument vector for a spec (microvm: virtio-mmio devices, no firmware, direct kernel boot). */
@@ -77,27 +80,78 @@ export function qemuArgs(spec: VmSpec, binary = "qemu-system-x86_64"): string[] 
     ...(spec.incomingFile ? ["-incoming", `exec:cat ${spec.incomingFile}`] : []),
     "-pidfile",
     paths.pidfile,
-    "-daemonize",
   ];
 }
 
 /**
- * Starts QEMU daemonized (the VM outlives daemon restarts) and returns its pid. QEMU only returns
- * once the VM is set up, so a bad argument or missing file fails here with QEMU's own message.
+ * QEMUs this process started, until each has exited and been waited for. Node reaps its own
+ * children, so a VM started here never lingers as a zombie once killed.
+ */
+const children = new Map<number, Promise<void>>();
+
+/**
+ * Starts QEMU in its own session, so the VM outlives daemon restarts, and returns its pid once QEMU
+ * is set up (its QMP monitor answers). QEMU stays this process's child rather than daemonizing
+ * itself: a double-forked QEMU belongs to whichever process reaps orphans, and under a daemon that
+ * is PID 1 or a subreaper nobody waits for it, leaving a <defunct> process after every destroy.
+ * A bad argument or missing file fails here with QEMU's own message (from qemu.log).
  */
 export async function launchVm(spec: VmSpec, binary?: string): Promise<number> {
   for (const path of [spec.kernel, spec.disk, spec.dir, ...(spec.initrd ? [spec.initrd] : [])]) {
     if (!path.startsWith("/")) throw new Error(`VM paths must be absolute: ${path}`);
   }
-  const argv = qemuArgs(spec, binary);
-  const result = await run(argv, { timeoutMs: 60_000 });
-  if (result.code !== 0) {
-    const reason = result.stderr.trim().split("\n").slice(-3).join(" | ") || `exit ${result.code ?? result.signal}`;
-    throw new Error(`qemu failed to start: ${reason}`);
+  const [file, ...args] = qemuArgs(spec, binary);
+  if (!file) throw new Error("qemu: empty argv");
+  const paths = vmPaths(spec.dir);
+  const log = await open(paths.log, "w", 0o600);
+  let child: ChildProcess;
+  try {
+    child = spawn(file, args, { detached: true, cwd: "/", stdio: ["ignore", log.fd, log.fd] });
+  } finally {
+    await log.close();
   }
-  const pid = await readPid(vmPaths(spec.dir).pidfile);
-  if (!pid) throw new Error("qemu started but wrote no pidfile");
+  child.unref();
+  const exited = new Promise<string>((resolve) => {
+    child.once("error", (err) => resolve(err.message));
+    child.once("exit", (code, signal) => resolve(`exit ${code ?? signal}`));
+  });
+  const { pid } = child;
+  if (pid !== undefined) {
+    children.set(
+      pid,
+      exited.then(() => {
+        children.delete(pid);
+      }),
+    );
+  }
+  const outcome = await Promise.race([
+    waitForQmp(paths.qmp, 60_000).then(
+      () => "ready" as const,
+      (err: Error) => ({ status: err.message }),
+    ),
+    exited.then((status) => ({ status })),
+  ]);
+  if (outcome !== "ready" || pid === undefined) {
+    if (pid !== undefined) await killVm(pid, spec.dir).catch(() => undefined);
+    const output = await readFile(paths.log, "utf8").catch(() => "");
+    const status = outcome === "ready" ? "no pid" : outcome.status;
+    throw new Error(`qemu failed to start: ${output.trim().split("\n").slice(-3).join(" | ") || status}`);
+  }
   return pid;
+}
+
+/** Resolves once QEMU's monitor greets us, which it does only after set-up is complete. */
+async function waitForQmp(path: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      (await QmpClient.connect(path, Math.max(1, deadline - Date.now()))).close();
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
 }
 
 export async function readPid(pidfile: string): Promise<number | undefined> {
@@ -126,23 +180,50 @@ export async function isOurVm(pid: number, dir: string): Promise<boolean> {
   }
 }
 
-/** Waits for a process to disappear; true if it did within the timeout. */
+/**
+ * Waits for the VM's process to exit and be reaped; true if it did within the timeout. A QEMU
+ * started here is waited for by this process. One adopted after a daemon restart is no child of
+ * ours: its parent (init, or a subreaper) reaps it, which is given a moment to happen.
+ */
 export async function waitForExit(pid: number, dir: string, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!(await isOurVm(pid, dir))) return true;
+  const own = children.get(pid);
+  if (own) {
+    return Promise.race([
+      own.then(() => true),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), timeoutMs)),
+    ]);
+  }
+  while (await isOurVm(pid, dir)) {
+    if (Date.now() > deadline) return false;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  return !(await isOurVm(pid, dir));
+  const reapDeadline = Date.now() + ADOPTED_REAP_GRACE_MS;
+  while ((await processState(pid)) === "Z" && Date.now() < reapDeadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return true;
+}
+
+const ADOPTED_REAP_GRACE_MS = 5_000;
+
+async function processState(pid: number): Promise<string | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Kills the VM's process (verified as ours first) and waits for it to go. */
 export async function killVm(pid: number, dir: string): Promise<void> {
-  if (!(await isOurVm(pid, dir))) return;
-  try {
-    process.kill(pid, "SIGKILL");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ESRCH") throw err;
+  if (await isOurVm(pid, dir)) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ESRCH") throw err;
+    }
   }
   if (!(await waitForExit(pid, dir, 10_000))) throw new Error(`qemu process ${pid} did not exit after SIGKILL`);
 }
