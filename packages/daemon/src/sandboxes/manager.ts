@@ -124,7 +124,7 @@ export class SandboxManager {
     if (row.state !== "RUNNING" && row.state !== "STOPPED")
       throw new SandboxError("invalid_state", `sandbox ${id} is ${row.state}`);
     const image = await this.o.images.resolve(row.image);
-    return { overlay: join(row.dir, "disk.qcow2"), base: image.disk, rootDevice: image.rootDevice };
+    return { overlay: await activeDisk(row.dir), base: image.disk, rootDevice: image.rootDevice };
   }
 
   list(options: { includeEnded?: boolean } = {}): Promise<SandboxRow[]> {
