@@ -21,8 +21,8 @@ export function testDiff() {
     summary: { total: 1, added: 1, changed: 0, removed: 0, by_kind: { file: 1 } },
     changes: [
       {
-        kind: "file",
-        action: "added",
+        kind: "file" as const,
+        action: "added" as const,
         path: "/etc/app.conf",
         mode: "0644",
         size: 12,
