@@ -481,6 +481,15 @@ describe.each(databaseKinds)("sandboxes over the host stream (%s)", (kind) => {
         });
       });
 
+      it("sandbox-diff-stopped: a stopped sandbox is diffed too, an ended one is refused", async () => {
+        const stopped = await t.call("POST", `/v1/orgs/acme/sandboxes/${id}/stop`, { as: owner, body: {} });
+        expect(stopped.body.state).toBe("STOPPED");
+        expect((await diff(id, owner)).status).toBe(200);
+        await t.call("DELETE", `/v1/orgs/acme/sandboxes/${id}`, { as: owner });
+        expect((await diff(id, owner)).body.error.code).toBe("invalid_state");
+        expect(daemon.commands("diffSandbox")).toHaveLength(1);
+      });
+
       it("sandbox-diff-noise-override: passes a valid ?noise= to the host and refuses a malformed one", async () => {
         const noise = { disable: ["logs"], add: [{ id: "app-cache", match: "/srv/cache/**" }] };
         expect((await diff(id, owner, { noise: JSON.stringify(noise) })).status).toBe(200);
