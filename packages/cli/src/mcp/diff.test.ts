@@ -36,6 +36,14 @@ describe("diff_sandbox against a real control plane and a protocol-level host", 
     expect(sent?.payload.case === "diffSandbox" && sent.payload.value.noiseOverrideJson).toBe('{"disable":["logs"]}');
   });
 
+  it("reports a noise override the server refuses, and the host is never asked", async () => {
+    const before = f.daemon.commands("diffSandbox").length;
+    const result = await f.call("diff_sandbox", { sandbox_id: id, noise: { drop: ["logs"] } });
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toMatch(/invalid_request .*noise/);
+    expect(f.daemon.commands("diffSandbox")).toHaveLength(before);
+  });
+
   it("diff-sandbox-bounded: a huge diff is cut to whole changes under the limit, each file diff capped", async () => {
     const big = `@@ -0,0 +1,1 @@\n+${"x".repeat(20_000)}\n`;
     answer(Array.from({ length: 200 }, (_, i) => ({ kind: "file", action: "added", path: `/etc/f${i}`, diff: big })));

@@ -9,15 +9,6 @@ import { defineTool, type ToolContext } from "./tool.js";
 /** One file's unified diff in a result; a longer one is cut, with a marker. */
 const MAX_CHANGE_DIFF_BYTES = 8 * 1024;
 
-const kinds = ["file", "package", "unit", "user", "group", "cron", "sysctl", "port"] as const;
-const NoiseRule = z.strictObject({
-  id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/),
-  kind: z.enum(kinds).optional(),
-  match: z.string().min(1).max(512).describe("glob over a file's path or an item's name: * ? ** {a,b}"),
-  effect: z.enum(["ignore", "redact"]).optional(),
-  reason: z.string().max(200).optional(),
-});
-
 /**
  * Whole changes while they fit in MAX_TEXT_BYTES (each file's diff cut to MAX_CHANGE_DIFF_BYTES):
  * an agent sees the start of a large diff and how much was left out.
@@ -54,12 +45,12 @@ export function registerDiffTools(server: McpServer, ctx: ToolContext): void {
     input: z.strictObject({
       sandbox_id: SandboxId,
       noise: z
-        .strictObject({
-          replace: z.array(NoiseRule).max(500).optional().describe("rules to use instead of the default policy"),
-          disable: z.array(z.string()).max(500).optional().describe("ids of default rules to drop, e.g. logs"),
-          add: z.array(NoiseRule).max(500).optional().describe("rules to add"),
-        })
-        .optional(),
+        .looseObject({})
+        .optional()
+        .describe(
+          'override of the noise policy, checked by the server: {"disable": [rule ids, e.g. "logs"]}, ' +
+            '{"add": [{"id", "match" (glob over a path or name), "kind"?, "effect"? ignore|redact}]} or {"replace": [rules]}',
+        ),
     }),
     output: z.object({
       sandbox_id: z.string(),
