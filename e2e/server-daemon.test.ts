@@ -91,6 +91,22 @@ describe("control plane + daemon over the real gRPC stream, with real VMs", () =
       expect.objectContaining({ name: "run.sh", type: "file", size: script.length }),
     );
 
+    // The semantic diff reads the running guest's disk (flushed first): a file written to /etc shows, with its text.
+    const write = "echo 'listen 8080' > /etc/e2e-app.conf";
+    await server.call("POST", `/v1/orgs/acme/sandboxes/${id}/run`, { key, body: { command: write } });
+    const diff = await server.call("GET", `/v1/orgs/acme/sandboxes/${id}/diff`, { key });
+    expect(diff.status).toBe(200);
+    expect(diff.body.hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(diff.body.changes).toContainEqual(
+      expect.objectContaining({
+        kind: "file",
+        action: "added",
+        path: "/etc/e2e-app.conf",
+        diff: expect.stringContaining("+listen 8080"),
+      }),
+    );
+    expect((await server.call("GET", `/v1/orgs/acme/sandboxes/${id}/diff`, { key })).body.hash).toBe(diff.body.hash);
+
     const snap = await server.call("POST", `/v1/orgs/acme/sandboxes/${id}/snapshot`, {
       key,
       body: { name: "before", include_memory: true },

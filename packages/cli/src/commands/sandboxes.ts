@@ -5,6 +5,7 @@ import { bytes, CliError, details, EXIT, relative, table, when } from "../output
 import { describeProgress } from "../sandbox-progress.js";
 import { namedSourceHost } from "../source-hosts.js";
 import { START_A_HOST } from "./hosts.js";
+import { registerSandboxDiffCommand } from "./sandbox-diff.js";
 import { registerSandboxFileCommands } from "./sandbox-files.js";
 import { getSandbox, listSandboxes, SANDBOX_ARG, sandboxId, snapshotIdFor } from "./sandbox-lookup.js";
 import {
@@ -164,6 +165,7 @@ Examples:
     });
 
   registerSandboxFileCommands(sandbox);
+  registerSandboxDiffCommand(sandbox);
 
   sandbox
     .command("stop")

@@ -53,6 +53,7 @@ const expected: Record<string, { hints: Hints; required: string[]; optional: str
   extend_sandbox: { hints: [false, false, false, false], required: ["sandbox_id", "ttl_seconds"], optional: [] },
   write_file: { hints: [false, true, true, false], required: ["sandbox_id", "path", "content"], optional: ["mode"] },
   list_files: { hints: [true, false, true, false], required: ["sandbox_id", "path"], optional: [] },
+  diff_sandbox: { hints: [true, false, true, false], required: ["sandbox_id"], optional: ["noise"] },
   source_list_dir: { hints: [true, false, true, true], required: ["source_vm", "path"], optional: ["source_host"] },
   source_stat: { hints: [true, false, true, true], required: ["source_vm", "path"], optional: ["source_host"] },
   source_unit_status: { hints: [true, false, true, true], required: ["source_vm", "unit"], optional: ["source_host"] },
@@ -79,7 +80,7 @@ describe("the fluid MCP server", () => {
     expect(f.client.getInstructions()).toMatch(/sandboxes/);
   });
 
-  it("lists the original 17 tools plus extend_sandbox, write_file, list_files and typed source inspection", async () => {
+  it("lists the original 17 tools plus extend_sandbox, write_file, list_files, diff_sandbox and typed source inspection", async () => {
     const { tools } = await f.client.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual(Object.keys(expected).sort());
   });

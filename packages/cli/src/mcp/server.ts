@@ -1,6 +1,7 @@
 import { createRequire } from "node:module";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { Connection } from "../connection.js";
+import { registerDiffTools } from "./diff.js";
 import { registerFileTools } from "./files.js";
 import { registerPlaybookTools } from "./playbooks.js";
 import { registerSandboxTools } from "./sandboxes.js";
@@ -39,6 +40,7 @@ export function createMcpServer(options: McpServerOptions): McpServer {
   };
   registerSandboxTools(server, ctx);
   registerFileTools(server, ctx);
+  registerDiffTools(server, ctx);
   registerPlaybookTools(server, ctx);
   registerSourceTools(server, ctx);
   registerSourceInspectionTools(server, ctx);

@@ -28,6 +28,7 @@ describe.skipIf(!ready)("GET /v1/sandboxes/:id/diff (needs root, /dev/fuse and t
         if (id !== "sbx-1") throw new SandboxError("not_found", `no sandbox ${id} on this host`);
         return { overlay, base: IMAGE, rootDevice: "/dev/vda" };
       },
+      flush: async () => undefined,
     } as unknown as SandboxManager;
     const images = { names: async () => [], resolve: async () => Promise.reject(new Error("unused")) };
     app = buildLocalApi({ manager, images, log: pino({ level: "silent" }) });

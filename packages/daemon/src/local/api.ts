@@ -2,7 +2,7 @@ import { chmod, lstat, rm } from "node:fs/promises";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { z } from "zod";
-import { NoiseOverride } from "../review/noise.js";
+import { parseNoiseOverride } from "../review/noise.js";
 import { diffSandbox } from "../review/sandbox-diff.js";
 import { SandboxError, type SandboxErrorCode } from "../sandboxes/errors.js";
 import type { SandboxManager } from "../sandboxes/manager.js";
@@ -83,17 +83,6 @@ function parse<T>(schema: z.ZodType<T>, value: unknown): T {
     throw new SandboxError("invalid_argument", `${issue?.path.join(".") || "body"}: ${issue?.message ?? "invalid"}`);
   }
   return result.data;
-}
-
-/** A per-request noise override, sent as JSON in the `noise` query parameter. */
-function parseNoise(text: string): NoiseOverride {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new SandboxError("invalid_argument", "noise: not valid JSON");
-  }
-  return parse(NoiseOverride, value);
 }
 
 /**
@@ -194,7 +183,9 @@ export function buildLocalApi(deps: { manager: SandboxManager; images: ImageSour
   });
   app.get("/v1/sandboxes/:id/diff", async (request) => {
     const query = parse(z.object({ noise: z.string().max(65_536).optional() }), request.query);
-    return diffSandbox(manager, id(request.params), { noise: query.noise ? parseNoise(query.noise) : undefined });
+    return diffSandbox(manager, id(request.params), {
+      noise: query.noise ? parseNoiseOverride(query.noise) : undefined,
+    });
   });
   app.get("/v1/sandboxes/:id/dir", async (request) => {
     const query = parse(z.object({ path: z.string().min(1) }), request.query);

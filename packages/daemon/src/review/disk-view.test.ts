@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -48,6 +48,27 @@ describe.skipIf(!ready)("read-only disk view (needs root, /dev/fuse and the debi
     expect(read.release).toMatch(/^12/);
     expect({ overlay: await sha256(overlay), base: await sha256(IMAGE) }).toEqual(before);
     expect({ overlay: (await stat(overlay)).mtimeMs, base: (await stat(IMAGE)).mtimeMs }).toEqual(mtimes);
+  });
+
+  it("sees a file whose metadata a running guest committed only to the ext4 journal", async () => {
+    // A copy of the overlay taken while the filesystem is mounted, right after an fsync: the new
+    // directory entry is committed to the journal but not yet written back in place.
+    const midway = join(scratch, "midway.qcow2");
+    await withRoot(
+      overlay,
+      async (root) => {
+        const handle = await open(join(root, "etc/journaled"), "w");
+        await handle.writeFile("only in the journal\n");
+        await handle.sync();
+        await handle.close();
+        await copyFile(overlay, midway);
+      },
+      { writable: true },
+    );
+    const before = await sha256(midway);
+    const read = await withReadOnlyRoot(midway, (root) => readFile(join(root, "etc/journaled"), "utf8"));
+    expect(read).toBe("only in the journal\n");
+    expect(await sha256(midway)).toBe(before);
   });
 
   it("refuses writes through the mounted view", async () => {

@@ -19,9 +19,11 @@ export interface DiskViewOptions {
 /**
  * Runs `fn` with the root filesystem of a qcow2 disk (its whole backing chain) mounted read-only at
  * a private temporary directory. Nothing writes to the disk: qemu-storage-daemon opens the chain
- * read-only (force-share, so a running VM may keep the image open for writing), exports it as a
- * FUSE file, and the kernel mounts that through a loop device with `ro,noload` (no journal replay).
- * The mount, the storage daemon and the directory are removed whatever `fn` does.
+ * read-only (force-share, so a running VM may keep the image open for writing) as the backing of a
+ * throwaway qcow2 layer in the temporary directory, and exports that as a FUSE file. The kernel
+ * mounts it `ro`, which still replays the ext4 journal of a disk in use (metadata a running guest
+ * committed but has not yet written in place): the replay lands in the throwaway layer.
+ * The mount, the loop device, the storage daemon and the directory are removed whatever `fn` does.
  */
 export function withReadOnlyRoot<T>(
   qcow2Path: string,
@@ -40,16 +42,19 @@ export async function withRoot<T>(
   const exportFile = join(scratch, "disk.raw");
   const root = join(scratch, "root");
   let daemon: ChildProcess | undefined;
+  let loop: string | undefined;
   let mounted = false;
   let outcome: { value: T } | { error: unknown };
   try {
     await writeFile(exportFile, "", { mode: 0o600 });
     await mkdir(root, { mode: 0o700 });
-    daemon = await startExport(qcow2Path, exportFile, scratch, options.writable === true);
+    const top = options.writable ? { disk: qcow2Path } : await throwawayLayer(qcow2Path, scratch);
+    daemon = await startExport(top, exportFile, scratch);
     const offset = await rootOffset(exportFile, options.rootDevice);
-    const mountOptions = options.writable ? ["loop"] : ["loop", "ro", "noload"];
-    if (offset > 0) mountOptions.push(`offset=${offset}`);
-    await runChecked(["mount", "-t", "ext4", "-o", mountOptions.join(","), exportFile, root], { timeoutMs: 60_000 });
+    // The loop device stays writable even for a read-only mount, or the kernel could not replay the journal.
+    const attach = ["losetup", "--find", "--show", ...(offset > 0 ? ["--offset", String(offset)] : []), exportFile];
+    loop = (await runChecked(attach, { timeoutMs: 30_000 })).stdout.trim();
+    await runChecked(["mount", "-t", "ext4", "-o", options.writable ? "rw" : "ro", loop, root], { timeoutMs: 60_000 });
     mounted = true;
     outcome = { value: await fn(root) };
   } catch (error) {
@@ -57,6 +62,7 @@ export async function withRoot<T>(
   }
   const problems: string[] = [];
   if (mounted) await runChecked(["umount", root]).catch((err: Error) => problems.push(err.message));
+  if (loop) await runChecked(["losetup", "--detach", loop]).catch((err: Error) => problems.push(err.message));
   if (daemon) await stopDaemon(daemon).catch((err: Error) => problems.push(err.message));
   // A directory with something still mounted in it must not be deleted through: its files are the disk's.
   if (problems.length === 0) await rm(scratch, { recursive: true, force: true });
@@ -65,25 +71,35 @@ export async function withRoot<T>(
   return outcome.value;
 }
 
-/** Starts qemu-storage-daemon exporting the disk at `exportFile`; resolves once the export exists. */
+/**
+ * An empty qcow2 file in `scratch` the size of `disk`, to stack on it. Its header names no backing
+ * file: the storage daemon is given the chain below it, opened read-only, so a write can only land here.
+ */
+async function throwawayLayer(disk: string, scratch: string): Promise<{ disk: string; readOnlyBacking: string }> {
+  const info = await runChecked(["qemu-img", "info", "--force-share", "--output=json", disk], { timeoutMs: 30_000 });
+  const size = (JSON.parse(info.stdout) as { "virtual-size": number })["virtual-size"];
+  const layer = join(scratch, "throwaway.qcow2");
+  await runChecked(["qemu-img", "create", "-q", "-f", "qcow2", layer, String(size)], { timeoutMs: 30_000 });
+  return { disk: layer, readOnlyBacking: disk };
+}
+
+/** Starts qemu-storage-daemon exporting `top.disk` at `exportFile`; resolves once the export exists. */
 async function startExport(
-  disk: string,
+  top: { disk: string; readOnlyBacking?: string },
   exportFile: string,
   scratch: string,
-  writable: boolean,
 ): Promise<ChildProcess> {
-  const file = writable
-    ? { driver: "file", filename: disk }
-    : { driver: "file", filename: disk, "read-only": true, "force-share": true };
-  const blockdev = writable
-    ? { driver: "qcow2", "node-name": "disk", file }
-    : { driver: "qcow2", "node-name": "disk", "read-only": true, "force-share": true, file };
+  const shared = { "read-only": true, "force-share": true };
+  const backing = top.readOnlyBacking
+    ? { backing: { driver: "qcow2", ...shared, file: { driver: "file", filename: top.readOnlyBacking, ...shared } } }
+    : {};
+  const blockdev = { driver: "qcow2", "node-name": "disk", file: { driver: "file", filename: top.disk }, ...backing };
   const exportSpec = {
     type: "fuse",
     id: "view",
     "node-name": "disk",
     mountpoint: exportFile,
-    writable,
+    writable: true,
     "allow-other": "off",
   };
   const pidfile = join(scratch, "qsd.pid");
@@ -103,14 +119,14 @@ async function startExport(
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) {
       await exited;
-      throw new Error(`qemu-storage-daemon could not export ${disk}: ${stderr.trim() || "exited"}`);
+      throw new Error(`qemu-storage-daemon could not export ${top.disk}: ${stderr.trim() || "exited"}`);
     }
     const written = await readFile(pidfile, "utf8").catch(() => "");
     if (written.trim() === String(child.pid)) return child;
     await sleep(20);
   }
   await stopDaemon(child);
-  throw new Error(`qemu-storage-daemon did not export ${disk} within ${READY_TIMEOUT_MS / 1000} s`);
+  throw new Error(`qemu-storage-daemon did not export ${top.disk} within ${READY_TIMEOUT_MS / 1000} s`);
 }
 
 /** Stops the storage daemon by its pid (it removes its FUSE mount on the way out) and waits for it. */

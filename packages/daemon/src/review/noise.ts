@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { SandboxError } from "../sandboxes/errors.js";
 
 export const changeKinds = ["file", "package", "unit", "user", "group", "cron", "sysctl", "port"] as const;
 export type ChangeKind = (typeof changeKinds)[number];
@@ -25,6 +26,22 @@ export const NoiseOverride = z.strictObject({
   add: z.array(NoiseRule).max(500).optional(),
 });
 export type NoiseOverride = z.infer<typeof NoiseOverride>;
+
+/** A per-request override as sent over the wire: JSON text, checked against NoiseOverride. */
+export function parseNoiseOverride(text: string): NoiseOverride {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new SandboxError("invalid_argument", "noise: not valid JSON");
+  }
+  const result = NoiseOverride.safeParse(value);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new SandboxError("invalid_argument", `noise.${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`);
+  }
+  return result.data;
+}
 
 type RuleInput = z.input<typeof NoiseRule>;
 

@@ -127,6 +127,13 @@ export class SandboxManager {
     return { overlay: await activeDisk(row.dir), base: image.disk, rootDevice: image.rootDevice };
   }
 
+  /** Flushes a running guest's filesystems to its disk, so a review reads what the guest wrote. */
+  async flush(id: string): Promise<void> {
+    const row = await this.get(id);
+    if (row.state !== "RUNNING") return;
+    await (await this.agent(id)).flush(60_000);
+  }
+
   list(options: { includeEnded?: boolean } = {}): Promise<SandboxRow[]> {
     let query = this.db.selectFrom("sandboxes").selectAll().orderBy("created_at", "asc");
     if (!options.includeEnded) query = query.where("ended_at", "is", null);

@@ -1,9 +1,15 @@
+import { existsSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { ControlMessageSchema, SnapshotMode } from "@fluid/proto";
 import { describe, expect, it } from "vitest";
+import { withRoot } from "../review/disk-view.js";
 import type { SandboxManager } from "../sandboxes/manager.js";
 import type { PullOptions, SourceHosts } from "../sources/source-host.js";
 import type { VmAccess } from "../sources/vm-access.js";
+import { runChecked } from "../system/run.js";
 import { type CreateProgress, handleCommand } from "./handlers.js";
 
 const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
@@ -97,5 +103,47 @@ describe("createSandbox from a source VM", () => {
     await expect(createFrom("old-copy")).rejects.toMatchObject({
       message: expect.stringContaining("this is the copy captured 2026-01-02T03:04:05.000Z; fresh pulls it again"),
     });
+  });
+});
+
+const IMAGE = "/var/lib/fluid/images/debian-12/rootfs.qcow2";
+const diskReady = existsSync("/dev/fuse") && existsSync(IMAGE) && process.getuid?.() === 0;
+
+function diffCommand(noiseOverrideJson = "") {
+  return create(ControlMessageSchema, {
+    requestId: "r-diff",
+    payload: { case: "diffSandbox", value: { sandboxId: "sbx-1", noiseOverrideJson } },
+  });
+}
+
+describe("diffSandbox", () => {
+  it("refuses a noise override that is not valid JSON before touching a disk", async () => {
+    const manager = { disks: () => Promise.reject(new Error("must not be reached")) } as unknown as SandboxManager;
+    await expect(handleCommand(manager, diffCommand("{nope"))).rejects.toMatchObject({
+      code: "invalid_argument",
+      message: "noise: not valid JSON",
+    });
+  });
+
+  it.skipIf(!diskReady)("replies with the diff as JSON and its hash (needs root, /dev/fuse, debian-12)", async () => {
+    const scratch = await mkdtemp(join(tmpdir(), "fluid-review-test-"));
+    try {
+      const overlay = join(scratch, "disk.qcow2");
+      await runChecked(["qemu-img", "create", "-q", "-f", "qcow2", "-b", IMAGE, "-F", "qcow2", overlay]);
+      await withRoot(overlay, (root) => writeFile(join(root, "etc/app.conf"), "listen 8080\n"), { writable: true });
+      const manager = {
+        disks: async () => ({ overlay, base: IMAGE, rootDevice: "/dev/vda" }),
+        flush: async () => undefined,
+      } as unknown as SandboxManager;
+      const reply = await handleCommand(manager, diffCommand());
+      expect(reply?.case).toBe("sandboxDiff");
+      const value = reply?.value as { sandboxId: string; diffJson: Uint8Array; hash: string };
+      const diff = JSON.parse(Buffer.from(value.diffJson).toString("utf8"));
+      expect(value.sandboxId).toBe("sbx-1");
+      expect(value.hash).toBe(diff.hash);
+      expect(diff.changes).toMatchObject([{ kind: "file", action: "added", path: "/etc/app.conf" }]);
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
   });
 });

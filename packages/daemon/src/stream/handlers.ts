@@ -1,5 +1,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { type ControlMessage, type HostMessageSchema, SnapshotMode, type SourceHostConnection } from "@fluid/proto";
+import { parseNoiseOverride } from "../review/noise.js";
+import { diffSandbox } from "../review/sandbox-diff.js";
 import { sandboxDefaults } from "../sandboxes/defaults.js";
 import { SandboxError } from "../sandboxes/errors.js";
 import type { SandboxManager } from "../sandboxes/manager.js";
@@ -21,6 +23,9 @@ const PROGRESS_INTERVAL_MS = 1_000;
 
 /** Largest file moved through the stream (the stream refuses messages over 16 MiB). */
 export const MAX_FILE_BYTES = 8 * 1024 * 1024;
+
+/** Largest diff sent back; text diffs are capped per file, so only a vast change set comes near it. */
+const MAX_DIFF_BYTES = 12 * 1024 * 1024;
 
 /**
  * Turns one control-plane command into one reply payload. Throwing is the failure reply: the
@@ -162,6 +167,15 @@ export async function handleCommand(
     case "restoreSnapshot": {
       const row = await manager.restore(payload.value.sandboxId, payload.value.snapshotId);
       return { case: "sandboxRestored", value: { sandboxId: row.id, state: row.state, ipAddress: row.ip ?? "" } };
+    }
+    case "diffSandbox": {
+      const c = payload.value;
+      const noise = c.noiseOverrideJson ? parseNoiseOverride(c.noiseOverrideJson) : undefined;
+      const diff = await diffSandbox(manager, c.sandboxId, { noise });
+      const json = Buffer.from(JSON.stringify(diff), "utf8");
+      if (json.length > MAX_DIFF_BYTES)
+        throw new SandboxError("refused", `the diff is ${json.length} bytes; at most ${MAX_DIFF_BYTES} travel`);
+      return { case: "sandboxDiff", value: { sandboxId: c.sandboxId, diffJson: json, hash: diff.hash } };
     }
     case "prepareSourceVm":
     case "runSourceCommand":

@@ -56,6 +56,7 @@ const expected: Record<string, Rule> = {
   "GET /v1/orgs/{slug}/sandboxes/{id}/files": "creator",
   "PUT /v1/orgs/{slug}/sandboxes/{id}/files": "creator",
   "GET /v1/orgs/{slug}/sandboxes/{id}/files/list": "creator",
+  "GET /v1/orgs/{slug}/sandboxes/{id}/diff": "creator",
   "POST /v1/orgs/{slug}/sandboxes/{id}/restore": "creator",
   "POST /v1/orgs/{slug}/sandboxes/{id}/extend": "creator",
   "POST /v1/orgs/{slug}/source-hosts": "admin",

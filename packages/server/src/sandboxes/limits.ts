@@ -27,6 +27,8 @@ export interface HostDeadlines {
   snapshotMs: number;
   extendMs: number;
   fileMs: number;
+  /** A semantic diff reads two whole root filesystems. */
+  diffMs: number;
   /** Added to a command's own timeout so the host can report the timeout itself. */
   commandGraceMs: number;
 }
@@ -39,5 +41,6 @@ export const defaultDeadlines: HostDeadlines = {
   snapshotMs: 10 * 60_000,
   extendMs: 15_000,
   fileMs: 2 * 60_000,
+  diffMs: 5 * 60_000,
   commandGraceMs: 30_000,
 };

@@ -5,6 +5,7 @@ import { errorResponses, FreeText, OrgParams, Pagination, securityAny, Timestamp
 import type { App } from "../http/types.js";
 import { orgScope } from "../orgs/access.js";
 import { SourceRelay } from "../sources/relay.js";
+import { NoiseOverride, SandboxDiffSchema } from "./diff.js";
 import { sandboxLimits } from "./limits.js";
 import {
   CommandRecordSchema,
@@ -40,6 +41,21 @@ const CreateBody = z.strictObject({
   source_host_id: Uuid.optional().describe("clone source_vm from this source host: the host pulls its disk first"),
   fresh: z.boolean().optional().describe("with source_host_id: pull the VM again instead of using the cached copy"),
 });
+
+function parseNoise(text: string): NoiseOverride {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw invalid("noise: not valid JSON");
+  }
+  const parsed = NoiseOverride.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw invalid(`noise.${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`);
+  }
+  return parsed.data;
+}
 
 const WaitQuery = z.strictObject({
   wait: z
@@ -425,6 +441,33 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
         mode: request.body.mode ? Number.parseInt(request.body.mode, 8) : undefined,
       });
       return { path: request.body.path, size };
+    },
+  );
+
+  app.get(
+    "/v1/orgs/:slug/sandboxes/:id/diff",
+    {
+      schema: {
+        operationId: "diffSandbox",
+        tags: ["sandboxes"],
+        summary:
+          "What a sandbox changed against its image: files, packages, units, users, groups, cron, sysctl (its creator or an admin)",
+        security: securityAny,
+        params: SandboxParams,
+        querystring: z.strictObject({
+          noise: z
+            .string()
+            .max(65_536)
+            .optional()
+            .describe('noise policy override as JSON: {"replace"?, "disable"?: [rule ids], "add"?: [rules]}'),
+        }),
+        response: { 200: SandboxDiffSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const scope = await orgScope(ctx, request, request.params.slug, "member");
+      const noise = request.query.noise === undefined ? undefined : parseNoise(request.query.noise);
+      return sandboxes.diff(scope, request.params.id, noise);
     },
   );
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { databaseKinds } from "../testing/db.js";
 import { type Caller, startTestServer, type TestServer } from "../testing/harness.js";
-import { TestDaemon } from "../testing/test-daemon.js";
+import { TestDaemon, testDiff } from "../testing/test-daemon.js";
 
 const until = async (check: () => Promise<boolean> | boolean, timeoutMs = 5_000) => {
   const deadline = Date.now() + timeoutMs;
@@ -464,6 +464,80 @@ describe.each(databaseKinds)("sandboxes over the host stream (%s)", (kind) => {
           })
         ).status,
       ).toBe(400);
+    });
+
+    describe("diff", () => {
+      const diff = (sandboxId: string, as: Caller, query: Record<string, string> = {}) =>
+        t.call("GET", `/v1/orgs/acme/sandboxes/${sandboxId}/diff`, { as, query });
+
+      it("sandbox-diff-through-the-host: answers the host's diff as {hash, summary, changes}", async () => {
+        const res = await diff(id, owner);
+        expect(res.status).toBe(200);
+        expect(res.body).toEqual(testDiff());
+        const sent = daemon.commands("diffSandbox")[0];
+        expect(sent?.payload.case === "diffSandbox" && sent.payload.value).toMatchObject({
+          sandboxId: id,
+          noiseOverrideJson: "",
+        });
+      });
+
+      it("sandbox-diff-stopped: a stopped sandbox is diffed too, an ended one is refused", async () => {
+        const stopped = await t.call("POST", `/v1/orgs/acme/sandboxes/${id}/stop`, { as: owner, body: {} });
+        expect(stopped.body.state).toBe("STOPPED");
+        expect((await diff(id, owner)).status).toBe(200);
+        await t.call("DELETE", `/v1/orgs/acme/sandboxes/${id}`, { as: owner });
+        expect((await diff(id, owner)).body.error.code).toBe("invalid_state");
+        expect(daemon.commands("diffSandbox")).toHaveLength(1);
+      });
+
+      it("sandbox-diff-noise-override: passes a valid ?noise= to the host and refuses a malformed one", async () => {
+        const noise = { disable: ["logs"], add: [{ id: "app-cache", match: "/srv/cache/**" }] };
+        expect((await diff(id, owner, { noise: JSON.stringify(noise) })).status).toBe(200);
+        const sent = daemon.commands("diffSandbox")[0];
+        expect(sent?.payload.case === "diffSandbox" && JSON.parse(sent.payload.value.noiseOverrideJson)).toEqual(noise);
+        for (const bad of ["{nope", JSON.stringify({ drop: ["logs"] }), JSON.stringify({ add: [{ id: "x" }] })]) {
+          const res = await diff(id, owner, { noise: bad });
+          expect(res.status).toBe(400);
+          expect(res.body.error.code).toBe("invalid_request");
+        }
+        expect(daemon.commands("diffSandbox")).toHaveLength(1);
+      });
+
+      it("sandbox-diff-viewers: a viewer or another member cannot diff a sandbox, and the host is never asked", async () => {
+        const viewer = await t.fastUser("viewer");
+        await t.member(owner, "acme", viewer, "viewer");
+        const member = await t.fastUser("member");
+        await t.member(owner, "acme", member, "member");
+        expect((await diff(id, viewer)).body.error.code).toBe("forbidden");
+        expect((await diff(id, member)).body.error).toEqual({
+          code: "forbidden",
+          message: "only admins can read sandboxes created by someone else",
+        });
+        expect(daemon.commands("diffSandbox")).toHaveLength(0);
+      });
+
+      it("sandbox-diff-org-scoped: another org's caller gets 404 and the host is never asked", async () => {
+        const other = await t.user("intruder@example.com");
+        await t.org(other, "globex");
+        expect((await diff(id, other)).status).toBe(404);
+        const res = await t.call("GET", `/v1/orgs/globex/sandboxes/${id}/diff`, { as: other });
+        expect(res.status).toBe(404);
+        expect(res.body.error).toEqual({ code: "not_found", message: "sandbox not found" });
+        expect(daemon.commands("diffSandbox")).toHaveLength(0);
+      });
+
+      it("sandbox-diff-malformed-reply: a host diff that breaks the contract is a host error, not passed on", async () => {
+        daemon.handlers.diffSandbox = () => ({
+          case: "sandboxDiff",
+          value: {
+            diffJson: Buffer.from(JSON.stringify({ ...testDiff(), changes: [{ kind: "disk" }] })),
+            hash: "a".repeat(64),
+          },
+        });
+        const res = await diff(id, owner);
+        expect(res.status).toBe(502);
+        expect(res.body.error.code).toBe("host_error");
+      });
     });
 
     it("restores one of its own snapshots on the host", async () => {

@@ -2,6 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import {
   CreateSandboxCommandSchema,
   DestroySandboxCommandSchema,
+  DiffSandboxCommandSchema,
   ExtendSandboxCommandSchema,
   type HostMessage,
   ListFilesCommandSchema,
@@ -29,6 +30,7 @@ import { atLeast } from "../orgs/roles.js";
 import { HostCommandError, toAppError } from "../stream/errors.js";
 import type { HostSession } from "../stream/host-session.js";
 import type { HostRegistry } from "../stream/registry.js";
+import { hostDiff, type NoiseOverride, type SandboxDiff } from "./diff.js";
 import { defaultDeadlines, type HostDeadlines, sandboxDefaults, sandboxLimits } from "./limits.js";
 import { type Demand, explainNoFit, type PlacementHost, rankHosts } from "./placement.js";
 
@@ -732,6 +734,27 @@ export class SandboxService {
       return expectReply(reply, "fileList").entries;
     } catch (err) {
       throw toAppError(err, "list files");
+    }
+  }
+
+  /** What a sandbox changed against its image, read by its host from its disk (running or stopped). */
+  async diff(scope: OrgScope, id: string, noise: NoiseOverride | undefined): Promise<SandboxDiff> {
+    const sandbox = await this.get(scope, id);
+    this.assertCanRead(scope, sandbox);
+    this.assertState(sandbox, ["RUNNING", "STOPPED"], "diff");
+    try {
+      const command = create(DiffSandboxCommandSchema, {
+        sandboxId: id,
+        noiseOverrideJson: noise ? JSON.stringify(noise) : "",
+      });
+      const reply = await this.hosts.request(
+        sandbox.host_id,
+        { case: "diffSandbox", value: command },
+        this.deadlines.diffMs,
+      );
+      return hostDiff(expectReply(reply, "sandboxDiff"));
+    } catch (err) {
+      throw toAppError(err, "diff sandbox");
     }
   }
 

@@ -14,6 +14,24 @@ import { Outbox } from "../../../daemon/src/stream/outbox.js";
 type HostPayload = MessageInitShape<typeof HostMessageSchemaType>["payload"];
 type CommandCase = NonNullable<ControlMessage["payload"]["case"]>;
 
+/** The diff the test host reports for every sandbox: one added file, with a text diff. */
+export function testDiff() {
+  return {
+    hash: "a".repeat(64),
+    summary: { total: 1, added: 1, changed: 0, removed: 0, by_kind: { file: 1 } },
+    changes: [
+      {
+        kind: "file" as const,
+        action: "added" as const,
+        path: "/etc/app.conf",
+        mode: "0644",
+        size: 12,
+        diff: "@@ -0,0 +1,1 @@\n+listen 8080\n",
+      },
+    ],
+  };
+}
+
 /** What a handler answers: a reply payload, an error report, or "hold" (never answer). */
 export type HandlerResult = HostPayload | { error: string; code?: string } | "hold";
 export type Handler = (command: ControlMessage) => HandlerResult | Promise<HandlerResult>;
@@ -137,6 +155,14 @@ export const defaultHandlers: Partial<Record<CommandCase, Handler>> = {
         path: cmd?.path,
         entries: [{ name: "hosts", type: "file", size: 42n, modifiedUnix: 1_700_000_000n }],
       },
+    };
+  },
+  diffSandbox: (m) => {
+    const cmd = m.payload.case === "diffSandbox" ? m.payload.value : undefined;
+    const diff = testDiff();
+    return {
+      case: "sandboxDiff",
+      value: { sandboxId: cmd?.sandboxId, diffJson: Buffer.from(JSON.stringify(diff)), hash: diff.hash },
     };
   },
   restoreSnapshot: (m) => {
