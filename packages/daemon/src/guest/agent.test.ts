@@ -16,7 +16,6 @@ class FakeAgent {
   handles = new Map<number, { path: string; data: Buffer[]; offset: number }>();
   execs = new Map<number, { polls: number; out: string; code: number; signal?: number }>();
   staleBeforeSync = true;
-  canFreeze = true;
   pidCounter = 100;
 
   constructor(path: string) {
@@ -92,10 +91,6 @@ class FakeAgent {
       }
       case "guest-file-flush":
         return reply({});
-      case "guest-fsfreeze-freeze":
-        if (!this.canFreeze)
-          return socket.write(`${JSON.stringify({ error: { class: "CommandNotFound", desc: "disabled" } })}\n`);
-        return reply(1);
       case "guest-file-close": {
         const h = this.handles.get(args.handle)!;
         if (h.data.length > 0) this.files.set(h.path, Buffer.concat(h.data));
@@ -171,20 +166,6 @@ describe("GuestAgent", () => {
   it("reports guest errors with their class", async () => {
     agent = await GuestAgent.connect(join(dir, "agent.sock"), 5_000);
     await expect(agent.readFile("/nope", 10)).rejects.toThrow(/GenericError: No such file/);
-  });
-
-  it("flushes a guest by freezing and thawing its filesystems", async () => {
-    agent = await GuestAgent.connect(join(dir, "agent.sock"), 5_000);
-    await agent.flush(5_000);
-    expect(fake.requests.map((r) => r.execute).slice(1)).toEqual(["guest-fsfreeze-freeze", "guest-fsfreeze-thaw"]);
-  });
-
-  it("flushes a guest whose agent cannot freeze by running sync", async () => {
-    fake.canFreeze = false;
-    agent = await GuestAgent.connect(join(dir, "agent.sock"), 5_000);
-    await agent.flush(5_000);
-    const exec = fake.requests.find((r) => r.execute === "guest-exec");
-    expect(exec?.arguments?.arg).toEqual(["setsid", "sync"]);
   });
 
   it("fails the connect when nothing answers in time", async () => {

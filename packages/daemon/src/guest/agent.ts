@@ -144,26 +144,6 @@ export class GuestAgent {
     return this.spawn("/fluid/busybox", ["setsid", program, ...args], { ...limits, command: program });
   }
 
-  /**
-   * Puts what the guest has written on its disk before the host reads the disk. Freezing its
-   * filesystems flushes data and journal (they are thawed at once); an agent that cannot freeze
-   * (not built in, or disabled) gets `sync` run instead, which flushes data and metadata.
-   */
-  async flush(timeoutMs: number): Promise<void> {
-    try {
-      await this.request("guest-fsfreeze-freeze");
-    } catch (err) {
-      if (!(err instanceof GuestAgentError)) throw err;
-      // A freeze that failed half way leaves some filesystems frozen until thawed.
-      await this.request("guest-fsfreeze-thaw").catch(() => undefined);
-      const result = await this.execArgv(["sync"], { timeoutMs, maxOutputBytes: 4096 });
-      if (result.exitCode !== 0 || result.timedOut)
-        throw new GuestAgentError("SyncFailed", result.stderr.toString("utf8").trim() || `exit ${result.exitCode}`);
-      return;
-    }
-    await this.request("guest-fsfreeze-thaw");
-  }
-
   private async spawn(path: string, arg: string[], request: ExecRequest): Promise<ExecResult> {
     const started = Date.now();
     const env = [...BASE_ENV, ...Object.entries(request.env ?? {}).map(([k, v]) => `${k}=${v}`)];

@@ -131,7 +131,10 @@ export class SandboxManager {
   async flush(id: string): Promise<void> {
     const row = await this.get(id);
     if (row.state !== "RUNNING") return;
-    await (await this.agent(id)).flush(60_000);
+    await withQuiescedGuest(await this.agent(id), async () => undefined, {
+      maxFrozenMs: this.o.maxFrozenMs,
+      onWarning: (message, err) => this.o.log.warn({ err, sandboxId: id }, message),
+    });
   }
 
   list(options: { includeEnded?: boolean } = {}): Promise<SandboxRow[]> {

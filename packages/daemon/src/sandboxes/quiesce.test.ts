@@ -73,7 +73,7 @@ describe("withQuiescedGuest", () => {
       ...options,
       onWarning: (message) => warnings.push(message),
     });
-    expect(calls).toEqual(["freeze", "sync", "snapshot"]);
+    expect(calls).toEqual(["freeze", "thaw", "sync", "snapshot"]);
     expect(warnings).toHaveLength(1);
   });
 

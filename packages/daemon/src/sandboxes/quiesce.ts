@@ -12,7 +12,7 @@ export interface QuiesceOptions {
 const reason = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /**
- * Runs `job` (a disk snapshot) while everything the guest wrote is on its disk. Data written through
+ * Runs `job` (a disk snapshot, or a review reading the disk) while everything the guest wrote is on its disk. Data written through
  * the agent or by guest programs sits in the guest's page cache, invisible to the host, until the
  * guest flushes it; a snapshot taken before that keeps empty files with zero modes. The agent
  * freezes the filesystems (which flushes them and holds new writes); where it cannot freeze, a
@@ -29,6 +29,8 @@ export async function withQuiescedGuest<T>(
   try {
     await agent.freezeFilesystems();
   } catch (freezeErr) {
+    // A freeze that failed half way leaves the filesystems it did freeze frozen until thawed.
+    await agent.thawFilesystems().catch(() => undefined);
     await syncInstead(agent, freezeErr);
     options.onWarning?.("guest filesystems could not be frozen; synced them instead", freezeErr);
     return job();
