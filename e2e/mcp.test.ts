@@ -104,6 +104,7 @@ describe("fluid mcp over stdio, driven by the official MCP client, against serve
       "source_packages",
       "source_processes",
       "source_listening_sockets",
+      "diff_sandbox",
     ]) {
       const tool = byName.get(name);
       expect(tool, name).toBeDefined();
@@ -112,13 +113,14 @@ describe("fluid mcp over stdio, driven by the official MCP client, against serve
         expect(typeof tool?.annotations?.[hint], `${name}.${hint}`).toBe("boolean");
       }
     }
-    expect(tools).toHaveLength(27);
+    expect(tools).toHaveLength(28);
     expect(byName.get("create_sandbox")?.inputSchema).toMatchObject({
       required: ["source_vm"],
       properties: { source_vm: { type: "string" }, cpu: {}, memory_mb: {}, live: { type: "boolean" } },
     });
     expect(byName.get("run_command")?.inputSchema.required).toEqual(["sandbox_id", "command"]);
     expect(byName.get("read_file")?.annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false });
+    expect(byName.get("diff_sandbox")?.annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false });
     expect(byName.get("destroy_sandbox")?.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true });
   });
 
