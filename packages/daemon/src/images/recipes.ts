@@ -99,7 +99,17 @@ export const recipes: Readonly<Record<string, Recipe>> = {
       kind: "debootstrap",
       suite: "bookworm",
       variant: "minbase",
-      include: ["openssh-server", "qemu-guest-agent", "iproute2", "busybox-static", "ca-certificates", "python3"],
+      include: [
+        "openssh-server",
+        "qemu-guest-agent",
+        "iproute2",
+        "busybox-static",
+        "ca-certificates",
+        "python3",
+        // What Ansible's apt and systemd_service modules need on the target.
+        "python3-apt",
+        "systemd",
+      ],
     },
     rootfsFiles: fluidFiles,
     diskSize: "2G",
