@@ -1,4 +1,5 @@
 import { canonicalJson, sha256Hex } from "./canonical.js";
+import { compareDebianVersions } from "./debian-version.js";
 import { diffFiles } from "./diff-files.js";
 import { collectManifest, type Manifest } from "./manifest.js";
 import { type ChangeKind, type NoiseOverride, NoisePolicy, noiseRules } from "./noise.js";
@@ -72,7 +73,7 @@ function diffRecords(base: Manifest, sandbox: Manifest, noise: NoisePolicy): Cha
         if (canonicalJson(now[field]) !== canonicalJson(then[field])) changed[field] = then[field];
       }
       if (Object.keys(changed).length > 0)
-        changes.push(hidePassword({ kind, action: "changed", ...now, from: changed }));
+        changes.push(withDirection(hidePassword({ kind, action: "changed", ...now, from: changed })));
     }
     for (const [mapKey, entry] of before) {
       if (after.has(mapKey) || noise.ignores(kind, id(entry))) continue;
@@ -95,6 +96,14 @@ function hidePassword(change: Change): Change {
     ...(passwordChanged ? { password_changed: true } : {}),
     ...(Object.keys(otherFrom).length > 0 ? { from: otherFrom } : {}),
   };
+}
+
+/** Says whether a package's version change is an upgrade or a downgrade, as dpkg orders them. */
+function withDirection(change: Change): Change {
+  const previous = (change.from as { version?: string } | undefined)?.version;
+  if (change.kind !== "package" || previous === undefined) return change;
+  const newer = compareDebianVersions(String(change.version), previous) > 0;
+  return { ...change, direction: newer ? "upgraded" : "downgraded" };
 }
 
 const order = (change: Change) => `${change.kind}\0${change.path ?? change.name ?? ""}\0${change.action}`;
