@@ -1,6 +1,7 @@
 import { canonicalJson, sha256Hex } from "./canonical.js";
 import { compareDebianVersions } from "./debian-version.js";
 import { diffFiles } from "./diff-files.js";
+import { diffListening, type ListeningSocket } from "./listening.js";
 import { collectManifest, type Manifest } from "./manifest.js";
 import { type ChangeKind, type NoiseOverride, NoisePolicy, noiseRules } from "./noise.js";
 
@@ -121,6 +122,8 @@ export function finishDiff(changes: Change[]): SemanticDiff {
 
 export interface DiffOptions {
   noise?: NoiseOverride | undefined;
+  /** A running sandbox's listening sockets now and at its first boot; without them, no port changes. */
+  ports?: { baseline: readonly ListeningSocket[]; current: readonly ListeningSocket[] } | undefined;
 }
 
 /** The semantic diff of a sandbox's mounted root against its base's mounted root. */
@@ -133,5 +136,6 @@ export async function diffRoots(baseRoot: string, sandboxRoot: string, options: 
     { root: sandboxRoot, files: sandbox.files },
     noise,
   );
-  return finishDiff([...files, ...diffRecords(base, sandbox, noise)]);
+  const ports = options.ports ? diffListening(options.ports.baseline, options.ports.current, noise) : [];
+  return finishDiff([...files, ...diffRecords(base, sandbox, noise), ...ports]);
 }
