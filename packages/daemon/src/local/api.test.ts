@@ -29,6 +29,7 @@ describe.skipIf(!ready)("GET /v1/sandboxes/:id/diff (needs root, /dev/fuse and t
         return { overlay, base: IMAGE, rootDevice: "/dev/vda" };
       },
       flush: async () => undefined,
+      get: async () => ({ state: "STOPPED", dir: scratch }),
     } as unknown as SandboxManager;
     const images = { names: async () => [], resolve: async () => Promise.reject(new Error("unused")) };
     app = buildLocalApi({ manager, images, log: pino({ level: "silent" }) });

@@ -143,10 +143,22 @@ describe("semantic diff of two roots", () => {
         arch: "amd64",
         version: "7.88.1-11",
         from: { version: "7.88.1-10" },
+        direction: "upgraded",
       },
       { kind: "package", action: "added", name: "nginx", arch: "amd64", version: "1.22.1-9" },
       { kind: "package", action: "removed", name: "vim", arch: "amd64", version: "2:9.0.1378-2" },
     ]);
+  });
+
+  it("says a package went back to an older version, by Debian's ordering", async () => {
+    await put(
+      sandbox,
+      "/var/lib/dpkg/status",
+      "Package: curl\nStatus: install ok installed\nArchitecture: amd64\nVersion: 7.88.1-10~bpo1\n\n" +
+        "Package: vim\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2:9.0.1378-2\n",
+    );
+    const [change] = find((await diffRoots(base, sandbox)).changes, "package", "curl");
+    expect(change).toMatchObject({ action: "changed", version: "7.88.1-10~bpo1", direction: "downgraded" });
   });
 
   it("reads unit enablement from .wants links and masks from links to /dev/null", async () => {

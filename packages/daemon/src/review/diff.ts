@@ -1,5 +1,7 @@
 import { canonicalJson, sha256Hex } from "./canonical.js";
+import { compareDebianVersions } from "./debian-version.js";
 import { diffFiles } from "./diff-files.js";
+import { diffListening, type ListeningSocket } from "./listening.js";
 import { collectManifest, type Manifest } from "./manifest.js";
 import { type ChangeKind, type NoiseOverride, NoisePolicy, noiseRules } from "./noise.js";
 
@@ -72,7 +74,7 @@ function diffRecords(base: Manifest, sandbox: Manifest, noise: NoisePolicy): Cha
         if (canonicalJson(now[field]) !== canonicalJson(then[field])) changed[field] = then[field];
       }
       if (Object.keys(changed).length > 0)
-        changes.push(hidePassword({ kind, action: "changed", ...now, from: changed }));
+        changes.push(withDirection(hidePassword({ kind, action: "changed", ...now, from: changed })));
     }
     for (const [mapKey, entry] of before) {
       if (after.has(mapKey) || noise.ignores(kind, id(entry))) continue;
@@ -97,6 +99,14 @@ function hidePassword(change: Change): Change {
   };
 }
 
+/** Says whether a package's version change is an upgrade or a downgrade, as dpkg orders them. */
+function withDirection(change: Change): Change {
+  const previous = (change.from as { version?: string } | undefined)?.version;
+  if (change.kind !== "package" || previous === undefined) return change;
+  const newer = compareDebianVersions(String(change.version), previous) > 0;
+  return { ...change, direction: newer ? "upgraded" : "downgraded" };
+}
+
 const order = (change: Change) => `${change.kind}\0${change.path ?? change.name ?? ""}\0${change.action}`;
 
 /** The diff of two manifests in its canonical order, with its summary and hash. */
@@ -112,6 +122,8 @@ export function finishDiff(changes: Change[]): SemanticDiff {
 
 export interface DiffOptions {
   noise?: NoiseOverride | undefined;
+  /** A running sandbox's listening sockets now and at its first boot; without them, no port changes. */
+  ports?: { baseline: readonly ListeningSocket[]; current: readonly ListeningSocket[] } | undefined;
 }
 
 /** The semantic diff of a sandbox's mounted root against its base's mounted root. */
@@ -124,5 +136,6 @@ export async function diffRoots(baseRoot: string, sandboxRoot: string, options: 
     { root: sandboxRoot, files: sandbox.files },
     noise,
   );
-  return finishDiff([...files, ...diffRecords(base, sandbox, noise)]);
+  const ports = options.ports ? diffListening(options.ports.baseline, options.ports.current, noise) : [];
+  return finishDiff([...files, ...diffRecords(base, sandbox, noise), ...ports]);
 }

@@ -17,6 +17,14 @@ describe("noise policy", () => {
     expect(policy.ignores("file", "/etc/nginx/nginx.conf")).toBe(false);
   });
 
+  it("ignores fluid's own sshd on both address families, and no other port", () => {
+    const policy = new NoisePolicy(noiseRules());
+    expect(policy.ignores("port", "tcp/22")).toBe(true);
+    expect(policy.ignores("port", "tcp6/22")).toBe(true);
+    expect(policy.ignores("port", "tcp/2222")).toBe(false);
+    expect(policy.ignores("port", "tcp/127.0.0.1:22")).toBe(false);
+  });
+
   it("lets a request disable a default rule and add its own", () => {
     const policy = new NoisePolicy(
       noiseRules({

@@ -76,6 +76,12 @@ const DEFAULT_RULES: RuleInput[] = [
     match: "/etc/ssh/{fluid_ca.pub,fluid_principals,fluid_principals/**,sshd_config.d/fluid.conf}",
     reason: "fluid's SSH certificate access",
   },
+  {
+    id: "fluid-sshd",
+    kind: "port",
+    match: "tcp{,6}/22",
+    reason: "fluid's sshd, which may start listening only after the first boot's ports are recorded",
+  },
   { id: "random-seed", match: "/var/lib/systemd/random-seed", reason: "identity fluid resets on every clone" },
   { id: "ld-so-cache", match: "/etc/ld.so.cache", reason: "derived by ldconfig" },
   { id: "account-backups", match: "/etc/{passwd,group,shadow,gshadow,subuid,subgid}-", reason: "backup copies" },

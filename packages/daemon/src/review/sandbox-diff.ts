@@ -1,24 +1,42 @@
 import { type DiffOptions, diffRoots, type SemanticDiff } from "./diff.js";
 import { withReadOnlyRoot } from "./disk-view.js";
+import { type GuestReader, loadListeningBaseline, readListeningSockets } from "./guest-sockets.js";
 
 /** What a sandbox diff needs from the sandbox manager. */
 export interface SandboxDisks {
   disks(id: string): Promise<{ overlay: string; base: string; rootDevice: string | undefined }>;
   /** Puts what a running guest has written on its disk (nothing to do for a stopped one). */
   flush(id: string): Promise<void>;
+  /** Whether it runs, and the directory holding its listening baseline. */
+  get(id: string): Promise<{ state: string; dir: string }>;
+  /** The running guest, to read its listening sockets through. */
+  agent(id: string): Promise<GuestReader>;
 }
 
 /**
  * A sandbox against the image it was created from, both read through read-only disk views, so it
  * works on running and stopped sandboxes alike; a running guest is flushed first. What the guest
- * writes while the diff is read may or may not be seen.
+ * writes while the diff is read may or may not be seen. Ports exist only while a guest runs: a
+ * running sandbox's are compared with what it listened on at its first boot, a stopped one has none.
  */
 export async function diffSandbox(manager: SandboxDisks, id: string, options: DiffOptions = {}): Promise<SemanticDiff> {
   const { overlay, base, rootDevice } = await manager.disks(id);
+  const ports = await listeningPorts(manager, id);
   await manager.flush(id);
   return withReadOnlyRoot(
     base,
-    (baseRoot) => withReadOnlyRoot(overlay, (sandboxRoot) => diffRoots(baseRoot, sandboxRoot, options), { rootDevice }),
+    (baseRoot) =>
+      withReadOnlyRoot(overlay, (sandboxRoot) => diffRoots(baseRoot, sandboxRoot, { ...options, ports }), {
+        rootDevice,
+      }),
     { rootDevice },
   );
+}
+
+async function listeningPorts(manager: SandboxDisks, id: string): Promise<DiffOptions["ports"]> {
+  const { state, dir } = await manager.get(id);
+  if (state !== "RUNNING") return undefined;
+  const baseline = await loadListeningBaseline(dir);
+  if (!baseline) return undefined;
+  return { baseline, current: await readListeningSockets(await manager.agent(id)) };
 }

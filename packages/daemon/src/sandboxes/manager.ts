@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { Kysely } from "kysely";
 import type { Logger } from "pino";
 import { GuestAgent } from "../guest/agent.js";
+import { recordListeningBaseline } from "../review/guest-sockets.js";
 import type { SshCertificateAuthority } from "../ssh/certificates.js";
 import type { DaemonDB, SandboxRow, SandboxState, SnapshotRow } from "../state/schema.js";
 import type { Accel } from "../vm/accel.js";
@@ -655,7 +656,7 @@ export class SandboxManager {
         qmp.close();
       }
     }
-    await this.agent(row.id);
+    await recordListeningBaseline(await this.agent(row.id), row.dir, this.o.log);
     await this.update(row.id, { state: "RUNNING" });
   }
 

@@ -134,6 +134,7 @@ describe("diffSandbox", () => {
       const manager = {
         disks: async () => ({ overlay, base: IMAGE, rootDevice: "/dev/vda" }),
         flush: async () => undefined,
+        get: async () => ({ state: "STOPPED", dir: scratch }),
       } as unknown as SandboxManager;
       const reply = await handleCommand(manager, diffCommand());
       expect(reply?.case).toBe("sandboxDiff");
