@@ -74,6 +74,9 @@ export async function runPlaybook(
       cwd: files.dir,
       timeoutMs: options.timeoutSeconds * 1000,
       maxLogBytes: MAX_PLAYBOOK_LOG_BYTES,
+    }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== "ENOENT") throw err;
+      throw new SandboxError("unavailable", "ansible-playbook is not installed on this sandbox host (ansible-core)");
     });
     return { ...result, recap: result.timedOut ? undefined : parseRecap(result.log, access.host) };
   } finally {
