@@ -77,3 +77,33 @@ describe.skipIf(!ready)("GET /v1/sandboxes/:id/diff (needs root, /dev/fuse and t
     expect(response.json().error.code).toBe("not_found");
   });
 });
+
+describe("POST /v1/sandboxes/:id/playbook-runs", () => {
+  const reached: string[] = [];
+  const manager = {
+    sshAccess: async (id: string) => {
+      reached.push(id);
+      throw new SandboxError("invalid_state", `sandbox is STOPPED, not RUNNING`);
+    },
+  } as unknown as SandboxManager;
+  const images = { names: async () => [], resolve: async () => Promise.reject(new Error("unused")) };
+  const app = buildLocalApi({ manager, images, log: pino({ level: "silent" }) });
+  afterAll(() => app.close());
+
+  const post = (payload: unknown) =>
+    app.inject({ method: "POST", url: "/v1/sandboxes/sbx-1/playbook-runs", payload: payload as object });
+
+  it("refuses a body that is not a playbook run before reaching the sandbox", async () => {
+    const response = await post({ playbook_yaml: "- hosts: all\n", timeout_seconds: 0, shell: "sh" });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error.code).toBe("invalid_argument");
+    expect(reached).toEqual([]);
+  });
+
+  it("answers with the sandbox's state error when it cannot be reached", async () => {
+    const response = await post({ playbook_yaml: "- hosts: all\n  tasks: []\n", check: true });
+    expect(response.statusCode).toBe(409);
+    expect(response.json().error).toMatchObject({ code: "invalid_state", message: "sandbox is STOPPED, not RUNNING" });
+    expect(reached).toEqual(["sbx-1"]);
+  });
+});

@@ -2,6 +2,12 @@ import { chmod, lstat, rm } from "node:fs/promises";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { z } from "zod";
+import {
+  DEFAULT_PLAYBOOK_TIMEOUT_SECONDS,
+  MAX_PLAYBOOK_BYTES,
+  MAX_PLAYBOOK_TIMEOUT_SECONDS,
+  runPlaybook,
+} from "../ansible/run-playbook.js";
 import { parseNoiseOverride } from "../review/noise.js";
 import { diffSandbox } from "../review/sandbox-diff.js";
 import { SandboxError, type SandboxErrorCode } from "../sandboxes/errors.js";
@@ -186,6 +192,34 @@ export function buildLocalApi(deps: { manager: SandboxManager; images: ImageSour
     return diffSandbox(manager, id(request.params), {
       noise: query.noise ? parseNoiseOverride(query.noise) : undefined,
     });
+  });
+  app.post("/v1/sandboxes/:id/playbook-runs", async (request) => {
+    const body = parse(
+      z.strictObject({
+        playbook_yaml: z.string().min(1).max(MAX_PLAYBOOK_BYTES),
+        check: z.boolean().default(false),
+        timeout_seconds: z
+          .number()
+          .int()
+          .min(1)
+          .max(MAX_PLAYBOOK_TIMEOUT_SECONDS)
+          .default(DEFAULT_PLAYBOOK_TIMEOUT_SECONDS),
+      }),
+      request.body,
+    );
+    const result = await runPlaybook(manager, id(request.params), {
+      playbookYaml: body.playbook_yaml,
+      check: body.check,
+      timeoutSeconds: body.timeout_seconds,
+    });
+    return {
+      exit_code: result.exitCode,
+      recap: result.recap ?? null,
+      log: result.log,
+      log_truncated: result.logTruncated,
+      duration_ms: result.durationMs,
+      timed_out: result.timedOut,
+    };
   });
   app.get("/v1/sandboxes/:id/dir", async (request) => {
     const query = parse(z.object({ path: z.string().min(1) }), request.query);

@@ -25,6 +25,21 @@ describe("noise policy", () => {
     expect(policy.ignores("port", "tcp/127.0.0.1:22")).toBe(false);
   });
 
+  it("ignores what fluid's SSH access and an ansible run leave in a guest (as observed on debian-12)", () => {
+    const policy = new NoisePolicy(noiseRules());
+    for (const path of [
+      "/etc/ssh/fluid_ca.pub",
+      "/etc/ssh/fluid_principals",
+      "/etc/ssh/fluid_principals/root",
+      "/etc/ssh/sshd_config.d/fluid.conf",
+      "/root/.ansible",
+      "/root/.ansible/tmp",
+      "/root/.ansible/tmp/ansible-tmp-1796312942.260631-18271-35555666749615",
+    ])
+      expect(policy.ignores("file", path), path).toBe(true);
+    expect(policy.ignores("file", "/etc/ssh/sshd_config.d/hardening.conf")).toBe(false);
+  });
+
   it("lets a request disable a default rule and add its own", () => {
     const policy = new NoisePolicy(
       noiseRules({

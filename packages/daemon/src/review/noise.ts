@@ -82,6 +82,11 @@ const DEFAULT_RULES: RuleInput[] = [
     match: "tcp{,6}/22",
     reason: "fluid's sshd, which may start listening only after the first boot's ports are recorded",
   },
+  {
+    id: "ansible-remote-tmp",
+    match: "/{root,home/*}/.ansible/**",
+    reason: "ansible's remote temp directory, left by every run (fluid's verification runs too)",
+  },
   { id: "random-seed", match: "/var/lib/systemd/random-seed", reason: "identity fluid resets on every clone" },
   { id: "ld-so-cache", match: "/etc/ld.so.cache", reason: "derived by ldconfig" },
   { id: "account-backups", match: "/etc/{passwd,group,shadow,gshadow,subuid,subgid}-", reason: "backup copies" },

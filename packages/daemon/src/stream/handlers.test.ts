@@ -6,6 +6,7 @@ import { create } from "@bufbuild/protobuf";
 import { ControlMessageSchema, SnapshotMode } from "@fluid/proto";
 import { describe, expect, it } from "vitest";
 import { withRoot } from "../review/disk-view.js";
+import { SandboxError } from "../sandboxes/errors.js";
 import type { SandboxManager } from "../sandboxes/manager.js";
 import type { PullOptions, SourceHosts } from "../sources/source-host.js";
 import type { VmAccess } from "../sources/vm-access.js";
@@ -146,5 +147,37 @@ describe("diffSandbox", () => {
     } finally {
       await rm(scratch, { recursive: true, force: true });
     }
+  });
+});
+
+describe("runPlaybook", () => {
+  const asked: string[] = [];
+  const manager = {
+    sshAccess: async (id: string) => {
+      asked.push(id);
+      throw new SandboxError("invalid_state", "image tiny has no SSH server; use exec instead");
+    },
+  } as unknown as SandboxManager;
+  const runPlaybook = (playbookYaml: string) =>
+    handleCommand(
+      manager,
+      create(ControlMessageSchema, {
+        requestId: "r3",
+        payload: { case: "runPlaybook", value: { sandboxId: "s3", playbookYaml, check: true } },
+      }),
+    );
+
+  it("answers with the sandbox's own error when it cannot be reached over SSH", async () => {
+    await expect(runPlaybook("- hosts: all\n  tasks: []\n")).rejects.toMatchObject({
+      code: "invalid_state",
+      message: expect.stringContaining("no SSH server"),
+    });
+    expect(asked).toEqual(["s3"]);
+  });
+
+  it("refuses an empty playbook before touching the sandbox", async () => {
+    asked.length = 0;
+    await expect(runPlaybook("  \n")).rejects.toMatchObject({ code: "invalid_argument" });
+    expect(asked).toEqual([]);
   });
 });

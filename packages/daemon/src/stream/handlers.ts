@@ -1,5 +1,6 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { type ControlMessage, type HostMessageSchema, SnapshotMode, type SourceHostConnection } from "@fluid/proto";
+import { DEFAULT_PLAYBOOK_TIMEOUT_SECONDS, runPlaybook } from "../ansible/run-playbook.js";
 import { parseNoiseOverride } from "../review/noise.js";
 import { diffSandbox } from "../review/sandbox-diff.js";
 import { sandboxDefaults } from "../sandboxes/defaults.js";
@@ -176,6 +177,26 @@ export async function handleCommand(
       if (json.length > MAX_DIFF_BYTES)
         throw new SandboxError("refused", `the diff is ${json.length} bytes; at most ${MAX_DIFF_BYTES} travel`);
       return { case: "sandboxDiff", value: { sandboxId: c.sandboxId, diffJson: json, hash: diff.hash } };
+    }
+    case "runPlaybook": {
+      const c = payload.value;
+      const result = await runPlaybook(manager, c.sandboxId, {
+        playbookYaml: c.playbookYaml,
+        check: c.check,
+        timeoutSeconds: c.timeoutSeconds > 0 ? c.timeoutSeconds : DEFAULT_PLAYBOOK_TIMEOUT_SECONDS,
+      });
+      return {
+        case: "playbookRun",
+        value: {
+          sandboxId: c.sandboxId,
+          exitCode: result.exitCode,
+          recap: result.recap,
+          log: result.log,
+          logTruncated: result.logTruncated,
+          durationMs: BigInt(result.durationMs),
+          timedOut: result.timedOut,
+        },
+      };
     }
     case "prepareSourceVm":
     case "runSourceCommand":
