@@ -158,7 +158,7 @@ async function main(): Promise<void> {
   process.stdout.write(
     [
       "",
-      `fluid is up: API ${server} (docs ${server}/v1/docs), host stream ${grpcListen}, org "${org}".`,
+      `fluid is up: dashboard ${server}/, API ${server}/v1 (docs ${server}/v1/docs), host stream ${grpcListen}, org "${org}".`,
       `The fluid CLI is logged in (${settingsPath()}); the admin password is in ${credentialsFile}.`,
       `Try:  npx fluid sandbox create ${image}`,
       "Ctrl-C stops the server and the daemon (sandboxes keep running).",

@@ -24,6 +24,7 @@ import { sandboxRoutes } from "./sandboxes/routes.js";
 import { sourceHostRoutes } from "./sources/routes.js";
 import { sourceVmRoutes } from "./sources/vm-routes.js";
 import { VERSION } from "./version.js";
+import { serveDashboard } from "./web/static.js";
 
 /** Largest JSON body the API accepts; the biggest legitimate one is a 64 KiB command plus env. */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -102,6 +103,7 @@ export async function buildApp(ctx: AppContext): Promise<App> {
   sourceVmRoutes(app, ctx);
   playbookRoutes(app, ctx);
   openApiRoute(app);
+  await serveDashboard(app, ctx.config.webDir, ctx.log);
 
   await app.ready();
   return app;

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig, type ServerConfig } from "./config.js";
+import { ConfigError, DEFAULT_WEB_DIR, loadConfig, type ServerConfig } from "./config.js";
 
 type Env = Record<string, string | undefined>;
 
@@ -44,6 +44,7 @@ describe("loadConfig", () => {
         encryptionKey: undefined,
         insecureDev: false,
         docs: true,
+        webDir: DEFAULT_WEB_DIR,
         headersTimeoutMs: 10_000,
         requestTimeoutMs: 60_000,
         heartbeatIntervalMs: 10_000,

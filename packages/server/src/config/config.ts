@@ -1,6 +1,7 @@
 import { isIP } from "node:net";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { parseDuration } from "../lib/durations.js";
 
@@ -35,6 +36,8 @@ export interface ServerConfig {
   encryptionKey: Buffer | undefined;
   insecureDev: boolean;
   docs: boolean;
+  /** The built dashboard (packages/web/dist), served at `/` when it exists. */
+  webDir: string;
   /** Longest a client may take to send a request's headers; the connection then gets 408. */
   headersTimeoutMs: number;
   /** Longest a client may take to send a whole request, body included; the connection then gets 408. */
@@ -49,6 +52,9 @@ export interface ServerConfig {
   oauth: { github?: OAuthProviderConfig; google?: OAuthProviderConfig };
   log: { level: string };
 }
+
+/** The dashboard's build output in this checkout: src/config and dist/config both sit three levels below packages/. */
+export const DEFAULT_WEB_DIR = fileURLToPath(new URL("../../../web/dist", import.meta.url));
 
 export class ConfigError extends Error {
   readonly problems: string[];
@@ -97,6 +103,7 @@ Options (each also readable from the environment variable in brackets):
 Environment only:
   DATABASE_URL              PostgreSQL connection URL (selects PostgreSQL instead of PGlite)
   FLUID_ENCRYPTION_KEY      32-byte key (64 hex chars or base64) for secrets at rest
+  FLUID_WEB_DIR             the built dashboard to serve at / (default: packages/web/dist of this checkout)
   FLUID_SECURE_COOKIES      auto|true|false (auto: Secure when --public-url is https)
   FLUID_SESSION_TTL         browser session lifetime (default 7d)
   FLUID_HEADERS_TIMEOUT     longest a client may take to send request headers (default 10s), then 408
@@ -324,6 +331,7 @@ export function loadConfig(argv: string[], env: Env): ServerConfig | { help: tru
     encryptionKey,
     insecureDev: flags["insecure-dev"] ?? false,
     docs: !(flags["no-docs"] ?? docsEnv === false),
+    webDir: env.FLUID_WEB_DIR || DEFAULT_WEB_DIR,
     headersTimeoutMs: duration("FLUID_HEADERS_TIMEOUT", 10_000, 100),
     requestTimeoutMs: duration("FLUID_REQUEST_TIMEOUT", 60_000, 100),
     heartbeatIntervalMs: duration("FLUID_HEARTBEAT_INTERVAL", 10_000, 100),

@@ -17,6 +17,8 @@ export function testConfig(overrides: Partial<ServerConfig> = {}): ServerConfig 
     encryptionKey: undefined,
     insecureDev: false,
     docs: true,
+    // API tests run without a dashboard; web/static.test.ts builds its own.
+    webDir: "/nonexistent/fluid-web",
     headersTimeoutMs: 10_000,
     requestTimeoutMs: 60_000,
     heartbeatIntervalMs: 10_000,

@@ -1,0 +1,127 @@
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startDaemon, type TestDaemonProcess } from "./lib/daemon.js";
+import { repoRoot } from "./lib/global-setup.js";
+import { startServer, type TestServerProcess } from "./lib/server.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+const haveChromium = existsSync(CHROMIUM);
+const screenshots = join(repoRoot, "docs/screenshots");
+const suite = haveChromium
+  ? "dashboard in Chromium against a real server and daemon"
+  : `dashboard in Chromium (skipped: ${CHROMIUM} is not installed; scripts/test.sh installs it)`;
+
+/** The section navigation; page bodies link to sections too. */
+const nav = (page: Page) => page.getByRole("navigation", { name: "Sections" });
+
+/** Full-page screenshot into docs/screenshots/, the README's pictures. */
+const shoot = (page: Page, name: string) => page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
+
+describe.skipIf(!haveChromium)(suite, () => {
+  let server: TestServerProcess;
+  let daemon: TestDaemonProcess | undefined;
+  let browser: Browser;
+  let page: Page;
+
+  beforeAll(async () => {
+    await mkdir(screenshots, { recursive: true });
+    server = await startServer();
+    // As root Chromium refuses its sandbox; the pages it loads here are our own.
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await daemon?.dispose();
+    await server?.dispose();
+  });
+
+  it("signs up, creates an org and shows the empty state with the CLI login line", async () => {
+    await page.goto(`${server.url}/`);
+    await page.getByLabel("Email").waitFor();
+    await shoot(page, "sign-in");
+    await page.getByRole("link", { name: "Create an account" }).click();
+    await page.getByLabel("Display name").fill("Ada");
+    await page.getByLabel("Email").fill("ada@example.com");
+    await page.getByLabel("Password").fill("correct horse battery");
+    await page.getByRole("button", { name: "Sign up" }).click();
+    await page.getByLabel("Organization name").fill("Acme");
+    await page.getByRole("button", { name: "Create organization" }).click();
+    await page.getByText("No sandboxes yet").waitFor();
+    expect(await page.getByText(`fluid login --server ${server.url}`).count()).toBe(1);
+    for (const name of ["Sandboxes", "Hosts", "Change requests", "Audit"]) {
+      expect(await nav(page).getByRole("link", { name, exact: true }).count()).toBe(1);
+    }
+    await shoot(page, "empty-state");
+  });
+
+  it("creates a host token shown once, and the host it starts shows up online", async () => {
+    await nav(page).getByRole("link", { name: "Hosts", exact: true }).click();
+    await page.getByLabel("Token name").fill("local");
+    await page.getByRole("button", { name: "Create host token" }).click();
+    const token = (await page.getByTestId("secret").textContent()) ?? "";
+    expect(token.length).toBeGreaterThan(20);
+    expect(await page.getByText(`--token ${token}`).count()).toBe(1);
+    daemon = await startDaemon({ extraArgs: ["--server", server.grpc, "--insecure", "--token", token] });
+    // Polling picks the host up without a reload.
+    await page.getByRole("cell", { name: "ONLINE" }).waitFor({ timeout: 60_000 });
+    await shoot(page, "hosts");
+  });
+
+  it("creates a sandbox, runs a command from the page and shows its output", async () => {
+    await nav(page).getByRole("link", { name: "Sandboxes", exact: true }).click();
+    await page.getByLabel("Image or source VM").fill("tiny");
+    await page.getByLabel("Name (optional)").fill("web-box");
+    await page.getByRole("button", { name: "Create sandbox" }).click();
+    await page.getByRole("heading", { name: /web-box/ }).waitFor();
+    await page.getByRole("button", { name: "Run" }).waitFor({ timeout: 150_000 });
+    await page.getByRole("textbox", { name: "Command" }).fill("echo hello-from-the-dashboard; echo oops >&2; exit 3");
+    await page.getByRole("button", { name: "Run" }).click();
+    await page.locator("pre.stdout", { hasText: "hello-from-the-dashboard" }).waitFor({ timeout: 60_000 });
+    expect(await page.locator("pre.stderr", { hasText: "oops" }).count()).toBe(1);
+    expect(await page.getByText("exit 3").count()).toBeGreaterThan(0);
+    expect(await page.getByText(/left$/).count()).toBeGreaterThan(0);
+    await shoot(page, "sandbox");
+  });
+
+  it("lists the sandbox with its state, image, lease and owner", async () => {
+    await page.getByRole("link", { name: "← Sandboxes" }).click();
+    const row = page.getByRole("row", { name: /web-box/ });
+    await row.waitFor();
+    expect(await row.textContent()).toMatch(/RUNNING.*tiny.*left.*ada@example\.com/);
+    await shoot(page, "sandboxes");
+  });
+
+  it("creates an API key shown once and revokes it", async () => {
+    await nav(page).getByRole("link", { name: "Admin", exact: true }).click();
+    await page.getByLabel("Key name").fill("ci");
+    await page.getByRole("button", { name: "Create API key" }).click();
+    const key = (await page.getByTestId("secret").textContent()) ?? "";
+    expect(key).toMatch(/^fl_/);
+    expect((await server.call("GET", "/v1/orgs/acme/sandboxes", { key })).status).toBe(200);
+    await shoot(page, "admin");
+    await page.getByRole("button", { name: "Revoke API key ci" }).click();
+    await page.getByRole("button", { name: "Revoke API key ci" }).waitFor({ state: "detached" });
+    expect((await server.call("GET", "/v1/orgs/acme/sandboxes", { key })).status).toBe(401);
+  });
+
+  it("signs out, and signs back in with the labelled form", async () => {
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByLabel("Email").fill("ada@example.com");
+    await page.getByLabel("Password").fill("correct horse battery");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("row", { name: /web-box/ }).waitFor();
+  });
+
+  it("fits a phone screen: navigation wraps instead of scrolling the page sideways", async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    // A string, evaluated in the page: this file is compiled without the DOM's types.
+    const overflow = await page.evaluate<number>("document.documentElement.scrollWidth - window.innerWidth");
+    expect(overflow).toBeLessThanOrEqual(0);
+    await shoot(page, "sandboxes-phone");
+  });
+});
