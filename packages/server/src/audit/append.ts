@@ -20,7 +20,7 @@ export interface AuditEventInput {
 const ACTION = /^[a-z][a-z_]*(\.[a-z][a-z_]*)+$/;
 
 /** The actor behind a request: the user, and the key when they came with one. */
-export function actorOf(principal: Principal): NonNullable<AuditActor> {
+export function auditActorOf(principal: Principal): NonNullable<AuditActor> {
   return principal.kind === "api_key"
     ? { userId: principal.userId, keyId: principal.keyId }
     : { userId: principal.userId };
