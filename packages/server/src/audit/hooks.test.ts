@@ -130,6 +130,24 @@ describe.each(databaseKinds)("audit hooks (%s)", (kind) => {
       ["source.command", "rm -rf /", "refused"],
     ]);
     expect(events[0]?.actor_user_id).toBe(member.id);
+    expect((await t.call("DELETE", `/v1/orgs/acme/source-hosts/${host.body.id}`, { as: owner })).status).toBe(200);
+    expect((await eventsFor(host.body.id)).map((e) => e.action)).toEqual([
+      "source_host.created",
+      "source_host.deleted",
+    ]);
+  });
+
+  it("extending a lease is sandbox.extended with the new expiry", async () => {
+    const id = await createSandbox(owner);
+    const res = await t.call("POST", `/v1/orgs/acme/sandboxes/${id}/extend`, {
+      as: owner,
+      body: { ttl_seconds: 3600 },
+    });
+    expect(res.status).toBe(200);
+    expect((await eventsFor(id)).at(-1)).toMatchObject({
+      action: "sandbox.extended",
+      details: { ttl_seconds: 3600, expires_at: res.body.expires_at },
+    });
   });
 
   it("role changes, removals, API keys and invitations are recorded with who did them", async () => {

@@ -915,14 +915,26 @@ export class SandboxService {
         throw toAppError(err, "extend sandbox lease");
       }
     }
-    const row = await this.db
-      .updateTable("sandboxes")
-      .set({ expires_at: expiresAt, updated_at: new Date() })
-      .where("id", "=", id)
-      .where("org_id", "=", scope.orgId)
-      .where("ended_at", "is", null)
-      .returningAll()
-      .executeTakeFirst();
+    const row = await this.db.transaction().execute(async (tx) => {
+      const extended = await tx
+        .updateTable("sandboxes")
+        .set({ expires_at: expiresAt, updated_at: new Date() })
+        .where("id", "=", id)
+        .where("org_id", "=", scope.orgId)
+        .where("ended_at", "is", null)
+        .returningAll()
+        .executeTakeFirst();
+      if (extended) {
+        await appendAuditEvent(tx, {
+          orgId: scope.orgId,
+          actor: auditActorOf(scope.principal),
+          action: "sandbox.extended",
+          target: { type: "sandbox", id },
+          details: { ttl_seconds: ttlSeconds, expires_at: expiresAt.toISOString() },
+        });
+      }
+      return extended;
+    });
     if (!row) throw new AppError("invalid_state", "sandbox ended while its lease was being extended");
     return row;
   }
