@@ -16,6 +16,8 @@ export type Member = Schemas["Member"];
 export type ApiKey = Schemas["ApiKey"];
 export type SourceHost = Schemas["SourceHost"];
 export type User = Schemas["User"];
+export type AuditEvent = Schemas["AuditEvent"];
+export type AuditVerification = Schemas["AuditVerification"];
 
 /** Responses are typed as their JSON body: the SDK parses JSON, never the other media an operation offers. */
 export type FluidClient = Client<paths, "application/json">;

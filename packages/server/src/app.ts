@@ -2,6 +2,7 @@ import cookie from "@fastify/cookie";
 import Fastify, { type FastifyBaseLogger } from "fastify";
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
+import { auditRoutes } from "./audit/routes.js";
 import { apiKeyRoutes } from "./auth/api-key-routes.js";
 import { registerCsrfProtection } from "./auth/csrf.js";
 import { oauthRoutes } from "./auth/oauth-routes.js";
@@ -102,6 +103,7 @@ export async function buildApp(ctx: AppContext): Promise<App> {
   sourceHostRoutes(app, ctx);
   sourceVmRoutes(app, ctx);
   playbookRoutes(app, ctx);
+  auditRoutes(app, ctx);
   openApiRoute(app);
   await serveDashboard(app, ctx.config.webDir, ctx.log);
 

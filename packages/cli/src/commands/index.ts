@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { registerAuditCommands } from "./audit.js";
 import { registerAuthCommands } from "./auth.js";
 import { registerHostCommands } from "./hosts.js";
 import { registerOrgCommands } from "./org.js";
@@ -16,6 +17,7 @@ export function registerCommands(program: Command): void {
   registerSandboxCommands(program);
   registerSourceCommands(program);
   registerPlaybookCommands(program);
+  registerAuditCommands(program);
   program.addHelpText(
     "after",
     `

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { appendAuditEvent, auditActorOf } from "../audit/append.js";
 import type { AppContext } from "../context.js";
 import { forbidden, notFound } from "../http/errors.js";
 import { errorResponses, FreeText, iso, OrgParams, Status, securityAny, Timestamp, Uuid } from "../http/schemas.js";
@@ -80,20 +81,35 @@ export function apiKeyRoutes(app: App, ctx: AppContext): void {
       if (!atLeast(scope.role, role))
         throw forbidden(`you cannot create a key with a role above your own (${scope.role})`);
       const key = newSecret(API_KEY_PREFIX);
-      const row = await db
-        .insertInto("api_keys")
-        .values({
-          id: newId(),
-          org_id: scope.orgId,
-          created_by: scope.principal.userId,
-          name,
-          role,
-          key_hash: hashSecret(key),
-          key_prefix: key.slice(0, API_KEY_PREFIX.length + 6),
-          expires_at: expires_in_days ? new Date(Date.now() + expires_in_days * 86_400_000) : null,
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow();
+      const row = await db.transaction().execute(async (tx) => {
+        const created = await tx
+          .insertInto("api_keys")
+          .values({
+            id: newId(),
+            org_id: scope.orgId,
+            created_by: scope.principal.userId,
+            name,
+            role,
+            key_hash: hashSecret(key),
+            key_prefix: key.slice(0, API_KEY_PREFIX.length + 6),
+            expires_at: expires_in_days ? new Date(Date.now() + expires_in_days * 86_400_000) : null,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        await appendAuditEvent(tx, {
+          orgId: scope.orgId,
+          actor: auditActorOf(scope.principal),
+          action: "api_key.created",
+          target: { type: "api_key", id: created.id },
+          details: {
+            name,
+            role,
+            key_prefix: created.key_prefix,
+            expires_at: created.expires_at?.toISOString() ?? null,
+          },
+        });
+        return created;
+      });
       return reply.code(201).send({ ...view(row), key });
     },
   );
@@ -137,14 +153,27 @@ export function apiKeyRoutes(app: App, ctx: AppContext): void {
     },
     async (request) => {
       const scope = await orgScope(ctx, request, request.params.slug, "admin");
-      const result = await db
-        .updateTable("api_keys")
-        .set({ revoked_at: new Date() })
-        .where("id", "=", request.params.keyId)
-        .where("org_id", "=", scope.orgId)
-        .where("revoked_at", "is", null)
-        .executeTakeFirst();
-      if (result.numUpdatedRows === 0n) throw notFound("API key");
+      const revoked = await db.transaction().execute(async (tx) => {
+        const key = await tx
+          .updateTable("api_keys")
+          .set({ revoked_at: new Date() })
+          .where("id", "=", request.params.keyId)
+          .where("org_id", "=", scope.orgId)
+          .where("revoked_at", "is", null)
+          .returning(["id", "name", "role"])
+          .executeTakeFirst();
+        if (key) {
+          await appendAuditEvent(tx, {
+            orgId: scope.orgId,
+            actor: auditActorOf(scope.principal),
+            action: "api_key.revoked",
+            target: { type: "api_key", id: key.id },
+            details: { name: key.name, role: key.role },
+          });
+        }
+        return key;
+      });
+      if (!revoked) throw notFound("API key");
       ctx.access.invalidate();
       return { status: "revoked" };
     },

@@ -300,6 +300,23 @@ export interface SourceVmPreparationsTable {
   prepared_at: ColumnType<Date, Date | string | undefined, Date | string>;
 }
 
+export interface AuditEventsTable {
+  id: string;
+  org_id: string;
+  /** bigint: read as a string by pg. */
+  seq: ColumnType<string, number | string, never>;
+  /** Whole milliseconds, so the instant that was hashed survives the timestamptz round trip. */
+  at: ColumnType<Date, Date, never>;
+  actor_user_id: string | null;
+  actor_key_id: string | null;
+  action: string;
+  target_type: string;
+  target_id: string;
+  details: ColumnType<Record<string, unknown>, string, string>;
+  prev_hash: string;
+  hash: string;
+}
+
 export interface DB {
   users: UsersTable;
   oauth_accounts: OAuthAccountsTable;
@@ -319,6 +336,7 @@ export interface DB {
   playbooks: PlaybooksTable;
   playbook_tasks: PlaybookTasksTable;
   rate_limits: RateLimitsTable;
+  audit_events: AuditEventsTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -333,3 +351,4 @@ export type SourceHost = Selectable<SourceHostsTable>;
 export type SourceCommand = Selectable<SourceCommandsTable>;
 export type Playbook = Selectable<PlaybooksTable>;
 export type PlaybookTask = Selectable<PlaybookTasksTable>;
+export type AuditEvent = Selectable<AuditEventsTable>;

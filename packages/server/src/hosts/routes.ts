@@ -1,5 +1,6 @@
 import { sql } from "kysely";
 import { z } from "zod";
+import { appendAuditEvent, auditActorOf } from "../audit/append.js";
 import type { AppContext } from "../context.js";
 import type { Host } from "../db/schema.js";
 import { notFound } from "../http/errors.js";
@@ -129,20 +130,30 @@ export function hostRoutes(app: App, ctx: AppContext): void {
     async (request, reply) => {
       const scope = await orgScope(ctx, request, request.params.slug, "admin");
       const token = newSecret(HOST_TOKEN_PREFIX);
-      const row = await db
-        .insertInto("host_tokens")
-        .values({
-          id: newId(),
-          org_id: scope.orgId,
-          name: request.body.name,
-          token_hash: hashSecret(token),
-          created_by: scope.principal.userId,
-          expires_at: request.body.expires_in_days
-            ? new Date(Date.now() + request.body.expires_in_days * 86_400_000)
-            : null,
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow();
+      const row = await db.transaction().execute(async (tx) => {
+        const created = await tx
+          .insertInto("host_tokens")
+          .values({
+            id: newId(),
+            org_id: scope.orgId,
+            name: request.body.name,
+            token_hash: hashSecret(token),
+            created_by: scope.principal.userId,
+            expires_at: request.body.expires_in_days
+              ? new Date(Date.now() + request.body.expires_in_days * 86_400_000)
+              : null,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        await appendAuditEvent(tx, {
+          orgId: scope.orgId,
+          actor: auditActorOf(scope.principal),
+          action: "host_token.created",
+          target: { type: "host_token", id: created.id },
+          details: { name: created.name, expires_at: created.expires_at?.toISOString() ?? null },
+        });
+        return created;
+      });
       return reply
         .code(201)
         .send({ id: row.id, name: row.name, token, created_at: iso(row.created_at), expires_at: iso(row.expires_at) });
@@ -195,14 +206,27 @@ export function hostRoutes(app: App, ctx: AppContext): void {
     },
     async (request) => {
       const scope = await orgScope(ctx, request, request.params.slug, "admin");
-      const result = await db
-        .updateTable("host_tokens")
-        .set({ revoked_at: new Date() })
-        .where("id", "=", request.params.tokenId)
-        .where("org_id", "=", scope.orgId)
-        .where("revoked_at", "is", null)
-        .executeTakeFirst();
-      if (result.numUpdatedRows === 0n) throw notFound("host token");
+      const revoked = await db.transaction().execute(async (tx) => {
+        const token = await tx
+          .updateTable("host_tokens")
+          .set({ revoked_at: new Date() })
+          .where("id", "=", request.params.tokenId)
+          .where("org_id", "=", scope.orgId)
+          .where("revoked_at", "is", null)
+          .returning(["id", "name"])
+          .executeTakeFirst();
+        if (token) {
+          await appendAuditEvent(tx, {
+            orgId: scope.orgId,
+            actor: auditActorOf(scope.principal),
+            action: "host_token.revoked",
+            target: { type: "host_token", id: token.id },
+            details: { name: token.name },
+          });
+        }
+        return token;
+      });
+      if (!revoked) throw notFound("host token");
       ctx.hosts.closeHost(request.params.tokenId, new StreamClosedError("token_revoked"));
       return { status: "revoked" };
     },

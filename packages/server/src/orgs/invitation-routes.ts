@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { appendAuditEvent, auditActorOf } from "../audit/append.js";
 import { requirePrincipal } from "../auth/principal.js";
 import { enforce, rateRules } from "../auth/rate-limit.js";
 import { EmailInput, getUser } from "../auth/users.js";
@@ -97,19 +98,29 @@ export function invitationRoutes(app: App, ctx: AppContext): void {
       if (role === "admin" && scope.role !== "owner") throw forbidden("only the owner can invite admins");
       await enforce(db, rateRules.invite, scope.principal.userId);
       const token = newSecret(INVITATION_PREFIX);
-      const row = await db
-        .insertInto("org_invitations")
-        .values({
-          id: newId(),
-          org_id: scope.orgId,
-          email,
-          role,
-          token_hash: hashSecret(token),
-          invited_by: scope.principal.userId,
-          expires_at: new Date(Date.now() + ttl_seconds * 1000),
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow();
+      const row = await db.transaction().execute(async (tx) => {
+        const created = await tx
+          .insertInto("org_invitations")
+          .values({
+            id: newId(),
+            org_id: scope.orgId,
+            email,
+            role,
+            token_hash: hashSecret(token),
+            invited_by: scope.principal.userId,
+            expires_at: new Date(Date.now() + ttl_seconds * 1000),
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        await appendAuditEvent(tx, {
+          orgId: scope.orgId,
+          actor: auditActorOf(scope.principal),
+          action: "invitation.created",
+          target: { type: "invitation", id: created.id },
+          details: { email, role, expires_at: created.expires_at.toISOString() },
+        });
+        return created;
+      });
       request.log.info({ org_id: scope.orgId, invitation_id: row.id, role }, "invitation created");
       const publicUrl = ctx.config.publicUrl;
       // The token travels in the fragment, which browsers never send to a server or put in its logs.
@@ -173,15 +184,28 @@ export function invitationRoutes(app: App, ctx: AppContext): void {
       if (!invitation) throw notFound("pending invitation");
       if (invitation.role === "admin" && scope.role !== "owner")
         throw forbidden("only the owner can revoke an admin invitation");
-      const result = await db
-        .updateTable("org_invitations")
-        .set({ revoked_at: new Date() })
-        .where("id", "=", request.params.invitationId)
-        .where("org_id", "=", scope.orgId)
-        .where("accepted_at", "is", null)
-        .where("revoked_at", "is", null)
-        .executeTakeFirst();
-      if (result.numUpdatedRows === 0n) throw notFound("pending invitation");
+      const revoked = await db.transaction().execute(async (tx) => {
+        const result = await tx
+          .updateTable("org_invitations")
+          .set({ revoked_at: new Date() })
+          .where("id", "=", request.params.invitationId)
+          .where("org_id", "=", scope.orgId)
+          .where("accepted_at", "is", null)
+          .where("revoked_at", "is", null)
+          .returning(["id", "email", "role"])
+          .executeTakeFirst();
+        if (result) {
+          await appendAuditEvent(tx, {
+            orgId: scope.orgId,
+            actor: auditActorOf(scope.principal),
+            action: "invitation.revoked",
+            target: { type: "invitation", id: result.id },
+            details: { email: result.email, role: result.role },
+          });
+        }
+        return result;
+      });
+      if (!revoked) throw notFound("pending invitation");
       request.log.info({ org_id: scope.orgId, invitation_id: request.params.invitationId }, "invitation revoked");
       return { status: "revoked" };
     },
@@ -242,6 +266,13 @@ export function invitationRoutes(app: App, ctx: AppContext): void {
               throw conflict("you are already a member of this organization");
             throw err;
           });
+        await appendAuditEvent(tx, {
+          orgId: invitation.org_id,
+          actor: auditActorOf(principal),
+          action: "invitation.accepted",
+          target: { type: "invitation", id: invitation.id },
+          details: { user_id: user.id, member_id: membershipId, role: invitation.role },
+        });
       });
       request.log.info(
         { org_id: invitation.org_id, invitation_id: invitation.id, user_id: user.id },

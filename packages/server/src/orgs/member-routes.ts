@@ -1,5 +1,6 @@
 import type { Kysely } from "kysely";
 import { z } from "zod";
+import { appendAuditEvent, auditActorOf } from "../audit/append.js";
 import type { AppContext } from "../context.js";
 import type { DB, Role } from "../db/schema.js";
 import { AppError, forbidden, invalid, notFound } from "../http/errors.js";
@@ -86,12 +87,21 @@ export function memberRoutes(app: App, ctx: AppContext): void {
       if (target.user_id === scope.principal.userId) throw forbidden("you cannot change your own role");
       const touchesAdmin = target.role === "admin" || request.body.role === "admin";
       if (touchesAdmin && scope.role !== "owner") throw forbidden("only the owner can grant or revoke admin");
-      await db
-        .updateTable("org_members")
-        .set({ role: request.body.role })
-        .where("id", "=", target.id)
-        .where("org_id", "=", scope.orgId)
-        .execute();
+      await db.transaction().execute(async (tx) => {
+        await tx
+          .updateTable("org_members")
+          .set({ role: request.body.role })
+          .where("id", "=", target.id)
+          .where("org_id", "=", scope.orgId)
+          .execute();
+        await appendAuditEvent(tx, {
+          orgId: scope.orgId,
+          actor: auditActorOf(scope.principal),
+          action: "member.role_changed",
+          target: { type: "member", id: target.id },
+          details: { user_id: target.user_id, from: target.role, to: request.body.role },
+        });
+      });
       ctx.access.invalidate();
       return memberView({ ...target, role: request.body.role });
     },
@@ -137,6 +147,13 @@ export function memberRoutes(app: App, ctx: AppContext): void {
           .where("created_by", "=", target.user_id)
           .where("revoked_at", "is", null)
           .execute();
+        await appendAuditEvent(tx, {
+          orgId: scope.orgId,
+          actor: auditActorOf(scope.principal),
+          action: self ? "member.left" : "member.removed",
+          target: { type: "member", id: target.id },
+          details: { user_id: target.user_id, role: target.role },
+        });
       });
       ctx.access.invalidate();
       return { status: "removed" };

@@ -80,6 +80,8 @@ const expected: Record<string, Rule> = {
   "PUT /v1/orgs/{slug}/playbooks/{playbookId}/tasks/reorder": "creator",
   "PATCH /v1/orgs/{slug}/playbooks/{playbookId}/tasks/{taskId}": "creator",
   "DELETE /v1/orgs/{slug}/playbooks/{playbookId}/tasks/{taskId}": "creator",
+  "GET /v1/orgs/{slug}/audit": "admin",
+  "GET /v1/orgs/{slug}/audit/verify": "admin",
 };
 
 /**

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
+import { appendAuditEvent, auditActorOf } from "../audit/append.js";
 import { requirePrincipal, requireUserSession } from "../auth/principal.js";
 import type { AppContext } from "../context.js";
 import type { Org, Role } from "../db/schema.js";
@@ -100,6 +101,13 @@ export function orgRoutes(app: App, ctx: AppContext): void {
               .insertInto("org_members")
               .values({ id: newId(), org_id: created.id, user_id: principal.userId, role: "owner" })
               .execute();
+            await appendAuditEvent(tx, {
+              orgId: created.id,
+              actor: auditActorOf(principal),
+              action: "org.created",
+              target: { type: "org", id: created.id },
+              details: { name, slug },
+            });
             return created;
           });
           return reply.code(201).send(orgView(org, "owner"));
@@ -176,12 +184,22 @@ export function orgRoutes(app: App, ctx: AppContext): void {
     async (request) => {
       const needsOwner = request.body.allow_self_approval !== undefined;
       const scope = await orgScope(ctx, request, request.params.slug, needsOwner ? "owner" : "admin");
-      const org = await db
-        .updateTable("orgs")
-        .set({ ...request.body, updated_at: new Date() })
-        .where("id", "=", scope.orgId)
-        .returningAll()
-        .executeTakeFirstOrThrow();
+      const org = await db.transaction().execute(async (tx) => {
+        const updated = await tx
+          .updateTable("orgs")
+          .set({ ...request.body, updated_at: new Date() })
+          .where("id", "=", scope.orgId)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        await appendAuditEvent(tx, {
+          orgId: scope.orgId,
+          actor: auditActorOf(scope.principal),
+          action: "org.updated",
+          target: { type: "org", id: scope.orgId },
+          details: { ...request.body },
+        });
+        return updated;
+      });
       ctx.access.invalidate();
       return orgView(org, scope.role);
     },
@@ -223,6 +241,13 @@ export function orgRoutes(app: App, ctx: AppContext): void {
           .where("org_id", "=", scope.orgId)
           .where("revoked_at", "is", null)
           .execute();
+        await appendAuditEvent(tx, {
+          orgId: scope.orgId,
+          actor: auditActorOf(scope.principal),
+          action: "org.deleted",
+          target: { type: "org", id: scope.orgId },
+          details: { slug: scope.slug },
+        });
       });
       ctx.access.invalidate();
       ctx.hosts.closeOrg(scope.orgId, "organization deleted");

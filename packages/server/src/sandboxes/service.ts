@@ -20,6 +20,7 @@ import {
   WriteFileCommandSchema,
 } from "@fluid/proto";
 import { type Kysely, sql } from "kysely";
+import { type AuditActor, appendAuditEvent, auditActorOf } from "../audit/append.js";
 import type { ServerConfig } from "../config/config.js";
 import type { Command, DB, EndReason, Sandbox, SandboxState, Snapshot } from "../db/schema.js";
 import { AppError, forbidden, notFound } from "../http/errors.js";
@@ -241,7 +242,7 @@ export class SandboxService {
         };
         if (rankHosts([fresh], demand, { cpuOvercommit: this.config.cpuOvercommit }).length === 0) return undefined;
         const id = newId();
-        return tx
+        const inserted = await tx
           .insertInto("sandboxes")
           .values({
             id,
@@ -267,6 +268,23 @@ export class SandboxService {
           })
           .returningAll()
           .executeTakeFirstOrThrow();
+        await appendAuditEvent(tx, {
+          orgId: scope.orgId,
+          actor: auditActorOf(scope.principal),
+          action: "sandbox.created",
+          target: { type: "sandbox", id },
+          details: {
+            name: inserted.name,
+            source_vm: inserted.source_vm,
+            source_host_id: inserted.source_host_id,
+            host_id: inserted.host_id,
+            vcpus: inserted.vcpus,
+            memory_mb: inserted.memory_mb,
+            allow_egress: inserted.allow_egress,
+            expires_at: inserted.expires_at.toISOString(),
+          },
+        });
+        return inserted;
       });
       if (row) return row;
     }
@@ -335,7 +353,7 @@ export class SandboxService {
       const appError = toAppError(err, "create sandbox");
       // If the host never answered it may still finish; the row is ended, so reconciliation
       // destroys whatever it reports for this id later.
-      await this.end(sandbox.id, "create_failed", "ERROR", appError.message);
+      await this.end(sandbox.id, "create_failed", "ERROR", { error: appError.message });
       throw appError;
     }
     try {
@@ -384,22 +402,34 @@ export class SandboxService {
     }
   }
 
-  /** Records an end exactly once; returns the ended row, or undefined if it had already ended. */
-  private async end(id: string, reason: EndReason, state: SandboxState, error?: string): Promise<Sandbox | undefined> {
+  /**
+   * Records an end exactly once, with its audit event; returns the ended row, or undefined if it had
+   * already ended. `actor` is null when the server or a host ended it (lease, crash, lost host).
+   */
+  private async end(
+    id: string,
+    reason: EndReason,
+    state: SandboxState,
+    options: { error?: string | undefined; actor?: AuditActor } = {},
+  ): Promise<Sandbox | undefined> {
     const now = new Date();
-    return this.db
-      .updateTable("sandboxes")
-      .set({
-        state,
-        ended_at: now,
-        end_reason: reason,
-        updated_at: now,
-        ...(error ? { error: error.slice(0, 2000) } : {}),
-      })
-      .where("id", "=", id)
-      .where("ended_at", "is", null)
-      .returningAll()
-      .executeTakeFirst();
+    return this.db.transaction().execute(async (tx) => {
+      const ended = await tx
+        .updateTable("sandboxes")
+        .set({
+          state,
+          ended_at: now,
+          end_reason: reason,
+          updated_at: now,
+          ...(options.error ? { error: options.error.slice(0, 2000) } : {}),
+        })
+        .where("id", "=", id)
+        .where("ended_at", "is", null)
+        .returningAll()
+        .executeTakeFirst();
+      if (ended) await recordEnd(tx, ended, options.actor ?? null);
+      return ended;
+    });
   }
 
   private assertCanModify(scope: OrgScope, sandbox: Sandbox): void {
@@ -426,7 +456,9 @@ export class SandboxService {
     if (sandbox.ended_at) return sandbox;
     if (sandbox.state === "CREATING") {
       // End first so the in-flight creation sees it and tears the VM down when the host answers.
-      const ended = (await this.end(id, "user_request", "DESTROYED")) ?? (await this.get(scope, id));
+      const ended =
+        (await this.end(id, "user_request", "DESTROYED", { actor: auditActorOf(scope.principal) })) ??
+        (await this.get(scope, id));
       this.destroyOnHost(sandbox, "user_request");
       return ended;
     }
@@ -446,7 +478,9 @@ export class SandboxService {
       // The host is away (or already lost the VM): the record ends now and the host's
       // reconciliation removes anything left when it reconnects.
     }
-    return (await this.end(id, "user_request", "DESTROYED")) ?? this.get(scope, id);
+    return (
+      (await this.end(id, "user_request", "DESTROYED", { actor: auditActorOf(scope.principal) })) ?? this.get(scope, id)
+    );
   }
 
   /** Best-effort destroy on the host for sandboxes whose record has already ended. */
@@ -507,15 +541,27 @@ export class SandboxService {
     to: SandboxState,
     ip: string | null,
   ): Promise<Sandbox> {
-    const row = await this.db
-      .updateTable("sandboxes")
-      .set({ state: to, ip_address: ip, updated_at: new Date() })
-      .where("id", "=", id)
-      .where("org_id", "=", scope.orgId)
-      .where("state", "=", from)
-      .where("ended_at", "is", null)
-      .returningAll()
-      .executeTakeFirst();
+    const row = await this.db.transaction().execute(async (tx) => {
+      const moved = await tx
+        .updateTable("sandboxes")
+        .set({ state: to, ip_address: ip, updated_at: new Date() })
+        .where("id", "=", id)
+        .where("org_id", "=", scope.orgId)
+        .where("state", "=", from)
+        .where("ended_at", "is", null)
+        .returningAll()
+        .executeTakeFirst();
+      if (moved) {
+        await appendAuditEvent(tx, {
+          orgId: scope.orgId,
+          actor: auditActorOf(scope.principal),
+          action: to === "RUNNING" ? "sandbox.started" : "sandbox.stopped",
+          target: { type: "sandbox", id },
+          details: { from, to },
+        });
+      }
+      return moved;
+    });
     if (row) return row;
     const current = await this.get(scope, id);
     throw new AppError(
@@ -530,27 +576,41 @@ export class SandboxService {
     this.assertState(sandbox, ["RUNNING"], "run a command in");
     const commandId = newId();
     const startedAt = new Date();
-    // The audit row is written before the command runs: if it cannot be written, nothing runs.
-    await this.db
-      .insertInto("commands")
-      .values({
-        id: commandId,
-        org_id: scope.orgId,
-        sandbox_id: id,
-        command: input.command,
-        env_names: JSON.stringify(Object.keys(input.env).sort()),
-        timeout_seconds: input.timeoutSeconds,
-        status: "running",
-        stdout: null,
-        stderr: null,
-        exit_code: null,
-        duration_ms: null,
-        error: null,
-        created_by: scope.principal.userId,
-        started_at: startedAt,
-        ended_at: null,
-      })
-      .execute();
+    // The audit rows are written before the command runs: if they cannot be written, nothing runs.
+    await this.db.transaction().execute(async (tx) => {
+      await tx
+        .insertInto("commands")
+        .values({
+          id: commandId,
+          org_id: scope.orgId,
+          sandbox_id: id,
+          command: input.command,
+          env_names: JSON.stringify(Object.keys(input.env).sort()),
+          timeout_seconds: input.timeoutSeconds,
+          status: "running",
+          stdout: null,
+          stderr: null,
+          exit_code: null,
+          duration_ms: null,
+          error: null,
+          created_by: scope.principal.userId,
+          started_at: startedAt,
+          ended_at: null,
+        })
+        .execute();
+      await appendAuditEvent(tx, {
+        orgId: scope.orgId,
+        actor: auditActorOf(scope.principal),
+        action: "sandbox.command",
+        target: { type: "sandbox", id },
+        details: {
+          command_id: commandId,
+          command: input.command,
+          env_names: Object.keys(input.env).sort(),
+          timeout_seconds: input.timeoutSeconds,
+        },
+      });
+    });
     try {
       const reply = await this.hosts.request(
         sandbox.host_id,
@@ -640,21 +700,31 @@ export class SandboxService {
     } catch (err) {
       throw toAppError(err, "snapshot sandbox");
     }
-    return this.db
-      .insertInto("snapshots")
-      .values({
-        id: newId(),
-        org_id: scope.orgId,
-        sandbox_id: id,
-        host_id: sandbox.host_id,
-        name: input.name,
-        host_snapshot_id: snap.snapshotId,
-        has_memory: snap.hasMemory,
-        size_bytes: Number(snap.sizeBytes),
-        created_by: scope.principal.userId,
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    return this.db.transaction().execute(async (tx) => {
+      const row = await tx
+        .insertInto("snapshots")
+        .values({
+          id: newId(),
+          org_id: scope.orgId,
+          sandbox_id: id,
+          host_id: sandbox.host_id,
+          name: input.name,
+          host_snapshot_id: snap.snapshotId,
+          has_memory: snap.hasMemory,
+          size_bytes: Number(snap.sizeBytes),
+          created_by: scope.principal.userId,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await appendAuditEvent(tx, {
+        orgId: scope.orgId,
+        actor: auditActorOf(scope.principal),
+        action: "sandbox.snapshot_created",
+        target: { type: "sandbox", id },
+        details: { snapshot_id: row.id, name: row.name, has_memory: row.has_memory, size_bytes: row.size_bytes },
+      });
+      return row;
+    });
   }
 
   async snapshots(scope: OrgScope, id: string): Promise<Snapshot[]> {
@@ -715,7 +785,16 @@ export class SandboxService {
         },
         this.deadlines.fileMs,
       );
-      return Number(expectReply(reply, "fileWritten").size);
+      const size = Number(expectReply(reply, "fileWritten").size);
+      // No row records a write, so the event is appended once the host has confirmed it.
+      await appendAuditEvent(this.db, {
+        orgId: scope.orgId,
+        actor: auditActorOf(scope.principal),
+        action: "sandbox.file_written",
+        target: { type: "sandbox", id },
+        details: { path: input.path, size, mode: input.mode ?? null },
+      });
+      return size;
     } catch (err) {
       throw toAppError(err, "write file");
     }
@@ -785,14 +864,26 @@ export class SandboxService {
     } catch (err) {
       throw toAppError(err, "restore snapshot");
     }
-    const row = await this.db
-      .updateTable("sandboxes")
-      .set({ state: "RUNNING", ip_address: restored.ipAddress || sandbox.ip_address, updated_at: new Date() })
-      .where("id", "=", id)
-      .where("org_id", "=", scope.orgId)
-      .where("ended_at", "is", null)
-      .returningAll()
-      .executeTakeFirst();
+    const row = await this.db.transaction().execute(async (tx) => {
+      const current = await tx
+        .updateTable("sandboxes")
+        .set({ state: "RUNNING", ip_address: restored.ipAddress || sandbox.ip_address, updated_at: new Date() })
+        .where("id", "=", id)
+        .where("org_id", "=", scope.orgId)
+        .where("ended_at", "is", null)
+        .returningAll()
+        .executeTakeFirst();
+      if (current) {
+        await appendAuditEvent(tx, {
+          orgId: scope.orgId,
+          actor: auditActorOf(scope.principal),
+          action: "sandbox.snapshot_restored",
+          target: { type: "sandbox", id },
+          details: { snapshot_id: snapshot.id, name: snapshot.name },
+        });
+      }
+      return current;
+    });
     if (!row) throw new AppError("invalid_state", "sandbox ended while it was being restored");
     return row;
   }
@@ -824,14 +915,26 @@ export class SandboxService {
         throw toAppError(err, "extend sandbox lease");
       }
     }
-    const row = await this.db
-      .updateTable("sandboxes")
-      .set({ expires_at: expiresAt, updated_at: new Date() })
-      .where("id", "=", id)
-      .where("org_id", "=", scope.orgId)
-      .where("ended_at", "is", null)
-      .returningAll()
-      .executeTakeFirst();
+    const row = await this.db.transaction().execute(async (tx) => {
+      const extended = await tx
+        .updateTable("sandboxes")
+        .set({ expires_at: expiresAt, updated_at: new Date() })
+        .where("id", "=", id)
+        .where("org_id", "=", scope.orgId)
+        .where("ended_at", "is", null)
+        .returningAll()
+        .executeTakeFirst();
+      if (extended) {
+        await appendAuditEvent(tx, {
+          orgId: scope.orgId,
+          actor: auditActorOf(scope.principal),
+          action: "sandbox.extended",
+          target: { type: "sandbox", id },
+          details: { ttl_seconds: ttlSeconds, expires_at: expiresAt.toISOString() },
+        });
+      }
+      return extended;
+    });
     if (!row) throw new AppError("invalid_state", "sandbox ended while its lease was being extended");
     return row;
   }
@@ -857,11 +960,11 @@ export class SandboxService {
       const status = reported.get(row.id);
       if (!status) {
         if (row.state === "CREATING" && row.created_at.getTime() > inFlightSince) continue;
-        await this.end(row.id, "reconciled_missing", "ERROR", "the host no longer has this sandbox");
+        await this.end(row.id, "reconciled_missing", "ERROR", { error: "the host no longer has this sandbox" });
         continue;
       }
       if (status.state === "ERROR") {
-        await this.end(row.id, "crashed", "ERROR", "the host reports the sandbox failed");
+        await this.end(row.id, "crashed", "ERROR", { error: "the host reports the sandbox failed" });
       } else if (
         (status.state === "RUNNING" || status.state === "STOPPED") &&
         status.state !== row.state &&
@@ -909,14 +1012,11 @@ export class SandboxService {
       .executeTakeFirst();
     if (!row || row.ended_at) return;
     if (change.newState === "DESTROYED") {
-      await this.end(
-        row.id,
-        change.reason === "lease_expired" ? "lease_expired" : "crashed",
-        "DESTROYED",
-        change.reason || undefined,
-      );
+      await this.end(row.id, change.reason === "lease_expired" ? "lease_expired" : "crashed", "DESTROYED", {
+        error: change.reason || undefined,
+      });
     } else if (change.newState === "ERROR") {
-      await this.end(row.id, "crashed", "ERROR", change.reason || "the sandbox failed on its host");
+      await this.end(row.id, "crashed", "ERROR", { error: change.reason || "the sandbox failed on its host" });
     } else if ((change.newState === "RUNNING" || change.newState === "STOPPED") && row.state !== "CREATING") {
       await this.db
         .updateTable("sandboxes")
@@ -953,22 +1053,37 @@ export class SandboxService {
   async endOnLostHosts(): Promise<number> {
     const cutoff = new Date(Date.now() - this.config.hostLostGraceMs);
     const now = new Date();
-    const result = await this.db
-      .updateTable("sandboxes")
-      .set({
-        state: "DESTROYED",
-        ended_at: now,
-        end_reason: "host_lost",
-        updated_at: now,
-        error: "its host stayed offline",
-      })
-      .where("ended_at", "is", null)
-      .where("host_id", "in", (eb) =>
-        eb.selectFrom("hosts").select("id").where("status", "=", "OFFLINE").where("disconnected_at", "<", cutoff),
-      )
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows);
+    return this.db.transaction().execute(async (tx) => {
+      const ended = await tx
+        .updateTable("sandboxes")
+        .set({
+          state: "DESTROYED",
+          ended_at: now,
+          end_reason: "host_lost",
+          updated_at: now,
+          error: "its host stayed offline",
+        })
+        .where("ended_at", "is", null)
+        .where("host_id", "in", (eb) =>
+          eb.selectFrom("hosts").select("id").where("status", "=", "OFFLINE").where("disconnected_at", "<", cutoff),
+        )
+        .returningAll()
+        .execute();
+      for (const sandbox of ended) await recordEnd(tx, sandbox, null);
+      return ended.length;
+    });
   }
+}
+
+/** A user's destroy is `sandbox.destroyed`; any other end (lease, crash, lost host, failed create) is `sandbox.ended`. */
+function recordEnd(tx: Kysely<DB>, sandbox: Sandbox, actor: AuditActor) {
+  return appendAuditEvent(tx, {
+    orgId: sandbox.org_id,
+    actor,
+    action: sandbox.end_reason === "user_request" ? "sandbox.destroyed" : "sandbox.ended",
+    target: { type: "sandbox", id: sandbox.id },
+    details: { end_reason: sandbox.end_reason, state: sandbox.state, host_id: sandbox.host_id },
+  });
 }
 
 /** A host's RFC 3339 capture time, or null when it sent none (an image) or something unreadable. */

@@ -9,6 +9,7 @@ import {
   SourceHostConnectionSchema,
 } from "@fluid/proto";
 import type { Kysely } from "kysely";
+import { appendAuditEvent, auditActorOf } from "../audit/append.js";
 import type { DB, SourceCommand, SourceHost } from "../db/schema.js";
 import { AppError, notFound } from "../http/errors.js";
 import { newId } from "../lib/ids.js";
@@ -217,25 +218,41 @@ export class SourceRelay {
       exitCode: number | null,
       detail: string | null,
     ) =>
-      this.deps.db
-        .insertInto("source_commands")
-        .values({
-          id: newId(),
-          org_id: scope.orgId,
-          source_host_id: source.id,
-          source_host_name: source.name,
-          host_id: host?.hostId ?? null,
-          vm: call.vm,
-          kind: call.kind,
-          command: call.command,
-          outcome,
-          exit_code: exitCode,
-          detail: detail?.slice(0, 1000) ?? null,
-          actor_user_id: scope.principal.userId,
-          actor_key_id: scope.principal.kind === "api_key" ? scope.principal.keyId : null,
-          duration_ms: Date.now() - started,
-        })
-        .execute();
+      this.deps.db.transaction().execute(async (tx) => {
+        const row = await tx
+          .insertInto("source_commands")
+          .values({
+            id: newId(),
+            org_id: scope.orgId,
+            source_host_id: source.id,
+            source_host_name: source.name,
+            host_id: host?.hostId ?? null,
+            vm: call.vm,
+            kind: call.kind,
+            command: call.command,
+            outcome,
+            exit_code: exitCode,
+            detail: detail?.slice(0, 1000) ?? null,
+            actor_user_id: scope.principal.userId,
+            actor_key_id: scope.principal.kind === "api_key" ? scope.principal.keyId : null,
+            duration_ms: Date.now() - started,
+          })
+          .returning(["id", "source_host_id", "vm", "kind", "command", "outcome", "exit_code"])
+          .executeTakeFirstOrThrow();
+        await appendAuditEvent(tx, {
+          orgId: scope.orgId,
+          actor: auditActorOf(scope.principal),
+          action: "source.command",
+          target: { type: "source_vm", id: `${row.source_host_id}/${row.vm}` },
+          details: {
+            source_command_id: row.id,
+            kind: row.kind,
+            command: row.command,
+            outcome: row.outcome,
+            exit_code: row.exit_code,
+          },
+        });
+      });
     if (hosts.length === 0) {
       await record(undefined, "failed", null, missing);
       throw new AppError("host_unavailable", missing);

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { appendAuditEvent, auditActorOf } from "../audit/append.js";
 import type { AppContext } from "../context.js";
 import type { SourceHost } from "../db/schema.js";
 import { conflict, notFound } from "../http/errors.js";
@@ -117,31 +118,41 @@ export function sourceHostRoutes(app: App, ctx: AppContext): void {
       const id = newId();
       const seal = (value: string | undefined, column: string) =>
         value === undefined ? null : secrets.seal(value, `source_hosts.${column}:${id}`);
-      const row = await db
-        .insertInto("source_hosts")
-        .values({
-          id,
-          org_id: scope.orgId,
-          name: body.name,
-          type: body.type,
-          hostname: body.hostname,
-          ssh_port: body.type === "libvirt" ? body.ssh_port : 22,
-          ssh_user: body.type === "libvirt" ? body.ssh_user : "root",
-          ssh_private_key: body.type === "libvirt" ? seal(body.ssh_private_key, "ssh_private_key") : null,
-          ssh_host_key: body.type === "libvirt" ? (body.ssh_host_key ?? null) : null,
-          proxmox_token_id: body.type === "proxmox" ? body.proxmox_token_id : null,
-          proxmox_secret: body.type === "proxmox" ? seal(body.proxmox_secret, "proxmox_secret") : null,
-          proxmox_node: body.type === "proxmox" ? body.proxmox_node : null,
-          proxmox_verify_tls: body.type === "proxmox" ? body.proxmox_verify_tls : true,
-          created_by: scope.principal.userId,
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow()
-        .catch((err: unknown) => {
-          if ((err as { code?: string }).code === "23505")
-            throw conflict("a source host with this name already exists");
-          throw err;
+      const row = await db.transaction().execute(async (tx) => {
+        const created = await tx
+          .insertInto("source_hosts")
+          .values({
+            id,
+            org_id: scope.orgId,
+            name: body.name,
+            type: body.type,
+            hostname: body.hostname,
+            ssh_port: body.type === "libvirt" ? body.ssh_port : 22,
+            ssh_user: body.type === "libvirt" ? body.ssh_user : "root",
+            ssh_private_key: body.type === "libvirt" ? seal(body.ssh_private_key, "ssh_private_key") : null,
+            ssh_host_key: body.type === "libvirt" ? (body.ssh_host_key ?? null) : null,
+            proxmox_token_id: body.type === "proxmox" ? body.proxmox_token_id : null,
+            proxmox_secret: body.type === "proxmox" ? seal(body.proxmox_secret, "proxmox_secret") : null,
+            proxmox_node: body.type === "proxmox" ? body.proxmox_node : null,
+            proxmox_verify_tls: body.type === "proxmox" ? body.proxmox_verify_tls : true,
+            created_by: scope.principal.userId,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow()
+          .catch((err: unknown) => {
+            if ((err as { code?: string }).code === "23505")
+              throw conflict("a source host with this name already exists");
+            throw err;
+          });
+        await appendAuditEvent(tx, {
+          orgId: scope.orgId,
+          actor: auditActorOf(scope.principal),
+          action: "source_host.created",
+          target: { type: "source_host", id },
+          details: { name: created.name, type: created.type, hostname: created.hostname, ssh_user: created.ssh_user },
         });
+        return created;
+      });
       return reply.code(201).send(view(row));
     },
   );
@@ -212,12 +223,25 @@ export function sourceHostRoutes(app: App, ctx: AppContext): void {
     },
     async (request) => {
       const scope = await orgScope(ctx, request, request.params.slug, "admin");
-      const result = await db
-        .deleteFrom("source_hosts")
-        .where("id", "=", request.params.sourceHostId)
-        .where("org_id", "=", scope.orgId)
-        .executeTakeFirst();
-      if (result.numDeletedRows === 0n) throw notFound("source host");
+      const deleted = await db.transaction().execute(async (tx) => {
+        const host = await tx
+          .deleteFrom("source_hosts")
+          .where("id", "=", request.params.sourceHostId)
+          .where("org_id", "=", scope.orgId)
+          .returning(["id", "name", "hostname"])
+          .executeTakeFirst();
+        if (host) {
+          await appendAuditEvent(tx, {
+            orgId: scope.orgId,
+            actor: auditActorOf(scope.principal),
+            action: "source_host.deleted",
+            target: { type: "source_host", id: host.id },
+            details: { name: host.name, hostname: host.hostname },
+          });
+        }
+        return host;
+      });
+      if (!deleted) throw notFound("source host");
       return { status: "deleted" };
     },
   );
