@@ -1,0 +1,110 @@
+import { open } from "node:fs/promises";
+import { collectGroups, collectUsers } from "../collect-accounts.js";
+import { parseDpkgStatus } from "../collect-packages.js";
+import { collectUnits, type UnitEntry } from "../collect-units.js";
+import { listGuestDir, readGuestText, resolveInRoot } from "../guest-fs.js";
+
+/** Names for the numeric ids a diff carries, as the sandbox's account databases give them. */
+export interface Accounts {
+  userName(uid: number): string | undefined;
+  groupName(gid: number): string | undefined;
+  /** The supplementary groups /etc/group lists the user in, sorted. */
+  groupsOf(user: string): string[];
+}
+
+/** What playbook generation reads of the sandbox beyond its diff (which holds hunks, not whole files). */
+export interface SandboxRoot {
+  /** A regular file's exact text; undefined if it is missing, larger than `maxBytes`, or not UTF-8 text. */
+  text(path: string, maxBytes: number): Promise<string | undefined>;
+  exists(path: string): Promise<boolean>;
+  accounts(): Promise<Accounts>;
+  /** Enabled and masked units, as the diff's collector reads them. */
+  units(): Promise<Map<string, UnitEntry>>;
+  /** The package whose dpkg file list holds each of `paths` (paths no package owns are left out). */
+  packageOwners(paths: readonly string[]): Promise<Map<string, string>>;
+  /** The paths a package installed, from its dpkg file list. */
+  packageFiles(pkg: string): Promise<string[]>;
+  /** dpkg's native architecture: the one the dpkg package itself is built for. */
+  nativeArch(): Promise<string | undefined>;
+}
+
+const DPKG_INFO = "/var/lib/dpkg/info";
+
+/** A file list's package name: `name.list`, or `name:arch.list` for a Multi-Arch: same package. */
+const listPackage = (file: string) => file.slice(0, -".list".length).replace(/:.*$/, "");
+
+/** A SandboxRoot over a mounted root filesystem, read with the guest's own symlink resolution. */
+export function mountedRoot(root: string): SandboxRoot {
+  let accounts: Promise<Accounts> | undefined;
+  let units: Promise<Map<string, UnitEntry>> | undefined;
+  const readList = async (file: string) =>
+    ((await readGuestText(root, `${DPKG_INFO}/${file}`, 64 * 1024 * 1024)) ?? "").split("\n").filter(Boolean);
+  const lists = async () => (await listGuestDir(root, DPKG_INFO)).filter((name) => name.endsWith(".list"));
+  return {
+    async text(path, maxBytes) {
+      const host = await resolveInRoot(root, path);
+      const handle = host ? await open(host, "r").catch(() => undefined) : undefined;
+      if (!handle) return undefined;
+      try {
+        const stat = await handle.stat();
+        if (!stat.isFile() || stat.size > maxBytes) return undefined;
+        const data = await handle.readFile();
+        if (data.length > maxBytes || data.includes(0)) return undefined;
+        // ignoreBOM keeps a leading byte-order mark: it is part of the file.
+        return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(data);
+      } catch {
+        return undefined;
+      } finally {
+        await handle.close();
+      }
+    },
+    async exists(path) {
+      return (await resolveInRoot(root, path)) !== undefined;
+    },
+    accounts() {
+      accounts ??= readAccounts(root);
+      return accounts;
+    },
+    units() {
+      units ??= collectUnits(root);
+      return units;
+    },
+    async packageOwners(paths) {
+      const owners = new Map<string, string>();
+      if (paths.length === 0) return owners;
+      const wanted = new Set(paths);
+      for (const file of await lists()) {
+        for (const line of await readList(file)) if (wanted.has(line)) owners.set(line, listPackage(file));
+      }
+      return owners;
+    },
+    async packageFiles(pkg) {
+      const files: string[] = [];
+      for (const file of await lists()) if (listPackage(file) === pkg) files.push(...(await readList(file)));
+      return files;
+    },
+    async nativeArch() {
+      const status = parseDpkgStatus((await readGuestText(root, "/var/lib/dpkg/status", 64 * 1024 * 1024)) ?? "");
+      return [...status.values()].find((entry) => entry.name === "dpkg")?.arch;
+    },
+  };
+}
+
+async function readAccounts(root: string): Promise<Accounts> {
+  const users = await collectUsers(root);
+  const groups = await collectGroups(root);
+  const userNames = new Map<number, string>();
+  const groupNames = new Map<number, string>();
+  // The first entry with an id is the one ls(1) and the kernel's tools show.
+  for (const user of users.values()) if (!userNames.has(user.uid)) userNames.set(user.uid, user.name);
+  for (const group of groups.values()) if (!groupNames.has(group.gid)) groupNames.set(group.gid, group.name);
+  return {
+    userName: (uid) => userNames.get(uid),
+    groupName: (gid) => groupNames.get(gid),
+    groupsOf: (user) =>
+      [...groups.values()]
+        .filter((group) => group.members.includes(user))
+        .map((g) => g.name)
+        .sort(),
+  };
+}
