@@ -2,7 +2,7 @@ import { open } from "node:fs/promises";
 import { collectGroups, collectUsers } from "../collect-accounts.js";
 import { parseDpkgStatus } from "../collect-packages.js";
 import { collectUnits, type UnitEntry } from "../collect-units.js";
-import { listGuestDir, readGuestText, resolveInRoot } from "../guest-fs.js";
+import { listGuestDir, resolveInRoot } from "../guest-fs.js";
 
 /** Names for the numeric ids a diff carries, as the sandbox's account databases give them. */
 export interface Accounts {
@@ -33,31 +33,46 @@ const DPKG_INFO = "/var/lib/dpkg/info";
 /** A file list's package name: `name.list`, or `name:arch.list` for a Multi-Arch: same package. */
 const listPackage = (file: string) => file.slice(0, -".list".length).replace(/:.*$/, "");
 
+/** Largest file list or status database read: far more than any real package's. */
+const MAX_DPKG_FILE_BYTES = 64 * 1024 * 1024;
+
+/** A guest file's exact text, read at its own size. */
+async function readExact(root: string, path: string, maxBytes: number): Promise<string | undefined> {
+  const host = await resolveInRoot(root, path);
+  const handle = host ? await open(host, "r").catch(() => undefined) : undefined;
+  if (!handle) return undefined;
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile() || stat.size > maxBytes) return undefined;
+    const data = await handle.readFile();
+    if (data.length > maxBytes || data.includes(0)) return undefined;
+    // ignoreBOM keeps a leading byte-order mark: it is part of the file.
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(data);
+  } catch {
+    return undefined;
+  } finally {
+    await handle.close();
+  }
+}
+
 /** A SandboxRoot over a mounted root filesystem, read with the guest's own symlink resolution. */
 export function mountedRoot(root: string): SandboxRoot {
   let accounts: Promise<Accounts> | undefined;
   let units: Promise<Map<string, UnitEntry>> | undefined;
-  const readList = async (file: string) =>
-    ((await readGuestText(root, `${DPKG_INFO}/${file}`, 64 * 1024 * 1024)) ?? "").split("\n").filter(Boolean);
-  const lists = async () => (await listGuestDir(root, DPKG_INFO)).filter((name) => name.endsWith(".list"));
+  let fileLists: Promise<Map<string, string[]>> | undefined;
+  // Every package's file list, read once: owners and a package's files are both looked up in them.
+  const readFileLists = async () => {
+    const lists = new Map<string, string[]>();
+    for (const name of await listGuestDir(root, DPKG_INFO)) {
+      if (!name.endsWith(".list")) continue;
+      const text = await readExact(root, `${DPKG_INFO}/${name}`, MAX_DPKG_FILE_BYTES);
+      const pkg = listPackage(name);
+      lists.set(pkg, [...(lists.get(pkg) ?? []), ...(text ?? "").split("\n").filter(Boolean)]);
+    }
+    return lists;
+  };
   return {
-    async text(path, maxBytes) {
-      const host = await resolveInRoot(root, path);
-      const handle = host ? await open(host, "r").catch(() => undefined) : undefined;
-      if (!handle) return undefined;
-      try {
-        const stat = await handle.stat();
-        if (!stat.isFile() || stat.size > maxBytes) return undefined;
-        const data = await handle.readFile();
-        if (data.length > maxBytes || data.includes(0)) return undefined;
-        // ignoreBOM keeps a leading byte-order mark: it is part of the file.
-        return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(data);
-      } catch {
-        return undefined;
-      } finally {
-        await handle.close();
-      }
-    },
+    text: (path, maxBytes) => readExact(root, path, maxBytes),
     async exists(path) {
       return (await resolveInRoot(root, path)) !== undefined;
     },
@@ -72,19 +87,17 @@ export function mountedRoot(root: string): SandboxRoot {
     async packageOwners(paths) {
       const owners = new Map<string, string>();
       if (paths.length === 0) return owners;
+      fileLists ??= readFileLists();
       const wanted = new Set(paths);
-      for (const file of await lists()) {
-        for (const line of await readList(file)) if (wanted.has(line)) owners.set(line, listPackage(file));
-      }
+      for (const [pkg, files] of await fileLists) for (const file of files) if (wanted.has(file)) owners.set(file, pkg);
       return owners;
     },
     async packageFiles(pkg) {
-      const files: string[] = [];
-      for (const file of await lists()) if (listPackage(file) === pkg) files.push(...(await readList(file)));
-      return files;
+      fileLists ??= readFileLists();
+      return (await fileLists).get(pkg) ?? [];
     },
     async nativeArch() {
-      const status = parseDpkgStatus((await readGuestText(root, "/var/lib/dpkg/status", 64 * 1024 * 1024)) ?? "");
+      const status = parseDpkgStatus((await readExact(root, "/var/lib/dpkg/status", MAX_DPKG_FILE_BYTES)) ?? "");
       return [...status.values()].find((entry) => entry.name === "dpkg")?.arch;
     },
   };
