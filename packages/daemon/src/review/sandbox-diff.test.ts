@@ -30,7 +30,7 @@ describe.skipIf(!ready)("diffSandbox (needs root, /dev/fuse and the debian-12 im
       disks: async () => ({ overlay, base: IMAGE, rootDevice: "/dev/vda" }),
       flush: () => withRoot(overlay, (root) => writeFile(join(root, "etc/pending.conf"), "x\n"), { writable: true }),
     };
-    const diff = await diffSandbox(manager, "sbx-1");
+    const { diff } = await diffSandbox(manager, "sbx-1");
     expect(diff.changes.map((c) => `${c.kind} ${c.action} ${c.path}`)).toContain("file added /etc/pending.conf");
   });
 });
