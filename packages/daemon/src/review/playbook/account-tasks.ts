@@ -91,7 +91,7 @@ export async function planAccounts(changes: readonly Change[], root: SandboxRoot
       });
       continue;
     }
-    if (user?.password_set || user?.password_changed) {
+    if ((user?.password_set && accounts.hasPassword(name)) || user?.password_changed) {
       plan.note(`user ${name}: the password was set in the sandbox; set it by hand (hashes never leave the diff)`);
     }
     const added = user?.action === "added";

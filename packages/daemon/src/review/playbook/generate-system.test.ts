@@ -51,6 +51,15 @@ describe("generatePlaybook: accounts, units, cron", () => {
     expect(yaml).not.toContain("$y$j9T");
   });
 
+  it("notes no password for an added user whose account is only locked", async () => {
+    await roots.put("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\nsvc:x:998:998::/nonexistent:/usr/sbin/nologin\n");
+    await roots.put("/etc/group", "root:x:0:\nsudo:x:27:\nsvc:x:998:\n");
+    await roots.put("/etc/shadow", "root:*:19000:0:99999:7:::\nsvc:!:19000::::::\n");
+    const { play, notes } = await generateFrom(roots);
+    expect(taskNamed(play, "Create user svc")).toBeDefined();
+    expect(notes).toEqual([]);
+  });
+
   it("sets the whole group list of a user who left a group", async () => {
     await roots.both("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\nops:x:1003:1003::/home/ops:/bin/bash\n");
     await roots.both("/etc/group", "root:x:0:\nsudo:x:27:ops\nadm:x:4:ops\nops:x:1003:\n");

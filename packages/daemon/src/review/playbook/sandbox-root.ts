@@ -10,6 +10,8 @@ export interface Accounts {
   groupName(gid: number): string | undefined;
   /** The supplementary groups /etc/group lists the user in, sorted. */
   groupsOf(user: string): string[];
+  /** Whether /etc/shadow gives the user a password (possibly locked), not just a lock or nothing. */
+  hasPassword(user: string): boolean;
 }
 
 /** What playbook generation reads of the sandbox beyond its diff (which holds hunks, not whole files). */
@@ -33,7 +35,7 @@ const DPKG_INFO = "/var/lib/dpkg/info";
 /** A file list's package name: `name.list`, or `name:arch.list` for a Multi-Arch: same package. */
 const listPackage = (file: string) => file.slice(0, -".list".length).replace(/:.*$/, "");
 
-/** Largest file list or status database read: far more than any real package's. */
+/** Largest dpkg file list, status database or account database read: far more than any real one. */
 const MAX_DPKG_FILE_BYTES = 64 * 1024 * 1024;
 
 /** A guest file's exact text, read at its own size. */
@@ -106,6 +108,13 @@ export function mountedRoot(root: string): SandboxRoot {
 async function readAccounts(root: string): Promise<Accounts> {
   const users = await collectUsers(root);
   const groups = await collectGroups(root);
+  // Only whether a password is there is kept; the hash itself is never held on to.
+  const withPassword = new Set<string>();
+  for (const line of ((await readExact(root, "/etc/shadow", MAX_DPKG_FILE_BYTES)) ?? "").split("\n")) {
+    const [name, field] = line.split(":");
+    // useradd leaves `!` (or `*`, `!*`) for an account without a password; `!` before a hash locks it.
+    if (name && field !== undefined && !["", "*"].includes(field.replace(/^!+/, ""))) withPassword.add(name);
+  }
   const userNames = new Map<number, string>();
   const groupNames = new Map<number, string>();
   // The first entry with an id is the one ls(1) and the kernel's tools show.
@@ -114,6 +123,7 @@ async function readAccounts(root: string): Promise<Accounts> {
   return {
     userName: (uid) => userNames.get(uid),
     groupName: (gid) => groupNames.get(gid),
+    hasPassword: (user) => withPassword.has(user),
     groupsOf: (user) =>
       [...groups.values()]
         .filter((group) => group.members.includes(user))
