@@ -38,6 +38,7 @@ const DIRECTORIES = [
   "/opt",
   "/root",
   "/srv",
+  "/usr/lib/systemd/system",
   "/usr/local/bin",
   "/var/spool/cron/crontabs",
 ];

@@ -1,5 +1,6 @@
 import type { Change } from "../diff.js";
 import { APPLY_SYSCTL, isSysctlFile, restartHandlers } from "./handlers.js";
+import { shippedByAddedPackages } from "./package-files.js";
 import { type Data, type Plan, shownPath, type Task } from "./plan.js";
 import type { Accounts, SandboxRoot } from "./sandbox-root.js";
 
@@ -68,8 +69,9 @@ export async function planFiles(changes: readonly Change[], root: SandboxRoot, p
     configs.map((c) => c.path),
     root,
   );
+  const shipped = await shippedByAddedPackages(changes, root);
   for (const change of files) {
-    if (unitLink(change, units) || ACCOUNT_FILES.has(change.path)) continue;
+    if (unitLink(change, units) || ACCOUNT_FILES.has(change.path) || shipped.has(change.path)) continue;
     const path = change.path;
     const shown = shownPath(path);
     if (change.action === "removed") {

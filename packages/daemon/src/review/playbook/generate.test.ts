@@ -1,3 +1,6 @@
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { generateFrom, taskNamed } from "../../testing/generated-playbook.js";
 import { dpkgStatus, type SandboxRoots, sandboxRoots } from "../../testing/sandbox-roots.js";
@@ -57,6 +60,31 @@ describe("generatePlaybook", () => {
           cache_valid_time: 3600,
         },
       },
+    ]);
+  });
+
+  it("leaves to apt the files an added package installs as shipped, not those edited since", async () => {
+    const md5 = (text: string) => createHash("md5").update(text).digest("hex");
+    await roots.put(
+      "/var/lib/dpkg/status",
+      `${await readFile(join(roots.base, "var/lib/dpkg/status"), "utf8")}\nPackage: apppkg\nStatus: install ok installed\n` +
+        `Architecture: all\nVersion: 1.0-1\nConffiles:\n /etc/apppkg/a.conf ${md5("a\n")}\n` +
+        ` /etc/apppkg/b.conf ${md5("b\n")}\n`,
+    );
+    await roots.put(
+      "/var/lib/dpkg/info/apppkg.list",
+      "/etc/apppkg\n/etc/apppkg/a.conf\n/etc/apppkg/b.conf\n/lib/systemd/system/apppkg.service\n",
+    );
+    // dpkg records the /lib path; on this merged-/usr root the diff finds the file under /usr/lib.
+    await roots.linkBoth("/lib", "usr/lib");
+    await roots.put("/var/lib/dpkg/info/apppkg.md5sums", `${md5("[Service]\n")}  lib/systemd/system/apppkg.service\n`);
+    await roots.put("/etc/apppkg/a.conf", "a\n");
+    await roots.put("/etc/apppkg/b.conf", "b edited\n");
+    await roots.put("/usr/lib/systemd/system/apppkg.service", "[Service]\n");
+    const { play } = await generate();
+    expect(play.tasks.map((task) => task.name)).toEqual([
+      "Install packages at their exact versions",
+      "Write /etc/apppkg/b.conf",
     ]);
   });
 

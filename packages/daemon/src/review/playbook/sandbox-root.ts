@@ -1,4 +1,7 @@
-import { open } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { lstat, open } from "node:fs/promises";
+import { join } from "node:path";
 import { collectGroups, collectUsers } from "../collect-accounts.js";
 import { parseDpkgStatus } from "../collect-packages.js";
 import { collectUnits, type UnitEntry } from "../collect-units.js";
@@ -22,18 +25,36 @@ export interface SandboxRoot {
   accounts(): Promise<Accounts>;
   /** Enabled and masked units, as the diff's collector reads them. */
   units(): Promise<Map<string, UnitEntry>>;
-  /** The package whose dpkg file list holds each of `paths` (paths no package owns are left out). */
+  /**
+   * The package whose dpkg file list holds each of `paths` (paths no package owns are left out), with
+   * the list's /lib, /bin, /sbin paths taken as under /usr where those are symlinks into it.
+   */
   packageOwners(paths: readonly string[]): Promise<Map<string, string>>;
   /** The paths a package installed, from its dpkg file list. */
   packageFiles(pkg: string): Promise<string[]>;
+  /** The md5 dpkg recorded for each file a package shipped (md5sums, conffiles), paths as packageOwners's. */
+  packageDigests(pkg: string): Promise<Map<string, string>>;
+  /** A regular file's md5 (dpkg's digest), undefined if it is not one. */
+  md5(path: string): Promise<string | undefined>;
   /** dpkg's native architecture: the one the dpkg package itself is built for. */
   nativeArch(): Promise<string | undefined>;
 }
 
 const DPKG_INFO = "/var/lib/dpkg/info";
 
-/** A file list's package name: `name.list`, or `name:arch.list` for a Multi-Arch: same package. */
-const listPackage = (file: string) => file.slice(0, -".list".length).replace(/:.*$/, "");
+/** An info file's package name: `name.list`, or `name:arch.list` for a Multi-Arch: same package. */
+const infoPackage = (file: string, suffix: string) => file.slice(0, -suffix.length).replace(/:.*$/, "");
+
+/** A package's `Conffiles:` field from dpkg's status: ` /etc/path md5` lines after the field name. */
+function conffiles(status: string, pkg: string): Array<[string, string]> {
+  const stanza = status.split(/\n\s*\n/).find((text) => text.split("\n").includes(`Package: ${pkg}`));
+  const field = /^Conffiles:\n((?: .*\n?)*)/m.exec(stanza ?? "")?.[1] ?? "";
+  return field
+    .split("\n")
+    .map((line) => line.trim().split(/\s+/))
+    .filter((parts): parts is [string, string] => parts.length >= 2 && /^[0-9a-f]{32}$/.test(parts[1] as string))
+    .map(([path, md5]) => [path, md5]);
+}
 
 /** Largest dpkg file list, status database or account database read: far more than any real one. */
 const MAX_DPKG_FILE_BYTES = 64 * 1024 * 1024;
@@ -62,13 +83,28 @@ export function mountedRoot(root: string): SandboxRoot {
   let accounts: Promise<Accounts> | undefined;
   let units: Promise<Map<string, UnitEntry>> | undefined;
   let fileLists: Promise<Map<string, string[]>> | undefined;
+  let usrMerged: Promise<(path: string) => string> | undefined;
+  /**
+   * dpkg records the paths a package was built with (/lib/systemd/system/x.service); on a merged-/usr
+   * system the diff finds that file under /usr, where the symlinks /lib, /bin and /sbin lead.
+   */
+  const asFound = () => {
+    usrMerged ??= (async () => {
+      const merged = new Set<string>();
+      for (const dir of ["bin", "lib", "sbin"]) {
+        if ((await resolveInRoot(root, `/${dir}`)) === join(root, "usr", dir)) merged.add(dir);
+      }
+      return (path: string) => (merged.has(path.split("/")[1] ?? "") ? `/usr${path}` : path);
+    })();
+    return usrMerged;
+  };
   // Every package's file list, read once: owners and a package's files are both looked up in them.
   const readFileLists = async () => {
     const lists = new Map<string, string[]>();
     for (const name of await listGuestDir(root, DPKG_INFO)) {
       if (!name.endsWith(".list")) continue;
       const text = await readExact(root, `${DPKG_INFO}/${name}`, MAX_DPKG_FILE_BYTES);
-      const pkg = listPackage(name);
+      const pkg = infoPackage(name, ".list");
       lists.set(pkg, [...(lists.get(pkg) ?? []), ...(text ?? "").split("\n").filter(Boolean)]);
     }
     return lists;
@@ -91,12 +127,37 @@ export function mountedRoot(root: string): SandboxRoot {
       if (paths.length === 0) return owners;
       fileLists ??= readFileLists();
       const wanted = new Set(paths);
-      for (const [pkg, files] of await fileLists) for (const file of files) if (wanted.has(file)) owners.set(file, pkg);
+      const found = await asFound();
+      for (const [pkg, files] of await fileLists) {
+        for (const file of files) if (wanted.has(found(file))) owners.set(found(file), pkg);
+      }
       return owners;
     },
     async packageFiles(pkg) {
       fileLists ??= readFileLists();
       return (await fileLists).get(pkg) ?? [];
+    },
+    async packageDigests(pkg) {
+      const found = await asFound();
+      const digests = new Map<string, string>();
+      for (const name of await listGuestDir(root, DPKG_INFO)) {
+        if (!name.endsWith(".md5sums") || infoPackage(name, ".md5sums") !== pkg) continue;
+        for (const line of ((await readExact(root, `${DPKG_INFO}/${name}`, MAX_DPKG_FILE_BYTES)) ?? "").split("\n")) {
+          const match = /^([0-9a-f]{32})\s+(.+)$/.exec(line);
+          if (match) digests.set(found(`/${match[2]}`), match[1] as string);
+        }
+      }
+      const status = (await readExact(root, "/var/lib/dpkg/status", MAX_DPKG_FILE_BYTES)) ?? "";
+      for (const [path, md5] of conffiles(status, pkg)) digests.set(found(path), md5);
+      return digests;
+    },
+    async md5(path) {
+      const host = await resolveInRoot(root, path);
+      const stat = host ? await lstat(host).catch(() => undefined) : undefined;
+      if (!host || !stat?.isFile()) return undefined;
+      const hash = createHash("md5");
+      for await (const chunk of createReadStream(host)) hash.update(chunk as Buffer);
+      return hash.digest("hex");
     },
     async nativeArch() {
       const status = parseDpkgStatus((await readExact(root, "/var/lib/dpkg/status", MAX_DPKG_FILE_BYTES)) ?? "");
