@@ -56,6 +56,16 @@ describe.skipIf(!ready)("GET /v1/sandboxes/:id/diff (needs root, /dev/fuse and t
     ]);
   });
 
+  it("adds the generated playbook when asked with playbook=true", async () => {
+    const response = await app.inject({ method: "GET", url: "/v1/sandboxes/sbx-1/diff?playbook=true" });
+    const body = response.json();
+    expect(body.changes).toHaveLength(1);
+    expect(body.playbook.notes).toEqual([]);
+    expect(body.playbook.yaml).toContain(
+      'ansible.builtin.copy:\n        dest: "/etc/app.conf"\n        content: |\n          listen 8080\n',
+    );
+  });
+
   it("applies a per-request noise override", async () => {
     const noise = JSON.stringify({ add: [{ id: "app", match: "/etc/app.conf" }] });
     const response = await app.inject({

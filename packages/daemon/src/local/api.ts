@@ -188,10 +188,15 @@ export function buildLocalApi(deps: { manager: SandboxManager; images: ImageSour
     return { path: query.path, size_bytes: request.body.length };
   });
   app.get("/v1/sandboxes/:id/diff", async (request) => {
-    const query = parse(z.object({ noise: z.string().max(65_536).optional() }), request.query);
-    return diffSandbox(manager, id(request.params), {
+    const query = parse(
+      z.object({ noise: z.string().max(65_536).optional(), playbook: z.enum(["true", "false"]).default("false") }),
+      request.query,
+    );
+    const { diff, playbook } = await diffSandbox(manager, id(request.params), {
       noise: query.noise ? parseNoiseOverride(query.noise) : undefined,
+      withPlaybook: query.playbook === "true",
     });
+    return playbook ? { ...diff, playbook } : diff;
   });
   app.post("/v1/sandboxes/:id/playbook-runs", async (request) => {
     const body = parse(

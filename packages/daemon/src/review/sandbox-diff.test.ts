@@ -34,7 +34,7 @@ describe.skipIf(!ready)("diffSandbox (needs root, /dev/fuse and the debian-12 im
       get: async () => ({ state: "STOPPED", dir: scratch }),
       agent: () => Promise.reject(new Error("a stopped sandbox has no guest")),
     };
-    const diff = await diffSandbox(manager, "sbx-1");
+    const { diff } = await diffSandbox(manager, "sbx-1");
     expect(diff.changes.map((c) => `${c.kind} ${c.action} ${c.path}`)).toContain("file added /etc/pending.conf");
   });
 

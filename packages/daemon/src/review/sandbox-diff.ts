@@ -1,6 +1,8 @@
 import { type DiffOptions, diffRoots, type SemanticDiff } from "./diff.js";
 import { withReadOnlyRoot } from "./disk-view.js";
 import { type GuestReader, loadListeningBaseline, readListeningSockets } from "./guest-sockets.js";
+import { type GeneratedPlaybook, generatePlaybook } from "./playbook/generate.js";
+import { mountedRoot } from "./playbook/sandbox-root.js";
 
 /** What a sandbox diff needs from the sandbox manager. */
 export interface SandboxDisks {
@@ -13,22 +15,38 @@ export interface SandboxDisks {
   agent(id: string): Promise<GuestReader>;
 }
 
+export interface SandboxDiffOptions extends DiffOptions {
+  /** Also generate the playbook that reproduces the diff (it reads whole files, so while mounted). */
+  withPlaybook?: boolean | undefined;
+}
+
+export interface SandboxDiffResult {
+  diff: SemanticDiff;
+  playbook?: GeneratedPlaybook;
+}
+
 /**
  * A sandbox against the image it was created from, both read through read-only disk views, so it
  * works on running and stopped sandboxes alike; a running guest is flushed first. What the guest
  * writes while the diff is read may or may not be seen. Ports exist only while a guest runs: a
  * running sandbox's are compared with what it listened on at its first boot, a stopped one has none.
  */
-export async function diffSandbox(manager: SandboxDisks, id: string, options: DiffOptions = {}): Promise<SemanticDiff> {
+export async function diffSandbox(
+  manager: SandboxDisks,
+  id: string,
+  options: SandboxDiffOptions = {},
+): Promise<SandboxDiffResult> {
   const { overlay, base, rootDevice } = await manager.disks(id);
   const ports = await listeningPorts(manager, id);
   await manager.flush(id);
+  const diffAndPlaybook = async (baseRoot: string, sandboxRoot: string): Promise<SandboxDiffResult> => {
+    const diff = await diffRoots(baseRoot, sandboxRoot, { ...options, ports });
+    if (!options.withPlaybook) return { diff };
+    return { diff, playbook: await generatePlaybook(diff.changes, mountedRoot(sandboxRoot)) };
+  };
   return withReadOnlyRoot(
     base,
-    (baseRoot) =>
-      withReadOnlyRoot(overlay, (sandboxRoot) => diffRoots(baseRoot, sandboxRoot, { ...options, ports }), {
-        rootDevice,
-      }),
+    (baseRoot) => withReadOnlyRoot(overlay, (sandboxRoot) => diffAndPlaybook(baseRoot, sandboxRoot), { rootDevice }),
     { rootDevice },
   );
 }

@@ -110,10 +110,10 @@ describe("createSandbox from a source VM", () => {
 const IMAGE = "/var/lib/fluid/images/debian-12/rootfs.qcow2";
 const diskReady = existsSync("/dev/fuse") && existsSync(IMAGE) && process.getuid?.() === 0;
 
-function diffCommand(noiseOverrideJson = "") {
+function diffCommand(noiseOverrideJson = "", withPlaybook = false) {
   return create(ControlMessageSchema, {
     requestId: "r-diff",
-    payload: { case: "diffSandbox", value: { sandboxId: "sbx-1", noiseOverrideJson } },
+    payload: { case: "diffSandbox", value: { sandboxId: "sbx-1", noiseOverrideJson, withPlaybook } },
   });
 }
 
@@ -139,15 +139,47 @@ describe("diffSandbox", () => {
       } as unknown as SandboxManager;
       const reply = await handleCommand(manager, diffCommand());
       expect(reply?.case).toBe("sandboxDiff");
-      const value = reply?.value as { sandboxId: string; diffJson: Uint8Array; hash: string };
+      const value = reply?.value as { sandboxId: string; diffJson: Uint8Array; hash: string; playbookYaml: string };
       const diff = JSON.parse(Buffer.from(value.diffJson).toString("utf8"));
       expect(value.sandboxId).toBe("sbx-1");
       expect(value.hash).toBe(diff.hash);
       expect(diff.changes).toMatchObject([{ kind: "file", action: "added", path: "/etc/app.conf" }]);
+      expect(value.playbookYaml).toBe("");
     } finally {
       await rm(scratch, { recursive: true, force: true });
     }
   });
+
+  it.skipIf(!diskReady)(
+    "adds the generated playbook and its notes when asked (needs root, /dev/fuse, debian-12)",
+    async () => {
+      const scratch = await mkdtemp(join(tmpdir(), "fluid-review-test-"));
+      try {
+        const overlay = join(scratch, "disk.qcow2");
+        await runChecked(["qemu-img", "create", "-q", "-f", "qcow2", "-b", IMAGE, "-F", "qcow2", overlay]);
+        await withRoot(
+          overlay,
+          async (root) => {
+            await writeFile(join(root, "etc/default/ssh"), 'SSHD_OPTS="-o LogLevel=VERBOSE"\n');
+            await writeFile(join(root, "usr/local/bin/tool"), Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0]));
+          },
+          { writable: true },
+        );
+        const manager = {
+          disks: async () => ({ overlay, base: IMAGE, rootDevice: "/dev/vda" }),
+          flush: async () => undefined,
+        } as unknown as SandboxManager;
+        const reply = await handleCommand(manager, diffCommand("", true));
+        const value = reply?.value as { playbookYaml: string; playbookNotes: string[] };
+        // /etc/default/ssh is openssh-server's, which ships ssh.service, enabled in the image.
+        expect(value.playbookYaml).toContain('- name: "Write /etc/default/ssh"');
+        expect(value.playbookYaml).toContain('notify:\n        - "Restart ssh.service"');
+        expect(value.playbookNotes).toEqual([expect.stringMatching(/^\/usr\/local\/bin\/tool: binary/)]);
+      } finally {
+        await rm(scratch, { recursive: true, force: true });
+      }
+    },
+  );
 });
 
 describe("runPlaybook", () => {

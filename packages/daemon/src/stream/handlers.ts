@@ -25,7 +25,10 @@ const PROGRESS_INTERVAL_MS = 1_000;
 /** Largest file moved through the stream (the stream refuses messages over 16 MiB). */
 export const MAX_FILE_BYTES = 8 * 1024 * 1024;
 
-/** Largest diff sent back; text diffs are capped per file, so only a vast change set comes near it. */
+/**
+ * Largest diff sent back, with its playbook; text diffs and copied files are capped per file, so
+ * only a vast change set comes near it.
+ */
 const MAX_DIFF_BYTES = 12 * 1024 * 1024;
 
 /**
@@ -172,11 +175,23 @@ export async function handleCommand(
     case "diffSandbox": {
       const c = payload.value;
       const noise = c.noiseOverrideJson ? parseNoiseOverride(c.noiseOverrideJson) : undefined;
-      const diff = await diffSandbox(manager, c.sandboxId, { noise });
+      const { diff, playbook } = await diffSandbox(manager, c.sandboxId, { noise, withPlaybook: c.withPlaybook });
       const json = Buffer.from(JSON.stringify(diff), "utf8");
-      if (json.length > MAX_DIFF_BYTES)
-        throw new SandboxError("refused", `the diff is ${json.length} bytes; at most ${MAX_DIFF_BYTES} travel`);
-      return { case: "sandboxDiff", value: { sandboxId: c.sandboxId, diffJson: json, hash: diff.hash } };
+      const size = json.length + Buffer.byteLength(playbook?.yaml ?? "", "utf8");
+      if (size > MAX_DIFF_BYTES) {
+        const what = playbook ? "the diff and its playbook are" : "the diff is";
+        throw new SandboxError("refused", `${what} ${size} bytes; at most ${MAX_DIFF_BYTES} travel`);
+      }
+      return {
+        case: "sandboxDiff",
+        value: {
+          sandboxId: c.sandboxId,
+          diffJson: json,
+          hash: diff.hash,
+          playbookYaml: playbook?.yaml ?? "",
+          playbookNotes: playbook?.notes ?? [],
+        },
+      };
     }
     case "runPlaybook": {
       const c = payload.value;
