@@ -62,7 +62,7 @@ describe.skipIf(!ready)("diffSandbox (needs root, /dev/fuse and the debian-12 im
     });
 
     it("compares a running sandbox's listeners with those of its first boot", async () => {
-      const diff = await diffSandbox(manager("RUNNING"), "sbx-1", { noise: { replace: [] } });
+      const { diff } = await diffSandbox(manager("RUNNING"), "sbx-1", { noise: { replace: [] } });
       expect(diff.changes.filter((c) => c.kind === "port")).toEqual([
         {
           kind: "port",
@@ -76,7 +76,7 @@ describe.skipIf(!ready)("diffSandbox (needs root, /dev/fuse and the debian-12 im
     });
 
     it("gives a stopped sandbox no port changes", async () => {
-      const diff = await diffSandbox(manager("STOPPED"), "sbx-1", { noise: { replace: [] } });
+      const { diff } = await diffSandbox(manager("STOPPED"), "sbx-1", { noise: { replace: [] } });
       expect(diff.changes.filter((c) => c.kind === "port")).toEqual([]);
     });
   });

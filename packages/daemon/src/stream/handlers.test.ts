@@ -168,6 +168,7 @@ describe("diffSandbox", () => {
         const manager = {
           disks: async () => ({ overlay, base: IMAGE, rootDevice: "/dev/vda" }),
           flush: async () => undefined,
+          get: async () => ({ state: "STOPPED", dir: scratch }),
         } as unknown as SandboxManager;
         const reply = await handleCommand(manager, diffCommand("", true));
         const value = reply?.value as { playbookYaml: string; playbookNotes: string[] };
