@@ -7,6 +7,7 @@ import { registerCsrfProtection } from "./auth/csrf.js";
 import { oauthRoutes } from "./auth/oauth-routes.js";
 import { resolvePrincipal } from "./auth/principal.js";
 import { authRoutes } from "./auth/routes.js";
+import { changeRequestRoutes } from "./changes/routes.js";
 import type { AppContext } from "./context.js";
 import { hostRoutes } from "./hosts/routes.js";
 import { answerClientError } from "./http/client-errors.js";
@@ -101,6 +102,7 @@ export async function buildApp(ctx: AppContext): Promise<App> {
   sourceHostRoutes(app, ctx);
   sourceVmRoutes(app, ctx);
   playbookRoutes(app, ctx);
+  changeRequestRoutes(app, ctx);
   openApiRoute(app);
 
   await app.ready();
