@@ -1,7 +1,7 @@
 import type { Kysely } from "kysely";
 import type { AccessCache } from "./auth/access-cache.js";
-import type { ChangeRequestService } from "./changes/service.js";
 import type { CookiePolicy } from "./auth/sessions.js";
+import type { ChangeRequestService } from "./changes/service.js";
 import type { ServerConfig } from "./config/config.js";
 import type { DB } from "./db/schema.js";
 import type { SecretBox } from "./lib/secret-box.js";
