@@ -125,8 +125,10 @@ export class ChangeRequestService {
     assertAllowed("edit", current.state);
     assertPlaybookYaml(yaml);
     const edited = await replacePlaybook(this.db, scope, id, { yaml, hash: playbookHash(yaml) });
-    if (!edited) assertAllowed("edit", (await this.get(scope, id)).state);
-    return edited ?? this.get(scope, id);
+    if (edited) return edited;
+    // Applied between the read and the update: refuse with the state it has now.
+    assertAllowed("edit", (await this.get(scope, id)).state);
+    throw conflict("the change request changed meanwhile; retry");
   }
 
   /** Starts a verification in the background and answers with the request in state verifying. */

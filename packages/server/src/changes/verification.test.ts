@@ -4,7 +4,7 @@ import { startServer } from "../server.js";
 import { changeRequestFixture, generatedPlaybook } from "../testing/change-requests.js";
 import { testConfig } from "../testing/config.js";
 import { databaseKinds } from "../testing/db.js";
-import { testDiff } from "../testing/test-daemon.js";
+import { TestDaemon, testDiff } from "../testing/test-daemon.js";
 
 type Fixture = Awaited<ReturnType<typeof changeRequestFixture>>;
 
@@ -84,6 +84,33 @@ describe.each(databaseKinds)("change request verification on a clone (%s)", (kin
     expect(destroyedOnHost(cloneId)).toBe(true);
     const clone = await f.t.call("GET", `/v1/orgs/acme/sandboxes/${cloneId}`, { as: f.member.caller });
     expect(clone.body).toMatchObject({ state: "DESTROYED", created_by: f.member.id });
+  });
+
+  it("boots the clone on the author's host even when another host has more room", async () => {
+    const token = await f.t.hostToken(f.owner, "acme", "roomy");
+    const roomy = await TestDaemon.connect(f.t.grpcUrl, {
+      token: token.token,
+      registration: { totalMemoryMb: 262_144n, availableMemoryMb: 262_144n, totalCpus: 64, availableCpus: 64 },
+    });
+    try {
+      const placed = await f.t.call("POST", "/v1/orgs/acme/sandboxes", {
+        as: f.member.caller,
+        body: { source_vm: "debian-12" },
+      });
+      expect(placed.body.host_id).toBe(token.id);
+      const { cr, cloneId } = await verify();
+      expect(cr.state).toBe("verified");
+      expect(
+        f.daemon
+          .commands("createSandbox")
+          .some((m) => m.payload.case === "createSandbox" && m.payload.value.sandboxId === cloneId),
+      ).toBe(true);
+      // The roomy host got only the sandbox placed freely above: neither the clone nor its playbook runs.
+      expect(roomy.commands("createSandbox")).toHaveLength(1);
+      expect(roomy.commands("runPlaybook")).toHaveLength(0);
+    } finally {
+      roomy.abort();
+    }
   });
 
   it("fails when the second run changes something (not idempotent), and destroys the clone", async () => {
