@@ -178,6 +178,7 @@ describe.each(databaseKinds)("change request routes (%s)", (kind) => {
     const first = await f.t.call("POST", url(cr.id, "/verify"), { as: f.member.caller });
     expect(first.status).toBe(202);
     expect(first.body.state).toBe("verifying");
+    expect(Date.parse(first.body.verification_started_at)).toBeLessThanOrEqual(Date.now());
     const second = await f.t.call("POST", url(cr.id, "/verify"), { as: f.member.caller });
     expect(second.status).toBe(409);
     expect(second.body.error.code).toBe("invalid_state");

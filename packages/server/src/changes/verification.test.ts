@@ -1,4 +1,4 @@
-import type { ControlMessage } from "@fluid/proto";
+import { type ControlMessage, SnapshotMode } from "@fluid/proto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { startServer } from "../server.js";
 import { changeRequestFixture, generatedPlaybook } from "../testing/change-requests.js";
@@ -111,6 +111,76 @@ describe.each(databaseKinds)("change request verification on a clone (%s)", (kin
     } finally {
       roomy.abort();
     }
+  });
+
+  describe("from a source VM clone", () => {
+    const capturedAt = "2026-11-29T01:02:03.000Z";
+    /** A sandbox cloned from web-1 (the host's cached capture), and a change request made from it. */
+    const fromSourceVm = async () => {
+      const source = await f.t.call("POST", "/v1/orgs/acme/source-hosts", {
+        as: f.owner,
+        body: { type: "libvirt", name: "kvm-1", hostname: "10.0.0.5" },
+      });
+      f.daemon.handlers.createSandbox = (m) => ({
+        case: "sandboxCreated",
+        value: {
+          sandboxId: m.payload.case === "createSandbox" ? m.payload.value.sandboxId : "",
+          state: "RUNNING",
+          ipAddress: "10.0.0.50",
+          sourceCapturedAt: capturedAt,
+        },
+      });
+      const sandbox = await f.t.call("POST", "/v1/orgs/acme/sandboxes", {
+        as: f.member.caller,
+        body: { source_vm: "web-1", source_host_id: source.body.id },
+      });
+      const created = await f.t.call("POST", f.base, {
+        as: f.member.caller,
+        body: { sandbox_id: sandbox.body.id, title: "from production" },
+      });
+      return { sourceHostId: source.body.id as string, cr: created.body };
+    };
+
+    it("records the source VM and capture time, and verifies on a clone of the same cached capture", async () => {
+      const { sourceHostId, cr } = await fromSourceVm();
+      expect(cr.source).toEqual({
+        kind: "source_vm",
+        vm: "web-1",
+        source_host_id: sourceHostId,
+        captured_at: capturedAt,
+      });
+      await f.t.call("POST", `${f.base}/${cr.id}/verify`, { as: f.member.caller });
+      await f.t.server.ctx.changeRequests.settle();
+      const verified = (await f.t.call("GET", `${f.base}/${cr.id}`, { as: f.member.caller })).body;
+      expect(verified.state).toBe("verified");
+      const cloneId = verified.verification.clone_sandbox_id;
+      const create = f.daemon
+        .commands("createSandbox")
+        .find((m) => m.payload.case === "createSandbox" && m.payload.value.sandboxId === cloneId);
+      const sent = create?.payload.case === "createSandbox" ? create.payload.value : undefined;
+      expect(sent).toMatchObject({ sourceVm: "web-1", snapshotMode: SnapshotMode.CACHED });
+      expect(sent?.sourceHostConnection?.sourceHostId).toBe(sourceHostId);
+      expect(destroyedOnHost(cloneId)).toBe(true);
+    });
+
+    it("fails when the host's capture is no longer the one the request was made from", async () => {
+      const { cr } = await fromSourceVm();
+      f.daemon.handlers.createSandbox = (m) => ({
+        case: "sandboxCreated",
+        value: {
+          sandboxId: m.payload.case === "createSandbox" ? m.payload.value.sandboxId : "",
+          state: "RUNNING",
+          sourceCapturedAt: "2026-12-01T00:00:00.000Z",
+        },
+      });
+      await f.t.call("POST", `${f.base}/${cr.id}/verify`, { as: f.member.caller });
+      await f.t.server.ctx.changeRequests.settle();
+      const failed = (await f.t.call("GET", `${f.base}/${cr.id}`, { as: f.member.caller })).body;
+      expect(failed.state).toBe("verification_failed");
+      expect(failed.verification.error).toContain("capture of the source VM is not the one");
+      expect(f.daemon.commands("runPlaybook")).toHaveLength(0);
+      expect(destroyedOnHost(failed.verification.clone_sandbox_id)).toBe(true);
+    });
   });
 
   it("fails when the second run changes something (not idempotent), and destroys the clone", async () => {

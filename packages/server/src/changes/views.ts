@@ -80,6 +80,7 @@ const summaryShape = {
   created_at: Timestamp,
   updated_at: Timestamp,
   playbook_updated_at: Timestamp,
+  verification_started_at: Timestamp.nullable().describe("when the latest verification started"),
 };
 
 export const ChangeRequestSummarySchema = z.object(summaryShape).meta({ id: "ChangeRequestSummary" });
@@ -116,6 +117,7 @@ export function summaryView(row: ChangeRequest): z.infer<typeof ChangeRequestSum
     created_at: iso(row.created_at),
     updated_at: iso(row.updated_at),
     playbook_updated_at: iso(row.playbook_updated_at),
+    verification_started_at: iso(row.verification_started_at),
   };
 }
 

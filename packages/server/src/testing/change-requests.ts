@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { type Caller, startTestServer, type TestServer } from "./harness.js";
 import { TestDaemon, testDiff } from "./test-daemon.js";
 
@@ -11,7 +12,10 @@ export const generatedPlaybook =
  * `generatedPlaybook` and one note.
  */
 export async function changeRequestFixture(kind: Parameters<typeof startTestServer>[0]) {
-  const t: TestServer = await startTestServer(kind, { deadlines: { createMs: 3_000, destroyMs: 3_000 } });
+  const t: TestServer = await startTestServer(kind, {
+    encryptionKey: randomBytes(32),
+    deadlines: { createMs: 3_000, destroyMs: 3_000 },
+  });
   const owner = await t.fastUser("owner");
   await t.org(owner, "acme");
   const join = async (name: string, role: string) => {
