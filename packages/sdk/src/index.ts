@@ -18,6 +18,11 @@ export type SourceHost = Schemas["SourceHost"];
 export type User = Schemas["User"];
 export type AuditEvent = Schemas["AuditEvent"];
 export type AuditVerification = Schemas["AuditVerification"];
+export type ChangeRequest = Schemas["ChangeRequest"];
+export type ChangeRequestSummary = Schemas["ChangeRequestSummary"];
+export type ChangeRequestVerification = Schemas["ChangeRequestVerification"];
+export type ChangeRequestMismatch = Schemas["ChangeRequestMismatch"];
+export type ChangeRequestDecision = Schemas["ChangeRequestDecision"];
 
 /** Responses are typed as their JSON body: the SDK parses JSON, never the other media an operation offers. */
 export type FluidClient = Client<paths, "application/json">;

@@ -1,6 +1,7 @@
 import type { Kysely } from "kysely";
 import type { AccessCache } from "./auth/access-cache.js";
 import type { CookiePolicy } from "./auth/sessions.js";
+import type { ChangeRequestService } from "./changes/service.js";
 import type { ServerConfig } from "./config/config.js";
 import type { DB } from "./db/schema.js";
 import type { SecretBox } from "./lib/secret-box.js";
@@ -17,5 +18,6 @@ export interface AppContext {
   cookies: CookiePolicy;
   hosts: HostRegistry;
   sandboxes: SandboxService;
+  changeRequests: ChangeRequestService;
   secrets: SecretBox;
 }

@@ -1,6 +1,7 @@
 import type { AddressInfo } from "node:net";
 import { buildApp } from "./app.js";
 import { AccessCache } from "./auth/access-cache.js";
+import { ChangeRequestService } from "./changes/service.js";
 import type { ServerConfig } from "./config/config.js";
 import type { AppContext } from "./context.js";
 import { type Database, openDatabase } from "./db/database.js";
@@ -10,6 +11,7 @@ import { startReaper } from "./jobs/reaper.js";
 import { SecretBox } from "./lib/secret-box.js";
 import { createLogger, type Logger, redactDatabaseUrl } from "./log/logger.js";
 import { SandboxService } from "./sandboxes/service.js";
+import { SourceRelay } from "./sources/relay.js";
 import { StreamClosedError } from "./stream/errors.js";
 import { type GrpcServer, startGrpcServer } from "./stream/grpc-server.js";
 import { hostService } from "./stream/host-service.js";
@@ -68,6 +70,14 @@ export async function startServer(
 
   const registry = new HostRegistry();
   const sandboxes = new SandboxService({ db: database.db, config, log, hosts: registry });
+  const secrets = new SecretBox(config.encryptionKey, { allowPlaintext: config.insecureDev });
+  const changeRequests = new ChangeRequestService({
+    db: database.db,
+    log,
+    sandboxes,
+    sources: new SourceRelay({ db: database.db, secrets, hosts: registry }),
+  });
+  const startedAt = new Date();
   const ctx: AppContext = {
     db: database.db,
     access: new AccessCache(config.accessCacheTtlMs),
@@ -76,8 +86,10 @@ export async function startServer(
     cookies: { secure: config.secureCookies, ttlMs: config.sessionTtlMs },
     hosts: registry,
     sandboxes,
-    secrets: new SecretBox(config.encryptionKey, { allowPlaintext: config.insecureDev }),
+    secrets,
+    changeRequests,
   };
+  await changeRequests.failInterrupted(startedAt);
   const app = await buildApp(ctx);
   await app.listen({ host: config.listen.host, port: config.listen.port });
   const streams = hostService({
@@ -110,6 +122,7 @@ export async function startServer(
       await streams.drained();
       await grpc.close(GRPC_DRAIN_MS);
       await sandboxes.settle();
+      await changeRequests.settle();
       if (!options.database) await database.close();
     })();
     return closing;

@@ -4,6 +4,7 @@ import * as m0002 from "./migrations/0002_playbooks.js";
 import * as m0003 from "./migrations/0003_source_commands.js";
 import * as m0004 from "./migrations/0004_sandbox_sources.js";
 import * as m0005 from "./migrations/0005_org_invitations.js";
+import * as m0006 from "./migrations/0006_change_requests.js";
 import * as m0007 from "./migrations/0007_audit_events.js";
 
 /** Versioned migrations, applied in name order. Add a file and list it here; never edit a shipped one. */
@@ -13,6 +14,7 @@ const migrations: Record<string, Migration> = {
   "0003_source_commands": m0003,
   "0004_sandbox_sources": m0004,
   "0005_org_invitations": m0005,
+  "0006_change_requests": m0006,
   "0007_audit_events": m0007,
 };
 

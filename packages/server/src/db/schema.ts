@@ -317,6 +317,97 @@ export interface AuditEventsTable {
   hash: string;
 }
 
+export type ChangeRequestState =
+  | "draft"
+  | "verifying"
+  | "verified"
+  | "verification_failed"
+  | "approved"
+  | "rejected"
+  | "applied";
+export type PlaybookOrigin = "generated" | "authored" | "edited";
+
+/** One way the clone's diff differs from the change request's. */
+export interface Mismatch {
+  kind: string;
+  /** The change's path (files, crontabs) or name (everything else). */
+  key: string;
+  problem: "missing_in_clone" | "extra_in_clone" | "differs";
+  fields?: Array<{ field: string; expected: unknown; actual: unknown }>;
+}
+
+export interface PlaybookRecapCounts {
+  ok: number;
+  changed: number;
+  unreachable: number;
+  failed: number;
+  skipped: number;
+  rescued: number;
+  ignored: number;
+}
+
+/** What a verification found; `error` says why it stopped early (the other fields hold what it got to). */
+export interface Verification {
+  passed: boolean;
+  first_run_changed: number | null;
+  second_run_changed: number | null;
+  equivalent: boolean | null;
+  mismatches: Mismatch[];
+  first_recap: PlaybookRecapCounts | null;
+  second_recap: PlaybookRecapCounts | null;
+  log_excerpt: string;
+  duration_ms: number;
+  clone_sandbox_id: string | null;
+  error?: string;
+}
+
+export interface ChangeRequestsTable {
+  id: string;
+  org_id: string;
+  sandbox_id: string;
+  source_kind: "image" | "source_vm";
+  source_vm: string;
+  source_host_id: string | null;
+  source_captured_at: Timestamp | null;
+  title: string;
+  description: string;
+  author_id: string;
+  author_key_id: string | null;
+  diff: Json<SandboxDiffJson>;
+  diff_hash: string;
+  playbook: string;
+  playbook_hash: string;
+  playbook_origin: PlaybookOrigin;
+  playbook_notes: Json<string[]>;
+  state: ChangeRequestState;
+  verification: Json<Verification> | null;
+  verification_run: string | null;
+  verification_started_at: Timestamp | null;
+  playbook_updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+/** A semantic diff as stored: {hash, summary, changes} (sandboxes/diff.ts validates it). */
+export interface SandboxDiffJson {
+  hash: string;
+  summary: { total: number; added: number; changed: number; removed: number; by_kind: Record<string, number> };
+  changes: Array<{ kind: string; action: string; path?: string; name?: string; [detail: string]: unknown }>;
+}
+
+export interface ChangeRequestApprovalsTable {
+  id: string;
+  org_id: string;
+  change_request_id: string;
+  approver_id: string;
+  approver_key_id: string | null;
+  decision: "approve" | "reject";
+  diff_hash: string;
+  playbook_hash: string;
+  comment: string;
+  at: CreatedAt;
+}
+
 export interface DB {
   users: UsersTable;
   oauth_accounts: OAuthAccountsTable;
@@ -337,6 +428,8 @@ export interface DB {
   playbook_tasks: PlaybookTasksTable;
   rate_limits: RateLimitsTable;
   audit_events: AuditEventsTable;
+  change_requests: ChangeRequestsTable;
+  change_request_approvals: ChangeRequestApprovalsTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -352,3 +445,5 @@ export type SourceCommand = Selectable<SourceCommandsTable>;
 export type Playbook = Selectable<PlaybooksTable>;
 export type PlaybookTask = Selectable<PlaybookTasksTable>;
 export type AuditEvent = Selectable<AuditEventsTable>;
+export type ChangeRequest = Selectable<ChangeRequestsTable>;
+export type ChangeRequestApproval = Selectable<ChangeRequestApprovalsTable>;

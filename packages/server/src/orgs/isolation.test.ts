@@ -37,7 +37,12 @@ describe.each(databaseKinds)("org isolation (%s)", (kind) => {
       as: owner,
       body: { name: "nginx", module: "apt", params: { name: "nginx", state: "present" } },
     });
+    const changeRequest = await t.call("POST", "/v1/orgs/acme/change-requests", {
+      as: owner,
+      body: { sandbox_id: sandbox.body.id, title: "x", playbook: { yaml: "---\n- hosts: all\n  tasks: []\n" } },
+    });
     ids = {
+      changeRequestId: changeRequest.body.id,
       playbookId: playbook.body.id,
       taskId: task.body.id,
       sourceHostId: sourceHost.body.id,
@@ -136,6 +141,16 @@ describe.each(databaseKinds)("org isolation (%s)", (kind) => {
         .select(["id", "position", "name", "params", "updated_at"])
         .where("org_id", "=", org.id)
         .orderBy("id")
+        .execute(),
+      changeRequests: await db
+        .selectFrom("change_requests")
+        .select(["id", "state", "playbook_hash", "updated_at"])
+        .where("org_id", "=", org.id)
+        .execute(),
+      changeRequestDecisions: await db
+        .selectFrom("change_request_approvals")
+        .select("id")
+        .where("org_id", "=", org.id)
         .execute(),
     };
   }

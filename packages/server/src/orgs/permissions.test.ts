@@ -82,6 +82,15 @@ const expected: Record<string, Rule> = {
   "DELETE /v1/orgs/{slug}/playbooks/{playbookId}/tasks/{taskId}": "creator",
   "GET /v1/orgs/{slug}/audit": "admin",
   "GET /v1/orgs/{slug}/audit/verify": "admin",
+  // Made from the fixture sandbox: its creator or an admin (the diff route's rule).
+  "POST /v1/orgs/{slug}/change-requests": "creator",
+  "GET /v1/orgs/{slug}/change-requests": "viewer",
+  "GET /v1/orgs/{slug}/change-requests/{changeRequestId}": "viewer",
+  // The fixture request's author is `member`: its author or an admin.
+  "PUT /v1/orgs/{slug}/change-requests/{changeRequestId}/playbook": "creator",
+  "POST /v1/orgs/{slug}/change-requests/{changeRequestId}/verify": "member",
+  "POST /v1/orgs/{slug}/change-requests/{changeRequestId}/approve": "admin",
+  "POST /v1/orgs/{slug}/change-requests/{changeRequestId}/reject": "admin",
 };
 
 /**
@@ -169,6 +178,11 @@ describe.each(databaseKinds)("permissions: every org-scoped route × role (%s)",
       memberId: (await join("target", "viewer")).memberId,
       invitationId: await invite(),
       inviteeEmail: "invitee-0@example.com",
+      changeRequestId: await post("/change-requests", {
+        sandbox_id: sandboxId,
+        title: "fixture",
+        playbook: { yaml: "---\n- hosts: all\n  tasks: []\n" },
+      }),
     };
     let playbooks = 0;
     fresh = {
@@ -216,6 +230,8 @@ describe.each(databaseKinds)("permissions: every org-scoped route × role (%s)",
         const { url, ...request } = requestFor(route, target);
         const hostCommands = daemon.received.length;
         const res = await t.call(route.method, url, { as: callers[who], ...request });
+        // A verification runs on after its 202; its host commands must not land in the next call's count.
+        await t.server.ctx.changeRequests.settle();
         const label = `${who}: ${route.key} → ${res.status} ${JSON.stringify(res.body?.error ?? "")}`;
         if (allowedBy[rule].includes(who)) {
           expect.soft([401, 403, 404], label).not.toContain(res.status);

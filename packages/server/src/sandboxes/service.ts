@@ -10,6 +10,7 @@ import {
   type ResourceReport,
   RestoreSnapshotCommandSchema,
   RunCommandCommandSchema,
+  RunPlaybookCommandSchema,
   type SandboxProgress,
   type SandboxStateChanged,
   SnapshotCommandSchema,
@@ -43,6 +44,8 @@ export interface CreateSandboxInput {
   ttlSeconds?: number | undefined;
   agentId?: string | undefined;
   allowEgress?: boolean | undefined;
+  /** Place on this host only (a verification clone must boot where its base image or capture is). */
+  hostId?: string | undefined;
   /**
    * Clone a source VM: the host pulls its disk (cached unless `fresh`) with these credentials, which
    * travel with this one command and are not stored with the sandbox.
@@ -205,8 +208,13 @@ export class SandboxService {
    * re-counts its commitments, so concurrent creates cannot both take the last free memory.
    */
   private async reserve(scope: OrgScope, input: CreateSandboxInput, demand: Demand): Promise<Sandbox> {
-    const { hosts, connected } = await this.candidates(scope.orgId, input.sourceVm, input.source !== undefined);
+    const found = await this.candidates(scope.orgId, input.sourceVm, input.source !== undefined);
+    const connected = found.connected;
+    const hosts = input.hostId ? found.hosts.filter((host) => host.id === input.hostId) : found.hosts;
     if (connected === 0) throw new AppError("no_capacity", "no sandbox host of this organization is connected");
+    if (input.hostId && hosts.length === 0) {
+      throw new AppError("no_capacity", `host ${input.hostId} is not connected or lacks "${input.sourceVm}"`);
+    }
     if (hosts.length === 0) {
       throw new AppError("no_capacity", `no connected host has the image or source VM "${input.sourceVm}"`);
     }
@@ -818,22 +826,74 @@ export class SandboxService {
 
   /** What a sandbox changed against its image, read by its host from its disk (running or stopped). */
   async diff(scope: OrgScope, id: string, noise: NoiseOverride | undefined): Promise<SandboxDiff> {
+    return (await this.requestDiff(scope, id, { noise, withPlaybook: false })).diff;
+  }
+
+  /** The diff a change request is made of, with the playbook the host generates from it when asked. */
+  async diffForReview(
+    scope: OrgScope,
+    id: string,
+    options: { withPlaybook: boolean },
+  ): Promise<{ sandbox: Sandbox; diff: SandboxDiff; playbookYaml: string; playbookNotes: string[] }> {
+    return this.requestDiff(scope, id, { noise: undefined, withPlaybook: options.withPlaybook });
+  }
+
+  private async requestDiff(
+    scope: OrgScope,
+    id: string,
+    options: { noise: NoiseOverride | undefined; withPlaybook: boolean },
+  ): Promise<{ sandbox: Sandbox; diff: SandboxDiff; playbookYaml: string; playbookNotes: string[] }> {
     const sandbox = await this.get(scope, id);
     this.assertCanRead(scope, sandbox);
     this.assertState(sandbox, ["RUNNING", "STOPPED"], "diff");
     try {
       const command = create(DiffSandboxCommandSchema, {
         sandboxId: id,
-        noiseOverrideJson: noise ? JSON.stringify(noise) : "",
+        noiseOverrideJson: options.noise ? JSON.stringify(options.noise) : "",
+        withPlaybook: options.withPlaybook,
       });
       const reply = await this.hosts.request(
         sandbox.host_id,
         { case: "diffSandbox", value: command },
         this.deadlines.diffMs,
       );
-      return hostDiff(expectReply(reply, "sandboxDiff"));
+      const answer = expectReply(reply, "sandboxDiff");
+      return {
+        sandbox,
+        diff: hostDiff(answer),
+        playbookYaml: answer.playbookYaml,
+        playbookNotes: answer.playbookNotes,
+      };
     } catch (err) {
       throw toAppError(err, "diff sandbox");
+    }
+  }
+
+  /** Runs ansible-playbook from the sandbox's host against the running sandbox. */
+  async runPlaybook(
+    scope: OrgScope,
+    id: string,
+    input: { yaml: string; timeoutSeconds: number },
+  ): Promise<ReplyValue<"playbookRun">> {
+    const sandbox = await this.get(scope, id);
+    this.assertCanModify(scope, sandbox);
+    this.assertState(sandbox, ["RUNNING"], "run a playbook in");
+    try {
+      const reply = await this.hosts.request(
+        sandbox.host_id,
+        {
+          case: "runPlaybook",
+          value: create(RunPlaybookCommandSchema, {
+            sandboxId: id,
+            playbookYaml: input.yaml,
+            timeoutSeconds: input.timeoutSeconds,
+          }),
+        },
+        input.timeoutSeconds * 1000 + this.deadlines.commandGraceMs,
+      );
+      return expectReply(reply, "playbookRun");
+    } catch (err) {
+      throw toAppError(err, "run playbook");
     }
   }
 

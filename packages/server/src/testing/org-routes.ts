@@ -26,6 +26,12 @@ const sampleBodies: Record<string, unknown> = {
   "PATCH /v1/orgs/{slug}/playbooks/{playbookId}": { name: "pwned", become: true },
   "POST /v1/orgs/{slug}/playbooks/{playbookId}/tasks": { name: "x", module: "debug", params: { msg: "x" } },
   "PATCH /v1/orgs/{slug}/playbooks/{playbookId}/tasks/{taskId}": { name: "pwned" },
+  "PUT /v1/orgs/{slug}/change-requests/{changeRequestId}/playbook": { yaml: "---\n- hosts: all\n  tasks: []\n" },
+  "POST /v1/orgs/{slug}/change-requests/{changeRequestId}/approve": {
+    diff_hash: "0".repeat(64),
+    playbook_hash: "0".repeat(64),
+  },
+  "POST /v1/orgs/{slug}/change-requests/{changeRequestId}/reject": { comment: "no" },
 };
 
 /** Sample bodies that name fixtures (an existing user, snapshot or task). */
@@ -33,6 +39,11 @@ const bodiesFromIds: Record<string, (id: (name: string) => string) => unknown> =
   "POST /v1/orgs/{slug}/invitations": (id) => ({ email: id("inviteeEmail"), role: "viewer" }),
   "POST /v1/orgs/{slug}/sandboxes/{id}/restore": (id) => ({ snapshot_id: id("snapshotId") }),
   "PUT /v1/orgs/{slug}/playbooks/{playbookId}/tasks/reorder": (id) => ({ task_ids: [id("taskId")] }),
+  "POST /v1/orgs/{slug}/change-requests": (id) => ({
+    sandbox_id: id("id"),
+    title: "x",
+    playbook: { yaml: "---\n- hosts: all\n  tasks: []\n" },
+  }),
 };
 
 /** Required query parameters, so reads get past validation too. */

@@ -165,6 +165,17 @@ export const defaultHandlers: Partial<Record<CommandCase, Handler>> = {
       value: { sandboxId: cmd?.sandboxId, diffJson: Buffer.from(JSON.stringify(diff)), hash: diff.hash },
     };
   },
+  // A playbook that applies cleanly and changes nothing; verification tests script their own runs.
+  runPlaybook: (m) => ({
+    case: "playbookRun",
+    value: {
+      sandboxId: m.payload.case === "runPlaybook" ? m.payload.value.sandboxId : "",
+      exitCode: 0,
+      recap: { ok: 2, changed: 0 },
+      log: "PLAY RECAP *********\nsandbox : ok=2 changed=0 unreachable=0 failed=0\n",
+      durationMs: 40n,
+    },
+  }),
   restoreSnapshot: (m) => {
     const cmd = m.payload.case === "restoreSnapshot" ? m.payload.value : undefined;
     return { case: "sandboxRestored", value: { sandboxId: cmd?.sandboxId, state: "RUNNING", ipAddress: "10.0.0.77" } };
