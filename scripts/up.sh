@@ -6,8 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
+# ansible-core: the host runs ansible-playbook against sandboxes to verify change requests.
 ensure_packages qemu-system-x86 qemu-utils busybox-static debootstrap cpio xz-utils e2fsprogs kmod iproute2 nftables \
-  openssh-client
+  openssh-client ansible-core
 ensure_apt_lists
 ensure_node_modules
 log "building"
