@@ -51,11 +51,13 @@ export interface PlaybookOutcome {
 
 /**
  * Runs ansible-playbook against host `hostAlias` of `sshConfigFile`: an ssh_config whose connection
- * to the VM is already open and authenticated (ssh multiplexes over it, so no key is needed again).
+ * to the VM is already open and authenticated (ssh multiplexes over it; `privateKey` is the run's
+ * key, should ssh have to log in again).
  */
 export type SourcePlaybookExecutor = (input: {
   sshConfigFile: string;
   hostAlias: string;
+  privateKey: string;
   playbookYaml: string;
   check: boolean;
   timeoutSeconds: number;
@@ -96,6 +98,7 @@ export class ApplyAccess {
       return await this.deps.execute({
         sshConfigFile: opened.configFile,
         hostAlias: opened.hostAlias,
+        privateKey: login.privateKey,
         playbookYaml: request.playbookYaml,
         check: request.check,
         timeoutSeconds,
