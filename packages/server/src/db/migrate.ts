@@ -4,6 +4,7 @@ import * as m0002 from "./migrations/0002_playbooks.js";
 import * as m0003 from "./migrations/0003_source_commands.js";
 import * as m0004 from "./migrations/0004_sandbox_sources.js";
 import * as m0005 from "./migrations/0005_org_invitations.js";
+import * as m0008 from "./migrations/0008_source_host_apply.js";
 
 /** Versioned migrations, applied in name order. Add a file and list it here; never edit a shipped one. */
 const migrations: Record<string, Migration> = {
@@ -12,6 +13,7 @@ const migrations: Record<string, Migration> = {
   "0003_source_commands": m0003,
   "0004_sandbox_sources": m0004,
   "0005_org_invitations": m0005,
+  "0008_source_host_apply": m0008,
 };
 
 export function migrator(db: Kysely<any>): Migrator {
