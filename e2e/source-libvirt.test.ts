@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { createWriteStream, existsSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -8,10 +8,14 @@ import { pipeline } from "node:stream/promises";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 // The daemon as built (dist), the same code the fluid-daemon binary runs.
 import { ImageStore } from "../packages/daemon/dist/images/store.js";
+import { ApplyAccess } from "../packages/daemon/dist/sources/apply-access.js";
+import { runApplyPlaybook } from "../packages/daemon/dist/sources/apply-playbook-run.js";
 import { SourceHosts } from "../packages/daemon/dist/sources/source-host.js";
 import { sourceImageName } from "../packages/daemon/dist/sources/source-images.js";
-import { SshError, SshRunner } from "../packages/daemon/dist/sources/ssh-runner.js";
+import { parseHostKeys, SshError, SshRunner } from "../packages/daemon/dist/sources/ssh-runner.js";
+import { PolicyRefusal, VmAccess } from "../packages/daemon/dist/sources/vm-access.js";
 import { SshCertificateAuthority } from "../packages/daemon/dist/ssh/certificates.js";
+import { checkDrift } from "../packages/server/dist/sources/drift.js";
 import { startDaemon, type TestDaemonProcess } from "./lib/daemon.js";
 import { buildImage } from "./lib/global-setup.js";
 import { type LibvirtHost, missingForLibvirtHost, startLibvirtHost } from "./lib/libvirt-host.js";
@@ -97,7 +101,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * sshd on loopback is its SSH endpoint. One domain, one server and one daemon serve the file.
  */
 describe.skipIf(missing.length > 0)(
-  `libvirt source host through server, stream and daemon: discover, prepare, inspect, pull, clone${missing.length > 0 ? ` (skipped: needs ${missing.join(", ")})` : ""}`,
+  `libvirt source host through server, stream and daemon: discover, prepare, inspect, pull, clone, apply${missing.length > 0 ? ` (skipped: needs ${missing.join(", ")})` : ""}`,
   () => {
     let dir: string;
     let libvirt: LibvirtHost;
@@ -105,6 +109,7 @@ describe.skipIf(missing.length > 0)(
     let server: TestServerProcess | undefined;
     let daemon: TestDaemonProcess | undefined;
     let key: string;
+    let ownerCookie: string;
     let sourceHostId: string;
     let vmKey: string;
     let sourceDisk: string;
@@ -201,7 +206,7 @@ describe.skipIf(missing.length > 0)(
       // The control plane and a daemon connected to it come up while the domain boots.
       started = Date.now();
       server = await startServer({ env: { FLUID_ENCRYPTION_KEY: randomBytes(32).toString("hex") } });
-      ({ key } = await server.bootstrap("acme"));
+      ({ key, cookie: ownerCookie } = await server.bootstrap("acme"));
       const token = await api("POST", "/v1/orgs/acme/hosts/tokens", { name: "e2e-sources" });
       daemon = await startDaemon({ extraArgs: ["--server", server.grpc, "--insecure", "--token", token.body.token] });
       for (let i = 0; (await api("GET", "/v1/orgs/acme/hosts")).body.hosts?.[0]?.status !== "ONLINE"; i++) {
@@ -419,6 +424,176 @@ describe.skipIf(missing.length > 0)(
       const listed = await api("GET", `/v1/orgs/acme/source-hosts/${sourceHostId}/vms`);
       expect(listed.body.vms).toEqual([expect.objectContaining({ name: VM, cached_captured_at: cached?.capturedAt })]);
       expect((await api("DELETE", `/v1/orgs/acme/sandboxes/${id}`)).body.state).toBe("DESTROYED");
+    });
+
+    /** The daemon's own apply path (ApplyAccess with its CA), as its ApplyPlaybookCommand handler runs it. */
+    const daemonApply = async () => {
+      const ca = SshCertificateAuthority.fromPem(await readFile(join(daemon?.stateDir ?? "", "ssh_ca.pem"), "utf8"));
+      const hosts = new SourceHosts({ stateDir: join(dir, "apply-state"), images: store });
+      const host = hosts.connect({
+        id: sourceHostId,
+        ssh: {
+          host: "127.0.0.1",
+          port: libvirt.sshPort,
+          user: "root",
+          privateKey: libvirt.userKey,
+          hostKeys: parseHostKeys(libvirt.hostKey),
+        },
+      });
+      const access = new VmAccess({ ca, knownHostsFile: hosts.knownHostsFile });
+      return { ca, host, apply: new ApplyAccess({ ca, access, execute: runApplyPlaybook }) };
+    };
+    /** Root's login with a fluid-apply certificate from the daemon's CA, straight to sshd (no fluid check). */
+    const rootLoginWithApplyCertificate = async (ca: InstanceType<typeof SshCertificateAuthority>) => {
+      const keyFile = join(dir, `apply_key_${randomBytes(3).toString("hex")}`);
+      execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", keyFile]);
+      const certificate = ca.issue({
+        publicKey: await readFile(`${keyFile}.pub`, "utf8"),
+        keyId: "e2e-apply-direct",
+        principals: ["fluid-apply"],
+        ttlSeconds: 120,
+      }).certificate;
+      const direct = new SshRunner(
+        {
+          host: VM_IP,
+          user: "root",
+          privateKey: await readFile(keyFile, "utf8"),
+          certificate,
+          proxyJump: { host: "127.0.0.1", port: libvirt.sshPort, user: "root", privateKey: libvirt.userKey },
+        },
+        { knownHostsFile: join(dir, "apply_direct_known_hosts"), connectTimeoutSeconds: 15 },
+      );
+      return direct.run(["id", "-un"]).then(
+        (result) => result.stdout.trim(),
+        (err: unknown) => (err instanceof SshError ? err.kind : String(err)),
+      );
+    };
+    const owner = (method: string, path: string, body?: unknown) =>
+      server?.call(method, path, { cookie: ownerCookie, ...(body === undefined ? {} : { body }) }) ??
+      Promise.reject(new Error("no server"));
+    const vmLogin = async () => ({ ssh_user: "root", ssh_private_key: await readFile(vmKey, "utf8") });
+    const target = "/etc/fluid-apply-target";
+    const content = `applied by fluid ${RUN}\n`;
+    const playbook = [
+      "- hosts: all",
+      "  gather_facts: false",
+      "  tasks:",
+      "    - name: the one file this change writes",
+      "      ansible.builtin.copy:",
+      `        dest: ${target}`,
+      `        content: ${JSON.stringify(content)}`,
+      "        owner: root",
+      "        group: root",
+      '        mode: "0644"',
+      "",
+    ].join("\n");
+    const sha = (text: string) => createHash("sha256").update(text).digest("hex");
+    /** The server's drift check, its read-only commands sent through the REST API like any caller's. */
+    const drift = (expected: { path: string; sha256: string }[]) =>
+      checkDrift(
+        {
+          run: async (_scope: unknown, _host: string, _vm: string, command: string, timeout_seconds: number) => {
+            const res = await api("POST", vmPath("/run"), { command, timeout_seconds });
+            if (res.status !== 200) throw new Error(`${command}: ${res.status} ${JSON.stringify(res.body)}`);
+            return res.body;
+          },
+        } as never,
+        {} as never,
+        sourceHostId,
+        VM,
+        expected,
+      );
+
+    it("a source host is read-only until its owner enables apply: no route prepares it for apply, root refuses fluid-apply certificates", async () => {
+      expect((await api("GET", `/v1/orgs/acme/source-hosts/${sourceHostId}`)).body.apply_enabled).toBe(false);
+      const refused = await api("POST", vmPath("/prepare"), { ...(await vmLogin()), apply: true });
+      expect(refused.status).toBe(403);
+      expect(refused.body.error.message).toContain("applying changes is not enabled");
+      // An admin's key cannot enable it; only the owner can.
+      expect((await api("PUT", `/v1/orgs/acme/source-hosts/${sourceHostId}/apply`, { enabled: true })).status).toBe(
+        403,
+      );
+      const { ca, host, apply } = await daemonApply();
+      await expect(
+        apply.apply(host, VM, { playbookYaml: playbook, check: false, timeoutSeconds: 120, applyEnabled: false }),
+      ).rejects.toBeInstanceOf(PolicyRefusal);
+      expect(await rootLoginWithApplyCertificate(ca)).toBe("auth_failed");
+      expect(inVm(`test -e ${target}`).status).toBe(1);
+    });
+
+    it("enabled and prepared for apply: check mode shows the change and changes nothing, the run applies it, drift is detected", async () => {
+      const enabled = await owner("PUT", `/v1/orgs/acme/source-hosts/${sourceHostId}/apply`, { enabled: true });
+      expect(enabled.status, JSON.stringify(enabled.body)).toBe(200);
+      expect(enabled.body.apply_enabled).toBe(true);
+      let started = Date.now();
+      const prepared = await api("POST", vmPath("/prepare"), { ...(await vmLogin()), apply: true });
+      timings.prepareWithApply = Date.now() - started;
+      expect(prepared.status, JSON.stringify(prepared.body)).toBe(200);
+      expect(prepared.body.steps).toMatchObject({ apply_access_installed: true, sshd_restarted: true });
+      for (let i = 0; i < 20 && inVm("true").status !== 0; i++) await sleep(500);
+      expect(inVm("cat /etc/ssh/fluid_principals/root").stdout).toBe("fluid-apply\n");
+
+      const { host, apply } = await daemonApply();
+      const request = { playbookYaml: playbook, timeoutSeconds: 300, actor: "user:e2e", applyEnabled: true };
+      started = Date.now();
+      const check = await apply.apply(host, VM, { ...request, check: true });
+      timings.applyCheck = Date.now() - started;
+      expect(check.exitCode, check.log).toBe(0);
+      expect(check.recap).toMatchObject({ changed: 1, failed: 0, unreachable: 0 });
+      expect(check.log).toContain(`+${content.trim()}`);
+      expect((await api("GET", `${vmPath("/file")}?path=${target}`)).status).toBe(404);
+
+      started = Date.now();
+      const applied = await apply.apply(host, VM, { ...request, check: false });
+      timings.apply = Date.now() - started;
+      expect(applied.exitCode, applied.log).toBe(0);
+      expect(applied.recap).toMatchObject({ changed: 1, failed: 0 });
+      // Read back through the read-only access.
+      expect((await api("GET", `${vmPath("/file")}?path=${target}`)).body).toMatchObject({ content });
+      // Applied again, nothing changes: the file is as the playbook wants it.
+      const again = await apply.apply(host, VM, { ...request, check: false });
+      expect(again.recap).toMatchObject({ changed: 0, failed: 0 });
+
+      const expected = [
+        { path: target, sha256: sha(content) },
+        { path: "/etc/fluid-source-marker", sha256: sha(marker) },
+        { path: "/etc/fluid-never-there", sha256: "absent" },
+      ];
+      started = Date.now();
+      expect(await drift(expected)).toEqual([]);
+      timings.driftCheck = Date.now() - started;
+      expect(inVm(`echo edited out of band >> ${target}`).status).toBe(0);
+      expect(await drift(expected)).toEqual([
+        { path: target, expected: sha(content), actual: sha(`${content}edited out of band\n`) },
+      ]);
+    });
+
+    it("turned off and prepared again without apply, root refuses fluid-apply certificates even if a daemon were told otherwise", async () => {
+      const disabled = await owner("PUT", `/v1/orgs/acme/source-hosts/${sourceHostId}/apply`, { enabled: false });
+      expect(disabled.body.apply_enabled).toBe(false);
+      const prepared = await api("POST", vmPath("/prepare"), await vmLogin());
+      expect(prepared.status, JSON.stringify(prepared.body)).toBe(200);
+      expect(prepared.body.steps.apply_access_installed).toBe(false);
+      for (let i = 0; i < 20 && inVm("true").status !== 0; i++) await sleep(500);
+      expect(
+        inVm("test -e /etc/ssh/fluid_principals/root || test -e /etc/ssh/sshd_config.d/fluid-apply.conf").status,
+      ).toBe(1);
+
+      const { ca, host, apply } = await daemonApply();
+      const before = inVm(`sha256sum ${target}`).stdout;
+      await expect(
+        apply.apply(host, VM, { playbookYaml: playbook, check: false, timeoutSeconds: 120, applyEnabled: false }),
+      ).rejects.toBeInstanceOf(PolicyRefusal);
+      // Past the daemon's own check, the VM's sshd is the last word: no root login.
+      const forced = await apply
+        .apply(host, VM, { playbookYaml: playbook, check: false, timeoutSeconds: 120, applyEnabled: true })
+        .catch((err: unknown) => err);
+      expect(forced).toBeInstanceOf(SshError);
+      expect((forced as InstanceType<typeof SshError>).kind).toBe("auth_failed");
+      expect(await rootLoginWithApplyCertificate(ca)).toBe("auth_failed");
+      expect(inVm(`sha256sum ${target}`).stdout).toBe(before);
+      // Read-only access is unchanged.
+      expect((await api("POST", vmPath("/run"), { command: "id -un" })).body.stdout).toBe("fluid-readonly\n");
     });
   },
 );

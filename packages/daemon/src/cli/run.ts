@@ -7,6 +7,8 @@ import { ImageStore } from "../images/store.js";
 import { buildLocalApi, listenOnSocket } from "../local/api.js";
 import { NetworkManager } from "../network/manager.js";
 import { SandboxManager } from "../sandboxes/manager.js";
+import { ApplyAccess } from "../sources/apply-access.js";
+import { runApplyPlaybook } from "../sources/apply-playbook-run.js";
 import { SourceHosts } from "../sources/source-host.js";
 import { VmAccess } from "../sources/vm-access.js";
 import { SshCertificateAuthority } from "../ssh/certificates.js";
@@ -97,6 +99,7 @@ async function runDaemon(options: RunOptions): Promise<void> {
   const sshCa = await loadOrCreateCa(join(stateDir, "ssh_ca.pem"));
   const sourceHosts = new SourceHosts({ stateDir, images });
   const vmAccess = new VmAccess({ ca: sshCa, knownHostsFile: sourceHosts.knownHostsFile });
+  const applyAccess = new ApplyAccess({ ca: sshCa, access: vmAccess, execute: runApplyPlaybook });
   let stream: StreamClient | undefined;
   const manager = new SandboxManager({
     db: database.db,
@@ -136,7 +139,7 @@ async function runDaemon(options: RunOptions): Promise<void> {
       manager,
       images: images,
       log,
-      sources: { hosts: sourceHosts, access: vmAccess },
+      sources: { hosts: sourceHosts, access: vmAccess, apply: applyAccess },
     });
     running = stream.run();
   }

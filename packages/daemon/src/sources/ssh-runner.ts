@@ -459,6 +459,12 @@ export class SshSession implements RemoteRunner {
 /** A connection opened by SshRunner.open(). */
 export interface OpenSession {
   session: SshSession;
+  /**
+   * The session's ssh_config, in which host `hostAlias` is the target reached over this open
+   * connection: for a program that runs ssh itself (ansible-playbook) while the session is open.
+   */
+  configFile: string;
+  hostAlias: string;
   /** Stops the connection and removes its key files; safe to call more than once. */
   close(): Promise<void>;
 }
@@ -539,6 +545,8 @@ export class SshRunner {
     let closing: Promise<void> | undefined;
     return {
       session: new SshSession(this.options.sshBinary, config, this.where),
+      configFile: config,
+      hostAlias: HOST_ALIAS,
       close: () => {
         closing ??= this.stopMaster(config).finally(() => rm(dir, { recursive: true, force: true }));
         return closing;

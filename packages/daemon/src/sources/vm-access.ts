@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { SshCertificateAuthority } from "../ssh/certificates.js";
+import { applyAccessScript } from "./apply-principal.js";
 import { SourceError } from "./errors.js";
 import { checkCommand, checkReadablePath, READONLY_SHELL_PATH, readonlyShellScript } from "./policy/index.js";
 import { redactBase64, redactSecrets } from "./redact.js";
@@ -33,9 +34,9 @@ const addressKey = (host: SourceHost, vm: string) => `${host.id}\0${vm}`;
  * The certificate's key id: purpose, VM and who asked, e.g. `fluid-readonly:web-1:user:<id>/key:<id>`.
  * An actor with characters a log line should not carry is left out rather than passed on.
  */
-export function keyIdFor(vm: string, actor: string | undefined): string {
+export function keyIdFor(vm: string, actor: string | undefined, purpose = READONLY_USER): string {
   const who = actor && /^[A-Za-z0-9@._:/-]{1,200}$/.test(actor) ? actor : "unknown";
-  return `${READONLY_USER}:${vm}:${who}`;
+  return `${purpose}:${vm}:${who}`;
 }
 
 /**
@@ -105,6 +106,8 @@ export interface PrepareSteps {
   principalsCreated: boolean;
   sshdConfigured: boolean;
   sshdRestarted: boolean;
+  /** Root accepts fluid-apply certificates now (only when preparing with apply). */
+  applyAccessInstalled: boolean;
 }
 
 /** A refusal by the read-only policy (layer 1, here); the VM's restricted shell is layer 2. */
@@ -186,11 +189,17 @@ export class VmAccess {
    * Sets the VM up for read-only access, idempotently: the restricted shell, the read-only user, this
    * daemon's CA key, the principals file and an sshd drop-in that forces the shell and forbids
    * forwarding; sshd is checked (`sshd -t`) before it is reloaded. Logs in as `login.user` (root, or
-   * a user with passwordless sudo).
+   * a user with passwordless sudo). With `enableApply` it also installs the apply access
+   * (apply-principal.ts); without, it removes that access if an earlier preparation installed it.
    */
-  async prepare(host: SourceHost, vm: string, login: { user: string; privateKey: string }): Promise<PrepareSteps> {
+  async prepare(
+    host: SourceHost,
+    vm: string,
+    login: { user: string; privateKey: string },
+    enableApply = false,
+  ): Promise<PrepareSteps> {
     const ip = await this.address(host, vm);
-    const script = prepareScript(this.deps.ca.publicKeyLine("fluid-ca"), readonlyShellScript());
+    const script = prepareScript(this.deps.ca.publicKeyLine("fluid-ca"), readonlyShellScript(), enableApply);
     // One line on the wire: the script travels base64-encoded (a plain word) and is decoded there.
     const unpack = `printf '%s' ${Buffer.from(script).toString("base64")} | base64 -d | sh`;
     const argv = login.user === "root" ? ["sh", "-c", unpack] : ["sudo", "-n", "sh", "-c", unpack];
@@ -216,6 +225,7 @@ export class VmAccess {
       principalsCreated: done.has("principals"),
       sshdConfigured: done.has("sshd_config"),
       sshdRestarted: done.has("sshd_reload"),
+      applyAccessInstalled: done.has("apply_access"),
     };
   }
 
@@ -298,6 +308,18 @@ export class VmAccess {
     return { dir, user: READONLY_USER, privateKey: await readFile(keyFile, "utf8"), certificate: issued.certificate };
   }
 
+  /**
+   * A connection to the VM through its libvirt host as `login` (apply-access.ts logs in as root with
+   * a one-time certificate); nothing connects until it is used.
+   */
+  async vmRunner(
+    host: SourceHost,
+    vm: string,
+    login: { user: string; privateKey: string; certificate?: string },
+  ): Promise<SshRunner> {
+    return this.runner(host.config, await this.address(host, vm), login);
+  }
+
   private runner(
     source: SourceHostConfig,
     ip: string,
@@ -351,7 +373,7 @@ export class VmAccess {
  * The preparation as one POSIX sh script (sent as `sh -c`, no file on the VM but what it installs).
  * Each step prints `step NAME` when done, so a failure reports how far it got.
  */
-export function prepareScript(caLine: string, shell: string): string {
+export function prepareScript(caLine: string, shell: string, enableApply: boolean): string {
   if (!/^ssh-ed25519 [A-Za-z0-9+/=]+ [\w.@-]+$/.test(caLine)) throw new Error("unexpected CA key line");
   const delimiter = `FLUID_SHELL_${Date.now().toString(36)}_EOF`;
   if (shell.includes(delimiter)) throw new Error("shell script contains its heredoc delimiter");
@@ -395,7 +417,7 @@ if ! grep -Eq '^[[:space:]]*Include[[:space:]]+/etc/ssh/sshd_config\\.d/\\*\\.co
   sed -i '1i Include /etc/ssh/sshd_config.d/fluid-readonly.conf' /etc/ssh/sshd_config
 fi
 echo step sshd_config
-sshd_bin=$(command -v sshd || echo /usr/sbin/sshd)
+${applyAccessScript(enableApply)}sshd_bin=$(command -v sshd || echo /usr/sbin/sshd)
 "$sshd_bin" -t
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet ssh 2>/dev/null; then systemctl reload ssh
 elif command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet sshd 2>/dev/null; then systemctl reload sshd

@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { withRoot } from "../review/disk-view.js";
 import { SandboxError } from "../sandboxes/errors.js";
 import type { SandboxManager } from "../sandboxes/manager.js";
+import type { ApplyAccess } from "../sources/apply-access.js";
 import type { PullOptions, SourceHosts } from "../sources/source-host.js";
 import type { VmAccess } from "../sources/vm-access.js";
 import { runChecked } from "../system/run.js";
@@ -61,7 +62,7 @@ describe("createSandbox from a source VM", () => {
           },
         },
       }),
-      { hosts, access: {} as VmAccess },
+      { hosts, access: {} as VmAccess, apply: {} as ApplyAccess },
       (p) => progress.push(p),
     );
     expect(pulls).toMatchObject([{ vm: "web-1", options: { fresh: true } }]);
@@ -89,7 +90,7 @@ describe("createSandbox from a source VM", () => {
           },
         },
       }),
-      { hosts, access: {} as VmAccess },
+      { hosts, access: {} as VmAccess, apply: {} as ApplyAccess },
     );
 
   it("refuses, with the pull's warnings, a VM whose disk cannot boot as a sandbox", async () => {

@@ -218,6 +218,7 @@ export async function handleCommand(
     case "readSourceFile":
     case "listSourceVms":
     case "validateSourceVm":
+    case "applyPlaybook":
       if (!sources) throw new SandboxError("unavailable", "this sandbox host does not reach source hosts");
       return handleSourceCommand(sources, message);
     case "discoverHosts":

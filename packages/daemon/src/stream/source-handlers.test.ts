@@ -6,6 +6,7 @@ import { type ControlMessage, ControlMessageSchema } from "@fluid/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ImageStore } from "../images/store.js";
 import type { SandboxError } from "../sandboxes/errors.js";
+import { ApplyAccess } from "../sources/apply-access.js";
 import { SourceError } from "../sources/errors.js";
 import { SourceHosts } from "../sources/source-host.js";
 import { SshError } from "../sources/ssh-runner.js";
@@ -28,10 +29,10 @@ describe("source commands on the daemon", () => {
       images: new ImageStore(join(dir, "images")),
       ssh: { sshBinary: join(dir, "no-ssh") },
     });
-    sources = {
-      hosts,
-      access: new VmAccess({ ca: SshCertificateAuthority.generate(), knownHostsFile: hosts.knownHostsFile }),
-    };
+    const ca = SshCertificateAuthority.generate();
+    const access = new VmAccess({ ca, knownHostsFile: hosts.knownHostsFile });
+    const execute = () => Promise.reject(new Error("ansible-playbook must not run in these tests"));
+    sources = { hosts, access, apply: new ApplyAccess({ ca, access, execute }) };
   });
 
   afterAll(() => rm(dir, { recursive: true, force: true }));
@@ -47,6 +48,24 @@ describe("source commands on the daemon", () => {
       }),
     );
     await expect(refused).rejects.toMatchObject({ code: "refused", message: expect.stringContaining("rm") });
+  });
+
+  it("refuses to apply a playbook unless the command says the source host enables apply (code refused)", async () => {
+    const apply = (c: Record<string, unknown>) =>
+      handleSourceCommand(
+        sources,
+        command({
+          case: "applyPlaybook",
+          value: { sourceVm: "web-1", playbookYaml: "- hosts: all\n", sourceHostConnection: c } as never,
+        }),
+      );
+    await expect(apply(connection)).rejects.toMatchObject({
+      code: "refused",
+      message: expect.stringContaining("not enabled for source host h1"),
+    });
+    await expect(apply({ ...connection, applyEnabled: false })).rejects.toMatchObject({ code: "refused" });
+    // Enabled, it goes on to connect (and this test's ssh does not exist).
+    await expect(apply({ ...connection, applyEnabled: true })).rejects.toMatchObject({ code: "host_error" });
   });
 
   it("refuses a sensitive file at the daemon (code refused)", async () => {

@@ -1,6 +1,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { ControlMessage, HostMessageSchema, SourceHostConnection } from "@fluid/proto";
 import { SandboxError } from "../sandboxes/errors.js";
+import type { ApplyAccess } from "../sources/apply-access.js";
 import { SourceError } from "../sources/errors.js";
 import type { SourceHost, SourceHosts } from "../sources/source-host.js";
 import { parseHostKeys, SshError } from "../sources/ssh-runner.js";
@@ -12,6 +13,7 @@ type Reply = MessageInitShape<typeof HostMessageSchema>["payload"];
 export interface SourceServices {
   hosts: SourceHosts;
   access: VmAccess;
+  apply: ApplyAccess;
 }
 
 /** A source host for one command, from the credentials the command carries (never kept). */
@@ -58,7 +60,10 @@ export function asSandboxError(err: unknown): unknown {
   return err;
 }
 
-/** Answers the source-VM commands: discovery, validation, preparation, read-only commands and files. */
+/**
+ * Answers the source-VM commands: discovery, validation, preparation, read-only commands and files,
+ * and applying a playbook (only where the source host's owner enabled it).
+ */
 export async function handleSourceCommand(sources: SourceServices, message: ControlMessage): Promise<Reply> {
   const payload = message.payload;
   try {
@@ -103,10 +108,12 @@ export async function handleSourceCommand(sources: SourceServices, message: Cont
       case "prepareSourceVm": {
         const c = payload.value;
         const host = sourceHostFor(sources, c.sourceHostConnection);
-        const steps = await sources.access.prepare(host, c.sourceVm, {
-          user: c.sshUser || "root",
-          privateKey: c.sshPrivateKey || host.config.ssh.privateKey,
-        });
+        const steps = await sources.access.prepare(
+          host,
+          c.sourceVm,
+          { user: c.sshUser || "root", privateKey: c.sshPrivateKey || host.config.ssh.privateKey },
+          c.enableApply,
+        );
         return { case: "sourceVmPrepared", value: { sourceVm: c.sourceVm, prepared: true, ...steps } };
       }
       case "runSourceCommand": {
@@ -126,6 +133,21 @@ export async function handleSourceCommand(sources: SourceServices, message: Cont
         const host = sourceHostFor(sources, c.sourceHostConnection);
         const content = await sources.access.readFile(host, c.sourceVm, c.path, c.actor || undefined);
         return { case: "sourceFileResult", value: { sourceVm: c.sourceVm, path: c.path, content } };
+      }
+      case "applyPlaybook": {
+        const c = payload.value;
+        const host = sourceHostFor(sources, c.sourceHostConnection);
+        const outcome = await sources.apply.apply(host, c.sourceVm, {
+          playbookYaml: c.playbookYaml,
+          check: c.check,
+          timeoutSeconds: c.timeoutSeconds,
+          actor: c.actor || undefined,
+          applyEnabled: c.sourceHostConnection?.applyEnabled === true,
+        });
+        return {
+          case: "playbookRun",
+          value: { ...outcome, durationMs: BigInt(outcome.durationMs) },
+        };
       }
       default:
         throw new SandboxError("invalid_argument", `not a source command: ${payload.case ?? "(empty)"}`);

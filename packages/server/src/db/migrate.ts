@@ -6,6 +6,7 @@ import * as m0004 from "./migrations/0004_sandbox_sources.js";
 import * as m0005 from "./migrations/0005_org_invitations.js";
 import * as m0006 from "./migrations/0006_change_requests.js";
 import * as m0007 from "./migrations/0007_audit_events.js";
+import * as m0008 from "./migrations/0008_source_host_apply.js";
 
 /** Versioned migrations, applied in name order. Add a file and list it here; never edit a shipped one. */
 const migrations: Record<string, Migration> = {
@@ -16,6 +17,7 @@ const migrations: Record<string, Migration> = {
   "0005_org_invitations": m0005,
   "0006_change_requests": m0006,
   "0007_audit_events": m0007,
+  "0008_source_host_apply": m0008,
 };
 
 export function migrator(db: Kysely<any>): Migrator {

@@ -222,7 +222,7 @@ export interface SourceCommandsTable {
   source_host_name: string;
   host_id: string | null;
   vm: string;
-  kind: "list" | "prepare" | "run" | "read_file";
+  kind: "list" | "prepare" | "run" | "read_file" | "apply";
   command: string;
   outcome: "ok" | "refused" | "failed";
   exit_code: number | null;
@@ -249,6 +249,8 @@ export interface SourceHostsTable {
   proxmox_secret: string | null;
   proxmox_node: string | null;
   proxmox_verify_tls: boolean;
+  /** The owner allows fluid to apply approved changes to this host's VMs (default: read-only). */
+  apply_enabled: Generated<boolean>;
   created_by: string;
   created_at: CreatedAt;
   updated_at: UpdatedAt;

@@ -9,7 +9,7 @@ import { FreeText } from "../http/schemas.js";
  */
 
 /** One argument for the read-only shell's parser: single-quoted, a quote written as '\''. */
-const quote = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`;
+export const quote = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`;
 
 const Path = FreeText.min(1)
   .max(4096)

@@ -1,5 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import {
+  ApplyPlaybookCommandSchema,
   type HostMessage,
   ListSourceVMsCommandSchema,
   PrepareSourceVMCommandSchema,
@@ -43,6 +44,17 @@ interface Call<C extends ReplyCase> {
   exitCode?(value: ReplyValue<C>): number | undefined;
   /** Runs after the host answered, with the host that did. */
   done?(hostId: string): Promise<unknown>;
+  /** Why the source host's settings forbid the call, if they do (checked before any host is asked). */
+  refusal?(source: SourceHost): string | undefined;
+}
+
+/** What a source host must allow before anything writes to its VMs. */
+function applyRefusal(source: SourceHost): string | undefined {
+  if (source.apply_enabled) return undefined;
+  return (
+    `applying changes is not enabled for source host ${source.name}: its VMs are read-only until an ` +
+    "owner enables apply (PUT …/source-hosts/{id}/apply)"
+  );
 }
 
 /** Hosts a listing or preparation is tried on before the caller hears of a host-level failure. */
@@ -113,11 +125,22 @@ export class SourceRelay {
     return value.vms.map((vm) => ({ ...vm, prepared: vm.prepared || prepared.has(vm.name) }));
   }
 
-  async prepare(scope: OrgScope, sourceHostId: string, vm: string, login: { user: string; privateKey?: string }) {
+  /**
+   * Prepares a VM for read-only access; with `enableApply` (only where the source host enables apply)
+   * also for applying, and without it removes any apply access an earlier preparation installed.
+   */
+  async prepare(
+    scope: OrgScope,
+    sourceHostId: string,
+    vm: string,
+    login: { user: string; privateKey?: string },
+    enableApply = false,
+  ) {
     return this.call(scope, sourceHostId, {
       kind: "prepare",
       vm,
-      command: `prepare as ${login.user}`,
+      command: `prepare as ${login.user}${enableApply ? " with apply" : ""}`,
+      refusal: enableApply ? applyRefusal : undefined,
       build: (connection) => ({
         case: "prepareSourceVm",
         value: create(PrepareSourceVMCommandSchema, {
@@ -125,6 +148,7 @@ export class SourceRelay {
           sshUser: login.user,
           sshPrivateKey: login.privateKey ?? "",
           sourceHostConnection: connection,
+          enableApply,
         }),
       }),
       reply: "sourceVmPrepared",
@@ -190,6 +214,39 @@ export class SourceRelay {
     });
   }
 
+  /**
+   * Runs a playbook against a source VM as root (`check`: `--check --diff`, nothing changes). Refused
+   * here, and again by the sandbox host, unless the source host enables apply; audited as `apply`.
+   * The caller (a change request's apply) decides what may be applied; this only carries it out.
+   */
+  async applyPlaybook(
+    scope: OrgScope,
+    sourceHostId: string,
+    vm: string,
+    run: { playbookYaml: string; check: boolean; timeoutSeconds: number; description: string },
+  ) {
+    return this.call(scope, sourceHostId, {
+      kind: "apply",
+      vm,
+      command: `${run.check ? "check " : ""}${run.description}`,
+      refusal: applyRefusal,
+      build: (connection) => ({
+        case: "applyPlaybook",
+        value: create(ApplyPlaybookCommandSchema, {
+          sourceVm: vm,
+          sourceHostConnection: connection,
+          playbookYaml: run.playbookYaml,
+          check: run.check,
+          timeoutSeconds: run.timeoutSeconds,
+          actor: actorOf(scope),
+        }),
+      }),
+      reply: "playbookRun",
+      timeoutMs: run.timeoutSeconds * 1000 + this.deadlines.commandGraceMs,
+      exitCode: (result) => result.exitCode,
+    });
+  }
+
   async audit(scope: OrgScope, page: { limit: number; sourceHostId?: string | undefined; vm?: string | undefined }) {
     let query = this.deps.db
       .selectFrom("source_commands")
@@ -211,7 +268,6 @@ export class SourceRelay {
     const source = await this.sourceHost(scope, sourceHostId);
     const connection = this.connection(source);
     const started = Date.now();
-    const { hosts, missing } = await this.hostsFor(scope, source.id, call);
     const record = (
       host: HostSession | undefined,
       outcome: SourceCommand["outcome"],
@@ -253,9 +309,15 @@ export class SourceRelay {
           },
         });
       });
+    const refusal = call.refusal?.(source);
+    if (refusal) {
+      await record(undefined, "refused", null, refusal);
+      throw new AppError("forbidden", refusal);
+    }
+    const { hosts, missing, code } = await this.hostsFor(scope, source.id, call);
     if (hosts.length === 0) {
       await record(undefined, "failed", null, missing);
-      throw new AppError("host_unavailable", missing);
+      throw new AppError(code ?? "host_unavailable", missing);
     }
     const tried: string[] = [];
     for (const [index, host] of hosts.entries()) {
@@ -297,7 +359,7 @@ export class SourceRelay {
     scope: OrgScope,
     sourceHostId: string,
     call: Pick<Call<ReplyCase>, "kind" | "vm">,
-  ): Promise<{ hosts: HostSession[]; missing: string }> {
+  ): Promise<{ hosts: HostSession[]; missing: string; code?: "invalid_state" }> {
     const connected = this.deps.hosts.inOrg(scope.orgId);
     const preparation =
       call.kind === "list"
@@ -311,7 +373,10 @@ export class SourceRelay {
             .executeTakeFirst();
     const preparer = preparation && connected.find((h) => h.hostId === preparation.host_id);
     if (preparer) return { hosts: [preparer], missing: "" };
-    if (preparation && (call.kind === "run" || call.kind === "read_file")) {
+    if (call.kind === "apply" && !preparation) {
+      return { hosts: [], missing: `${call.vm} is not prepared; prepare it with apply first`, code: "invalid_state" };
+    }
+    if (preparation && (call.kind === "run" || call.kind === "read_file" || call.kind === "apply")) {
       return {
         hosts: [],
         missing:
@@ -346,6 +411,7 @@ export class SourceRelay {
         : "",
       sshHostKey: source.ssh_host_key ?? "",
       sourceHostId: source.id,
+      applyEnabled: source.apply_enabled,
     });
   }
 }

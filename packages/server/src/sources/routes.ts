@@ -72,6 +72,9 @@ const SourceHostSchema = z
     has_proxmox_secret: z.boolean(),
     proxmox_node: z.string().nullable(),
     proxmox_verify_tls: z.boolean(),
+    apply_enabled: z
+      .boolean()
+      .describe("fluid may apply approved changes to this host's VMs (set by an owner); false: read-only"),
     created_at: Timestamp,
   })
   .meta({ id: "SourceHost" });
@@ -90,6 +93,7 @@ function view(row: SourceHost): z.infer<typeof SourceHostSchema> {
     has_proxmox_secret: row.proxmox_secret !== null,
     proxmox_node: row.proxmox_node,
     proxmox_verify_tls: row.proxmox_verify_tls,
+    apply_enabled: row.apply_enabled,
     created_at: iso(row.created_at),
   };
 }
@@ -203,6 +207,37 @@ export function sourceHostRoutes(app: App, ctx: AppContext): void {
         .selectAll()
         .where("id", "=", request.params.sourceHostId)
         .where("org_id", "=", scope.orgId)
+        .executeTakeFirst();
+      if (!row) throw notFound("source host");
+      return view(row);
+    },
+  );
+
+  app.put(
+    "/v1/orgs/:slug/source-hosts/:sourceHostId/apply",
+    {
+      schema: {
+        operationId: "setSourceHostApply",
+        tags: ["source-hosts"],
+        summary: "Allow or forbid applying approved changes to this host's VMs (owner)",
+        description:
+          "Off (the default), nothing fluid does writes to the host's VMs. On, a VM prepared with `apply: true` " +
+          "accepts root logins by one-time fluid-apply certificates. Turning it off refuses applies at once; " +
+          "preparing a VM again without `apply` removes its apply access.",
+        security: securityAny,
+        params: SourceHostParams,
+        body: z.strictObject({ enabled: z.boolean() }),
+        response: { 200: SourceHostSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const scope = await orgScope(ctx, request, request.params.slug, "owner");
+      const row = await db
+        .updateTable("source_hosts")
+        .set({ apply_enabled: request.body.enabled, updated_at: new Date() })
+        .where("id", "=", request.params.sourceHostId)
+        .where("org_id", "=", scope.orgId)
+        .returningAll()
         .executeTakeFirst();
       if (!row) throw notFound("source host");
       return view(row);

@@ -27,6 +27,12 @@ const PrepareBody = z.strictObject({
   ssh_private_key: FreeText.max(16_384)
     .optional()
     .describe("key for that user, used for this preparation only and not stored (default: the source host's key)"),
+  apply: z
+    .boolean()
+    .default(false)
+    .describe(
+      "also let fluid apply approved changes as root (one-time fluid-apply certificates); refused unless the source host enables apply. Without it, apply access an earlier preparation installed is removed",
+    ),
 });
 const FileQuery = z.strictObject({
   path: FreeText.min(1).max(4096).regex(/^\//, "must be an absolute path"),
@@ -55,7 +61,7 @@ const SourceCommandSchema = z
     source_host_name: z.string(),
     host_id: z.uuid().nullable(),
     vm: z.string(),
-    kind: z.enum(["list", "prepare", "run", "read_file"]),
+    kind: z.enum(["list", "prepare", "run", "read_file", "apply"]),
     command: z.string(),
     outcome: z.enum(["ok", "refused", "failed"]),
     exit_code: z.number().int().nullable(),
@@ -119,7 +125,8 @@ export function sourceVmRoutes(app: App, ctx: AppContext): void {
       schema: {
         operationId: "prepareSourceVm",
         tags: ["source-vms"],
-        summary: "Prepare a VM for read-only access (admin): read-only user, restricted shell, CA key, sshd",
+        summary:
+          "Prepare a VM for read-only access (admin): read-only user, restricted shell, CA key, sshd; with apply, also the apply principal",
         security: securityAny,
         params: VmParams,
         body: PrepareBody,
@@ -135,6 +142,7 @@ export function sourceVmRoutes(app: App, ctx: AppContext): void {
               sshd_configured: z.boolean(),
               principals_created: z.boolean(),
               sshd_restarted: z.boolean(),
+              apply_access_installed: z.boolean(),
             }),
           }),
           ...errorResponses,
@@ -144,11 +152,14 @@ export function sourceVmRoutes(app: App, ctx: AppContext): void {
     },
     async (request) => {
       const scope = await orgScope(ctx, request, request.params.slug, "admin");
-      const { ssh_user, ssh_private_key } = request.body;
-      const result = await relay.prepare(scope, request.params.sourceHostId, request.params.vm, {
-        user: ssh_user,
-        ...(ssh_private_key === undefined ? {} : { privateKey: ssh_private_key }),
-      });
+      const { ssh_user, ssh_private_key, apply } = request.body;
+      const result = await relay.prepare(
+        scope,
+        request.params.sourceHostId,
+        request.params.vm,
+        { user: ssh_user, ...(ssh_private_key === undefined ? {} : { privateKey: ssh_private_key }) },
+        apply,
+      );
       return {
         source_vm: result.sourceVm,
         ip_address: result.ipAddress || null,
@@ -160,6 +171,7 @@ export function sourceVmRoutes(app: App, ctx: AppContext): void {
           sshd_configured: result.sshdConfigured,
           principals_created: result.principalsCreated,
           sshd_restarted: result.sshdRestarted,
+          apply_access_installed: result.applyAccessInstalled,
         },
       };
     },
