@@ -18,6 +18,8 @@ export interface TestServerProcess {
   ): Promise<{ status: number; body: T; setCookie: string | null }>;
   /** A user, an org and an admin API key: the usual start for a test. */
   bootstrap(slug: string): Promise<{ cookie: string; key: string }>;
+  /** Runs SQL on the server's database behind its back (PostgreSQL only: PGlite is held by the server). */
+  sql(text: string): Promise<void>;
   dispose(): Promise<void>;
 }
 
@@ -95,6 +97,16 @@ export async function startServer(options: { env?: Record<string, string> } = {}
         body: { name: "e2e", role: "admin" },
       });
       return { cookie, key: key.body.key as string };
+    },
+    async sql(text) {
+      if (!databaseUrl) throw new Error("the server runs on PGlite, which only the server process can open");
+      const client = new pg.Client({ connectionString: databaseUrl });
+      await client.connect();
+      try {
+        await client.query(text);
+      } finally {
+        await client.end();
+      }
     },
     async dispose() {
       await started.stop();

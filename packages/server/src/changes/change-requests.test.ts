@@ -212,4 +212,31 @@ describe.each(databaseKinds)("change request routes (%s)", (kind) => {
       expect(res.status, `${method} ${path}`).toBe(404);
     }
   });
+
+  it("every step of a request's life is in the org's audit chain, with its actor and hashes", async () => {
+    const request = await f.verified();
+    const hashes = { diff_hash: request.diff_hash, playbook_hash: request.playbook_hash };
+    await f.t.call("POST", url(request.id, "/approve"), { as: f.admin.caller, body: hashes });
+    const yaml = "---\n- hosts: all\n  tasks: []\n";
+    await f.t.call("PUT", url(request.id, "/playbook"), { as: f.member.caller, body: { yaml } });
+    const trail = await f.t.call("GET", "/v1/orgs/acme/audit", {
+      as: f.admin.caller,
+      query: { target_type: "change_request", target_id: request.id },
+    });
+    const events = [...trail.body.events].reverse();
+    expect(events.map((e: { action: string }) => e.action)).toEqual([
+      "change_request.created",
+      "change_request.verification_started",
+      "change_request.verified",
+      "change_request.approved",
+      "change_request.playbook_edited",
+    ]);
+    expect(events[3]).toMatchObject({ actor_user_id: f.admin.id, details: { ...hashes, state: "approved" } });
+    expect(events[4].details).toMatchObject({
+      previous_playbook_hash: request.playbook_hash,
+      playbook_hash: playbookHash(yaml),
+      state: "draft",
+    });
+    expect((await f.t.call("GET", "/v1/orgs/acme/audit/verify", { as: f.admin.caller })).body.valid).toBe(true);
+  });
 });

@@ -1,4 +1,5 @@
 import type { Kysely } from "kysely";
+import { appendAuditEvent, auditActorOf } from "../audit/append.js";
 import type { ChangeRequest, ChangeRequestApproval, ChangeRequestState, DB } from "../db/schema.js";
 import { AppError, conflict, forbidden } from "../http/errors.js";
 import { newId } from "../lib/ids.js";
@@ -50,6 +51,17 @@ export class ChangeRequestService {
     this.sources = deps.sources;
   }
 
+  /** One change-request event in the org's audit chain, after the change it records has committed. */
+  private audit(scope: OrgScope, action: string, request: ChangeRequest, details: Record<string, unknown> = {}) {
+    return appendAuditEvent(this.db, {
+      orgId: scope.orgId,
+      actor: auditActorOf(scope.principal),
+      action: `change_request.${action}`,
+      target: { type: "change_request", id: request.id },
+      details: { state: request.state, diff_hash: request.diff_hash, playbook_hash: request.playbook_hash, ...details },
+    });
+  }
+
   /** Verifications left `verifying` by a server that stopped are failed, not left waiting forever. */
   async failInterrupted(startedBefore: Date): Promise<void> {
     const failed = await failInterruptedVerifications(this.db, startedBefore);
@@ -79,7 +91,7 @@ export class ChangeRequestService {
       const yaml = renderPlaybook(authored, await listTasks(this.db, scope, authored.id));
       playbook = { yaml, origin: "authored", notes: [] };
     }
-    return insertChangeRequest(this.db, {
+    const created = await insertChangeRequest(this.db, {
       id: newId(),
       org_id: scope.orgId,
       sandbox_id: sandbox.id,
@@ -102,6 +114,12 @@ export class ChangeRequestService {
       verification_run: null,
       verification_started_at: null,
     });
+    await this.audit(scope, "created", created, {
+      title: created.title,
+      sandbox_id: created.sandbox_id,
+      playbook_origin: created.playbook_origin,
+    });
+    return created;
   }
 
   get(scope: OrgScope, id: string): Promise<ChangeRequest> {
@@ -125,7 +143,10 @@ export class ChangeRequestService {
     assertAllowed("edit", current.state);
     assertPlaybookYaml(yaml);
     const edited = await replacePlaybook(this.db, scope, id, { yaml, hash: playbookHash(yaml) });
-    if (edited) return edited;
+    if (edited) {
+      await this.audit(scope, "playbook_edited", edited, { previous_playbook_hash: current.playbook_hash });
+      return edited;
+    }
     // Applied between the read and the update: refuse with the state it has now.
     assertAllowed("edit", (await this.get(scope, id)).state);
     throw conflict("the change request changed meanwhile; retry");
@@ -151,10 +172,23 @@ export class ChangeRequestService {
         source,
       });
       const stored = await finishVerification(this.db, scope.orgId, id, runId, verification);
-      if (!stored) this.log.info({ changeRequestId: id }, "verification result discarded: the request changed");
+      if (!stored) {
+        this.log.info({ changeRequestId: id }, "verification result discarded: the request changed");
+        return;
+      }
+      await this.audit(scope, verification.passed ? "verified" : "verification_failed", verifying, {
+        state: verification.passed ? "verified" : "verification_failed",
+        first_run_changed: verification.first_run_changed,
+        second_run_changed: verification.second_run_changed,
+        equivalent: verification.equivalent,
+        mismatches: verification.mismatches.length,
+        clone_sandbox_id: verification.clone_sandbox_id,
+        ...(verification.error ? { error: verification.error } : {}),
+      });
     })().catch((err: unknown) => this.log.error({ err, changeRequestId: id }, "could not record a verification"));
     this.running.add(run);
     void run.finally(() => this.running.delete(run));
+    await this.audit(scope, "verification_started", verifying);
     return verifying;
   }
 
@@ -172,7 +206,7 @@ export class ChangeRequestService {
       .select("allow_self_approval")
       .where("id", "=", scope.orgId)
       .executeTakeFirstOrThrow();
-    return recordDecision(
+    const approved = await recordDecision(
       this.db,
       scope,
       id,
@@ -187,11 +221,19 @@ export class ChangeRequestService {
         assertAllowed("approve", row.state);
       },
     );
+    await this.audit(scope, "approved", approved, { comment: input.comment });
+    return approved;
   }
 
   async reject(scope: OrgScope, id: string, comment: string): Promise<ChangeRequest> {
-    return recordDecision(this.db, scope, id, { kind: "reject", comment, state: stateAfter.reject }, (row) =>
-      assertAllowed("reject", row.state),
+    const rejected = await recordDecision(
+      this.db,
+      scope,
+      id,
+      { kind: "reject", comment, state: stateAfter.reject },
+      (row) => assertAllowed("reject", row.state),
     );
+    await this.audit(scope, "rejected", rejected, { comment });
+    return rejected;
   }
 }
