@@ -83,7 +83,7 @@ describe.each(databaseKinds)("applying to source VMs: opt-in per source host (%s
     expect(res.body.apply_enabled).toBe(false);
   });
 
-  it("only an owner turns apply on or off; an admin gets 403 and nothing changes", async () => {
+  it("only an owner turns apply on or off (audited); an admin gets 403 and nothing changes", async () => {
     const denied = await setApply(admin, true);
     expect(denied.status).toBe(403);
     expect(denied.body.error.code).toBe("forbidden");
@@ -95,6 +95,14 @@ describe.each(databaseKinds)("applying to source VMs: opt-in per source host (%s
     expect(off.body.apply_enabled).toBe(false);
     expect((await t.call("GET", base(), { as: admin })).body.apply_enabled).toBe(false);
     expect((await t.call("PUT", `${base()}/apply`, { as: owner, body: { enabled: "yes" } })).status).toBe(400);
+    const audit = await t.call("GET", "/v1/orgs/acme/audit", { as: owner, query: { action: "source_host" } });
+    expect(
+      audit.body.events.map((e: { action: string; actor_user_id: string }) => [e.action, e.actor_user_id]),
+    ).toEqual([
+      ["source_host.apply_disabled", owner.id],
+      ["source_host.apply_enabled", owner.id],
+      ["source_host.created", owner.id],
+    ]);
   });
 
   it("preparing with apply is refused (403, audited) while the host does not enable it, and no host is asked", async () => {

@@ -232,14 +232,24 @@ export function sourceHostRoutes(app: App, ctx: AppContext): void {
     },
     async (request) => {
       const scope = await orgScope(ctx, request, request.params.slug, "owner");
-      const row = await db
-        .updateTable("source_hosts")
-        .set({ apply_enabled: request.body.enabled, updated_at: new Date() })
-        .where("id", "=", request.params.sourceHostId)
-        .where("org_id", "=", scope.orgId)
-        .returningAll()
-        .executeTakeFirst();
-      if (!row) throw notFound("source host");
+      const row = await db.transaction().execute(async (tx) => {
+        const updated = await tx
+          .updateTable("source_hosts")
+          .set({ apply_enabled: request.body.enabled, updated_at: new Date() })
+          .where("id", "=", request.params.sourceHostId)
+          .where("org_id", "=", scope.orgId)
+          .returningAll()
+          .executeTakeFirst();
+        if (!updated) throw notFound("source host");
+        await appendAuditEvent(tx, {
+          orgId: scope.orgId,
+          actor: auditActorOf(scope.principal),
+          action: request.body.enabled ? "source_host.apply_enabled" : "source_host.apply_disabled",
+          target: { type: "source_host", id: updated.id },
+          details: { name: updated.name },
+        });
+        return updated;
+      });
       return view(row);
     },
   );
