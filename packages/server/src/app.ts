@@ -8,6 +8,7 @@ import { registerCsrfProtection } from "./auth/csrf.js";
 import { oauthRoutes } from "./auth/oauth-routes.js";
 import { resolvePrincipal } from "./auth/principal.js";
 import { authRoutes } from "./auth/routes.js";
+import { changeApplyRoutes } from "./changes/apply-routes.js";
 import { changeRequestRoutes } from "./changes/routes.js";
 import type { AppContext } from "./context.js";
 import { hostRoutes } from "./hosts/routes.js";
@@ -106,6 +107,7 @@ export async function buildApp(ctx: AppContext): Promise<App> {
   playbookRoutes(app, ctx);
   auditRoutes(app, ctx);
   changeRequestRoutes(app, ctx);
+  changeApplyRoutes(app, ctx);
   openApiRoute(app);
   await serveDashboard(app, ctx.config.webDir, ctx.log);
 

@@ -88,7 +88,8 @@ export async function diffFiles(
     // A removed directory stands for everything that was in it.
     const parent = path.slice(0, path.lastIndexOf("/"));
     if (base.files.has(parent) && !sandbox.files.has(parent)) continue;
-    changes.push({ kind: "file", action: "removed", path, type: before.type });
+    // The removed file's digest lets an apply check production still holds what was captured.
+    changes.push({ kind: "file", action: "removed", path, type: before.type, sha256: before.sha256 });
   }
   return changes;
 }

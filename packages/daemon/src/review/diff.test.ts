@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { chmod, chown, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -73,6 +74,19 @@ describe("semantic diff of two roots", () => {
     const [change] = find((await diffRoots(base, sandbox)).changes, "file", "/etc/app.conf");
     expect(change).toMatchObject({ action: "changed", mode: "0600", uid: 33, gid: 33 });
     expect(change?.from).toMatchObject({ mode: "0644", uid: 0, gid: 0 });
+  });
+
+  it("gives a removed file the sha256 it had, so production can be checked against the capture", async () => {
+    await both("/etc/old.conf", "gone\n");
+    await rm(join(sandbox, "etc/old.conf"));
+    const [change] = find((await diffRoots(base, sandbox)).changes, "file", "/etc/old.conf");
+    expect(change).toEqual({
+      kind: "file",
+      action: "removed",
+      path: "/etc/old.conf",
+      type: "file",
+      sha256: createHash("sha256").update("gone\n").digest("hex"),
+    });
   });
 
   it("reports a removed directory once, not each file in it", async () => {

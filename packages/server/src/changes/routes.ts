@@ -4,10 +4,16 @@ import type { ChangeRequest } from "../db/schema.js";
 import { errorResponses, FreeText, OrgParams, Pagination, securityAny, Uuid } from "../http/schemas.js";
 import type { App } from "../http/types.js";
 import { type OrgScope, orgScope } from "../orgs/access.js";
-import { atLeast } from "../orgs/roles.js";
 import { maxPlaybookBytes } from "./playbook-text.js";
 import { changeRequestStates } from "./states.js";
-import { ChangeRequestSchema, ChangeRequestSummarySchema, changeRequestView, summaryView } from "./views.js";
+import {
+  ChangeRequestSchema,
+  ChangeRequestSummarySchema,
+  changeRequestView,
+  contentsNote,
+  mayReadContents,
+  summaryView,
+} from "./views.js";
 
 const Title = FreeText.trim()
   .min(1)
@@ -30,17 +36,8 @@ const CreateBody = z.strictObject({
     .describe("absent: the playbook the host generates from the diff; else raw YAML or an agent-authored playbook"),
 });
 
-const ChangeRequestParams = z.strictObject({ slug: OrgParams.shape.slug, changeRequestId: Uuid });
+export const ChangeRequestParams = z.strictObject({ slug: OrgParams.shape.slug, changeRequestId: Uuid });
 const ListQuery = Pagination.extend({ state: z.enum(changeRequestStates).optional() });
-
-/** Contents (diff, playbook, run logs) are the sandbox's: its author and admins see them (SPEC §3). */
-function mayReadContents(scope: OrgScope, row: ChangeRequest): boolean {
-  return atLeast(scope.role, "admin") || (atLeast(scope.role, "member") && row.author_id === scope.principal.userId);
-}
-
-const contentsNote =
-  "Viewers, and members reading someone else's request, get it without the diff, playbook and run logs: " +
-  "they are contents of a clone of production.";
 
 /** Change requests (SPEC §7): a sandbox's diff and playbook, verified on a fresh clone, approved by a second person. */
 export function changeRequestRoutes(app: App, ctx: AppContext): void {

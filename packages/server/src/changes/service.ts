@@ -10,6 +10,7 @@ import { renderPlaybook } from "../playbooks/render.js";
 import { getPlaybook, listTasks } from "../playbooks/store.js";
 import type { SandboxService } from "../sandboxes/service.js";
 import type { SourceRelay } from "../sources/relay.js";
+import { type ApplyOptions, applyChangeRequest } from "./apply.js";
 import { assertPlaybookYaml, playbookHash } from "./playbook-text.js";
 import { assertAllowed, stateAfter } from "./states.js";
 import {
@@ -62,10 +63,23 @@ export class ChangeRequestService {
     });
   }
 
-  /** Verifications left `verifying` by a server that stopped are failed, not left waiting forever. */
+  /**
+   * Verifications left `verifying` by a server that stopped are failed, not left waiting forever, and
+   * applies it had claimed are released.
+   */
   async failInterrupted(startedBefore: Date): Promise<void> {
     const failed = await failInterruptedVerifications(this.db, startedBefore);
     if (failed > 0) this.log.warn({ failed }, "verifications interrupted by a server stop marked failed");
+    // An apply claimed by a server that stopped is released: its outcome on the VM is unknown, and the
+    // next attempt's drift check and check-mode run show what it did.
+    const released = await this.db
+      .updateTable("change_requests")
+      .set({ applying_since: null })
+      .where("applying_since", "<", startedBefore)
+      .executeTakeFirst();
+    if (Number(released.numUpdatedRows) > 0) {
+      this.log.warn({ released: Number(released.numUpdatedRows) }, "applies interrupted by a server stop released");
+    }
   }
 
   /** Waits for verifications still running (used at shutdown and by tests). */
@@ -223,6 +237,11 @@ export class ChangeRequestService {
     );
     await this.audit(scope, "approved", approved, { comment: input.comment });
     return approved;
+  }
+
+  /** Applies an approved request to its source VM, or only checks it there (apply.ts). */
+  apply(scope: OrgScope, id: string, options: ApplyOptions) {
+    return applyChangeRequest({ db: this.db, sources: this.sources }, scope, id, options);
   }
 
   async reject(scope: OrgScope, id: string, comment: string): Promise<ChangeRequest> {

@@ -1,8 +1,19 @@
 import { z } from "zod";
-import type { ChangeRequest, ChangeRequestApproval, Verification } from "../db/schema.js";
+import type { ApplyResult, ChangeRequest, ChangeRequestApproval, Verification } from "../db/schema.js";
 import { iso, Timestamp } from "../http/schemas.js";
+import type { OrgScope } from "../orgs/access.js";
+import { atLeast } from "../orgs/roles.js";
 import { SandboxDiffSchema } from "../sandboxes/diff.js";
 import { changeRequestStates } from "./states.js";
+
+/** Contents (diff, playbook, run logs) are the sandbox's: its author and admins see them (SPEC §3). */
+export function mayReadContents(scope: OrgScope, row: ChangeRequest): boolean {
+  return atLeast(scope.role, "admin") || (atLeast(scope.role, "member") && row.author_id === scope.principal.userId);
+}
+
+export const contentsNote =
+  "Viewers, and members reading someone else's request, get it without the diff, playbook and run logs: " +
+  "they are contents of a clone of production.";
 
 const Hash = z.string().regex(/^[0-9a-f]{64}$/);
 const Recap = z.object({
@@ -85,6 +96,36 @@ const summaryShape = {
 
 export const ChangeRequestSummarySchema = z.object(summaryShape).meta({ id: "ChangeRequestSummary" });
 
+const ApplyRunSchema = z.object({
+  exit_code: z.number().int(),
+  recap: Recap.nullable(),
+  log_excerpt: z.string().nullable().describe(`the end of ansible-playbook's output; ${withheld}`),
+  duration_ms: z.number().int(),
+  timed_out: z.boolean(),
+});
+
+export const ApplyResultSchema = z
+  .object({
+    outcome: z
+      .enum(["checked", "applied", "drift", "check_failed", "apply_failed", "error"])
+      .describe("checked: the check-mode run passed and nothing was changed; applied: the real run passed"),
+    at: Timestamp,
+    by: z.uuid(),
+    drift: z
+      .array(z.object({ path: z.string(), expected: z.string(), actual: z.string() }))
+      .describe("files no longer as captured (sha256 or `absent`); any drift refuses the apply"),
+    check: ApplyRunSchema.nullable().describe("the --check --diff run"),
+    apply: ApplyRunSchema.nullable().describe("the real run, once"),
+    error: z.string().optional(),
+  })
+  .meta({ id: "ChangeRequestApplyResult" });
+
+function applyResultView(result: ApplyResult, withContents: boolean): z.infer<typeof ApplyResultSchema> {
+  if (withContents) return result;
+  const hide = (run: ApplyResult["check"]) => (run ? { ...run, log_excerpt: null } : null);
+  return { ...result, check: hide(result.check), apply: hide(result.apply) };
+}
+
 export const ChangeRequestSchema = z
   .object({
     ...summaryShape,
@@ -93,6 +134,8 @@ export const ChangeRequestSchema = z
     playbook_notes: z.array(z.string()).describe("changes the generated playbook cannot reproduce"),
     verification: VerificationSchema.nullable().describe("null until a verification has finished"),
     approvals: z.array(DecisionSchema).describe("every approval and rejection, oldest first"),
+    applied_at: Timestamp.nullable(),
+    apply_result: ApplyResultSchema.nullable().describe("the last apply or check against the source VM"),
   })
   .meta({ id: "ChangeRequest" });
 
@@ -161,5 +204,7 @@ export function changeRequestView(
       at: iso(decision.at),
       current: decision.decision === "approve" && isCurrent(row, decision),
     })),
+    applied_at: iso(row.applied_at),
+    apply_result: row.apply_result ? applyResultView(row.apply_result, withContents) : null,
   };
 }

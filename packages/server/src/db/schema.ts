@@ -386,8 +386,32 @@ export interface ChangeRequestsTable {
   verification_run: string | null;
   verification_started_at: Timestamp | null;
   playbook_updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  apply_result: Json<ApplyResult> | null;
+  applying_since: Timestamp | null;
+  applied_at: Timestamp | null;
+  applied_by: string | null;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
+}
+
+/** One ansible-playbook run against a source VM. */
+export interface ApplyRun {
+  exit_code: number;
+  recap: PlaybookRecapCounts | null;
+  log_excerpt: string;
+  duration_ms: number;
+  timed_out: boolean;
+}
+
+/** The last attempt to apply a change request to its source VM (or to check it there). */
+export interface ApplyResult {
+  outcome: "checked" | "applied" | "drift" | "check_failed" | "apply_failed" | "error";
+  at: string;
+  by: string;
+  drift: Array<{ path: string; expected: string; actual: string }>;
+  check: ApplyRun | null;
+  apply: ApplyRun | null;
+  error?: string;
 }
 
 /** A semantic diff as stored: {hash, summary, changes} (sandboxes/diff.ts validates it). */

@@ -91,6 +91,10 @@ const expected: Record<string, Rule> = {
   "POST /v1/orgs/{slug}/change-requests/{changeRequestId}/verify": "member",
   "POST /v1/orgs/{slug}/change-requests/{changeRequestId}/approve": "admin",
   "POST /v1/orgs/{slug}/change-requests/{changeRequestId}/reject": "admin",
+  "GET /v1/orgs/{slug}/change-requests/{changeRequestId}/export": "creator",
+  "PUT /v1/orgs/{slug}/source-hosts/{sourceHostId}/apply": "owner",
+  // Refused further on for the fixture (made from an image: nothing to apply to), never by role for admins.
+  "POST /v1/orgs/{slug}/change-requests/{changeRequestId}/apply": "admin",
 };
 
 /**

@@ -11,6 +11,8 @@ const sampleBodies: Record<string, unknown> = {
   "POST /v1/orgs/{slug}/sandboxes": { source_vm: "debian-12" },
   "POST /v1/orgs/{slug}/sandboxes/{id}/run": { command: "id" },
   "POST /v1/orgs/{slug}/source-hosts/{sourceHostId}/vms/{vm}/prepare": {},
+  "PUT /v1/orgs/{slug}/source-hosts/{sourceHostId}/apply": { enabled: false },
+  "POST /v1/orgs/{slug}/change-requests/{changeRequestId}/apply": { check_only: true },
   "POST /v1/orgs/{slug}/source-hosts/{sourceHostId}/vms/{vm}/run": { command: "uptime" },
   "POST /v1/orgs/{slug}/source-hosts/{sourceHostId}/vms/{vm}/inspect": { kind: "processes" },
   "POST /v1/orgs/{slug}/sandboxes/{id}/snapshot": { name: "snap" },

@@ -5,7 +5,8 @@ import { type Kysely, sql } from "kysely";
  * hashes, with the verification run on a fresh clone and the approvals given. Approvals are history:
  * each records the hashes it approved, so an edit leaves them in place but no longer current.
  * `verification_run` names the verification in flight, so a result only lands on the run that
- * started it (an edit and a new verify meanwhile discard the old run's result).
+ * started it (an edit and a new verify meanwhile discard the old run's result). `applying_since` claims
+ * an apply to production, so two admins cannot run one twice; `apply_result` keeps the last attempt.
  */
 const statements = [
   `CREATE TABLE change_requests (
@@ -32,6 +33,10 @@ const statements = [
     verification_run uuid,
     verification_started_at timestamptz,
     playbook_updated_at timestamptz NOT NULL DEFAULT now(),
+    apply_result jsonb,
+    applying_since timestamptz,
+    applied_at timestamptz,
+    applied_by uuid REFERENCES users (id),
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now(),
     UNIQUE (org_id, id)
