@@ -12,7 +12,9 @@ const sections = [
 ] as const;
 
 function activeSection(route: Route): string {
-  return route.page === "sandbox" ? "sandboxes" : route.page;
+  if (route.page === "sandbox") return "sandboxes";
+  if (route.page === "change-request") return "change-requests";
+  return route.page;
 }
 
 /** The frame of every org page: org switcher, navigation, who is signed in. */
