@@ -12,6 +12,7 @@ import { Hosts } from "./pages/Hosts";
 import { Sandboxes } from "./pages/Sandboxes";
 import { SignIn } from "./pages/SignIn";
 import { SandboxDetail } from "./pages/sandbox/SandboxDetail";
+import { Sources } from "./pages/sources/Sources";
 
 /** Where a route sends someone who cannot see it yet, or undefined to show it. */
 function redirectFor(route: Route, signedIn: boolean, firstOrg: string | undefined): string | undefined {
@@ -50,6 +51,7 @@ export function App() {
       {org && route.page === "sandboxes" && <Sandboxes org={org} />}
       {org && route.page === "sandbox" && <SandboxDetail org={org} userId={userId} id={route.id} />}
       {org && route.page === "hosts" && <Hosts org={org} />}
+      {org && route.page === "sources" && <Sources org={org} />}
       {org && route.page === "admin" && <Admin org={org} userId={userId} />}
       {org && route.page === "change-requests" && <ChangeRequests org={org} />}
       {org && route.page === "change-request" && <ChangeRequestDetail org={org} userId={userId} id={route.id} />}

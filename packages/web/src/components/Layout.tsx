@@ -7,6 +7,7 @@ import { Link } from "./Link";
 const sections = [
   { page: "sandboxes", label: "Sandboxes" },
   { page: "hosts", label: "Hosts" },
+  { page: "sources", label: "Source VMs" },
   { page: "change-requests", label: "Change requests" },
   { page: "audit", label: "Audit" },
 ] as const;

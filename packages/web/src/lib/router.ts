@@ -12,9 +12,10 @@ export type Route =
   | { page: "change-requests"; org: string }
   | { page: "change-request"; org: string; id: string }
   | { page: "audit"; org: string }
+  | { page: "sources"; org: string }
   | { page: "not-found" };
 
-const orgPages = new Set(["sandboxes", "hosts", "admin", "change-requests", "audit"]);
+const orgPages = new Set(["sandboxes", "hosts", "sources", "admin", "change-requests", "audit"]);
 
 /** Maps a URL path to the page it shows; unknown paths are "not-found", never an exception. */
 export function parseRoute(pathname: string): Route {
