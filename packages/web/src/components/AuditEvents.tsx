@@ -35,7 +35,7 @@ export function AuditEvents({ events, members }: { events: AuditEvent[]; members
                 <code>{e.action}</code>
               </td>
               <td>
-                {e.target_type} <code>{e.target_id.slice(0, 12)}</code>
+                {e.target_type} <code>{e.target_id}</code>
               </td>
               <td className="details">
                 <code>{JSON.stringify(e.details)}</code>

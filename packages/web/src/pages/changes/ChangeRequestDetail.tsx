@@ -78,7 +78,7 @@ export function ChangeRequestDetail({ org, userId, id }: { org: Organization; us
         <dt>Sandbox</dt>
         <dd>
           <Link href={orgPath(org.slug, "sandboxes", r.sandbox_id)}>
-            <code>{r.sandbox_id.slice(0, 8)}</code>
+            <code>{r.sandbox_id}</code>
           </Link>
         </dd>
         <dt>Author</dt>

@@ -90,7 +90,8 @@ export function DiffView({ diff }: { diff: SandboxDiff }) {
     <section className="card" aria-labelledby="diff-title">
       <h2 id="diff-title">Diff</h2>
       <p>
-        {total} changes: {added} added, {changed} changed, {removed} removed · hash <code>{diff.hash}</code>
+        {total} {total === 1 ? "change" : "changes"}: {added} added, {changed} changed, {removed} removed · hash{" "}
+        <code>{diff.hash}</code>
       </p>
       {files.length > 0 && (
         <>

@@ -30,8 +30,8 @@ export function Sources({ org }: { org: Organization }) {
       <ErrorNotice error={hosts.error} />
       {hosts.data?.length === 0 && (
         <p>
-          No source hosts yet. Add one with <code>fluid source hosts add</code>; its VMs are then read here, never
-          written.
+          No source hosts yet. Add one with <code>fluid source hosts add</code>; its VMs are listed here and every
+          access to them is logged below.
         </p>
       )}
       {hosts.data?.map((host) => (
