@@ -4,12 +4,15 @@ import { Link } from "./components/Link";
 import { navigate, orgPath, type Route, useRoute } from "./lib/router";
 import { useSession } from "./lib/session";
 import { Admin } from "./pages/admin/Admin";
-import { Coming } from "./pages/Coming";
+import { Audit } from "./pages/audit/Audit";
 import { CreateOrg } from "./pages/CreateOrg";
+import { ChangeRequestDetail } from "./pages/changes/ChangeRequestDetail";
+import { ChangeRequests } from "./pages/changes/ChangeRequests";
 import { Hosts } from "./pages/Hosts";
 import { Sandboxes } from "./pages/Sandboxes";
 import { SignIn } from "./pages/SignIn";
 import { SandboxDetail } from "./pages/sandbox/SandboxDetail";
+import { Sources } from "./pages/sources/Sources";
 
 /** Where a route sends someone who cannot see it yet, or undefined to show it. */
 function redirectFor(route: Route, signedIn: boolean, firstOrg: string | undefined): string | undefined {
@@ -48,13 +51,11 @@ export function App() {
       {org && route.page === "sandboxes" && <Sandboxes org={org} />}
       {org && route.page === "sandbox" && <SandboxDetail org={org} userId={userId} id={route.id} />}
       {org && route.page === "hosts" && <Hosts org={org} />}
+      {org && route.page === "sources" && <Sources org={org} />}
       {org && route.page === "admin" && <Admin org={org} userId={userId} />}
-      {route.page === "change-requests" && (
-        <Coming title="Change requests" what="reviewing a sandbox's diff and playbook, approving and rejecting." />
-      )}
-      {route.page === "audit" && (
-        <Coming title="Audit" what="the organization's hash-chained audit log and its verification." />
-      )}
+      {org && route.page === "change-requests" && <ChangeRequests org={org} />}
+      {org && route.page === "change-request" && <ChangeRequestDetail org={org} userId={userId} id={route.id} />}
+      {org && route.page === "audit" && <Audit org={org} />}
     </Layout>
   );
 }

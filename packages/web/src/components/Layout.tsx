@@ -7,12 +7,15 @@ import { Link } from "./Link";
 const sections = [
   { page: "sandboxes", label: "Sandboxes" },
   { page: "hosts", label: "Hosts" },
+  { page: "sources", label: "Source VMs" },
   { page: "change-requests", label: "Change requests" },
   { page: "audit", label: "Audit" },
 ] as const;
 
 function activeSection(route: Route): string {
-  return route.page === "sandbox" ? "sandboxes" : route.page;
+  if (route.page === "sandbox") return "sandboxes";
+  if (route.page === "change-request") return "change-requests";
+  return route.page;
 }
 
 /** The frame of every org page: org switcher, navigation, who is signed in. */

@@ -11,10 +11,10 @@ export interface Polled<T> {
 }
 
 /**
- * Loads now, then again every `intervalMs` while the tab is visible, and on demand via reload().
- * A new `key` starts over (another org or sandbox); answers for an old key are dropped.
+ * Loads now, then again every `intervalMs` while the tab is visible (never when it is null), and on
+ * demand via reload(). A new `key` starts over (another org or sandbox); answers for an old key are dropped.
  */
-export function usePoll<T>(key: string, load: () => Promise<T>, intervalMs = POLL_MS): Polled<T> {
+export function usePoll<T>(key: string, load: () => Promise<T>, intervalMs: number | null = POLL_MS): Polled<T> {
   const [state, setState] = useState<{ key: string; data?: T; error?: string }>({ key });
   const loadRef = useRef(load);
   loadRef.current = load;
@@ -34,6 +34,7 @@ export function usePoll<T>(key: string, load: () => Promise<T>, intervalMs = POL
   useEffect(() => {
     void key;
     void reload();
+    if (intervalMs === null) return;
     const timer = window.setInterval(() => {
       if (document.visibilityState === "visible") void reload();
     }, intervalMs);

@@ -4,7 +4,9 @@ import { orgPath, parseRoute } from "./router";
 describe("parseRoute", () => {
   it("maps org pages and a sandbox's detail page", () => {
     expect(parseRoute("/o/acme/hosts")).toEqual({ page: "hosts", org: "acme" });
+    expect(parseRoute("/o/acme/sources")).toEqual({ page: "sources", org: "acme" });
     expect(parseRoute("/o/acme/sandboxes/abc")).toEqual({ page: "sandbox", org: "acme", id: "abc" });
+    expect(parseRoute("/o/acme/change-requests/cr1")).toEqual({ page: "change-request", org: "acme", id: "cr1" });
     expect(parseRoute("/")).toEqual({ page: "home" });
   });
 

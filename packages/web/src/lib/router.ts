@@ -10,10 +10,12 @@ export type Route =
   | { page: "hosts"; org: string }
   | { page: "admin"; org: string }
   | { page: "change-requests"; org: string }
+  | { page: "change-request"; org: string; id: string }
   | { page: "audit"; org: string }
+  | { page: "sources"; org: string }
   | { page: "not-found" };
 
-const orgPages = new Set(["sandboxes", "hosts", "admin", "change-requests", "audit"]);
+const orgPages = new Set(["sandboxes", "hosts", "sources", "admin", "change-requests", "audit"]);
 
 /** Maps a URL path to the page it shows; unknown paths are "not-found", never an exception. */
 export function parseRoute(pathname: string): Route {
@@ -25,6 +27,9 @@ export function parseRoute(pathname: string): Route {
   if (parts[0] !== "o" || parts.length < 3) return { page: "not-found" };
   const [, org, page, id] = parts as [string, string, string, string | undefined];
   if (page === "sandboxes" && id !== undefined && parts.length === 4) return { page: "sandbox", org, id };
+  if (page === "change-requests" && id !== undefined && parts.length === 4) {
+    return { page: "change-request", org, id };
+  }
   if (parts.length === 3 && orgPages.has(page)) return { page, org } as Route;
   return { page: "not-found" };
 }
