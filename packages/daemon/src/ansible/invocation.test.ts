@@ -36,6 +36,7 @@ describe("ansible-playbook invocation", () => {
       ANSIBLE_NOCOLOR: "1",
       ANSIBLE_RETRY_FILES_ENABLED: "0",
       ANSIBLE_HOST_KEY_CHECKING: "True",
+      ANSIBLE_PIPELINING: "True",
       ANSIBLE_LOCAL_TEMP: "/tmp/fluid-ansible-abc123/home/tmp",
       ANSIBLE_SSH_CONTROL_PATH_DIR: "/tmp/fluid-ansible-abc123/cp",
     });

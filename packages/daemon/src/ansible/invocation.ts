@@ -103,5 +103,8 @@ export function playbookEnv(files: RunFiles, path: string | undefined): Record<s
     // Connection setup is slow on a loaded TCG host; ansible's default of 10 s gives up too early.
     ANSIBLE_TIMEOUT: "60",
     ANSIBLE_STDOUT_CALLBACK: "default",
+    // One SSH exec per task instead of mkdir/put/chmod/exec/rm round trips: under TCG each costs seconds.
+    // Safe because ansible logs in as root (no sudo, so no requiretty).
+    ANSIBLE_PIPELINING: "True",
   };
 }
