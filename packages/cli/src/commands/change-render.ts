@@ -34,7 +34,7 @@ export function renderChangeRequest(cr: ChangeRequest): string {
   sections.push(
     cr.diff === null
       ? "Diff and playbook withheld: they are readable by the request's author and admins.\n"
-      : `Diff: ${cr.diff.summary.total} changes (${cr.diff.summary.added} added, ${cr.diff.summary.changed} changed, ` +
+      : `Diff: ${cr.diff.summary.total} change${cr.diff.summary.total === 1 ? "" : "s"} (${cr.diff.summary.added} added, ${cr.diff.summary.changed} changed, ` +
           `${cr.diff.summary.removed} removed): fluid change diff ${cr.id}\n`,
   );
   if (cr.playbook_notes.length > 0) {
