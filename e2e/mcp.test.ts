@@ -105,6 +105,9 @@ describe("fluid mcp over stdio, driven by the official MCP client, against serve
       "source_processes",
       "source_listening_sockets",
       "diff_sandbox",
+      "create_change_request",
+      "get_change_request",
+      "verify_change_request",
     ]) {
       const tool = byName.get(name);
       expect(tool, name).toBeDefined();
@@ -113,7 +116,7 @@ describe("fluid mcp over stdio, driven by the official MCP client, against serve
         expect(typeof tool?.annotations?.[hint], `${name}.${hint}`).toBe("boolean");
       }
     }
-    expect(tools).toHaveLength(28);
+    expect(tools).toHaveLength(31);
     expect(byName.get("create_sandbox")?.inputSchema).toMatchObject({
       required: ["source_vm"],
       properties: { source_vm: { type: "string" }, cpu: {}, memory_mb: {}, live: { type: "boolean" } },

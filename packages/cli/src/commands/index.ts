@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { registerAuditCommands } from "./audit.js";
 import { registerAuthCommands } from "./auth.js";
+import { registerChangeCommands } from "./changes.js";
 import { registerHostCommands } from "./hosts.js";
 import { registerOrgCommands } from "./org.js";
 import { registerPlaybookCommands } from "./playbooks.js";
@@ -17,6 +18,7 @@ export function registerCommands(program: Command): void {
   registerSandboxCommands(program);
   registerSourceCommands(program);
   registerPlaybookCommands(program);
+  registerChangeCommands(program);
   registerAuditCommands(program);
   program.addHelpText(
     "after",

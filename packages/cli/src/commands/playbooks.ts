@@ -219,7 +219,7 @@ function changedWhen(value: string): boolean | string {
 }
 
 /** A playbook id as given, or the id of the playbook with that name (names are unique per org). */
-async function playbookIdFor(conn: Connection, ref: string): Promise<string> {
+export async function playbookIdFor(conn: Connection, ref: string): Promise<string> {
   if (isUuid(ref)) return ref;
   const { playbooks } = await unwrap(
     conn.client.GET("/v1/orgs/{slug}/playbooks", { params: { path: { slug: conn.org } } }),

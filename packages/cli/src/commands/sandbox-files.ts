@@ -165,7 +165,7 @@ async function download(conn: Connection, remote: Remote, local: string, mode: s
   return { ...result, local: target };
 }
 
-async function readLocal(path: string): Promise<Buffer> {
+export async function readLocal(path: string): Promise<Buffer> {
   try {
     return await readFile(path);
   } catch (err) {
@@ -173,7 +173,7 @@ async function readLocal(path: string): Promise<Buffer> {
   }
 }
 
-async function readStdin(): Promise<Buffer> {
+export async function readStdin(): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);

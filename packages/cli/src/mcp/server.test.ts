@@ -54,6 +54,13 @@ const expected: Record<string, { hints: Hints; required: string[]; optional: str
   write_file: { hints: [false, true, true, false], required: ["sandbox_id", "path", "content"], optional: ["mode"] },
   list_files: { hints: [true, false, true, false], required: ["sandbox_id", "path"], optional: [] },
   diff_sandbox: { hints: [true, false, true, false], required: ["sandbox_id"], optional: ["noise"] },
+  create_change_request: {
+    hints: [false, false, false, false],
+    required: ["sandbox_id", "title"],
+    optional: ["description", "playbook_id"],
+  },
+  get_change_request: { hints: [true, false, true, false], required: ["change_request_id"], optional: [] },
+  verify_change_request: { hints: [false, false, false, false], required: ["change_request_id"], optional: [] },
   source_list_dir: { hints: [true, false, true, true], required: ["source_vm", "path"], optional: ["source_host"] },
   source_stat: { hints: [true, false, true, true], required: ["source_vm", "path"], optional: ["source_host"] },
   source_unit_status: { hints: [true, false, true, true], required: ["source_vm", "unit"], optional: ["source_host"] },
@@ -80,7 +87,7 @@ describe("the fluid MCP server", () => {
     expect(f.client.getInstructions()).toMatch(/sandboxes/);
   });
 
-  it("lists the original 17 tools plus extend_sandbox, write_file, list_files, diff_sandbox and typed source inspection", async () => {
+  it("lists the original 17 tools plus extend_sandbox, write_file, list_files, diff_sandbox, change requests and typed source inspection", async () => {
     const { tools } = await f.client.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual(Object.keys(expected).sort());
   });

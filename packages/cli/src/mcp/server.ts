@@ -1,6 +1,7 @@
 import { createRequire } from "node:module";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { Connection } from "../connection.js";
+import { registerChangeRequestTools } from "./changes.js";
 import { registerDiffTools } from "./diff.js";
 import { registerFileTools } from "./files.js";
 import { registerPlaybookTools } from "./playbooks.js";
@@ -16,19 +17,20 @@ export interface McpServerOptions {
   api(): Promise<Connection>;
   pollIntervalMs?: number;
   createTimeoutMs?: number;
+  verifyTimeoutMs?: number;
   /** Recorded on the sandboxes the tools create, so the audit trail tells `fluid mcp` and `fluid agent` apart. */
   agentId?: string;
 }
 
-/** The `fluid` MCP server: sandbox, file, playbook and source-VM tools over the REST API. */
+/** The `fluid` MCP server: sandbox, file, playbook, change-request and source-VM tools over the REST API. */
 export function createMcpServer(options: McpServerOptions): McpServer {
   const server = new McpServer(
     { name: "fluid", version },
     {
       instructions:
         "fluid gives you disposable microVM sandboxes to try changes in before they reach real machines. " +
-        "Create a sandbox, run commands and edit files in it, record the working steps as a playbook, then " +
-        "destroy the sandbox.",
+        "Create a sandbox, run commands and edit files in it, then turn what changed into a change request " +
+        "(its playbook verified on a fresh clone) for a person to review and approve, and destroy the sandbox.",
     },
   );
   const ctx: ToolContext = {
@@ -36,11 +38,14 @@ export function createMcpServer(options: McpServerOptions): McpServer {
     pollIntervalMs: options.pollIntervalMs ?? 1000,
     // The server itself gives a host 10 minutes to create a sandbox.
     createTimeoutMs: options.createTimeoutMs ?? 11 * 60_000,
+    // A verification boots a clone and runs the playbook twice; the server bounds each run itself.
+    verifyTimeoutMs: options.verifyTimeoutMs ?? 30 * 60_000,
     agentId: options.agentId ?? "fluid-mcp",
   };
   registerSandboxTools(server, ctx);
   registerFileTools(server, ctx);
   registerDiffTools(server, ctx);
+  registerChangeRequestTools(server, ctx);
   registerPlaybookTools(server, ctx);
   registerSourceTools(server, ctx);
   registerSourceInspectionTools(server, ctx);

@@ -14,6 +14,8 @@ export interface ToolContext {
   pollIntervalMs: number;
   /** How long create_sandbox waits for RUNNING before handing the agent the sandbox id to check later. */
   createTimeoutMs: number;
+  /** How long verify_change_request waits for a verification before handing the agent the id to check later. */
+  verifyTimeoutMs: number;
   /** Recorded on every sandbox create_sandbox makes, so the audit trail shows which agent made it. */
   agentId: string;
 }
