@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -253,6 +253,48 @@ describe("fluid change", () => {
         state: "rejected",
         approvals: [{ decision: "reject", comment: "not now" }],
       });
+    });
+  });
+
+  describe("export and apply", () => {
+    it("approve with the hashes one reviewed is refused (409) when they are not the current ones", async () => {
+      const cr = await f.verified(f.admin.caller);
+      const result = await fluid("approver", [
+        "change",
+        "approve",
+        cr.id,
+        "--diff-hash",
+        cr.diff_hash,
+        "--playbook-hash",
+        "0".repeat(64),
+      ]);
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toContain("hash differs");
+      expect((await f.t.call("GET", `${f.base}/${cr.id}`, { as: f.admin.caller })).body.approvals).toEqual([]);
+    });
+
+    it("export writes the playbook, inventory, diff, verification and checksums, private to the user", async () => {
+      const cr = await f.verified(f.admin.caller);
+      const out = join(dir, "bundle");
+      const result = await fluid("author", ["change", "export", cr.id, "--out", out]);
+      expect(result.code, result.stderr).toBe(0);
+      expect(await readFile(join(out, "playbook.yml"), "utf8")).toBe(generatedPlaybook);
+      expect(await readFile(join(out, "SHA256SUMS"), "utf8")).toContain(
+        `${playbookHash(generatedPlaybook)}  playbook.yml\n`,
+      );
+      expect(JSON.parse(await readFile(join(out, "verification.json"), "utf8"))).toMatchObject({ passed: true });
+      expect(JSON.parse(await readFile(join(out, "diff.json"), "utf8")).hash).toBe(cr.diff_hash);
+      expect(await readFile(join(out, "inventory.ini"), "utf8")).toContain("[fluid_target]");
+      expect((await stat(join(out, "playbook.yml"))).mode & 0o777).toBe(0o600);
+    });
+
+    it("apply of a request made from an image says there is nothing to apply it to (exit non-zero)", async () => {
+      const cr = await f.verified(f.admin.caller);
+      await fluid("approver", ["change", "approve", cr.id]);
+      const result = await fluid("approver", ["change", "apply", cr.id, "--check-only"]);
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toContain("export it instead");
+      expect(f.daemon.commands("applyPlaybook")).toEqual([]);
     });
   });
 });

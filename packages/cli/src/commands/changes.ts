@@ -3,6 +3,7 @@ import { type Command, Option } from "commander";
 import { changeRequestPath, getChangeRequest, startVerification, untilVerified } from "../change-requests.js";
 import type { Connection } from "../connection.js";
 import { CliError, EXIT } from "../output.js";
+import { registerChangeApplyCommands } from "./change-apply.js";
 import { renderChangeRequest, renderChangeRequestList, renderVerification } from "./change-render.js";
 import { playbookIdFor } from "./playbooks.js";
 import { renderDiff } from "./sandbox-diff.js";
@@ -13,6 +14,12 @@ import { allPages, connectFor, emit, PAGE_SIZE, withSpinner } from "./shared.js"
 const ID_ARG = "change request id";
 const STATES = ["draft", "verifying", "verified", "verification_failed", "approved", "rejected", "applied"];
 const VERIFY_POLL_MS = 1000;
+
+interface ApproveOptions {
+  comment?: string;
+  diffHash?: string;
+  playbookHash?: string;
+}
 
 interface CreateOptions {
   title: string;
@@ -166,13 +173,18 @@ every mismatch. Ctrl+C stops waiting, not the verification: see it with fluid ch
     .description("approve a verified change request at its current hashes (admin, not its author)")
     .argument("<id>", ID_ARG)
     .option("--comment <text>", "recorded with the approval")
+    .option("--diff-hash <sha256>", "the diff hash you reviewed (default: the current one)")
+    .option("--playbook-hash <sha256>", "the playbook hash you reviewed (default: the current one)")
     .addHelpText(
       "after",
-      "\nThe approval binds to the diff and playbook hashes it names: an edit after it leaves it stale.",
+      "\nThe approval binds to the diff and playbook hashes it names: an edit after it leaves it stale. Pass the\n" +
+        "hashes `fluid change show` printed to be sure you approve what you read (409 if it changed since).",
     )
-    .action(async (id: string, options: { comment?: string }, command: Command) => {
+    .action(async (id: string, options: ApproveOptions, command: Command) => {
       const conn = await connectFor(command);
-      const { diff_hash, playbook_hash } = await getChangeRequest(conn, id);
+      const current = await getChangeRequest(conn, id);
+      const diff_hash = options.diffHash ?? current.diff_hash;
+      const playbook_hash = options.playbookHash ?? current.playbook_hash;
       const approved = await unwrap(
         conn.client.POST("/v1/orgs/{slug}/change-requests/{changeRequestId}/approve", {
           ...changeRequestPath(conn, id),
@@ -201,6 +213,8 @@ every mismatch. Ctrl+C stops waiting, not the verification: see it with fluid ch
       );
       emit(command, rejected, () => `Rejected ${rejected.id}\n`);
     });
+
+  registerChangeApplyCommands(change);
 }
 
 function waitForVerification(command: Command, conn: Connection, started: ChangeRequest): Promise<ChangeRequest> {
