@@ -85,7 +85,6 @@ describe("generatePlaybook: accounts, units, cron", () => {
     expect(taskNamed(play, "Enable app.service")?.["ansible.builtin.systemd_service"]).toEqual({
       name: "app.service",
       enabled: true,
-      daemon_reload: true,
     });
     expect(taskNamed(play, "Mask apt-daily.timer")?.["ansible.builtin.systemd_service"]).toEqual({
       name: "apt-daily.timer",

@@ -57,11 +57,11 @@ export async function planPackages(changes: readonly Change[], root: SandboxRoot
 
 /**
  * Unit tasks: enable, disable, mask, unmask, as the diff records them in /etc. Nothing is started
- * or stopped: a mounted disk does not say what runs. The first task reloads systemd so unit files
- * the file tasks wrote are known.
+ * or stopped: a mounted disk does not say what runs. No daemon_reload: `systemctl enable` reads unit
+ * files from disk (and reloads a running manager itself), while an explicit reload fails where
+ * systemd is installed but not PID 1 (a sandbox under fluid's own init).
  */
 export function planUnits(changes: readonly Change[], plan: Plan): void {
-  let first = true;
   for (const unit of changes.filter((c): c is UnitChange => c.kind === "unit")) {
     const wasEnabled = unit.action === "added" ? false : (unit.from?.wanted_by ?? unit.wanted_by).length > 0;
     const wasMasked = unit.action === "added" ? false : (unit.from?.masked ?? unit.masked);
@@ -83,8 +83,6 @@ export function planUnits(changes: readonly Change[], plan: Plan): void {
       );
     }
     if (verbs.length === 0) continue;
-    if (first) args.daemon_reload = true;
-    first = false;
     plan.add("units", {
       name: `${verbs.join(" and ")} ${unit.name}`,
       module: "ansible.builtin.systemd_service",
