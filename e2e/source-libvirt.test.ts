@@ -568,6 +568,74 @@ describe.skipIf(missing.length > 0)(
       ]);
     });
 
+    it("through the API: a change request made in a clone is verified, checked on the VM, refused on drift, then applied once", {
+      timeout: 1_500_000,
+    }, async () => {
+      // Self-approval on: this test is about applying; the two-person rule is e2e/review.test.ts's.
+      expect((await owner("PATCH", "/v1/orgs/acme", { allow_self_approval: true })).status).toBe(200);
+      const created = await api("POST", "/v1/orgs/acme/sandboxes", {
+        source_vm: VM,
+        source_host_id: sourceHostId,
+        memory_mb: 512,
+      });
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+      const line = `changed-through-a-change-request ${RUN}`;
+      const edit = await api("POST", `/v1/orgs/acme/sandboxes/${created.body.id}/run`, {
+        command: `echo '${line}' >> /etc/fluid-source-marker`,
+        timeout_seconds: 60,
+      });
+      expect(edit.body.exit_code).toBe(0);
+      const cr = await api("POST", "/v1/orgs/acme/change-requests", {
+        sandbox_id: created.body.id,
+        title: "One more line in the marker",
+      });
+      expect(cr.status, JSON.stringify(cr.body)).toBe(201);
+      expect(cr.body.source).toMatchObject({ kind: "source_vm", vm: VM, source_host_id: sourceHostId });
+      const url = `/v1/orgs/acme/change-requests/${cr.body.id}`;
+      let started = Date.now();
+      expect((await api("POST", `${url}/verify`)).status).toBe(202);
+      let shown = (await api("GET", url)).body;
+      while (shown.state === "verifying") {
+        if (Date.now() - started > 1_200_000) throw new Error("still verifying after 20 minutes");
+        await sleep(2000);
+        shown = (await api("GET", url)).body;
+      }
+      timings.verifySourceClone = Date.now() - started;
+      expect(shown.verification, JSON.stringify(shown.verification)).toMatchObject({ passed: true, equivalent: true });
+      const approved = await api("POST", `${url}/approve`, {
+        diff_hash: shown.diff_hash,
+        playbook_hash: shown.playbook_hash,
+      });
+      expect(approved.body.state).toBe("approved");
+
+      const before = inVm("cat /etc/fluid-source-marker").stdout;
+      started = Date.now();
+      const checked = await api("POST", `${url}/apply`, { check_only: true });
+      timings.applyCheckViaApi = Date.now() - started;
+      expect(checked.status, JSON.stringify(checked.body)).toBe(200);
+      expect(checked.body.result).toMatchObject({ outcome: "checked", drift: [] });
+      expect(checked.body.result.check.log_excerpt).toContain(`+${line}`);
+      expect(inVm("cat /etc/fluid-source-marker").stdout).toBe(before);
+
+      // Production changed behind fluid's back: the change no longer applies as verified.
+      expect(inVm("echo out-of-band >> /etc/fluid-source-marker").status).toBe(0);
+      const drifted = await api("POST", `${url}/apply`, {});
+      expect(drifted.status).toBe(409);
+      expect(drifted.body.error.message).toContain("/etc/fluid-source-marker");
+      expect(inVm("cat /etc/fluid-source-marker").stdout).toBe(`${before}out-of-band\n`);
+      expect(inVm("sed -i '$d' /etc/fluid-source-marker").status).toBe(0);
+
+      started = Date.now();
+      const applied = await api("POST", `${url}/apply`, {});
+      timings.applyViaApi = Date.now() - started;
+      expect(applied.status, JSON.stringify(applied.body)).toBe(200);
+      expect(applied.body.result).toMatchObject({ outcome: "applied", apply: { exit_code: 0 } });
+      expect(applied.body.change_request.state).toBe("applied");
+      expect(inVm("cat /etc/fluid-source-marker").stdout).toBe(`${before}${line}\n`);
+      expect((await api("POST", `${url}/apply`, {})).status).toBe(409);
+      await api("DELETE", `/v1/orgs/acme/sandboxes/${created.body.id}`);
+    });
+
     it("turned off and prepared again without apply, root refuses fluid-apply certificates even if a daemon were told otherwise", async () => {
       const disabled = await owner("PUT", `/v1/orgs/acme/source-hosts/${sourceHostId}/apply`, { enabled: false });
       expect(disabled.body.apply_enabled).toBe(false);
