@@ -208,7 +208,14 @@ describe.skipIf(missing.length > 0)(
       server = await startServer({ env: { FLUID_ENCRYPTION_KEY: randomBytes(32).toString("hex") } });
       ({ key, cookie: ownerCookie } = await server.bootstrap("acme"));
       const token = await api("POST", "/v1/orgs/acme/hosts/tokens", { name: "e2e-sources" });
-      daemon = await startDaemon({ extraArgs: ["--server", server.grpc, "--insecure", "--token", token.body.token] });
+      // Bridged (on a subnet apart from the libvirt network's): verifying a change request runs ansible-playbook
+      // from this host into a clone over SSH, which user-mode networking cannot reach.
+      daemon = await startDaemon({
+        network: "bridge",
+        bridge: "fle2esrc0",
+        subnet: "10.92.40.0/24",
+        extraArgs: ["--server", server.grpc, "--insecure", "--token", token.body.token],
+      });
       for (let i = 0; (await api("GET", "/v1/orgs/acme/hosts")).body.hosts?.[0]?.status !== "ONLINE"; i++) {
         if (i > 150) throw new Error("the daemon did not come online");
         await sleep(200);

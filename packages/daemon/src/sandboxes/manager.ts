@@ -453,11 +453,17 @@ export class SandboxManager {
     const agent = await this.agent(id);
     const limits = { timeoutMs: 30_000, maxOutputBytes: 65_536 };
     const caLine = `${ca.publicKeyLine()}\n`;
-    const trusted = (await agent.readFile("/etc/ssh/fluid_ca.pub", 4096).catch(() => undefined))?.data.toString();
-    // Configure and reload sshd only once: a reload briefly stops it from accepting connections.
-    if (trusted !== caLine) {
+    const read = async (path: string) => (await agent.readFile(path, 4096).catch(() => undefined))?.data.toString();
+    const trusted = await read("/etc/ssh/fluid_ca.pub");
+    const principals = (await read("/etc/ssh/fluid_principals/root"))?.split("\n").filter(Boolean) ?? [];
+    const dropIn = await read("/etc/ssh/sshd_config.d/fluid.conf");
+    // Configure and reload sshd only once: a reload briefly stops it from accepting connections. The CA
+    // alone does not say it was done: a clone of a source VM this host prepared already trusts it, for
+    // other principals (fluid-readonly, and root's fluid-apply where applying is enabled).
+    if (trusted !== caLine || !principals.includes("sandbox") || dropIn === undefined) {
       await agent.execArgv(["mkdir", "-p", "/etc/ssh/sshd_config.d", "/etc/ssh/fluid_principals"], limits);
-      await this.writeFile(id, "/etc/ssh/fluid_principals/root", Buffer.from("sandbox\n"), 0o644);
+      const rootPrincipals = [...new Set([...principals, "sandbox"])].join("\n");
+      await this.writeFile(id, "/etc/ssh/fluid_principals/root", Buffer.from(`${rootPrincipals}\n`), 0o644);
       await this.writeFile(
         id,
         "/etc/ssh/sshd_config.d/fluid.conf",
