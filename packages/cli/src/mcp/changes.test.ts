@@ -149,6 +149,8 @@ describe("boundedView", () => {
     playbook_notes: [],
     verification: null,
     approvals: [],
+    applied_at: null,
+    apply_result: null,
     ...overrides,
   });
 
