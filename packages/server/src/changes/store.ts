@@ -4,6 +4,7 @@ import { notFound } from "../http/errors.js";
 import { newId } from "../lib/ids.js";
 import type { OrgScope } from "../orgs/access.js";
 import { statesFor } from "./states.js";
+import { notYetRun } from "./verification.js";
 
 /**
  * Change request storage. Every statement carries the org in SQL (another org's id finds nothing:
@@ -185,19 +186,7 @@ export async function finishVerification(
  * request still verifying gets an error instead of waiting forever. Their clones end with their lease.
  */
 export async function failInterruptedVerifications(db: Kysely<DB>, startedBefore: Date): Promise<number> {
-  const verification: Verification = {
-    passed: false,
-    first_run_changed: null,
-    second_run_changed: null,
-    equivalent: null,
-    mismatches: [],
-    first_recap: null,
-    second_recap: null,
-    log_excerpt: "",
-    duration_ms: 0,
-    clone_sandbox_id: null,
-    error: "the server stopped while this verification ran; verify again",
-  };
+  const verification = notYetRun("the server stopped while this verification ran; verify again");
   const result = await db
     .updateTable("change_requests")
     .set({ state: "verification_failed", verification: JSON.stringify(verification), updated_at: new Date() })

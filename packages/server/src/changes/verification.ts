@@ -15,6 +15,23 @@ export const verificationLimits = {
   logExcerptBytes: 8 * 1024,
 } as const;
 
+/** A verification before any of it ran: failed until each step says otherwise. */
+export function notYetRun(error?: string): Verification {
+  return {
+    passed: false,
+    first_run_changed: null,
+    second_run_changed: null,
+    equivalent: null,
+    mismatches: [],
+    first_recap: null,
+    second_recap: null,
+    log_excerpt: "",
+    duration_ms: 0,
+    clone_sandbox_id: null,
+    ...(error === undefined ? {} : { error }),
+  };
+}
+
 export interface VerificationTarget {
   request: ChangeRequest;
   /** The host the author's sandbox ran on: it has the image or the captured disk. */
@@ -60,18 +77,7 @@ export async function verifyOnClone(
 ): Promise<Verification> {
   const { request } = target;
   const started = Date.now();
-  const result: Verification = {
-    passed: false,
-    first_run_changed: null,
-    second_run_changed: null,
-    equivalent: null,
-    mismatches: [],
-    first_recap: null,
-    second_recap: null,
-    log_excerpt: "",
-    duration_ms: 0,
-    clone_sandbox_id: null,
-  };
+  const result = notYetRun();
   const logs: string[] = [];
   let cloneId: string | undefined;
   try {
