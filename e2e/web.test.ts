@@ -161,6 +161,11 @@ describe.skipIf(!haveChromium)(suite, () => {
     await page.getByLabel("Action or prefix").fill("invitation");
     await page.getByRole("button", { name: "Filter" }).click();
     await table.getByRole("cell", { name: "sandbox.created" }).waitFor({ state: "detached" });
+    // The old rows go before the filtered ones arrive: wait for those, not just for the old ones to leave.
+    await table
+      .getByRole("cell", { name: /^invitation\./ })
+      .first()
+      .waitFor();
     const actions = await table.locator("tbody td:nth-child(4)").allTextContents();
     expect(actions.length).toBeGreaterThan(0);
     expect(actions.every((a) => a.startsWith("invitation."))).toBe(true);
