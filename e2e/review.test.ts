@@ -1,10 +1,12 @@
 import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startDaemon, type TestDaemonProcess } from "./lib/daemon.js";
-import { buildImage } from "./lib/global-setup.js";
+import { buildImage, repoRoot } from "./lib/global-setup.js";
 import { startServer, type TestServerProcess } from "./lib/server.js";
 
 const isRoot = process.getuid?.() === 0;
@@ -15,6 +17,10 @@ const keep = async (name: string, value: unknown) => {
   await mkdir(exampleDir, { recursive: true });
   await writeFile(join(exampleDir, name), typeof value === "string" ? value : `${JSON.stringify(value, null, 2)}\n`);
 };
+const CHROMIUM = "/usr/bin/chromium";
+const haveChromium = existsSync(CHROMIUM);
+const REVIEWER = { email: "reviewer@example.com", password: "correct horse battery" };
+const TITLE = "Demo service with its config";
 const hasAnsible = spawnSync("ansible-playbook", ["--version"]).status === 0;
 
 const until = async (check: () => Promise<boolean>, timeoutMs: number) => {
@@ -60,10 +66,10 @@ describe.skipIf(!isRoot || !hasAnsible)("review pipeline on a real debian-12 san
     author = owner.key;
     const invited = await server.call("POST", "/v1/orgs/acme/invitations", {
       cookie: owner.cookie,
-      body: { email: "reviewer@example.com", role: "admin" },
+      body: { email: REVIEWER.email, role: "admin" },
     });
     const registered = await server.call("POST", "/v1/auth/register", {
-      body: { email: "reviewer@example.com", password: "correct horse battery", display_name: "Reviewer" },
+      body: { ...REVIEWER, display_name: "Reviewer" },
     });
     const cookie = (registered.setCookie ?? "").split(";")[0] ?? "";
     await server.call("POST", "/v1/invitations/accept", { cookie, body: { token: invited.body.token } });
@@ -124,7 +130,7 @@ describe.skipIf(!isRoot || !hasAnsible)("review pipeline on a real debian-12 san
   it("a change request carries the diff and a generated playbook that passes ansible's syntax check", async () => {
     const created = await server.call("POST", "/v1/orgs/acme/change-requests", {
       key: author,
-      body: { sandbox_id: sandboxId, title: "Demo service with its config" },
+      body: { sandbox_id: sandboxId, title: TITLE },
     });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     expect(created.body).toMatchObject({ state: "draft" });
@@ -161,17 +167,57 @@ describe.skipIf(!isRoot || !hasAnsible)("review pipeline on a real debian-12 san
     expect(verified.state).toBe("verified");
   });
 
-  it("approval: self-approval refused, stale hashes refused, a second admin approves", async () => {
+  it("approval: self-approval refused, stale hashes refused", async () => {
     const shown = (await server.call("GET", `/v1/orgs/acme/change-requests/${changeId}`, { key: author })).body;
     const hashes = { diff_hash: shown.diff_hash, playbook_hash: shown.playbook_hash };
     const path = `/v1/orgs/acme/change-requests/${changeId}/approve`;
     expect((await server.call("POST", path, { key: author, body: hashes })).status).toBe(403);
     const stale = { ...hashes, playbook_hash: "0".repeat(64) };
     expect((await server.call("POST", path, { key: reviewer, body: stale })).status).toBe(409);
-    const approved = await server.call("POST", path, { key: reviewer, body: hashes });
-    expect(approved.status, JSON.stringify(approved.body)).toBe(200);
-    expect(approved.body.state).toBe("approved");
   });
+
+  it.skipIf(!haveChromium)(
+    haveChromium
+      ? "a second admin reads the verified request in the dashboard and approves it there"
+      : `a second admin approves in the dashboard (skipped: ${CHROMIUM} is not installed; scripts/test.sh installs it)`,
+    { timeout: 120_000 },
+    async () => {
+      await approveInBrowser();
+      const after = (await server.call("GET", `/v1/orgs/acme/change-requests/${changeId}`, { key: author })).body;
+      expect(after.state).toBe("approved");
+      expect(after.approvals).toMatchObject([{ decision: "approve", current: true }]);
+    },
+  );
+
+  /** Signs the reviewer in with Chromium, opens the request from the list and presses Approve. */
+  const approveInBrowser = async () => {
+    // As root Chromium refuses its sandbox; the pages it loads here are our own.
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+      await page.goto(`${server.url}/sign-in`);
+      await page.getByLabel("Email").fill(REVIEWER.email);
+      await page.getByLabel("Password").fill(REVIEWER.password);
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page
+        .getByRole("navigation", { name: "Sections" })
+        .getByRole("link", { name: "Change requests", exact: true })
+        .click();
+      await page.getByRole("link", { name: TITLE }).click();
+      await page.getByText("Passed", { exact: true }).waitFor();
+      const diff = page.getByRole("table", { name: "Changes to /etc/demo/app.conf" });
+      await diff.locator("tr.diff-added", { hasText: "listen 8080" }).waitFor();
+      await page.getByRole("button", { name: "Approve" }).click();
+      await page
+        .getByRole("list", { name: "Approvals and rejections" })
+        .getByText("current", { exact: true })
+        .waitFor();
+      expect(await page.getByRole("alert").count()).toBe(0);
+      await page.screenshot({ path: join(repoRoot, "docs/screenshots/change-request-approved.png"), fullPage: true });
+    } finally {
+      await browser.close();
+    }
+  };
 
   it("editing the playbook after approval clears it; a broken playbook fails verification with a mismatch", {
     timeout: 1_000_000,

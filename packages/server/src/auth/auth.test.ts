@@ -82,6 +82,12 @@ describe.each(databaseKinds)("auth and sessions (%s)", (kind) => {
       expect(me.body.user.id).toBe(user.id);
     });
 
+    it("offers no OAuth provider when none is configured", async () => {
+      const providers = await t.call("GET", "/v1/auth/providers");
+      expect(providers.status).toBe(200);
+      expect(providers.body).toEqual({ providers: [] });
+    });
+
     it("register never returns the password hash", async () => {
       const response = await register(uniqueEmail("nohash"));
       expect(response.statusCode).toBe(201);

@@ -75,6 +75,23 @@ export function oauthRoutes(app: App, ctx: AppContext): void {
     return found;
   };
 
+  app.get(
+    "/v1/auth/providers",
+    {
+      config: { public: true },
+      schema: {
+        operationId: "listSignInProviders",
+        tags: ["auth"],
+        summary: "The OAuth providers this server offers for sign-in (the dashboard shows a button for each)",
+        response: {
+          200: z.object({ providers: z.array(z.enum(["github", "google"])) }),
+          ...errorResponses,
+        },
+      },
+    },
+    async () => ({ providers: (["github", "google"] as const).filter((name) => providers[name]) }),
+  );
+
   for (const name of ["github", "google"] as const) {
     const titled = `${name[0]?.toUpperCase()}${name.slice(1)}`;
     app.get(

@@ -202,6 +202,12 @@ describe.each(databaseKinds)("GitHub sign-in (%s)", (kind) => {
     expect(statuses[20]).toBe(429);
   });
 
+  it("lists only the configured providers, without a session", async () => {
+    const res = await t.server.app.inject({ method: "GET", url: "/v1/auth/providers" });
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(res.body)).toEqual({ providers: ["github"] });
+  });
+
   it("an unconfigured provider answers 501", async () => {
     const res = await t.server.app.inject({ method: "GET", url: "/v1/auth/google" });
     expect(res.statusCode).toBe(501);

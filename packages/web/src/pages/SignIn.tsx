@@ -1,6 +1,7 @@
 import { type FormEvent, useState } from "react";
 import { Link } from "../components/Link";
 import { ErrorNotice } from "../components/Notice";
+import { OAuthButtons } from "../components/OAuthButtons";
 import { useAction } from "../lib/action";
 import { api, unwrap } from "../lib/api";
 import { navigate } from "../lib/router";
@@ -63,6 +64,7 @@ export function SignIn({ register = false }: { register?: boolean }) {
           {register ? "Sign up" : "Sign in"}
         </button>
       </form>
+      {!register && <OAuthButtons />}
       <p>
         {register ? (
           <>
