@@ -173,11 +173,15 @@ describe.each(databaseKinds)("POST …/sandboxes/{id}/fork (%s)", (kind) => {
     expect((await fork({ count: 1 }, theirs, member)).status).toBe(201);
   });
 
-  it("refuses with 503 when the parent's host has no room for all of them, without asking it", async () => {
+  it("refuses with 503 when the parent's host has no room for all of them, before taking a snapshot", async () => {
     const big = await createSandbox({ name: "big", memory_mb: 3072 });
     const res = await fork({ count: 2 }, big);
     expect(res.status).toBe(503);
     expect(res.body.error.code).toBe("no_capacity");
+    expect(res.body.error.message).toMatch(
+      /^the parent's host cannot take the forks: no host has 6144 MB of memory free/,
+    );
+    expect(daemon.commands("createSnapshot")).toHaveLength(0);
     expect(daemon.commands("forkSandbox")).toHaveLength(0);
   });
 

@@ -41,6 +41,8 @@ export class SandboxForks {
     this.sandboxes.assertCanModify(scope, parent);
     this.sandboxes.assertState(parent, ["RUNNING", "STOPPED"], "fork");
     if (input.names) await this.assertNamesFree(this.db, scope.orgId, input.names);
+    // Checked again under lock when recording them; checked here so a refusal takes no snapshot.
+    await this.assertRoom(this.db, scope.orgId, parent.host_id, parent, input.count, { lock: false });
     const snapshot = input.snapshotId
       ? await this.snapshotOf(scope, parent.id, input.snapshotId)
       : await this.sandboxes.snapshot(scope, parent.id, {
@@ -99,47 +101,9 @@ export class SandboxForks {
    * cannot take the same names).
    */
   private async reserve(scope: OrgScope, parent: Sandbox, snapshot: Snapshot, input: ForkInput): Promise<Sandbox[]> {
-    if (!this.ctx.hosts.isConnected(snapshot.host_id)) {
-      throw new AppError("host_unavailable", "the host holding the snapshot is not connected");
-    }
-    const policy = { cpuOvercommit: this.ctx.config.cpuOvercommit };
-    const demand = {
-      vcpus: parent.vcpus * input.count,
-      memoryMb: parent.memory_mb * input.count,
-      diskMb: sandboxDefaults.diskMb * input.count,
-    };
     return this.db.transaction().execute(async (tx) => {
       await tx.selectFrom("orgs").select("id").where("id", "=", scope.orgId).forUpdate().execute();
-      const host = await tx
-        .selectFrom("hosts")
-        .select(["id", "total_cpus", "total_memory_mb", "available_memory_mb", "available_disk_mb", "status"])
-        .where("id", "=", snapshot.host_id)
-        .where("org_id", "=", scope.orgId)
-        .forUpdate()
-        .executeTakeFirst();
-      if (host?.status !== "ONLINE") throw new AppError("host_unavailable", "the host holding the snapshot is offline");
-      const committed = await tx
-        .selectFrom("sandboxes")
-        .select((s) => [s.fn.sum<string>("vcpus").as("vcpus"), s.fn.sum<string>("memory_mb").as("memory_mb")])
-        .where("host_id", "=", host.id)
-        .where("ended_at", "is", null)
-        .where("state", "in", ["CREATING", "RUNNING"])
-        .executeTakeFirstOrThrow();
-      const placement: PlacementHost = {
-        id: host.id,
-        totalCpus: host.total_cpus,
-        totalMemoryMb: host.total_memory_mb,
-        availableMemoryMb: host.available_memory_mb,
-        availableDiskMb: host.available_disk_mb,
-        committedVcpus: Number(committed.vcpus ?? 0),
-        committedMemoryMb: Number(committed.memory_mb ?? 0),
-      };
-      if (rankHosts([placement], demand, policy).length === 0) {
-        throw new AppError(
-          "no_capacity",
-          `the parent's host cannot take the forks: ${explainNoFit([placement], demand, policy)}`,
-        );
-      }
+      const host = await this.assertRoom(tx, scope.orgId, snapshot.host_id, parent, input.count, { lock: true });
       const names = input.names ?? (await this.defaultNames(tx, scope.orgId, parent, input.count));
       if (input.names) await this.assertNamesFree(tx, scope.orgId, names);
       const expiresAt = new Date(Date.now() + this.ctx.config.defaultTtlMs);
@@ -196,6 +160,60 @@ export class SandboxForks {
       }
       return rows;
     });
+  }
+
+  /**
+   * Whether the host can take `count` more sandboxes the size of `parent`, counted as create's
+   * placement counts; with `lock` the host row stays locked until the transaction ends.
+   */
+  private async assertRoom(
+    db: Kysely<DB>,
+    orgId: string,
+    hostId: string,
+    parent: Sandbox,
+    count: number,
+    options: { lock: boolean },
+  ): Promise<PlacementHost> {
+    if (!this.ctx.hosts.isConnected(hostId)) {
+      throw new AppError("host_unavailable", "the host holding the snapshot is not connected");
+    }
+    let query = db
+      .selectFrom("hosts")
+      .select(["id", "total_cpus", "total_memory_mb", "available_memory_mb", "available_disk_mb", "status"])
+      .where("id", "=", hostId)
+      .where("org_id", "=", orgId);
+    if (options.lock) query = query.forUpdate();
+    const host = await query.executeTakeFirst();
+    if (host?.status !== "ONLINE") throw new AppError("host_unavailable", "the host holding the snapshot is offline");
+    const committed = await db
+      .selectFrom("sandboxes")
+      .select((s) => [s.fn.sum<string>("vcpus").as("vcpus"), s.fn.sum<string>("memory_mb").as("memory_mb")])
+      .where("host_id", "=", host.id)
+      .where("ended_at", "is", null)
+      .where("state", "in", ["CREATING", "RUNNING"])
+      .executeTakeFirstOrThrow();
+    const placement: PlacementHost = {
+      id: host.id,
+      totalCpus: host.total_cpus,
+      totalMemoryMb: host.total_memory_mb,
+      availableMemoryMb: host.available_memory_mb,
+      availableDiskMb: host.available_disk_mb,
+      committedVcpus: Number(committed.vcpus ?? 0),
+      committedMemoryMb: Number(committed.memory_mb ?? 0),
+    };
+    const policy = { cpuOvercommit: this.ctx.config.cpuOvercommit };
+    const demand = {
+      vcpus: parent.vcpus * count,
+      memoryMb: parent.memory_mb * count,
+      diskMb: sandboxDefaults.diskMb * count,
+    };
+    if (rankHosts([placement], demand, policy).length === 0) {
+      throw new AppError(
+        "no_capacity",
+        `the parent's host cannot take the forks: ${explainNoFit([placement], demand, policy)}`,
+      );
+    }
+    return placement;
   }
 
   private async provision(parent: Sandbox, snapshot: Snapshot, clones: Sandbox[]): Promise<Sandbox[]> {
