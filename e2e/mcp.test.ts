@@ -86,6 +86,7 @@ describe("fluid mcp over stdio, driven by the official MCP client, against serve
       "get_sandbox",
       "list_vms",
       "create_snapshot",
+      "fork_sandbox",
       "create_playbook",
       "add_playbook_task",
       "edit_file",
@@ -116,7 +117,7 @@ describe("fluid mcp over stdio, driven by the official MCP client, against serve
         expect(typeof tool?.annotations?.[hint], `${name}.${hint}`).toBe("boolean");
       }
     }
-    expect(tools).toHaveLength(31);
+    expect(tools).toHaveLength(32);
     expect(byName.get("create_sandbox")?.inputSchema).toMatchObject({
       required: ["source_vm"],
       properties: { source_vm: { type: "string" }, cpu: {}, memory_mb: {}, live: { type: "boolean" } },

@@ -32,6 +32,17 @@ describe("@fluid/sdk against a real server", () => {
     await expect(failure).rejects.toMatchObject({ status: 404, code: "not_found", message: "organization not found" });
   });
 
+  it("types the fork operation: count and optional snapshot_id and names, answered with {sandboxes}", async () => {
+    const client = createClient({ baseUrl: t.restUrl, apiKey: key });
+    const fork = unwrap(
+      client.POST("/v1/orgs/{slug}/sandboxes/{id}/fork", {
+        params: { path: { slug: "acme", id: "00000000-0000-4000-8000-000000000000" } },
+        body: { count: 2, names: ["a", "b"] },
+      }),
+    ).then((result) => result.sandboxes.map((s) => s.forked_from));
+    await expect(fork).rejects.toMatchObject({ status: 404, code: "not_found", message: "sandbox not found" });
+  });
+
   it("without a key the server answers 401", async () => {
     const anonymous = createClient({ baseUrl: t.restUrl });
     await expect(unwrap(anonymous.GET("/v1/orgs"))).rejects.toMatchObject({ status: 401, code: "unauthenticated" });

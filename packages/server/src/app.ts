@@ -23,6 +23,7 @@ import { invitationRoutes } from "./orgs/invitation-routes.js";
 import { memberRoutes } from "./orgs/member-routes.js";
 import { orgRoutes } from "./orgs/routes.js";
 import { playbookRoutes } from "./playbooks/routes.js";
+import { forkRoutes } from "./sandboxes/fork-routes.js";
 import { sandboxRoutes } from "./sandboxes/routes.js";
 import { sourceHostRoutes } from "./sources/routes.js";
 import { sourceVmRoutes } from "./sources/vm-routes.js";
@@ -102,6 +103,7 @@ export async function buildApp(ctx: AppContext): Promise<App> {
   apiKeyRoutes(app, ctx);
   hostRoutes(app, ctx);
   sandboxRoutes(app, ctx);
+  forkRoutes(app, ctx);
   sourceHostRoutes(app, ctx);
   sourceVmRoutes(app, ctx);
   playbookRoutes(app, ctx);

@@ -7,6 +7,7 @@ import { namedSourceHost } from "../source-hosts.js";
 import { START_A_HOST } from "./hosts.js";
 import { registerSandboxDiffCommand } from "./sandbox-diff.js";
 import { registerSandboxFileCommands } from "./sandbox-files.js";
+import { registerSandboxForkCommand } from "./sandbox-fork.js";
 import { getSandbox, listSandboxes, SANDBOX_ARG, sandboxId, snapshotIdFor } from "./sandbox-lookup.js";
 import {
   allPages,
@@ -236,6 +237,8 @@ Examples:
         () => `${snapshot.id}\nRestore it with: fluid sandbox restore ${snapshot.sandbox_id} ${snapshot.id}\n`,
       );
     });
+
+  registerSandboxForkCommand(sandbox);
 
   sandbox
     .command("snapshots")

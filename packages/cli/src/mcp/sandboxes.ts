@@ -11,7 +11,7 @@ export const SandboxId = z.uuid({ message: "must be a sandbox id (a UUID, as ret
 
 const State = z.enum(["CREATING", "RUNNING", "STOPPED", "DESTROYED", "ERROR"]);
 
-const SandboxDetail = z.object({
+export const SandboxDetail = z.object({
   sandbox_id: z.string(),
   name: z.string(),
   state: State,
@@ -27,7 +27,7 @@ const SandboxDetail = z.object({
   error: z.string().nullable(),
 });
 
-function detail(s: Sandbox): z.output<typeof SandboxDetail> {
+export function detail(s: Sandbox): z.output<typeof SandboxDetail> {
   return {
     sandbox_id: s.id,
     name: s.name,
@@ -45,7 +45,7 @@ function detail(s: Sandbox): z.output<typeof SandboxDetail> {
   };
 }
 
-const sandboxPath = (org: string, id: string) => ({ params: { path: { slug: org, id } } });
+export const sandboxPath = (org: string, id: string) => ({ params: { path: { slug: org, id } } });
 
 export function registerSandboxTools(server: McpServer, ctx: ToolContext): void {
   defineTool(server, "list_sandboxes", {

@@ -26,6 +26,11 @@ const expected: Record<string, { hints: Hints; required: string[]; optional: str
   get_sandbox: { hints: [true, false, true, false], required: ["sandbox_id"], optional: [] },
   list_vms: { hints: [true, false, true, true], required: [], optional: ["source_host"] },
   create_snapshot: { hints: [false, false, false, false], required: ["sandbox_id"], optional: ["name"] },
+  fork_sandbox: {
+    hints: [false, false, false, false],
+    required: ["sandbox_id"],
+    optional: ["count", "snapshot_id", "names"],
+  },
   create_playbook: {
     hints: [false, false, false, false],
     required: ["name"],
@@ -87,7 +92,7 @@ describe("the fluid MCP server", () => {
     expect(f.client.getInstructions()).toMatch(/sandboxes/);
   });
 
-  it("lists the original 17 tools plus extend_sandbox, write_file, list_files, diff_sandbox, change requests and typed source inspection", async () => {
+  it("lists the original 17 tools plus extend_sandbox, write_file, list_files, diff_sandbox, fork_sandbox, change requests and typed source inspection", async () => {
     const { tools } = await f.client.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual(Object.keys(expected).sort());
   });

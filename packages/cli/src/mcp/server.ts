@@ -4,6 +4,7 @@ import type { Connection } from "../connection.js";
 import { registerChangeRequestTools } from "./changes.js";
 import { registerDiffTools } from "./diff.js";
 import { registerFileTools } from "./files.js";
+import { registerForkTool } from "./fork.js";
 import { registerPlaybookTools } from "./playbooks.js";
 import { registerSandboxTools } from "./sandboxes.js";
 import { registerSourceInspectionTools } from "./source-inspect.js";
@@ -43,6 +44,7 @@ export function createMcpServer(options: McpServerOptions): McpServer {
     agentId: options.agentId ?? "fluid-mcp",
   };
   registerSandboxTools(server, ctx);
+  registerForkTool(server, ctx);
   registerFileTools(server, ctx);
   registerDiffTools(server, ctx);
   registerChangeRequestTools(server, ctx);

@@ -1,4 +1,5 @@
 import { userNetwork } from "../network/qemu-args.js";
+import { HOST_KEY_TYPES } from "./host-keys.js";
 import type { NetAttachment } from "./ports.js";
 
 const hostnamePattern = /^[A-Za-z0-9][A-Za-z0-9-]{0,62}$/;
@@ -42,7 +43,7 @@ export function identityFiles(hostname: string, machineId: string): Array<{ path
 
 /**
  * Guest commands that move a restored clone onto its own MAC and address (bridged sandboxes) and
- * give it fresh SSH host keys (images with sshd); empty when nothing needs a process. Every value
+ * put its fresh SSH host keys in force (images with sshd); empty when nothing needs a process. Every value
  * is validated before it is placed in the script, so nothing can inject shell into the guest either.
  */
 export function reidentifyCommands(net: NetAttachment, options: { sshd: boolean }): string {
@@ -63,9 +64,11 @@ export function reidentifyCommands(net: NetAttachment, options: { sshd: boolean 
     );
   }
   if (options.sshd) {
+    // The new keys are already written (see host-keys.ts); keys of any other type are the parent's.
+    const kept = HOST_KEY_TYPES.map((type) => `! -name 'ssh_host_${type}_key*'`).join(" ");
     lines.push(
-      "rm -f /etc/ssh/ssh_host_*",
-      "ssh-keygen -A >/dev/null",
+      "chmod 600 /etc/ssh/ssh_host_*_key",
+      `find /etc/ssh -maxdepth 1 -name 'ssh_host_*' ${kept} -delete`,
       'if [ -f /run/sshd.pid ]; then kill "$(cat /run/sshd.pid)" || true; fi',
     );
   }

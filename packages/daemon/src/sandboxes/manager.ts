@@ -20,6 +20,7 @@ import {
   streamLongChain,
 } from "./disk-layers.js";
 import { SandboxError } from "./errors.js";
+import { generateHostKeys } from "./host-keys.js";
 import { hostnameFor, identityFiles, identityParams, reidentifyCommands } from "./identity.js";
 import type { ImageSource, NetAttachment, SandboxNetwork } from "./ports.js";
 import { withQuiescedGuest } from "./quiesce.js";
@@ -696,15 +697,19 @@ export class SandboxManager {
   private async reidentify(row: SandboxRow, net: NetAttachment): Promise<void> {
     const agent = await this.agent(row.id);
     const image = await this.o.images.resolve(row.image);
-    for (const file of identityFiles(hostnameFor(row.name), randomBytes(16).toString("hex"))) {
+    const hostname = hostnameFor(row.name);
+    const hostKeys = image.sshd ? await generateHostKeys(hostname) : [];
+    for (const file of [...identityFiles(hostname, randomBytes(16).toString("hex")), ...hostKeys]) {
       await agent.writeFile(file.path, file.data);
     }
     await agent.writeFile("/dev/urandom", randomBytes(64));
     const commands = reidentifyCommands(net, { sshd: image.sshd });
     if (!commands) return;
     const result = await agent.exec({ command: commands, timeoutMs: 60_000, maxOutputBytes: 65_536 });
-    if (result.exitCode !== 0)
-      throw new Error(`re-identifying the clone failed: ${result.stderr.toString("utf8").slice(0, 500)}`);
+    if (result.exitCode !== 0) {
+      const why = result.timedOut ? "timed out after 60 s" : result.stderr.toString("utf8").slice(0, 500);
+      throw new Error(`re-identifying the clone failed: ${why}`);
+    }
   }
 
   // ---- background enforcement and recovery -------------------------------------------------

@@ -7,6 +7,7 @@ import { sandboxDefaults } from "../sandboxes/defaults.js";
 import { SandboxError } from "../sandboxes/errors.js";
 import type { SandboxManager } from "../sandboxes/manager.js";
 import type { PullPhase, PullProgress } from "../sources/pull.js";
+import { forkSandbox } from "./fork-handler.js";
 import { asSandboxError, handleSourceCommand, type SourceServices, sourceHostFor } from "./source-handlers.js";
 
 type Reply = MessageInitShape<typeof HostMessageSchema>["payload"];
@@ -172,6 +173,8 @@ export async function handleCommand(
       const row = await manager.restore(payload.value.sandboxId, payload.value.snapshotId);
       return { case: "sandboxRestored", value: { sandboxId: row.id, state: row.state, ipAddress: row.ip ?? "" } };
     }
+    case "forkSandbox":
+      return forkSandbox(manager, payload.value);
     case "diffSandbox": {
       const c = payload.value;
       const noise = c.noiseOverrideJson ? parseNoiseOverride(c.noiseOverrideJson) : undefined;

@@ -173,6 +173,9 @@ export interface SandboxesTable {
   end_reason: EndReason | null;
   /** While CREATING: what the host last reported (see SandboxProgress in the protocol). */
   progress: ColumnType<CreationProgress | null, string | null | undefined, string | null>;
+  /** For a fork: the sandbox it was forked from, and the snapshot of it the fork started from. */
+  forked_from: ColumnType<string | null, string | null | undefined, string | null>;
+  fork_snapshot_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface CreationProgress {

@@ -18,7 +18,8 @@ import {
   snapshotView,
 } from "./views.js";
 
-const Name = z
+/** A sandbox's name, as create and fork take it. */
+export const SandboxName = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "must be 1-63 letters, digits, dots, dashes or underscores");
 const ImageName = z
@@ -27,7 +28,7 @@ const ImageName = z
 
 const CreateBody = z.strictObject({
   source_vm: ImageName.describe("image name, or the source VM to clone"),
-  name: Name.optional(),
+  name: SandboxName.optional(),
   vcpus: z.number().int().min(1).max(sandboxLimits.maxVcpus).optional(),
   memory_mb: z.number().int().min(sandboxLimits.minMemoryMb).max(sandboxLimits.maxMemoryMb).optional(),
   ttl_seconds: z
@@ -83,7 +84,7 @@ const RunBody = z.strictObject({
     .optional(),
 });
 
-const SandboxParams = z.strictObject({ slug: OrgParams.shape.slug, id: Uuid });
+export const SandboxParams = z.strictObject({ slug: OrgParams.shape.slug, id: Uuid });
 const ListQuery = Pagination.extend({
   include_ended: z
     .enum(["true", "false"])

@@ -63,9 +63,9 @@ const activeStates: SandboxState[] = ["CREATING", "RUNNING"];
 
 type Reply = HostMessage["payload"];
 type ReplyCase = NonNullable<Reply["case"]>;
-type ReplyValue<C extends ReplyCase> = Extract<Reply, { case: C }>["value"];
+export type ReplyValue<C extends ReplyCase> = Extract<Reply, { case: C }>["value"];
 
-function expectReply<C extends ReplyCase>(reply: HostMessage, kind: C): ReplyValue<C> {
+export function expectReply<C extends ReplyCase>(reply: HostMessage, kind: C): ReplyValue<C> {
   const payload = reply.payload;
   if (payload.case !== kind) {
     throw new HostCommandError("protocol_error", `expected ${kind}, host sent ${payload.case ?? "nothing"}`);
@@ -392,7 +392,7 @@ export class SandboxService {
     throw new AppError("conflict", "sandbox was destroyed while it was being created");
   }
 
-  private async compensate(sandbox: Sandbox): Promise<void> {
+  async compensate(sandbox: Sandbox): Promise<void> {
     try {
       await this.hosts.request(
         sandbox.host_id,
@@ -414,7 +414,7 @@ export class SandboxService {
    * Records an end exactly once, with its audit event; returns the ended row, or undefined if it had
    * already ended. `actor` is null when the server or a host ended it (lease, crash, lost host).
    */
-  private async end(
+  async end(
     id: string,
     reason: EndReason,
     state: SandboxState,
@@ -440,7 +440,7 @@ export class SandboxService {
     });
   }
 
-  private assertCanModify(scope: OrgScope, sandbox: Sandbox): void {
+  assertCanModify(scope: OrgScope, sandbox: Sandbox): void {
     if (!atLeast(scope.role, "member")) throw forbidden("viewers cannot change sandboxes");
     if (!mayEnter(scope, sandbox)) throw forbidden("only admins can change sandboxes created by someone else");
   }
@@ -450,7 +450,7 @@ export class SandboxService {
     if (!mayEnter(scope, sandbox)) throw forbidden("only admins can read sandboxes created by someone else");
   }
 
-  private assertState(sandbox: Sandbox, allowed: SandboxState[], action: string): void {
+  assertState(sandbox: Sandbox, allowed: SandboxState[], action: string): void {
     if (sandbox.ended_at)
       throw new AppError("invalid_state", `sandbox has ended (${sandbox.end_reason}); cannot ${action}`);
     if (!allowed.includes(sandbox.state)) {

@@ -38,6 +38,8 @@ export const SandboxSchema = z
     ended_at: Timestamp.nullable(),
     end_reason: z.enum(endReasons).nullable(),
     error: z.string().nullable(),
+    forked_from: z.uuid().nullable().describe("for a fork: the sandbox it was forked from"),
+    fork_snapshot_id: z.uuid().nullable().describe("for a fork: the snapshot of forked_from it started from"),
     progress: z
       .object({
         phase: z.string().describe("snapshot, copy, commit, flatten, boot-files (pulling a source VM) or boot"),
@@ -74,6 +76,8 @@ export function sandboxView(row: Sandbox): z.infer<typeof SandboxSchema> {
     ended_at: iso(row.ended_at),
     end_reason: row.end_reason,
     error: row.error,
+    forked_from: row.forked_from,
+    fork_snapshot_id: row.fork_snapshot_id,
     progress: row.state === "CREATING" ? row.progress : null,
   };
 }

@@ -96,6 +96,23 @@ export const defaultHandlers: Partial<Record<CommandCase, Handler>> = {
       },
     };
   },
+  forkSandbox: (m) => {
+    const clones = m.payload.case === "forkSandbox" ? m.payload.value.clones : [];
+    return {
+      case: "sandboxesForked",
+      value: {
+        sandboxes: clones.map((clone, n) => ({
+          sandboxId: clone.sandboxId,
+          name: clone.name,
+          state: "RUNNING",
+          ipAddress: `10.0.0.${ipCounter++ % 250}`,
+          macAddress: `52:54:00:00:01:${(n + 16).toString(16)}`,
+          bridge: "fluid0",
+          pid: 5000 + n,
+        })),
+      },
+    };
+  },
   destroySandbox: (m) => ({
     case: "sandboxDestroyed",
     value: { sandboxId: m.payload.case === "destroySandbox" ? m.payload.value.sandboxId : "" },
