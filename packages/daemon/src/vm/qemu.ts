@@ -16,6 +16,8 @@ export interface VmSpec {
   memoryMb: number;
   vcpus: number;
   accel: Accel;
+  /** TCG's translation cache in MiB (ignored under KVM): resident host memory once filled. */
+  tcgCacheMb?: number | undefined;
   machine: "microvm" | "q35";
   /** Kernel command line (the runner adds nothing). */
   cmdline: string;
@@ -24,6 +26,9 @@ export interface VmSpec {
   /** Restore guest RAM from this file (QEMU `-incoming`); the VM then starts paused. */
   incomingFile?: string | undefined;
 }
+
+/** See docs/benchmarks.md (host overhead per idle sandbox) for what each size costs and saves. */
+export const DEFAULT_TCG_CACHE_MB = 64;
 
 export const vmPaths = (dir: string) => ({
   qmp: join(dir, "qmp.sock"),
@@ -46,7 +51,7 @@ export function qemuArgs(spec: VmSpec, binary = "qemu-system-x86_64"): string[] 
     "-machine",
     microvm ? "microvm" : "q35",
     "-accel",
-    spec.accel === "tcg" ? "tcg,tb-size=64" : "kvm",
+    spec.accel === "tcg" ? `tcg,tb-size=${spec.tcgCacheMb ?? DEFAULT_TCG_CACHE_MB}` : "kvm",
     ...(spec.accel === "kvm" ? ["-cpu", "host"] : []),
     "-m",
     String(spec.memoryMb),
