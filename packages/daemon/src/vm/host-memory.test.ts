@@ -50,6 +50,10 @@ describe("classifySmaps", () => {
     expect(overhead.pss).toBeCloseTo((2000 + 5216 + 61440 + 29214 + 2472 + 8220) / 1024, 5);
   });
 
+  it("reports the anonymous part of the overhead without any file mapping", () => {
+    expect(overheadMb(memory).anonymous).toBeCloseTo((61440 + 5216 + 8220) / 1024, 5);
+  });
+
   it("refuses smaps without a mapping of the guest's size rather than calling everything overhead", () => {
     expect(() => classifySmaps(SMAPS, 1024, BOOT_FILES)).toThrow(/no guest RAM mapping of 1024 MiB/);
   });

@@ -77,11 +77,16 @@ export async function qemuHostMemory(pid: number, guestMb: number, bootFiles: st
 
 /**
  * SPEC §10's host overhead: what QEMU holds resident beyond its guest's RAM, in MB. By RSS (the
- * SPEC's measure, counting shared boot files in full for every VM) and by PSS (shared pages split
- * among the VMs mapping them: what one more VM costs the host once several run).
+ * SPEC's measure, counting shared files in full for every VM), by PSS (shared pages split among
+ * the processes mapping them), and anonymous only (TCG cache and QEMU's own memory: what each
+ * further VM costs for certain, since file pages are shared page cache the kernel can reclaim).
  */
-export function overheadMb(memory: HostMemory): { rss: number; pss: number } {
+export function overheadMb(memory: HostMemory): { rss: number; pss: number; anonymous: number } {
   const others = KINDS.filter((kind) => kind !== "guestRam");
   const sum = (measure: keyof MemoryUse) => others.reduce((total, kind) => total + memory[kind][measure], 0) / 1024;
-  return { rss: sum("rssKb"), pss: sum("pssKb") };
+  return {
+    rss: sum("rssKb"),
+    pss: sum("pssKb"),
+    anonymous: (memory.tcgCache.rssKb + memory.qemuPrivate.rssKb) / 1024,
+  };
 }
