@@ -1,7 +1,7 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { checkPath, defaultImageDir, defaultStateDir, parseAccel } from "./config.js";
+import { checkPath, defaultImageDir, defaultStateDir, parseAccel, parseTcgCacheMb } from "./config.js";
 
 describe("defaultImageDir", () => {
   it("is /var/lib/fluid/images for root and under XDG_DATA_HOME otherwise", () => {
@@ -28,5 +28,12 @@ describe("daemon paths and flags", () => {
   it("knows the acceleration choices", () => {
     expect(parseAccel("tcg")).toBe("tcg");
     expect(() => parseAccel("hvf")).toThrow(/auto, kvm or tcg/);
+  });
+
+  it("takes a TCG translation cache size in whole MiB within what QEMU can use", () => {
+    expect(parseTcgCacheMb("16")).toBe(16);
+    expect(() => parseTcgCacheMb("2")).toThrow(/4 to 1024/);
+    expect(() => parseTcgCacheMb("16.5")).toThrow(/whole number/);
+    expect(() => parseTcgCacheMb("lots")).toThrow(/tcg-cache-mb/);
   });
 });

@@ -28,6 +28,16 @@ export function defaultStateDir(env: NodeJS.ProcessEnv = process.env, uid = proc
   return uid === 0 ? "/var/lib/fluid/daemon" : join(dataHome(env), "fluid/daemon");
 }
 
+/**
+ * TCG translation cache per VM, in MiB: resident host memory once the guest has run enough code.
+ * Below 4 MiB QEMU spends its time re-translating; above 1 GiB is more than QEMU ever fills.
+ */
+export function parseTcgCacheMb(value: string): number {
+  const mb = Number(value);
+  if (Number.isInteger(mb) && mb >= 4 && mb <= 1024) return mb;
+  throw new Error(`--tcg-cache-mb must be a whole number of MiB from 4 to 1024, got "${value}"`);
+}
+
 export function parseAccel(value: string): AccelPreference {
   if (value === "auto" || value === "kvm" || value === "tcg") return value;
   throw new Error(`--accel must be auto, kvm or tcg, got "${value}"`);

@@ -2,7 +2,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Command } from "commander";
 import pino from "pino";
-import { checkPath, defaultImageDir, defaultStateDir, parseAccel } from "../config.js";
+import { checkPath, defaultImageDir, defaultStateDir, parseAccel, parseTcgCacheMb } from "../config.js";
 import { ImageStore } from "../images/store.js";
 import { buildLocalApi, listenOnSocket } from "../local/api.js";
 import { NetworkManager } from "../network/manager.js";
@@ -17,6 +17,7 @@ import { sqliteLeaseStore } from "../state/lease-store.js";
 import { StreamClient } from "../stream/client.js";
 import { hostCapacity } from "../system/resources.js";
 import { decideAccel, tscKhz } from "../vm/accel.js";
+import { DEFAULT_TCG_CACHE_MB } from "../vm/qemu.js";
 
 interface RunOptions {
   server?: string;
@@ -27,6 +28,7 @@ interface RunOptions {
   stateDir: string;
   imageDir: string;
   accel: string;
+  tcgCacheMb: string;
   machine: string;
   socket?: string;
   network: string;
@@ -50,6 +52,11 @@ export function registerRunCommand(program: Command): void {
     .option("--state-dir <dir>", "sandbox overlays, snapshots and state database", defaultStateDir())
     .option("--image-dir <dir>", "guest images (shared with `image build`)", defaultImageDir())
     .option("--accel <auto|kvm|tcg>", "acceleration; auto picks TCG when KVM cannot run ordinary guests", "auto")
+    .option(
+      "--tcg-cache-mb <MiB>",
+      "TCG translation cache per VM: host memory per sandbox vs re-translation time (docs/benchmarks.md)",
+      String(DEFAULT_TCG_CACHE_MB),
+    )
     .option("--machine <microvm|q35>", "QEMU machine type (q35 for images that cannot boot on microvm)", "microvm")
     .option("--socket <path>", "local API socket (default <state-dir>/daemon.sock)")
     .option("--network <auto|bridge|user>", "sandbox networking: bridge+TAP (root), QEMU user mode, or pick", "auto")
@@ -109,6 +116,7 @@ async function runDaemon(options: RunOptions): Promise<void> {
     stateDir,
     accel: accel.accel,
     tscKhz: tscKhz(cpuinfo),
+    tcgCacheMb: parseTcgCacheMb(options.tcgCacheMb),
     machine: options.machine,
     allocatableMemoryMb: capacity.allocatableMemoryMb,
     onEvent: (event) => stream?.report(event),

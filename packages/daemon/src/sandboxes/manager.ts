@@ -8,7 +8,16 @@ import { recordListeningBaseline } from "../review/guest-sockets.js";
 import type { SshCertificateAuthority } from "../ssh/certificates.js";
 import type { DaemonDB, SandboxRow, SandboxState, SnapshotRow } from "../state/schema.js";
 import type { Accel } from "../vm/accel.js";
-import { isOurVm, killVm, launchVm, readPid, type VmSpec, vmPaths, waitForExit } from "../vm/qemu.js";
+import {
+  DEFAULT_TCG_CACHE_MB,
+  isOurVm,
+  killVm,
+  launchVm,
+  readPid,
+  type VmSpec,
+  vmPaths,
+  waitForExit,
+} from "../vm/qemu.js";
 import { QmpClient } from "../vm/qmp.js";
 import {
   activeDisk,
@@ -60,6 +69,8 @@ export interface ManagerOptions {
   stateDir: string;
   accel: Accel;
   tscKhz: number | undefined;
+  /** TCG translation cache per VM in MiB (ignored under KVM). */
+  tcgCacheMb?: number;
   machine?: "microvm" | "q35";
   /** Memory the host keeps for itself; sandboxes may allocate the rest. */
   allocatableMemoryMb: number;
@@ -91,6 +102,7 @@ export class SandboxManager {
   constructor(options: ManagerOptions) {
     this.o = {
       machine: "microvm",
+      tcgCacheMb: DEFAULT_TCG_CACHE_MB,
       bootTimeoutMs: 180_000,
       maxOutputBytes: 1_048_576,
       maxFrozenMs: 30_000,
@@ -185,6 +197,7 @@ export class SandboxManager {
       memoryMb: row.memory_mb,
       vcpus: row.vcpus,
       accel: this.o.accel,
+      tcgCacheMb: this.o.tcgCacheMb,
       machine: this.o.machine,
       cmdline,
       netArgs: net.qemuArgs,

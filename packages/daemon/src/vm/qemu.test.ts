@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { isOurVm, killVm, launchVm, QGA_PORT_NAME, qemuArgs, type VmSpec } from "./qemu.js";
+import { DEFAULT_TCG_CACHE_MB, isOurVm, killVm, launchVm, QGA_PORT_NAME, qemuArgs, type VmSpec } from "./qemu.js";
 
 const spec: VmSpec = {
   dir: "/var/lib/fluid/daemon/sandboxes/abc",
@@ -42,6 +42,12 @@ describe("qemuArgs", () => {
     const args = qemuArgs({ ...spec, machine: "q35", accel: "kvm" });
     expect(args).toContain("virtio-blk-pci,drive=root");
     expect(after(args, "-cpu")).toBe("host");
+  });
+
+  it("sizes TCG's translation cache from the spec, with a default when the spec leaves it out", () => {
+    expect(after(qemuArgs({ ...spec, tcgCacheMb: 16 }), "-accel")).toBe("tcg,tb-size=16");
+    expect(after(qemuArgs(spec), "-accel")).toBe(`tcg,tb-size=${DEFAULT_TCG_CACHE_MB}`);
+    expect(after(qemuArgs({ ...spec, accel: "kvm", tcgCacheMb: 16 }), "-accel")).toBe("kvm");
   });
 
   it("restores RAM from a file when asked", () => {
