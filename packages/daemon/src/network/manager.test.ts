@@ -74,6 +74,17 @@ describe("NetworkManager in user mode", () => {
     await expect(manager.attach("a", { egress: ["10.0.0.1/8"] })).rejects.toThrow(/egress allowlist: .*host bits/);
   });
 
+  it("rekey moves an attachment to a new id and refuses an unknown or taken one", async () => {
+    const { manager } = await userManager();
+    await manager.attach("pool-1", { egress: false });
+    await manager.attach("other", { egress: false });
+    await manager.rekey("pool-1", "claimed");
+    await expect(manager.rekey("pool-1", "again")).rejects.toThrow(/pool-1 has no network attachment/);
+    await expect(manager.rekey("claimed", "other")).rejects.toThrow(/other already has/);
+    await manager.detach("claimed");
+    await expect(manager.rekey("claimed", "x")).rejects.toThrow(/no network attachment/);
+  });
+
   it("detaches idempotently, drops stale leases as orphans, and refuses work after shutdown", async () => {
     const leases = new MemoryLeaseStore([{ sandboxId: "gone", ip: "10.91.0.2", mac: "52:54:00:5b:00:02" }]);
     const manager = await NetworkManager.start({ leases, mode: "user" });

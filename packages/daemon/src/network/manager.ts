@@ -9,7 +9,7 @@ import { macFromSandboxId } from "./mac.js";
 import { tapName } from "./names.js";
 import type { NetnsOption } from "./netns.js";
 import { tapNetdevArgs, userNetdevArgs, userNetwork } from "./qemu-args.js";
-import { deleteTap, ensureTap, listTaps } from "./tap.js";
+import { deleteTap, ensureTap, listTaps, renameTap } from "./tap.js";
 
 export type NetworkMode = "bridge" | "user";
 export type NetworkPreference = "auto" | NetworkMode;
@@ -160,6 +160,26 @@ export class NetworkManager {
       if (!entry) throw new Error(`sandbox ${sandboxId} has no network attachment`);
       entry.egress = toEgressRule(egress);
       await this.applyRules();
+    });
+  }
+
+  /**
+   * Moves a running sandbox's network to a new sandbox id (a warm pool entry taken by a create):
+   * the same address, MAC and egress, with its TAP renamed to the new id's name.
+   */
+  rekey(from: string, to: string): Promise<void> {
+    return this.serial(async () => {
+      const { mode } = this.started();
+      const entry = this.attached.get(from);
+      if (!entry) throw new Error(`sandbox ${from} has no network attachment`);
+      if (this.attached.has(to)) throw new Error(`sandbox ${to} already has a network attachment`);
+      if (mode === "bridge") {
+        await renameTap(tapName(from), tapName(to), this.netns);
+        this.ipam.transfer(from, to);
+      }
+      this.attached.delete(from);
+      this.attached.set(to, { ...entry, ...(entry.lease ? { lease: { ...entry.lease, sandboxId: to } } : {}) });
+      if (mode === "bridge") await this.applyRules();
     });
   }
 
