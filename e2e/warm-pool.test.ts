@@ -1,3 +1,5 @@
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDaemon, type TestDaemonProcess } from "./lib/daemon.js";
@@ -20,6 +22,9 @@ async function identity(daemon: TestDaemonProcess, id: string) {
   const [hostname, machineId, clock] = res.body.stdout.trim().split("\n");
   return { hostname, machineId, clock: Number(clock) };
 }
+
+const ip = (...args: string[]) => execFileSync("ip", args, { stdio: ["ignore", "pipe", "pipe"] }).toString();
+const isRoot = process.getuid?.() === 0;
 
 async function poolReady(daemon: TestDaemonProcess): Promise<number> {
   const res = await daemon.api.call("GET", "/v1/warm-pool");
@@ -101,5 +106,65 @@ describe("warm pool: a daemon with --warm-pool tiny=1 (real QEMU, TCG)", () => {
     const destroyed = await daemon.api.call("DELETE", `/v1/sandboxes/${warm.id}`);
     expect(destroyed.body.state).toBe("DESTROYED");
     expect(running(warm.pid)).toBe(false);
+  });
+});
+
+/**
+ * On bridge networking the entry already has its own lease and TAP; the claim renames the TAP to
+ * the new sandbox id and applies egress then. "Outside" is a namespace behind a veth, as in egress.test.ts.
+ */
+describe.skipIf(!isRoot)("warm pool on the daemon's bridge (needs root)", () => {
+  const suffix = randomBytes(3).toString("hex");
+  const outside = `flpoolo-${suffix}`;
+  const hostVeth = `flpoolv${suffix}`;
+  let listener: ChildProcess;
+  let daemon: TestDaemonProcess;
+
+  beforeAll(async () => {
+    ip("netns", "add", outside);
+    ip("link", "add", hostVeth, "type", "veth", "peer", "name", "eth0", "netns", outside);
+    ip("addr", "add", "10.94.78.1/24", "dev", hostVeth);
+    ip("link", "set", hostVeth, "up");
+    ip("-n", outside, "addr", "add", "10.94.78.2/24", "dev", "eth0");
+    ip("-n", outside, "link", "set", "eth0", "up");
+    listener = spawn("ip", [
+      "netns",
+      "exec",
+      outside,
+      process.execPath,
+      "-e",
+      "require('net').createServer((s) => s.end('pong ' + s.remoteAddress + '\\n')).listen(8088, '10.94.78.2')",
+    ]);
+    daemon = await startDaemon({
+      network: "bridge",
+      bridge: `flpoolb${suffix}`,
+      subnet: "10.93.78.0/24",
+      extraArgs: ["--warm-pool", "tiny=1:1x256"],
+    });
+    await untilPoolFull(daemon);
+  });
+
+  afterAll(async () => {
+    await daemon?.dispose();
+    listener?.kill();
+    try {
+      ip("link", "del", hostVeth);
+    } catch {
+      // already gone with the namespace
+    }
+    ip("netns", "del", outside);
+  });
+
+  it("a claimed entry keeps its address under the new id and gets the egress asked for", async () => {
+    const warm = await timedCreate(daemon, { name: "bridged-warm", allow_egress: true });
+    expect(await poolReady(daemon)).toBe(0);
+    expect(warm.sandbox.ip_address).toMatch(/^10\.93\.78\./);
+    const inGuest = await daemon.api.run(warm.sandbox.id, "ip -4 -o addr show eth0");
+    expect(inGuest.body.stdout).toContain(`${warm.sandbox.ip_address}/24`);
+    const probe = await daemon.api.run(warm.sandbox.id, "timeout 5 nc 10.94.78.2 8088 </dev/null; echo exit=$?", {
+      timeout_seconds: 20,
+    });
+    expect(probe.body.stdout).toContain("pong 10.94.78.1");
+    console.log(`bridged warm create ${warm.ms.toFixed(0)} ms`);
   });
 });

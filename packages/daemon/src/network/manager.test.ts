@@ -74,15 +74,23 @@ describe("NetworkManager in user mode", () => {
     await expect(manager.attach("a", { egress: ["10.0.0.1/8"] })).rejects.toThrow(/egress allowlist: .*host bits/);
   });
 
-  it("rekey moves an attachment to a new id and refuses an unknown or taken one", async () => {
+  it("rekey moves an attachment to a new id, keeping the MAC and QEMU arguments its VM runs with", async () => {
+    const { manager } = await userManager();
+    const entry = await manager.attach("pool-1", { egress: false });
+    await manager.attach("other", { egress: false });
+    expect(await manager.rekey("pool-1", "claimed", { egress: false })).toEqual(entry);
+    await expect(manager.rekey("pool-1", "again", { egress: false })).rejects.toThrow(
+      /pool-1 has no network attachment/,
+    );
+    await expect(manager.rekey("claimed", "other", { egress: false })).rejects.toThrow(/other already has/);
+    await manager.detach("claimed");
+    await expect(manager.rekey("claimed", "x", { egress: false })).rejects.toThrow(/no network attachment/);
+  });
+
+  it("rekey refuses to change egress in user mode (slirp fixes it when the VM starts)", async () => {
     const { manager } = await userManager();
     await manager.attach("pool-1", { egress: false });
-    await manager.attach("other", { egress: false });
-    await manager.rekey("pool-1", "claimed");
-    await expect(manager.rekey("pool-1", "again")).rejects.toThrow(/pool-1 has no network attachment/);
-    await expect(manager.rekey("claimed", "other")).rejects.toThrow(/other already has/);
-    await manager.detach("claimed");
-    await expect(manager.rekey("claimed", "x")).rejects.toThrow(/no network attachment/);
+    await expect(manager.rekey("pool-1", "claimed", { egress: true })).rejects.toThrow(/fixed when the VM starts/);
   });
 
   it("detaches idempotently, drops stale leases as orphans, and refuses work after shutdown", async () => {

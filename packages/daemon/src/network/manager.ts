@@ -55,6 +55,8 @@ interface Attached {
   egress: EgressRule | undefined;
   /** Bridge mode only. */
   lease?: Lease;
+  /** User mode: the MAC its VM was started with, when it was attached under another id (see rekey). */
+  mac?: string;
 }
 
 /**
@@ -165,21 +167,28 @@ export class NetworkManager {
 
   /**
    * Moves a running sandbox's network to a new sandbox id (a warm pool entry taken by a create):
-   * the same address, MAC and egress, with its TAP renamed to the new id's name.
+   * the same address and MAC, with its TAP renamed to the new id's name and the given egress.
    */
-  rekey(from: string, to: string): Promise<void> {
+  rekey(from: string, to: string, options: { egress: EgressPolicy }): Promise<Attachment> {
     return this.serial(async () => {
       const { mode } = this.started();
       const entry = this.attached.get(from);
       if (!entry) throw new Error(`sandbox ${from} has no network attachment`);
       if (this.attached.has(to)) throw new Error(`sandbox ${to} already has a network attachment`);
+      const egress = toEgressRule(options.egress);
+      if (mode === "user" && egress !== entry.egress)
+        throw new Error(`sandbox ${from} uses QEMU user-mode networking, where egress is fixed when the VM starts`);
       if (mode === "bridge") {
         await renameTap(tapName(from), tapName(to), this.netns);
         this.ipam.transfer(from, to);
       }
       this.attached.delete(from);
-      this.attached.set(to, { ...entry, ...(entry.lease ? { lease: { ...entry.lease, sandboxId: to } } : {}) });
+      this.attached.set(to, {
+        egress,
+        ...(entry.lease ? { lease: { ...entry.lease, sandboxId: to } } : { mac: entry.mac ?? macFromSandboxId(from) }),
+      });
       if (mode === "bridge") await this.applyRules();
+      return this.describe(to);
     });
   }
 
@@ -339,7 +348,7 @@ export class NetworkManager {
     const entry = this.attached.get(sandboxId);
     if (!entry) throw new Error(`sandbox ${sandboxId} has no network attachment`);
     if (!entry.lease) {
-      const mac = macFromSandboxId(sandboxId);
+      const mac = entry.mac ?? macFromSandboxId(sandboxId);
       return {
         mode: "user",
         mac,

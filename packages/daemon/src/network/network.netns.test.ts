@@ -319,7 +319,8 @@ describe.skipIf(!isRoot)("NetworkManager isolation (in private network namespace
   });
 
   it("rekey hands a live sandbox's network to a new id: TAP renamed, same lease, egress kept", async () => {
-    await manager.rekey("sandbox-a", "sandbox-c");
+    const moved = await manager.rekey("sandbox-a", "sandbox-c", { egress: true });
+    expect(moved).toMatchObject({ mode: "bridge", ip: first.ip, mac: first.mac, tap: tapName("sandbox-c") });
     expect(await findLink(first.tap!, { netns: host })).toBeUndefined();
     expect(await findLink(tapName("sandbox-c"), { netns: host })).toMatchObject({ master: "fluid0", up: true });
     expect(leases.all()).toEqual([{ sandboxId: "sandbox-c", ip: first.ip, mac: first.mac }]);

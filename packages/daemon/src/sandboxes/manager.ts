@@ -242,9 +242,7 @@ export class SandboxManager {
         await setGuestClock(agent);
         this.agents.set(id, Promise.resolve(agent));
         this.agents.delete(entryId);
-        await this.o.network.rekey(entryId, id);
-        const stored = JSON.parse(entry.network) as NetAttachment;
-        const net = stored.mode === "bridge" ? await this.o.network.attach(id, { egress: input.allowEgress }) : stored;
+        const net = await this.o.network.rekey(entryId, id, { egress: input.allowEgress });
         const now = Date.now();
         await this.db
           .updateTable("sandboxes")
