@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDaemon, type TestDaemonProcess } from "./lib/daemon.js";
+import { startServer, type TestServerProcess } from "./lib/server.js";
 
 /** True while the process runs (a zombie left for its parent to reap does not count). */
 function running(pid: number): boolean {
@@ -166,5 +167,57 @@ describe.skipIf(!isRoot)("warm pool on the daemon's bridge (needs root)", () => 
     });
     expect(probe.body.stdout).toContain("pong 10.94.78.1");
     console.log(`bridged warm create ${warm.ms.toFixed(0)} ms`);
+  });
+});
+
+describe("warm pool behind the control plane (real gRPC stream)", () => {
+  let server: TestServerProcess;
+  let daemon: TestDaemonProcess;
+  let key: string;
+  let hostId: string;
+  const host = async () => (await server.call("GET", `/v1/orgs/acme/hosts/${hostId}`, { key })).body;
+
+  beforeAll(async () => {
+    server = await startServer();
+    ({ key } = await server.bootstrap("acme"));
+    const token = await server.call("POST", "/v1/orgs/acme/hosts/tokens", { key, body: { name: "pool-host" } });
+    hostId = token.body.id;
+    daemon = await startDaemon({
+      extraArgs: ["--server", server.grpc, "--insecure", "--token", token.body.token, "--warm-pool", "tiny=1:1x256"],
+    });
+    await untilPoolFull(daemon);
+  });
+
+  afterAll(async () => {
+    await daemon?.dispose();
+    await server?.dispose();
+  });
+
+  it("the host reports the pool's memory as used, and no pool entry as a sandbox", async () => {
+    const deadline = Date.now() + 60_000;
+    let reported = await host();
+    while (!(reported.status === "ONLINE" && reported.available_memory_mb <= reported.total_memory_mb - 256)) {
+      if (Date.now() > deadline) throw new Error(`host never reported the pool's memory: ${JSON.stringify(reported)}`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      reported = await host();
+    }
+    expect((await server.call("GET", "/v1/orgs/acme/sandboxes", { key })).body.sandboxes).toEqual([]);
+  });
+
+  it("a create through the REST API takes the entry and is an ordinary RUNNING sandbox with its name as hostname", async () => {
+    const created = await server.call("POST", "/v1/orgs/acme/sandboxes", {
+      key,
+      body: { source_vm: "tiny", memory_mb: 256, ttl_seconds: 600 },
+    });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ state: "RUNNING", host_id: hostId });
+    expect(await poolReady(daemon)).toBe(0);
+    const run = await server.call("POST", `/v1/orgs/acme/sandboxes/${created.body.id}/run`, {
+      key,
+      body: { command: "hostname", timeout_seconds: 30 },
+    });
+    expect(run.body.stdout.trim()).toBe(created.body.name);
+    const local = await daemon.api.call("GET", `/v1/sandboxes/${created.body.id}`);
+    expect(Date.parse(local.body.expires_at)).toBeGreaterThan(Date.now() + 500_000);
   });
 });
