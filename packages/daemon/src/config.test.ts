@@ -1,7 +1,7 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { checkPath, defaultImageDir, defaultStateDir, parseAccel, parseTcgCacheMb } from "./config.js";
+import { checkPath, defaultImageDir, defaultStateDir, parseAccel, parseTcgCacheMb, parseWarmPool } from "./config.js";
 
 describe("defaultImageDir", () => {
   it("is /var/lib/fluid/images for root and under XDG_DATA_HOME otherwise", () => {
@@ -35,5 +35,29 @@ describe("daemon paths and flags", () => {
     expect(() => parseTcgCacheMb("2")).toThrow(/4 to 1024/);
     expect(() => parseTcgCacheMb("16.5")).toThrow(/whole number/);
     expect(() => parseTcgCacheMb("lots")).toThrow(/tcg-cache-mb/);
+  });
+});
+
+describe("--warm-pool", () => {
+  const shape = { vcpus: 1, memoryMb: 512 };
+
+  it("reads a size per image, in the default shape unless one is given", () => {
+    expect(parseWarmPool("tiny=2,debian-12=1:2x1024", shape)).toEqual([
+      { image: "tiny", size: 2, vcpus: 1, memoryMb: 512 },
+      { image: "debian-12", size: 1, vcpus: 2, memoryMb: 1024 },
+    ]);
+  });
+
+  it("is empty by default and drops images sized 0", () => {
+    expect(parseWarmPool("", shape)).toEqual([]);
+    expect(parseWarmPool("tiny=0", shape)).toEqual([]);
+  });
+
+  it("refuses malformed entries, oversized pools and an image named twice", () => {
+    expect(() => parseWarmPool("tiny", shape)).toThrow(/IMAGE=COUNT/);
+    expect(() => parseWarmPool("../x=1", shape)).toThrow(/IMAGE=COUNT/);
+    expect(() => parseWarmPool("tiny=17", shape)).toThrow(/at most 16/);
+    expect(() => parseWarmPool("tiny=1:0x512", shape)).toThrow(/at least 1 vCPU/);
+    expect(() => parseWarmPool("tiny=1,tiny=2", shape)).toThrow(/twice/);
   });
 });

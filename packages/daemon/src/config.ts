@@ -42,3 +42,37 @@ export function parseAccel(value: string): AccelPreference {
   if (value === "auto" || value === "kvm" || value === "tcg") return value;
   throw new Error(`--accel must be auto, kvm or tcg, got "${value}"`);
 }
+
+/** How many warm sandboxes to keep for one image, and the shape a create must ask for to take one. */
+export interface WarmPoolSize {
+  image: string;
+  size: number;
+  vcpus: number;
+  memoryMb: number;
+}
+
+const warmPoolEntry = /^([A-Za-z0-9][A-Za-z0-9._-]{0,127})=(\d{1,2})(?::(\d{1,2})x(\d{2,6}))?$/;
+const MAX_WARM_POOL_SIZE = 16;
+
+/**
+ * `--warm-pool tiny=2,debian-12=1:2x1024`: per image a pool size and, optionally, the vCPUs and
+ * memory (MB) of its entries (by default the control plane's default shape, so plain creates match).
+ */
+export function parseWarmPool(value: string, shape: { vcpus: number; memoryMb: number }): WarmPoolSize[] {
+  if (value.trim() === "") return [];
+  const pools = value.split(",").map((part) => {
+    const match = warmPoolEntry.exec(part.trim());
+    if (!match?.[1] || !match[2])
+      throw new Error(`--warm-pool: "${part}" is not IMAGE=COUNT or IMAGE=COUNT:VCPUSxMEMORY_MB (e.g. tiny=2:1x512)`);
+    const size = Number(match[2]);
+    const vcpus = match[3] ? Number(match[3]) : shape.vcpus;
+    const memoryMb = match[4] ? Number(match[4]) : shape.memoryMb;
+    if (size > MAX_WARM_POOL_SIZE) throw new Error(`--warm-pool: at most ${MAX_WARM_POOL_SIZE} per image, got ${size}`);
+    if (vcpus < 1 || memoryMb < 64) throw new Error(`--warm-pool: "${part}" needs at least 1 vCPU and 64 MB`);
+    return { image: match[1], size, vcpus, memoryMb };
+  });
+  const images = pools.map((pool) => pool.image);
+  const repeated = images.find((image, index) => images.indexOf(image) !== index);
+  if (repeated) throw new Error(`--warm-pool names ${repeated} twice`);
+  return pools.filter((pool) => pool.size > 0);
+}

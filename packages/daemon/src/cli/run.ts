@@ -2,11 +2,13 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Command } from "commander";
 import pino from "pino";
-import { checkPath, defaultImageDir, defaultStateDir, parseAccel, parseTcgCacheMb } from "../config.js";
+import { checkPath, defaultImageDir, defaultStateDir, parseAccel, parseTcgCacheMb, parseWarmPool } from "../config.js";
 import { ImageStore } from "../images/store.js";
 import { buildLocalApi, listenOnSocket } from "../local/api.js";
 import { NetworkManager } from "../network/manager.js";
+import { sandboxDefaults } from "../sandboxes/defaults.js";
 import { SandboxManager } from "../sandboxes/manager.js";
+import { WarmPool } from "../sandboxes/pool.js";
 import { ApplyAccess } from "../sources/apply-access.js";
 import { runApplyPlaybook } from "../sources/apply-playbook-run.js";
 import { SourceHosts } from "../sources/source-host.js";
@@ -36,6 +38,7 @@ interface RunOptions {
   subnet: string;
   logLevel: string;
   cleanupNetwork?: boolean;
+  warmPool: string;
 }
 
 export function registerRunCommand(program: Command): void {
@@ -63,6 +66,11 @@ export function registerRunCommand(program: Command): void {
     .option("--bridge <name>", "bridge for sandbox TAPs", "fluid0")
     .option("--subnet <cidr>", "sandbox address range", "10.91.0.0/24")
     .option("--cleanup-network", "on exit remove the bridge and firewall tables (sandboxes lose their network)")
+    .option(
+      "--warm-pool <image=count,...>",
+      "pre-booted, paused sandboxes kept per image (image=count[:VCPUSxMEMORY_MB], default shape 1x512); they hold their memory",
+      "",
+    )
     .option("--log-level <level>", "trace|debug|info|warn|error", "info")
     .action(async (options: RunOptions) => {
       await runDaemon(options);
@@ -89,6 +97,7 @@ async function runDaemon(options: RunOptions): Promise<void> {
   const database = await openDaemonDatabase(join(stateDir, "state.db"));
   const images = new ImageStore(imageDir);
   if (!["auto", "bridge", "user"].includes(options.network)) throw new Error("--network must be auto, bridge or user");
+  const warmPoolSizes = parseWarmPool(options.warmPool, sandboxDefaults);
   const live = await database.db
     .selectFrom("sandboxes")
     .select(["id", "allow_egress"])
@@ -125,13 +134,16 @@ async function runDaemon(options: RunOptions): Promise<void> {
 
   const recovered = await manager.recover();
   log.info(recovered, "recovered state from the previous run");
+  const pool = new WarmPool({ sizes: warmPoolSizes, sandboxes: manager, images, log });
+  manager.usePool(pool);
+  await pool.start();
 
   const timers = [
     setInterval(() => manager.reapExpired().catch((err: unknown) => log.error({ err }, "janitor pass failed")), 5_000),
     setInterval(() => manager.detectCrashes().catch((err: unknown) => log.error({ err }, "crash check failed")), 2_000),
   ];
 
-  const api = buildLocalApi({ manager, images: images, log });
+  const api = buildLocalApi({ manager, images: images, log, pool });
   const socket = options.socket ? checkPath("--socket", options.socket) : join(stateDir, "daemon.sock");
   await listenOnSocket(api, socket);
   log.info({ socket }, "local API listening");
@@ -161,6 +173,7 @@ async function runDaemon(options: RunOptions): Promise<void> {
     stream?.stop();
     await api.close();
     await running;
+    await pool.stop();
     await vmAccess.close();
     manager.close();
     await network.shutdown({ teardown: options.cleanupNetwork ?? false });

@@ -12,6 +12,7 @@ import { parseNoiseOverride } from "../review/noise.js";
 import { diffSandbox } from "../review/sandbox-diff.js";
 import { SandboxError, type SandboxErrorCode } from "../sandboxes/errors.js";
 import type { SandboxManager } from "../sandboxes/manager.js";
+import type { WarmPool } from "../sandboxes/pool.js";
 import type { ImageSource } from "../sandboxes/ports.js";
 import type { SandboxRow, SnapshotRow } from "../state/schema.js";
 
@@ -95,7 +96,12 @@ function parse<T>(schema: z.ZodType<T>, value: unknown): T {
  * Standalone mode: the same sandbox operations as the control plane, over HTTP on a unix socket
  * only this user can open (0600). Used by the CLI when there is no server, and by tests.
  */
-export function buildLocalApi(deps: { manager: SandboxManager; images: ImageSource; log: Logger }): FastifyInstance {
+export function buildLocalApi(deps: {
+  manager: SandboxManager;
+  images: ImageSource;
+  log: Logger;
+  pool?: Pick<WarmPool, "status"> | undefined;
+}): FastifyInstance {
   const { manager, images } = deps;
   const app = Fastify({ loggerInstance: deps.log as FastifyBaseLogger, bodyLimit: MAX_FILE_BYTES });
   // Action routes (start, stop, delete) have no body; clients that still send a JSON content type get {}.
@@ -126,6 +132,15 @@ export function buildLocalApi(deps: { manager: SandboxManager; images: ImageSour
 
   app.get("/v1/health", async () => ({ status: "ok" }));
   app.get("/v1/images", async () => ({ images: await images.names() }));
+  app.get("/v1/warm-pool", async () => ({
+    pools: (deps.pool?.status() ?? []).map((pool) => ({
+      image: pool.image,
+      size: pool.size,
+      ready: pool.ready,
+      vcpus: pool.vcpus,
+      memory_mb: pool.memoryMb,
+    })),
+  }));
 
   app.post("/v1/sandboxes", async (request, reply) => {
     const body = parse(CreateBody, request.body);

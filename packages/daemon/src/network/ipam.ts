@@ -72,6 +72,15 @@ export class Ipam {
     );
   }
 
+  /** Gives a sandbox's lease (same address and MAC) to a new sandbox id. */
+  transfer(from: string, to: string): void {
+    const lease = this.lookup(from);
+    if (!lease) throw new Error(`sandbox ${from} has no lease`);
+    if (this.lookup(to)) throw new Error(`sandbox ${to} already has a lease`);
+    this.store.remove(from);
+    this.store.insert({ ...lease, sandboxId: to });
+  }
+
   /** Idempotent: releasing a sandbox without a lease does nothing. */
   release(sandboxId: string): void {
     this.store.remove(sandboxId);

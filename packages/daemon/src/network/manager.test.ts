@@ -74,6 +74,25 @@ describe("NetworkManager in user mode", () => {
     await expect(manager.attach("a", { egress: ["10.0.0.1/8"] })).rejects.toThrow(/egress allowlist: .*host bits/);
   });
 
+  it("rekey moves an attachment to a new id, keeping the MAC and QEMU arguments its VM runs with", async () => {
+    const { manager } = await userManager();
+    const entry = await manager.attach("pool-1", { egress: false });
+    await manager.attach("other", { egress: false });
+    expect(await manager.rekey("pool-1", "claimed", { egress: false })).toEqual(entry);
+    await expect(manager.rekey("pool-1", "again", { egress: false })).rejects.toThrow(
+      /pool-1 has no network attachment/,
+    );
+    await expect(manager.rekey("claimed", "other", { egress: false })).rejects.toThrow(/other already has/);
+    await manager.detach("claimed");
+    await expect(manager.rekey("claimed", "x", { egress: false })).rejects.toThrow(/no network attachment/);
+  });
+
+  it("rekey refuses to change egress in user mode (slirp fixes it when the VM starts)", async () => {
+    const { manager } = await userManager();
+    await manager.attach("pool-1", { egress: false });
+    await expect(manager.rekey("pool-1", "claimed", { egress: true })).rejects.toThrow(/fixed when the VM starts/);
+  });
+
   it("detaches idempotently, drops stale leases as orphans, and refuses work after shutdown", async () => {
     const leases = new MemoryLeaseStore([{ sandboxId: "gone", ip: "10.91.0.2", mac: "52:54:00:5b:00:02" }]);
     const manager = await NetworkManager.start({ leases, mode: "user" });

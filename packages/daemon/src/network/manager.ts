@@ -9,7 +9,7 @@ import { macFromSandboxId } from "./mac.js";
 import { tapName } from "./names.js";
 import type { NetnsOption } from "./netns.js";
 import { tapNetdevArgs, userNetdevArgs, userNetwork } from "./qemu-args.js";
-import { deleteTap, ensureTap, listTaps } from "./tap.js";
+import { deleteTap, ensureTap, listTaps, renameTap } from "./tap.js";
 
 export type NetworkMode = "bridge" | "user";
 export type NetworkPreference = "auto" | NetworkMode;
@@ -55,6 +55,8 @@ interface Attached {
   egress: EgressRule | undefined;
   /** Bridge mode only. */
   lease?: Lease;
+  /** User mode: the MAC its VM was started with, when it was attached under another id (see rekey). */
+  mac?: string;
 }
 
 /**
@@ -160,6 +162,33 @@ export class NetworkManager {
       if (!entry) throw new Error(`sandbox ${sandboxId} has no network attachment`);
       entry.egress = toEgressRule(egress);
       await this.applyRules();
+    });
+  }
+
+  /**
+   * Moves a running sandbox's network to a new sandbox id (a warm pool entry taken by a create):
+   * the same address and MAC, with its TAP renamed to the new id's name and the given egress.
+   */
+  rekey(from: string, to: string, options: { egress: EgressPolicy }): Promise<Attachment> {
+    return this.serial(async () => {
+      const { mode } = this.started();
+      const entry = this.attached.get(from);
+      if (!entry) throw new Error(`sandbox ${from} has no network attachment`);
+      if (this.attached.has(to)) throw new Error(`sandbox ${to} already has a network attachment`);
+      const egress = toEgressRule(options.egress);
+      if (mode === "user" && egress !== entry.egress)
+        throw new Error(`sandbox ${from} uses QEMU user-mode networking, where egress is fixed when the VM starts`);
+      if (mode === "bridge") {
+        await renameTap(tapName(from), tapName(to), this.netns);
+        this.ipam.transfer(from, to);
+      }
+      this.attached.delete(from);
+      this.attached.set(to, {
+        egress,
+        ...(entry.lease ? { lease: { ...entry.lease, sandboxId: to } } : { mac: entry.mac ?? macFromSandboxId(from) }),
+      });
+      if (mode === "bridge") await this.applyRules();
+      return this.describe(to);
     });
   }
 
@@ -319,7 +348,7 @@ export class NetworkManager {
     const entry = this.attached.get(sandboxId);
     if (!entry) throw new Error(`sandbox ${sandboxId} has no network attachment`);
     if (!entry.lease) {
-      const mac = macFromSandboxId(sandboxId);
+      const mac = entry.mac ?? macFromSandboxId(sandboxId);
       return {
         mode: "user",
         mac,

@@ -318,6 +318,15 @@ describe.skipIf(!isRoot)("NetworkManager isolation (in private network namespace
     expect(await probe(firstGuest, OUTSIDE, 7000)).toBe(`ok ${HOST_UPLINK}`);
   });
 
+  it("rekey hands a live sandbox's network to a new id: TAP renamed, same lease, egress kept", async () => {
+    const moved = await manager.rekey("sandbox-a", "sandbox-c", { egress: true });
+    expect(moved).toMatchObject({ mode: "bridge", ip: first.ip, mac: first.mac, tap: tapName("sandbox-c") });
+    expect(await findLink(first.tap!, { netns: host })).toBeUndefined();
+    expect(await findLink(tapName("sandbox-c"), { netns: host })).toMatchObject({ master: "fluid0", up: true });
+    expect(leases.all()).toEqual([{ sandboxId: "sandbox-c", ip: first.ip, mac: first.mac }]);
+    expect(await probe(firstGuest, OUTSIDE, 7000)).toBe(`ok ${HOST_UPLINK}`);
+  });
+
   it("teardown removes every device and table and restores ip_forward", async () => {
     await manager.shutdown({ teardown: true });
     expect(await findLink("fluid0", { netns: host })).toBeUndefined();

@@ -38,6 +38,18 @@ export async function deleteTap(name: string, opts: NetnsOption = {}): Promise<b
   return deleteLink(name, opts);
 }
 
+/**
+ * Renames a TAP, also one a running VM holds open (QEMU keeps its file descriptor). Linux renames
+ * only a link that is down, so it is down for a moment; it keeps its bridge.
+ */
+export async function renameTap(from: string, to: string, opts: NetnsOption = {}): Promise<void> {
+  assertIfname(from);
+  assertIfname(to);
+  await runNetChecked(["ip", "link", "set", "dev", from, "down"], opts);
+  await runNetChecked(["ip", "link", "set", "dev", from, "name", to], opts);
+  await runNetChecked(["ip", "link", "set", "dev", to, "up"], opts);
+}
+
 /** Devices carrying a fluid TAP name (see names.ts), whatever bridge they are on, if any. */
 export async function listTaps(opts: NetnsOption = {}): Promise<Link[]> {
   return (await listLinks(opts)).filter((link) => isTapName(link.name));

@@ -31,6 +31,7 @@ import {
 import { SandboxError } from "./errors.js";
 import { generateHostKeys } from "./host-keys.js";
 import { hostnameFor, identityFiles, identityParams, reidentifyCommands } from "./identity.js";
+import type { WarmPool } from "./pool.js";
 import type { ImageSource, NetAttachment, SandboxNetwork } from "./ports.js";
 import { withQuiescedGuest } from "./quiesce.js";
 
@@ -44,6 +45,8 @@ export interface CreateInput {
   expiresAt?: number | undefined;
   allowEgress: boolean;
   agentId?: string | undefined;
+  /** A warm pool entry (or its template): hidden from listings and reports until a create claims it. */
+  pooled?: boolean | undefined;
 }
 
 export interface ExecInput {
@@ -98,6 +101,7 @@ export class SandboxManager {
     Pick<ManagerOptions, "onEvent" | "tscKhz" | "sshCa">;
   private readonly agents = new Map<string, Promise<GuestAgent>>();
   private readonly locks = new Map<string, Promise<unknown>>();
+  private pool: Pick<WarmPool, "create"> | undefined;
 
   constructor(options: ManagerOptions) {
     this.o = {
@@ -152,12 +156,12 @@ export class SandboxManager {
   }
 
   list(options: { includeEnded?: boolean } = {}): Promise<SandboxRow[]> {
-    let query = this.db.selectFrom("sandboxes").selectAll().orderBy("created_at", "asc");
+    let query = this.db.selectFrom("sandboxes").selectAll().where("pooled", "=", 0).orderBy("created_at", "asc");
     if (!options.includeEnded) query = query.where("ended_at", "is", null);
     return query.execute();
   }
 
-  /** Memory committed to sandboxes that are booting or running. */
+  /** Memory committed to sandboxes that are booting or running, warm pool entries included. */
   async committedMemoryMb(): Promise<number> {
     const row = await this.db
       .selectFrom("sandboxes")
@@ -207,6 +211,11 @@ export class SandboxManager {
 
   // ---- create -------------------------------------------------------------------------------
 
+  /** Set once at startup: creates that match a ready warm pool entry take it instead of booting. */
+  usePool(pool: Pick<WarmPool, "create">): void {
+    this.pool = pool;
+  }
+
   async create(input: CreateInput): Promise<SandboxRow> {
     if (input.vcpus < 1 || input.memoryMb < 64) {
       throw new SandboxError("invalid_argument", "need at least 1 vCPU and 64 MB");
@@ -214,7 +223,60 @@ export class SandboxManager {
     const image = await this.o.images.resolve(input.image).catch((err: unknown) => {
       throw new SandboxError("not_found", `no image "${input.image}" on this host`, { cause: err });
     });
-    return this.provision(input, image.disk);
+    const cold = (id: string) => this.provision({ ...input, id }, image.disk);
+    const id = input.id ?? randomUUID();
+    return this.pool && !input.pooled ? this.pool.create({ ...input, id }, () => cold(id)) : cold(id);
+  }
+
+  /**
+   * Gives a warm pool entry (paused, on its own overlay, address and host keys) to a create: it
+   * resumes with the current time, its own hostname and a fresh machine id, then takes the
+   * requested id, name, lease and egress. The entry is still the pool's when this throws.
+   */
+  async claimPooled(entryId: string, input: CreateInput & { id: string }): Promise<SandboxRow> {
+    const id = input.id;
+    if (!ID_PATTERN.test(id))
+      throw new SandboxError("invalid_argument", "sandbox id must be 1-64 letters, digits, - or _");
+    return this.locked(id, () =>
+      this.locked(entryId, async () => {
+        if (await this.db.selectFrom("sandboxes").select("id").where("id", "=", id).executeTakeFirst()) {
+          throw new SandboxError("invalid_state", `sandbox ${id} already exists on this host`);
+        }
+        const entry = await this.get(entryId);
+        if (entry.pooled !== 1 || entry.state !== "RUNNING" || !entry.network)
+          throw new SandboxError("invalid_state", `${entryId} is not a ready warm pool entry`);
+        const name = input.name ?? defaultName(id);
+        const qmp = await QmpClient.connect(vmPaths(entry.dir).qmp);
+        try {
+          await qmp.execute("cont");
+        } finally {
+          qmp.close();
+        }
+        const agent = await this.writeIdentity(entry.id, name);
+        await setGuestClock(agent);
+        this.agents.set(id, Promise.resolve(agent));
+        this.agents.delete(entryId);
+        const net = await this.o.network.rekey(entryId, id, { egress: input.allowEgress });
+        const now = Date.now();
+        await this.db
+          .updateTable("sandboxes")
+          .set({
+            id,
+            name,
+            pooled: 0,
+            allow_egress: input.allowEgress ? 1 : 0,
+            agent_id: input.agentId ?? null,
+            expires_at: input.expiresAt ?? null,
+            tap: net.tap ?? null,
+            network: JSON.stringify(net),
+            created_at: now,
+            updated_at: now,
+          })
+          .where("id", "=", entryId)
+          .execute();
+        return this.get(id);
+      }),
+    );
   }
 
   /**
@@ -244,7 +306,7 @@ export class SandboxManager {
         .insertInto("sandboxes")
         .values({
           id,
-          name: input.name ?? `sbx-${id.slice(0, 8)}`,
+          name: input.name ?? defaultName(id),
           image: input.image,
           state: "CREATING",
           vcpus: input.vcpus,
@@ -257,6 +319,7 @@ export class SandboxManager {
           tap: null,
           network: null,
           agent_id: input.agentId ?? null,
+          pooled: input.pooled ? 1 : 0,
           created_at: now,
           updated_at: now,
           expires_at: input.expiresAt ?? null,
@@ -610,7 +673,11 @@ export class SandboxManager {
   }
 
   listSnapshots(sandboxId?: string): Promise<SnapshotRow[]> {
-    let query = this.db.selectFrom("snapshots").selectAll().orderBy("created_at", "asc");
+    let query = this.db
+      .selectFrom("snapshots")
+      .selectAll()
+      .where("sandbox_id", "not in", (eb) => eb.selectFrom("sandboxes").select("id").where("pooled", "=", 1))
+      .orderBy("created_at", "asc");
     if (sandboxId) query = query.where("sandbox_id", "=", sandboxId);
     return query.execute();
   }
@@ -703,19 +770,18 @@ export class SandboxManager {
   }
 
   /**
-   * A clone resumed from guest RAM still carries its parent's hostname, machine id, address and
-   * host keys. Files go through the agent directly; a process runs only when something needs one
-   * (bridged networking, sshd), because every new program is slow right after a TCG restore.
+   * A clone resumed from guest RAM still carries its parent's hostname, machine id, address, host
+   * keys and the clock of the moment it was saved. Files (host keys made on the host) go through the
+   * agent directly; besides `date`, a process runs only when something needs one (bridged
+   * networking, sshd), because every new program is slow right after a TCG restore.
    */
   private async reidentify(row: SandboxRow, net: NetAttachment): Promise<void> {
-    const agent = await this.agent(row.id);
+    const agent = await this.writeIdentity(row.id, row.name);
+    await setGuestClock(agent);
     const image = await this.o.images.resolve(row.image);
-    const hostname = hostnameFor(row.name);
-    const hostKeys = image.sshd ? await generateHostKeys(hostname) : [];
-    for (const file of [...identityFiles(hostname, randomBytes(16).toString("hex")), ...hostKeys]) {
-      await agent.writeFile(file.path, file.data);
+    if (image.sshd) {
+      for (const file of await generateHostKeys(hostnameFor(row.name))) await agent.writeFile(file.path, file.data);
     }
-    await agent.writeFile("/dev/urandom", randomBytes(64));
     const commands = reidentifyCommands(net, { sshd: image.sshd });
     if (!commands) return;
     const result = await agent.exec({ command: commands, timeoutMs: 60_000, maxOutputBytes: 65_536 });
@@ -723,6 +789,49 @@ export class SandboxManager {
       const why = result.timedOut ? "timed out after 60 s" : result.stderr.toString("utf8").slice(0, 500);
       throw new Error(`re-identifying the clone failed: ${why}`);
     }
+  }
+
+  /**
+   * Pauses a ready warm pool entry: paused, it holds its memory but uses no CPU. Its clock is set
+   * once first, so under TCG the guest code a claim runs to set it again is already translated
+   * (tens of milliseconds at claim time instead of hundreds).
+   */
+  async parkPooled(id: string): Promise<void> {
+    const row = await this.get(id);
+    if (row.pooled !== 1) throw new SandboxError("invalid_state", `${id} is not a warm pool entry`);
+    await setGuestClock(await this.agent(id));
+    const qmp = await QmpClient.connect(vmPaths(row.dir).qmp);
+    try {
+      await qmp.execute("stop");
+    } finally {
+      qmp.close();
+    }
+  }
+
+  /** Hostname, a fresh machine id and entropy: files written through the agent, no process needed. */
+  private async writeIdentity(id: string, name: string): Promise<GuestAgent> {
+    const agent = await this.agent(id);
+    for (const file of identityFiles(hostnameFor(name), randomBytes(16).toString("hex"))) {
+      await agent.writeFile(file.path, file.data);
+    }
+    await agent.writeFile("/dev/urandom", randomBytes(64));
+    return agent;
+  }
+
+  /** Warm pool entries and their templates' snapshots, for the pool to adopt or clean up at startup. */
+  async pooled(): Promise<{ sandboxes: SandboxRow[]; snapshots: SnapshotRow[] }> {
+    const sandboxes = await this.db
+      .selectFrom("sandboxes")
+      .selectAll()
+      .where("pooled", "=", 1)
+      .where("ended_at", "is", null)
+      .execute();
+    const snapshots = await this.db
+      .selectFrom("snapshots")
+      .selectAll()
+      .where("sandbox_id", "in", (eb) => eb.selectFrom("sandboxes").select("id").where("pooled", "=", 1))
+      .execute();
+    return { sandboxes, snapshots };
   }
 
   // ---- background enforcement and recovery -------------------------------------------------
@@ -756,6 +865,7 @@ export class SandboxManager {
       .selectAll()
       .where("state", "=", "RUNNING")
       .where("ended_at", "is", null)
+      .where("pooled", "=", 0)
       .execute();
     const crashed: string[] = [];
     for (const row of running) {
@@ -808,11 +918,14 @@ export class SandboxManager {
         result.crashed.push(row.id);
       }
     }
-    const live = new Set((await this.list()).map((row) => row.id));
+    const liveRows = await this.list();
+    const live = new Set(liveRows.map((row) => row.id));
+    // A claimed warm pool entry keeps the directory named after its pool id.
+    const liveDirs = new Set(liveRows.map((row) => row.dir));
     const sandboxesDir = join(this.o.stateDir, "sandboxes");
     for (const entry of await readdir(sandboxesDir).catch(() => [] as string[])) {
-      if (live.has(entry)) continue;
       const dir = join(sandboxesDir, entry);
+      if (liveDirs.has(dir)) continue;
       const pid = await readPid(vmPaths(dir).pidfile);
       if (pid) await killVm(pid, dir);
       await rm(dir, { recursive: true, force: true });
@@ -840,6 +953,22 @@ export class SandboxManager {
   close(): void {
     for (const id of [...this.agents.keys()]) this.dropAgent(id);
   }
+}
+
+const defaultName = (id: string) => `sbx-${id.slice(0, 8)}`;
+
+/**
+ * A guest resumed from a memory image runs on the clock of the moment it was saved or paused. Set
+ * to the second, as a cold boot's RTC read is. Not qemu-ga's guest-set-time: it runs hwclock
+ * afterwards, which takes ~1.7 s in a Debian guest under TCG.
+ */
+async function setGuestClock(agent: GuestAgent): Promise<void> {
+  const result = await agent.execArgv(["date", "-u", "-s", `@${Math.round(Date.now() / 1000)}`], {
+    timeoutMs: 30_000,
+    maxOutputBytes: 4096,
+  });
+  if (result.exitCode !== 0)
+    throw new Error(`setting the guest clock failed: ${result.stderr.toString("utf8").trim()}`);
 }
 
 const fileTypes: Record<string, string> = {

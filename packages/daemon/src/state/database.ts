@@ -58,6 +58,12 @@ const migrations: Record<string, Migration> = {
       }
     },
   },
+  "0002_warm_pool": {
+    async up(db: Kysely<any>) {
+      // Warm pool entries are sandboxes no create has claimed yet: hidden from listings and reports.
+      await sql.raw("ALTER TABLE sandboxes ADD COLUMN pooled INTEGER NOT NULL DEFAULT 0").execute(db);
+    },
+  },
 };
 
 export interface DaemonDatabase {

@@ -26,6 +26,8 @@ export interface SandboxesTable {
   ended_at: number | null;
   end_reason: string | null;
   error: string | null;
+  /** 1 while the sandbox is a warm pool entry (sandboxes/pool.ts), 0 once a create has claimed it. */
+  pooled: Generated<number>;
 }
 
 export interface SnapshotsTable {
