@@ -8,6 +8,7 @@ import { recordListeningBaseline } from "../review/guest-sockets.js";
 import type { SshCertificateAuthority } from "../ssh/certificates.js";
 import type { DaemonDB, SandboxRow, SandboxState, SnapshotRow } from "../state/schema.js";
 import type { Accel } from "../vm/accel.js";
+import { kernelCmdline } from "../vm/kernel-cmdline.js";
 import { isOurVm, killVm, launchVm, readPid, type VmSpec, vmPaths, waitForExit } from "../vm/qemu.js";
 import { QmpClient } from "../vm/qmp.js";
 import {
@@ -21,7 +22,7 @@ import {
 } from "./disk-layers.js";
 import { SandboxError } from "./errors.js";
 import { hostnameFor, identityFiles, identityParams, reidentifyCommands } from "./identity.js";
-import type { ImageSource, NetAttachment, SandboxNetwork } from "./ports.js";
+import type { ImageSource, NetAttachment, ResolvedImage, SandboxNetwork } from "./ports.js";
 import { withQuiescedGuest } from "./quiesce.js";
 
 export interface CreateInput {
@@ -166,16 +167,16 @@ export class SandboxManager {
   private spec(
     row: SandboxRow,
     disk: string,
-    image: { kernel: string; initrd?: string | undefined; rootDevice?: string | undefined },
+    image: Pick<ResolvedImage, "kernel" | "initrd" | "rootDevice" | "boot">,
     net: NetAttachment,
     incomingFile?: string,
   ): VmSpec {
-    const cmdline = [
-      "console=ttyS0 panic=-1 quiet mitigations=off init_on_alloc=0",
-      ...(this.o.accel === "tcg" && this.o.tscKhz ? [`tsc_early_khz=${this.o.tscKhz}`] : []),
-      `root=${image.rootDevice ?? "/dev/vda"} rw rootfstype=ext4`,
-      ...identityParams(hostnameFor(row.name), net),
-    ].join(" ");
+    const cmdline = kernelCmdline({
+      rootDevice: image.rootDevice ?? "/dev/vda",
+      boot: image.boot ?? "fast",
+      tscKhz: this.o.accel === "tcg" ? this.o.tscKhz : undefined,
+      identity: identityParams(hostnameFor(row.name), net),
+    });
     return {
       dir: row.dir,
       kernel: image.kernel,
