@@ -21,6 +21,7 @@ import {
   streamLongChain,
 } from "./disk-layers.js";
 import { SandboxError } from "./errors.js";
+import { guestPoweredOff } from "./guest-exit.js";
 import { hostnameFor, identityFiles, identityParams, reidentifyCommands } from "./identity.js";
 import type { ImageSource, NetAttachment, ResolvedImage, SandboxNetwork } from "./ports.js";
 import { withQuiescedGuest } from "./quiesce.js";
@@ -732,7 +733,10 @@ export class SandboxManager {
     return reaped;
   }
 
-  /** Notices VMs that died on their own (QEMU crash, guest panic) and records the sandbox as ERROR. */
+  /**
+   * Notices VMs that ended on their own: a guest that powered itself off is STOPPED (it can be
+   * started again, like a machine shut down from inside), anything else (QEMU crash, guest panic) ERROR.
+   */
   async detectCrashes(): Promise<string[]> {
     const running = await this.db
       .selectFrom("sandboxes")
@@ -744,6 +748,16 @@ export class SandboxManager {
     for (const row of running) {
       if (this.locks.has(row.id) || (row.pid && (await isOurVm(row.pid, row.dir)))) continue;
       this.dropAgent(row.id);
+      if (await guestPoweredOff(vmPaths(row.dir).serial)) {
+        await this.update(row.id, { state: "STOPPED", pid: null });
+        this.o.onEvent?.({
+          sandboxId: row.id,
+          previousState: "RUNNING",
+          newState: "STOPPED",
+          reason: "the guest shut itself down",
+        });
+        continue;
+      }
       await this.update(row.id, { state: "ERROR", pid: null, error: "the VM exited unexpectedly (see serial.log)" });
       crashed.push(row.id);
       this.o.onEvent?.({
