@@ -129,6 +129,9 @@ export const recipes: Readonly<Record<string, Recipe>> = {
         // What Ansible's apt and systemd_service modules need on the target.
         "python3-apt",
         "systemd",
+        // Device units (the serial console's getty waits for dev-ttyS0.device) come from udev,
+        // which a Debian server has; without it the boot hangs 90 s on that job.
+        "udev",
       ],
     },
     rootfsFiles: [...fluidFiles, ...systemdFiles],
