@@ -231,6 +231,7 @@ describe("extractBootFiles (debugfs on the pulled disk, no mounts)", () => {
     const systemd = { "/fluid/start-systemd": "#!/fluid/busybox sh\n" };
     const cases = [
       { links: { "/sbin/init": "/lib/systemd/systemd" }, files: systemd, boot: "systemd" },
+      { links: { "/sbin": "usr/sbin", "/usr/sbin/init": "../lib/systemd/systemd" }, files: systemd, boot: "systemd" },
       { links: { "/sbin/init": "../lib/systemd/systemd" }, files: {}, boot: "fast" },
       { links: {}, files: { ...systemd, "/sbin/init": "sysvinit" }, boot: "fast" },
     ] as const;

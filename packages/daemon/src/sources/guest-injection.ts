@@ -35,9 +35,10 @@ export interface GuestInjectionOptions {
  * init is systemd also gets /fluid/start-systemd, fluid's units and the generator that adds them at
  * boot (one link in /etc/systemd/system-generators): it boots its own systemd, its services start,
  * and fluid's agent and sshd run beside them as units. A sysvinit VM runs its userland, sshd and
- * qemu-ga under fluid's busybox init. A disk that already has /fluid/init is left as it is. Sandboxes are driven through the
- * QEMU guest agent: the VM's own, or else fluid's copy with its libraries under /fluid/qga (when
- * `guestAgent` can provide one; otherwise the disk is left alone with a warning saying what to install).
+ * qemu-ga under fluid's busybox init. A disk that already has /fluid/init is left as it is.
+ * Sandboxes are driven through the QEMU guest agent: the VM's own, or else fluid's copy with its
+ * libraries under /fluid/qga (when `guestAgent` can provide one; otherwise the disk is left alone
+ * with a warning saying what to install).
  */
 export async function injectFluidGuest(
   root: ExtFilesystem,
