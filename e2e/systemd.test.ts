@@ -99,6 +99,25 @@ describe.skipIf(process.getuid?.() !== 0)("debian-12 under systemd on a real QEM
     }, 60_000);
   });
 
+  it("a disk snapshot of the running sandbox freezes its filesystems through the agent and restores the file", async () => {
+    const data = Buffer.from("written through the agent\n");
+    const put = await daemon.api.call(
+      "PUT",
+      `/v1/sandboxes/${id}/files?path=/root/h.txt`,
+      data,
+      "application/octet-stream",
+    );
+    expect(put.status).toBe(200);
+    const snap = await daemon.api.call("POST", `/v1/sandboxes/${id}/snapshots`, { name: "s1" });
+    expect(snap.status, JSON.stringify(snap.body)).toBe(201);
+    await sh("echo changed > /root/h.txt; chmod 600 /root/h.txt; sync");
+    const restored = await daemon.api.call("POST", `/v1/snapshots/${snap.body.id}/restore`, { sandbox_id: id });
+    expect(restored.body.state).toBe("RUNNING");
+    expect((await sh("cat /root/h.txt; stat -c %A /root/h.txt; cat /proc/1/comm")).stdout).toBe(
+      `${data}-rw-r--r--\nsystemd\n`,
+    );
+  });
+
   it("shutdown -h now from inside powers the VM off and leaves the sandbox STOPPED", async () => {
     await sh("nohup sh -c 'sleep 1; shutdown -h now' >/dev/null 2>&1 &");
     await until(async () => (await state()) !== "RUNNING", 120_000);
