@@ -15,7 +15,9 @@ const missing = ["/usr/sbin/debugfs", "/bin/busybox"].filter((path) => !existsSy
 /**
  * A production VM has its own init system and none of fluid's guest files, and may not have the QEMU
  * guest agent either. Its pulled disk gets them written in (nothing else changes) and boots as a
- * sandbox. The "production disk" here is debian-12 with /fluid, fluid's inittab and qemu-ga taken out.
+ * sandbox under its own systemd. The "production disk" here is debian-12 with /fluid, fluid's
+ * inittab, its generator link and qemu-ga taken out, and /sbin/init linked to systemd as
+ * systemd-sysv has it on a Debian server.
  */
 describe.skipIf(missing.length > 0)(
   `a pulled disk without fluid's guest boots as a sandbox${missing.length > 0 ? ` (skipped: needs ${missing.join(", ")})` : ""}`,
@@ -38,17 +40,24 @@ describe.skipIf(missing.length > 0)(
       if (dir) await rm(dir, { recursive: true, force: true });
     });
 
-    it("gets busybox init, the guest scripts and fluid's qemu-ga written in, boots, and runs commands", async () => {
+    it("gets the guest scripts, fluid's units and qemu-ga written in, boots its own systemd, and runs commands", async () => {
       const base = await store.get("debian-12");
       const raw = join(dir, "plain.raw");
       execFileSync("qemu-img", ["convert", "-f", "qcow2", "-O", "raw", base.disk, raw]);
-      const strip = ["agent", "boot", "busybox", "dhcp", "halt", "init", "shutdown", "sshd"].map(
-        (f) => `rm /fluid/${f}`,
-      );
-      await writeFile(
-        join(dir, "strip.cmds"),
-        `${[...strip, "rmdir /fluid", "rm /etc/inittab", "rm /usr/sbin/qemu-ga"].join("\n")}\n`,
-      );
+      const strip = [
+        ...["agent", "boot", "busybox", "dhcp", "halt", "init", "shutdown", "sshd", "machine-id", "start-systemd"],
+        ...["generator", "fluid-boot.service", "fluid-agent.service", "fluid-sshd.service"].map((f) => `systemd/${f}`),
+      ].map((f) => `rm /fluid/${f}`);
+      const production = [
+        "rmdir /fluid/systemd",
+        "rmdir /fluid",
+        "rm /etc/inittab",
+        "rm /usr/sbin/qemu-ga",
+        "rm /etc/systemd/system-generators/fluid",
+        "rmdir /etc/systemd/system-generators",
+        "symlink /usr/sbin/init /lib/systemd/systemd",
+      ];
+      await writeFile(join(dir, "strip.cmds"), `${[...strip, ...production].join("\n")}\n`);
       execFileSync("debugfs", ["-w", "-f", join(dir, "strip.cmds"), raw], { stdio: "ignore" });
       const plain = join(dir, "plain.qcow2");
       execFileSync("qemu-img", ["convert", "-f", "raw", "-O", "qcow2", raw, plain]);
@@ -69,17 +78,28 @@ describe.skipIf(missing.length > 0)(
       image = pulled.image;
       expect(pulled).toMatchObject({ fluidGuest: true, kernelFrom: "image:debian-12" });
       expect(pulled.injected).toEqual(
-        expect.arrayContaining(["/fluid/init", "/fluid/boot", "/etc/inittab", "/fluid/qga/qemu-ga"]),
+        expect.arrayContaining([
+          "/fluid/init",
+          "/fluid/boot",
+          "/etc/inittab",
+          "/fluid/qga/qemu-ga",
+          "/fluid/start-systemd",
+          "/etc/systemd/system-generators/fluid",
+        ]),
       );
+      expect((await store.manifest(image))?.boot).toBe("systemd");
 
       daemon = await startDaemon();
       const created = await daemon.api.create({ image, memory_mb: 512 });
       expect(created.status, JSON.stringify(created.body)).toBe(201);
       const run = await daemon.api.run(
         created.body.id,
-        "readlink /proc/1/exe; cat /etc/os-release | grep ^ID=; test -e /usr/sbin/qemu-ga || echo no-own-agent",
+        "readlink /proc/1/exe; cat /etc/os-release | grep ^ID=; test -e /usr/sbin/qemu-ga || echo no-own-agent; systemctl is-active fluid-agent",
       );
-      expect(run.body).toMatchObject({ exit_code: 0, stdout: "/fluid/busybox\nID=debian\nno-own-agent\n" });
+      expect(run.body).toMatchObject({
+        exit_code: 0,
+        stdout: "/usr/lib/systemd/systemd\nID=debian\nno-own-agent\nactive\n",
+      });
     });
   },
 );

@@ -3,6 +3,7 @@ import { defaultImageDir } from "../config.js";
 import { buildImage } from "../images/build.js";
 import { recipes } from "../images/recipes.js";
 import { type ImageInfo, ImageStore } from "../images/store.js";
+import { BOOT_MODES, type BootMode, parseBootMode } from "../vm/boot-mode.js";
 
 export interface CliOutput {
   stdout: { write(text: string): unknown };
@@ -39,12 +40,18 @@ export function registerImageCommands(program: Command, output: CliOutput = proc
     .argument("<recipe>", `one of: ${Object.keys(recipes).join(", ")}`)
     .option("--image-dir <dir>", imageDirHelp)
     .option("--force", "rebuild even if the image is up to date")
-    .action(async (recipe: string, options: { imageDir?: string; force?: boolean }) => {
+    .option(
+      "--boot <mode>",
+      `how its sandboxes boot: ${BOOT_MODES.join(" or ")} (default: the recipe's)`,
+      parseBootMode,
+    )
+    .action(async (recipe: string, options: { imageDir?: string; force?: boolean; boot?: BootMode }) => {
       const started = Date.now();
       const result = await buildImage({
         recipe,
         imageDir: options.imageDir ?? defaultImageDir(),
         force: options.force ?? false,
+        boot: options.boot,
         onProgress: ({ step, done, total }) => output.stderr.write(`[${done + 1}/${total}] ${step}\n`),
       });
       const seconds = ((Date.now() - started) / 1000).toFixed(1);

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { GuestAgent } from "./agent.js";
 
 /**
@@ -17,15 +17,36 @@ class FakeAgent {
   execs = new Map<number, { polls: number; out: string; code: number; signal?: number }>();
   staleBeforeSync = true;
   pidCounter = 100;
+  /** Until start() is called the agent has not opened its port: QEMU holds what the host sends. */
+  held: Array<() => void> | undefined;
 
   constructor(path: string) {
     this.server = createServer((socket) => this.serve(socket));
     this.server.listen(path);
   }
 
+  startLate() {
+    this.held = [];
+  }
+
+  /** Reads what was held, in order and a chunk at a time, as qemu-ga does once it opens the port. */
+  start() {
+    const next = this.held?.shift();
+    if (!next) {
+      this.held = undefined;
+      return;
+    }
+    next();
+    setTimeout(() => this.start(), 20);
+  }
+
   private serve(socket: Socket) {
     let buffer = "";
-    socket.on("data", (chunk) => {
+    socket.on("data", (chunk: Buffer) => {
+      if (this.held) this.held.push(() => read(chunk));
+      else read(chunk);
+    });
+    const read = (chunk: Buffer) => {
       buffer += chunk.toString("latin1").replaceAll("\xff", "");
       let newline = buffer.indexOf("\n");
       while (newline !== -1) {
@@ -34,7 +55,7 @@ class FakeAgent {
         this.handle(socket, JSON.parse(line));
         newline = buffer.indexOf("\n");
       }
-    });
+    };
   }
 
   private handle(socket: Socket, request: { execute: string; arguments?: Record<string, any> }) {
@@ -126,6 +147,29 @@ describe("GuestAgent", () => {
     agent = await GuestAgent.connect(join(dir, "agent.sock"), 5_000);
     await agent.ping();
     expect(fake.requests.map((r) => r.execute)).toEqual(["guest-sync-delimited", "guest-ping"]);
+  });
+
+  it("an agent that starts late answers every sync sent meanwhile; only the last ends the sync", async () => {
+    fake.startLate();
+    vi.useFakeTimers({ toFake: ["setTimeout"] });
+    const connecting = GuestAgent.connect(join(dir, "agent.sock"), 60_000);
+    const heldWrites = (count: number) => vi.waitUntil(() => (fake.held?.length ?? 0) >= count, { interval: 1 });
+    await heldWrites(1);
+    // The client sends a new sync every 10 s while nothing answers.
+    for (const count of [2, 3]) {
+      await vi.advanceTimersByTimeAsync(10_000);
+      await heldWrites(count);
+    }
+    vi.useRealTimers();
+    fake.start();
+    agent = await connecting;
+    expect(await agent.request("guest-info")).toEqual({});
+    expect(fake.requests.map((r) => r.execute)).toEqual([
+      "guest-sync-delimited",
+      "guest-sync-delimited",
+      "guest-sync-delimited",
+      "guest-info",
+    ]);
   });
 
   it("runs a command in its own session via busybox setsid and returns its output and exit code", async () => {

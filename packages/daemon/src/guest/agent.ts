@@ -51,7 +51,7 @@ export class GuestAgent {
   private readonly queue: Array<{ payload: string; waiter: Waiter }> = [];
   private inFlight: Waiter | undefined;
   private closedError: Error | undefined;
-  private syncing: { ids: Set<number>; resolve(): void } | undefined;
+  private syncing: { latest: number; resolve(): void } | undefined;
   private syncCounter = Math.floor(Math.random() * 1e6);
 
   private constructor(socket: Socket) {
@@ -79,20 +79,23 @@ export class GuestAgent {
   }
 
   /**
-   * Sends guest-sync-delimited until the agent echoes one of our ids. Bytes before the agent's 0xFF
-   * delimiter (stale replies) are discarded. Data written before the guest opens its port is held
-   * by QEMU, so the first request is answered as soon as the agent starts.
+   * Sends guest-sync-delimited until the agent echoes the latest of our ids. Bytes before the
+   * agent's 0xFF delimiter (stale replies) are discarded. Data written before the guest opens its
+   * port is held by QEMU, so an agent that starts late receives every sync sent meanwhile and answers
+   * each in turn: only the last answer ends the sync, or the earlier ones would be taken for the
+   * replies to the requests that follow.
    */
   async sync(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    const ids = new Set<number>();
+    const syncing = { latest: 0, resolve: () => {} };
     const synced = new Promise<void>((resolve) => {
-      this.syncing = { ids, resolve };
+      syncing.resolve = resolve;
     });
+    this.syncing = syncing;
     while (Date.now() < deadline) {
       if (this.closedError) throw this.closedError;
       const id = ++this.syncCounter;
-      ids.add(id);
+      syncing.latest = id;
       this.socket.write(
         Buffer.concat([
           Buffer.from([DELIMITER]),
@@ -289,7 +292,7 @@ export class GuestAgent {
         continue;
       }
       if (this.syncing) {
-        if (typeof message.return === "number" && this.syncing.ids.has(message.return)) {
+        if (message.return === this.syncing.latest) {
           const done = this.syncing.resolve;
           this.syncing = undefined;
           done();

@@ -1,10 +1,11 @@
 import { mkdir, rename, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import type { BootMode } from "../vm/boot-mode.js";
 import { fetchDeb } from "./debs.js";
 import { checkHostTools, hostBusybox } from "./host-tools.js";
 import { buildInitramfs } from "./initramfs.js";
 import { prepareKernel } from "./kernel.js";
-import { getRecipe, guestDir, type Recipe, recipeHash } from "./recipes.js";
+import { getRecipe, guestDir, type Recipe, recipeHash, withBootMode } from "./recipes.js";
 import { removeTree } from "./remove-tree.js";
 import { buildDebianRootfs, buildTinyRootfs, installFluid, makeDisk } from "./rootfs.js";
 import { type ImageManifest, ImageStore } from "./store.js";
@@ -22,6 +23,8 @@ export interface BuildOptions {
   imageDir: string;
   /** Rebuild even when an image with the same recipe hash exists. */
   force?: boolean;
+  /** Overrides the recipe's boot mode (`--boot fast` keeps busybox init on an image with systemd). */
+  boot?: BootMode | undefined;
   onProgress?: (progress: BuildProgress) => void;
   env?: NodeJS.ProcessEnv;
 }
@@ -66,7 +69,7 @@ function stepsFor(recipe: Recipe): string[] {
  */
 export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   const env = options.env ?? process.env;
-  const recipe = getRecipe(options.recipe);
+  const recipe = withBootMode(getRecipe(options.recipe), options.boot);
   const store = new ImageStore(options.imageDir);
   const hash = await recipeHash(recipe);
   if (!options.force) {
@@ -140,6 +143,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       rootDevice: "/dev/vda",
       kernelVersion: kernel.version,
       sshd: recipe.sshd,
+      boot: recipe.boot,
       agent: "qga",
       sizeBytes,
       builtAt: new Date().toISOString(),

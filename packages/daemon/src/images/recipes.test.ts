@@ -2,7 +2,7 @@ import { cp, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { getRecipe, guestDir, type Recipe, recipeHash, recipes } from "./recipes.js";
+import { getRecipe, guestDir, type Recipe, recipeHash, recipes, withBootMode } from "./recipes.js";
 
 describe("recipes", () => {
   let copy: string;
@@ -43,6 +43,17 @@ describe("recipes", () => {
     expect(await recipeHash({ ...tiny, diskSize: "512M" }, copy)).not.toBe(hash);
     await writeFile(join(copy, "rootfs/fluid/boot"), "#!/fluid/busybox sh\n# changed\n");
     expect(await recipeHash(tiny, copy)).not.toBe(hash);
+  });
+
+  it("debian-12 boots with systemd and tiny fast; --boot fast is another image (hash), --boot systemd needs systemd", async () => {
+    const debian = getRecipe("debian-12");
+    expect(debian.boot).toBe("systemd");
+    expect(getRecipe("tiny").boot).toBe("fast");
+    const fast = withBootMode(debian, "fast");
+    expect(fast.boot).toBe("fast");
+    expect(await recipeHash(fast)).not.toBe(await recipeHash(debian));
+    expect(withBootMode(debian, undefined)).toBe(debian);
+    expect(() => withBootMode(getRecipe("tiny"), "systemd")).toThrow(/tiny recipe has no systemd/);
   });
 
   it("getRecipe rejects unknown names, including Object.prototype keys", () => {

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { BootMode } from "../vm/boot-mode.js";
 
 /** packages/daemon/guest: the same relative location from src/images (tests) and dist/images (built). */
 export const guestDir = fileURLToPath(new URL("../../guest/", import.meta.url));
@@ -40,6 +41,8 @@ export interface Recipe {
   /** ext4 size in mkfs.ext4 syntax; the file is sparse and the qcow2 only holds what is used. */
   diskSize: string;
   sshd: boolean;
+  /** How its sandboxes boot; only a recipe whose rootfs has systemd can say "systemd". */
+  boot: BootMode;
 }
 
 /**
@@ -67,10 +70,26 @@ const fluidFiles: GuestFile[] = [
   { source: "rootfs/fluid/halt", target: "/fluid/halt", mode: 0o755 },
   { source: "rootfs/fluid/dhcp", target: "/fluid/dhcp", mode: 0o755 },
   { source: "rootfs/fluid/shutdown", target: "/fluid/shutdown", mode: 0o755 },
+  { source: "rootfs/fluid/machine-id", target: "/fluid/machine-id", mode: 0o755 },
   { source: "rootfs/etc/inittab", target: "/etc/inittab", mode: 0o644 },
   { source: "rootfs/etc/hostname", target: "/etc/hostname", mode: 0o644 },
   { source: "rootfs/etc/hosts", target: "/etc/hosts", mode: 0o644 },
   { source: "rootfs/etc/resolv.conf", target: "/etc/resolv.conf", mode: 0o644 },
+];
+
+/**
+ * What a rootfs with systemd needs to boot as a sandbox under it: /fluid/start-systemd (PID 1 until
+ * systemd), fluid's units and the generator that adds them at boot (linked from
+ * /etc/systemd/system-generators by installFluid).
+ */
+export const systemdGenerator = { target: "/fluid/systemd/generator", link: "/etc/systemd/system-generators/fluid" };
+
+export const systemdFiles: GuestFile[] = [
+  { source: "rootfs/fluid/start-systemd", target: "/fluid/start-systemd", mode: 0o755 },
+  { source: "rootfs/systemd/generator", target: systemdGenerator.target, mode: 0o755 },
+  { source: "rootfs/systemd/fluid-boot.service", target: "/fluid/systemd/fluid-boot.service", mode: 0o644 },
+  { source: "rootfs/systemd/fluid-agent.service", target: "/fluid/systemd/fluid-agent.service", mode: 0o644 },
+  { source: "rootfs/systemd/fluid-sshd.service", target: "/fluid/systemd/fluid-sshd.service", mode: 0o644 },
 ];
 
 export const recipes: Readonly<Record<string, Recipe>> = {
@@ -88,6 +107,7 @@ export const recipes: Readonly<Record<string, Recipe>> = {
     ],
     diskSize: "256M",
     sshd: false,
+    boot: "fast",
   },
   "debian-12": {
     name: "debian-12",
@@ -109,11 +129,15 @@ export const recipes: Readonly<Record<string, Recipe>> = {
         // What Ansible's apt and systemd_service modules need on the target.
         "python3-apt",
         "systemd",
+        // Device units (the serial console's getty waits for dev-ttyS0.device) come from udev,
+        // which a Debian server has; without it the boot hangs 90 s on that job.
+        "udev",
       ],
     },
-    rootfsFiles: fluidFiles,
+    rootfsFiles: [...fluidFiles, ...systemdFiles],
     diskSize: "2G",
     sshd: true,
+    boot: "systemd",
   },
 };
 
@@ -121,6 +145,16 @@ export function getRecipe(name: string): Recipe {
   const recipe = Object.hasOwn(recipes, name) ? recipes[name] : undefined;
   if (!recipe) throw new Error(`unknown recipe "${name}" (known: ${Object.keys(recipes).join(", ")})`);
   return recipe;
+}
+
+/**
+ * The recipe with its boot mode overridden (`image build --boot`): any recipe can boot fast, only
+ * one that carries systemd can boot with it. The mode is part of the recipe, so of its hash.
+ */
+export function withBootMode(recipe: Recipe, boot: BootMode | undefined): Recipe {
+  if (boot === undefined || boot === recipe.boot) return recipe;
+  if (boot === "systemd") throw new Error(`the ${recipe.name} recipe has no systemd; it boots fast only`);
+  return { ...recipe, boot };
 }
 
 /** JSON with object keys sorted, so the hash depends on the recipe's content, not on how it is written. */

@@ -1,5 +1,9 @@
+import { lstat, mkdir, mkdtemp, readlink, rm, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseLdd } from "./rootfs.js";
+import { guestDir, systemdFiles } from "./recipes.js";
+import { installFluid, parseLdd } from "./rootfs.js";
 
 describe("parseLdd", () => {
   it("collects resolved libraries and the loader, skipping the vDSO", () => {
@@ -33,4 +37,42 @@ describe("parseLdd", () => {
     expect(parseLdd("\tnot a dynamic executable\n")).toEqual({ libraries: [], missing: [] });
     expect(parseLdd("\tstatically linked\n")).toEqual({ libraries: [], missing: [] });
   });
+});
+
+describe("installFluid", () => {
+  const withRoot = async (test: (root: string, busybox: string) => Promise<void>) => {
+    const dir = await mkdtemp(join(tmpdir(), "fluid-install-"));
+    try {
+      await writeFile(join(dir, "busybox"), "busybox");
+      const root = join(dir, "root");
+      await mkdir(join(root, "usr/sbin"), { recursive: true });
+      await symlink("usr/sbin", join(root, "sbin"));
+      await test(root, join(dir, "busybox"));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  };
+
+  it("links the systemd generator when the recipe carries fluid's units", () =>
+    withRoot(async (root, busybox) => {
+      await installFluid(root, busybox, systemdFiles, guestDir);
+      expect(await readlink(join(root, "etc/systemd/system-generators/fluid"))).toBe("/fluid/systemd/generator");
+      expect((await lstat(join(root, "fluid/systemd/fluid-agent.service"))).mode & 0o777).toBe(0o644);
+    }));
+
+  it("adds no generator without the units", () =>
+    withRoot(async (root, busybox) => {
+      await installFluid(root, busybox, [], guestDir);
+      await expect(lstat(join(root, "etc/systemd"))).rejects.toThrow(/ENOENT/);
+    }));
+
+  it("points missing shutdown commands at /fluid/shutdown, which works under either init, and keeps the image's own", () =>
+    withRoot(async (root, busybox) => {
+      await writeFile(join(root, "usr/sbin/reboot"), "the image's reboot");
+      await installFluid(root, busybox, [], guestDir);
+      for (const command of ["shutdown", "poweroff", "halt"]) {
+        expect(await readlink(join(root, "usr/sbin", command))).toBe("/fluid/shutdown");
+      }
+      expect((await lstat(join(root, "usr/sbin/reboot"))).isFile()).toBe(true);
+    }));
 });

@@ -2,7 +2,7 @@ import { lstat, mkdir, readFile, rm, symlink } from "node:fs/promises";
 import { join } from "node:path";
 import { run, runChecked } from "../system/run.js";
 import { installFile, installGuestFiles, installSymlink, removeGuestFiles } from "./guest-files.js";
-import type { DebootstrapBase, GuestFile } from "./recipes.js";
+import { type DebootstrapBase, type GuestFile, systemdGenerator } from "./recipes.js";
 
 export interface LddResult {
   /** Absolute paths, the dynamic loader included. */
@@ -43,20 +43,17 @@ export async function installFluid(
   await installFile(root, busybox, "/fluid/busybox", 0o755);
   await installSymlink(root, "busybox", "/fluid/init");
   await installGuestFiles(root, files, sourceDir);
-  // Without an init system of its own the image lacks these; the agent's guest-shutdown needs
-  // /sbin/shutdown, and people expect poweroff and reboot to work.
-  const commands: Array<[string, string]> = [
-    ["/sbin/shutdown", "/fluid/shutdown"],
-    ["/sbin/poweroff", "/fluid/busybox"],
-    ["/sbin/reboot", "/fluid/busybox"],
-    ["/sbin/halt", "/fluid/busybox"],
-  ];
-  for (const [command, target] of commands) {
+  if (files.some((file) => file.target === systemdGenerator.target)) {
+    await installSymlink(root, systemdGenerator.target, systemdGenerator.link);
+  }
+  // Without an init package (systemd-sysv) the image lacks these; the agent's guest-shutdown needs
+  // /sbin/shutdown, and people expect poweroff and reboot to work under either init.
+  for (const command of ["/sbin/shutdown", "/sbin/poweroff", "/sbin/reboot", "/sbin/halt"]) {
     const present = await lstat(join(root, command)).then(
       () => true,
       () => false,
     );
-    if (!present) await installSymlink(root, target, command);
+    if (!present) await installSymlink(root, "/fluid/shutdown", command);
   }
   // Every clone must get its own: /fluid/boot writes a machine id, /fluid/sshd the host keys.
   for (const identity of [

@@ -35,7 +35,15 @@ describe("image names", () => {
 
 describe("parseManifest", () => {
   it("parses a valid manifest", () => {
-    expect(parseManifest(JSON.stringify(manifest("tiny")))).toEqual(manifest("tiny"));
+    expect(parseManifest(JSON.stringify(manifest("tiny", { boot: "fast" })))).toEqual(
+      manifest("tiny", { boot: "fast" }),
+    );
+    expect(parseManifest(JSON.stringify(manifest("debian-12", { boot: "systemd" }))).boot).toBe("systemd");
+  });
+
+  it("reads a manifest from before boot modes as a fast-booting image, and refuses unknown modes", () => {
+    expect(parseManifest(JSON.stringify(manifest("tiny"))).boot).toBe("fast");
+    expect(() => parseManifest(JSON.stringify(manifest("tiny", { boot: "upstart" })))).toThrow(/boot/);
   });
 
   it("names every problem", () => {

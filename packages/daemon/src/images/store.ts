@@ -2,6 +2,7 @@ import { access, chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import type { ImageSource, ResolvedImage } from "../sandboxes/ports.js";
+import { BOOT_MODES } from "../vm/boot-mode.js";
 import { removeTree } from "./remove-tree.js";
 
 const imageNamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -36,6 +37,8 @@ const manifestSchema = z.object({
   rootDevice: z.string().regex(/^\/dev\/[a-z0-9]+$/),
   kernelVersion: z.string().min(1),
   sshd: z.boolean(),
+  /** Images built before boot modes existed have no systemd units: they boot fast. */
+  boot: z.enum(BOOT_MODES).default("fast"),
   agent: z.literal("qga"),
   sizeBytes: z.number().int().nonnegative(),
   builtAt: z.iso.datetime(),
@@ -153,7 +156,15 @@ export class ImageStore implements ImageSource {
     for (const path of Object.values(paths)) {
       if (!(await exists(path))) throw new ImageError(`image ${name} is incomplete: ${path} is missing`);
     }
-    return { name, dir, ...paths, sshd: manifest.sshd, rootDevice: manifest.rootDevice, manifest };
+    return {
+      name,
+      dir,
+      ...paths,
+      sshd: manifest.sshd,
+      rootDevice: manifest.rootDevice,
+      boot: manifest.boot,
+      manifest,
+    };
   }
 
   resolve(name: string): Promise<ImagePaths> {

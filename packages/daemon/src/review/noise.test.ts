@@ -17,6 +17,20 @@ describe("noise policy", () => {
     expect(policy.ignores("file", "/etc/nginx/nginx.conf")).toBe(false);
   });
 
+  it("ignores what booting systemd leaves on the disk, and not the units it enables", () => {
+    const policy = new NoisePolicy(noiseRules());
+    for (const path of [
+      "/var/log/journal/0123456789abcdef0123456789abcdef/system.journal",
+      "/var/lib/systemd/random-seed",
+      "/var/lib/systemd/timers/stamp-e2scrub_all.timer",
+      "/etc/.updated",
+      "/var/.updated",
+    ])
+      expect(policy.ignores("file", path), path).toBe(true);
+    expect(policy.ignores("file", "/etc/systemd/system/multi-user.target.wants/nginx.service")).toBe(false);
+    expect(policy.ignores("unit", "nginx.service")).toBe(false);
+  });
+
   it("ignores fluid's own sshd on both address families, and no other port", () => {
     const policy = new NoisePolicy(noiseRules());
     expect(policy.ignores("port", "tcp/22")).toBe(true);

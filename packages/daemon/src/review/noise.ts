@@ -47,7 +47,7 @@ type RuleInput = z.input<typeof NoiseRule>;
 
 /**
  * What a sandbox changes by merely existing, which a reviewer should not have to read: logs and
- * caches, shell history, the identity fluid gives every clone (machine id, hostname, SSH host keys,
+ * caches (systemd's journal among them), what systemd keeps between boots, shell history, the identity fluid gives every clone (machine id, hostname, SSH host keys,
  * its SSH CA trust), and files tools rewrite as a side effect (backups of the account databases).
  */
 const DEFAULT_RULES: RuleInput[] = [
@@ -87,7 +87,12 @@ const DEFAULT_RULES: RuleInput[] = [
     match: "/{root,home/*}/.ansible/**",
     reason: "ansible's remote temp directory, left by every run (fluid's verification runs too)",
   },
-  { id: "random-seed", match: "/var/lib/systemd/random-seed", reason: "identity fluid resets on every clone" },
+  {
+    id: "systemd-state",
+    match: "/var/lib/systemd/**",
+    reason: "systemd's own state (random seed, timer stamps); what is enabled is under /etc/systemd",
+  },
+  { id: "systemd-update-stamps", match: "/{etc,var}/.updated", reason: "stamps systemd-update-done writes at boot" },
   { id: "ld-so-cache", match: "/etc/ld.so.cache", reason: "derived by ldconfig" },
   { id: "account-backups", match: "/etc/{passwd,group,shadow,gshadow,subuid,subgid}-", reason: "backup copies" },
   { id: "account-lock", match: "/etc/.pwd.lock", reason: "lock file" },

@@ -8,6 +8,7 @@ import { recordListeningBaseline } from "../review/guest-sockets.js";
 import type { SshCertificateAuthority } from "../ssh/certificates.js";
 import type { DaemonDB, SandboxRow, SandboxState, SnapshotRow } from "../state/schema.js";
 import type { Accel } from "../vm/accel.js";
+import { kernelCmdline } from "../vm/kernel-cmdline.js";
 import {
   DEFAULT_TCG_CACHE_MB,
   isOurVm,
@@ -29,10 +30,11 @@ import {
   streamLongChain,
 } from "./disk-layers.js";
 import { SandboxError } from "./errors.js";
+import { guestPoweredOff } from "./guest-exit.js";
 import { generateHostKeys } from "./host-keys.js";
 import { hostnameFor, identityFiles, identityParams, reidentifyCommands } from "./identity.js";
 import type { WarmPool } from "./pool.js";
-import type { ImageSource, NetAttachment, SandboxNetwork } from "./ports.js";
+import type { ImageSource, NetAttachment, ResolvedImage, SandboxNetwork } from "./ports.js";
 import { withQuiescedGuest } from "./quiesce.js";
 
 export interface CreateInput {
@@ -183,16 +185,16 @@ export class SandboxManager {
   private spec(
     row: SandboxRow,
     disk: string,
-    image: { kernel: string; initrd?: string | undefined; rootDevice?: string | undefined },
+    image: Pick<ResolvedImage, "kernel" | "initrd" | "rootDevice" | "boot">,
     net: NetAttachment,
     incomingFile?: string,
   ): VmSpec {
-    const cmdline = [
-      "console=ttyS0 panic=-1 quiet mitigations=off init_on_alloc=0",
-      ...(this.o.accel === "tcg" && this.o.tscKhz ? [`tsc_early_khz=${this.o.tscKhz}`] : []),
-      `root=${image.rootDevice ?? "/dev/vda"} rw rootfstype=ext4`,
-      ...identityParams(hostnameFor(row.name), net),
-    ].join(" ");
+    const cmdline = kernelCmdline({
+      rootDevice: image.rootDevice ?? "/dev/vda",
+      boot: image.boot ?? "fast",
+      tscKhz: this.o.accel === "tcg" ? this.o.tscKhz : undefined,
+      identity: identityParams(hostnameFor(row.name), net),
+    });
     return {
       dir: row.dir,
       kernel: image.kernel,
@@ -858,7 +860,10 @@ export class SandboxManager {
     return reaped;
   }
 
-  /** Notices VMs that died on their own (QEMU crash, guest panic) and records the sandbox as ERROR. */
+  /**
+   * Notices VMs that ended on their own: a guest that powered itself off is STOPPED (it can be
+   * started again, like a machine shut down from inside), anything else (QEMU crash, guest panic) ERROR.
+   */
   async detectCrashes(): Promise<string[]> {
     const running = await this.db
       .selectFrom("sandboxes")
@@ -871,6 +876,16 @@ export class SandboxManager {
     for (const row of running) {
       if (this.locks.has(row.id) || (row.pid && (await isOurVm(row.pid, row.dir)))) continue;
       this.dropAgent(row.id);
+      if (await guestPoweredOff(vmPaths(row.dir).serial)) {
+        await this.update(row.id, { state: "STOPPED", pid: null });
+        this.o.onEvent?.({
+          sandboxId: row.id,
+          previousState: "RUNNING",
+          newState: "STOPPED",
+          reason: "the guest shut itself down",
+        });
+        continue;
+      }
       await this.update(row.id, { state: "ERROR", pid: null, error: "the VM exited unexpectedly (see serial.log)" });
       crashed.push(row.id);
       this.o.onEvent?.({

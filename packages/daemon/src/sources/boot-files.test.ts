@@ -227,6 +227,21 @@ describe("extractBootFiles (debugfs on the pulled disk, no mounts)", () => {
     expect(order.stdout).toBe("jbd2.ko\next4.ko\n");
   });
 
+  it("boots a disk with fluid's systemd units under systemd when its init is systemd, else fast", async () => {
+    const systemd = { "/fluid/start-systemd": "#!/fluid/busybox sh\n" };
+    const cases = [
+      { links: { "/sbin/init": "/lib/systemd/systemd" }, files: systemd, boot: "systemd" },
+      { links: { "/sbin": "usr/sbin", "/usr/sbin/init": "../lib/systemd/systemd" }, files: systemd, boot: "systemd" },
+      { links: { "/sbin/init": "../lib/systemd/systemd" }, files: {}, boot: "fast" },
+      { links: {}, files: { ...systemd, "/sbin/init": "sysvinit" }, boot: "fast" },
+    ] as const;
+    for (const { links, files, boot } of cases) {
+      const disk = join(work, "disk.qcow2");
+      await makeGuestDisk(work, disk, { kernelVersion: VERSION, fluid: true, links, files });
+      expect((await extractBootFiles({ disk, workDir: work, outDir: out, images: store })).boot).toBe(boot);
+    }
+  });
+
   it("uses the initramfs of a local image with the same kernel when the disk has no modules", async () => {
     const disk = join(work, "disk.qcow2");
     await makeGuestDisk(work, disk, { kernelVersion: VERSION });

@@ -6,6 +6,7 @@ import { extractVmlinux, moduleLoadOrder, moduleName, parseModulesDep } from "..
 import { getRecipe, guestDir } from "../images/recipes.js";
 import type { ImageStore } from "../images/store.js";
 import { run } from "../system/run.js";
+import type { BootMode } from "../vm/boot-mode.js";
 import type { CloneChanges } from "./clone-hygiene.js";
 import { SourceError } from "./errors.js";
 import { hasExtFilesystem, readPartitionTable } from "./partitions.js";
@@ -95,6 +96,18 @@ export class ExtFilesystem {
     }
   }
 
+  /**
+   * The target of a symlink, or undefined if `path` is missing or no symlink. Targets up to 60
+   * bytes (debugfs's "fast links") are read, which covers init links; longer ones read as undefined.
+   */
+  async readlink(path: string): Promise<string | undefined> {
+    const result = await run(["debugfs", "-c", "-R", `stat ${debugfsPath(path)}`, this.device], {
+      timeoutMs: 60_000,
+    });
+    if (result.code !== 0) throw new SourceError("host_error", `debugfs failed: ${result.stderr.trim().slice(-300)}`);
+    return /^Fast link dest: "(.*)"$/m.exec(result.stdout)?.[1];
+  }
+
   /** Copies files out (`[path in the filesystem, local path]`); every one must arrive. */
   async dump(files: ReadonlyArray<readonly [string, string]>, scratch: string): Promise<void> {
     if (files.length === 0) return;
@@ -129,6 +142,8 @@ export interface BootFiles {
   sshd: boolean;
   /** The disk has fluid's guest files (/fluid/init): it boots as a sandbox as it is. */
   fluidGuest: boolean;
+  /** systemd when the VM's init is systemd and the disk has fluid's units for it, else fast (busybox init). */
+  boot: BootMode;
   /** "disk", or "image:<name>" when the kernel came from a local image. */
   kernelFrom: string;
   /** "disk" (an initramfs built from the disk's modules) or "image:<name>". */
@@ -165,6 +180,12 @@ interface Located {
   kernelFs: ExtFilesystem | undefined;
   kernelDir: string;
   kernels: DirEntry[];
+}
+
+/** The VM boots systemd: its /sbin/init is a link to systemd (a sysvinit system's is a program). */
+export async function initIsSystemd(root: ExtFilesystem): Promise<boolean> {
+  const target = await root.readlink("/sbin/init");
+  return target !== undefined && /(^|\/)systemd$/.test(target);
 }
 
 /** Finds the root filesystem (it has /etc/os-release or /etc/fstab) and the kernels in /boot or on a /boot partition. */
@@ -294,10 +315,13 @@ export async function extractBootFiles(options: ExtractBootFilesOptions): Promis
     }
     const rootDevice = located.rootNumber === 0 ? "/dev/vda" : `/dev/vda${located.rootNumber}`;
     const sshd = (await located.root.list("/usr/sbin"))?.some((entry) => entry.name === "sshd") ?? false;
-    const fluidGuest = (await located.root.list("/fluid"))?.some((entry) => entry.name === "init") ?? false;
+    const fluid = (await located.root.list("/fluid")) ?? [];
+    const fluidGuest = fluid.some((entry) => entry.name === "init");
+    const boot: BootMode =
+      fluid.some((entry) => entry.name === "start-systemd") && (await initIsSystemd(located.root)) ? "systemd" : "fast";
     const kernel = join(options.outDir, "vmlinux");
     const initrd = join(options.outDir, "initramfs.cpio");
-    const common = { kernel, initrd, rootDevice, sshd, fluidGuest, warnings, scrubbed, injected };
+    const common = { kernel, initrd, rootDevice, sshd, fluidGuest, boot, warnings, scrubbed, injected };
 
     const newest = [...located.kernels].sort((a, b) => compareKernelVersions(b.name, a.name))[0];
     if (newest && located.kernelFs) {

@@ -20,11 +20,11 @@ describe("fluid's guest written into a pulled production disk", () => {
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
-  const disk = async (files: Record<string, string>, fluid = false) => {
+  const disk = async (files: Record<string, string>, links: Record<string, string> = {}) => {
     n++;
     const qcow = join(dir, `disk-${n}.qcow2`);
     const raw = join(dir, `disk-${n}.raw`);
-    await makeGuestDisk(join(dir, `work-${n}`), qcow, { files, fluid });
+    await makeGuestDisk(join(dir, `work-${n}`), qcow, { files, links });
     await runChecked(["qemu-img", "convert", "-f", "qcow2", "-O", "raw", qcow, raw]);
     return { fs: new ExtFilesystem(raw, 0), raw };
   };
@@ -43,6 +43,7 @@ describe("fluid's guest written into a pulled production disk", () => {
       "/fluid/halt",
       "/fluid/dhcp",
       "/fluid/shutdown",
+      "/fluid/machine-id",
       "/etc/inittab.before-fluid",
       "/etc/inittab",
     ]);
@@ -54,6 +55,7 @@ describe("fluid's guest written into a pulled production disk", () => {
       "dhcp",
       "halt",
       "init",
+      "machine-id",
       "shutdown",
       "sshd",
     ]);
@@ -76,6 +78,53 @@ describe("fluid's guest written into a pulled production disk", () => {
     await runChecked(["e2fsck", "-fn", raw]);
     // Once it has the guest, a disk is left as it is.
     expect((await prepareClone(fs, { inject: { busybox } })).injected).toEqual([]);
+  });
+
+  it("gives a systemd VM fluid's units and the generator that adds them, and no unit of its own changes", async () => {
+    const { fs, raw } = await disk(
+      {
+        "/usr/sbin/qemu-ga": "qemu-ga",
+        "/usr/lib/systemd/systemd": "systemd",
+        "/etc/systemd/system/multi-user.target.wants/.keep": "",
+      },
+      {
+        "/sbin/init": "/lib/systemd/systemd",
+        "/etc/systemd/system/multi-user.target.wants/nginx.service": "/lib/systemd/system/nginx.service",
+      },
+    );
+    const changes = await prepareClone(fs, { inject: { busybox } });
+    expect(changes.warnings).toEqual([]);
+    expect(changes.injected).toEqual(
+      expect.arrayContaining([
+        "/fluid/start-systemd",
+        "/fluid/systemd/generator",
+        "/fluid/systemd/fluid-agent.service",
+        "/etc/systemd/system-generators/fluid",
+      ]),
+    );
+    expect(await fs.readlink("/etc/systemd/system-generators/fluid")).toBe("/fluid/systemd/generator");
+    const units = new Map(((await fs.list("/fluid/systemd")) ?? []).map((e) => [e.name, e.mode]));
+    expect(units).toEqual(
+      new Map([
+        ["generator", 0o100755],
+        ["fluid-boot.service", 0o100644],
+        ["fluid-agent.service", 0o100644],
+        ["fluid-sshd.service", 0o100644],
+      ]),
+    );
+    expect((await fs.list("/etc/systemd/system/multi-user.target.wants"))?.map((e) => e.name).sort()).toEqual([
+      ".keep",
+      "nginx.service",
+    ]);
+    await runChecked(["e2fsck", "-fn", raw]);
+  });
+
+  it("gives a sysvinit VM no systemd units", async () => {
+    const { fs } = await disk({ "/usr/sbin/qemu-ga": "qemu-ga", "/sbin/init": "a sysvinit program" });
+    const changes = await prepareClone(fs, { inject: { busybox } });
+    expect(changes.injected).not.toContain("/fluid/start-systemd");
+    expect(await fs.list("/fluid/systemd")).toBeUndefined();
+    expect(await fs.list("/etc/systemd")).toBeUndefined();
   });
 
   it("leaves a disk without the QEMU guest agent alone, saying what to install", async () => {

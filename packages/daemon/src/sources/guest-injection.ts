@@ -1,12 +1,12 @@
 import { writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { hostBusybox } from "../images/host-tools.js";
-import { guestDir } from "../images/recipes.js";
+import { guestDir, systemdFiles, systemdGenerator } from "../images/recipes.js";
 import type { GuestAgentBundle } from "../images/rootfs.js";
-import { debugfsPath, type ExtFilesystem } from "./boot-files.js";
+import { debugfsPath, type ExtFilesystem, initIsSystemd } from "./boot-files.js";
 
 /** fluid's guest scripts under /fluid, as every fluid image has them (docs/guest-images.md). */
-const SCRIPTS = ["boot", "agent", "sshd", "halt", "dhcp", "shutdown"] as const;
+const SCRIPTS = ["boot", "agent", "sshd", "halt", "dhcp", "shutdown", "machine-id"] as const;
 
 /** Where a VM's own inittab (a sysvinit system) is kept when fluid's replaces it in the clone. */
 const SAVED_INITTAB = "/etc/inittab.before-fluid";
@@ -31,11 +31,14 @@ export interface GuestInjectionOptions {
 
 /**
  * Makes a pulled production disk boot as a sandbox: fluid's busybox init, its boot, agent and sshd
- * scripts, and its inittab are written into the clone (debugfs -w, nothing mounted). Nothing else
- * of the VM changes: its own userland, sshd and qemu-ga run under fluid's init instead of its own
- * init system. A disk that already has /fluid/init is left as it is. Sandboxes are driven through the
- * QEMU guest agent: the VM's own, or else fluid's copy with its libraries under /fluid/qga (when
- * `guestAgent` can provide one; otherwise the disk is left alone with a warning saying what to install).
+ * scripts, and its inittab are written into the clone (debugfs -w, nothing mounted). A VM whose
+ * init is systemd also gets /fluid/start-systemd, fluid's units and the generator that adds them at
+ * boot (one link in /etc/systemd/system-generators): it boots its own systemd, its services start,
+ * and fluid's agent and sshd run beside them as units. A sysvinit VM runs its userland, sshd and
+ * qemu-ga under fluid's busybox init. A disk that already has /fluid/init is left as it is.
+ * Sandboxes are driven through the QEMU guest agent: the VM's own, or else fluid's copy with its
+ * libraries under /fluid/qga (when `guestAgent` can provide one; otherwise the disk is left alone
+ * with a warning saying what to install).
  */
 export async function injectFluidGuest(
   root: ExtFilesystem,
@@ -84,6 +87,18 @@ export async function injectFluidGuest(
     commands.push("mkdir /fluid/qga", "sif /fluid/qga mode 040755");
     write(agent.binary, "/fluid/qga/qemu-ga", "0100755");
     for (const library of agent.libraries) write(library, `/fluid/qga/${basename(library)}`, "0100755");
+  }
+
+  if (await initIsSystemd(root)) {
+    commands.push("mkdir /fluid/systemd", "sif /fluid/systemd mode 040755");
+    for (const file of systemdFiles) write(join(sourceDir, file.source), file.target, `0100${file.mode.toString(8)}`);
+    const etcSystemd = await root.list("/etc/systemd");
+    if (etcSystemd === undefined) commands.push("mkdir /etc/systemd", "sif /etc/systemd mode 040755");
+    if (!etcSystemd?.some((entry) => entry.name === "system-generators")) {
+      commands.push("mkdir /etc/systemd/system-generators", "sif /etc/systemd/system-generators mode 040755");
+    }
+    commands.push(`symlink ${systemdGenerator.link} ${systemdGenerator.target}`);
+    added.push(systemdGenerator.link);
   }
 
   const etc = (await root.list("/etc")) ?? [];

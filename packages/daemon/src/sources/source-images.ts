@@ -227,6 +227,7 @@ export class SourceImages {
         rootDevice: boot.rootDevice,
         kernelVersion: boot.kernelVersion,
         sshd: boot.sshd,
+        boot: boot.boot,
         agent: "qga",
         sizeBytes,
         builtAt: pulledAt,

@@ -36,6 +36,8 @@ export interface GuestDiskOptions {
   partitioned?: boolean;
   /** Extra files: path → content. */
   files?: Record<string, string>;
+  /** Symbolic links: path → target. */
+  links?: Record<string, string>;
 }
 
 const builtinModules = ["virtio_mmio", "virtio_pci", "virtio_blk", "virtio_console", "virtio_net", "crc32c_generic"];
@@ -91,6 +93,10 @@ export async function makeGuestDisk(workDir: string, output: string, options: Gu
     await symlink("busybox", join(root, "fluid/init"));
   }
   for (const [path, content] of Object.entries(options.files ?? {})) await put(root, path.replace(/^\/+/, ""), content);
+  for (const [path, target] of Object.entries(options.links ?? {})) {
+    await mkdir(join(root, path, ".."), { recursive: true });
+    await symlink(target, join(root, path));
+  }
 
   const raw = join(workDir, "disk.raw");
   const sizeMb = 24;
