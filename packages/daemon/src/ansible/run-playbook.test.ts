@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
@@ -62,8 +62,16 @@ describe.skipIf(!ready)("runPlaybook against a debian-12 sandbox (needs root, th
     return result;
   };
 
+  let runsTmp: string;
+  const hostTmp = process.env.TMPDIR;
+
   beforeAll(async () => {
     scratch = await mkdtemp(join(tmpdir(), "fluid-runner-test-"));
+    // The runner's directories go under TMPDIR: a private one here, so other runs on the host
+    // (an e2e's ansible, a killed daemon's leftovers) cannot make the cleanup check pass or fail.
+    runsTmp = join(scratch, "tmp");
+    await mkdir(runsTmp);
+    process.env.TMPDIR = runsTmp;
     database = await openDaemonDatabase(join(scratch, "state.db"));
     network = await NetworkManager.start({
       mode: "bridge",
@@ -88,6 +96,8 @@ describe.skipIf(!ready)("runPlaybook against a debian-12 sandbox (needs root, th
   });
 
   afterAll(async () => {
+    if (hostTmp === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = hostTmp;
     if (sandboxId) await manager.destroy(sandboxId).catch(() => undefined);
     manager?.close();
     await network?.shutdown({ teardown: true });
@@ -135,6 +145,6 @@ describe.skipIf(!ready)("runPlaybook against a debian-12 sandbox (needs root, th
   );
 
   it("leaves no run directory behind on the host", async () => {
-    expect((await readdir(tmpdir())).filter((name) => name.startsWith("fluid-ansible-"))).toEqual([]);
+    expect(await readdir(runsTmp)).toEqual([]);
   });
 });
