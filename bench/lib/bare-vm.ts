@@ -4,6 +4,7 @@ import { GuestAgent } from "../../packages/daemon/src/guest/agent.ts";
 import { ImageStore } from "../../packages/daemon/src/images/store.ts";
 import { runChecked } from "../../packages/daemon/src/system/run.ts";
 import { decideAccel, tscKhz } from "../../packages/daemon/src/vm/accel.ts";
+import { kernelCmdline } from "../../packages/daemon/src/vm/kernel-cmdline.ts";
 import { killVm, launchVm, vmPaths } from "../../packages/daemon/src/vm/qemu.ts";
 
 export interface BareVmOptions {
@@ -62,7 +63,12 @@ export async function bootBareVm(options: BareVmOptions): Promise<BareVm> {
     accel,
     tcgCacheMb: options.tcgCacheMb,
     machine: "microvm",
-    cmdline: `console=ttyS0 panic=-1 quiet mitigations=off init_on_alloc=0${accel === "tcg" && khz ? ` tsc_early_khz=${khz}` : ""} root=${image.manifest.rootDevice} rw rootfstype=ext4 fluid.hostname=${options.name}`,
+    cmdline: kernelCmdline({
+      rootDevice: image.manifest.rootDevice,
+      boot: image.manifest.boot,
+      tscKhz: accel === "tcg" ? khz : undefined,
+      identity: [`fluid.hostname=${options.name}`],
+    }),
     netArgs: ["-netdev", "user,id=net0,restrict=on", "-device", "virtio-net-device,netdev=net0"],
   });
   const agent = await GuestAgent.connect(vmPaths(dir).agent, 180_000);
