@@ -59,6 +59,7 @@ const expected: Record<string, Rule> = {
   "GET /v1/orgs/{slug}/sandboxes/{id}/diff": "creator",
   "POST /v1/orgs/{slug}/sandboxes/{id}/restore": "creator",
   "POST /v1/orgs/{slug}/sandboxes/{id}/extend": "creator",
+  "POST /v1/orgs/{slug}/sandboxes/{id}/fork": "creator",
   "POST /v1/orgs/{slug}/source-hosts": "admin",
   "GET /v1/orgs/{slug}/source-hosts": "viewer",
   "GET /v1/orgs/{slug}/source-hosts/{sourceHostId}": "viewer",
@@ -107,6 +108,7 @@ const outsideOrgs: Record<string, OutsideRule> = {
   "GET /v1/openapi.json": "public",
   "POST /v1/auth/register": "public",
   "POST /v1/auth/login": "public",
+  "GET /v1/auth/providers": "public",
   // OAuth sign-in (documented when a provider is configured, as in the test server).
   "GET /v1/auth/github": "public",
   "GET /v1/auth/github/callback": "public",
