@@ -4,6 +4,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDaemon, type TestDaemonProcess } from "./lib/daemon.js";
+import { until } from "./lib/wait.js";
 
 /** True while a QEMU process started for this sandbox directory is alive (and not a zombie). */
 function vmAlive(stateDir: string, id: string): boolean {
@@ -19,14 +20,6 @@ function vmAlive(stateDir: string, id: string): boolean {
   }
   return false;
 }
-
-const until = async (check: () => Promise<boolean> | boolean, timeoutMs = 30_000) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
 
 describe("fluid-daemon standalone with real QEMU microVMs (TCG)", () => {
   let daemon: TestDaemonProcess;

@@ -2,16 +2,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startDaemon, type TestDaemonProcess } from "./lib/daemon.js";
 import { buildImage } from "./lib/global-setup.js";
 import { startServer, type TestServerProcess } from "./lib/server.js";
+import { until } from "./lib/wait.js";
 
 const isRoot = process.getuid?.() === 0;
-
-const until = async (check: () => Promise<boolean>, timeoutMs: number) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 500));
-  }
-};
 
 /** What makes a clone a machine of its own, read inside the guest. */
 const IDENTITY = [

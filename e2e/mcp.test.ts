@@ -8,14 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDaemon, type TestDaemonProcess } from "./lib/daemon.js";
 import { repoRoot } from "./lib/global-setup.js";
 import { startServer, type TestServerProcess } from "./lib/server.js";
-
-const until = async (check: () => Promise<boolean>, timeoutMs = 30_000) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 200));
-  }
-};
+import { until } from "./lib/wait.js";
 
 interface ToolResult {
   isError?: boolean;

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startDaemon, type TestDaemonProcess } from "./lib/daemon.js";
 import { buildImage, repoRoot } from "./lib/global-setup.js";
 import { startServer, type TestServerProcess } from "./lib/server.js";
+import { until } from "./lib/wait.js";
 
 const isRoot = process.getuid?.() === 0;
 /** Where to keep the run's diff, playbook and verification reports (docs/review.md quotes them). */
@@ -22,14 +23,6 @@ const haveChromium = existsSync(CHROMIUM);
 const REVIEWER = { email: "reviewer@example.com", password: "correct horse battery" };
 const TITLE = "Demo service with its config";
 const hasAnsible = spawnSync("ansible-playbook", ["--version"]).status === 0;
-
-const until = async (check: () => Promise<boolean>, timeoutMs: number) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-};
 
 /** The agent's changes, one of each kind the review must see. */
 const CHANGES = [
@@ -86,6 +79,7 @@ describe.skipIf(!isRoot || !hasAnsible)("review pipeline on a real debian-12 san
       async () =>
         (await server.call("GET", "/v1/orgs/acme/hosts", { key: author })).body.hosts?.[0]?.status === "ONLINE",
       30_000,
+      1000,
     );
     const created = await server.call("POST", "/v1/orgs/acme/sandboxes", {
       key: author,
@@ -150,10 +144,14 @@ describe.skipIf(!isRoot || !hasAnsible)("review pipeline on a real debian-12 san
     const started = await server.call("POST", `/v1/orgs/acme/change-requests/${id}/verify`, { key: author });
     expect(started.status, JSON.stringify(started.body)).toBe(202);
     let shown: { state: string; verification: Record<string, unknown> } | undefined;
-    await until(async () => {
-      shown = (await server.call("GET", `/v1/orgs/acme/change-requests/${id}`, { key: author })).body;
-      return shown?.state === "verified" || shown?.state === "verification_failed";
-    }, 900_000);
+    await until(
+      async () => {
+        shown = (await server.call("GET", `/v1/orgs/acme/change-requests/${id}`, { key: author })).body;
+        return shown?.state === "verified" || shown?.state === "verification_failed";
+      },
+      900_000,
+      1000,
+    );
     return shown as { state: string; verification: Record<string, unknown> };
   };
 

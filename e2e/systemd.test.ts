@@ -1,14 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startDaemon, type TestDaemonProcess } from "./lib/daemon.js";
 import { buildImage } from "./lib/global-setup.js";
-
-const until = async (check: () => Promise<boolean>, timeoutMs: number) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 500));
-  }
-};
+import { until } from "./lib/wait.js";
 
 /** A unit as a VM's admin would add one: enabled for multi-user.target, marking /run (a tmpfs) when it starts. */
 const HELLO_UNIT = [
@@ -73,7 +66,11 @@ describe.skipIf(process.getuid?.() !== 0)("debian-12 under systemd on a real QEM
     expect((await sh("systemctl enable hello.service")).exit_code).toBe(0);
     expect((await daemon.api.call("POST", `/v1/sandboxes/${id}/stop`, {})).body.state).toBe("STOPPED");
     expect((await daemon.api.call("POST", `/v1/sandboxes/${id}/start`)).body.state).toBe("RUNNING");
-    await until(async () => (await sh("systemctl is-active hello.service || true")).stdout === "active\n", 120_000);
+    await until(
+      async () => (await sh("systemctl is-active hello.service || true")).stdout === "active\n",
+      120_000,
+      500,
+    );
     expect((await sh("wc -l < /run/hello.starts")).stdout).toBe("1\n");
   });
 
@@ -89,14 +86,18 @@ describe.skipIf(process.getuid?.() !== 0)("debian-12 under systemd on a real QEM
   });
 
   it("sshd killed by its pid file (as a re-identified clone's is) comes back with a new pid", async () => {
-    await until(async () => (await sh("test -s /run/sshd.pid && echo yes || true")).stdout === "yes\n", 60_000);
+    await until(async () => (await sh("test -s /run/sshd.pid && echo yes || true")).stdout === "yes\n", 60_000, 500);
     const before = (await sh("cat /run/sshd.pid")).stdout.trim();
     await sh('kill "$(cat /run/sshd.pid)"');
-    await until(async () => {
-      const now = await sh("systemctl is-active fluid-sshd; cat /run/sshd.pid 2>/dev/null || true");
-      const [active, pid] = now.stdout.trim().split("\n");
-      return active === "active" && pid !== undefined && pid !== before;
-    }, 60_000);
+    await until(
+      async () => {
+        const now = await sh("systemctl is-active fluid-sshd; cat /run/sshd.pid 2>/dev/null || true");
+        const [active, pid] = now.stdout.trim().split("\n");
+        return active === "active" && pid !== undefined && pid !== before;
+      },
+      60_000,
+      500,
+    );
   });
 
   it("a disk snapshot of the running sandbox freezes its filesystems through the agent and restores the file", async () => {
@@ -120,7 +121,7 @@ describe.skipIf(process.getuid?.() !== 0)("debian-12 under systemd on a real QEM
 
   it("shutdown -h now from inside powers the VM off and leaves the sandbox STOPPED", async () => {
     await sh("nohup sh -c 'sleep 1; shutdown -h now' >/dev/null 2>&1 &");
-    await until(async () => (await state()) !== "RUNNING", 120_000);
+    await until(async () => (await state()) !== "RUNNING", 120_000, 500);
     expect(await state()).toBe("STOPPED");
   });
 });
