@@ -4,7 +4,7 @@ import type { Kysely } from "kysely";
 import { appendAuditEvent, auditActorOf } from "../audit/append.js";
 import type { AppContext } from "../context.js";
 import type { DB, Sandbox, Snapshot } from "../db/schema.js";
-import { AppError, conflict, notFound } from "../http/errors.js";
+import { AppError, conflict } from "../http/errors.js";
 import { newId } from "../lib/ids.js";
 import type { OrgScope } from "../orgs/access.js";
 import { toAppError } from "../stream/errors.js";
@@ -44,25 +44,13 @@ export class SandboxForks {
     // Checked again under lock when recording them; checked here so a refusal takes no snapshot.
     await this.assertRoom(this.db, scope.orgId, parent.host_id, parent, input.count, { lock: false });
     const snapshot = input.snapshotId
-      ? await this.snapshotOf(scope, parent.id, input.snapshotId)
+      ? await this.sandboxes.ownSnapshot(scope, parent.id, input.snapshotId)
       : await this.sandboxes.snapshot(scope, parent.id, {
           name: `fork-${Date.now().toString(36)}`,
           includeMemory: parent.state === "RUNNING",
         });
     const clones = await this.reserve(scope, parent, snapshot, input);
     return this.provision(parent, snapshot, clones);
-  }
-
-  private async snapshotOf(scope: OrgScope, parentId: string, snapshotId: string): Promise<Snapshot> {
-    const snapshot = await this.db
-      .selectFrom("snapshots")
-      .selectAll()
-      .where("id", "=", snapshotId)
-      .where("sandbox_id", "=", parentId)
-      .where("org_id", "=", scope.orgId)
-      .executeTakeFirst();
-    if (!snapshot) throw notFound("snapshot of this sandbox");
-    return snapshot;
   }
 
   private async assertNamesFree(db: Kysely<DB>, orgId: string, names: string[]): Promise<void> {

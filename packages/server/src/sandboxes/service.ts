@@ -897,19 +897,25 @@ export class SandboxService {
     }
   }
 
+  /** One of the sandbox's own snapshots, in the caller's org; 404 for any other. */
+  async ownSnapshot(scope: OrgScope, sandboxId: string, snapshotId: string): Promise<Snapshot> {
+    const snapshot = await this.db
+      .selectFrom("snapshots")
+      .selectAll()
+      .where("id", "=", snapshotId)
+      .where("sandbox_id", "=", sandboxId)
+      .where("org_id", "=", scope.orgId)
+      .executeTakeFirst();
+    if (!snapshot) throw notFound("snapshot of this sandbox");
+    return snapshot;
+  }
+
   /** Puts a sandbox back to one of its own snapshots (disk, and RAM when it was saved). */
   async restore(scope: OrgScope, id: string, snapshotId: string): Promise<Sandbox> {
     const sandbox = await this.get(scope, id);
     this.assertCanModify(scope, sandbox);
     this.assertState(sandbox, ["RUNNING", "STOPPED"], "restore");
-    const snapshot = await this.db
-      .selectFrom("snapshots")
-      .selectAll()
-      .where("id", "=", snapshotId)
-      .where("sandbox_id", "=", id)
-      .where("org_id", "=", scope.orgId)
-      .executeTakeFirst();
-    if (!snapshot) throw notFound("snapshot of this sandbox");
+    const snapshot = await this.ownSnapshot(scope, id, snapshotId);
     let restored: ReplyValue<"sandboxRestored">;
     try {
       const reply = await this.hosts.request(
