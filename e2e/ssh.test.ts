@@ -78,7 +78,9 @@ describe.skipIf(!isRoot)("SSH into a sandbox with a CA-signed certificate (needs
     expect(access.body).toMatchObject({ user: "root", host: sandbox.ip_address, port: 22 });
     await writeFile(join(keys, "id-cert.pub"), access.body.certificate);
     let result = ssh("hostname; id -un");
-    for (let attempt = 0; attempt < 10 && result.status !== 0; attempt++) {
+    // Under systemd sshd starts after the agent (RUNNING) and makes its host keys on first boot: seconds
+    // under TCG, over 20 s on a loaded host.
+    for (let attempt = 0; attempt < 45 && result.status !== 0; attempt++) {
       await new Promise((r) => setTimeout(r, 2_000));
       result = ssh("hostname; id -un");
     }
