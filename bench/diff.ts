@@ -13,10 +13,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { killLeftoverVms, localClient } from "../e2e/lib/daemon.ts";
-import { startUntilReady } from "../e2e/lib/processes.ts";
 import { ImageStore } from "../packages/daemon/src/images/store.ts";
 import { withReadOnlyRoot } from "../packages/daemon/src/review/disk-view.ts";
 import { runChecked } from "../packages/daemon/src/system/run.ts";
+import { startBenchDaemon } from "./lib/daemon.ts";
 
 const { values } = parseArgs({
   options: {
@@ -52,17 +52,7 @@ async function main() {
   const image = await new ImageStore(imageDir).get("debian-12");
   const scratch = await mkdtemp(join(tmpdir(), "fluid-bench-diff-"));
   const stateDir = join(scratch, "state");
-  const daemon = await startUntilReady([
-    process.execPath,
-    "packages/daemon/bin/fluid-daemon.js",
-    "run",
-    "--state-dir",
-    stateDir,
-    "--image-dir",
-    imageDir,
-    "--network",
-    "user",
-  ]);
+  const daemon = await startBenchDaemon(stateDir, imageDir);
   const api = localClient(join(stateDir, "daemon.sock"));
   try {
     const created = await api.create({ image: "debian-12", memory_mb: 512 });

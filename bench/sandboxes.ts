@@ -22,10 +22,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { killLeftoverVms, type LocalClient, localClient } from "../e2e/lib/daemon.ts";
-import { startUntilReady } from "../e2e/lib/processes.ts";
 import { ImageStore } from "../packages/daemon/src/images/store.ts";
 import { type HostMemory, overheadMb, qemuHostMemory } from "../packages/daemon/src/vm/host-memory.ts";
 import { bootBareVm } from "./lib/bare-vm.ts";
+import { startBenchDaemon } from "./lib/daemon.ts";
 import { diskSnapshotMs, overlayCreateMs } from "./lib/disk.ts";
 import { destroyAll, execThroughServerMs, freshSshMs } from "./lib/exec-paths.ts";
 import { median, time } from "./lib/stats.ts";
@@ -89,18 +89,7 @@ async function forkOrThrow(api: LocalClient, snapshotId: string, count: number):
 }
 
 const startDaemon = (stateDir: string, ...extra: string[]) =>
-  startUntilReady([
-    process.execPath,
-    "packages/daemon/bin/fluid-daemon.js",
-    "run",
-    "--state-dir",
-    stateDir,
-    "--image-dir",
-    imageDir,
-    "--network",
-    "user",
-    ...extra,
-  ]);
+  startBenchDaemon(stateDir, imageDir, ["--network", "user", ...extra]);
 
 /** Waits until the daemon's warm pool holds an entry for every slot (a refill follows each claim). */
 async function untilPoolFull(api: LocalClient): Promise<void> {

@@ -2,10 +2,10 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { killLeftoverVms, type LocalClient, localClient } from "../../e2e/lib/daemon.ts";
-import { startUntilReady } from "../../e2e/lib/processes.ts";
 import { startServer } from "../../e2e/lib/server.ts";
 import { ImageStore } from "../../packages/daemon/src/images/store.ts";
 import { run, runChecked } from "../../packages/daemon/src/system/run.ts";
+import { startBenchDaemon } from "./daemon.ts";
 import { median, time } from "./stats.ts";
 
 /** Benchmarks must not leave VMs behind even when a measurement fails. */
@@ -18,18 +18,11 @@ export async function destroyAll(api: LocalClient): Promise<void> {
 export async function execThroughServerMs(imageDir: string, imageName: string, samples: number): Promise<number[]> {
   const server = await startServer();
   const stateDir = await mkdtemp(join(tmpdir(), "fluid-bench-stream-"));
-  let daemon: Awaited<ReturnType<typeof startUntilReady>> | undefined;
+  let daemon: Awaited<ReturnType<typeof startBenchDaemon>> | undefined;
   try {
     const { key } = await server.bootstrap("bench");
     const token = await server.call("POST", "/v1/orgs/bench/hosts/tokens", { key, body: { name: "bench" } });
-    daemon = await startUntilReady([
-      process.execPath,
-      "packages/daemon/bin/fluid-daemon.js",
-      "run",
-      "--state-dir",
-      stateDir,
-      "--image-dir",
-      imageDir,
+    daemon = await startBenchDaemon(stateDir, imageDir, [
       "--network",
       "user",
       "--server",
@@ -73,14 +66,7 @@ export async function freshSshMs(imageDir: string, samples: number): Promise<num
     return undefined;
   }
   const stateDir = await mkdtemp(join(tmpdir(), "fluid-bench-ssh-"));
-  const daemon = await startUntilReady([
-    process.execPath,
-    "packages/daemon/bin/fluid-daemon.js",
-    "run",
-    "--state-dir",
-    stateDir,
-    "--image-dir",
-    imageDir,
+  const daemon = await startBenchDaemon(stateDir, imageDir, [
     "--network",
     "bridge",
     "--bridge",
