@@ -1,15 +1,14 @@
 import { create } from "@bufbuild/protobuf";
 import { ForkSandboxCommandSchema } from "@fluid/proto";
 import type { Kysely } from "kysely";
-import { appendAuditEvent, auditActorOf } from "../audit/append.js";
 import type { AppContext } from "../context.js";
 import type { DB, Sandbox, Snapshot } from "../db/schema.js";
 import { AppError, conflict } from "../http/errors.js";
-import { newId } from "../lib/ids.js";
 import type { OrgScope } from "../orgs/access.js";
 import { toAppError } from "../stream/errors.js";
 import { sandboxDefaults } from "./limits.js";
 import { explainNoFit, type PlacementHost, rankHosts } from "./placement.js";
+import { recordNewSandbox } from "./record.js";
 import { expectReply, type ReplyValue, type SandboxService } from "./service.js";
 
 export interface ForkInput {
@@ -97,52 +96,18 @@ export class SandboxForks {
       const expiresAt = new Date(Date.now() + this.ctx.config.defaultTtlMs);
       const rows: Sandbox[] = [];
       for (const name of names) {
-        const id = newId();
-        const row = await tx
-          .insertInto("sandboxes")
-          .values({
-            id,
-            org_id: scope.orgId,
-            host_id: host.id,
-            name,
-            created_by: scope.principal.userId,
-            agent_id: parent.agent_id,
-            source_vm: parent.source_vm,
-            source_host_id: parent.source_host_id,
-            source_captured_at: parent.source_captured_at,
-            state: "CREATING",
-            vcpus: parent.vcpus,
-            memory_mb: parent.memory_mb,
-            allow_egress: parent.allow_egress,
-            ip_address: null,
-            mac_address: null,
-            bridge: null,
-            pid: null,
-            error: null,
-            expires_at: expiresAt,
-            ended_at: null,
-            end_reason: null,
-            forked_from: parent.id,
-            fork_snapshot_id: snapshot.id,
-          })
-          .returningAll()
-          .executeTakeFirstOrThrow();
-        await appendAuditEvent(tx, {
-          orgId: scope.orgId,
-          actor: auditActorOf(scope.principal),
-          action: "sandbox.created",
-          target: { type: "sandbox", id },
-          details: {
-            name: row.name,
-            source_vm: row.source_vm,
-            host_id: row.host_id,
-            vcpus: row.vcpus,
-            memory_mb: row.memory_mb,
-            allow_egress: row.allow_egress,
-            expires_at: row.expires_at.toISOString(),
-            forked_from: parent.id,
-            snapshot_id: snapshot.id,
-          },
+        const row = await recordNewSandbox(tx, scope, {
+          hostId: host.id,
+          name,
+          agentId: parent.agent_id,
+          sourceVm: parent.source_vm,
+          sourceHostId: parent.source_host_id,
+          sourceCapturedAt: parent.source_captured_at,
+          vcpus: parent.vcpus,
+          memoryMb: parent.memory_mb,
+          allowEgress: parent.allow_egress,
+          expiresAt,
+          fork: { parentId: parent.id, snapshotId: snapshot.id },
         });
         rows.push(row);
       }

@@ -35,6 +35,7 @@ import type { HostRegistry } from "../stream/registry.js";
 import { hostDiff, type NoiseOverride, type SandboxDiff } from "./diff.js";
 import { defaultDeadlines, type HostDeadlines, sandboxDefaults, sandboxLimits } from "./limits.js";
 import { type Demand, explainNoFit, type PlacementHost, rankHosts } from "./placement.js";
+import { recordNewSandbox } from "./record.js";
 
 export interface CreateSandboxInput {
   sourceVm: string;
@@ -249,50 +250,17 @@ export class SandboxService {
           committedMemoryMb: Number(committed.memory_mb ?? 0),
         };
         if (rankHosts([fresh], demand, { cpuOvercommit: this.config.cpuOvercommit }).length === 0) return undefined;
-        const id = newId();
-        const inserted = await tx
-          .insertInto("sandboxes")
-          .values({
-            id,
-            org_id: scope.orgId,
-            host_id: candidate.id,
-            name: input.name ?? `sbx-${id.slice(-12)}`,
-            created_by: scope.principal.userId,
-            agent_id: input.agentId ?? null,
-            source_vm: input.sourceVm,
-            source_host_id: input.source?.connection.sourceHostId || null,
-            state: "CREATING",
-            vcpus: demand.vcpus,
-            memory_mb: demand.memoryMb,
-            allow_egress: input.allowEgress ?? false,
-            ip_address: null,
-            mac_address: null,
-            bridge: null,
-            pid: null,
-            error: null,
-            expires_at: new Date(Date.now() + ttlMs),
-            ended_at: null,
-            end_reason: null,
-          })
-          .returningAll()
-          .executeTakeFirstOrThrow();
-        await appendAuditEvent(tx, {
-          orgId: scope.orgId,
-          actor: auditActorOf(scope.principal),
-          action: "sandbox.created",
-          target: { type: "sandbox", id },
-          details: {
-            name: inserted.name,
-            source_vm: inserted.source_vm,
-            source_host_id: inserted.source_host_id,
-            host_id: inserted.host_id,
-            vcpus: inserted.vcpus,
-            memory_mb: inserted.memory_mb,
-            allow_egress: inserted.allow_egress,
-            expires_at: inserted.expires_at.toISOString(),
-          },
+        return recordNewSandbox(tx, scope, {
+          hostId: candidate.id,
+          name: input.name,
+          agentId: input.agentId ?? null,
+          sourceVm: input.sourceVm,
+          sourceHostId: input.source?.connection.sourceHostId || null,
+          vcpus: demand.vcpus,
+          memoryMb: demand.memoryMb,
+          allowEgress: input.allowEgress ?? false,
+          expiresAt: new Date(Date.now() + ttlMs),
         });
-        return inserted;
       });
       if (row) return row;
     }

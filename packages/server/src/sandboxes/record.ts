@@ -1,0 +1,76 @@
+import type { Kysely } from "kysely";
+import { appendAuditEvent, auditActorOf } from "../audit/append.js";
+import type { DB, Sandbox } from "../db/schema.js";
+import { newId } from "../lib/ids.js";
+import type { OrgScope } from "../orgs/access.js";
+
+/** What a new sandbox row says before its host answers. */
+export interface NewSandbox {
+  hostId: string;
+  /** Defaults to `sbx-<id tail>`. */
+  name?: string | undefined;
+  agentId: string | null;
+  sourceVm: string;
+  sourceHostId: string | null;
+  sourceCapturedAt?: Date | null;
+  vcpus: number;
+  memoryMb: number;
+  allowEgress: boolean;
+  expiresAt: Date;
+  fork?: { parentId: string; snapshotId: string };
+}
+
+/**
+ * Inserts a CREATING sandbox and its `sandbox.created` audit event in the caller's transaction:
+ * the one place a create and a fork record a new sandbox, so both leave the same trail.
+ */
+export async function recordNewSandbox(tx: Kysely<DB>, scope: OrgScope, input: NewSandbox): Promise<Sandbox> {
+  const id = newId();
+  const row = await tx
+    .insertInto("sandboxes")
+    .values({
+      id,
+      org_id: scope.orgId,
+      host_id: input.hostId,
+      name: input.name ?? `sbx-${id.slice(-12)}`,
+      created_by: scope.principal.userId,
+      agent_id: input.agentId,
+      source_vm: input.sourceVm,
+      source_host_id: input.sourceHostId,
+      source_captured_at: input.sourceCapturedAt ?? null,
+      state: "CREATING",
+      vcpus: input.vcpus,
+      memory_mb: input.memoryMb,
+      allow_egress: input.allowEgress,
+      ip_address: null,
+      mac_address: null,
+      bridge: null,
+      pid: null,
+      error: null,
+      expires_at: input.expiresAt,
+      ended_at: null,
+      end_reason: null,
+      forked_from: input.fork?.parentId ?? null,
+      fork_snapshot_id: input.fork?.snapshotId ?? null,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  await appendAuditEvent(tx, {
+    orgId: scope.orgId,
+    actor: auditActorOf(scope.principal),
+    action: "sandbox.created",
+    target: { type: "sandbox", id },
+    details: {
+      name: row.name,
+      source_vm: row.source_vm,
+      source_host_id: row.source_host_id,
+      host_id: row.host_id,
+      vcpus: row.vcpus,
+      memory_mb: row.memory_mb,
+      allow_egress: row.allow_egress,
+      expires_at: row.expires_at.toISOString(),
+      ...(input.fork ? { forked_from: input.fork.parentId, snapshot_id: input.fork.snapshotId } : {}),
+    },
+  });
+  return row;
+}
