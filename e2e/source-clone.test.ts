@@ -4,9 +4,9 @@ import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { SourceImages } from "../packages/daemon/dist/clone/source-images.js";
 // The daemon as built (dist), the same code the fluid-daemon binary runs.
 import { ImageStore } from "../packages/daemon/dist/images/store.js";
-import { SourceImages } from "../packages/daemon/dist/sources/source-images.js";
 import { startDaemon, type TestDaemonProcess } from "./lib/daemon.js";
 import { buildImage } from "./lib/global-setup.js";
 

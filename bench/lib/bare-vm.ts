@@ -1,6 +1,6 @@
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { GuestAgent } from "../../packages/daemon/src/guest/agent.ts";
+import { GuestAgent } from "../../packages/daemon/src/agent/client.ts";
 import { ImageStore } from "../../packages/daemon/src/images/store.ts";
 import { runChecked } from "../../packages/daemon/src/system/run.ts";
 import { decideAccel, tscKhz } from "../../packages/daemon/src/vm/accel.ts";

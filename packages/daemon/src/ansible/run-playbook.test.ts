@@ -6,10 +6,10 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ImageStore } from "../images/store.js";
 import { NetworkManager } from "../network/manager.js";
+import { SshCertificateAuthority } from "../remote/ssh-certificates.js";
 import { SandboxManager } from "../sandboxes/manager.js";
-import { SshCertificateAuthority } from "../ssh/certificates.js";
 import { type DaemonDatabase, openDaemonDatabase } from "../state/database.js";
-import { sqliteLeaseStore } from "../state/lease-store.js";
+import { sqliteLeaseStore } from "../state/sqlite-leases.js";
 import { decideAccel, tscKhz } from "../vm/accel.js";
 import { runPlaybook } from "./run-playbook.js";
 

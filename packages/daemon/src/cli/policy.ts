@@ -1,6 +1,6 @@
 import type { Command } from "commander";
-import { checkCommand } from "../sources/policy/check.js";
-import { readonlyShellScript } from "../sources/policy/shell.js";
+import { checkCommand } from "../policy/check.js";
+import { readonlyShellScript } from "../policy/shell.js";
 
 export interface PolicyCliOutput {
   stdout: { write(text: string): unknown };

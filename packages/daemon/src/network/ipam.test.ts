@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_SUBNET, Ipam } from "./ipam.js";
 import { formatIpv4, parseCidr, parseIpv4 } from "./ipv4.js";
-import { MemoryLeaseStore } from "./lease-store.js";
+import { MemoryLeaseStore } from "./leases.js";
 
 describe("IPv4 helpers", () => {
   it("round-trips addresses through numbers", () => {

@@ -1,5 +1,5 @@
 import { blockSize, type Cidr, cidrContains, formatCidr, formatIpv4, parseCidr, parseIpv4 } from "./ipv4.js";
-import type { Lease, LeaseStore } from "./lease-store.js";
+import type { Lease, LeaseStore } from "./leases.js";
 import { macFromIp, randomMac } from "./mac.js";
 
 export const DEFAULT_SUBNET = "10.91.0.0/24";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MemoryLeaseStore } from "./lease-store.js";
+import { MemoryLeaseStore } from "./leases.js";
 import { macFromSandboxId } from "./mac.js";
 import { NetworkManager } from "./manager.js";
 import { tapNetdevArgs, userNetdevArgs } from "./qemu-args.js";

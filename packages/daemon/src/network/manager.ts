@@ -4,7 +4,7 @@ import { applyFirewall, type EgressRule, type FirewallPort, forwardingMarked, re
 import { readIpForwarding, writeIpForwarding } from "./forwarding.js";
 import { DEFAULT_SUBNET, Ipam } from "./ipam.js";
 import { formatCidr, parseCidr } from "./ipv4.js";
-import type { Lease, LeaseStore } from "./lease-store.js";
+import type { Lease, LeaseStore } from "./leases.js";
 import { macFromSandboxId } from "./mac.js";
 import { tapName } from "./names.js";
 import type { NetnsOption } from "./netns.js";

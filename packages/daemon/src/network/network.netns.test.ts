@@ -5,7 +5,7 @@ import { run, runChecked } from "../system/run.js";
 import { ensureBridge, removeBridge } from "./bridge.js";
 import { applyFirewall, removeFirewall } from "./firewall.js";
 import { readIpForwarding } from "./forwarding.js";
-import { MemoryLeaseStore } from "./lease-store.js";
+import { MemoryLeaseStore } from "./leases.js";
 import { findLink } from "./links.js";
 import { type Attachment, NetworkManager } from "./manager.js";
 import { tapName } from "./names.js";

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { readPartitionTable } from "../sources/partitions.js";
+import { readPartitionTable } from "../clone/partitions.js";
 import { runChecked } from "../system/run.js";
 
 const READY_TIMEOUT_MS = 30_000;

@@ -2,7 +2,7 @@ import { access, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { z } from "zod";
-import type { GuestAgent } from "../guest/agent.js";
+import type { GuestAgent } from "../agent/client.js";
 import { type ListeningSocket, parseProcNet, socketTables } from "./listening.js";
 
 /** What reading a guest's sockets needs from its agent. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { ExecResult } from "../guest/agent.js";
-import { GuestAgentError } from "../guest/agent.js";
+import type { ExecResult } from "../agent/client.js";
+import { GuestAgentError } from "../agent/client.js";
 import { SandboxError } from "./errors.js";
 import { type QuiesceAgent, withQuiescedGuest } from "./quiesce.js";
 

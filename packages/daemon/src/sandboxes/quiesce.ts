@@ -1,4 +1,4 @@
-import type { GuestAgent } from "../guest/agent.js";
+import type { GuestAgent } from "../agent/client.js";
 import { SandboxError } from "./errors.js";
 
 export type QuiesceAgent = Pick<GuestAgent, "freezeFilesystems" | "thawFilesystems" | "execArgv">;

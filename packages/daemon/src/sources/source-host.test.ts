@@ -2,11 +2,11 @@ import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { PullProgress } from "../clone/pull.js";
 import { ImageStore } from "../images/store.js";
+import { SourceError } from "../remote/source-error.js";
 import { makeGuestDisk } from "../testing/fake-guest-disk.js";
 import { createFakeSourceHost, FAKE_PRIVATE_KEY, type FakeSourceHost } from "../testing/fake-source-host.js";
-import { SourceError } from "./errors.js";
-import type { PullProgress } from "./pull.js";
 import { type SourceHost, SourceHosts } from "./source-host.js";
 
 describe("SourceHost: list and pull through SSH and virsh (fake host, real disk)", () => {

@@ -1,11 +1,11 @@
 import { join } from "node:path";
+import { copyRunningVmDisk, type PullProgress } from "../clone/pull.js";
+import { PullJournal } from "../clone/pull-journal.js";
+import { type PullResult, type SourceImageRecord, SourceImages } from "../clone/source-images.js";
 import type { ImageStore } from "../images/store.js";
-import { SourceError } from "./errors.js";
-import { Libvirt, type SourceVm, type SourceVmList, type VmValidation, validateVmName } from "./libvirt.js";
-import { copyRunningVmDisk, type PullProgress } from "./pull.js";
-import { PullJournal } from "./pull-journal.js";
-import { type PullResult, type SourceImageRecord, SourceImages } from "./source-images.js";
-import { SshRunner, type SshRunnerOptions, type SshSession, type SshTarget } from "./ssh-runner.js";
+import { Libvirt, type SourceVm, type SourceVmList, type VmValidation, validateVmName } from "../remote/libvirt.js";
+import { SourceError } from "../remote/source-error.js";
+import { SshRunner, type SshRunnerOptions, type SshSession, type SshTarget } from "../remote/ssh-runner.js";
 
 export interface SourceHostConfig {
   /** The control plane's stable id for the host; keys the image cache (`src-<id>-<vm>`). */

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ImageStore } from "../images/store.js";
-import { SshCertificateAuthority } from "../ssh/certificates.js";
+import { SshCertificateAuthority } from "../remote/ssh-certificates.js";
 import { createFakeSourceHost, FAKE_PRIVATE_KEY, type FakeSourceHost } from "../testing/fake-source-host.js";
 import { type SourceHost, SourceHosts } from "./source-host.js";
 import { keyIdFor, VmAccess } from "./vm-access.js";

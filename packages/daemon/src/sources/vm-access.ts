@@ -4,13 +4,13 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import type { SshCertificateAuthority } from "../ssh/certificates.js";
+import { checkCommand, checkReadablePath, READONLY_SHELL_PATH, readonlyShellScript } from "../policy/index.js";
+import { SourceError } from "../remote/source-error.js";
+import type { SshCertificateAuthority } from "../remote/ssh-certificates.js";
+import { type OpenSession, SshError, type SshErrorKind, SshRunner, type SshTarget } from "../remote/ssh-runner.js";
 import { applyAccessScript } from "./apply-principal.js";
-import { SourceError } from "./errors.js";
-import { checkCommand, checkReadablePath, READONLY_SHELL_PATH, readonlyShellScript } from "./policy/index.js";
 import { redactBase64, redactSecrets } from "./redact.js";
 import type { SourceHost, SourceHostConfig } from "./source-host.js";
-import { type OpenSession, SshError, type SshErrorKind, SshRunner, type SshTarget } from "./ssh-runner.js";
 
 const run = promisify(execFile);
 

@@ -1,12 +1,12 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { type ControlMessage, type HostMessageSchema, SnapshotMode, type SourceHostConnection } from "@fluid/proto";
 import { DEFAULT_PLAYBOOK_TIMEOUT_SECONDS, runPlaybook } from "../ansible/run-playbook.js";
+import type { PullPhase, PullProgress } from "../clone/pull.js";
 import { parseNoiseOverride } from "../review/noise.js";
 import { diffSandbox } from "../review/sandbox-diff.js";
 import { sandboxDefaults } from "../sandboxes/defaults.js";
 import { SandboxError } from "../sandboxes/errors.js";
 import type { SandboxManager } from "../sandboxes/manager.js";
-import type { PullPhase, PullProgress } from "../sources/pull.js";
 import { forkSandbox } from "./fork-handler.js";
 import { asSandboxError, handleSourceCommand, type SourceServices, sourceHostFor } from "./source-handlers.js";
 

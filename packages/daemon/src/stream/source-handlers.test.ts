@@ -4,14 +4,14 @@ import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { type ControlMessage, ControlMessageSchema } from "@fluid/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ApplyAccess } from "../apply/access.js";
 import { ImageStore } from "../images/store.js";
+import { SourceError } from "../remote/source-error.js";
+import { SshCertificateAuthority } from "../remote/ssh-certificates.js";
+import { SshError } from "../remote/ssh-runner.js";
 import type { SandboxError } from "../sandboxes/errors.js";
-import { ApplyAccess } from "../sources/apply-access.js";
-import { SourceError } from "../sources/errors.js";
 import { SourceHosts } from "../sources/source-host.js";
-import { SshError } from "../sources/ssh-runner.js";
 import { PolicyRefusal, VmAccess } from "../sources/vm-access.js";
-import { SshCertificateAuthority } from "../ssh/certificates.js";
 import { asSandboxError, handleSourceCommand, type SourceServices } from "./source-handlers.js";
 
 const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";

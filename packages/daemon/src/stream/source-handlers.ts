@@ -1,10 +1,10 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { ControlMessage, HostMessageSchema, SourceHostConnection } from "@fluid/proto";
+import type { ApplyAccess } from "../apply/access.js";
+import { SourceError } from "../remote/source-error.js";
+import { parseHostKeys, SshError } from "../remote/ssh-runner.js";
 import { SandboxError } from "../sandboxes/errors.js";
-import type { ApplyAccess } from "../sources/apply-access.js";
-import { SourceError } from "../sources/errors.js";
 import type { SourceHost, SourceHosts } from "../sources/source-host.js";
-import { parseHostKeys, SshError } from "../sources/ssh-runner.js";
 import { PolicyRefusal, type VmAccess } from "../sources/vm-access.js";
 
 type Reply = MessageInitShape<typeof HostMessageSchema>["payload"];

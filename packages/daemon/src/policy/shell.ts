@@ -24,8 +24,8 @@ export const READONLY_SHELL_PATH = "/usr/local/bin/fluid-readonly-shell";
 
 const MARKER = "# @@FLUID_POLICY_DATA@@";
 
-// From src/sources/policy and from dist/sources/policy alike: the resource stays in src.
-const resource = new URL("../../../src/sources/policy/fluid-readonly-shell.pl", import.meta.url);
+// From src/policy and from dist/policy alike: the resource stays in src.
+const resource = new URL("../../src/policy/fluid-readonly-shell.pl", import.meta.url);
 
 /** The policy tables as the Perl script reads them. */
 export function policyData(execution: ExecutionLimits = executionLimits) {

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkCommand } from "./check.js";
-import { type PolicyCase, policyCases } from "./policy-cases.js";
+import { type PolicyCase, policyCases } from "./policy-cases.fixtures.js";
 import { readonlyShellScript } from "./shell.js";
 
 /** Every case through layer 2 in one perl process: frames "<byte length>\n<bytes>" on stdin. */

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { runChecked } from "../system/run.js";
-import { authorizedKeyLine, parsePublicKeyLine, SshCertificateAuthority } from "./certificates.js";
+import { authorizedKeyLine, parsePublicKeyLine, SshCertificateAuthority } from "./ssh-certificates.js";
 
 describe("SSH certificate authority", () => {
   let dir: string;

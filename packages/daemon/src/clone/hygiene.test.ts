@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runChecked } from "../system/run.js";
 import { makeGuestDisk } from "../testing/fake-guest-disk.js";
 import { ExtFilesystem } from "./boot-files.js";
-import { prepareClone } from "./clone-hygiene.js";
+import { prepareClone } from "./hygiene.js";
 
 const identity = {
   "/etc/ssh/ssh_host_ed25519_key": "PRIVATE",

@@ -3,11 +3,11 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import type { SshCertificateAuthority } from "../ssh/certificates.js";
-import { APPLY_PRINCIPAL } from "./apply-principal.js";
-import { SourceError } from "./errors.js";
-import type { SourceHost } from "./source-host.js";
-import { keyIdFor, PolicyRefusal, type VmAccess } from "./vm-access.js";
+import { SourceError } from "../remote/source-error.js";
+import type { SshCertificateAuthority } from "../remote/ssh-certificates.js";
+import { APPLY_PRINCIPAL } from "../sources/apply-principal.js";
+import type { SourceHost } from "../sources/source-host.js";
+import { keyIdFor, PolicyRefusal, type VmAccess } from "../sources/vm-access.js";
 
 const run = promisify(execFile);
 

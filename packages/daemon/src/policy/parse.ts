@@ -8,7 +8,7 @@ import { limits } from "./rules.js";
  * shell: whatever would have been expanded would not be.
  *
  * The Perl twin (`parse_command` in fluid-readonly-shell.pl) follows this code step by step; the shared
- * table test (policy-cases.ts) proves they give the same answers and reasons.
+ * table test (policy-cases.fixtures.ts) proves they give the same answers and reasons.
  */
 
 export type Connector = ";" | "&&" | "||";

@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import type { Lease, LeaseStore } from "../network/lease-store.js";
+import type { Lease, LeaseStore } from "../network/leases.js";
 
 /** IP leases in the daemon's SQLite state; synchronous, so two allocations can never interleave. */
 export function sqliteLeaseStore(sqlite: Database.Database): LeaseStore {

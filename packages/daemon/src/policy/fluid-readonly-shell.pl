@@ -6,7 +6,7 @@
 # command against the allowlist, and runs the pipelines itself with fork/exec and pipes: no shell ever sees
 # the command. Refusals go to stderr as `refused: <reason>` with exit status 126.
 #
-# The policy tables below are generated from packages/daemon/src/sources/policy/rules.ts; the code mirrors
+# The policy tables below are generated from packages/daemon/src/policy/rules.ts; the code mirrors
 # parse.ts, check.ts, paths.ts and scripts.ts step by step, and a shared table test runs every case through
 # both layers. Perl 5 with core modules from perl-base only (it is Essential on Debian and Ubuntu).
 #

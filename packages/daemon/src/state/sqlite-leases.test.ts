@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type DaemonDatabase, openDaemonDatabase } from "./database.js";
-import { sqliteLeaseStore } from "./lease-store.js";
+import { sqliteLeaseStore } from "./sqlite-leases.js";
 
 describe("sqliteLeaseStore", () => {
   let database: DaemonDatabase;

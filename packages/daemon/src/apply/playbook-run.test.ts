@@ -2,7 +2,7 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { runApplyPlaybook } from "./apply-playbook-run.js";
+import { runApplyPlaybook } from "./playbook-run.js";
 
 /**
  * A stand-in `ansible-playbook` first on PATH records what it was given (argv, environment, the

@@ -6,7 +6,7 @@ import { guestDir } from "../images/recipes.js";
 import { runChecked } from "../system/run.js";
 import { makeGuestDisk } from "../testing/fake-guest-disk.js";
 import { ExtFilesystem } from "./boot-files.js";
-import { prepareClone } from "./clone-hygiene.js";
+import { prepareClone } from "./hygiene.js";
 
 describe("fluid's guest written into a pulled production disk", () => {
   let dir: string;

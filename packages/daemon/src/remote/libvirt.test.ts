@@ -1,8 +1,8 @@
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createFakeSourceHost, FAKE_PRIVATE_KEY, type FakeSourceHost } from "../testing/fake-source-host.js";
-import { SourceError } from "./errors.js";
 import { choosePullDisk, Libvirt, validateVmName } from "./libvirt.js";
+import { SourceError } from "./source-error.js";
 import { SshRunner } from "./ssh-runner.js";
 
 const agentTable =

@@ -1,12 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { statfs } from "node:fs/promises";
 import { posix } from "node:path";
+import { choosePullDisk, isCopyableDisk, type Libvirt, validateVmName } from "../remote/libvirt.js";
+import { SourceError } from "../remote/source-error.js";
+import type { RemoteRunner } from "../remote/ssh-runner.js";
+import { type BlockDevice, describeBlockDevices, sameBlockDevices } from "../remote/virsh-output.js";
 import { copyChain, type LocalLayer, type RemoteLayer, remoteChain } from "./disk-chain.js";
-import { SourceError } from "./errors.js";
-import { choosePullDisk, isCopyableDisk, type Libvirt, validateVmName } from "./libvirt.js";
 import type { PullJournal, PullJournalEntry } from "./pull-journal.js";
-import type { RemoteRunner } from "./ssh-runner.js";
-import { type BlockDevice, describeBlockDevices, sameBlockDevices } from "./virsh-output.js";
 
 export type PullPhase = "snapshot" | "copy" | "commit" | "flatten" | "boot-files" | "done";
 

@@ -1,4 +1,4 @@
-import { SourceError } from "./errors.js";
+import { SourceError } from "./source-error.js";
 import { type RemoteRunner, type RunOptions, SshError } from "./ssh-runner.js";
 import {
   type BlockDevice,

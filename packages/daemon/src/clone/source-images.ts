@@ -7,8 +7,8 @@ import { removeTree } from "../images/remove-tree.js";
 import { extractGuestAgent, type GuestAgentBundle } from "../images/rootfs.js";
 import { type ImageManifest, type ImageStore, validateImageName } from "../images/store.js";
 import { extractBootFiles } from "./boot-files.js";
-import { prepareClone } from "./clone-hygiene.js";
 import { flattenChain } from "./disk-chain.js";
+import { prepareClone } from "./hygiene.js";
 import type { CopiedDisk, PullProgress } from "./pull.js";
 
 /** Debian's package of the QEMU guest agent, which clones without one get a copy of. */

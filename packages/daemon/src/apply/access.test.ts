@@ -4,12 +4,12 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ImageStore } from "../images/store.js";
-import { SshCertificateAuthority } from "../ssh/certificates.js";
+import { SourceError } from "../remote/source-error.js";
+import { SshCertificateAuthority } from "../remote/ssh-certificates.js";
+import { type SourceHost, SourceHosts } from "../sources/source-host.js";
+import { PolicyRefusal, VmAccess } from "../sources/vm-access.js";
 import { createFakeSourceHost, FAKE_PRIVATE_KEY, type FakeSourceHost } from "../testing/fake-source-host.js";
-import { ApplyAccess, type PlaybookOutcome, type SourcePlaybookExecutor } from "./apply-access.js";
-import { SourceError } from "./errors.js";
-import { type SourceHost, SourceHosts } from "./source-host.js";
-import { PolicyRefusal, VmAccess } from "./vm-access.js";
+import { ApplyAccess, type PlaybookOutcome, type SourcePlaybookExecutor } from "./access.js";
 
 const run = promisify(execFile);
 const agentTable = " eth0       52:54:00:fa:07:02    ipv4         10.0.0.5/24";

@@ -1,10 +1,10 @@
 import { rename, rm } from "node:fs/promises";
 import { posix } from "node:path";
 import { z } from "zod";
+import { SourceError } from "../remote/source-error.js";
+import { type RemoteRunner, SshError, type StreamOptions } from "../remote/ssh-runner.js";
 import { runChecked } from "../system/run.js";
-import { SourceError } from "./errors.js";
 import { convertImage } from "./qemu-img.js";
-import { type RemoteRunner, SshError, type StreamOptions } from "./ssh-runner.js";
 
 /** One image of a disk's backing chain on the source host. */
 export interface RemoteLayer {

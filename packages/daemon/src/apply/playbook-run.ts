@@ -5,7 +5,7 @@ import { playbookArgv, playbookEnv, runFiles } from "../ansible/invocation.js";
 import { runInProcessGroup } from "../ansible/process-group.js";
 import { parseRecap } from "../ansible/recap.js";
 import { MAX_PLAYBOOK_LOG_BYTES } from "../ansible/run-playbook.js";
-import type { PlaybookOutcome, SourcePlaybookExecutor } from "./apply-access.js";
+import type { PlaybookOutcome, SourcePlaybookExecutor } from "./access.js";
 
 /**
  * The apply run with the sandbox runner's invocation (argv, private environment, process-group

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { BlockDevice } from "./virsh-output.js";
+import type { BlockDevice } from "../remote/virsh-output.js";
 
 /**
  * A pull in progress: written before the snapshot and removed once the VM is back on its own disks.

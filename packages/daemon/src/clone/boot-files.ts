@@ -5,10 +5,10 @@ import { buildInitramfs } from "../images/initramfs.js";
 import { extractVmlinux, moduleLoadOrder, moduleName, parseModulesDep } from "../images/kernel.js";
 import { getRecipe, guestDir } from "../images/recipes.js";
 import type { ImageStore } from "../images/store.js";
+import { SourceError } from "../remote/source-error.js";
 import { run } from "../system/run.js";
 import type { BootMode } from "../vm/boot-mode.js";
-import type { CloneChanges } from "./clone-hygiene.js";
-import { SourceError } from "./errors.js";
+import type { CloneChanges } from "./hygiene.js";
 import { hasExtFilesystem, readPartitionTable } from "./partitions.js";
 import { convertImage } from "./qemu-img.js";
 

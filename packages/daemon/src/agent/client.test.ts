@@ -3,7 +3,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { GuestAgent } from "./agent.js";
+import { GuestAgent } from "./client.js";
 
 /**
  * A stand-in for qemu-ga speaking the same wire protocol (one JSON request per line, replies in

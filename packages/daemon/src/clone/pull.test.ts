@@ -2,6 +2,9 @@ import { existsSync } from "node:fs";
 import { mkdir, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { Libvirt } from "../remote/libvirt.js";
+import { SourceError } from "../remote/source-error.js";
+import { SshError, SshRunner } from "../remote/ssh-runner.js";
 import { run, runChecked } from "../system/run.js";
 import {
   createFakeSourceHost,
@@ -10,11 +13,8 @@ import {
   type FakeSourceHost,
 } from "../testing/fake-source-host.js";
 import { flattenChain } from "./disk-chain.js";
-import { SourceError } from "./errors.js";
-import { Libvirt } from "./libvirt.js";
 import { type CopyDiskOptions, copyRunningVmDisk, type PullProgress } from "./pull.js";
 import { PullJournal } from "./pull-journal.js";
-import { SshError, SshRunner } from "./ssh-runner.js";
 
 describe("copyRunningVmDisk (fake libvirt host, real qemu-img)", () => {
   let fake: FakeSourceHost;

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runChecked } from "../system/run.js";
 import { debugfsPath, ExtFilesystem } from "./boot-files.js";
-import { type GuestInjectionOptions, injectFluidGuest } from "./guest-injection.js";
+import { type GuestInjectionOptions, injectFluidGuest } from "./rootfs-injection.js";
 
 /**
  * What a clone must not share with its source VM, removed from a pulled disk before any sandbox
