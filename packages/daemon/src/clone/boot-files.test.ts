@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ImageStore } from "../images/store.js";
 import { runChecked } from "../system/run.js";
 import { fakeVmlinux, makeGuestDisk, writeMbr } from "../testing/fake-guest-disk.js";
-import { compareKernelVersions, extractBootFiles, parseDebugfsListing } from "./boot-files.js";
+import { compareKernelVersions, extractBootFiles } from "./boot-files.js";
 import { hasExtFilesystem, readPartitionTable } from "./partitions.js";
 
 const VERSION = "6.1.0-99-amd64";
@@ -137,17 +137,6 @@ describe("helpers", () => {
       "vmlinuz-6.1.0-9-amd64",
       "vmlinuz-6.1.0-56-amd64",
       "vmlinuz-6.10.1",
-    ]);
-  });
-
-  it("parses debugfs ls -p", () => {
-    expect(
-      parseDebugfsListing(
-        "/13/040755/0/0/.//\n/2/040755/0/0/..//\n/10034/100644/0/0/vmlinuz-6.1.0-56-amd64/8247232/\n/576/120777/0/0/lib/7/\n",
-      ),
-    ).toEqual([
-      { name: "vmlinuz-6.1.0-56-amd64", mode: 0o100644, size: 8247232 },
-      { name: "lib", mode: 0o120777, size: 7 },
     ]);
   });
 });

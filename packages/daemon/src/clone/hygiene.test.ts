@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runChecked } from "../system/run.js";
 import { makeGuestDisk } from "../testing/fake-guest-disk.js";
-import { ExtFilesystem } from "./boot-files.js";
+import { ExtFilesystem } from "./ext-filesystem.js";
 import { prepareClone } from "./hygiene.js";
 
 const identity = {

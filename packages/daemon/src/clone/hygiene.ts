@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runChecked } from "../system/run.js";
-import { debugfsPath, ExtFilesystem } from "./boot-files.js";
+import { debugfsPath, ExtFilesystem } from "./ext-filesystem.js";
 import { type GuestInjectionOptions, injectFluidGuest } from "./rootfs-injection.js";
 
 /**

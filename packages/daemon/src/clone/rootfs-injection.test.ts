@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { guestDir } from "../images/recipes.js";
 import { runChecked } from "../system/run.js";
 import { makeGuestDisk } from "../testing/fake-guest-disk.js";
-import { ExtFilesystem } from "./boot-files.js";
+import { ExtFilesystem } from "./ext-filesystem.js";
 import { prepareClone } from "./hygiene.js";
 
 describe("fluid's guest written into a pulled production disk", () => {

@@ -3,7 +3,7 @@ import { basename, join } from "node:path";
 import { hostBusybox } from "../images/host-tools.js";
 import { guestDir, systemdFiles, systemdGenerator } from "../images/recipes.js";
 import type { GuestAgentBundle } from "../images/rootfs.js";
-import { debugfsPath, type ExtFilesystem, initIsSystemd } from "./boot-files.js";
+import { debugfsPath, type ExtFilesystem, initIsSystemd } from "./ext-filesystem.js";
 
 /** fluid's guest scripts under /fluid, as every fluid image has them (docs/guest-images.md). */
 const SCRIPTS = ["boot", "agent", "sshd", "halt", "dhcp", "shutdown", "machine-id"] as const;
