@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseStatLines } from "./manager.js";
+import { parseStatLines } from "./files.js";
 
 describe("parseStatLines", () => {
   it("turns busybox stat output into typed, sorted entries relative to the directory", () => {
