@@ -22,18 +22,19 @@ export const exited = (exitCode: number, stdout = "", stderr = ""): ExecResult =
   durationMs: 1,
 });
 
-/** A guest agent over an in-memory file system that records what it was asked. */
-export function fakeAgent(answer: (argv: string[]) => ExecResult = () => exited(0)) {
+/** A guest agent over an in-memory file system that records what it was asked; `answer` runs its processes. */
+export function fakeAgent() {
   const calls: string[] = [];
   const files = new Map<string, Buffer>();
+  const fake = { answer: (_argv: string[]): ExecResult => exited(0) };
   const agent = {
     async exec(request: { command: string; timeoutMs: number; maxOutputBytes: number }) {
       calls.push(`exec ${request.command} (${request.timeoutMs} ms, ${request.maxOutputBytes} B)`);
-      return answer(["sh", "-c", request.command]);
+      return fake.answer(["sh", "-c", request.command]);
     },
     async execArgv(argv: string[]) {
       calls.push(argv.join(" "));
-      return answer(argv);
+      return fake.answer(argv);
     },
     async exists(path: string) {
       return files.has(path);
@@ -54,7 +55,7 @@ export function fakeAgent(answer: (argv: string[]) => ExecResult = () => exited(
       calls.push("close");
     },
   };
-  return { agent: agent as unknown as GuestAgent, calls, files };
+  return Object.assign(fake, { agent: agent as unknown as GuestAgent, calls, files });
 }
 
 /** QEMU stand-in: VMs in `alive` are running; every call is recorded. */
