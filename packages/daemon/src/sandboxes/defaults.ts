@@ -11,6 +11,8 @@ export const sandboxLimits = {
   minMemoryMb: 64,
   /** Longest wait for a booting guest's agent to answer. */
   bootTimeoutMs: 180_000,
+  /** How long a guest asked to shut down gets before its VM is killed. */
+  shutdownGraceMs: 30_000,
   /** Per stream (stdout, stderr) of one exec; the rest is cut and flagged as truncated. */
   maxOutputBytes: 1_048_576,
   /** Longest a guest stays frozen for a disk snapshot; a snapshot that needs longer fails. */

@@ -1,11 +1,9 @@
 import type { SandboxRow } from "../state/schema.js";
 import { boot, teardown } from "./boot.js";
 import type { SandboxContext } from "./context.js";
+import { sandboxLimits } from "./defaults.js";
 import { SandboxError } from "./errors.js";
 import type { NetAttachment } from "./ports.js";
-
-/** How long a guest asked to shut down gets before its VM is killed. */
-const SHUTDOWN_GRACE_MS = 30_000;
 
 export async function destroy(ctx: SandboxContext, id: string, reason: string): Promise<void> {
   await ctx.locks.run(id, async () => {
@@ -25,7 +23,7 @@ export async function stop(ctx: SandboxContext, id: string, force: boolean): Pro
     if (pid && !force) {
       const agent = await ctx.agents.get(id).catch(() => undefined);
       agent?.shutdown();
-      if (!(await ctx.vm.waitForExit(pid, row.dir, SHUTDOWN_GRACE_MS))) await ctx.vm.kill(pid, row.dir);
+      if (!(await ctx.vm.waitForExit(pid, row.dir, sandboxLimits.shutdownGraceMs))) await ctx.vm.kill(pid, row.dir);
     } else if (pid) {
       await ctx.vm.kill(pid, row.dir);
     }

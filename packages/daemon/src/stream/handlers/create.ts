@@ -3,6 +3,7 @@ import { sandboxDefaults } from "../../sandboxes/defaults.js";
 import { SandboxError } from "../../sandboxes/errors.js";
 import type { PullPhase, PullProgress } from "../../sources/pull.js";
 import { asSandboxError, type SourceServices, sourceHostFor } from "../source-handlers.js";
+import { sandboxInfo } from "./sandbox-info.js";
 import type { CreateProgress, HandlerContext, Reply } from "./types.js";
 
 /** A copy reports every chunk; the control plane hears of it at most this often (phase changes always). */
@@ -34,16 +35,7 @@ export async function createSandbox(
   });
   return {
     case: "sandboxCreated",
-    value: {
-      sandboxId: row.id,
-      name: row.name,
-      state: row.state,
-      ipAddress: row.ip ?? "",
-      macAddress: row.mac ?? "",
-      bridge: row.tap ? "fluid0" : "",
-      pid: row.pid ?? 0,
-      sourceCapturedAt: pulled?.capturedAt ?? "",
-    },
+    value: { ...sandboxInfo(row), sourceCapturedAt: pulled?.capturedAt ?? "" },
   };
 }
 

@@ -1,6 +1,6 @@
 import { sandboxDefaults } from "../../sandboxes/defaults.js";
-import { forkSandbox } from "../fork-handler.js";
 import { createSandbox } from "./create.js";
+import { forkSandbox } from "./fork.js";
 import type { HandlerTable } from "./types.js";
 
 /** Lifecycle and exec: create, destroy, start, stop, extend, fork and run a command. */
