@@ -10,6 +10,7 @@ import {
 } from "../ansible/run-playbook.js";
 import { parseNoiseOverride } from "../review/noise.js";
 import { diffSandbox } from "../review/sandbox-diff.js";
+import { sandboxLimits } from "../sandboxes/defaults.js";
 import { SandboxError, type SandboxErrorCode } from "../sandboxes/errors.js";
 import type { SandboxManager } from "../sandboxes/manager.js";
 import type { WarmPool } from "../sandboxes/pool.js";
@@ -48,8 +49,6 @@ const RunBody = z.strictObject({
   timeout_seconds: z.number().int().min(1).max(3600).default(300),
   env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/), z.string().max(32_768)).optional(),
 });
-
-const MAX_FILE_BYTES = 64 * 1024 * 1024;
 
 export function sandboxJson(row: SandboxRow) {
   return {
@@ -103,7 +102,7 @@ export function buildLocalApi(deps: {
   pool?: Pick<WarmPool, "status"> | undefined;
 }): FastifyInstance {
   const { manager, images } = deps;
-  const app = Fastify({ loggerInstance: deps.log as FastifyBaseLogger, bodyLimit: MAX_FILE_BYTES });
+  const app = Fastify({ loggerInstance: deps.log as FastifyBaseLogger, bodyLimit: sandboxLimits.maxLocalFileBytes });
   // Action routes (start, stop, delete) have no body; clients that still send a JSON content type get {}.
   app.removeContentTypeParser("application/json");
   app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, body, done) => {
@@ -115,7 +114,7 @@ export function buildLocalApi(deps: {
   });
   app.addContentTypeParser(
     "application/octet-stream",
-    { parseAs: "buffer", bodyLimit: MAX_FILE_BYTES },
+    { parseAs: "buffer", bodyLimit: sandboxLimits.maxLocalFileBytes },
     (_req, body, done) => done(null, body),
   );
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _request, reply) => {
@@ -189,7 +188,7 @@ export function buildLocalApi(deps: {
   });
   app.get("/v1/sandboxes/:id/files", async (request, reply) => {
     const query = parse(z.object({ path: z.string().min(1) }), request.query);
-    const file = await manager.readFile(id(request.params), query.path, MAX_FILE_BYTES);
+    const file = await manager.readFile(id(request.params), query.path, sandboxLimits.maxLocalFileBytes);
     return reply
       .header("content-type", "application/octet-stream")
       .header("x-fluid-truncated", String(file.truncated))

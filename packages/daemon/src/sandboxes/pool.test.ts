@@ -2,8 +2,8 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import type { WarmPoolSize } from "../config.js";
 import type { SandboxRow, SnapshotRow } from "../state/schema.js";
 import { SandboxError } from "./errors.js";
-import type { CreateInput } from "./manager.js";
 import { type PoolSandboxes, WarmPool } from "./pool.js";
+import type { CreateInput } from "./types.js";
 
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 

@@ -4,8 +4,9 @@ import type { WarmPoolSize } from "../config.js";
 import type { SandboxRow } from "../state/schema.js";
 import { VERSION } from "../version.js";
 import { codeOf } from "./errors.js";
-import type { CreateInput, SandboxManager } from "./manager.js";
+import type { SandboxManager } from "./manager.js";
 import type { NetAttachment } from "./ports.js";
+import type { CreateInput } from "./types.js";
 
 /** What the pool needs from the sandbox manager (unit tests stand in for it). */
 export type PoolSandboxes = Pick<

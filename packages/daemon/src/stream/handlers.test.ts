@@ -12,7 +12,7 @@ import type { SandboxManager } from "../sandboxes/manager.js";
 import type { PullOptions, SourceHosts } from "../sources/source-host.js";
 import type { VmAccess } from "../sources/vm-access.js";
 import { runChecked } from "../system/run.js";
-import { type CreateProgress, handleCommand } from "./handlers.js";
+import { type CreateProgress, commandHandlers, handleCommand } from "./handlers.js";
 
 const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
 
@@ -213,5 +213,41 @@ describe("runPlaybook", () => {
     asked.length = 0;
     await expect(runPlaybook("  \n")).rejects.toMatchObject({ code: "invalid_argument" });
     expect(asked).toEqual([]);
+  });
+});
+
+describe("the command table", () => {
+  const manager = {} as SandboxManager;
+
+  it("has a handler for every command the control plane can send", () => {
+    const oneof = ControlMessageSchema.oneofs.find((o) => o.localName === "payload");
+    const cases = oneof?.fields.map((f) => f.localName).filter((name) => name !== "registrationAck");
+    expect(cases?.length).toBeGreaterThan(20);
+    expect(cases?.filter((name) => !(name in commandHandlers))).toEqual([]);
+  });
+
+  it("refuses a message that is no command", async () => {
+    const ack = create(ControlMessageSchema, { requestId: "r", payload: { case: "registrationAck", value: {} } });
+    await expect(handleCommand(manager, ack)).rejects.toMatchObject({ code: "invalid_argument" });
+    await expect(handleCommand(manager, create(ControlMessageSchema, { requestId: "r" }))).rejects.toMatchObject({
+      code: "invalid_argument",
+      message: "unknown command (empty)",
+    });
+  });
+
+  it("answers source commands with unavailable on a host without source services", async () => {
+    const list = create(ControlMessageSchema, { requestId: "r", payload: { case: "listSourceVms", value: {} } });
+    await expect(handleCommand(manager, list)).rejects.toMatchObject({ code: "unavailable" });
+  });
+
+  it("refuses a file larger than a stream message may carry before touching the sandbox", async () => {
+    const write = create(ControlMessageSchema, {
+      requestId: "r",
+      payload: {
+        case: "writeFile",
+        value: { sandboxId: "s", path: "/f", content: new Uint8Array(8 * 1024 * 1024 + 1) },
+      },
+    });
+    await expect(handleCommand(manager, write)).rejects.toMatchObject({ code: "invalid_argument" });
   });
 });

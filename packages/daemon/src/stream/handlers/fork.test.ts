@@ -1,9 +1,10 @@
 import { create } from "@bufbuild/protobuf";
 import { ForkSandboxCommandSchema } from "@fluid/proto";
 import { describe, expect, it } from "vitest";
-import { SandboxError } from "../sandboxes/errors.js";
-import type { CreateInput, SandboxManager } from "../sandboxes/manager.js";
-import { forkSandbox } from "./fork-handler.js";
+import { SandboxError } from "../../sandboxes/errors.js";
+import type { SandboxManager } from "../../sandboxes/manager.js";
+import type { CreateInput } from "../../sandboxes/types.js";
+import { forkSandbox } from "./fork.js";
 
 type Clone = Omit<CreateInput, "image" | "vcpus" | "memoryMb">;
 

@@ -1,9 +1,8 @@
-import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { ForkSandboxCommand, HostMessageSchema } from "@fluid/proto";
-import { SandboxError } from "../sandboxes/errors.js";
-import type { SandboxManager } from "../sandboxes/manager.js";
-
-type Reply = MessageInitShape<typeof HostMessageSchema>["payload"];
+import type { ForkSandboxCommand } from "@fluid/proto";
+import { SandboxError } from "../../sandboxes/errors.js";
+import type { SandboxManager } from "../../sandboxes/manager.js";
+import { sandboxInfo } from "./sandbox-info.js";
+import type { Reply } from "./types.js";
 
 /**
  * Forks a sandbox from one of its own snapshots, all clones or none: the control plane records the
@@ -32,15 +31,7 @@ export async function forkSandbox(manager: SandboxManager, command: ForkSandboxC
       ]);
       if (!row) throw new SandboxError("host_error", "the fork produced no sandbox");
       made.push(row.id);
-      sandboxes.push({
-        sandboxId: row.id,
-        name: row.name,
-        state: row.state,
-        ipAddress: row.ip ?? "",
-        macAddress: row.mac ?? "",
-        bridge: row.tap ? "fluid0" : "",
-        pid: row.pid ?? 0,
-      });
+      sandboxes.push(sandboxInfo(row));
     }
   } catch (err) {
     const left: string[] = [];

@@ -1,0 +1,35 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { ControlMessage, HostMessageSchema } from "@fluid/proto";
+import type { SandboxManager } from "../../sandboxes/manager.js";
+import type { PullPhase } from "../../clone/pull.js";
+import type { SourceServices } from "../source-handlers.js";
+
+/** The payload of the one HostMessage that answers a command. */
+export type Reply = MessageInitShape<typeof HostMessageSchema>["payload"];
+
+/** How far a sandbox creation has got (see SandboxProgress in the protocol). */
+export interface CreateProgress {
+  sandboxId: string;
+  phase: Exclude<PullPhase, "done"> | "boot";
+  bytesDone: number;
+  bytesTotal: number;
+}
+
+/** What every handler may use besides its own command. */
+export interface HandlerContext {
+  manager: SandboxManager;
+  /** Absent on a host that does not reach source hosts. */
+  sources?: SourceServices | undefined;
+  onProgress?: ((progress: CreateProgress) => void) | undefined;
+  /** The whole message, for handlers that answer several cases at once. */
+  message: ControlMessage;
+}
+
+type Payload = ControlMessage["payload"];
+export type CommandCase = NonNullable<Payload["case"]>;
+export type CommandOf<C extends CommandCase> = Extract<Payload, { case: C }>["value"];
+
+export type Handler<C extends CommandCase> = (command: CommandOf<C>, context: HandlerContext) => Promise<Reply>;
+
+/** Handlers by command case; a capability module fills in the cases it answers. */
+export type HandlerTable = { [C in CommandCase]?: Handler<C> };
