@@ -9,7 +9,6 @@ import type { App } from "../http/types.js";
 import { newId } from "../lib/ids.js";
 import { hashSecret, newSecret } from "../lib/secrets.js";
 import { orgScope } from "../orgs/access.js";
-import { StreamClosedError } from "../stream/errors.js";
 
 export const HOST_TOKEN_PREFIX = "flh_";
 
@@ -227,7 +226,7 @@ export function hostRoutes(app: App, ctx: AppContext): void {
         return token;
       });
       if (!revoked) throw notFound("host token");
-      ctx.hosts.closeHost(request.params.tokenId, new StreamClosedError("token_revoked"));
+      ctx.hosts.closeHost(request.params.tokenId, "token_revoked");
       return { status: "revoked" };
     },
   );

@@ -1,15 +1,14 @@
-import { create } from "@bufbuild/protobuf";
-import { ForkSandboxCommandSchema } from "@fluid/proto";
 import type { Kysely } from "kysely";
 import type { AppContext } from "../context.js";
 import type { DB, Sandbox, Snapshot } from "../db/schema.js";
 import { AppError, conflict } from "../http/errors.js";
 import type { OrgScope } from "../orgs/access.js";
 import { toAppError } from "../stream/errors.js";
+import type { ReplyValue } from "../stream/replies.js";
 import { sandboxDefaults } from "./limits.js";
 import { explainNoFit, type PlacementHost, rankHosts } from "./placement.js";
 import { recordNewSandbox } from "./record.js";
-import { expectReply, type ReplyValue, type SandboxService } from "./service.js";
+import type { SandboxService } from "./service.js";
 
 export interface ForkInput {
   count: number;
@@ -172,25 +171,17 @@ export class SandboxForks {
   private async provision(parent: Sandbox, snapshot: Snapshot, clones: Sandbox[]): Promise<Sandbox[]> {
     let forked: ReplyValue<"sandboxesForked">;
     try {
-      const reply = await this.ctx.hosts.request(
-        snapshot.host_id,
-        {
-          case: "forkSandbox",
-          value: create(ForkSandboxCommandSchema, {
-            parentSandboxId: parent.id,
-            snapshotId: snapshot.host_snapshot_id,
-            clones: clones.map((clone) => ({
-              sandboxId: clone.id,
-              name: clone.name,
-              ttlSeconds: Math.max(0, Math.round((clone.expires_at.getTime() - Date.now()) / 1000)),
-              agentId: clone.agent_id ?? "",
-              allowEgress: clone.allow_egress,
-            })),
-          }),
-        },
-        this.sandboxes.deadlines.createMs,
-      );
-      forked = expectReply(reply, "sandboxesForked");
+      forked = await this.sandboxes.host.forkSandbox(snapshot.host_id, {
+        parentSandboxId: parent.id,
+        snapshotId: snapshot.host_snapshot_id,
+        clones: clones.map((clone) => ({
+          sandboxId: clone.id,
+          name: clone.name,
+          ttlSeconds: Math.max(0, Math.round((clone.expires_at.getTime() - Date.now()) / 1000)),
+          agentId: clone.agent_id ?? "",
+          allowEgress: clone.allow_egress,
+        })),
+      });
     } catch (err) {
       const appError = toAppError(err, "fork sandbox");
       for (const clone of clones) {

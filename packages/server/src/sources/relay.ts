@@ -1,7 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import {
   ApplyPlaybookCommandSchema,
-  type HostMessage,
   ListSourceVMsCommandSchema,
   PrepareSourceVMCommandSchema,
   ReadSourceFileCommandSchema,
@@ -16,13 +15,11 @@ import { AppError, notFound } from "../http/errors.js";
 import { newId } from "../lib/ids.js";
 import type { SecretBox } from "../lib/secret-box.js";
 import type { OrgScope } from "../orgs/access.js";
-import { HostCommandError, StreamClosedError, toAppError } from "../stream/errors.js";
+import { HostCommandError, toAppError } from "../stream/errors.js";
 import type { Command, HostSession } from "../stream/host-session.js";
 import type { HostRegistry } from "../stream/registry.js";
-
-type Reply = HostMessage["payload"];
-type ReplyCase = NonNullable<Reply["case"]>;
-type ReplyValue<C extends ReplyCase> = Extract<Reply, { case: C }>["value"];
+import { type ReplyCase, type ReplyValue, sendCommand } from "../stream/replies.js";
+import { hostLevelFailure, hostsFor } from "./relay-hosts.js";
 
 export interface SourceDeadlines {
   listMs: number;
@@ -55,14 +52,6 @@ function applyRefusal(source: SourceHost): string | undefined {
     `applying changes is not enabled for source host ${source.name}: its VMs are read-only until an ` +
     "owner enables apply (PUT …/source-hosts/{id}/apply)"
   );
-}
-
-/** Hosts a listing or preparation is tried on before the caller hears of a host-level failure. */
-const MAX_ATTEMPTS = 3;
-
-/** The host itself failed (its stream closed mid-call, or it reaches no source hosts), not the command. */
-function hostLevelFailure(err: unknown): boolean {
-  return err instanceof StreamClosedError || (err instanceof HostCommandError && err.hostCode === "unavailable");
 }
 
 /** Who asks, as the login certificate's key id names them: the user, and the API key if one was used. */
@@ -314,7 +303,7 @@ export class SourceRelay {
       await record(undefined, "refused", null, refusal);
       throw new AppError("forbidden", refusal);
     }
-    const { hosts, missing, code } = await this.hostsFor(scope, source.id, call);
+    const { hosts, missing, code } = await hostsFor(this.deps, scope, source.id, call);
     if (hosts.length === 0) {
       await record(undefined, "failed", null, missing);
       throw new AppError(code ?? "host_unavailable", missing);
@@ -322,15 +311,7 @@ export class SourceRelay {
     const tried: string[] = [];
     for (const [index, host] of hosts.entries()) {
       try {
-        const reply = await host.request(call.build(connection), call.timeoutMs);
-        const payload = reply.payload;
-        if (payload.case !== call.reply) {
-          throw new HostCommandError(
-            "protocol_error",
-            `expected ${call.reply}, host sent ${payload.case ?? "nothing"}`,
-          );
-        }
-        const value = payload.value as ReplyValue<C>;
+        const value = await sendCommand(host, call.build(connection), call.reply, call.timeoutMs);
         await call.done?.(host.hostId);
         await record(host, "ok", call.exitCode?.(value) ?? null, tried.length > 0 ? tried.join("; ") : null);
         return value;
@@ -347,48 +328,6 @@ export class SourceRelay {
       }
     }
     throw new Error("unreachable: the loop returns or throws");
-  }
-
-  /**
-   * The sandbox hosts to try for a call, in order. A command on a prepared VM has one: the host that
-   * prepared it (the VM accepts certificates from that host's CA only). Anything else may go to any
-   * connected host: the least busy first (host id breaks ties, so the choice is stable), and up to
-   * MAX_ATTEMPTS of them when a host fails as a host (see hostLevelFailure).
-   */
-  private async hostsFor(
-    scope: OrgScope,
-    sourceHostId: string,
-    call: Pick<Call<ReplyCase>, "kind" | "vm">,
-  ): Promise<{ hosts: HostSession[]; missing: string; code?: "invalid_state" }> {
-    const connected = this.deps.hosts.inOrg(scope.orgId);
-    const preparation =
-      call.kind === "list"
-        ? undefined
-        : await this.deps.db
-            .selectFrom("source_vm_preparations")
-            .select("host_id")
-            .where("source_host_id", "=", sourceHostId)
-            .where("vm", "=", call.vm)
-            .where("org_id", "=", scope.orgId)
-            .executeTakeFirst();
-    const preparer = preparation && connected.find((h) => h.hostId === preparation.host_id);
-    if (preparer) return { hosts: [preparer], missing: "" };
-    if (call.kind === "apply" && !preparation) {
-      return { hosts: [], missing: `${call.vm} is not prepared; prepare it with apply first`, code: "invalid_state" };
-    }
-    if (preparation && (call.kind === "run" || call.kind === "read_file" || call.kind === "apply")) {
-      return {
-        hosts: [],
-        missing:
-          `the sandbox host that prepared ${call.vm} (${preparation.host_id}) is not connected, and the VM ` +
-          "trusts only its SSH CA; reconnect that host or prepare the VM again through another",
-      };
-    }
-    const byLoad = [...connected].sort((a, b) => a.pendingCount - b.pendingCount);
-    return {
-      hosts: byLoad.slice(0, MAX_ATTEMPTS),
-      missing: "no sandbox host of this organization is connected; source VMs are reached through one",
-    };
   }
 
   /** The credentials for one command to an org's source host (404 for another org's). */

@@ -1,6 +1,6 @@
 import type { HostMessage } from "@fluid/proto";
 import { AppError } from "../http/errors.js";
-import { StreamClosedError } from "./errors.js";
+import { type CloseReason, StreamClosedError } from "./errors.js";
 import type { Command, HostSession } from "./host-session.js";
 
 /**
@@ -51,8 +51,9 @@ export class HostRegistry {
     return session.request(command, timeoutMs);
   }
 
-  closeHost(hostId: string, reason: StreamClosedError): void {
-    this.sessions.get(hostId)?.close(reason);
+  /** Takes a reason code rather than an error so that callers outside stream/ need not import it. */
+  closeHost(hostId: string, reason: CloseReason): void {
+    this.sessions.get(hostId)?.close(new StreamClosedError(reason));
   }
 
   closeOrg(orgId: string, detail: string): void {

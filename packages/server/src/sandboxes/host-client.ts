@@ -1,0 +1,190 @@
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import {
+  CreateSandboxCommandSchema,
+  DestroySandboxCommandSchema,
+  DiffSandboxCommandSchema,
+  ExtendSandboxCommandSchema,
+  ForkSandboxCommandSchema,
+  ListFilesCommandSchema,
+  ReadFileCommandSchema,
+  RestoreSnapshotCommandSchema,
+  RunCommandCommandSchema,
+  RunPlaybookCommandSchema,
+  SnapshotCommandSchema,
+  StartSandboxCommandSchema,
+  StopSandboxCommandSchema,
+  WriteFileCommandSchema,
+} from "@fluid/proto";
+import { AppError } from "../http/errors.js";
+import { HostCommandError, toAppError } from "../stream/errors.js";
+import type { Command } from "../stream/host-session.js";
+import type { HostRegistry } from "../stream/registry.js";
+import { type CommandTarget, type ReplyCase, type ReplyValue, sendCommand } from "../stream/replies.js";
+import { defaultDeadlines, type HostDeadlines } from "./limits.js";
+
+/**
+ * How a destroy ended when it did not fail: the host may already have lost the VM, or be away, and
+ * either way its reconciliation removes what is left when it reports again.
+ */
+export type DestroyOutcome = "destroyed" | "unknown_to_host" | "host_away";
+
+type Init<S extends Parameters<typeof create>[0]> = MessageInitShape<S>;
+
+/**
+ * The control plane's commands to sandbox hosts: one method per command with its deadline, its
+ * expected reply, and its failures as AppErrors (the action names what failed for the caller).
+ */
+export class HostClient {
+  readonly deadlines: HostDeadlines;
+  private readonly hosts: Pick<HostRegistry, "request" | "isConnected">;
+
+  constructor(hosts: Pick<HostRegistry, "request" | "isConnected">, deadlines: Partial<HostDeadlines> = {}) {
+    this.hosts = hosts;
+    this.deadlines = { ...defaultDeadlines, ...deadlines };
+  }
+
+  isConnected(hostId: string): boolean {
+    return this.hosts.isConnected(hostId);
+  }
+
+  private async call<C extends ReplyCase>(
+    hostId: string,
+    command: Command,
+    reply: C,
+    timeoutMs: number,
+    action: string,
+  ): Promise<ReplyValue<C>> {
+    try {
+      return await sendCommand(this.target(hostId), command, reply, timeoutMs);
+    } catch (err) {
+      throw toAppError(err, action);
+    }
+  }
+
+  private target(hostId: string): CommandTarget {
+    return { request: (command, timeoutMs) => this.hosts.request(hostId, command, timeoutMs) };
+  }
+
+  createSandbox(hostId: string, input: Init<typeof CreateSandboxCommandSchema>) {
+    const value = create(CreateSandboxCommandSchema, input);
+    return this.call(
+      hostId,
+      { case: "createSandbox", value },
+      "sandboxCreated",
+      this.deadlines.createMs,
+      "create sandbox",
+    );
+  }
+
+  forkSandbox(hostId: string, input: Init<typeof ForkSandboxCommandSchema>) {
+    const value = create(ForkSandboxCommandSchema, input);
+    return this.call(
+      hostId,
+      { case: "forkSandbox", value },
+      "sandboxesForked",
+      this.deadlines.createMs,
+      "fork sandbox",
+    );
+  }
+
+  /** Any reply counts: older hosts answered a destroy with nothing in particular. */
+  async destroySandbox(hostId: string, sandboxId: string, reason: string): Promise<DestroyOutcome> {
+    const value = create(DestroySandboxCommandSchema, { sandboxId, reason });
+    try {
+      await this.hosts.request(hostId, { case: "destroySandbox", value }, this.deadlines.destroyMs);
+      return "destroyed";
+    } catch (err) {
+      if (err instanceof HostCommandError && err.hostCode === "not_found") return "unknown_to_host";
+      if (err instanceof AppError && err.code === "host_unavailable") return "host_away";
+      throw toAppError(err, "destroy sandbox");
+    }
+  }
+
+  startSandbox(hostId: string, sandboxId: string) {
+    const value = create(StartSandboxCommandSchema, { sandboxId });
+    return this.call(
+      hostId,
+      { case: "startSandbox", value },
+      "sandboxStarted",
+      this.deadlines.startMs,
+      "start sandbox",
+    );
+  }
+
+  stopSandbox(hostId: string, sandboxId: string, force: boolean) {
+    const value = create(StopSandboxCommandSchema, { sandboxId, force });
+    return this.call(hostId, { case: "stopSandbox", value }, "sandboxStopped", this.deadlines.stopMs, "stop sandbox");
+  }
+
+  /** Moves the host's lease deadline (its janitor's) to `expiresAt`. */
+  extendSandbox(hostId: string, sandboxId: string, expiresAt: Date) {
+    const value = create(ExtendSandboxCommandSchema, {
+      sandboxId,
+      expiresAtUnix: BigInt(Math.floor(expiresAt.getTime() / 1000)),
+    });
+    return this.call(
+      hostId,
+      { case: "extendSandbox", value },
+      "sandboxExtended",
+      this.deadlines.extendMs,
+      "extend sandbox lease",
+    );
+  }
+
+  runCommand(
+    hostId: string,
+    input: { sandboxId: string; command: string; timeoutSeconds: number; env: Record<string, string> },
+  ) {
+    const value = create(RunCommandCommandSchema, input);
+    const timeoutMs = input.timeoutSeconds * 1000 + this.deadlines.commandGraceMs;
+    return this.call(hostId, { case: "runCommand", value }, "commandResult", timeoutMs, "run command");
+  }
+
+  runPlaybook(hostId: string, input: { sandboxId: string; playbookYaml: string; timeoutSeconds: number }) {
+    const value = create(RunPlaybookCommandSchema, input);
+    const timeoutMs = input.timeoutSeconds * 1000 + this.deadlines.commandGraceMs;
+    return this.call(hostId, { case: "runPlaybook", value }, "playbookRun", timeoutMs, "run playbook");
+  }
+
+  createSnapshot(hostId: string, input: { sandboxId: string; snapshotName: string; includeMemory: boolean }) {
+    const value = create(SnapshotCommandSchema, input);
+    return this.call(
+      hostId,
+      { case: "createSnapshot", value },
+      "snapshotCreated",
+      this.deadlines.snapshotMs,
+      "snapshot sandbox",
+    );
+  }
+
+  restoreSnapshot(hostId: string, sandboxId: string, hostSnapshotId: string) {
+    const value = create(RestoreSnapshotCommandSchema, { sandboxId, snapshotId: hostSnapshotId });
+    return this.call(
+      hostId,
+      { case: "restoreSnapshot", value },
+      "sandboxRestored",
+      this.deadlines.startMs,
+      "restore snapshot",
+    );
+  }
+
+  diffSandbox(hostId: string, input: { sandboxId: string; noiseOverrideJson: string; withPlaybook: boolean }) {
+    const value = create(DiffSandboxCommandSchema, input);
+    return this.call(hostId, { case: "diffSandbox", value }, "sandboxDiff", this.deadlines.diffMs, "diff sandbox");
+  }
+
+  readFile(hostId: string, sandboxId: string, path: string, maxBytes: number) {
+    const value = create(ReadFileCommandSchema, { sandboxId, path, maxBytes: BigInt(maxBytes) });
+    return this.call(hostId, { case: "readFile", value }, "fileContent", this.deadlines.fileMs, "read file");
+  }
+
+  writeFile(hostId: string, input: { sandboxId: string; path: string; content: Uint8Array; mode: number }) {
+    const value = create(WriteFileCommandSchema, input);
+    return this.call(hostId, { case: "writeFile", value }, "fileWritten", this.deadlines.fileMs, "write file");
+  }
+
+  listFiles(hostId: string, sandboxId: string, path: string) {
+    const value = create(ListFilesCommandSchema, { sandboxId, path });
+    return this.call(hostId, { case: "listFiles", value }, "fileList", this.deadlines.fileMs, "list files");
+  }
+}

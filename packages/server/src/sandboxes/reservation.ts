@@ -1,0 +1,133 @@
+import { sql } from "kysely";
+import type { Sandbox, SandboxState } from "../db/schema.js";
+import { AppError } from "../http/errors.js";
+import type { OrgScope } from "../orgs/access.js";
+import type { SandboxDeps } from "./deps.js";
+import type { CreateSandboxInput } from "./lifecycle.js";
+import { type Demand, explainNoFit, type PlacementHost, rankHosts } from "./placement.js";
+import { recordNewSandbox } from "./record.js";
+
+const activeStates: SandboxState[] = ["CREATING", "RUNNING"];
+
+/** Connected hosts with room to place on; `anyImage` when every host can get the image itself (a pull). */
+async function candidates(
+  deps: SandboxDeps,
+  orgId: string,
+  sourceVm: string,
+  anyImage: boolean,
+): Promise<{ hosts: PlacementHost[]; connected: number }> {
+  const liveSince = new Date(Date.now() - deps.config.heartbeatIntervalMs * deps.config.missedHeartbeats);
+  const image = JSON.stringify([sourceVm]);
+  const sourceVmEntry = JSON.stringify([{ name: sourceVm }]);
+  const rows = await deps.db
+    .selectFrom("hosts as h")
+    .leftJoin(
+      (eb) =>
+        eb
+          .selectFrom("sandboxes")
+          .select(["host_id"])
+          .select((s) => [s.fn.sum<string>("vcpus").as("vcpus"), s.fn.sum<string>("memory_mb").as("memory_mb")])
+          .where("ended_at", "is", null)
+          .where("state", "in", activeStates)
+          .groupBy("host_id")
+          .as("c"),
+      (join) => join.onRef("c.host_id", "=", "h.id"),
+    )
+    .select([
+      "h.id",
+      "h.total_cpus",
+      "h.total_memory_mb",
+      "h.available_memory_mb",
+      "h.available_disk_mb",
+      "c.vcpus",
+      "c.memory_mb",
+      sql<boolean>`(h.base_images @> ${image}::jsonb OR h.source_vms @> ${sourceVmEntry}::jsonb)`.as("has_image"),
+    ])
+    .where("h.org_id", "=", orgId)
+    .where("h.status", "=", "ONLINE")
+    .where("h.last_heartbeat", ">", liveSince)
+    .execute();
+  const connected = rows.filter((row) => deps.host.isConnected(row.id));
+  return {
+    connected: connected.length,
+    hosts: connected
+      .filter((row) => anyImage || row.has_image)
+      .map((row) => ({
+        id: row.id,
+        totalCpus: row.total_cpus,
+        totalMemoryMb: row.total_memory_mb,
+        availableMemoryMb: row.available_memory_mb,
+        availableDiskMb: row.available_disk_mb,
+        committedVcpus: Number(row.vcpus ?? 0),
+        committedMemoryMb: Number(row.memory_mb ?? 0),
+      })),
+  };
+}
+
+/**
+ * Picks a host and records the sandbox on it in one transaction that locks the host row and
+ * re-counts its commitments, so concurrent creates cannot both take the last free memory.
+ */
+export async function reserve(
+  deps: SandboxDeps,
+  scope: OrgScope,
+  input: CreateSandboxInput,
+  demand: Demand,
+): Promise<Sandbox> {
+  const found = await candidates(deps, scope.orgId, input.sourceVm, input.source !== undefined);
+  const connected = found.connected;
+  const hosts = input.hostId ? found.hosts.filter((host) => host.id === input.hostId) : found.hosts;
+  if (connected === 0) throw new AppError("no_capacity", "no sandbox host of this organization is connected");
+  if (input.hostId && hosts.length === 0) {
+    throw new AppError("no_capacity", `host ${input.hostId} is not connected or lacks "${input.sourceVm}"`);
+  }
+  if (hosts.length === 0) {
+    throw new AppError("no_capacity", `no connected host has the image or source VM "${input.sourceVm}"`);
+  }
+  const policy = { cpuOvercommit: deps.config.cpuOvercommit };
+  const ranked = rankHosts(hosts, demand, policy);
+  if (ranked.length === 0) throw new AppError("no_capacity", explainNoFit(hosts, demand, policy));
+
+  const ttlMs = (input.ttlSeconds ?? deps.config.defaultTtlMs / 1000) * 1000;
+  for (const candidate of ranked) {
+    const row = await deps.db.transaction().execute(async (tx) => {
+      const host = await tx
+        .selectFrom("hosts")
+        .select(["id", "total_cpus", "total_memory_mb", "available_memory_mb", "available_disk_mb", "status"])
+        .where("id", "=", candidate.id)
+        .forUpdate()
+        .executeTakeFirst();
+      if (host?.status !== "ONLINE") return undefined;
+      const committed = await tx
+        .selectFrom("sandboxes")
+        .select((s) => [s.fn.sum<string>("vcpus").as("vcpus"), s.fn.sum<string>("memory_mb").as("memory_mb")])
+        .where("host_id", "=", candidate.id)
+        .where("ended_at", "is", null)
+        .where("state", "in", activeStates)
+        .executeTakeFirstOrThrow();
+      const fresh: PlacementHost = {
+        id: host.id,
+        totalCpus: host.total_cpus,
+        totalMemoryMb: host.total_memory_mb,
+        availableMemoryMb: host.available_memory_mb,
+        availableDiskMb: host.available_disk_mb,
+        committedVcpus: Number(committed.vcpus ?? 0),
+        committedMemoryMb: Number(committed.memory_mb ?? 0),
+      };
+      if (rankHosts([fresh], demand, policy).length === 0) return undefined;
+      return recordNewSandbox(tx, scope, {
+        hostId: candidate.id,
+        name: input.name,
+        agentId: input.agentId ?? null,
+        sourceVm: input.sourceVm,
+        sourceHostId: input.source?.connection.sourceHostId || null,
+        vcpus: demand.vcpus,
+        memoryMb: demand.memoryMb,
+        allowEgress: input.allowEgress ?? false,
+        expiresAt: new Date(Date.now() + ttlMs),
+      });
+    });
+    if (row) return row;
+  }
+  throw new AppError("no_capacity", "hosts filled up while placing the sandbox; retry");
+}
