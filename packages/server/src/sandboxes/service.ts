@@ -22,13 +22,13 @@ import {
 } from "@fluid/proto";
 import { type Kysely, sql } from "kysely";
 import { type AuditActor, appendAuditEvent, auditActorOf } from "../audit/append.js";
+import { atLeast } from "../auth/roles.js";
 import type { ServerConfig } from "../config/config.js";
 import type { Command, DB, EndReason, Sandbox, SandboxState, Snapshot } from "../db/schema.js";
 import { AppError, forbidden, notFound } from "../http/errors.js";
 import { newId } from "../lib/ids.js";
 import type { Logger } from "../log/logger.js";
 import type { OrgScope } from "../orgs/access.js";
-import { atLeast } from "../orgs/roles.js";
 import { HostCommandError, toAppError } from "../stream/errors.js";
 import type { HostSession } from "../stream/host-session.js";
 import type { HostRegistry } from "../stream/registry.js";
