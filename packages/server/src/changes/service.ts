@@ -1,11 +1,11 @@
 import type { Kysely } from "kysely";
 import { appendAuditEvent, auditActorOf } from "../audit/append.js";
+import { atLeast } from "../auth/roles.js";
 import type { ChangeRequest, ChangeRequestApproval, ChangeRequestState, DB } from "../db/schema.js";
 import { AppError, conflict, forbidden } from "../http/errors.js";
 import { newId } from "../lib/ids.js";
 import type { Logger } from "../log/logger.js";
 import type { OrgScope } from "../orgs/access.js";
-import { atLeast } from "../orgs/roles.js";
 import { renderPlaybook } from "../playbooks/render.js";
 import { getPlaybook, listTasks } from "../playbooks/store.js";
 import type { SandboxService } from "../sandboxes/service.js";

@@ -1,8 +1,8 @@
 import { z } from "zod";
+import { atLeast } from "../auth/roles.js";
 import type { ApplyResult, ChangeRequest, ChangeRequestApproval, Verification } from "../db/schema.js";
 import { iso, Timestamp } from "../http/schemas.js";
 import type { OrgScope } from "../orgs/access.js";
-import { atLeast } from "../orgs/roles.js";
 import { SandboxDiffSchema } from "../sandboxes/diff.js";
 import { changeRequestStates } from "./states.js";
 

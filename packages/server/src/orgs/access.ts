@@ -2,9 +2,9 @@ import type { FastifyRequest } from "fastify";
 import type { Kysely } from "kysely";
 import type { AccessCache, OrgAccess } from "../auth/access-cache.js";
 import { type Principal, requirePrincipal } from "../auth/principal.js";
+import { atLeast } from "../auth/roles.js";
 import type { DB, Role } from "../db/schema.js";
 import { AppError, notFound } from "../http/errors.js";
-import { atLeast } from "./roles.js";
 
 /** An org the caller may act in, with the caller's effective role there. */
 export interface OrgScope {

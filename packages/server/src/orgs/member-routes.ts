@@ -1,13 +1,13 @@
 import type { Kysely } from "kysely";
 import { z } from "zod";
 import { appendAuditEvent, auditActorOf } from "../audit/append.js";
+import { atLeast, roles } from "../auth/roles.js";
 import type { AppContext } from "../context.js";
 import type { DB, Role } from "../db/schema.js";
 import { AppError, forbidden, invalid, notFound } from "../http/errors.js";
 import { errorResponses, iso, OrgParams, Status, securityAny, Timestamp, Uuid } from "../http/schemas.js";
 import type { App } from "../http/types.js";
 import { orgScope } from "./access.js";
-import { atLeast, roles } from "./roles.js";
 
 export const MemberSchema = z
   .object({

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import { appendAuditEvent, auditActorOf } from "../audit/append.js";
 import { requirePrincipal, requireUserSession } from "../auth/principal.js";
+import { roles } from "../auth/roles.js";
 import type { AppContext } from "../context.js";
 import type { Org, Role } from "../db/schema.js";
 import { conflict } from "../http/errors.js";
@@ -19,7 +20,6 @@ import {
 import type { App } from "../http/types.js";
 import { newId } from "../lib/ids.js";
 import { orgScope } from "./access.js";
-import { roles } from "./roles.js";
 
 export const OrgSchema = z
   .object({

@@ -1,10 +1,10 @@
 import type { Kysely, Transaction } from "kysely";
 import { sql } from "kysely";
+import { atLeast } from "../auth/roles.js";
 import type { ChangedWhen, DB, Playbook, PlaybookTask } from "../db/schema.js";
 import { conflict, forbidden, invalid, notFound } from "../http/errors.js";
 import { newId } from "../lib/ids.js";
 import type { OrgScope } from "../orgs/access.js";
-import { atLeast } from "../orgs/roles.js";
 import { type ModuleName, playbookLimits, taskProblem } from "./modules.js";
 
 /**

@@ -1,14 +1,14 @@
 import { z } from "zod";
 import { appendAuditEvent, auditActorOf } from "../audit/append.js";
+import { API_KEY_PREFIX } from "../auth/principal.js";
+import { atLeast, roles } from "../auth/roles.js";
 import type { AppContext } from "../context.js";
 import { forbidden, notFound } from "../http/errors.js";
 import { errorResponses, FreeText, iso, OrgParams, Status, securityAny, Timestamp, Uuid } from "../http/schemas.js";
 import type { App } from "../http/types.js";
 import { newId } from "../lib/ids.js";
 import { hashSecret, newSecret } from "../lib/secrets.js";
-import { orgScope } from "../orgs/access.js";
-import { atLeast, roles } from "../orgs/roles.js";
-import { API_KEY_PREFIX } from "./principal.js";
+import { orgScope } from "./access.js";
 
 const ApiKeySchema = z
   .object({

@@ -1,11 +1,11 @@
 import { sql } from "kysely";
 import { z } from "zod";
+import { verifyAuditChain } from "../audit/verify.js";
 import type { AppContext } from "../context.js";
 import type { AuditEvent } from "../db/schema.js";
 import { errorResponses, FreeText, iso, OrgParams, securityAny, Timestamp, Uuid } from "../http/schemas.js";
 import type { App } from "../http/types.js";
-import { orgScope } from "../orgs/access.js";
-import { verifyAuditChain } from "./verify.js";
+import { orgScope } from "./access.js";
 
 /**
  * Reading the log is admin+: it names every member, key and source-VM command of the org, which is

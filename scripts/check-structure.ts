@@ -1,0 +1,103 @@
+/**
+ * `npm run check:structure`: the structural rules of issue 9 that biome and tsc do not see. Fails (exit 1) on
+ *   1. any violation of .dependency-cruiser.cjs (file import cycles, imports into another package's src/);
+ *   2. any cycle between the top-level entries (folders and root files) of a package's src/, production code only;
+ *   3. any production source file over MAX_LINES lines, except generated code and the data tables listed below.
+ * Prints every violation, not just the first, and always the five largest source files.
+ */
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { cruise, type ICruiseOptions, type ICruiseResult, type IReporterOutput } from "dependency-cruiser";
+import extractDepcruiseOptions from "dependency-cruiser/config-utl/extract-depcruise-options";
+import { countLines, cycles, edgesWithin, type FileSize, type Graph, sizeReport } from "./structure.ts";
+
+const root = join(import.meta.dirname, "..");
+const MAX_LINES = 400;
+const TOP_LEVEL = "^packages/[^/]+/src/[^/]+";
+const TEST_FILE = /\.test\.tsx?$/;
+const GENERATED = /\/gen\//;
+
+/**
+ * Files exempt from the size limit because they are tables of data, where splitting would scatter one fact
+ * over several files. Matched as path suffixes so they survive a move between folders.
+ */
+const DATA_TABLES = [
+  // The read-only command policy: one rule object per program, interpreted by both enforcement layers.
+  "/policy/rules.ts",
+  // The shared policy test cases: one line per command both layers must agree on.
+  "/policy/policy-cases.ts",
+  // The database schema: one interface per table, the single place a column is declared.
+  "/server/src/db/schema.ts",
+];
+
+function resultOf(reported: IReporterOutput): ICruiseResult {
+  if (typeof reported.output === "string") throw new Error("dependency-cruiser returned a report, not a result");
+  return reported.output;
+}
+
+function excludedPaths(exclude: ICruiseOptions["exclude"]): string[] {
+  const path = typeof exclude === "object" && !Array.isArray(exclude) ? exclude.path : exclude;
+  return path === undefined ? [] : [path].flat();
+}
+
+async function importRules(options: ICruiseOptions): Promise<string[]> {
+  const result = resultOf(await cruise(["packages"], { ...options, validate: true }));
+  return result.summary.violations.map((violation) => {
+    const cycle = violation.cycle?.map((step) => step.name).join(" → ");
+    return `${violation.rule.name}: ${cycle ? `${violation.from} → ${cycle}` : `${violation.from} → ${violation.to}`}`;
+  });
+}
+
+async function folderCycles(options: ICruiseOptions): Promise<string[]> {
+  // Tests are left out: a test may use fixtures from any folder without tying the folders' code together.
+  const exclude = [...excludedPaths(options.exclude), TEST_FILE.source];
+  const result = resultOf(await cruise(["packages"], { ...options, collapse: TOP_LEVEL, exclude: { path: exclude } }));
+  const topLevel = new RegExp(TOP_LEVEL);
+  const graph: Graph = new Map(
+    result.modules
+      .filter((module) => topLevel.test(module.source))
+      .map((module) => [
+        module.source,
+        module.dependencies
+          .map((dependency) => dependency.resolved)
+          .filter((target) => target !== module.source && topLevel.test(target)),
+      ]),
+  );
+  return cycles(graph).map((component) => {
+    const edges = edgesWithin(graph, component).map(([from, to]) => `\n      ${from} → ${to}`);
+    return `folder cycle: ${component.join(" ↔ ")}${edges.join("")}`;
+  });
+}
+
+async function sourceSizes(): Promise<FileSize[]> {
+  const sizes: FileSize[] = [];
+  const paths: string[] = [];
+  for (const pkg of await readdir(join(root, "packages"))) {
+    const src = join("packages", pkg, "src");
+    const files = await readdir(join(root, src), { recursive: true }).catch(() => []);
+    paths.push(...files.map((file) => join(src, file)));
+  }
+  for (const path of paths) {
+    if (!/\.tsx?$/.test(path) || path.endsWith(".d.ts") || TEST_FILE.test(path) || GENERATED.test(path)) continue;
+    if (DATA_TABLES.some((table) => `/${path}`.endsWith(table))) continue;
+    sizes.push({ path, lines: countLines(await readFile(join(root, path), "utf8")) });
+  }
+  return sizes;
+}
+
+async function main(): Promise<void> {
+  process.chdir(root);
+  const options = await extractDepcruiseOptions("./.dependency-cruiser.cjs");
+  const sizes = sizeReport(await sourceSizes(), MAX_LINES);
+  const violations = [
+    ...(await importRules(options)),
+    ...(await folderCycles(options)),
+    ...sizes.over.map((file) => `file over ${MAX_LINES} lines: ${file.path} (${file.lines})`),
+  ];
+  console.log(`largest source files: ${sizes.largest.map((f) => `${f.path} (${f.lines})`).join(", ")}`);
+  for (const violation of violations) console.log(`  ✗ ${violation}`);
+  console.log(violations.length === 0 ? "structure ok" : `${violations.length} structure violations`);
+  if (violations.length > 0) process.exitCode = 1;
+}
+
+await main();

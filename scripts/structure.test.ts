@@ -1,0 +1,56 @@
+import { describe, expect, it } from "vitest";
+import { countLines, cycles, edgesWithin, sizeReport } from "./structure.ts";
+
+const graph = (edges: Record<string, string[]>) => new Map(Object.entries(edges));
+
+describe("cycles", () => {
+  it("finds no cycle in a tree or a diamond", () => {
+    expect(cycles(graph({ a: ["b", "c"], b: ["d"], c: ["d"], d: [] }))).toEqual([]);
+  });
+
+  it("finds a two-node cycle and a longer one, largest first, ignoring the nodes outside them", () => {
+    const g = graph({ auth: ["orgs"], orgs: ["auth", "lib"], x: ["y"], y: ["z"], z: ["x", "lib"], lib: [] });
+    expect(cycles(g)).toEqual([
+      ["x", "y", "z"],
+      ["auth", "orgs"],
+    ]);
+  });
+
+  it("treats a self-import as no folder cycle", () => {
+    expect(cycles(graph({ a: ["a"] }))).toEqual([]);
+  });
+
+  it("handles a chain too deep for recursion", () => {
+    const edges: Record<string, string[]> = {};
+    for (let i = 0; i < 20_000; i++) edges[`n${i}`] = [`n${i + 1}`];
+    edges.n20000 = ["n0"];
+    expect(cycles(graph(edges))[0]).toHaveLength(20_001);
+  });
+});
+
+describe("edgesWithin", () => {
+  it("lists only the edges between members of the component", () => {
+    const g = graph({ auth: ["orgs", "lib"], orgs: ["auth"], lib: [] });
+    expect(edgesWithin(g, ["auth", "orgs"])).toEqual([
+      ["auth", "orgs"],
+      ["orgs", "auth"],
+    ]);
+  });
+});
+
+describe("sizeReport", () => {
+  it("names the files over the limit and the largest five", () => {
+    const files = [100, 401, 400, 50, 900, 10, 300].map((lines, i) => ({ path: `f${i}.ts`, lines }));
+    const report = sizeReport(files, 400);
+    expect(report.over.map((f) => f.path)).toEqual(["f4.ts", "f1.ts"]);
+    expect(report.largest.map((f) => f.lines)).toEqual([900, 401, 400, 300, 100]);
+  });
+});
+
+describe("countLines", () => {
+  it("counts a last line with or without its newline once", () => {
+    expect(countLines("")).toBe(0);
+    expect(countLines("a\nb\n")).toBe(2);
+    expect(countLines("a\nb")).toBe(2);
+  });
+});

@@ -1,0 +1,80 @@
+/** Pure checks behind scripts/check-structure.ts, kept apart so they can be tested without cruising the tree. */
+
+export type Graph = ReadonlyMap<string, readonly string[]>;
+
+/**
+ * Groups of nodes that reach each other (strongly connected components with more than one node), each sorted,
+ * largest first. Tarjan's algorithm, iterative so a deep graph cannot overflow the stack.
+ */
+export function cycles(graph: Graph): string[][] {
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const found: string[][] = [];
+  const nodes = new Set([...graph.keys(), ...[...graph.values()].flat()]);
+
+  for (const root of nodes) {
+    if (index.has(root)) continue;
+    const work: { node: string; next: number }[] = [{ node: root, next: 0 }];
+    while (work.length > 0) {
+      const frame = work[work.length - 1]!;
+      const { node } = frame;
+      if (frame.next === 0 && !index.has(node)) {
+        index.set(node, index.size);
+        low.set(node, index.get(node)!);
+        stack.push(node);
+        onStack.add(node);
+      }
+      const targets = graph.get(node) ?? [];
+      if (frame.next < targets.length) {
+        const target = targets[frame.next++]!;
+        if (!index.has(target)) work.push({ node: target, next: 0 });
+        else if (onStack.has(target)) low.set(node, Math.min(low.get(node)!, index.get(target)!));
+        continue;
+      }
+      work.pop();
+      const parent = work[work.length - 1];
+      if (parent) low.set(parent.node, Math.min(low.get(parent.node)!, low.get(node)!));
+      if (low.get(node) !== index.get(node)) continue;
+      const component: string[] = [];
+      let member: string | undefined;
+      do {
+        member = stack.pop()!;
+        onStack.delete(member);
+        component.push(member);
+      } while (member !== node);
+      if (component.length > 1) found.push(component.sort());
+    }
+  }
+  return found.sort((a, b) => b.length - a.length || a[0]!.localeCompare(b[0]!));
+}
+
+/** The edges of `graph` that stay inside `component`: what to cut to break that cycle. */
+export function edgesWithin(graph: Graph, component: readonly string[]): [string, string][] {
+  const members = new Set(component);
+  return component.flatMap((from) =>
+    (graph.get(from) ?? []).filter((to) => members.has(to)).map((to): [string, string] => [from, to]),
+  );
+}
+
+export interface FileSize {
+  path: string;
+  lines: number;
+}
+
+/** Files over `limit` lines, and the largest `top` files overall; both largest first. */
+export function sizeReport(
+  files: readonly FileSize[],
+  limit: number,
+  top = 5,
+): { over: FileSize[]; largest: FileSize[] } {
+  const sorted = [...files].sort((a, b) => b.lines - a.lines || a.path.localeCompare(b.path));
+  return { over: sorted.filter((file) => file.lines > limit), largest: sorted.slice(0, top) };
+}
+
+/** Lines as an editor counts them: a trailing newline does not start another line. */
+export function countLines(text: string): number {
+  if (text === "") return 0;
+  return text.split("\n").length - (text.endsWith("\n") ? 1 : 0);
+}
