@@ -62,7 +62,7 @@ const MAX_ATTEMPTS = 3;
 
 /** The host itself failed (its stream closed mid-call, or it reaches no source hosts), not the command. */
 function hostLevelFailure(err: unknown): boolean {
-  return err instanceof StreamClosedError || (err instanceof HostCommandError && err.hostCode === "unavailable");
+  return err instanceof StreamClosedError || (err instanceof HostCommandError && err.hostCode === "host_unavailable");
 }
 
 /** Who asks, as the login certificate's key id names them: the user, and the API key if one was used. */
@@ -341,7 +341,7 @@ export class SourceRelay {
           tried.push(`host ${host.hostId}: ${message}`);
           continue;
         }
-        const refused = err instanceof HostCommandError && err.hostCode === "refused";
+        const refused = err instanceof HostCommandError && err.hostCode === "command_refused";
         await record(host, refused ? "refused" : "failed", null, [...tried, message].join("; "));
         throw toAppError(err, `${call.kind.replace("_", " ")} on ${source.name}`);
       }
