@@ -1,4 +1,4 @@
-import { FluidApiError } from "@fluid/sdk";
+import { FluidError } from "@fluid/sdk";
 import { Command, CommanderError } from "commander";
 import { registerAgentCommand } from "./agent/command.js";
 import { registerCommands } from "./commands/index.js";
@@ -29,7 +29,7 @@ export async function main(argv: string[]): Promise<void> {
       process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage);
     }
     const message = err instanceof Error ? err.message : String(err);
-    const code = err instanceof FluidApiError || err instanceof CliError ? err.code : "error";
+    const code = err instanceof FluidError || err instanceof CliError ? err.code : "error";
     if (json) printError(code, message);
     else process.stderr.write(`fluid: ${message}\n`);
     process.exit(exitCodeFor(err));
@@ -47,9 +47,20 @@ function usageMessage(err: CommanderError): string {
 
 function exitCodeFor(err: unknown): number {
   if (err instanceof CliError) return err.exitCode;
-  if (!(err instanceof FluidApiError)) return EXIT.failure;
-  if (err.status === 401 || err.status === 403) return EXIT.auth;
-  if (err.status === 404) return EXIT.notFound;
-  if (err.status === 400 || err.status === 409 || err.status === 413) return EXIT.usage;
-  return EXIT.failure;
+  if (!(err instanceof FluidError)) return EXIT.failure;
+  switch (err.code) {
+    case "unauthenticated":
+    case "forbidden":
+    case "command_refused":
+      return EXIT.auth;
+    case "not_found":
+      return EXIT.notFound;
+    case "invalid_request":
+    case "conflict":
+    case "invalid_state":
+    case "payload_too_large":
+      return EXIT.usage;
+    default:
+      return EXIT.failure;
+  }
 }

@@ -1,3 +1,5 @@
+import type { ErrorCode } from "@fluid/sdk";
+
 /** Exit codes scripts can rely on. */
 export const EXIT = {
   ok: 0,
@@ -15,14 +17,28 @@ export const EXIT = {
  * A failure the CLI detects itself (bad argument, missing login, unreachable server, local file):
  * main prints the message and exits with `exitCode`; `code` is what `--json` reports.
  */
+/** What `--json` reports for a failure the CLI finds itself: a shared code, or one only the CLI has. */
+export type CliErrorCode =
+  | ErrorCode
+  | "invalid_config"
+  | "unreachable"
+  | "local_error"
+  | "create_failed"
+  | "not_a_terminal"
+  | "interrupted"
+  | "agent_not_configured"
+  | "llm_timeout"
+  | "llm_unreachable"
+  | "llm_error";
+
 export class CliError extends Error {
   readonly exitCode: number;
-  readonly code: string;
-  constructor(message: string, options: { exitCode?: number; code?: string } = {}) {
+  readonly code: CliErrorCode;
+  constructor(message: string, options: { exitCode?: number; code?: CliErrorCode } = {}) {
     super(message);
     this.name = "CliError";
     this.exitCode = options.exitCode ?? EXIT.usage;
-    this.code = options.code ?? "invalid_argument";
+    this.code = options.code ?? "invalid_request";
   }
 }
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "../../server/src/testing/harness.js";
-import { createClient, FluidApiError, unwrap } from "./index.js";
+import { AuthenticationError, createClient, FluidError, NotFoundError, unwrap } from "./index.js";
 
 describe("@fluid/sdk against a real server", () => {
   let t: TestServer;
@@ -25,10 +25,11 @@ describe("@fluid/sdk against a real server", () => {
     expect(token.token).toMatch(/^flh_/);
   });
 
-  it("turns error responses into FluidApiError with the server's code", async () => {
+  it("turns error responses into FluidError subclasses with the server's code", async () => {
     const client = createClient({ baseUrl: t.restUrl, apiKey: key });
     const failure = unwrap(client.GET("/v1/orgs/{slug}", { params: { path: { slug: "nope" } } }));
-    await expect(failure).rejects.toBeInstanceOf(FluidApiError);
+    await expect(failure).rejects.toBeInstanceOf(FluidError);
+    await expect(failure).rejects.toBeInstanceOf(NotFoundError);
     await expect(failure).rejects.toMatchObject({ status: 404, code: "not_found", message: "organization not found" });
   });
 
@@ -45,6 +46,8 @@ describe("@fluid/sdk against a real server", () => {
 
   it("without a key the server answers 401", async () => {
     const anonymous = createClient({ baseUrl: t.restUrl });
-    await expect(unwrap(anonymous.GET("/v1/orgs"))).rejects.toMatchObject({ status: 401, code: "unauthenticated" });
+    const failure = unwrap(anonymous.GET("/v1/orgs"));
+    await expect(failure).rejects.toMatchObject({ status: 401, code: "unauthenticated" });
+    await expect(failure).rejects.toBeInstanceOf(AuthenticationError);
   });
 });

@@ -1,5 +1,8 @@
 import createFetchClient, { type Client, type Middleware } from "openapi-fetch";
+import { errorFromResponse } from "./errors.js";
 import type { components, paths } from "./gen/api.js";
+
+export * from "./errors.js";
 
 export type { components, paths };
 
@@ -56,29 +59,12 @@ export function createClient(options: ClientOptions): FluidClient {
   return client;
 }
 
-/** A failed API call: the server's stable error code and message, plus the HTTP status. */
-export class FluidApiError extends Error {
-  readonly status: number;
-  readonly code: string;
-  constructor(status: number, code: string, message: string) {
-    super(message);
-    this.name = "FluidApiError";
-    this.status = status;
-    this.code = code;
-  }
-}
-
 /**
- * Returns the data of an openapi-fetch result or throws FluidApiError with the server's
- * `{"error":{"code","message"}}`, so callers handle one error type.
+ * Returns the data of an openapi-fetch result or throws the FluidError subclass for the server's
+ * `{"error":{"code","message"}}`, so callers handle one error family.
  */
 export async function unwrap<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
   const { data, error, response } = await call;
   if (response.ok && data !== undefined) return data;
-  const body = error as { error?: { code?: string; message?: string } } | undefined;
-  throw new FluidApiError(
-    response.status,
-    body?.error?.code ?? "http_error",
-    body?.error?.message ?? `${response.status} ${response.statusText}`,
-  );
+  throw errorFromResponse(response, error);
 }

@@ -1,6 +1,6 @@
 import { chmod, readFile, stat, writeFile } from "node:fs/promises";
 import { basename, join, posix } from "node:path";
-import { FluidApiError, unwrap } from "@fluid/sdk";
+import { FluidError, fluidError, unwrap } from "@fluid/sdk";
 import { type Command, InvalidArgumentError } from "commander";
 import type { Connection } from "../connection.js";
 import { bytes, CliError, EXIT, table } from "../output.js";
@@ -123,12 +123,8 @@ async function upload(conn: Connection, local: string, remote: Remote, mode: str
       body: { path, content_base64: content.toString("base64"), ...(fileMode ? { mode: fileMode } : {}) },
     }),
   ).catch((err: unknown) => {
-    if (err instanceof FluidApiError && err.code === "payload_too_large") {
-      throw new FluidApiError(
-        err.status,
-        err.code,
-        `${local} (${bytes(content.length)}) is larger than the server accepts`,
-      );
+    if (err instanceof FluidError && err.code === "payload_too_large") {
+      throw fluidError(err.status, err.code, `${local} (${bytes(content.length)}) is larger than the server accepts`);
     }
     throw err;
   });

@@ -1,4 +1,4 @@
-import { FluidApiError, type Sandbox, unwrap } from "@fluid/sdk";
+import { NoCapacityError, type Sandbox, unwrap } from "@fluid/sdk";
 import { type Command, InvalidArgumentError } from "commander";
 import type { Connection } from "../connection.js";
 import { bytes, CliError, details, EXIT, relative, table, when } from "../output.js";
@@ -414,19 +414,19 @@ async function untilCreated(
 
 /** Adds what to do next to the server's no_capacity answer: start a host, or use an image one has. */
 async function explainNoCapacity(conn: Connection, err: unknown, image: string): Promise<unknown> {
-  if (!(err instanceof FluidApiError) || err.code !== "no_capacity") return err;
+  if (!(err instanceof NoCapacityError)) return err;
   const hosts = await unwrap(conn.client.GET("/v1/orgs/{slug}/hosts", { params: { path: { slug: conn.org } } })).catch(
     () => undefined,
   );
   if (!hosts) return err;
   const online = hosts.hosts.filter((h) => h.status === "ONLINE");
   if (online.length === 0) {
-    return new FluidApiError(err.status, err.code, `no sandbox host is connected to ${conn.org}: ${START_A_HOST}`);
+    return new NoCapacityError(err.status, err.code, `no sandbox host is connected to ${conn.org}: ${START_A_HOST}`);
   }
   const images = [...new Set(online.flatMap((h) => h.base_images))].sort();
   if (images.includes(image)) return err;
   const have = images.length > 0 ? `connected hosts have: ${images.join(", ")}` : "connected hosts have no images";
-  return new FluidApiError(err.status, err.code, `${err.message} (${have}; fluid-daemon image build NAME adds one)`);
+  return new NoCapacityError(err.status, err.code, `${err.message} (${have}; fluid-daemon image build NAME adds one)`);
 }
 
 function sandboxDetails(s: Sandbox): string {

@@ -1,4 +1,4 @@
-import { FluidApiError } from "@fluid/sdk";
+import { FluidError } from "@fluid/sdk";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import type { CallToolResult, ServerNotification, ServerRequest } from "@modelcontextprotocol/sdk/types.js";
@@ -87,7 +87,7 @@ function failure(err: unknown): CallToolResult {
 }
 
 function describe(err: unknown): string {
-  if (err instanceof FluidApiError) return `fluid API error ${err.code} (HTTP ${err.status}): ${err.message}`;
+  if (err instanceof FluidError) return `fluid API error ${err.code} (HTTP ${err.status}): ${err.message}`;
   if (err instanceof ToolFailure) return err.message;
   return err instanceof Error ? err.message : String(err);
 }

@@ -1,29 +1,8 @@
-/**
- * The error catalogue: every error a client can see has a stable code and an HTTP status.
- * Messages must be safe to show (no SQL, stack traces, host internals).
- */
-export const errorStatus = {
-  invalid_request: 400,
-  unauthenticated: 401,
-  forbidden: 403,
-  command_refused: 403,
-  not_found: 404,
-  conflict: 409,
-  invalid_state: 409,
-  payload_too_large: 413,
-  unsupported_media_type: 415,
-  request_timeout: 408,
-  rate_limited: 429,
-  internal: 500,
-  not_implemented: 501,
-  host_error: 502,
-  no_capacity: 503,
-  host_unavailable: 503,
-  timeout: 504,
-} as const;
+import { type ErrorCode, errorStatus } from "@fluid/proto";
 
-export type ErrorCode = keyof typeof errorStatus;
+export type { ErrorCode };
 
+/** A failure a client may see: a code from the shared contract, its status, and a message safe to show. */
 export class AppError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
@@ -48,9 +27,9 @@ export function isAppError(err: unknown): err is AppError {
 }
 
 export interface ErrorBody {
-  error: { code: string; message: string };
+  error: { code: ErrorCode; message: string };
 }
 
-export function errorBody(code: string, message: string): ErrorBody {
+export function errorBody(code: ErrorCode, message: string): ErrorBody {
   return { error: { code, message } };
 }

@@ -1,7 +1,8 @@
+import { errorCodes } from "@fluid/proto";
 import { z } from "zod";
 
 export const ErrorResponse = z
-  .object({ error: z.object({ code: z.string(), message: z.string() }) })
+  .object({ error: z.object({ code: z.enum(errorCodes), message: z.string() }) })
   .meta({ id: "Error" });
 
 /** Standard error responses for routes; each route adds its own success schema. */

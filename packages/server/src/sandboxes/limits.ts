@@ -1,21 +1,12 @@
-/** Resources a sandbox gets when the request does not say. */
-export const sandboxDefaults = { vcpus: 1, memoryMb: 512, diskMb: 1024 } as const;
+import { sandboxLimits as shared } from "@fluid/proto";
 
-/** Bounds on what a request may ask for. */
+export { sandboxDefaults } from "@fluid/proto";
+
+/** The shared bounds, plus what the control plane guards on its own side. */
 export const sandboxLimits = {
-  maxVcpus: 32,
-  minMemoryMb: 64,
-  maxMemoryMb: 262_144,
-  minTtlSeconds: 60,
-  maxCommandBytes: 65_536,
-  maxCommandTimeoutSeconds: 3600,
-  defaultCommandTimeoutSeconds: 300,
-  maxEnvVars: 64,
-  maxEnvValueBytes: 32_768,
-  /** Stored output per stream; the host caps too, this guards the database. */
-  maxStoredOutputBytes: 1_048_576,
-  /** Files moved through the host stream (its messages are capped at 16 MiB). */
-  maxFileBytes: 8 * 1024 * 1024,
+  ...shared,
+  /** Stored output per stream; the host caps at the same size, this guards the database. */
+  maxStoredOutputBytes: shared.maxOutputBytes,
 } as const;
 
 /** How long the control plane waits for a host's answer, per command. */

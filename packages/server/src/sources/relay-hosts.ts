@@ -10,7 +10,7 @@ const MAX_ATTEMPTS = 3;
 
 /** The host itself failed (its stream closed mid-call, or it reaches no source hosts), not the command. */
 export function hostLevelFailure(err: unknown): boolean {
-  return err instanceof StreamClosedError || (err instanceof HostCommandError && err.hostCode === "unavailable");
+  return err instanceof StreamClosedError || (err instanceof HostCommandError && err.hostCode === "host_unavailable");
 }
 
 /**

@@ -322,7 +322,7 @@ export class SourceRelay {
           tried.push(`host ${host.hostId}: ${message}`);
           continue;
         }
-        const refused = err instanceof HostCommandError && err.hostCode === "refused";
+        const refused = err instanceof HostCommandError && err.hostCode === "command_refused";
         await record(host, refused ? "refused" : "failed", null, [...tried, message].join("; "));
         throw toAppError(err, `${call.kind.replace("_", " ")} on ${source.name}`);
       }

@@ -1,5 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { AppError, type ErrorCode } from "../http/errors.js";
+import { decodeHostCode, type HostErrorCode } from "@fluid/proto";
+import { AppError } from "../http/errors.js";
 
 export type CloseReason =
   | "host_disconnected"
@@ -43,13 +44,14 @@ export class StreamClosedError extends Error {
   }
 }
 
-/** A host answered a command with an ErrorReport. */
+/** A host answered a command with an ErrorReport (or a reply the server cannot use). */
 export class HostCommandError extends Error {
-  readonly hostCode: string;
-  constructor(hostCode: string, message: string) {
+  readonly hostCode: HostErrorCode;
+  /** `wireCode` is ErrorReport.code as any daemon version sends it; unknown codes read as host_error. */
+  constructor(wireCode: string, message: string) {
     super(message);
     this.name = "HostCommandError";
-    this.hostCode = hostCode;
+    this.hostCode = decodeHostCode(wireCode);
   }
 }
 
@@ -60,15 +62,6 @@ export class CommandTimeoutError extends Error {
   }
 }
 
-const hostCodeToApp: Record<string, ErrorCode> = {
-  not_found: "not_found",
-  invalid_argument: "invalid_request",
-  invalid_state: "invalid_state",
-  no_capacity: "no_capacity",
-  unavailable: "host_unavailable",
-  refused: "command_refused",
-};
-
 /** Maps a failed host command to the error a REST caller sees. */
 export function toAppError(err: unknown, action: string): AppError {
   if (err instanceof AppError) return err;
@@ -77,8 +70,7 @@ export function toAppError(err: unknown, action: string): AppError {
   if (err instanceof CommandTimeoutError)
     return new AppError("timeout", `${action} failed: ${err.message}`, { cause: err });
   if (err instanceof HostCommandError) {
-    const code = hostCodeToApp[err.hostCode] ?? "host_error";
-    return new AppError(code, `${action} failed on the host: ${err.message.slice(0, 500)}`, { cause: err });
+    return new AppError(err.hostCode, `${action} failed on the host: ${err.message.slice(0, 500)}`, { cause: err });
   }
   return new AppError("internal", `${action} failed`, { cause: err });
 }

@@ -1,4 +1,4 @@
-import { type ChangeRequest, FluidApiError, type Member, type Organization } from "@fluid/sdk";
+import { type ChangeRequest, FluidError, type Member, type Organization } from "@fluid/sdk";
 import { useState } from "react";
 import { ErrorNotice } from "../../components/Notice";
 import { Time } from "../../components/Time";
@@ -42,7 +42,7 @@ export function Decisions({ org, userId, request, members, reload }: Props) {
       try {
         return await unwrap(call());
       } catch (err) {
-        if (err instanceof FluidApiError && err.status === 409) {
+        if (err instanceof FluidError && err.status === 409) {
           throw new Error(`Not ${decision === "approve" ? "approved" : "rejected"}: ${err.message}.`);
         }
         throw err;

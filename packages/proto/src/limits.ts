@@ -1,0 +1,25 @@
+/** Resources a sandbox gets when a request leaves them out (or at zero, the proto3 default). */
+export const sandboxDefaults = {
+  vcpus: 1,
+  memoryMb: 512,
+  diskMb: 1024,
+  commandTimeoutSeconds: 300,
+} as const;
+
+/** Bounds on what a request may ask for, the same on the REST API, the daemon's local API and the host stream. */
+export const sandboxLimits = {
+  minVcpus: 1,
+  maxVcpus: 32,
+  minMemoryMb: 64,
+  maxMemoryMb: 262_144,
+  minTtlSeconds: 60,
+  maxCommandBytes: 65_536,
+  maxCommandTimeoutSeconds: 3600,
+  defaultCommandTimeoutSeconds: sandboxDefaults.commandTimeoutSeconds,
+  maxEnvVars: 64,
+  maxEnvValueBytes: 32_768,
+  /** Output kept per stream (stdout, stderr) of one command. */
+  maxOutputBytes: 1_048_576,
+  /** Files moved through the host stream (its messages are capped at 16 MiB). */
+  maxFileBytes: 8 * 1024 * 1024,
+} as const;
