@@ -14,14 +14,13 @@ import { once } from "node:events";
 import { Worker } from "node:worker_threads";
 import { create } from "@bufbuild/protobuf";
 import { RunCommandCommandSchema } from "@fluid/proto";
+import { TestDaemon, testConfig } from "@fluid/testkit";
 import Fastify from "fastify";
 import pg from "pg";
 import { openDatabase } from "../packages/server/src/db/database.ts";
 import { createLogger } from "../packages/server/src/log/logger.ts";
 import { type PlacementHost, rankHosts } from "../packages/server/src/sandboxes/placement.ts";
 import { startServer } from "../packages/server/src/server.ts";
-import { testConfig } from "../packages/server/src/testing/config.ts";
-import { TestDaemon } from "../packages/server/src/testing/test-daemon.ts";
 
 const percentile = (xs: number[], p: number) => {
   const sorted = [...xs].sort((a, b) => a - b);

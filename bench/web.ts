@@ -13,11 +13,11 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
+import { testConfig } from "@fluid/testkit";
 import { chromium } from "playwright-core";
 import { openDatabase } from "../packages/server/src/db/database.ts";
 import { createLogger } from "../packages/server/src/log/logger.ts";
 import { startServer } from "../packages/server/src/server.ts";
-import { testConfig } from "../packages/server/src/testing/config.ts";
 
 const root = join(import.meta.dirname, "..");
 const webDir = join(root, "packages/web/dist");

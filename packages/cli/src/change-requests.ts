@@ -1,5 +1,5 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import { type ChangeRequest, type ChangeRequestMismatch, unwrap } from "@fluid/sdk";
+import { pollWhile } from "./api/poll.js";
 import type { Connection } from "./connection.js";
 
 /** Change-request calls shared by the CLI commands and the MCP tools. */
@@ -30,21 +30,23 @@ export interface VerificationWait {
  * Polls a request the server is verifying until it is verified or verification_failed (or the wait
  * runs out, leaving it verifying): a clone boots and runs the playbook twice, which takes minutes.
  */
-export async function untilVerified(
+export function untilVerified(
   conn: Connection,
   started: ChangeRequest,
   wait: VerificationWait,
 ): Promise<ChangeRequest> {
   const since = Date.parse(started.verification_started_at ?? started.updated_at);
-  const waitedFrom = Date.now();
-  let current = started;
-  while (current.state === "verifying") {
-    if (wait.timeoutMs !== undefined && Date.now() - waitedFrom >= wait.timeoutMs) break;
-    await sleep(wait.intervalMs, undefined, { signal: wait.signal });
-    current = await getChangeRequest(conn, started.id);
-    await wait.onPoll?.(current, Math.max(0, Math.round((Date.now() - since) / 1000)));
-  }
-  return current;
+  return pollWhile(
+    started,
+    (request) => request.state === "verifying",
+    () => getChangeRequest(conn, started.id),
+    {
+      intervalMs: wait.intervalMs,
+      timeoutMs: wait.timeoutMs,
+      signal: wait.signal,
+      onPoll: (request) => wait.onPoll?.(request, Math.max(0, Math.round((Date.now() - since) / 1000))),
+    },
+  );
 }
 
 /** Enough of a sha256 to tell two apart on screen; approvals always send the whole hash. */

@@ -1,8 +1,7 @@
+import { type Caller, startTestServer, TestDaemon, type TestServer } from "@fluid/testkit";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { CallToolResult, Progress } from "@modelcontextprotocol/sdk/types.js";
-import { type Caller, startTestServer, type TestServer } from "../../server/src/testing/harness.js";
-import { TestDaemon } from "../../server/src/testing/test-daemon.js";
 import { connectInMemory } from "../src/agent/tools.js";
 import { type Connection, clientFor } from "../src/connection.js";
 import { createMcpServer, type McpServerOptions } from "../src/mcp/server.js";

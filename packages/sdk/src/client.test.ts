@@ -1,5 +1,5 @@
+import { startTestServer, type TestServer } from "@fluid/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestServer, type TestServer } from "../../server/src/testing/harness.js";
 import { AuthenticationError, createClient, FluidError, NotFoundError, unwrap } from "./index.js";
 
 describe("@fluid/sdk against a real server", () => {

@@ -1,5 +1,5 @@
+import { defaultHandlers } from "@fluid/testkit";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { defaultHandlers } from "../../../server/src/testing/test-daemon.js";
 import { answer, type ScriptedLlm, startScriptedLlm, toolCalls, toolResults } from "../../test/llm-fixture.js";
 import { type McpFixture, startMcp } from "../../test/mcp-fixture.js";
 import { EGRESS_DENIED } from "./egress.js";

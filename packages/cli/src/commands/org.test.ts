@@ -1,8 +1,8 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { startTestServer, type TestServer } from "@fluid/testkit";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startTestServer, type TestServer } from "../../../server/src/testing/harness.js";
 import { runFluid } from "../testing.js";
 
 describe("fluid org invite, invitations, invitation revoke, join", () => {

@@ -2,9 +2,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { SandboxDiff } from "@fluid/sdk";
+import { startTestServer, TestDaemon, type TestServer, testDiff } from "@fluid/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestServer, type TestServer } from "../../../server/src/testing/harness.js";
-import { TestDaemon, testDiff } from "../../../server/src/testing/test-daemon.js";
 import { runFluid } from "../testing.js";
 import { renderDiff } from "./sandbox-diff.js";
 

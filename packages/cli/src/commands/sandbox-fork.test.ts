@@ -1,9 +1,8 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { defaultHandlers, startTestServer, TestDaemon, type TestServer } from "@fluid/testkit";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startTestServer, type TestServer } from "../../../server/src/testing/harness.js";
-import { defaultHandlers, TestDaemon } from "../../../server/src/testing/test-daemon.js";
 import { runFluid } from "../testing.js";
 
 describe("fluid sandbox fork", () => {

@@ -1,8 +1,7 @@
 import type { ChangeRequest } from "@fluid/sdk";
+import { defaultHandlers, generatedPlaybook, type Handler, testDiff } from "@fluid/testkit";
 import type { Progress } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { generatedPlaybook } from "../../../server/src/testing/change-requests.js";
-import { defaultHandlers, type Handler, testDiff } from "../../../server/src/testing/test-daemon.js";
 import { type McpFixture, startMcp } from "../../test/mcp-fixture.js";
 import { boundedView } from "./changes.js";
 

@@ -1,5 +1,5 @@
+import { defaultHandlers } from "@fluid/testkit";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { defaultHandlers } from "../../../server/src/testing/test-daemon.js";
 import { type McpFixture, startMcp, textOf } from "../../test/mcp-fixture.js";
 
 describe("fork_sandbox against a real control plane and a protocol-level host", () => {

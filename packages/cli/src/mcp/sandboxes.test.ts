@@ -1,6 +1,6 @@
+import { defaultHandlers } from "@fluid/testkit";
 import type { Progress } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { defaultHandlers } from "../../../server/src/testing/test-daemon.js";
 import { type McpFixture, startMcp, textOf } from "../../test/mcp-fixture.js";
 
 describe("sandbox tools against a real control plane and a protocol-level host", () => {

@@ -1,7 +1,7 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import { type Sandbox, unwrap } from "@fluid/sdk";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
+import { pollWhile } from "../api/poll.js";
 import { describeProgress } from "../sandbox-progress.js";
 import { namedSourceHost } from "../source-hosts.js";
 import { boundOutput, MAX_TEXT_BYTES } from "./bounded.js";
@@ -347,17 +347,25 @@ export function registerSandboxTools(server: McpServer, ctx: ToolContext): void 
 async function untilSettled(ctx: ToolContext, accepted: Sandbox, extra: Extra): Promise<Sandbox> {
   const { client, org } = await ctx.api();
   const progress = progressOf(extra);
-  const started = Date.now();
   let step = 1;
-  let sandbox = accepted;
-  await progress(step, `sandbox ${sandbox.name} placed on a host; booting`);
-  while (sandbox.state === "CREATING" && Date.now() - started < ctx.createTimeoutMs) {
-    await sleep(ctx.pollIntervalMs, undefined, { signal: extra.signal });
-    sandbox = await unwrap(client.GET("/v1/orgs/{slug}/sandboxes/{id}", sandboxPath(org, sandbox.id)));
-    step += 1;
-    const elapsed = Math.round((Date.now() - started) / 1000);
-    const detail = describeProgress(sandbox.progress);
-    await progress(step, `sandbox ${sandbox.name} is ${sandbox.state}${detail ? `, ${detail}` : ""} (${elapsed} s)`);
-  }
-  return sandbox;
+  await progress(step, `sandbox ${accepted.name} placed on a host; booting`);
+  return pollWhile(
+    accepted,
+    (sandbox) => sandbox.state === "CREATING",
+    () => unwrap(client.GET("/v1/orgs/{slug}/sandboxes/{id}", sandboxPath(org, accepted.id))),
+    {
+      intervalMs: ctx.pollIntervalMs,
+      timeoutMs: ctx.createTimeoutMs,
+      signal: extra.signal,
+      onPoll: async (sandbox, elapsedMs) => {
+        step += 1;
+        const elapsed = Math.round(elapsedMs / 1000);
+        const detail = describeProgress(sandbox.progress);
+        await progress(
+          step,
+          `sandbox ${sandbox.name} is ${sandbox.state}${detail ? `, ${detail}` : ""} (${elapsed} s)`,
+        );
+      },
+    },
+  );
 }

@@ -1,8 +1,8 @@
+import { databaseKinds, openTestDatabase } from "@fluid/testkit";
 import { sql } from "kysely";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Database } from "../db/database.js";
 import { newId } from "../lib/ids.js";
-import { databaseKinds, openTestDatabase } from "../testing/db.js";
 import { appendAuditEvent } from "./append.js";
 import { GENESIS_HASH } from "./canonical.js";
 import { verifyAuditChain } from "./verify.js";

@@ -1,8 +1,6 @@
 import { randomBytes } from "node:crypto";
+import { type Caller, databaseKinds, startTestServer, TestDaemon, type TestServer } from "@fluid/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { databaseKinds } from "../testing/db.js";
-import { type Caller, startTestServer, type TestServer } from "../testing/harness.js";
-import { TestDaemon } from "../testing/test-daemon.js";
 
 type User = Awaited<ReturnType<TestServer["fastUser"]>>;
 

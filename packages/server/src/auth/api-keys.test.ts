@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
+import { databaseKinds, orgWithTeam, startTestServer, type TestServer } from "@fluid/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { databaseKinds } from "../testing/db.js";
-import { startTestServer, type TestServer } from "../testing/harness.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const sha256 = (value: string) => createHash("sha256").update(value, "utf8").digest("hex");
@@ -21,25 +20,12 @@ describe.each(databaseKinds)("API keys (%s)", (kind) => {
   });
 
   /** An org owned by a fresh user, plus an admin, a member and a viewer. */
-  async function orgWithTeam() {
-    const slug = `keys-${next()}`;
-    const owner = await t.fastUser("owner");
-    await t.org(owner, slug);
-    const admin = await t.fastUser("admin");
-    const member = await t.fastUser("member");
-    const viewer = await t.fastUser("viewer");
-    const adminMembership = (await t.member(owner, slug, admin, "admin")).id;
-    await t.member(owner, slug, member, "member");
-    await t.member(owner, slug, viewer, "viewer");
-    return { slug, owner, admin, member, viewer, adminMembership };
-  }
-
   const keyRow = (id: string) =>
     t.server.ctx.db.selectFrom("api_keys").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
 
   describe("creating and listing", () => {
     it("api-key-create-admin-only: an admin creates a key and gets its secret once, with a full-UUID id", async () => {
-      const { slug, admin } = await orgWithTeam();
+      const { slug, admin } = await orgWithTeam(t, "keys");
       const response = await t.call("POST", `/v1/orgs/${slug}/api-keys`, {
         as: admin,
         body: { name: "ci", role: "member" },
@@ -54,7 +40,7 @@ describe.each(databaseKinds)("API keys (%s)", (kind) => {
     it.each(["member", "viewer"] as const)(
       "api-key-create-admin-only: a %s cannot create keys (403, nothing stored)",
       async (role) => {
-        const team = await orgWithTeam();
+        const team = await orgWithTeam(t, "keys");
         const response = await t.call("POST", `/v1/orgs/${team.slug}/api-keys`, {
           as: team[role],
           body: { name: "nope", role: "viewer" },
@@ -66,7 +52,7 @@ describe.each(databaseKinds)("API keys (%s)", (kind) => {
     );
 
     it("api-key-secret-shown-once: the list never shows the secret or its hash", async () => {
-      const { slug, owner } = await orgWithTeam();
+      const { slug, owner } = await orgWithTeam(t, "keys");
       const created = await t.apiKey(owner, slug, "viewer");
       const list = await t.call("GET", `/v1/orgs/${slug}/api-keys`, { as: owner });
       expect(list.status).toBe(200);
@@ -79,7 +65,7 @@ describe.each(databaseKinds)("API keys (%s)", (kind) => {
     });
 
     it("api-key-stored-hashed: the DB holds SHA-256 of the key and a short prefix, never the secret", async () => {
-      const { slug, owner } = await orgWithTeam();
+      const { slug, owner } = await orgWithTeam(t, "keys");
       const created = await t.apiKey(owner, slug, "viewer");
       const row = await keyRow(created.id);
       expect(row.key_hash).toBe(sha256(created.key));
@@ -89,13 +75,13 @@ describe.each(databaseKinds)("API keys (%s)", (kind) => {
     });
 
     it("api-key-list-admin-only: a member cannot list the org's keys", async () => {
-      const { slug, member } = await orgWithTeam();
+      const { slug, member } = await orgWithTeam(t, "keys");
       const response = await t.call("GET", `/v1/orgs/${slug}/api-keys`, { as: member });
       expect(response.status).toBe(403);
     });
 
     it("api-key-role-capped-at-creation: an admin cannot mint an owner key (403, nothing stored)", async () => {
-      const { slug, admin } = await orgWithTeam();
+      const { slug, admin } = await orgWithTeam(t, "keys");
       const response = await t.call("POST", `/v1/orgs/${slug}/api-keys`, {
         as: admin,
         body: { name: "escalate", role: "owner" },
@@ -106,7 +92,7 @@ describe.each(databaseKinds)("API keys (%s)", (kind) => {
     });
 
     it("api-key-role-capped-at-creation: an admin key cannot mint an owner key either", async () => {
-      const { slug, owner } = await orgWithTeam();
+      const { slug, owner } = await orgWithTeam(t, "keys");
       const adminKey = await t.apiKey(owner, slug, "admin");
       const response = await t.call("POST", `/v1/orgs/${slug}/api-keys`, {
         as: { key: adminKey.key },
@@ -118,7 +104,7 @@ describe.each(databaseKinds)("API keys (%s)", (kind) => {
 
   describe("authenticating with a key", () => {
     it("api-key-scoped-to-org: a key works in its own org", async () => {
-      const { slug, owner } = await orgWithTeam();
+      const { slug, owner } = await orgWithTeam(t, "keys");
       const key = await t.apiKey(owner, slug, "viewer");
       const response = await t.call("GET", `/v1/orgs/${slug}`, { as: { key: key.key } });
       expect(response.status).toBe(200);
@@ -126,7 +112,7 @@ describe.each(databaseKinds)("API keys (%s)", (kind) => {
     });
 
     it("api-key-scoped-to-org: a key answers 404 for another org its creator also belongs to", async () => {
-      const { slug, owner } = await orgWithTeam();
+      const { slug, owner } = await orgWithTeam(t, "keys");
       const other = `other-${next()}`;
       await t.org(owner, other);
       const key = await t.apiKey(owner, slug, "owner");
@@ -142,7 +128,7 @@ describe.each(databaseKinds)("API keys (%s)", (kind) => {
     });
 
     it("api-key-scoped-to-org: /v1/orgs with a key lists only the key's org", async () => {
-      const { slug, owner } = await orgWithTeam();
+      const { slug, owner } = await orgWithTeam(t, "keys");
       await t.org(owner, `second-${next()}`);
       const key = await t.apiKey(owner, slug, "admin");
       const mine = await t.call("GET", "/v1/orgs", { as: owner });
@@ -154,7 +140,7 @@ describe.each(databaseKinds)("API keys (%s)", (kind) => {
     });
 
     it("api-key-last-used-recorded: using a key stamps last_used_at", async () => {
-      const { slug, owner } = await orgWithTeam();
+      const { slug, owner } = await orgWithTeam(t, "keys");
       const key = await t.apiKey(owner, slug, "viewer");
       expect((await keyRow(key.id)).last_used_at).toBeNull();
       await t.call("GET", `/v1/orgs/${slug}`, { as: { key: key.key } });
@@ -162,7 +148,7 @@ describe.each(databaseKinds)("API keys (%s)", (kind) => {
     });
 
     it("api-key-scheme-case-insensitive: `bearer` in lower case is accepted as the RFC allows", async () => {
-      const { slug, owner } = await orgWithTeam();
+      const { slug, owner } = await orgWithTeam(t, "keys");
       const key = await t.apiKey(owner, slug, "viewer");
       const response = await t.call("GET", "/v1/auth/me", { headers: { authorization: `bearer ${key.key}` } });
       expect(response.status).toBe(200);
@@ -191,7 +177,7 @@ describe.each(databaseKinds)("API keys (%s)", (kind) => {
     });
 
     it("bearer-prefix-parsing-robust: a valid key with the wrong scheme word is refused", async () => {
-      const { slug, owner } = await orgWithTeam();
+      const { slug, owner } = await orgWithTeam(t, "keys");
       const key = await t.apiKey(owner, slug, "viewer");
       const response = await t.call("GET", "/v1/auth/me", { headers: { authorization: `Token ${key.key}` } });
       expect(response.status).toBe(401);
@@ -200,7 +186,7 @@ describe.each(databaseKinds)("API keys (%s)", (kind) => {
 
   describe("revocation and expiry", () => {
     it("api-key-revoked-rejected: a revoked key answers 401 and disappears from the list", async () => {
-      const { slug, owner } = await orgWithTeam();
+      const { slug, owner } = await orgWithTeam(t, "keys");
       const key = await t.apiKey(owner, slug, "viewer");
       // Used first, so the replica has the key in its access cache when it is revoked.
       expect((await t.call("GET", `/v1/orgs/${slug}`, { as: { key: key.key } })).status).toBe(200);
@@ -231,15 +217,15 @@ describe.each(databaseKinds)("API keys (%s)", (kind) => {
     });
 
     it("api-key-revoke-twice: revoking an already revoked key answers 404", async () => {
-      const { slug, owner } = await orgWithTeam();
+      const { slug, owner } = await orgWithTeam(t, "keys");
       const key = await t.apiKey(owner, slug, "viewer");
       expect((await t.call("DELETE", `/v1/orgs/${slug}/api-keys/${key.id}`, { as: owner })).status).toBe(200);
       expect((await t.call("DELETE", `/v1/orgs/${slug}/api-keys/${key.id}`, { as: owner })).status).toBe(404);
     });
 
     it("api-key-revoke-scoped-to-org: an admin of another org cannot revoke the key (404, key keeps working)", async () => {
-      const victim = await orgWithTeam();
-      const attacker = await orgWithTeam();
+      const victim = await orgWithTeam(t, "keys");
+      const attacker = await orgWithTeam(t, "keys");
       const key = await t.apiKey(victim.owner, victim.slug, "viewer");
       const response = await t.call("DELETE", `/v1/orgs/${attacker.slug}/api-keys/${key.id}`, { as: attacker.owner });
       expect(response.status).toBe(404);
@@ -248,7 +234,7 @@ describe.each(databaseKinds)("API keys (%s)", (kind) => {
     });
 
     it("api-key-expired-rejected: a key past its expires_at answers 401", async () => {
-      const { slug, owner } = await orgWithTeam();
+      const { slug, owner } = await orgWithTeam(t, "keys");
       const key = await t.apiKey(owner, slug, "viewer");
       await t.server.ctx.db
         .updateTable("api_keys")
@@ -259,7 +245,7 @@ describe.each(databaseKinds)("API keys (%s)", (kind) => {
     });
 
     it("api-key-expiry-set-from-request: expires_in_days sets expires_at that many days ahead", async () => {
-      const { slug, owner } = await orgWithTeam();
+      const { slug, owner } = await orgWithTeam(t, "keys");
       const response = await t.call("POST", `/v1/orgs/${slug}/api-keys`, {
         as: owner,
         body: { name: "short-lived", role: "viewer", expires_in_days: 2 },
@@ -270,7 +256,7 @@ describe.each(databaseKinds)("API keys (%s)", (kind) => {
     });
 
     it("api-key-dies-with-org: deleting the org disables its keys", async () => {
-      const { slug, owner } = await orgWithTeam();
+      const { slug, owner } = await orgWithTeam(t, "keys");
       const key = await t.apiKey(owner, slug, "viewer");
       expect((await t.call("DELETE", `/v1/orgs/${slug}`, { as: owner })).status).toBe(200);
       expect((await t.call("GET", "/v1/orgs", { as: { key: key.key } })).status).toBe(401);
@@ -279,10 +265,10 @@ describe.each(databaseKinds)("API keys (%s)", (kind) => {
 
   describe("the key acts for its creator", () => {
     it("api-key-role-capped-by-creator: demoting the creator lowers what their admin key may do", async () => {
-      const { slug, owner, admin, adminMembership } = await orgWithTeam();
+      const { slug, owner, admin, memberships } = await orgWithTeam(t, "keys");
       const key = await t.apiKey(admin, slug, "admin");
       expect((await t.call("GET", `/v1/orgs/${slug}/api-keys`, { as: { key: key.key } })).status).toBe(200);
-      const demote = await t.call("PATCH", `/v1/orgs/${slug}/members/${adminMembership}`, {
+      const demote = await t.call("PATCH", `/v1/orgs/${slug}/members/${memberships.admin}`, {
         as: owner,
         body: { role: "viewer" },
       });
@@ -293,7 +279,7 @@ describe.each(databaseKinds)("API keys (%s)", (kind) => {
     });
 
     it("api-key-role-capped-by-key: an admin's viewer key cannot do admin work", async () => {
-      const { slug, admin } = await orgWithTeam();
+      const { slug, admin } = await orgWithTeam(t, "keys");
       const key = await t.apiKey(admin, slug, "viewer");
       const response = await t.call("POST", `/v1/orgs/${slug}/hosts/tokens`, {
         as: { key: key.key },
@@ -303,21 +289,21 @@ describe.each(databaseKinds)("API keys (%s)", (kind) => {
     });
 
     it("api-key-disabled-when-creator-removed: removing the creator from the org makes the key answer 401", async () => {
-      const { slug, owner, admin, adminMembership } = await orgWithTeam();
+      const { slug, owner, admin, memberships } = await orgWithTeam(t, "keys");
       const key = await t.apiKey(admin, slug, "member");
-      expect((await t.call("DELETE", `/v1/orgs/${slug}/members/${adminMembership}`, { as: owner })).status).toBe(200);
+      expect((await t.call("DELETE", `/v1/orgs/${slug}/members/${memberships.admin}`, { as: owner })).status).toBe(200);
       expect((await t.call("GET", `/v1/orgs/${slug}`, { as: { key: key.key } })).status).toBe(401);
     });
 
     it("api-key-disabled-when-creator-deleted: a deleted user's keys stop working", async () => {
-      const { slug, admin } = await orgWithTeam();
+      const { slug, admin } = await orgWithTeam(t, "keys");
       const key = await t.apiKey(admin, slug, "member");
       await t.server.ctx.db.updateTable("users").set({ deleted_at: new Date() }).where("id", "=", admin.id).execute();
       expect((await t.call("GET", `/v1/orgs/${slug}`, { as: { key: key.key } })).status).toBe(401);
     });
 
     it("api-key-cannot-create-orgs: POST /v1/orgs with a key answers 403 and creates nothing", async () => {
-      const { slug, owner } = await orgWithTeam();
+      const { slug, owner } = await orgWithTeam(t, "keys");
       const key = await t.apiKey(owner, slug, "owner");
       const wanted = `by-key-${next()}`;
       const response = await t.call("POST", "/v1/orgs", { as: { key: key.key }, body: { name: wanted, slug: wanted } });
@@ -327,7 +313,7 @@ describe.each(databaseKinds)("API keys (%s)", (kind) => {
     });
 
     it("api-key-cannot-logout: POST /v1/auth/logout with a key answers 403 and leaves sessions alone", async () => {
-      const { slug, owner } = await orgWithTeam();
+      const { slug, owner } = await orgWithTeam(t, "keys");
       const key = await t.apiKey(owner, slug, "owner");
       const response = await t.call("POST", "/v1/auth/logout", { as: { key: key.key } });
       expect(response.status).toBe(403);
@@ -335,14 +321,16 @@ describe.each(databaseKinds)("API keys (%s)", (kind) => {
     });
 
     it("api-key-cannot-leave-for-creator: a viewer key cannot remove its admin creator from the org", async () => {
-      const { slug, admin, adminMembership } = await orgWithTeam();
+      const { slug, admin, memberships } = await orgWithTeam(t, "keys");
       const key = await t.apiKey(admin, slug, "viewer");
-      const response = await t.call("DELETE", `/v1/orgs/${slug}/members/${adminMembership}`, { as: { key: key.key } });
+      const response = await t.call("DELETE", `/v1/orgs/${slug}/members/${memberships.admin}`, {
+        as: { key: key.key },
+      });
       expect(response.status).toBe(403);
       const row = await t.server.ctx.db
         .selectFrom("org_members")
         .select("role")
-        .where("id", "=", adminMembership)
+        .where("id", "=", memberships.admin)
         .executeTakeFirst();
       expect(row?.role).toBe("admin");
     });

@@ -1,10 +1,9 @@
 import { createHash } from "node:crypto";
+import { databaseKinds, startTestServer, type TestServer } from "@fluid/testkit";
 import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startReaper } from "../jobs/reaper.js";
 import { newId } from "../lib/ids.js";
-import { databaseKinds } from "../testing/db.js";
-import { startTestServer, type TestServer } from "../testing/harness.js";
 import { deleteSession, purgeExpiredSessions } from "./sessions.js";
 
 const PASSWORD = "correct horse battery";

@@ -1,5 +1,5 @@
+import { startTestServer, type TestServer } from "@fluid/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestServer, type TestServer } from "../testing/harness.js";
 
 const PUBLIC = "https://fluid.example";
 const APP = "https://app.example";

@@ -1,8 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { databaseKinds, startTestServer, type TestServer } from "@fluid/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { databaseKinds } from "../testing/db.js";
-import { startTestServer, type TestServer } from "../testing/harness.js";
 import { STATE_COOKIE } from "./oauth-routes.js";
 
 /** A stand-in for GitHub's OAuth and REST endpoints, with per-test answers. */

@@ -1,10 +1,8 @@
+import { databaseKinds, openTestDatabase, startTestServer, type TestServer, testConfig } from "@fluid/testkit";
 import type { LightMyRequestResponse } from "fastify";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startReaper } from "../jobs/reaper.js";
 import { type RunningServer, startServer } from "../server.js";
-import { testConfig } from "../testing/config.js";
-import { databaseKinds, openTestDatabase } from "../testing/db.js";
-import { startTestServer, type TestServer } from "../testing/harness.js";
 import { rateRules } from "./rate-limit.js";
 
 const PASSWORD = "correct horse battery";

@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
+import { changeRequestFixture, databaseKinds } from "@fluid/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { changeRequestFixture } from "../testing/change-requests.js";
-import { databaseKinds } from "../testing/db.js";
 import { expectedFiles } from "./apply.js";
 
 const sha = (text: string) => createHash("sha256").update(text).digest("hex");

@@ -1,7 +1,5 @@
+import { changeRequestFixture, databaseKinds, generatedPlaybook, testDiff } from "@fluid/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { changeRequestFixture, generatedPlaybook } from "../testing/change-requests.js";
-import { databaseKinds } from "../testing/db.js";
-import { testDiff } from "../testing/test-daemon.js";
 import { playbookHash } from "./playbook-text.js";
 
 type Fixture = Awaited<ReturnType<typeof changeRequestFixture>>;

@@ -1,10 +1,14 @@
 import { type ControlMessage, SnapshotMode } from "@fluid/proto";
+import {
+  changeRequestFixture,
+  databaseKinds,
+  generatedPlaybook,
+  TestDaemon,
+  testConfig,
+  testDiff,
+} from "@fluid/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { startServer } from "../server.js";
-import { changeRequestFixture, generatedPlaybook } from "../testing/change-requests.js";
-import { testConfig } from "../testing/config.js";
-import { databaseKinds } from "../testing/db.js";
-import { TestDaemon, testDiff } from "../testing/test-daemon.js";
 
 type Fixture = Awaited<ReturnType<typeof changeRequestFixture>>;
 

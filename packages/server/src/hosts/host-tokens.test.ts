@@ -1,16 +1,11 @@
 import { createHash } from "node:crypto";
 import { Code } from "@connectrpc/connect";
+import { databaseKinds, orgWithTeam, startTestServer, TestDaemon, type TestServer } from "@fluid/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { databaseKinds } from "../testing/db.js";
-import { startTestServer, type TestServer } from "../testing/harness.js";
-import { TestDaemon } from "../testing/test-daemon.js";
 import { findHostToken } from "./host-store.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const sha256 = (value: string) => createHash("sha256").update(value, "utf8").digest("hex");
-
-let seq = 0;
-const next = () => ++seq;
 
 describe.each(databaseKinds)("host tokens (%s)", (kind) => {
   let t: TestServer;
@@ -23,26 +18,11 @@ describe.each(databaseKinds)("host tokens (%s)", (kind) => {
     await t.close();
   });
 
-  async function orgWithTeam() {
-    const slug = `hosts-${next()}`;
-    const owner = await t.fastUser("owner");
-    const org = await t.org(owner, slug);
-    const team = {
-      admin: await t.fastUser("admin"),
-      member: await t.fastUser("member"),
-      viewer: await t.fastUser("viewer"),
-    };
-    for (const [role, user] of Object.entries(team)) {
-      await t.member(owner, slug, user, role);
-    }
-    return { slug, orgId: org.id, owner, ...team };
-  }
-
   const tokenRow = (id: string) =>
     t.server.ctx.db.selectFrom("host_tokens").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
 
   it("host-token-create-admin-only: an admin creates a token and gets its secret once", async () => {
-    const team = await orgWithTeam();
+    const team = await orgWithTeam(t, "hosts");
     const response = await t.call("POST", `/v1/orgs/${team.slug}/hosts/tokens`, {
       as: team.admin,
       body: { name: "rack-1" },
@@ -58,7 +38,7 @@ describe.each(databaseKinds)("host tokens (%s)", (kind) => {
   it.each(["member", "viewer"] as const)(
     "host-token-create-admin-only: a %s cannot create tokens (403, nothing stored)",
     async (role) => {
-      const team = await orgWithTeam();
+      const team = await orgWithTeam(t, "hosts");
       const response = await t.call("POST", `/v1/orgs/${team.slug}/hosts/tokens`, {
         as: team[role],
         body: { name: "not-allowed" },
@@ -74,7 +54,7 @@ describe.each(databaseKinds)("host tokens (%s)", (kind) => {
   );
 
   it("host-token-id-full-entropy: token ids are complete, distinct UUIDs", async () => {
-    const team = await orgWithTeam();
+    const team = await orgWithTeam(t, "hosts");
     const a = await t.hostToken(team.owner, team.slug, "a");
     const b = await t.hostToken(team.owner, team.slug, "b");
     expect(a.id).toMatch(UUID);
@@ -84,7 +64,7 @@ describe.each(databaseKinds)("host tokens (%s)", (kind) => {
   });
 
   it("host-token-stored-hashed: the DB holds SHA-256 of the secret and nothing findable by the raw value", async () => {
-    const team = await orgWithTeam();
+    const team = await orgWithTeam(t, "hosts");
     const created = await t.hostToken(team.owner, team.slug);
     const row = await tokenRow(created.id);
     expect(row.token_hash).toBe(sha256(created.token));
@@ -98,7 +78,7 @@ describe.each(databaseKinds)("host tokens (%s)", (kind) => {
   });
 
   it("host-token-list-hides-secret: a viewer lists the tokens without any secret or hash", async () => {
-    const team = await orgWithTeam();
+    const team = await orgWithTeam(t, "hosts");
     const created = await t.hostToken(team.owner, team.slug, "listed");
     const response = await t.call("GET", `/v1/orgs/${team.slug}/hosts/tokens`, { as: team.viewer });
     expect(response.status).toBe(200);
@@ -113,7 +93,7 @@ describe.each(databaseKinds)("host tokens (%s)", (kind) => {
   });
 
   it("host-token-revoke: revoking answers 200, the token stops authenticating, and a second revoke answers 404", async () => {
-    const team = await orgWithTeam();
+    const team = await orgWithTeam(t, "hosts");
     const created = await t.hostToken(team.owner, team.slug);
     expect(await findHostToken(t.server.ctx.db, created.token)).toEqual({ id: created.id, orgId: team.orgId });
     const path = `/v1/orgs/${team.slug}/hosts/tokens/${created.id}`;
@@ -127,7 +107,7 @@ describe.each(databaseKinds)("host tokens (%s)", (kind) => {
   });
 
   it("host-token-revoke-admin-only: a member cannot revoke a token (403, still valid)", async () => {
-    const team = await orgWithTeam();
+    const team = await orgWithTeam(t, "hosts");
     const created = await t.hostToken(team.owner, team.slug);
     const response = await t.call("DELETE", `/v1/orgs/${team.slug}/hosts/tokens/${created.id}`, { as: team.member });
     expect(response.status).toBe(403);
@@ -135,8 +115,8 @@ describe.each(databaseKinds)("host tokens (%s)", (kind) => {
   });
 
   it("delete-host-token-scoped-to-org: org A's admin deleting org B's token answers 404 and the token still works", async () => {
-    const a = await orgWithTeam();
-    const b = await orgWithTeam();
+    const a = await orgWithTeam(t, "hosts");
+    const b = await orgWithTeam(t, "hosts");
     const victim = await t.hostToken(b.owner, b.slug);
     const response = await t.call("DELETE", `/v1/orgs/${a.slug}/hosts/tokens/${victim.id}`, { as: a.admin });
     expect(response.status).toBe(404);
@@ -152,7 +132,7 @@ describe.each(databaseKinds)("host tokens (%s)", (kind) => {
   });
 
   it("host-token-revoked-refused-by-stream: a daemon presenting a revoked token is refused UNAUTHENTICATED", async () => {
-    const team = await orgWithTeam();
+    const team = await orgWithTeam(t, "hosts");
     const created = await t.hostToken(team.owner, team.slug);
     await t.call("DELETE", `/v1/orgs/${team.slug}/hosts/tokens/${created.id}`, { as: team.owner });
     await expect(TestDaemon.connect(t.grpcUrl, { token: created.token })).rejects.toMatchObject({
@@ -161,7 +141,7 @@ describe.each(databaseKinds)("host tokens (%s)", (kind) => {
   });
 
   it("host-token-expired: a token past its expires_at no longer authenticates", async () => {
-    const team = await orgWithTeam();
+    const team = await orgWithTeam(t, "hosts");
     const created = await t.hostToken(team.owner, team.slug);
     await t.server.ctx.db
       .updateTable("host_tokens")
@@ -172,7 +152,7 @@ describe.each(databaseKinds)("host tokens (%s)", (kind) => {
   });
 
   it("host-token-is-not-an-api-key: a host token in Authorization is refused by the REST API (401)", async () => {
-    const team = await orgWithTeam();
+    const team = await orgWithTeam(t, "hosts");
     const created = await t.hostToken(team.owner, team.slug);
     const response = await t.call("GET", `/v1/orgs/${team.slug}/hosts`, {
       headers: { authorization: `Bearer ${created.token}` },

@@ -1,6 +1,6 @@
 import { connect } from "node:net";
+import { startTestServer, type TestServer } from "@fluid/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestServer, type TestServer } from "../testing/harness.js";
 
 interface RawResponse {
   status: number;

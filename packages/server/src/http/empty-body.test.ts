@@ -1,6 +1,5 @@
+import { type Caller, databaseKinds, startTestServer, type TestServer } from "@fluid/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { databaseKinds } from "../testing/db.js";
-import { type Caller, startTestServer, type TestServer } from "../testing/harness.js";
 import { OPENAPI_PATH } from "./openapi.js";
 
 const SOME_ID = "00000000-0000-4000-8000-000000000000";

@@ -1,12 +1,11 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type Caller, type CallOptions, databaseKinds, startTestServer, type TestServer } from "@fluid/testkit";
 import { sql } from "kysely";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { BODY_LIMIT_BYTES } from "../app.js";
 import { loadConfig } from "../config/config.js";
-import { databaseKinds } from "../testing/db.js";
-import { type Caller, type CallOptions, startTestServer, type TestServer } from "../testing/harness.js";
 
 const APP = "https://app.example";
 const PUBLIC = "https://fluid.example";

@@ -1,7 +1,7 @@
 import SwaggerParser from "@apidevtools/swagger-parser";
+import { startTestServer, type TestServer } from "@fluid/testkit";
 import type { RouteOptions } from "fastify";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { startTestServer, type TestServer } from "../testing/harness.js";
 import { DOCS_PREFIX, OPENAPI_PATH } from "./openapi.js";
 
 /**

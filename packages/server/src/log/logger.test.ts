@@ -1,11 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { Writable } from "node:stream";
+import { databaseKinds, startTestServer, type TestServer, testConfig } from "@fluid/testkit";
 import pg from "pg";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { startServer } from "../server.js";
-import { testConfig } from "../testing/config.js";
-import { databaseKinds } from "../testing/db.js";
-import { startTestServer, type TestServer } from "../testing/harness.js";
 import { createLogger, redactDatabaseUrl } from "./logger.js";
 
 /** A destination that keeps every line pino writes. */

@@ -1,7 +1,6 @@
+import { type Caller, databaseKinds, startTestServer, type TestServer } from "@fluid/testkit";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { databaseKinds } from "../testing/db.js";
-import { type Caller, startTestServer, type TestServer } from "../testing/harness.js";
 
 type User = Awaited<ReturnType<TestServer["fastUser"]>>;
 

@@ -1,8 +1,7 @@
+import { type Caller, databaseKinds, orgWithTeam, startTestServer, type TestServer } from "@fluid/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rateRules } from "../auth/rate-limit.js";
 import { hashSecret } from "../lib/secrets.js";
-import { databaseKinds } from "../testing/db.js";
-import { type Caller, startTestServer, type TestServer } from "../testing/harness.js";
 
 let seq = 0;
 const next = () => ++seq;
@@ -19,19 +18,6 @@ describe.each(databaseKinds)("organization invitations (%s)", (kind) => {
   });
 
   /** An org owned by a fresh user, with an admin, a member and a viewer. */
-  async function orgWithTeam() {
-    const slug = `invite-${next()}`;
-    const owner = await t.fastUser("owner");
-    const org = await t.org(owner, slug);
-    const admin = await t.fastUser("admin");
-    const member = await t.fastUser("member");
-    const viewer = await t.fastUser("viewer");
-    await t.member(owner, slug, admin, "admin");
-    await t.member(owner, slug, member, "member");
-    await t.member(owner, slug, viewer, "viewer");
-    return { slug, orgId: org.id, owner, admin, member, viewer };
-  }
-
   const invite = (as: Caller, slug: string, body: Record<string, unknown>) =>
     t.call("POST", `/v1/orgs/${slug}/invitations`, { as, body });
 
@@ -49,7 +35,7 @@ describe.each(databaseKinds)("organization invitations (%s)", (kind) => {
 
   describe("no account lookup by email", () => {
     it("member-lookup-by-email: the add-by-email route is gone (404), and adds nobody", async () => {
-      const team = await orgWithTeam();
+      const team = await orgWithTeam(t, "invite");
       const newcomer = await t.fastUser("newcomer");
       const response = await t.call("POST", `/v1/orgs/${team.slug}/members`, {
         as: team.owner,
@@ -60,7 +46,7 @@ describe.each(databaseKinds)("organization invitations (%s)", (kind) => {
     });
 
     it("member-lookup-by-email: inviting an email with an account and one without answer alike", async () => {
-      const team = await orgWithTeam();
+      const team = await orgWithTeam(t, "invite");
       const existing = await t.fastUser("existing");
       const known = await invite(team.owner, team.slug, { email: existing.email, role: "member" });
       const unknown = await invite(team.owner, team.slug, { email: `nobody-${next()}@example.com`, role: "member" });
@@ -81,7 +67,7 @@ describe.each(databaseKinds)("organization invitations (%s)", (kind) => {
     });
 
     it("member-lookup-by-email: the token is stored only as its SHA-256", async () => {
-      const team = await orgWithTeam();
+      const team = await orgWithTeam(t, "invite");
       const created = await invite(team.owner, team.slug, { email: `hash-${next()}@example.com` });
       const row = await t.server.ctx.db
         .selectFrom("org_invitations")
@@ -95,7 +81,7 @@ describe.each(databaseKinds)("organization invitations (%s)", (kind) => {
 
   describe("consent", () => {
     it("member-added-without-consent: an invitation adds nobody until the invited person accepts", async () => {
-      const team = await orgWithTeam();
+      const team = await orgWithTeam(t, "invite");
       const newcomer = await t.fastUser("newcomer");
       const created = await invite(team.admin, team.slug, { email: newcomer.email.toUpperCase(), role: "viewer" });
       expect(created.status).toBe(201);
@@ -112,7 +98,7 @@ describe.each(databaseKinds)("organization invitations (%s)", (kind) => {
     });
 
     it("member-added-without-consent: someone signed in with another email cannot accept (403, no row)", async () => {
-      const team = await orgWithTeam();
+      const team = await orgWithTeam(t, "invite");
       const stranger = await t.fastUser("stranger");
       const created = await invite(team.owner, team.slug, { email: `someone-else-${next()}@example.com` });
       const response = await accept(stranger, created.body.token);
@@ -122,7 +108,7 @@ describe.each(databaseKinds)("organization invitations (%s)", (kind) => {
     });
 
     it("member-added-without-consent: the invited person may accept with an API key of their own (the CLI)", async () => {
-      const team = await orgWithTeam();
+      const team = await orgWithTeam(t, "invite");
       const newcomer = await t.fastUser("newcomer");
       const home = await t.org(newcomer, `home-${next()}`);
       const key = await t.apiKey(newcomer, home.slug, "viewer");
@@ -132,7 +118,7 @@ describe.each(databaseKinds)("organization invitations (%s)", (kind) => {
     });
 
     it("invitation-reuse: an accepted invitation cannot be used again (409)", async () => {
-      const team = await orgWithTeam();
+      const team = await orgWithTeam(t, "invite");
       const newcomer = await t.fastUser("newcomer");
       const created = await invite(team.owner, team.slug, { email: newcomer.email });
       expect((await accept(newcomer, created.body.token)).status).toBe(200);
@@ -142,7 +128,7 @@ describe.each(databaseKinds)("organization invitations (%s)", (kind) => {
     });
 
     it("invitation-expiry: an expired invitation cannot be accepted (409, no row)", async () => {
-      const team = await orgWithTeam();
+      const team = await orgWithTeam(t, "invite");
       const newcomer = await t.fastUser("newcomer");
       const created = await invite(team.owner, team.slug, { email: newcomer.email, ttl_seconds: 300 });
       await t.server.ctx.db
@@ -164,7 +150,7 @@ describe.each(databaseKinds)("organization invitations (%s)", (kind) => {
     });
 
     it("invitation-for-member: an existing member accepting answers 409 and keeps their role", async () => {
-      const team = await orgWithTeam();
+      const team = await orgWithTeam(t, "invite");
       const created = await invite(team.owner, team.slug, { email: team.viewer.email, role: "admin" });
       const response = await accept(team.viewer, created.body.token);
       expect(response.status).toBe(409);
@@ -174,7 +160,7 @@ describe.each(databaseKinds)("organization invitations (%s)", (kind) => {
 
   describe("who may invite", () => {
     it.each(["viewer", "member"] as const)("invite-requires-admin: a %s cannot invite (403, no row)", async (who) => {
-      const team = await orgWithTeam();
+      const team = await orgWithTeam(t, "invite");
       const response = await invite(team[who], team.slug, { email: `x-${next()}@example.com`, role: "viewer" });
       expect(response.status).toBe(403);
       const rows = await t.server.ctx.db
@@ -187,20 +173,20 @@ describe.each(databaseKinds)("organization invitations (%s)", (kind) => {
     });
 
     it("admin-grants-owner-only: an admin cannot invite an admin (403); the owner can", async () => {
-      const team = await orgWithTeam();
+      const team = await orgWithTeam(t, "invite");
       const email = `new-admin-${next()}@example.com`;
       expect((await invite(team.admin, team.slug, { email, role: "admin" })).status).toBe(403);
       expect((await invite(team.owner, team.slug, { email, role: "admin" })).status).toBe(201);
     });
 
     it("owner-not-assignable: nobody can invite a second owner (400)", async () => {
-      const team = await orgWithTeam();
+      const team = await orgWithTeam(t, "invite");
       const response = await invite(team.owner, team.slug, { email: `owner-${next()}@example.com`, role: "owner" });
       expect(response.status).toBe(400);
     });
 
     it("invite-rate-limited: past the per-person budget, creating invitations answers 429", async () => {
-      const team = await orgWithTeam();
+      const team = await orgWithTeam(t, "invite");
       await t.server.ctx.db
         .insertInto("rate_limits")
         .values({
@@ -219,7 +205,7 @@ describe.each(databaseKinds)("organization invitations (%s)", (kind) => {
 
   describe("listing and revoking", () => {
     it("invitations-pending-listed: admins see pending invitations only, without tokens", async () => {
-      const team = await orgWithTeam();
+      const team = await orgWithTeam(t, "invite");
       const pending = await invite(team.owner, team.slug, { email: `pending-${next()}@example.com` });
       const revoked = await invite(team.owner, team.slug, { email: `revoked-${next()}@example.com` });
       await t.call("DELETE", `/v1/orgs/${team.slug}/invitations/${revoked.body.id}`, { as: team.owner });
@@ -240,7 +226,7 @@ describe.each(databaseKinds)("organization invitations (%s)", (kind) => {
     });
 
     it("invitation-revoke: a revoked invitation can no longer be accepted", async () => {
-      const team = await orgWithTeam();
+      const team = await orgWithTeam(t, "invite");
       const newcomer = await t.fastUser("newcomer");
       const created = await invite(team.admin, team.slug, { email: newcomer.email });
       const revoked = await t.call("DELETE", `/v1/orgs/${team.slug}/invitations/${created.body.id}`, {
@@ -254,7 +240,7 @@ describe.each(databaseKinds)("organization invitations (%s)", (kind) => {
     });
 
     it("admin-grants-owner-only: an admin cannot revoke an admin invitation (403)", async () => {
-      const team = await orgWithTeam();
+      const team = await orgWithTeam(t, "invite");
       const created = await invite(team.owner, team.slug, { email: `adm-${next()}@example.com`, role: "admin" });
       const path = `/v1/orgs/${team.slug}/invitations/${created.body.id}`;
       expect((await t.call("DELETE", path, { as: team.admin })).status).toBe(403);
@@ -262,8 +248,8 @@ describe.each(databaseKinds)("organization invitations (%s)", (kind) => {
     });
 
     it("invitation-revoke-scoped-to-org: revoking another org's invitation through your own org answers 404", async () => {
-      const team = await orgWithTeam();
-      const other = await orgWithTeam();
+      const team = await orgWithTeam(t, "invite");
+      const other = await orgWithTeam(t, "invite");
       const created = await invite(other.owner, other.slug, { email: `theirs-${next()}@example.com` });
       const response = await t.call("DELETE", `/v1/orgs/${team.slug}/invitations/${created.body.id}`, {
         as: team.owner,

@@ -1,8 +1,13 @@
+import {
+  type Caller,
+  databaseKinds,
+  orgRoutes,
+  requestFor,
+  startTestServer,
+  TestDaemon,
+  type TestServer,
+} from "@fluid/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { databaseKinds } from "../testing/db.js";
-import { type Caller, startTestServer, type TestServer } from "../testing/harness.js";
-import { orgRoutes, requestFor } from "../testing/org-routes.js";
-import { TestDaemon } from "../testing/test-daemon.js";
 
 describe.each(databaseKinds)("org isolation (%s)", (kind) => {
   let t: TestServer;

@@ -1,7 +1,6 @@
+import { type Caller, databaseKinds, orgWithTeam, startTestServer, type TestServer } from "@fluid/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newId } from "../lib/ids.js";
-import { databaseKinds } from "../testing/db.js";
-import { type Caller, startTestServer, type TestServer } from "../testing/harness.js";
 
 let seq = 0;
 const next = () => ++seq;
@@ -18,21 +17,6 @@ describe.each(databaseKinds)("organizations (%s)", (kind) => {
   });
 
   /** An org owned by a fresh user, with one member of each other role. */
-  async function orgWithTeam() {
-    const slug = `org-${next()}`;
-    const owner = await t.fastUser("owner");
-    const org = await t.org(owner, slug);
-    const team = {
-      admin: await t.fastUser("admin"),
-      member: await t.fastUser("member"),
-      viewer: await t.fastUser("viewer"),
-    };
-    for (const [role, user] of Object.entries(team)) {
-      await t.member(owner, slug, user, role);
-    }
-    return { slug, orgId: org.id, owner, ...team };
-  }
-
   const orgRow = (id: string) =>
     t.server.ctx.db.selectFrom("orgs").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
 
@@ -161,7 +145,7 @@ describe.each(databaseKinds)("organizations (%s)", (kind) => {
 
   describe("read", () => {
     it("org-list-own-only: GET /v1/orgs lists only orgs the caller belongs to, with their role there", async () => {
-      const team = await orgWithTeam();
+      const team = await orgWithTeam(t, "org");
       const own = `own-${next()}`;
       await t.org(team.member, own);
       const response = await t.call("GET", "/v1/orgs", { as: team.member });
@@ -175,21 +159,21 @@ describe.each(databaseKinds)("organizations (%s)", (kind) => {
     });
 
     it("org-list-own-only: a user in no org gets an empty list", async () => {
-      await orgWithTeam();
+      await orgWithTeam(t, "org");
       const loner = await t.fastUser("loner");
       const response = await t.call("GET", "/v1/orgs", { as: loner });
       expect(response.body).toEqual({ organizations: [], total: 0 });
     });
 
     it("org-get: a viewer can read the org and sees their own role", async () => {
-      const { slug, viewer } = await orgWithTeam();
+      const { slug, viewer } = await orgWithTeam(t, "org");
       const response = await t.call("GET", `/v1/orgs/${slug}`, { as: viewer });
       expect(response.status).toBe(200);
       expect(response.body).toMatchObject({ slug, role: "viewer" });
     });
 
     it("org-not-member-404: an outsider gets the same 404 body as for an org that does not exist", async () => {
-      const { slug } = await orgWithTeam();
+      const { slug } = await orgWithTeam(t, "org");
       const outsider = await t.fastUser("outsider");
       const existing = await t.call("GET", `/v1/orgs/${slug}`, { as: outsider });
       const missing = await t.call("GET", `/v1/orgs/no-such-org-${next()}`, { as: outsider });
@@ -198,8 +182,8 @@ describe.each(databaseKinds)("organizations (%s)", (kind) => {
     });
 
     it("cross-org-404-never-403: a viewer of org B trying org A's owner-only route gets 404, not 403", async () => {
-      const a = await orgWithTeam();
-      const b = await orgWithTeam();
+      const a = await orgWithTeam(t, "org");
+      const b = await orgWithTeam(t, "org");
       const response = await t.call("PATCH", `/v1/orgs/${a.slug}`, {
         as: b.viewer,
         body: { allow_self_approval: true },
@@ -213,7 +197,7 @@ describe.each(databaseKinds)("organizations (%s)", (kind) => {
     it.each(["viewer", "member"] as const)(
       "org-patch-requires-admin: a %s cannot rename (403, unchanged)",
       async (role) => {
-        const team = await orgWithTeam();
+        const team = await orgWithTeam(t, "org");
         const response = await t.call("PATCH", `/v1/orgs/${team.slug}`, { as: team[role], body: { name: "Renamed" } });
         expect(response.status).toBe(403);
         expect((await orgRow(team.orgId)).name).toBe(team.slug);
@@ -221,7 +205,7 @@ describe.each(databaseKinds)("organizations (%s)", (kind) => {
     );
 
     it("org-patch-requires-admin: an admin can rename", async () => {
-      const team = await orgWithTeam();
+      const team = await orgWithTeam(t, "org");
       const response = await t.call("PATCH", `/v1/orgs/${team.slug}`, { as: team.admin, body: { name: "Renamed" } });
       expect(response.status).toBe(200);
       expect(response.body).toMatchObject({ name: "Renamed", slug: team.slug, role: "admin" });
@@ -229,7 +213,7 @@ describe.each(databaseKinds)("organizations (%s)", (kind) => {
     });
 
     it("self-approval-owner-only: an admin cannot toggle allow_self_approval (403, unchanged)", async () => {
-      const team = await orgWithTeam();
+      const team = await orgWithTeam(t, "org");
       const response = await t.call("PATCH", `/v1/orgs/${team.slug}`, {
         as: team.admin,
         body: { allow_self_approval: true },
@@ -239,7 +223,7 @@ describe.each(databaseKinds)("organizations (%s)", (kind) => {
     });
 
     it("self-approval-owner-only: an admin cannot smuggle the toggle in alongside a rename", async () => {
-      const team = await orgWithTeam();
+      const team = await orgWithTeam(t, "org");
       const response = await t.call("PATCH", `/v1/orgs/${team.slug}`, {
         as: team.admin,
         body: { name: "Sneaky", allow_self_approval: true },
@@ -251,7 +235,7 @@ describe.each(databaseKinds)("organizations (%s)", (kind) => {
     });
 
     it("self-approval-owner-only: the owner can toggle allow_self_approval", async () => {
-      const team = await orgWithTeam();
+      const team = await orgWithTeam(t, "org");
       const response = await t.call("PATCH", `/v1/orgs/${team.slug}`, {
         as: team.owner,
         body: { allow_self_approval: true },
@@ -262,7 +246,7 @@ describe.each(databaseKinds)("organizations (%s)", (kind) => {
     });
 
     it("self-approval-owner-only: an admin-role API key made by the owner cannot toggle it", async () => {
-      const team = await orgWithTeam();
+      const team = await orgWithTeam(t, "org");
       const key = await t.apiKey(team.owner, team.slug, "admin");
       const response = await t.call("PATCH", `/v1/orgs/${team.slug}`, {
         as: { key: key.key },
@@ -273,7 +257,7 @@ describe.each(databaseKinds)("organizations (%s)", (kind) => {
     });
 
     it("org-patch-fields-limited: the slug and owner cannot be changed through PATCH (400)", async () => {
-      const team = await orgWithTeam();
+      const team = await orgWithTeam(t, "org");
       for (const body of [{ slug: "new-slug" }, { owner_id: team.admin.id }]) {
         const response = await t.call("PATCH", `/v1/orgs/${team.slug}`, { as: team.owner, body });
         expect(response.status, JSON.stringify(body)).toBe(400);
@@ -286,14 +270,14 @@ describe.each(databaseKinds)("organizations (%s)", (kind) => {
 
   describe("delete", () => {
     it("org-delete-owner-only: an admin cannot delete the org (403, still there)", async () => {
-      const team = await orgWithTeam();
+      const team = await orgWithTeam(t, "org");
       const response = await t.call("DELETE", `/v1/orgs/${team.slug}`, { as: team.admin });
       expect(response.status).toBe(403);
       expect((await orgRow(team.orgId)).deleted_at).toBeNull();
     });
 
     it("org-delete-requires-no-live-sandboxes: the owner gets 409 while a sandbox is live", async () => {
-      const team = await orgWithTeam();
+      const team = await orgWithTeam(t, "org");
       await liveSandbox(team.owner, team.slug, team.orgId);
       const response = await t.call("DELETE", `/v1/orgs/${team.slug}`, { as: team.owner });
       expect(response.status).toBe(409);
@@ -301,7 +285,7 @@ describe.each(databaseKinds)("organizations (%s)", (kind) => {
     });
 
     it("org-delete-requires-no-live-sandboxes: ended sandboxes do not block deletion", async () => {
-      const team = await orgWithTeam();
+      const team = await orgWithTeam(t, "org");
       const sandbox = await liveSandbox(team.owner, team.slug, team.orgId);
       await t.server.ctx.db
         .updateTable("sandboxes")
@@ -313,7 +297,7 @@ describe.each(databaseKinds)("organizations (%s)", (kind) => {
     });
 
     it("org-delete: the owner deletes the org; it answers 404 after and its keys and host tokens are revoked", async () => {
-      const team = await orgWithTeam();
+      const team = await orgWithTeam(t, "org");
       const key = await t.apiKey(team.owner, team.slug, "viewer");
       const token = await t.hostToken(team.owner, team.slug);
       const response = await t.call("DELETE", `/v1/orgs/${team.slug}`, { as: team.owner });
@@ -335,7 +319,7 @@ describe.each(databaseKinds)("organizations (%s)", (kind) => {
     });
 
     it("org-delete: a deleted org's slug can be taken again", async () => {
-      const team = await orgWithTeam();
+      const team = await orgWithTeam(t, "org");
       expect((await t.call("DELETE", `/v1/orgs/${team.slug}`, { as: team.owner })).status).toBe(200);
       const someone = await t.fastUser("reuser");
       const response = await t.call("POST", "/v1/orgs", { as: someone, body: { name: "Again", slug: team.slug } });
@@ -344,7 +328,7 @@ describe.each(databaseKinds)("organizations (%s)", (kind) => {
     });
 
     it("org-delete: members of a deleted org no longer see it or reach its routes", async () => {
-      const team = await orgWithTeam();
+      const team = await orgWithTeam(t, "org");
       expect((await t.call("DELETE", `/v1/orgs/${team.slug}`, { as: team.owner })).status).toBe(200);
       const list = await t.call("GET", "/v1/orgs", { as: team.member });
       expect(list.body.organizations).toEqual([]);

@@ -1,8 +1,15 @@
+import {
+  type Caller,
+  databaseKinds,
+  type OrgRoute,
+  orgRoutes,
+  type RouteIds,
+  requestFor,
+  startTestServer,
+  TestDaemon,
+  type TestServer,
+} from "@fluid/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { databaseKinds } from "../testing/db.js";
-import { type Caller, startTestServer, type TestServer } from "../testing/harness.js";
-import { type OrgRoute, orgRoutes, type RouteIds, requestFor } from "../testing/org-routes.js";
-import { TestDaemon } from "../testing/test-daemon.js";
 
 /**
  * Who may call an operation:

@@ -4,9 +4,8 @@ import { access, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promise
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { promisify } from "node:util";
+import { sampleTasks, startTestServer, type TestServer, trickyContents, trickyStrings } from "@fluid/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestServer, type TestServer } from "../testing/harness.js";
-import { sampleTasks, trickyContents, trickyStrings } from "../testing/playbooks.js";
 import { playbookData, type RenderableTask, renderPlaybook } from "./render.js";
 
 /**

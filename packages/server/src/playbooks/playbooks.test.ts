@@ -1,8 +1,7 @@
+import { type Caller, databaseKinds, startTestServer, type TestServer } from "@fluid/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { newId } from "../lib/ids.js";
-import { databaseKinds } from "../testing/db.js";
-import { type Caller, startTestServer, type TestServer } from "../testing/harness.js";
 import { playbookLimits } from "./modules.js";
 
 type User = Caller & { id: string; email: string };

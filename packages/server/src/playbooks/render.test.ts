@@ -1,6 +1,6 @@
+import { trickyContents, trickyStrings } from "@fluid/testkit";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { trickyContents, trickyStrings } from "../testing/playbooks.js";
 import { playbookData, type RenderableTask, renderPlaybook } from "./render.js";
 
 const playbook = { name: "Web tier", hosts: "webservers", become: true };

@@ -1,7 +1,7 @@
+import { atLeast } from "../auth/roles.js";
 import type { Sandbox, SandboxState } from "../db/schema.js";
 import { AppError, forbidden } from "../http/errors.js";
 import type { OrgScope } from "../orgs/access.js";
-import { atLeast } from "../auth/roles.js";
 
 /**
  * Acting on a sandbox and reading what is in it (files, command output) take the same standing: a

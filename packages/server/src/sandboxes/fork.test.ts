@@ -1,7 +1,5 @@
+import { type Caller, databaseKinds, startTestServer, TestDaemon, type TestServer } from "@fluid/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { databaseKinds } from "../testing/db.js";
-import { type Caller, startTestServer, type TestServer } from "../testing/harness.js";
-import { TestDaemon } from "../testing/test-daemon.js";
 
 describe.each(databaseKinds)("POST …/sandboxes/{id}/fork (%s)", (kind) => {
   let t: TestServer;

@@ -1,7 +1,5 @@
+import { type Caller, databaseKinds, startTestServer, TestDaemon, type TestServer, testDiff } from "@fluid/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { databaseKinds } from "../testing/db.js";
-import { type Caller, startTestServer, type TestServer } from "../testing/harness.js";
-import { TestDaemon, testDiff } from "../testing/test-daemon.js";
 
 const until = async (check: () => Promise<boolean> | boolean, timeoutMs = 5_000) => {
   const deadline = Date.now() + timeoutMs;

@@ -1,10 +1,8 @@
 import { randomBytes } from "node:crypto";
 import type { ControlMessage } from "@fluid/proto";
+import { type Caller, databaseKinds, startTestServer, TestDaemon, type TestServer } from "@fluid/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { OrgScope } from "../orgs/access.js";
-import { databaseKinds } from "../testing/db.js";
-import { type Caller, startTestServer, type TestServer } from "../testing/harness.js";
-import { TestDaemon } from "../testing/test-daemon.js";
 import { SourceRelay } from "./relay.js";
 
 const privateKey = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";

@@ -1,9 +1,15 @@
 import { randomBytes } from "node:crypto";
 import type { ControlMessage } from "@fluid/proto";
+import {
+  type Caller,
+  databaseKinds,
+  defaultHandlers,
+  startTestServer,
+  TestDaemon,
+  type TestDaemonOptions,
+  type TestServer,
+} from "@fluid/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { databaseKinds } from "../testing/db.js";
-import { type Caller, startTestServer, type TestServer } from "../testing/harness.js";
-import { defaultHandlers, TestDaemon, type TestDaemonOptions } from "../testing/test-daemon.js";
 
 const privateKey = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
 

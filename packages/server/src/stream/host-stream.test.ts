@@ -1,8 +1,13 @@
 import { Code } from "@connectrpc/connect";
+import {
+  type Caller,
+  databaseKinds,
+  openRawStream,
+  startTestServer,
+  TestDaemon,
+  type TestServer,
+} from "@fluid/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { databaseKinds } from "../testing/db.js";
-import { type Caller, startTestServer, type TestServer } from "../testing/harness.js";
-import { openRawStream, TestDaemon } from "../testing/test-daemon.js";
 
 const until = async (check: () => Promise<boolean> | boolean, timeoutMs = 5_000) => {
   const deadline = Date.now() + timeoutMs;

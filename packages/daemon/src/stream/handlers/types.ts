@@ -1,7 +1,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { ControlMessage, HostMessageSchema } from "@fluid/proto";
-import type { SandboxManager } from "../../sandboxes/manager.js";
 import type { PullPhase } from "../../clone/pull.js";
+import type { SandboxManager } from "../../sandboxes/manager.js";
 import type { SourceServices } from "../source-handlers.js";
 
 /** The payload of the one HostMessage that answers a command. */

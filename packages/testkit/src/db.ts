@@ -1,8 +1,18 @@
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
+import { type Database, openDatabase } from "@fluid/server/testing-api";
 import pg from "pg";
 import { inject } from "vitest";
-import { type Database, openDatabase } from "../db/database.js";
+
+// What the global setup provides to every test file; read here through inject().
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** A migrated PGlite data directory dump; each test database starts from a copy. */
+    pgliteTemplate: string;
+    /** Admin URL of the test PostgreSQL cluster and the migrated template database on it, if any. */
+    postgres: { adminUrl: string; template: string; prefix: string } | null;
+  }
+}
 
 export type DatabaseKind = "pglite" | "postgres";
 

@@ -1,11 +1,14 @@
 import { Writable } from "node:stream";
+import {
+  createLogger,
+  createSession,
+  type HostDeadlines,
+  newId,
+  type RunningServer,
+  type ServerConfig,
+  startServer,
+} from "@fluid/server/testing-api";
 import type { LightMyRequestResponse } from "fastify";
-import { createSession } from "../auth/sessions.js";
-import type { ServerConfig } from "../config/config.js";
-import { newId } from "../lib/ids.js";
-import { createLogger } from "../log/logger.js";
-import type { HostDeadlines } from "../sandboxes/limits.js";
-import { type RunningServer, startServer } from "../server.js";
 import { testConfig } from "./config.js";
 import { type DatabaseKind, openTestDatabase } from "./db.js";
 

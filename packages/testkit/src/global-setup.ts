@@ -3,19 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { createPgConfig } from "@electric-sql/pglite/node-postgres";
+import { migrateToLatest } from "@fluid/server/testing-api";
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import type { TestProject } from "vitest/node";
-import { migrateToLatest } from "../db/migrate.js";
-
-declare module "vitest" {
-  export interface ProvidedContext {
-    /** A migrated PGlite data directory dump; each test database starts from a copy. */
-    pgliteTemplate: string;
-    /** Admin URL of the test PostgreSQL cluster and the migrated template database on it, if any. */
-    postgres: { adminUrl: string; template: string; prefix: string } | null;
-  }
-}
 
 /**
  * Migrates one template per database kind for the whole run: PGlite as a data-dir dump (loading

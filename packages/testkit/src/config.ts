@@ -1,4 +1,4 @@
-import type { ServerConfig } from "../config/config.js";
+import type { ServerConfig } from "@fluid/server/testing-api";
 
 /** Server config for tests: ephemeral ports, plaintext gRPC, quiet logs; override per test. */
 export function testConfig(overrides: Partial<ServerConfig> = {}): ServerConfig {

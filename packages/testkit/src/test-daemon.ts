@@ -1,6 +1,7 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { type Client, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { Outbox } from "@fluid/daemon/testing-api";
 import {
   type ControlMessage,
   type HostMessage,
@@ -9,7 +10,6 @@ import {
   HostService,
   type RegistrationAck,
 } from "@fluid/proto";
-import { Outbox } from "../../../daemon/src/stream/outbox.js";
 
 type HostPayload = MessageInitShape<typeof HostMessageSchemaType>["payload"];
 type CommandCase = NonNullable<ControlMessage["payload"]["case"]>;

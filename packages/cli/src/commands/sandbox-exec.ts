@@ -1,0 +1,110 @@
+import { unwrap } from "@fluid/sdk";
+import { type Command, InvalidArgumentError } from "commander";
+import { EXIT, table } from "../output.js";
+import { SANDBOX_ARG, sandboxId } from "./sandbox-lookup.js";
+import { oneLine } from "./sandbox-render.js";
+import { allPages, connectFor, duration, emit, globals, PAGE_SIZE, printJson } from "./shared.js";
+
+/** Exit status for a command the guest killed at its timeout (as timeout(1) uses). */
+const EXIT_TIMED_OUT = 124;
+
+interface ExecOptions {
+  timeout?: number;
+  env?: Record<string, string>;
+}
+
+/** `sandbox exec`: runs one command and passes its output and exit status on. */
+export function registerSandboxExecCommand(sandbox: Command): void {
+  sandbox
+    .command("exec")
+    .description("run a command in a running sandbox, print its output and exit with its exit code")
+    .argument("<sandbox>", SANDBOX_ARG)
+    .argument("<command...>", "the command, after --; its words are joined with spaces and run by /bin/sh -c")
+    .option(
+      "--timeout <duration>",
+      "kill the command after this long, e.g. 30s or 10m (default: the server's, 5m)",
+      duration,
+    )
+    .option("-e, --env <name=value>", "set an environment variable for the command (repeatable)", envPair)
+    .addHelpText(
+      "after",
+      `
+Exit status: the command's own; ${EXIT_TIMED_OUT} when it timed out; 1-4 for fluid's own errors.
+
+Examples:
+  fluid sandbox exec sbx-1 -- uname -a
+  fluid sandbox exec sbx-1 --env LEVEL=debug -- 'echo $LEVEL > /tmp/level'`,
+    )
+    .action(async (ref: string, words: string[], options: ExecOptions, command: Command) => {
+      const conn = await connectFor(command);
+      const id = await sandboxId(conn, ref);
+      const result = await unwrap(
+        conn.client.POST("/v1/orgs/{slug}/sandboxes/{id}/run", {
+          params: { path: { slug: conn.org, id } },
+          body: {
+            command: words.join(" "),
+            ...(options.timeout === undefined ? {} : { timeout_seconds: options.timeout }),
+            ...(options.env ? { env: options.env } : {}),
+          },
+        }),
+      );
+      if (globals(command).json) {
+        printJson(result);
+      } else {
+        process.stdout.write(result.stdout);
+        process.stderr.write(result.stderr);
+        if (result.stdout_truncated || result.stderr_truncated) {
+          process.stderr.write("fluid: output was truncated (the server keeps at most 1 MiB per stream)\n");
+        }
+        if (result.status === "timed_out") process.stderr.write("fluid: the command timed out and was killed\n");
+      }
+      process.exitCode = commandExitCode(result.status, result.exit_code);
+    });
+}
+
+/** `sandbox commands`: the audit trail of what ran in a sandbox. */
+export function registerSandboxCommandLog(sandbox: Command): void {
+  sandbox
+    .command("commands")
+    .description("the audit trail: every command run in a sandbox, oldest first")
+    .argument("<sandbox>", SANDBOX_ARG)
+    .action(async (ref: string, _options: unknown, command: Command) => {
+      const conn = await connectFor(command);
+      const id = await sandboxId(conn, ref);
+      const commands = await allPages(async (offset) => {
+        const page = await unwrap(
+          conn.client.GET("/v1/orgs/{slug}/sandboxes/{id}/commands", {
+            params: { path: { slug: conn.org, id }, query: { limit: PAGE_SIZE, offset } },
+          }),
+        );
+        return { items: page.commands, next_offset: page.next_offset };
+      });
+      emit(command, { commands, count: commands.length }, () =>
+        commands.length === 0
+          ? "No commands have run in this sandbox\n"
+          : table(
+              ["STARTED", "STATUS", "EXIT", "DURATION", "COMMAND"],
+              commands.map((c) => [
+                c.started_at,
+                c.status,
+                c.exit_code,
+                c.duration_ms === null ? null : `${c.duration_ms} ms`,
+                oneLine(c.command),
+              ]),
+            ),
+      );
+    });
+}
+
+function envPair(value: string, previous: Record<string, string> = {}): Record<string, string> {
+  const eq = value.indexOf("=");
+  if (eq < 1) throw new InvalidArgumentError("must be NAME=VALUE");
+  return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
+}
+
+/** The guest command's exit status as ours; statuses outside 0-255 cannot be passed on. */
+export function commandExitCode(status: string, exitCode: number | null): number {
+  if (status === "timed_out") return EXIT_TIMED_OUT;
+  if (exitCode === null || !Number.isInteger(exitCode) || exitCode < 0 || exitCode > 255) return EXIT.failure;
+  return exitCode;
+}

@@ -1,0 +1,23 @@
+export { changeRequestFixture, generatedPlaybook } from "./change-requests.js";
+export { testConfig } from "./config.js";
+export { type DatabaseKind, databaseKinds, openTestDatabase } from "./db.js";
+export {
+  authHeaders,
+  type Caller,
+  type CallOptions,
+  type Response,
+  startTestServer,
+  type TestServer,
+} from "./harness.js";
+export { type OrgRoute, orgRoutes, type RouteIds, requestFor } from "./org-routes.js";
+export { type OrgWithTeam, orgWithTeam, type TestUser } from "./org-team.js";
+export { sampleTasks, trickyContents, trickyStrings } from "./playbooks.js";
+export {
+  defaultHandlers,
+  type Handler,
+  type HandlerResult,
+  openRawStream,
+  TestDaemon,
+  type TestDaemonOptions,
+  testDiff,
+} from "./test-daemon.js";
