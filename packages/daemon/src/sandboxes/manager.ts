@@ -1,15 +1,15 @@
-import type { GuestAgent } from "../agent/client.js";
+import type { ExecResult, GuestAgent } from "../agent/client.js";
 import type { SandboxRow, SandboxState, SnapshotRow } from "../state/schema.js";
 import { type SandboxContext, sandboxContext } from "./context.js";
 import { exec } from "./exec.js";
-import { listFiles, readFile, writeFile } from "./files.js";
+import { type FileEntry, listFiles, readFile, writeFile } from "./files.js";
 import { destroy, extend, setEgress, start, stop } from "./lifecycle.js";
 import { claimPooled, parkPooled } from "./pool-entries.js";
 import { createSandbox, forkSnapshot } from "./provision.js";
-import { detectCrashes, reapExpired, recover } from "./recovery.js";
-import { flushGuest, reviewDisks } from "./review-disks.js";
+import { detectCrashes, type Recovered, reapExpired, recover } from "./recovery.js";
+import { flushGuest, type ReviewDisks, reviewDisks } from "./review-disks.js";
 import { deleteSnapshot, restoreSnapshot, takeSnapshot } from "./snapshots.js";
-import { sshAccess } from "./ssh-access.js";
+import { type SshAccess, sshAccess } from "./ssh-access.js";
 import type { CreateInput, ExecInput, ManagerOptions, PoolCreate } from "./types.js";
 
 const liveStates: SandboxState[] = ["CREATING", "RUNNING", "STOPPED"];
@@ -45,7 +45,7 @@ export class SandboxManager {
     return this.ctx.agents.get(id);
   }
 
-  disks(id: string) {
+  disks(id: string): Promise<ReviewDisks> {
     return reviewDisks(this.ctx, id);
   }
 
@@ -99,11 +99,11 @@ export class SandboxManager {
     return setEgress(this.ctx, id, allowed);
   }
 
-  exec(id: string, input: ExecInput) {
+  exec(id: string, input: ExecInput): Promise<ExecResult> {
     return exec(this.ctx, id, input);
   }
 
-  readFile(id: string, path: string, maxBytes: number) {
+  readFile(id: string, path: string, maxBytes: number): Promise<{ data: Buffer; truncated: boolean }> {
     return readFile(this.ctx, id, path, maxBytes);
   }
 
@@ -111,11 +111,11 @@ export class SandboxManager {
     return writeFile(this.ctx, id, path, data, mode);
   }
 
-  listFiles(id: string, path: string) {
+  listFiles(id: string, path: string): Promise<FileEntry[]> {
     return listFiles(this.ctx, id, path);
   }
 
-  sshAccess(id: string, input: { publicKey: string; ttlSeconds: number; requestedBy: string }) {
+  sshAccess(id: string, input: { publicKey: string; ttlSeconds: number; requestedBy: string }): Promise<SshAccess> {
     return sshAccess(this.ctx, id, input);
   }
 
@@ -147,7 +147,7 @@ export class SandboxManager {
     return detectCrashes(this.ctx);
   }
 
-  recover() {
+  recover(): Promise<Recovered> {
     return recover(this.ctx);
   }
 

@@ -3,11 +3,14 @@ import { activeDisk } from "./disk-layers.js";
 import { SandboxError } from "./errors.js";
 import { withQuiescedGuest } from "./quiesce.js";
 
+export interface ReviewDisks {
+  overlay: string;
+  base: string;
+  rootDevice: string | undefined;
+}
+
 /** The disks a review compares: the sandbox's overlay (the top of its chain) and its image's disk. */
-export async function reviewDisks(
-  ctx: SandboxContext,
-  id: string,
-): Promise<{ overlay: string; base: string; rootDevice: string | undefined }> {
+export async function reviewDisks(ctx: SandboxContext, id: string): Promise<ReviewDisks> {
   const row = await ctx.store.get(id);
   if (row.state !== "RUNNING" && row.state !== "STOPPED")
     throw new SandboxError("invalid_state", `sandbox ${id} is ${row.state}`);
