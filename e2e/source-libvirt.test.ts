@@ -12,7 +12,9 @@ import { sourceImageName } from "../packages/daemon/dist/clone/source-images.js"
 // The daemon as built (dist), the same code the fluid-daemon binary runs.
 import { ImageStore } from "../packages/daemon/dist/images/store.js";
 import { SshCertificateAuthority } from "../packages/daemon/dist/remote/ssh-certificates.js";
-import { parseHostKeys, SshError, SshRunner } from "../packages/daemon/dist/remote/ssh-runner.js";
+import { parseHostKeys } from "../packages/daemon/dist/remote/ssh-config.js";
+import { SshError } from "../packages/daemon/dist/remote/ssh-error.js";
+import { SshRunner } from "../packages/daemon/dist/remote/ssh-runner.js";
 import { SourceHosts } from "../packages/daemon/dist/sources/source-host.js";
 import { PolicyRefusal, VmAccess } from "../packages/daemon/dist/sources/vm-access.js";
 import { checkDrift } from "../packages/server/dist/sources/drift.js";

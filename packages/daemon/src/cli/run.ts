@@ -15,6 +15,7 @@ import { WarmPool } from "../sandboxes/pool.js";
 import { SourceHosts } from "../sources/source-host.js";
 import { VmAccess } from "../sources/vm-access.js";
 import { openDaemonDatabase } from "../state/database.js";
+import { liveSandboxNetworks } from "../state/live-sandboxes.js";
 import { sqliteLeaseStore } from "../state/sqlite-leases.js";
 import { StreamClient } from "../stream/client.js";
 import { hostCapacity } from "../system/resources.js";
@@ -98,17 +99,12 @@ async function runDaemon(options: RunOptions): Promise<void> {
   const images = new ImageStore(imageDir);
   if (!["auto", "bridge", "user"].includes(options.network)) throw new Error("--network must be auto, bridge or user");
   const warmPoolSizes = parseWarmPool(options.warmPool, sandboxDefaults);
-  const live = await database.db
-    .selectFrom("sandboxes")
-    .select(["id", "allow_egress"])
-    .where("ended_at", "is", null)
-    .execute();
   const network = await NetworkManager.start({
     mode: options.network as "auto" | "bridge" | "user",
     bridge: options.bridge,
     subnet: options.subnet,
     leases: sqliteLeaseStore(database.sqlite),
-    recovered: live.map((row) => ({ sandboxId: row.id, egress: row.allow_egress === 1 })),
+    recovered: await liveSandboxNetworks(database.db),
     log,
   });
   const capacity = await hostCapacity(stateDir);

@@ -2,7 +2,8 @@ import { rename, rm } from "node:fs/promises";
 import { posix } from "node:path";
 import { z } from "zod";
 import { SourceError } from "../remote/source-error.js";
-import { type RemoteRunner, SshError, type StreamOptions } from "../remote/ssh-runner.js";
+import { SshError } from "../remote/ssh-error.js";
+import type { RemoteRunner, StreamOptions } from "../remote/ssh-session.js";
 import { runChecked } from "../system/run.js";
 import { convertImage } from "./qemu-img.js";
 

@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Libvirt } from "../remote/libvirt.js";
 import { SourceError } from "../remote/source-error.js";
-import { SshError, SshRunner } from "../remote/ssh-runner.js";
+import { SshError } from "../remote/ssh-error.js";
+import { SshRunner } from "../remote/ssh-runner.js";
 import { run, runChecked } from "../system/run.js";
 import {
   createFakeSourceHost,

@@ -3,7 +3,7 @@ import { statfs } from "node:fs/promises";
 import { posix } from "node:path";
 import { choosePullDisk, isCopyableDisk, type Libvirt, validateVmName } from "../remote/libvirt.js";
 import { SourceError } from "../remote/source-error.js";
-import type { RemoteRunner } from "../remote/ssh-runner.js";
+import type { RemoteRunner } from "../remote/ssh-session.js";
 import { type BlockDevice, describeBlockDevices, sameBlockDevices } from "../remote/virsh-output.js";
 import { copyChain, type LocalLayer, type RemoteLayer, remoteChain } from "./disk-chain.js";
 import type { PullJournal, PullJournalEntry } from "./pull-journal.js";

@@ -1,5 +1,6 @@
 import { SourceError } from "./source-error.js";
-import { type RemoteRunner, type RunOptions, SshError } from "./ssh-runner.js";
+import { SshError } from "./ssh-error.js";
+import type { RemoteRunner, RunOptions } from "./ssh-session.js";
 import {
   type BlockDevice,
   type DomInfo,

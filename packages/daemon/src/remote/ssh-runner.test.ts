@@ -3,14 +3,9 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createFakeSourceHost, FAKE_PRIVATE_KEY, type FakeSourceHost } from "../testing/fake-source-host.js";
-import {
-  classifySshFailure,
-  parseHostKeys,
-  SshError,
-  SshRunner,
-  type SshTarget,
-  validateTarget,
-} from "./ssh-runner.js";
+import { type SshTarget, validateTarget } from "./ssh-config.js";
+import { SshError } from "./ssh-error.js";
+import { SshRunner } from "./ssh-runner.js";
 
 const target: SshTarget = { host: "kvm1.example.com", port: 2222, user: "fluid", privateKey: FAKE_PRIVATE_KEY };
 
@@ -106,19 +101,6 @@ describe("SshRunner (against a fake ssh)", () => {
     expect(rest).toContain("StrictHostKeyChecking accept-new");
   });
 
-  it("parses host keys as people paste them, and names a line it cannot read", () => {
-    const blob = "AAAAC3NzaC1lZDI1NTE5AAAAIOr7kPVbLOBR7yNX8bYnm4PgqLqvQ5m1y7vCzvZ8nE1x";
-    expect(
-      parseHostKeys(
-        `# from ssh-keyscan\n[10.0.0.5]:2222 ssh-ed25519 ${blob}\nssh-ed25519 ${blob} root@kvm1\n\necdsa-sha2-nistp256 ${blob}\n`,
-      ),
-    ).toEqual([`ssh-ed25519 ${blob}`, `ssh-ed25519 ${blob}`, `ecdsa-sha2-nistp256 ${blob}`]);
-    expect(() => parseHostKeys(`ssh-ed25519 ${blob}\nssh-ed25519 not*base64`)).toThrow(/line 2/);
-    expect(() => parseHostKeys("a b ssh-ed25519 AAAA")).toThrow(/line 1/);
-    expect(() => parseHostKeys("\n# nothing\n")).toThrow(/no host key/);
-    expect(() => validateTarget({ ...target, hostKeys: [`ssh-ed25519 ${blob}\nssh-rsa ${blob}`] })).toThrow(SshError);
-  });
-
   it("keeps the private key in a 0600 file only while the session is open", async () => {
     await runner.session(async (session) => {
       await session.run(["true"]);
@@ -210,10 +192,5 @@ describe("SshRunner (against a fake ssh)", () => {
       ).toThrow(/must be|invalid|private key/);
     }
     expect(await fake.sshCalls()).toEqual([]);
-  });
-
-  it("classifySshFailure leaves ordinary remote stderr alone", () => {
-    expect(classifySshFailure("virsh: error: failed to get domain 'x'")).toBeUndefined();
-    expect(classifySshFailure("Connection closed by 10.0.0.1 port 22")).toBe("unreachable");
   });
 });

@@ -5,7 +5,9 @@ import { type PullResult, type SourceImageRecord, SourceImages } from "../clone/
 import type { ImageStore } from "../images/store.js";
 import { Libvirt, type SourceVm, type SourceVmList, type VmValidation, validateVmName } from "../remote/libvirt.js";
 import { SourceError } from "../remote/source-error.js";
-import { SshRunner, type SshRunnerOptions, type SshSession, type SshTarget } from "../remote/ssh-runner.js";
+import type { SshTarget } from "../remote/ssh-config.js";
+import { SshRunner, type SshRunnerOptions } from "../remote/ssh-runner.js";
+import type { SshSession } from "../remote/ssh-session.js";
 
 export interface SourceHostConfig {
   /** The control plane's stable id for the host; keys the image cache (`src-<id>-<vm>`). */

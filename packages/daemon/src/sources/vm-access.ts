@@ -4,26 +4,25 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { checkCommand, checkReadablePath, READONLY_SHELL_PATH, readonlyShellScript } from "../policy/index.js";
+import { checkCommand, checkReadablePath, readonlyShellScript } from "../policy/index.js";
 import { SourceError } from "../remote/source-error.js";
 import type { SshCertificateAuthority } from "../remote/ssh-certificates.js";
-import { type OpenSession, SshError, type SshErrorKind, SshRunner, type SshTarget } from "../remote/ssh-runner.js";
-import { applyAccessScript } from "./apply-principal.js";
+import type { SshTarget } from "../remote/ssh-config.js";
+import { SshError, type SshErrorKind } from "../remote/ssh-error.js";
+import { SshRunner } from "../remote/ssh-runner.js";
+import { PooledConnection } from "./pooled-connection.js";
+import { prepareScript, READONLY_USER } from "./readonly-prepare.js";
 import { redactBase64, redactSecrets } from "./redact.js";
 import type { SourceHost, SourceHostConfig } from "./source-host.js";
 
 const run = promisify(execFile);
 
-/** The user fluid's read-only sessions log in as, and the certificate principal sshd maps to it. */
-export const READONLY_USER = "fluid-readonly";
 /** Largest file read_source_file returns (base64 output is capped to match). */
 export const MAX_SOURCE_FILE_BYTES = 1024 * 1024;
 const CERT_TTL_SECONDS = 300;
 /** How long a VM's looked-up address is used without asking its host again. */
 const ADDRESS_TTL_MS = 60_000;
-/** A read-only connection is not used for new commands after this long (its certificate lasts CERT_TTL_SECONDS). */
-const CONNECTION_MAX_AGE_MS = 4 * 60_000;
-/** …and is closed after this long without a command. */
+/** A read-only connection left this long without a command is closed. */
 const CONNECTION_IDLE_MS = 30_000;
 /** SSH failures after which a kept connection is not trusted for the next command. */
 const connectionLost = new Set<SshErrorKind>(["unreachable", "auth_failed", "host_key_changed"]);
@@ -37,59 +36,6 @@ const addressKey = (host: SourceHost, vm: string) => `${host.id}\0${vm}`;
 export function keyIdFor(vm: string, actor: string | undefined, purpose = READONLY_USER): string {
   const who = actor && /^[A-Za-z0-9@._:/-]{1,200}$/.test(actor) ? actor : "unknown";
   return `${purpose}:${vm}:${who}`;
-}
-
-/**
- * One kept read-only connection: counted while commands use it, retired (closed once unused) when
- * it is too old, idle or failed.
- */
-class PooledConnection {
-  readonly opened: Promise<OpenSession>;
-  onIdle: (() => void) | undefined;
-  private readonly born = Date.now();
-  private users = 1;
-  private idle: NodeJS.Timeout | undefined;
-  private retiring = false;
-
-  constructor(
-    readonly key: string,
-    private readonly idleMs: number,
-    open: () => Promise<OpenSession>,
-  ) {
-    this.opened = open();
-  }
-
-  expired(): boolean {
-    return this.retiring || Date.now() - this.born > CONNECTION_MAX_AGE_MS;
-  }
-
-  acquire(): void {
-    this.users++;
-    clearTimeout(this.idle);
-  }
-
-  release(): void {
-    this.users--;
-    if (this.users > 0) return;
-    if (this.retiring) {
-      void this.shut();
-      return;
-    }
-    this.idle = setTimeout(() => this.onIdle?.(), this.idleMs);
-    this.idle.unref();
-  }
-
-  /** Closes now if nothing uses it, else when the last command ends. */
-  async retire(): Promise<void> {
-    this.retiring = true;
-    clearTimeout(this.idle);
-    if (this.users === 0) await this.shut();
-  }
-
-  private async shut(): Promise<void> {
-    const opened = await this.opened.catch(() => undefined);
-    await opened?.close();
-  }
 }
 
 export interface CommandOutput {
@@ -367,65 +313,4 @@ export class VmAccess {
     this.addresses.set(key, { ip, until: Date.now() + ADDRESS_TTL_MS });
     return ip;
   }
-}
-
-/**
- * The preparation as one POSIX sh script (sent as `sh -c`, no file on the VM but what it installs).
- * Each step prints `step NAME` when done, so a failure reports how far it got.
- */
-export function prepareScript(caLine: string, shell: string, enableApply: boolean): string {
-  if (!/^ssh-ed25519 [A-Za-z0-9+/=]+ [\w.@-]+$/.test(caLine)) throw new Error("unexpected CA key line");
-  const delimiter = `FLUID_SHELL_${Date.now().toString(36)}_EOF`;
-  if (shell.includes(delimiter)) throw new Error("shell script contains its heredoc delimiter");
-  return `set -eu
-umask 022
-cat > ${READONLY_SHELL_PATH}.new <<'${delimiter}'
-${shell}
-${delimiter}
-chmod 0755 ${READONLY_SHELL_PATH}.new
-mv -f ${READONLY_SHELL_PATH}.new ${READONLY_SHELL_PATH}
-echo step shell
-if ! id ${READONLY_USER} >/dev/null 2>&1; then
-  useradd --system --no-create-home --home-dir / --shell ${READONLY_SHELL_PATH} ${READONLY_USER}
-fi
-usermod --home / --shell ${READONLY_SHELL_PATH} ${READONLY_USER}
-echo step user
-printf '%s\\n' '${caLine}' > /etc/ssh/fluid_ca.pub
-chmod 0644 /etc/ssh/fluid_ca.pub
-echo step ca
-mkdir -p /etc/ssh/fluid_principals
-printf '%s\\n' '${READONLY_USER}' > /etc/ssh/fluid_principals/${READONLY_USER}
-chmod 0644 /etc/ssh/fluid_principals/${READONLY_USER}
-echo step principals
-mkdir -p /etc/ssh/sshd_config.d
-cat > /etc/ssh/sshd_config.d/fluid-readonly.conf <<'FLUID_SSHD_EOF'
-# Managed by fluid: read-only access for ${READONLY_USER}, by certificate only.
-TrustedUserCAKeys /etc/ssh/fluid_ca.pub
-Match User ${READONLY_USER}
-  AuthorizedPrincipalsFile /etc/ssh/fluid_principals/%u
-  AuthorizedKeysFile none
-  AuthenticationMethods publickey
-  ForceCommand ${READONLY_SHELL_PATH}
-  PermitTTY no
-  AllowTcpForwarding no
-  AllowStreamLocalForwarding no
-  AllowAgentForwarding no
-  X11Forwarding no
-  PermitTunnel no
-FLUID_SSHD_EOF
-if ! grep -Eq '^[[:space:]]*Include[[:space:]]+/etc/ssh/sshd_config\\.d/\\*\\.conf' /etc/ssh/sshd_config; then
-  sed -i '1i Include /etc/ssh/sshd_config.d/fluid-readonly.conf' /etc/ssh/sshd_config
-fi
-echo step sshd_config
-${applyAccessScript(enableApply)}sshd_bin=$(command -v sshd || echo /usr/sbin/sshd)
-"$sshd_bin" -t
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet ssh 2>/dev/null; then systemctl reload ssh
-elif command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet sshd 2>/dev/null; then systemctl reload sshd
-else
-  pid=$(cat /run/sshd.pid 2>/dev/null || cat /var/run/sshd.pid 2>/dev/null || cat /fluid/sshd.pid 2>/dev/null || true)
-  # sshd re-executes itself on SIGHUP and is briefly not listening; give it that moment.
-  [ -n "$pid" ] && kill -HUP "$pid" && sleep 1
-fi
-echo step sshd_reload
-`;
 }

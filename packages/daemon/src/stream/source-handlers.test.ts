@@ -8,7 +8,7 @@ import { ApplyAccess } from "../apply/access.js";
 import { ImageStore } from "../images/store.js";
 import { SourceError } from "../remote/source-error.js";
 import { SshCertificateAuthority } from "../remote/ssh-certificates.js";
-import { SshError } from "../remote/ssh-runner.js";
+import { SshError } from "../remote/ssh-error.js";
 import type { SandboxError } from "../sandboxes/errors.js";
 import { SourceHosts } from "../sources/source-host.js";
 import { PolicyRefusal, VmAccess } from "../sources/vm-access.js";
