@@ -78,7 +78,7 @@ describe.skipIf(!ready)("GET /v1/sandboxes/:id/diff (needs root, /dev/fuse and t
   it("rejects a malformed noise override with the error envelope", async () => {
     const response = await app.inject({ method: "GET", url: "/v1/sandboxes/sbx-1/diff?noise=%7Bnope" });
     expect(response.statusCode).toBe(400);
-    expect(response.json()).toEqual({ error: { code: "invalid_argument", message: "noise: not valid JSON" } });
+    expect(response.json()).toEqual({ error: { code: "invalid_request", message: "noise: not valid JSON" } });
   });
 
   it("answers 404 for a sandbox this host does not have", async () => {
@@ -106,7 +106,7 @@ describe("POST /v1/sandboxes/:id/playbook-runs", () => {
   it("refuses a body that is not a playbook run before reaching the sandbox", async () => {
     const response = await post({ playbook_yaml: "- hosts: all\n", timeout_seconds: 0, shell: "sh" });
     expect(response.statusCode).toBe(400);
-    expect(response.json().error.code).toBe("invalid_argument");
+    expect(response.json().error.code).toBe("invalid_request");
     expect(reached).toEqual([]);
   });
 

@@ -1,6 +1,2 @@
-/** Used when a request leaves a value at zero (the proto3 default). */
-export const sandboxDefaults = {
-  vcpus: 1,
-  memoryMb: 512,
-  commandTimeoutSeconds: 300,
-} as const;
+/** Used when a request leaves a value at zero (the proto3 default); the same on every entry point. */
+export { sandboxDefaults } from "@fluid/proto";

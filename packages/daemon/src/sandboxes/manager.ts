@@ -220,7 +220,7 @@ export class SandboxManager {
 
   async create(input: CreateInput): Promise<SandboxRow> {
     if (input.vcpus < 1 || input.memoryMb < 64) {
-      throw new SandboxError("invalid_argument", "need at least 1 vCPU and 64 MB");
+      throw new SandboxError("invalid_request", "need at least 1 vCPU and 64 MB");
     }
     const image = await this.o.images.resolve(input.image).catch((err: unknown) => {
       throw new SandboxError("not_found", `no image "${input.image}" on this host`, { cause: err });
@@ -238,7 +238,7 @@ export class SandboxManager {
   async claimPooled(entryId: string, input: CreateInput & { id: string }): Promise<SandboxRow> {
     const id = input.id;
     if (!ID_PATTERN.test(id))
-      throw new SandboxError("invalid_argument", "sandbox id must be 1-64 letters, digits, - or _");
+      throw new SandboxError("invalid_request", "sandbox id must be 1-64 letters, digits, - or _");
     return this.locked(id, () =>
       this.locked(entryId, async () => {
         if (await this.db.selectFrom("sandboxes").select("id").where("id", "=", id).executeTakeFirst()) {
@@ -289,7 +289,7 @@ export class SandboxManager {
   private provision(input: CreateInput, backingDisk: string, snapshot?: SnapshotRow): Promise<SandboxRow> {
     const id = input.id ?? randomUUID();
     if (!ID_PATTERN.test(id)) {
-      throw new SandboxError("invalid_argument", "sandbox id must be 1-64 letters, digits, - or _");
+      throw new SandboxError("invalid_request", "sandbox id must be 1-64 letters, digits, - or _");
     }
     return this.locked(id, async () => {
       if (await this.db.selectFrom("sandboxes").select("id").where("id", "=", id).executeTakeFirst()) {
@@ -466,7 +466,7 @@ export class SandboxManager {
   async writeFile(id: string, path: string, data: Buffer, mode?: number): Promise<void> {
     assertGuestPath(path);
     if (mode !== undefined && (!Number.isInteger(mode) || mode < 0 || mode > 0o7777)) {
-      throw new SandboxError("invalid_argument", "mode must be permission bits between 0 and 07777");
+      throw new SandboxError("invalid_request", "mode must be permission bits between 0 and 07777");
     }
     await this.running(id);
     const agent = await this.agent(id);
@@ -525,7 +525,7 @@ export class SandboxManager {
    */
   async sshAccess(id: string, input: { publicKey: string; ttlSeconds: number; requestedBy: string }) {
     const ca = this.o.sshCa;
-    if (!ca) throw new SandboxError("unavailable", "this host has no SSH certificate authority");
+    if (!ca) throw new SandboxError("host_unavailable", "this host has no SSH certificate authority");
     const row = await this.running(id);
     const image = await this.o.images.resolve(row.image);
     if (!image.sshd) throw new SandboxError("invalid_state", `image ${row.image} has no SSH server; use exec instead`);
@@ -562,7 +562,7 @@ export class SandboxManager {
         ttlSeconds: input.ttlSeconds,
       });
     } catch (err) {
-      throw new SandboxError("invalid_argument", (err as Error).message);
+      throw new SandboxError("invalid_request", (err as Error).message);
     }
     return {
       user: "root",
@@ -717,7 +717,7 @@ export class SandboxManager {
       if (row.ended_at) throw new SandboxError("invalid_state", "sandbox has ended");
       const snapshot = await this.getSnapshot(snapshotId);
       if (snapshot.image !== row.image)
-        throw new SandboxError("invalid_argument", "snapshot was taken from a different image");
+        throw new SandboxError("invalid_request", "snapshot was taken from a different image");
       this.dropAgent(id);
       if (row.pid) await killVm(row.pid, row.dir);
       await resetDisk(row.dir, join(snapshot.dir, "disk.qcow2"));
@@ -1014,7 +1014,7 @@ export function parseStatLines(output: string, dir: string) {
 
 function assertGuestPath(path: string): void {
   if (!path.startsWith("/") || path.includes("\0") || path.length > 4096) {
-    throw new SandboxError("invalid_argument", "path must be absolute, without NUL, at most 4096 characters");
+    throw new SandboxError("invalid_request", "path must be absolute, without NUL, at most 4096 characters");
   }
 }
 

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { dirname, isAbsolute, join } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import type { HostErrorCode } from "@fluid/proto";
 import { remoteCommand } from "./shell-quote.js";
 
 /**
@@ -37,6 +38,11 @@ export class SshError extends Error {
     this.kind = kind;
     this.exitCode = details.exitCode ?? null;
     this.stderr = details.stderr ?? "";
+  }
+
+  /** The shared code the control plane sees: only a target fluid refuses to use is the request's fault. */
+  get code(): HostErrorCode {
+    return this.kind === "invalid_target" ? "invalid_request" : "host_error";
   }
 }
 

@@ -95,7 +95,7 @@ describe("createSandbox from a source VM", () => {
 
   it("refuses, with the pull's warnings, a VM whose disk cannot boot as a sandbox", async () => {
     await expect(createFrom("no-agent")).rejects.toMatchObject({
-      code: "invalid_argument",
+      code: "invalid_request",
       message: "no-agent cannot boot as a sandbox: install qemu-guest-agent",
     });
     expect(booted).not.toContain("src-h1-no-agent");
@@ -122,7 +122,7 @@ describe("diffSandbox", () => {
   it("refuses a noise override that is not valid JSON before touching a disk", async () => {
     const manager = { disks: () => Promise.reject(new Error("must not be reached")) } as unknown as SandboxManager;
     await expect(handleCommand(manager, diffCommand("{nope"))).rejects.toMatchObject({
-      code: "invalid_argument",
+      code: "invalid_request",
       message: "noise: not valid JSON",
     });
   });
@@ -211,7 +211,7 @@ describe("runPlaybook", () => {
 
   it("refuses an empty playbook before touching the sandbox", async () => {
     asked.length = 0;
-    await expect(runPlaybook("  \n")).rejects.toMatchObject({ code: "invalid_argument" });
+    await expect(runPlaybook("  \n")).rejects.toMatchObject({ code: "invalid_request" });
     expect(asked).toEqual([]);
   });
 });

@@ -148,7 +148,7 @@ export async function handleCommand(
     case "writeFile": {
       const c = payload.value;
       if (c.content.length > MAX_FILE_BYTES)
-        throw new SandboxError("invalid_argument", `files are limited to ${MAX_FILE_BYTES} bytes`);
+        throw new SandboxError("invalid_request", `files are limited to ${MAX_FILE_BYTES} bytes`);
       await manager.writeFile(c.sandboxId, c.path, Buffer.from(c.content), c.mode || undefined);
       return { case: "fileWritten", value: { sandboxId: c.sandboxId, path: c.path, size: BigInt(c.content.length) } };
     }
@@ -183,7 +183,7 @@ export async function handleCommand(
       const size = json.length + Buffer.byteLength(playbook?.yaml ?? "", "utf8");
       if (size > MAX_DIFF_BYTES) {
         const what = playbook ? "the diff and its playbook are" : "the diff is";
-        throw new SandboxError("refused", `${what} ${size} bytes; at most ${MAX_DIFF_BYTES} travel`);
+        throw new SandboxError("command_refused", `${what} ${size} bytes; at most ${MAX_DIFF_BYTES} travel`);
       }
       return {
         case: "sandboxDiff",
@@ -222,12 +222,12 @@ export async function handleCommand(
     case "listSourceVms":
     case "validateSourceVm":
     case "applyPlaybook":
-      if (!sources) throw new SandboxError("unavailable", "this sandbox host does not reach source hosts");
+      if (!sources) throw new SandboxError("host_unavailable", "this sandbox host does not reach source hosts");
       return handleSourceCommand(sources, message);
     case "discoverHosts":
-      throw new SandboxError("unavailable", "host discovery is not supported");
+      throw new SandboxError("host_unavailable", "host discovery is not supported");
     default:
-      throw new SandboxError("invalid_argument", `unknown command ${payload.case ?? "(empty)"}`);
+      throw new SandboxError("invalid_request", `unknown command ${payload.case ?? "(empty)"}`);
   }
 }
 
@@ -240,7 +240,7 @@ async function pulledImage(
   c: { sourceVm: string; snapshotMode: SnapshotMode; sourceHostConnection?: SourceHostConnection | undefined },
   onProgress: (progress: PullProgress & { phase: Exclude<PullPhase, "done"> }) => void,
 ): Promise<{ image: string; capturedAt: string }> {
-  if (!sources) throw new SandboxError("unavailable", "this sandbox host does not reach source hosts");
+  if (!sources) throw new SandboxError("host_unavailable", "this sandbox host does not reach source hosts");
   try {
     const host = sourceHostFor(sources, c.sourceHostConnection);
     const pulled = await host.pull(c.sourceVm, {
@@ -253,7 +253,7 @@ async function pulledImage(
       const why = pulled.warnings.join("; ") || "its disk has no fluid guest";
       // A copy cached by an older daemon may lack what a new pull would add.
       const again = pulled.cached ? ` (this is the copy captured ${pulled.capturedAt}; fresh pulls it again)` : "";
-      throw new SandboxError("invalid_argument", `${c.sourceVm} cannot boot as a sandbox: ${why}${again}`);
+      throw new SandboxError("invalid_request", `${c.sourceVm} cannot boot as a sandbox: ${why}${again}`);
     }
     return { image: pulled.image, capturedAt: pulled.capturedAt };
   } catch (err) {
