@@ -117,3 +117,26 @@ describe("POST /v1/sandboxes/:id/playbook-runs", () => {
     expect(reached).toEqual(["sbx-1"]);
   });
 });
+
+describe("local API errors use the shared code → status table", () => {
+  const manager = {
+    get: async (id: string) => {
+      if (id === "sbx-gone") throw new SandboxError("not_found", "no sandbox sbx-gone on this host");
+      if (id === "sbx-refused") throw new SandboxError("command_refused", "not on this host");
+      throw new Error("disk on fire");
+    },
+  } as unknown as SandboxManager;
+  const images = { names: async () => [], resolve: async () => Promise.reject(new Error("unused")) };
+  const app = buildLocalApi({ manager, images, log: pino({ level: "silent" }) });
+  afterAll(() => app.close());
+
+  it.each([
+    ["sbx-gone", 404, "not_found"],
+    ["sbx-refused", 403, "command_refused"],
+    ["sbx-broken", 502, "host_error"],
+  ])("%s answers %i %s", async (id, status, code) => {
+    const response = await app.inject({ method: "GET", url: `/v1/sandboxes/${id}` });
+    expect(response.statusCode).toBe(status);
+    expect(response.json().error.code).toBe(code);
+  });
+});
