@@ -76,7 +76,10 @@ export async function runPlaybook(
       maxLogBytes: MAX_PLAYBOOK_LOG_BYTES,
     }).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== "ENOENT") throw err;
-      throw new SandboxError("unavailable", "ansible-playbook is not installed on this sandbox host (ansible-core)");
+      throw new SandboxError(
+        "host_unavailable",
+        "ansible-playbook is not installed on this sandbox host (ansible-core)",
+      );
     });
     return { ...result, recap: result.timedOut ? undefined : parseRecap(result.log, access.host) };
   } finally {
@@ -86,12 +89,12 @@ export async function runPlaybook(
 }
 
 function checkOptions(options: PlaybookRunOptions): void {
-  if (!options.playbookYaml.trim()) throw new SandboxError("invalid_argument", "the playbook is empty");
+  if (!options.playbookYaml.trim()) throw new SandboxError("invalid_request", "the playbook is empty");
   if (Buffer.byteLength(options.playbookYaml) > MAX_PLAYBOOK_BYTES)
-    throw new SandboxError("invalid_argument", `playbooks are limited to ${MAX_PLAYBOOK_BYTES} bytes`);
+    throw new SandboxError("invalid_request", `playbooks are limited to ${MAX_PLAYBOOK_BYTES} bytes`);
   const timeout = options.timeoutSeconds;
   if (!Number.isInteger(timeout) || timeout < 1 || timeout > MAX_PLAYBOOK_TIMEOUT_SECONDS)
-    throw new SandboxError("invalid_argument", `timeout must be 1-${MAX_PLAYBOOK_TIMEOUT_SECONDS} seconds`);
+    throw new SandboxError("invalid_request", `timeout must be 1-${MAX_PLAYBOOK_TIMEOUT_SECONDS} seconds`);
 }
 
 /**
@@ -106,7 +109,8 @@ async function sandboxHostKey(target: PlaybookTarget, sandboxId: string): Promis
       () => undefined,
     );
   while (!(await read("/run/sshd.pid", 32))) {
-    if (Date.now() > deadline) throw new SandboxError("unavailable", "the sandbox's SSH server did not start in time");
+    if (Date.now() > deadline)
+      throw new SandboxError("host_unavailable", "the sandbox's SSH server did not start in time");
     await new Promise((resolve) => setTimeout(resolve, 1_000));
   }
   const key = await read("/etc/ssh/ssh_host_ed25519_key.pub", 4096);

@@ -87,9 +87,9 @@ export class ApplyAccess {
       );
     }
     const timeoutSeconds = applyTimeout(request.timeoutSeconds);
-    if (!request.playbookYaml.trim()) throw new SourceError("invalid_argument", "the playbook is empty");
+    if (!request.playbookYaml.trim()) throw new SourceError("invalid_request", "the playbook is empty");
     if (Buffer.byteLength(request.playbookYaml) > MAX_APPLY_PLAYBOOK_BYTES) {
-      throw new SourceError("invalid_argument", `playbooks are limited to ${MAX_APPLY_PLAYBOOK_BYTES} bytes`);
+      throw new SourceError("invalid_request", `playbooks are limited to ${MAX_APPLY_PLAYBOOK_BYTES} bytes`);
     }
     const login = await this.oneTimeLogin(vm, request.actor, timeoutSeconds);
     const runner = await this.deps.access.vmRunner(host, vm, login);
@@ -131,7 +131,7 @@ export class ApplyAccess {
 export function applyTimeout(requested: number): number {
   const seconds = requested === 0 ? DEFAULT_APPLY_TIMEOUT_SECONDS : requested;
   if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_APPLY_TIMEOUT_SECONDS) {
-    throw new SourceError("invalid_argument", `timeout must be 1-${MAX_APPLY_TIMEOUT_SECONDS} seconds`);
+    throw new SourceError("invalid_request", `timeout must be 1-${MAX_APPLY_TIMEOUT_SECONDS} seconds`);
   }
   return seconds;
 }

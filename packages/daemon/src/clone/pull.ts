@@ -59,7 +59,7 @@ export function overlayPath(vm: string, device: BlockDevice, tag: string, overla
   }
   const dir = overlayDir ?? DEFAULT_BLOCK_OVERLAY_DIR;
   if (!dir.startsWith("/") || /[\0\r\n]/.test(dir))
-    throw new SourceError("invalid_argument", "overlayDir must be absolute");
+    throw new SourceError("invalid_request", "overlayDir must be absolute");
   return `${dir.replace(/\/+$/, "")}/${vm}-${device.target}${OVERLAY_MARKER}${tag}.qcow2`;
 }
 

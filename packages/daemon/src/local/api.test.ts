@@ -78,7 +78,7 @@ describe.skipIf(!ready)("GET /v1/sandboxes/:id/diff (needs root, /dev/fuse and t
   it("rejects a malformed noise override with the error envelope", async () => {
     const response = await app.inject({ method: "GET", url: "/v1/sandboxes/sbx-1/diff?noise=%7Bnope" });
     expect(response.statusCode).toBe(400);
-    expect(response.json()).toEqual({ error: { code: "invalid_argument", message: "noise: not valid JSON" } });
+    expect(response.json()).toEqual({ error: { code: "invalid_request", message: "noise: not valid JSON" } });
   });
 
   it("answers 404 for a sandbox this host does not have", async () => {
@@ -106,7 +106,7 @@ describe("POST /v1/sandboxes/:id/playbook-runs", () => {
   it("refuses a body that is not a playbook run before reaching the sandbox", async () => {
     const response = await post({ playbook_yaml: "- hosts: all\n", timeout_seconds: 0, shell: "sh" });
     expect(response.statusCode).toBe(400);
-    expect(response.json().error.code).toBe("invalid_argument");
+    expect(response.json().error.code).toBe("invalid_request");
     expect(reached).toEqual([]);
   });
 
@@ -115,5 +115,28 @@ describe("POST /v1/sandboxes/:id/playbook-runs", () => {
     expect(response.statusCode).toBe(409);
     expect(response.json().error).toMatchObject({ code: "invalid_state", message: "sandbox is STOPPED, not RUNNING" });
     expect(reached).toEqual(["sbx-1"]);
+  });
+});
+
+describe("local API errors use the shared code → status table", () => {
+  const manager = {
+    get: async (id: string) => {
+      if (id === "sbx-gone") throw new SandboxError("not_found", "no sandbox sbx-gone on this host");
+      if (id === "sbx-refused") throw new SandboxError("command_refused", "not on this host");
+      throw new Error("disk on fire");
+    },
+  } as unknown as SandboxManager;
+  const images = { names: async () => [], resolve: async () => Promise.reject(new Error("unused")) };
+  const app = buildLocalApi({ manager, images, log: pino({ level: "silent" }) });
+  afterAll(() => app.close());
+
+  it.each([
+    ["sbx-gone", 404, "not_found"],
+    ["sbx-refused", 403, "command_refused"],
+    ["sbx-broken", 502, "host_error"],
+  ])("%s answers %i %s", async (id, status, code) => {
+    const response = await app.inject({ method: "GET", url: `/v1/sandboxes/${id}` });
+    expect(response.statusCode).toBe(status);
+    expect(response.json().error.code).toBe(code);
   });
 });

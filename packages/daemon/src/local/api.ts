@@ -1,4 +1,5 @@
 import { chmod, lstat, rm } from "node:fs/promises";
+import { errorStatus } from "@fluid/proto";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { z } from "zod";
@@ -10,22 +11,12 @@ import {
 } from "../ansible/run-playbook.js";
 import { parseNoiseOverride } from "../review/noise.js";
 import { diffSandbox } from "../review/sandbox-diff.js";
-import { sandboxLimits } from "../sandboxes/defaults.js";
-import { SandboxError, type SandboxErrorCode } from "../sandboxes/errors.js";
+import { sandboxDefaults, sandboxLimits } from "../sandboxes/defaults.js";
+import { SandboxError } from "../sandboxes/errors.js";
 import type { SandboxManager } from "../sandboxes/manager.js";
 import type { WarmPool } from "../sandboxes/pool.js";
 import type { ImageSource } from "../sandboxes/ports.js";
 import type { SandboxRow, SnapshotRow } from "../state/schema.js";
-
-const status: Record<SandboxErrorCode, number> = {
-  not_found: 404,
-  invalid_argument: 400,
-  invalid_state: 409,
-  no_capacity: 503,
-  unavailable: 503,
-  refused: 403,
-  host_error: 500,
-};
 
 const Id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/);
 const Name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/);
@@ -33,21 +24,33 @@ const Name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/);
 const CreateBody = z.strictObject({
   image: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/),
   name: Name.optional(),
-  vcpus: z.number().int().min(1).max(32).default(1),
-  memory_mb: z.number().int().min(64).max(262_144).default(512),
+  vcpus: z.number().int().min(sandboxLimits.minVcpus).max(sandboxLimits.maxVcpus).default(sandboxDefaults.vcpus),
+  memory_mb: z
+    .number()
+    .int()
+    .min(sandboxLimits.minMemoryMb)
+    .max(sandboxLimits.maxMemoryMb)
+    .default(sandboxDefaults.memoryMb),
   ttl_seconds: z
     .number()
     .int()
-    .min(60)
+    .min(sandboxLimits.minTtlSeconds)
     .max(30 * 86_400)
     .optional(),
   allow_egress: z.boolean().default(false),
 });
 
 const RunBody = z.strictObject({
-  command: z.string().min(1).max(65_536),
-  timeout_seconds: z.number().int().min(1).max(3600).default(300),
-  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/), z.string().max(32_768)).optional(),
+  command: z.string().min(1).max(sandboxLimits.maxCommandBytes),
+  timeout_seconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(sandboxLimits.maxCommandTimeoutSeconds)
+    .default(sandboxDefaults.commandTimeoutSeconds),
+  env: z
+    .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/), z.string().max(sandboxLimits.maxEnvValueBytes))
+    .optional(),
 });
 
 export function sandboxJson(row: SandboxRow) {
@@ -86,7 +89,7 @@ function parse<T>(schema: z.ZodType<T>, value: unknown): T {
   const result = schema.safeParse(value ?? {});
   if (!result.success) {
     const issue = result.error.issues[0];
-    throw new SandboxError("invalid_argument", `${issue?.path.join(".") || "body"}: ${issue?.message ?? "invalid"}`);
+    throw new SandboxError("invalid_request", `${issue?.path.join(".") || "body"}: ${issue?.message ?? "invalid"}`);
   }
   return result.data;
 }
@@ -109,7 +112,7 @@ export function buildLocalApi(deps: {
     try {
       done(null, body === "" ? {} : JSON.parse(body as string));
     } catch {
-      done(new SandboxError("invalid_argument", "request body is not valid JSON"), undefined);
+      done(new SandboxError("invalid_request", "request body is not valid JSON"), undefined);
     }
   });
   app.addContentTypeParser(
@@ -119,13 +122,13 @@ export function buildLocalApi(deps: {
   );
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _request, reply) => {
     if (err instanceof SandboxError) {
-      return reply.code(status[err.code]).send({ error: { code: err.code, message: err.message } });
+      return reply.code(errorStatus[err.code]).send({ error: { code: err.code, message: err.message } });
     }
     if (err.statusCode && err.statusCode < 500) {
-      return reply.code(err.statusCode).send({ error: { code: "invalid_argument", message: err.message } });
+      return reply.code(err.statusCode).send({ error: { code: "invalid_request", message: err.message } });
     }
     deps.log.error({ err }, "local API request failed");
-    return reply.code(500).send({ error: { code: "host_error", message: err.message } });
+    return reply.code(errorStatus.host_error).send({ error: { code: "host_error", message: err.message } });
   });
   const id = (params: unknown) => parse(z.object({ id: Id }), params).id;
 
@@ -197,7 +200,7 @@ export function buildLocalApi(deps: {
   app.put("/v1/sandboxes/:id/files", async (request) => {
     const query = parse(z.object({ path: z.string().min(1) }), request.query);
     if (!Buffer.isBuffer(request.body))
-      throw new SandboxError("invalid_argument", "send the file as application/octet-stream");
+      throw new SandboxError("invalid_request", "send the file as application/octet-stream");
     await manager.writeFile(id(request.params), query.path, request.body);
     return { path: query.path, size_bytes: request.body.length };
   });

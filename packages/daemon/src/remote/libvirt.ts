@@ -26,7 +26,7 @@ const targetPattern = /^[a-z]{2,4}[a-z0-9]{0,6}$/;
 export function validateVmName(name: string): string {
   if (typeof name !== "string" || !VM_NAME_PATTERN.test(name)) {
     throw new SourceError(
-      "invalid_argument",
+      "invalid_request",
       `unsupported VM name ${JSON.stringify(name)}: fluid handles names of 1-64 letters, digits, ".", "_" or "-" starting with a letter or digit`,
     );
   }
@@ -34,14 +34,13 @@ export function validateVmName(name: string): string {
 }
 
 export function validateLibvirtUri(uri: string): string {
-  if (!uriPattern.test(uri))
-    throw new SourceError("invalid_argument", `unsupported libvirt URI ${JSON.stringify(uri)}`);
+  if (!uriPattern.test(uri)) throw new SourceError("invalid_request", `unsupported libvirt URI ${JSON.stringify(uri)}`);
   return uri;
 }
 
 export function validateDiskTarget(target: string): string {
   if (!targetPattern.test(target))
-    throw new SourceError("invalid_argument", `invalid disk target ${JSON.stringify(target)}`);
+    throw new SourceError("invalid_request", `invalid disk target ${JSON.stringify(target)}`);
   return target;
 }
 
@@ -285,7 +284,7 @@ export class Libvirt {
     overlays: ReadonlyMap<string, string>,
   ): Promise<void> {
     validateVmName(vm);
-    if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new SourceError("invalid_argument", `invalid snapshot name ${name}`);
+    if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new SourceError("invalid_request", `invalid snapshot name ${name}`);
     const specs: string[] = [];
     for (const device of devices) {
       validateDiskTarget(device.target);

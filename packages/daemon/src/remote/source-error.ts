@@ -1,6 +1,8 @@
+import type { HostErrorCode } from "@fluid/proto";
+
 /**
  * Why a source-VM operation failed (SSH-level failures are SshError instead):
- * - `invalid_argument`: a VM name, disk target or option fluid refuses to use;
+ * - `invalid_request`: a VM name, disk target or option fluid refuses to use;
  * - `not_found`: no such domain on the host;
  * - `invalid_state`: the domain is not in a state the operation needs (e.g. not running);
  * - `unsupported`: the VM's setup is outside what fluid can pull (network disks, LVM roots, …);
@@ -9,7 +11,7 @@
  * - `host_error`: anything else on the daemon's side (disk full, a local tool failing).
  */
 export type SourceErrorKind =
-  | "invalid_argument"
+  | "invalid_request"
   | "not_found"
   | "invalid_state"
   | "unsupported"
@@ -24,5 +26,19 @@ export class SourceError extends Error {
     super(message, options);
     this.name = "SourceError";
     this.kind = kind;
+  }
+
+  /** The shared code the control plane sees: fluid's own limits are the request's fault, the rest the host's. */
+  get code(): HostErrorCode {
+    switch (this.kind) {
+      case "invalid_request":
+      case "unsupported":
+        return "invalid_request";
+      case "not_found":
+      case "invalid_state":
+        return this.kind;
+      default:
+        return "host_error";
+    }
   }
 }

@@ -1,3 +1,5 @@
+import type { HostErrorCode } from "@fluid/proto";
+
 /**
  * How a command on a source host failed:
  * - `unreachable`: no SSH connection (refused, timed out, name not resolved, connection dropped);
@@ -28,6 +30,11 @@ export class SshError extends Error {
     this.kind = kind;
     this.exitCode = details.exitCode ?? null;
     this.stderr = details.stderr ?? "";
+  }
+
+  /** The shared code the control plane sees: only a target fluid refuses to use is the request's fault. */
+  get code(): HostErrorCode {
+    return this.kind === "invalid_target" ? "invalid_request" : "host_error";
   }
 }
 

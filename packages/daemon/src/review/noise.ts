@@ -33,12 +33,12 @@ export function parseNoiseOverride(text: string): NoiseOverride {
   try {
     value = JSON.parse(text);
   } catch {
-    throw new SandboxError("invalid_argument", "noise: not valid JSON");
+    throw new SandboxError("invalid_request", "noise: not valid JSON");
   }
   const result = NoiseOverride.safeParse(value);
   if (!result.success) {
     const issue = result.error.issues[0];
-    throw new SandboxError("invalid_argument", `noise.${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`);
+    throw new SandboxError("invalid_request", `noise.${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`);
   }
   return result.data;
 }

@@ -1,20 +1,16 @@
-/** Stable reasons a sandbox operation fails; they travel to the control plane as ErrorReport codes. */
-export type SandboxErrorCode =
-  | "not_found"
-  | "invalid_argument"
-  | "invalid_state"
-  | "no_capacity"
-  | "unavailable"
-  | "refused"
-  | "host_error";
+import type { HostErrorCode } from "@fluid/proto";
 
+/**
+ * A sandbox operation failed for a stable reason: `code` travels to the control plane as
+ * ErrorReport.code and is what the daemon's local API answers with.
+ */
 export class SandboxError extends Error {
-  readonly code: SandboxErrorCode;
-  constructor(code: SandboxErrorCode, message: string, options?: { cause?: unknown }) {
+  readonly code: HostErrorCode;
+  constructor(code: HostErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = "SandboxError";
     this.code = code;
   }
 }
 
-export const codeOf = (err: unknown): SandboxErrorCode => (err instanceof SandboxError ? err.code : "host_error");
+export const codeOf = (err: unknown): HostErrorCode => (err instanceof SandboxError ? err.code : "host_error");

@@ -43,10 +43,10 @@ describe("guest files", () => {
     await host.insert({ id: "s1" });
     await host.insert({ id: "off", state: "STOPPED" });
     await expect(writeFile(host.ctx, "s1", "etc/motd", Buffer.from(""))).rejects.toMatchObject({
-      code: "invalid_argument",
+      code: "invalid_request",
     });
     await expect(writeFile(host.ctx, "s1", "/f", Buffer.from(""), 0o10000)).rejects.toMatchObject({
-      code: "invalid_argument",
+      code: "invalid_request",
     });
     await expect(readFile(host.ctx, "off", "/f", 10)).rejects.toMatchObject({ code: "invalid_state" });
   });

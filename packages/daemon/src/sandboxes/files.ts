@@ -32,7 +32,7 @@ export async function writeFile(
 ): Promise<void> {
   assertGuestPath(path);
   if (mode !== undefined && (!Number.isInteger(mode) || mode < 0 || mode > 0o7777)) {
-    throw new SandboxError("invalid_argument", "mode must be permission bits between 0 and 07777");
+    throw new SandboxError("invalid_request", "mode must be permission bits between 0 and 07777");
   }
   await ctx.store.running(id);
   const agent = await ctx.agents.get(id);
@@ -105,6 +105,6 @@ export function parseStatLines(output: string, dir: string): FileEntry[] {
 
 function assertGuestPath(path: string): void {
   if (!path.startsWith("/") || path.includes("\0") || path.length > 4096) {
-    throw new SandboxError("invalid_argument", "path must be absolute, without NUL, at most 4096 characters");
+    throw new SandboxError("invalid_request", "path must be absolute, without NUL, at most 4096 characters");
   }
 }

@@ -13,14 +13,14 @@ describe("provisioning", () => {
   it("refuses a shape below the minimum, an unknown image and a malformed id before doing anything", async () => {
     host = await fakeSandboxHost();
     await expect(createSandbox(host.ctx, { ...input, vcpus: 0 }, undefined)).rejects.toMatchObject({
-      code: "invalid_argument",
+      code: "invalid_request",
       message: "need at least 1 vCPU and 64 MB",
     });
     await expect(createSandbox(host.ctx, { ...input, image: "arch" }, undefined)).rejects.toMatchObject({
       code: "not_found",
     });
     await expect(createSandbox(host.ctx, { ...input, id: "-bad" }, undefined)).rejects.toMatchObject({
-      code: "invalid_argument",
+      code: "invalid_request",
     });
     expect(await host.ctx.store.list({ includeEnded: true })).toEqual([]);
   });

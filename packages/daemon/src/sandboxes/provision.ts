@@ -16,7 +16,7 @@ export const defaultName = (id: string) => `sbx-${id.slice(0, 8)}`;
 
 export function assertSandboxId(id: string): void {
   if (!ID_PATTERN.test(id)) {
-    throw new SandboxError("invalid_argument", "sandbox id must be 1-64 letters, digits, - or _");
+    throw new SandboxError("invalid_request", "sandbox id must be 1-64 letters, digits, - or _");
   }
 }
 
@@ -28,7 +28,7 @@ export async function createSandbox(
 ): Promise<SandboxRow> {
   if (input.vcpus < sandboxLimits.minVcpus || input.memoryMb < sandboxLimits.minMemoryMb) {
     throw new SandboxError(
-      "invalid_argument",
+      "invalid_request",
       `need at least ${sandboxLimits.minVcpus} vCPU and ${sandboxLimits.minMemoryMb} MB`,
     );
   }

@@ -58,7 +58,7 @@ describe("snapshots", () => {
     await host.insert({ id: "ended", state: "DESTROYED", ended_at: 5 });
     const other = await snapshotOf("s1", { image: "alpine" });
     await expect(restoreSnapshot(host.ctx, "ended", other.id)).rejects.toMatchObject({ code: "invalid_state" });
-    await expect(restoreSnapshot(host.ctx, "s1", other.id)).rejects.toMatchObject({ code: "invalid_argument" });
+    await expect(restoreSnapshot(host.ctx, "s1", other.id)).rejects.toMatchObject({ code: "invalid_request" });
     expect(host.vms.calls).toEqual([]);
   });
 });

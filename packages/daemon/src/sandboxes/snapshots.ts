@@ -135,7 +135,7 @@ export function restoreSnapshot(ctx: SandboxContext, id: string, snapshotId: str
     if (row.ended_at) throw new SandboxError("invalid_state", "sandbox has ended");
     const snapshot = await ctx.store.getSnapshot(snapshotId);
     if (snapshot.image !== row.image)
-      throw new SandboxError("invalid_argument", "snapshot was taken from a different image");
+      throw new SandboxError("invalid_request", "snapshot was taken from a different image");
     ctx.agents.drop(id);
     if (row.pid) await ctx.vm.kill(row.pid, row.dir);
     await resetDisk(row.dir, join(snapshot.dir, "disk.qcow2"));

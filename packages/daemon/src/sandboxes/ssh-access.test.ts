@@ -48,7 +48,7 @@ describe("sshAccess", () => {
   it("refuses without a CA, for an image without sshd, and for a lifetime the CA refuses", async () => {
     host = await fakeSandboxHost({ sshd: false });
     await host.insert({ id: "s1" });
-    await expect(sshAccess(host.ctx, "s1", input)).rejects.toMatchObject({ code: "unavailable" });
+    await expect(sshAccess(host.ctx, "s1", input)).rejects.toMatchObject({ code: "host_unavailable" });
     host.ctx.options.sshCa = ca;
     await expect(sshAccess(host.ctx, "s1", input)).rejects.toMatchObject({ code: "invalid_state" });
     await host.close();
@@ -56,7 +56,7 @@ describe("sshAccess", () => {
     host.ctx.options.sshCa = ca;
     await host.insert({ id: "s1" });
     await expect(sshAccess(host.ctx, "s1", { ...input, ttlSeconds: 7200 })).rejects.toMatchObject({
-      code: "invalid_argument",
+      code: "invalid_request",
     });
   });
 });

@@ -23,7 +23,7 @@ export async function sshAccess(
   input: { publicKey: string; ttlSeconds: number; requestedBy: string },
 ): Promise<SshAccess> {
   const ca = ctx.options.sshCa;
-  if (!ca) throw new SandboxError("unavailable", "this host has no SSH certificate authority");
+  if (!ca) throw new SandboxError("host_unavailable", "this host has no SSH certificate authority");
   const row = await ctx.store.running(id);
   const image = await ctx.options.images.resolve(row.image);
   if (!image.sshd) throw new SandboxError("invalid_state", `image ${row.image} has no SSH server; use exec instead`);
@@ -55,7 +55,7 @@ export async function sshAccess(
       ttlSeconds: input.ttlSeconds,
     });
   } catch (err) {
-    throw new SandboxError("invalid_argument", (err as Error).message);
+    throw new SandboxError("invalid_request", (err as Error).message);
   }
   return {
     user: "root",

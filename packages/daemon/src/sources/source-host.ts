@@ -60,7 +60,7 @@ export class SourceHosts {
   /** A handle on one host; nothing connects until a method is called. */
   connect(config: SourceHostConfig): SourceHost {
     if (!hostIdPattern.test(config.id)) {
-      throw new SourceError("invalid_argument", `invalid source host id ${JSON.stringify(config.id)}`);
+      throw new SourceError("invalid_request", `invalid source host id ${JSON.stringify(config.id)}`);
     }
     const runner = new SshRunner(config.ssh, { ...this.options.ssh, knownHostsFile: this.knownHostsFile });
     return new SourceHost(config, runner, this);

@@ -121,7 +121,7 @@ export class VmAccess {
       maxOutputBytes: Math.ceil((MAX_SOURCE_FILE_BYTES * 4) / 3) + 16,
     }).catch((err: unknown) => {
       if (err instanceof SshError && err.kind === "output_too_large") {
-        throw new SourceError("invalid_argument", `${path} is larger than ${MAX_SOURCE_FILE_BYTES} bytes`);
+        throw new SourceError("invalid_request", `${path} is larger than ${MAX_SOURCE_FILE_BYTES} bytes`);
       }
       throw err;
     });

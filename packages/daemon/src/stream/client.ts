@@ -28,7 +28,7 @@ export interface StreamClientOptions {
   log: Logger;
   /** Commands handled at once; more wait their turn (never dropped). */
   maxConcurrentCommands?: number;
-  /** Source hosts and read-only VM access; without them source commands answer "unavailable". */
+  /** Source hosts and read-only VM access; without them source commands answer "host_unavailable". */
   sources?: SourceServices | undefined;
 }
 

@@ -95,7 +95,7 @@ describe("createSandbox from a source VM", () => {
 
   it("refuses, with the pull's warnings, a VM whose disk cannot boot as a sandbox", async () => {
     await expect(createFrom("no-agent")).rejects.toMatchObject({
-      code: "invalid_argument",
+      code: "invalid_request",
       message: "no-agent cannot boot as a sandbox: install qemu-guest-agent",
     });
     expect(booted).not.toContain("src-h1-no-agent");
@@ -122,7 +122,7 @@ describe("diffSandbox", () => {
   it("refuses a noise override that is not valid JSON before touching a disk", async () => {
     const manager = { disks: () => Promise.reject(new Error("must not be reached")) } as unknown as SandboxManager;
     await expect(handleCommand(manager, diffCommand("{nope"))).rejects.toMatchObject({
-      code: "invalid_argument",
+      code: "invalid_request",
       message: "noise: not valid JSON",
     });
   });
@@ -211,7 +211,7 @@ describe("runPlaybook", () => {
 
   it("refuses an empty playbook before touching the sandbox", async () => {
     asked.length = 0;
-    await expect(runPlaybook("  \n")).rejects.toMatchObject({ code: "invalid_argument" });
+    await expect(runPlaybook("  \n")).rejects.toMatchObject({ code: "invalid_request" });
     expect(asked).toEqual([]);
   });
 });
@@ -228,16 +228,16 @@ describe("the command table", () => {
 
   it("refuses a message that is no command", async () => {
     const ack = create(ControlMessageSchema, { requestId: "r", payload: { case: "registrationAck", value: {} } });
-    await expect(handleCommand(manager, ack)).rejects.toMatchObject({ code: "invalid_argument" });
+    await expect(handleCommand(manager, ack)).rejects.toMatchObject({ code: "invalid_request" });
     await expect(handleCommand(manager, create(ControlMessageSchema, { requestId: "r" }))).rejects.toMatchObject({
-      code: "invalid_argument",
+      code: "invalid_request",
       message: "unknown command (empty)",
     });
   });
 
   it("answers source commands with unavailable on a host without source services", async () => {
     const list = create(ControlMessageSchema, { requestId: "r", payload: { case: "listSourceVms", value: {} } });
-    await expect(handleCommand(manager, list)).rejects.toMatchObject({ code: "unavailable" });
+    await expect(handleCommand(manager, list)).rejects.toMatchObject({ code: "host_unavailable" });
   });
 
   it("refuses a file larger than a stream message may carry before touching the sandbox", async () => {
@@ -248,6 +248,6 @@ describe("the command table", () => {
         value: { sandboxId: "s", path: "/f", content: new Uint8Array(8 * 1024 * 1024 + 1) },
       },
     });
-    await expect(handleCommand(manager, write)).rejects.toMatchObject({ code: "invalid_argument" });
+    await expect(handleCommand(manager, write)).rejects.toMatchObject({ code: "invalid_request" });
   });
 });

@@ -34,6 +34,6 @@ export async function handleCommand(
 ): Promise<Reply> {
   const { case: kind, value } = message.payload;
   const handler = kind === undefined ? undefined : (commandHandlers[kind] as AnyHandler | undefined);
-  if (!handler) throw new SandboxError("invalid_argument", `unknown command ${kind ?? "(empty)"}`);
+  if (!handler) throw new SandboxError("invalid_request", `unknown command ${kind ?? "(empty)"}`);
   return handler(value, { manager, sources, onProgress, message });
 }

@@ -47,7 +47,7 @@ describe("source commands on the daemon", () => {
         value: { sourceVm: "web-1", command: "rm -rf /", timeoutSeconds: 5, sourceHostConnection: connection } as never,
       }),
     );
-    await expect(refused).rejects.toMatchObject({ code: "refused", message: expect.stringContaining("rm") });
+    await expect(refused).rejects.toMatchObject({ code: "command_refused", message: expect.stringContaining("rm") });
   });
 
   it("refuses to apply a playbook unless the command says the source host enables apply (code refused)", async () => {
@@ -60,10 +60,10 @@ describe("source commands on the daemon", () => {
         }),
       );
     await expect(apply(connection)).rejects.toMatchObject({
-      code: "refused",
+      code: "command_refused",
       message: expect.stringContaining("not enabled for source host h1"),
     });
-    await expect(apply({ ...connection, applyEnabled: false })).rejects.toMatchObject({ code: "refused" });
+    await expect(apply({ ...connection, applyEnabled: false })).rejects.toMatchObject({ code: "command_refused" });
     // Enabled, it goes on to connect (and this test's ssh does not exist).
     await expect(apply({ ...connection, applyEnabled: true })).rejects.toMatchObject({ code: "host_error" });
   });
@@ -76,14 +76,14 @@ describe("source commands on the daemon", () => {
         value: { sourceVm: "web-1", path: "/etc/shadow", sourceHostConnection: connection } as never,
       }),
     );
-    await expect(refused).rejects.toMatchObject({ code: "refused" });
+    await expect(refused).rejects.toMatchObject({ code: "command_refused" });
   });
 
   it("says what is missing from the connection before trying it", async () => {
     const list = (c: Record<string, unknown> | undefined) =>
       handleSourceCommand(sources, command({ case: "listSourceVms", value: { sourceHostConnection: c } as never }));
     await expect(list(undefined)).rejects.toMatchObject({
-      code: "invalid_argument",
+      code: "invalid_request",
       message: "the command names no source host",
     });
     await expect(list({ ...connection, type: "proxmox" })).rejects.toMatchObject({
@@ -104,12 +104,12 @@ describe("source commands on the daemon", () => {
 
   it("maps source failures to the codes the control plane knows", () => {
     const code = (err: unknown) => (asSandboxError(err) as SandboxError).code;
-    expect(code(new PolicyRefusal("no"))).toBe("refused");
+    expect(code(new PolicyRefusal("no"))).toBe("command_refused");
     expect(code(new SourceError("not_found", "x"))).toBe("not_found");
-    expect(code(new SourceError("unsupported", "x"))).toBe("invalid_argument");
+    expect(code(new SourceError("unsupported", "x"))).toBe("invalid_request");
     expect(code(new SourceError("invalid_state", "x"))).toBe("invalid_state");
     expect(code(new SourceError("commit_failed", "x"))).toBe("host_error");
-    expect(code(new SshError("invalid_target", "x"))).toBe("invalid_argument");
+    expect(code(new SshError("invalid_target", "x"))).toBe("invalid_request");
     expect(code(new SshError("auth_failed", "x"))).toBe("host_error");
   });
 });

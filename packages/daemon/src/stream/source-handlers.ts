@@ -10,7 +10,7 @@ import { PolicyRefusal, type VmAccess } from "../sources/vm-access.js";
 
 type Reply = MessageInitShape<typeof HostMessageSchema>["payload"];
 
-/** What the daemon needs to answer source-VM commands; absent, they answer "unavailable". */
+/** What the daemon needs to answer source-VM commands; absent, they answer "host_unavailable". */
 export interface SourceServices {
   hosts: SourceHosts;
   access: VmAccess;
@@ -19,12 +19,12 @@ export interface SourceServices {
 
 /** A source host for one command, from the credentials the command carries (never kept). */
 export function sourceHostFor(sources: SourceServices, c: SourceHostConnection | undefined): SourceHost {
-  if (!c?.sshHost) throw new SandboxError("invalid_argument", "the command names no source host");
+  if (!c?.sshHost) throw new SandboxError("invalid_request", "the command names no source host");
   if (c.type && c.type !== "libvirt") {
-    throw new SandboxError("invalid_argument", `${c.type} source hosts are not supported yet`);
+    throw new SandboxError("invalid_request", `${c.type} source hosts are not supported yet`);
   }
   if (!c.sshPrivateKey) {
-    throw new SandboxError("invalid_argument", "the source host has no SSH key; register it with one");
+    throw new SandboxError("invalid_request", "the source host has no SSH key; register it with one");
   }
   return sources.hosts.connect({
     id: c.sourceHostId || c.sshHost,
@@ -41,22 +41,9 @@ export function sourceHostFor(sources: SourceServices, c: SourceHostConnection |
 
 /** Source-side failures in the codes the control plane maps to REST errors. */
 export function asSandboxError(err: unknown): unknown {
-  if (err instanceof PolicyRefusal) return new SandboxError("refused", err.message);
-  if (err instanceof SourceError) {
-    const code =
-      err.kind === "not_found"
-        ? "not_found"
-        : err.kind === "invalid_argument" || err.kind === "unsupported"
-          ? "invalid_argument"
-          : err.kind === "invalid_state"
-            ? "invalid_state"
-            : "host_error";
-    return new SandboxError(code, err.message, { cause: err });
-  }
-  if (err instanceof SshError) {
-    return new SandboxError(err.kind === "invalid_target" ? "invalid_argument" : "host_error", err.message, {
-      cause: err,
-    });
+  if (err instanceof PolicyRefusal) return new SandboxError("command_refused", err.message);
+  if (err instanceof SourceError || err instanceof SshError) {
+    return new SandboxError(err.code, err.message, { cause: err });
   }
   return err;
 }
@@ -151,7 +138,7 @@ export async function handleSourceCommand(sources: SourceServices, message: Cont
         };
       }
       default:
-        throw new SandboxError("invalid_argument", `not a source command: ${payload.case ?? "(empty)"}`);
+        throw new SandboxError("invalid_request", `not a source command: ${payload.case ?? "(empty)"}`);
     }
   } catch (err) {
     throw asSandboxError(err);

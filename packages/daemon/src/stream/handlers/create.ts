@@ -48,7 +48,7 @@ async function pulledImage(
   c: Pick<CreateSandboxCommand, "sourceVm" | "snapshotMode" | "sourceHostConnection">,
   onProgress: (progress: PullProgress & { phase: Exclude<PullPhase, "done"> }) => void,
 ): Promise<{ image: string; capturedAt: string }> {
-  if (!sources) throw new SandboxError("unavailable", "this sandbox host does not reach source hosts");
+  if (!sources) throw new SandboxError("host_unavailable", "this sandbox host does not reach source hosts");
   try {
     const host = sourceHostFor(sources, c.sourceHostConnection);
     const pulled = await host.pull(c.sourceVm, {
@@ -61,7 +61,7 @@ async function pulledImage(
       const why = pulled.warnings.join("; ") || "its disk has no fluid guest";
       // A copy cached by an older daemon may lack what a new pull would add.
       const again = pulled.cached ? ` (this is the copy captured ${pulled.capturedAt}; fresh pulls it again)` : "";
-      throw new SandboxError("invalid_argument", `${c.sourceVm} cannot boot as a sandbox: ${why}${again}`);
+      throw new SandboxError("invalid_request", `${c.sourceVm} cannot boot as a sandbox: ${why}${again}`);
     }
     return { image: pulled.image, capturedAt: pulled.capturedAt };
   } catch (err) {

@@ -2,7 +2,7 @@ import { sandboxLimits } from "../../sandboxes/defaults.js";
 import { SandboxError } from "../../sandboxes/errors.js";
 import type { HandlerTable } from "./types.js";
 
-const MAX_FILE_BYTES = sandboxLimits.maxStreamFileBytes;
+const MAX_FILE_BYTES = sandboxLimits.maxFileBytes;
 
 /** Files inside a running sandbox, each no larger than a stream message may carry. */
 export const fileHandlers: HandlerTable = {
@@ -19,7 +19,7 @@ export const fileHandlers: HandlerTable = {
   },
   writeFile: async (c, { manager }) => {
     if (c.content.length > MAX_FILE_BYTES)
-      throw new SandboxError("invalid_argument", `files are limited to ${MAX_FILE_BYTES} bytes`);
+      throw new SandboxError("invalid_request", `files are limited to ${MAX_FILE_BYTES} bytes`);
     await manager.writeFile(c.sandboxId, c.path, Buffer.from(c.content), c.mode || undefined);
     return { case: "fileWritten", value: { sandboxId: c.sandboxId, path: c.path, size: BigInt(c.content.length) } };
   },

@@ -110,7 +110,7 @@ describe("forkSandbox", () => {
     const { manager, forked } = fakeManager();
     await expect(
       forkSandbox(manager, command([{ sandboxId: "c1", name: "x" }], "snap-1", "someone-else")),
-    ).rejects.toMatchObject({ code: "invalid_argument" });
+    ).rejects.toMatchObject({ code: "invalid_request" });
     expect(forked).toEqual([]);
   });
 

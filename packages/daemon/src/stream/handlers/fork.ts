@@ -11,10 +11,10 @@ import type { Reply } from "./types.js";
  * plane's reconciliation destroys it when the host next reports it.
  */
 export async function forkSandbox(manager: SandboxManager, command: ForkSandboxCommand): Promise<Reply> {
-  if (command.clones.length === 0) throw new SandboxError("invalid_argument", "a fork needs at least one clone");
+  if (command.clones.length === 0) throw new SandboxError("invalid_request", "a fork needs at least one clone");
   const snapshot = await manager.getSnapshot(command.snapshotId);
   if (snapshot.sandbox_id !== command.parentSandboxId) {
-    throw new SandboxError("invalid_argument", `snapshot ${snapshot.id} is not of sandbox ${command.parentSandboxId}`);
+    throw new SandboxError("invalid_request", `snapshot ${snapshot.id} is not of sandbox ${command.parentSandboxId}`);
   }
   const made: string[] = [];
   const sandboxes = [];

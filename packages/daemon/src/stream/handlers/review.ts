@@ -14,7 +14,7 @@ export const reviewHandlers: HandlerTable = {
     const size = json.length + Buffer.byteLength(playbook?.yaml ?? "", "utf8");
     if (size > sandboxLimits.maxDiffBytes) {
       const what = playbook ? "the diff and its playbook are" : "the diff is";
-      throw new SandboxError("refused", `${what} ${size} bytes; at most ${sandboxLimits.maxDiffBytes} travel`);
+      throw new SandboxError("command_refused", `${what} ${size} bytes; at most ${sandboxLimits.maxDiffBytes} travel`);
     }
     return {
       case: "sandboxDiff",

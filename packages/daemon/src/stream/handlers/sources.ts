@@ -3,7 +3,7 @@ import { handleSourceCommand } from "../source-handlers.js";
 import type { HandlerContext, HandlerTable, Reply } from "./types.js";
 
 const toSourceHost = ({ sources, message }: HandlerContext): Promise<Reply> => {
-  if (!sources) throw new SandboxError("unavailable", "this sandbox host does not reach source hosts");
+  if (!sources) throw new SandboxError("host_unavailable", "this sandbox host does not reach source hosts");
   return handleSourceCommand(sources, message);
 };
 
@@ -16,6 +16,6 @@ export const sourceHandlers: HandlerTable = {
   validateSourceVm: async (_, context) => toSourceHost(context),
   applyPlaybook: async (_, context) => toSourceHost(context),
   discoverHosts: async () => {
-    throw new SandboxError("unavailable", "host discovery is not supported");
+    throw new SandboxError("host_unavailable", "host discovery is not supported");
   },
 };
