@@ -4,7 +4,7 @@ import { errorResponses, securityAny, Uuid } from "../http/schemas.js";
 import type { App } from "../http/types.js";
 import { orgScope } from "../orgs/access.js";
 import { SandboxForks } from "./fork.js";
-import { SandboxName, SandboxParams } from "./routes.js";
+import { SandboxName, SandboxParams } from "./route-schemas.js";
 import { SandboxSchema, sandboxView } from "./views.js";
 
 /** Most forks one request makes (each is a VM on the parent's host). */

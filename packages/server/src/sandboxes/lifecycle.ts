@@ -1,4 +1,4 @@
-import { SnapshotMode, type SourceHostConnection } from "@fluid/proto";
+import { SnapshotMode } from "@fluid/proto";
 import { appendAuditEvent, auditActorOf } from "../audit/append.js";
 import type { Sandbox, SandboxState } from "../db/schema.js";
 import { AppError } from "../http/errors.js";
@@ -9,25 +9,8 @@ import { assertCanModify, assertState } from "./access.js";
 import type { SandboxDeps } from "./deps.js";
 import { sandboxDefaults } from "./limits.js";
 import type { Demand } from "./placement.js";
-import { reserve } from "./reservation.js";
+import { type CreateSandboxInput, reserve } from "./reservation.js";
 import { endSandbox, getSandbox } from "./store.js";
-
-export interface CreateSandboxInput {
-  sourceVm: string;
-  name?: string | undefined;
-  vcpus?: number | undefined;
-  memoryMb?: number | undefined;
-  ttlSeconds?: number | undefined;
-  agentId?: string | undefined;
-  allowEgress?: boolean | undefined;
-  /** Place on this host only (a verification clone must boot where its base image or capture is). */
-  hostId?: string | undefined;
-  /**
-   * Clone a source VM: the host pulls its disk (cached unless `fresh`) with these credentials, which
-   * travel with this one command and are not stored with the sandbox.
-   */
-  source?: { connection: SourceHostConnection; fresh: boolean } | undefined;
-}
 
 function assertTtl(deps: SandboxDeps, ttlSeconds: number | undefined): void {
   if (ttlSeconds !== undefined && ttlSeconds * 1000 > deps.config.maxTtlMs) {

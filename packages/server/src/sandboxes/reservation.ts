@@ -1,11 +1,29 @@
+import type { SourceHostConnection } from "@fluid/proto";
 import { sql } from "kysely";
 import type { Sandbox, SandboxState } from "../db/schema.js";
 import { AppError } from "../http/errors.js";
 import type { OrgScope } from "../orgs/access.js";
 import type { SandboxDeps } from "./deps.js";
-import type { CreateSandboxInput } from "./lifecycle.js";
 import { type Demand, explainNoFit, type PlacementHost, rankHosts } from "./placement.js";
 import { recordNewSandbox } from "./record.js";
+
+/** What a caller asks of a new sandbox; placement reads where it may go and what it needs. */
+export interface CreateSandboxInput {
+  sourceVm: string;
+  name?: string | undefined;
+  vcpus?: number | undefined;
+  memoryMb?: number | undefined;
+  ttlSeconds?: number | undefined;
+  agentId?: string | undefined;
+  allowEgress?: boolean | undefined;
+  /** Place on this host only (a verification clone must boot where its base image or capture is). */
+  hostId?: string | undefined;
+  /**
+   * Clone a source VM: the host pulls its disk (cached unless `fresh`) with these credentials, which
+   * travel with this one command and are not stored with the sandbox.
+   */
+  source?: { connection: SourceHostConnection; fresh: boolean } | undefined;
+}
 
 const activeStates: SandboxState[] = ["CREATING", "RUNNING"];
 

@@ -13,15 +13,7 @@ import type { SandboxDeps } from "./deps.js";
 import type { NoiseOverride, SandboxDiff } from "./diff.js";
 import { diffSandbox, listFiles, type ReviewedDiff, readFile, writeFile } from "./files.js";
 import { HostClient } from "./host-client.js";
-import {
-  type CreateSandboxInput,
-  compensate,
-  createSandbox,
-  destroySandbox,
-  extendSandbox,
-  startSandbox,
-  stopSandbox,
-} from "./lifecycle.js";
+import { compensate, createSandbox, destroySandbox, extendSandbox, startSandbox, stopSandbox } from "./lifecycle.js";
 import type { HostDeadlines } from "./limits.js";
 import {
   endOnLostHosts,
@@ -31,11 +23,12 @@ import {
   recordProgress,
   recordStateChange,
 } from "./reconcile.js";
+import type { CreateSandboxInput } from "./reservation.js";
 import { createSnapshot, listSnapshots, restoreSnapshot } from "./snapshots.js";
 import { endSandbox, getOwnSnapshot, getSandbox, listSandboxes } from "./store.js";
 
 export type { RunInput } from "./commands.js";
-export type { CreateSandboxInput } from "./lifecycle.js";
+export type { CreateSandboxInput } from "./reservation.js";
 
 /**
  * Sandboxes as the control plane sees them, in one place for routes, jobs and the host stream; each

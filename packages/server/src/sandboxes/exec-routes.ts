@@ -1,0 +1,94 @@
+import { z } from "zod";
+import type { AppContext } from "../context.js";
+import { errorResponses, FreeText, Pagination, securityAny } from "../http/schemas.js";
+import type { App } from "../http/types.js";
+import { orgScope } from "../orgs/access.js";
+import { sandboxLimits } from "./limits.js";
+import { page, SandboxParams } from "./route-schemas.js";
+import { CommandRecordSchema, CommandSchema, commandRecordView, commandView } from "./views.js";
+
+const EnvName = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+const RunBody = z.strictObject({
+  command: FreeText.min(1).refine((c) => Buffer.byteLength(c, "utf8") <= sandboxLimits.maxCommandBytes, {
+    message: `must be at most ${sandboxLimits.maxCommandBytes} bytes`,
+  }),
+  timeout_seconds: z.number().int().min(1).max(sandboxLimits.maxCommandTimeoutSeconds).optional(),
+  env: z
+    .record(
+      z.string().regex(EnvName, "environment variable names must match [A-Za-z_][A-Za-z0-9_]*"),
+      FreeText.refine((v) => Buffer.byteLength(v, "utf8") <= sandboxLimits.maxEnvValueBytes, "value too long"),
+    )
+    .refine(
+      (env) => Object.keys(env).length <= sandboxLimits.maxEnvVars,
+      `at most ${sandboxLimits.maxEnvVars} variables`,
+    )
+    .optional(),
+});
+
+/** Commands run in a sandbox, and their trail. */
+export function execRoutes(app: App, ctx: AppContext): void {
+  const { sandboxes } = ctx;
+
+  app.post(
+    "/v1/orgs/:slug/sandboxes/:id/run",
+    {
+      schema: {
+        operationId: "runSandboxCommand",
+        tags: ["sandboxes"],
+        summary: "Run a command in a running sandbox and return its output",
+        security: securityAny,
+        params: SandboxParams,
+        body: RunBody,
+        response: { 200: CommandSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const scope = await orgScope(ctx, request, request.params.slug, "member");
+      const body = request.body;
+      const command = await sandboxes.run(scope, request.params.id, {
+        command: body.command,
+        timeoutSeconds: body.timeout_seconds ?? sandboxLimits.defaultCommandTimeoutSeconds,
+        env: body.env ?? {},
+      });
+      return commandView(command);
+    },
+  );
+
+  app.get(
+    "/v1/orgs/:slug/sandboxes/:id/commands",
+    {
+      schema: {
+        operationId: "listSandboxCommands",
+        tags: ["sandboxes"],
+        summary: "Commands run in a sandbox, oldest first (the audit trail)",
+        description:
+          "Viewers, and members looking at someone else's sandbox, get the trail without stdout and stderr: " +
+          "a clone's output is as sensitive as the production VM it came from.",
+        security: securityAny,
+        params: SandboxParams,
+        querystring: Pagination,
+        response: {
+          200: z.object({
+            commands: z.array(CommandRecordSchema),
+            count: z.number().int(),
+            has_more: z.boolean(),
+            next_offset: z.number().int().nullable(),
+          }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      const scope = await orgScope(ctx, request, request.params.slug, "viewer");
+      const { limit, offset } = request.query;
+      const { rows, withOutput } = await sandboxes.commands(scope, request.params.id, { limit, offset });
+      const result = page(rows, limit, offset);
+      return {
+        commands: result.items.map((row) => commandRecordView(row, withOutput)),
+        count: result.items.length,
+        has_more: result.hasMore,
+        next_offset: result.nextOffset,
+      };
+    },
+  );
+}
