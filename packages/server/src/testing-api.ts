@@ -1,5 +1,6 @@
 /** What @fluid/testkit needs to stand up a real control plane; tests reach the server only through here. */
 export { createSession } from "./auth/sessions.js";
+export { playbookHash } from "./changes/playbook-text.js";
 export type { ServerConfig } from "./config/config.js";
 export { type Database, openDatabase } from "./db/database.js";
 export { migrateToLatest } from "./db/migrate.js";

@@ -1,9 +1,8 @@
 import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { changeRequestFixture, defaultHandlers, generatedPlaybook, testDiff } from "@fluid/testkit";
+import { changeRequestFixture, defaultHandlers, generatedPlaybook, playbookHash, testDiff } from "@fluid/testkit";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { playbookHash } from "../../../server/src/changes/playbook-text.js";
 import { runFluid } from "../testing.js";
 import { renderDiff } from "./sandbox-diff.js";
 
