@@ -1,5 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { ResourceReportSchema, SandboxStateChangedSchema } from "@fluid/proto";
+import { openTestDatabase } from "@fluid/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ServerConfig } from "../config/config.js";
 import type { Database } from "../db/database.js";
@@ -7,7 +8,6 @@ import type { SandboxState } from "../db/schema.js";
 import { newId } from "../lib/ids.js";
 import type { Logger } from "../log/logger.js";
 import type { OrgScope } from "../orgs/access.js";
-import { openTestDatabase } from "../testing/db.js";
 import type { SandboxDeps } from "./deps.js";
 import { HostClient } from "./host-client.js";
 import { defaultDeadlines } from "./limits.js";
