@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { AppContext } from "../context.js";
 import type { ChangeRequest } from "../db/schema.js";
+import { pageReply, pageSchema } from "../http/pages.js";
 import { errorResponses, FreeText, OrgParams, Pagination, securityAny, Uuid } from "../http/schemas.js";
 import type { App } from "../http/types.js";
 import { type OrgScope, orgScope } from "../orgs/access.js";
@@ -91,12 +92,7 @@ export function changeRequestRoutes(app: App, ctx: AppContext): void {
         params: OrgParams,
         querystring: ListQuery,
         response: {
-          200: z.object({
-            change_requests: z.array(ChangeRequestSummarySchema),
-            count: z.number().int(),
-            has_more: z.boolean(),
-            next_offset: z.number().int().nullable(),
-          }),
+          200: pageSchema("change_requests", ChangeRequestSummarySchema),
           ...errorResponses,
         },
       },
@@ -105,14 +101,7 @@ export function changeRequestRoutes(app: App, ctx: AppContext): void {
       const scope = await orgScope(ctx, request, request.params.slug, "viewer");
       const { limit, offset, state } = request.query;
       const rows = await changeRequests.list(scope, { state, limit, offset });
-      const hasMore = rows.length > limit;
-      const items = hasMore ? rows.slice(0, limit) : rows;
-      return {
-        change_requests: items.map(summaryView),
-        count: items.length,
-        has_more: hasMore,
-        next_offset: hasMore ? offset + limit : null,
-      };
+      return pageReply("change_requests", rows, { limit, offset }, summaryView);
     },
   );
 

@@ -1,10 +1,11 @@
 import { z } from "zod";
 import type { AppContext } from "../context.js";
+import { pageReply, pageSchema } from "../http/pages.js";
 import { errorResponses, FreeText, Pagination, securityAny } from "../http/schemas.js";
 import type { App } from "../http/types.js";
 import { orgScope } from "../orgs/access.js";
 import { sandboxLimits } from "./limits.js";
-import { page, SandboxParams } from "./route-schemas.js";
+import { SandboxParams } from "./route-schemas.js";
 import { CommandRecordSchema, CommandSchema, commandRecordView, commandView } from "./views.js";
 
 const EnvName = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
@@ -68,12 +69,7 @@ export function execRoutes(app: App, ctx: AppContext): void {
         params: SandboxParams,
         querystring: Pagination,
         response: {
-          200: z.object({
-            commands: z.array(CommandRecordSchema),
-            count: z.number().int(),
-            has_more: z.boolean(),
-            next_offset: z.number().int().nullable(),
-          }),
+          200: pageSchema("commands", CommandRecordSchema),
           ...errorResponses,
         },
       },
@@ -82,13 +78,7 @@ export function execRoutes(app: App, ctx: AppContext): void {
       const scope = await orgScope(ctx, request, request.params.slug, "viewer");
       const { limit, offset } = request.query;
       const { rows, withOutput } = await sandboxes.commands(scope, request.params.id, { limit, offset });
-      const result = page(rows, limit, offset);
-      return {
-        commands: result.items.map((row) => commandRecordView(row, withOutput)),
-        count: result.items.length,
-        has_more: result.hasMore,
-        next_offset: result.nextOffset,
-      };
+      return pageReply("commands", rows, { limit, offset }, (row) => commandRecordView(row, withOutput));
     },
   );
 }

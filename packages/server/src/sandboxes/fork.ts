@@ -7,7 +7,8 @@ import { toAppError } from "../stream/errors.js";
 import type { ReplyValue } from "../stream/replies.js";
 import { sandboxDefaults } from "./limits.js";
 import { explainNoFit, type PlacementHost, rankHosts } from "./placement.js";
-import { recordNewSandbox } from "./record.js";
+import { bootedColumns, recordNewSandbox } from "./record.js";
+import { placementHostNow } from "./reservation.js";
 import type { SandboxService } from "./service.js";
 
 export interface ForkInput {
@@ -137,22 +138,7 @@ export class SandboxForks {
     if (options.lock) query = query.forUpdate();
     const host = await query.executeTakeFirst();
     if (host?.status !== "ONLINE") throw new AppError("host_unavailable", "the host holding the snapshot is offline");
-    const committed = await db
-      .selectFrom("sandboxes")
-      .select((s) => [s.fn.sum<string>("vcpus").as("vcpus"), s.fn.sum<string>("memory_mb").as("memory_mb")])
-      .where("host_id", "=", host.id)
-      .where("ended_at", "is", null)
-      .where("state", "in", ["CREATING", "RUNNING"])
-      .executeTakeFirstOrThrow();
-    const placement: PlacementHost = {
-      id: host.id,
-      totalCpus: host.total_cpus,
-      totalMemoryMb: host.total_memory_mb,
-      availableMemoryMb: host.available_memory_mb,
-      availableDiskMb: host.available_disk_mb,
-      committedVcpus: Number(committed.vcpus ?? 0),
-      committedMemoryMb: Number(committed.memory_mb ?? 0),
-    };
+    const placement = await placementHostNow(db, host);
     const policy = { cpuOvercommit: this.ctx.config.cpuOvercommit };
     const demand = {
       vcpus: parent.vcpus * count,
@@ -196,14 +182,7 @@ export class SandboxForks {
       const row = created
         ? await this.db
             .updateTable("sandboxes")
-            .set({
-              state: created.state === "STOPPED" ? "STOPPED" : "RUNNING",
-              ip_address: created.ipAddress || null,
-              mac_address: created.macAddress || null,
-              bridge: created.bridge || null,
-              pid: created.pid || null,
-              updated_at: new Date(),
-            })
+            .set(bootedColumns(created))
             .where("id", "=", clone.id)
             .where("state", "=", "CREATING")
             .where("ended_at", "is", null)

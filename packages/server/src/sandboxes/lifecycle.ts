@@ -9,6 +9,7 @@ import { assertCanModify, assertState } from "./access.js";
 import type { SandboxDeps } from "./deps.js";
 import { sandboxDefaults } from "./limits.js";
 import type { Demand } from "./placement.js";
+import { bootedColumns } from "./record.js";
 import { type CreateSandboxInput, reserve } from "./reservation.js";
 import { endSandbox, getSandbox } from "./store.js";
 
@@ -80,16 +81,7 @@ async function provisionSandbox(
   try {
     const running = await deps.db
       .updateTable("sandboxes")
-      .set({
-        state: created.state === "STOPPED" ? "STOPPED" : "RUNNING",
-        ip_address: created.ipAddress || null,
-        mac_address: created.macAddress || null,
-        bridge: created.bridge || null,
-        pid: created.pid || null,
-        progress: null,
-        source_captured_at: capturedAt(created.sourceCapturedAt),
-        updated_at: new Date(),
-      })
+      .set({ ...bootedColumns(created), progress: null, source_captured_at: capturedAt(created.sourceCapturedAt) })
       .where("id", "=", sandbox.id)
       .where("state", "=", "CREATING")
       .where("ended_at", "is", null)

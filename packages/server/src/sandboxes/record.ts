@@ -4,6 +4,27 @@ import type { DB, Sandbox } from "../db/schema.js";
 import { newId } from "../lib/ids.js";
 import type { OrgScope } from "../orgs/access.js";
 
+/** What a host reports of a sandbox it has just booted (created or forked). */
+export interface BootedReport {
+  state: string;
+  ipAddress: string;
+  macAddress: string;
+  bridge: string;
+  pid: number;
+}
+
+/** The columns a booted sandbox's report sets: create and fork record it alike. */
+export function bootedColumns(created: BootedReport) {
+  return {
+    state: created.state === "STOPPED" ? ("STOPPED" as const) : ("RUNNING" as const),
+    ip_address: created.ipAddress || null,
+    mac_address: created.macAddress || null,
+    bridge: created.bridge || null,
+    pid: created.pid || null,
+    updated_at: new Date(),
+  };
+}
+
 /** What a new sandbox row says before its host answers. */
 export interface NewSandbox {
   hostId: string;

@@ -1,6 +1,6 @@
 import type { SourceHostConnection } from "@fluid/proto";
-import { sql } from "kysely";
-import type { Sandbox, SandboxState } from "../db/schema.js";
+import { type Kysely, sql } from "kysely";
+import type { DB, HostsTable, Sandbox, SandboxState } from "../db/schema.js";
 import { AppError } from "../http/errors.js";
 import type { OrgScope } from "../orgs/access.js";
 import type { SandboxDeps } from "./deps.js";
@@ -26,6 +26,34 @@ export interface CreateSandboxInput {
 }
 
 const activeStates: SandboxState[] = ["CREATING", "RUNNING"];
+
+type HostCapacity = Pick<
+  HostsTable,
+  "id" | "total_cpus" | "total_memory_mb" | "available_memory_mb" | "available_disk_mb"
+>;
+
+/**
+ * The host as placement sees it now: what it has and what live sandboxes already hold of it. Read
+ * inside the transaction that locked the host row, so the count cannot go stale before the insert.
+ */
+export async function placementHostNow(db: Kysely<DB>, host: HostCapacity): Promise<PlacementHost> {
+  const committed = await db
+    .selectFrom("sandboxes")
+    .select((s) => [s.fn.sum<string>("vcpus").as("vcpus"), s.fn.sum<string>("memory_mb").as("memory_mb")])
+    .where("host_id", "=", host.id)
+    .where("ended_at", "is", null)
+    .where("state", "in", activeStates)
+    .executeTakeFirstOrThrow();
+  return {
+    id: host.id,
+    totalCpus: host.total_cpus,
+    totalMemoryMb: host.total_memory_mb,
+    availableMemoryMb: host.available_memory_mb,
+    availableDiskMb: host.available_disk_mb,
+    committedVcpus: Number(committed.vcpus ?? 0),
+    committedMemoryMb: Number(committed.memory_mb ?? 0),
+  };
+}
 
 /** Connected hosts with room to place on; `anyImage` when every host can get the image itself (a pull). */
 async function candidates(
@@ -116,22 +144,7 @@ export async function reserve(
         .forUpdate()
         .executeTakeFirst();
       if (host?.status !== "ONLINE") return undefined;
-      const committed = await tx
-        .selectFrom("sandboxes")
-        .select((s) => [s.fn.sum<string>("vcpus").as("vcpus"), s.fn.sum<string>("memory_mb").as("memory_mb")])
-        .where("host_id", "=", candidate.id)
-        .where("ended_at", "is", null)
-        .where("state", "in", activeStates)
-        .executeTakeFirstOrThrow();
-      const fresh: PlacementHost = {
-        id: host.id,
-        totalCpus: host.total_cpus,
-        totalMemoryMb: host.total_memory_mb,
-        availableMemoryMb: host.available_memory_mb,
-        availableDiskMb: host.available_disk_mb,
-        committedVcpus: Number(committed.vcpus ?? 0),
-        committedMemoryMb: Number(committed.memory_mb ?? 0),
-      };
+      const fresh = await placementHostNow(tx, host);
       if (rankHosts([fresh], demand, policy).length === 0) return undefined;
       return recordNewSandbox(tx, scope, {
         hostId: candidate.id,

@@ -6,9 +6,3 @@ export const SandboxName = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "must be 1-63 letters, digits, dots, dashes or underscores");
 export const SandboxParams = z.strictObject({ slug: OrgParams.shape.slug, id: Uuid });
-
-/** One page of rows fetched with `limit + 1`, so the extra row tells whether more follow. */
-export function page<T>(rows: T[], limit: number, offset: number) {
-  const hasMore = rows.length > limit;
-  return { items: hasMore ? rows.slice(0, limit) : rows, hasMore, nextOffset: hasMore ? offset + limit : null };
-}

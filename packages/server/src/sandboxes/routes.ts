@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { AppContext } from "../context.js";
 import { invalid } from "../http/errors.js";
+import { pageReply, pageSchema } from "../http/pages.js";
 import { errorResponses, FreeText, OrgParams, Pagination, securityAny, Uuid } from "../http/schemas.js";
 import type { App } from "../http/types.js";
 import { orgScope } from "../orgs/access.js";
@@ -8,7 +9,7 @@ import { SourceRelay } from "../sources/relay.js";
 import { execRoutes } from "./exec-routes.js";
 import { fileRoutes } from "./file-routes.js";
 import { sandboxLimits } from "./limits.js";
-import { page, SandboxName, SandboxParams } from "./route-schemas.js";
+import { SandboxName, SandboxParams } from "./route-schemas.js";
 import { snapshotRoutes } from "./snapshot-routes.js";
 import { SandboxSchema, sandboxView } from "./views.js";
 
@@ -112,12 +113,7 @@ function lifecycleRoutes(app: App, ctx: AppContext): void {
         params: OrgParams,
         querystring: ListQuery,
         response: {
-          200: z.object({
-            sandboxes: z.array(SandboxSchema),
-            count: z.number().int(),
-            has_more: z.boolean(),
-            next_offset: z.number().int().nullable(),
-          }),
+          200: pageSchema("sandboxes", SandboxSchema),
           ...errorResponses,
         },
       },
@@ -125,13 +121,8 @@ function lifecycleRoutes(app: App, ctx: AppContext): void {
     async (request) => {
       const scope = await orgScope(ctx, request, request.params.slug, "viewer");
       const { limit, offset, include_ended } = request.query;
-      const result = page(await sandboxes.list(scope, { limit, offset, includeEnded: include_ended }), limit, offset);
-      return {
-        sandboxes: result.items.map(sandboxView),
-        count: result.items.length,
-        has_more: result.hasMore,
-        next_offset: result.nextOffset,
-      };
+      const rows = await sandboxes.list(scope, { limit, offset, includeEnded: include_ended });
+      return pageReply("sandboxes", rows, { limit, offset }, sandboxView);
     },
   );
 
