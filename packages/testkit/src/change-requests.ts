@@ -1,10 +1,25 @@
 import { randomBytes } from "node:crypto";
 import { type Caller, startTestServer, type TestServer } from "./harness.js";
-import { TestDaemon, testDiff } from "./test-daemon.js";
+import { type Handler, TestDaemon, testDiff } from "./test-daemon.js";
 
 /** The playbook the test host "generates" from its diff. */
 export const generatedPlaybook =
   '---\n- name: "changes"\n  hosts: all\n  tasks:\n    - name: "/etc/app.conf"\n      ansible.builtin.copy:\n        dest: "/etc/app.conf"\n        content: "listen 8080\\n"\n';
+
+/** The test host's diff, with the generated playbook and one note when the server asks for one. */
+export const diffWithPlaybook: Handler = (m) => {
+  const cmd = m.payload.case === "diffSandbox" ? m.payload.value : undefined;
+  const diff = testDiff();
+  return {
+    case: "sandboxDiff",
+    value: {
+      sandboxId: cmd?.sandboxId,
+      diffJson: Buffer.from(JSON.stringify(diff)),
+      hash: diff.hash,
+      ...(cmd?.withPlaybook ? { playbookYaml: generatedPlaybook, playbookNotes: ["/etc/shadow is redacted"] } : {}),
+    },
+  };
+};
 
 /**
  * A server and a test host for change request tests: org `acme` with an owner, a second admin, a
@@ -27,19 +42,7 @@ export async function changeRequestFixture(kind: Parameters<typeof startTestServ
   const member = await join("member", "member");
   const viewer = await join("viewer", "viewer");
   const daemon = await TestDaemon.connect(t.grpcUrl, { token: (await t.hostToken(owner, "acme")).token });
-  daemon.handlers.diffSandbox = (m) => {
-    const cmd = m.payload.case === "diffSandbox" ? m.payload.value : undefined;
-    const diff = testDiff();
-    return {
-      case: "sandboxDiff",
-      value: {
-        sandboxId: cmd?.sandboxId,
-        diffJson: Buffer.from(JSON.stringify(diff)),
-        hash: diff.hash,
-        ...(cmd?.withPlaybook ? { playbookYaml: generatedPlaybook, playbookNotes: ["/etc/shadow is redacted"] } : {}),
-      },
-    };
-  };
+  daemon.handlers.diffSandbox = diffWithPlaybook;
   const sandbox = await t.call("POST", "/v1/orgs/acme/sandboxes", {
     as: member.caller,
     body: { source_vm: "debian-12", allow_egress: true },

@@ -1,24 +1,9 @@
 import type { ChangeRequest } from "@fluid/sdk";
-import { defaultHandlers, generatedPlaybook, type Handler, testDiff } from "@fluid/testkit";
+import { defaultHandlers, diffWithPlaybook, generatedPlaybook, testDiff } from "@fluid/testkit";
 import type { Progress } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type McpFixture, startMcp } from "../../test/mcp-fixture.js";
 import { boundedView } from "./changes.js";
-
-/** The test host's diff, with the generated playbook when the server asks for one. */
-const diffWithPlaybook: Handler = (m) => {
-  const cmd = m.payload.case === "diffSandbox" ? m.payload.value : undefined;
-  const diff = testDiff();
-  return {
-    case: "sandboxDiff",
-    value: {
-      sandboxId: cmd?.sandboxId,
-      diffJson: Buffer.from(JSON.stringify(diff)),
-      hash: diff.hash,
-      ...(cmd?.withPlaybook ? { playbookYaml: generatedPlaybook, playbookNotes: ["/etc/shadow is redacted"] } : {}),
-    },
-  };
-};
 
 describe("change request tools against a real control plane and a protocol-level host", () => {
   let f: McpFixture;
