@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import type { PlaybookRecap } from "../ansible/recap.js";
 import { SourceError } from "../remote/source-error.js";
 import type { SshCertificateAuthority } from "../remote/ssh-certificates.js";
 import { APPLY_PRINCIPAL } from "../sources/apply-principal.js";
@@ -32,17 +33,7 @@ export interface ApplyRequest {
 export interface PlaybookOutcome {
   exitCode: number;
   /** Absent when ansible-playbook stopped before its recap (syntax error, timeout). */
-  recap:
-    | {
-        ok: number;
-        changed: number;
-        unreachable: number;
-        failed: number;
-        skipped: number;
-        rescued: number;
-        ignored: number;
-      }
-    | undefined;
+  recap: PlaybookRecap | undefined;
   log: string;
   logTruncated: boolean;
   durationMs: number;
