@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Kysely } from "kysely";
 import { z } from "zod";
-import type { AppContext } from "../context.js";
+import type { ServerConfig } from "../config/config.js";
 import type { DB, User } from "../db/schema.js";
 import { AppError } from "../http/errors.js";
 import { errorResponses, FreeText } from "../http/schemas.js";
@@ -16,7 +16,7 @@ import {
   type ProviderName,
 } from "./oauth.js";
 import { rateLimitByIp, rateRules } from "./rate-limit.js";
-import { createSession, setSessionCookie } from "./sessions.js";
+import { type CookiePolicy, createSession, setSessionCookie } from "./sessions.js";
 import { findUserByEmail, normalizeEmail } from "./users.js";
 
 export const STATE_COOKIE = "fluid_oauth_state";
@@ -62,7 +62,10 @@ async function findOrCreateUser(db: Kysely<DB>, provider: ProviderName, identity
  * cookie; the callback accepts only the matching state (constant-time), so a forged callback
  * cannot sign a victim in to an attacker's account. Provider tokens are used once and not stored.
  */
-export function oauthRoutes(app: App, ctx: AppContext): void {
+export function oauthRoutes(
+  app: App,
+  ctx: { db: Kysely<DB>; config: Pick<ServerConfig, "oauth" | "publicUrl" | "sessionTtlMs">; cookies: CookiePolicy },
+): void {
   const providers: Partial<Record<ProviderName, OAuthProvider>> = {};
   if (ctx.config.oauth.github) providers.github = githubProvider(ctx.config.oauth.github);
   if (ctx.config.oauth.google) providers.google = googleProvider(ctx.config.oauth.google);

@@ -1,5 +1,7 @@
+import type { Kysely } from "kysely";
 import { z } from "zod";
-import type { AppContext } from "../context.js";
+import type { ServerConfig } from "../config/config.js";
+import type { DB } from "../db/schema.js";
 import { AppError, conflict } from "../http/errors.js";
 import { errorResponses, FreeText, Status, securityAny } from "../http/schemas.js";
 import type { App } from "../http/types.js";
@@ -7,7 +9,7 @@ import { newId } from "../lib/ids.js";
 import { hashPassword, PASSWORD_MAX, PASSWORD_MIN, verifyPassword } from "./passwords.js";
 import { requirePrincipal, requireUserSession } from "./principal.js";
 import { forget, hit, peek, rateLimitByIp, rateLimited, rateRules } from "./rate-limit.js";
-import { clearSessionCookie, createSession, deleteSession, setSessionCookie } from "./sessions.js";
+import { type CookiePolicy, clearSessionCookie, createSession, deleteSession, setSessionCookie } from "./sessions.js";
 import { EmailInput, findUserByEmail, getUser, UserSchema, userView } from "./users.js";
 
 const Password = FreeText.min(PASSWORD_MIN, `must be at least ${PASSWORD_MIN} characters`).max(
@@ -28,7 +30,10 @@ const LoginBody = z.strictObject({
 
 const UserResponse = z.object({ user: UserSchema });
 
-export function authRoutes(app: App, ctx: AppContext): void {
+export function authRoutes(
+  app: App,
+  ctx: { db: Kysely<DB>; config: Pick<ServerConfig, "sessionTtlMs">; cookies: CookiePolicy },
+): void {
   const { db } = ctx;
 
   app.post(

@@ -1,11 +1,14 @@
+import type { Kysely } from "kysely";
 import { z } from "zod";
-import type { AppContext } from "../context.js";
+import type { AccessCache } from "../auth/access-cache.js";
+import type { DB } from "../db/schema.js";
 import { forbidden } from "../http/errors.js";
 import { errorResponses, securityAny } from "../http/schemas.js";
 import type { App } from "../http/types.js";
 import { orgScope } from "../orgs/access.js";
 import { SandboxDiffSchema } from "../sandboxes/diff.js";
 import { ChangeRequestParams } from "./routes.js";
+import type { ChangeRequestService } from "./service.js";
 import {
   ApplyResultSchema,
   ChangeRequestSchema,
@@ -46,7 +49,10 @@ function inventoryFor(kind: "image" | "source_vm", vm: string, sourceHostId: str
 }
 
 /** Taking an approved change to production: export it as a bundle, or apply it through fluid. */
-export function changeApplyRoutes(app: App, ctx: AppContext): void {
+export function changeApplyRoutes(
+  app: App,
+  ctx: { db: Kysely<DB>; access: AccessCache; changeRequests: ChangeRequestService },
+): void {
   const { changeRequests } = ctx;
 
   app.get(

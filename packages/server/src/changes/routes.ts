@@ -1,11 +1,13 @@
+import type { Kysely } from "kysely";
 import { z } from "zod";
-import type { AppContext } from "../context.js";
-import type { ChangeRequest } from "../db/schema.js";
+import type { AccessCache } from "../auth/access-cache.js";
+import type { ChangeRequest, DB } from "../db/schema.js";
 import { pageReply, pageSchema } from "../http/pages.js";
 import { errorResponses, FreeText, OrgParams, Pagination, securityAny, Uuid } from "../http/schemas.js";
 import type { App } from "../http/types.js";
 import { type OrgScope, orgScope } from "../orgs/access.js";
 import { maxPlaybookBytes } from "./playbook-text.js";
+import type { ChangeRequestService } from "./service.js";
 import { changeRequestStates } from "./states.js";
 import {
   ChangeRequestSchema,
@@ -41,7 +43,10 @@ export const ChangeRequestParams = z.strictObject({ slug: OrgParams.shape.slug, 
 const ListQuery = Pagination.extend({ state: z.enum(changeRequestStates).optional() });
 
 /** Change requests (SPEC §7): a sandbox's diff and playbook, verified on a fresh clone, approved by a second person. */
-export function changeRequestRoutes(app: App, ctx: AppContext): void {
+export function changeRequestRoutes(
+  app: App,
+  ctx: { db: Kysely<DB>; access: AccessCache; changeRequests: ChangeRequestService },
+): void {
   const { changeRequests } = ctx;
   const full = async (scope: OrgScope, row: ChangeRequest) =>
     changeRequestView(row, await changeRequests.decisions(scope, row.id), mayReadContents(scope, row));

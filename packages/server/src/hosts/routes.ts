@@ -1,8 +1,8 @@
-import { sql } from "kysely";
+import { type Kysely, sql } from "kysely";
 import { z } from "zod";
 import { appendAuditEvent, auditActorOf } from "../audit/append.js";
-import type { AppContext } from "../context.js";
-import type { Host } from "../db/schema.js";
+import type { AccessCache } from "../auth/access-cache.js";
+import type { DB, Host } from "../db/schema.js";
 import { notFound } from "../http/errors.js";
 import { errorResponses, FreeText, iso, OrgParams, Status, securityAny, Timestamp, Uuid } from "../http/schemas.js";
 import type { App } from "../http/types.js";
@@ -76,7 +76,10 @@ const CreatedToken = z
   })
   .meta({ id: "CreatedHostToken" });
 
-export function hostRoutes(app: App, ctx: AppContext): void {
+export function hostRoutes(
+  app: App,
+  ctx: { db: Kysely<DB>; access: AccessCache; hosts: { closeHost(hostId: string, reason: "token_revoked"): void } },
+): void {
   const { db } = ctx;
 
   const hostsWithCounts = (orgId: string) =>

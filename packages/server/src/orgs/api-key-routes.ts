@@ -1,8 +1,10 @@
+import type { Kysely } from "kysely";
 import { z } from "zod";
 import { appendAuditEvent, auditActorOf } from "../audit/append.js";
+import type { AccessCache } from "../auth/access-cache.js";
 import { API_KEY_PREFIX } from "../auth/principal.js";
 import { atLeast, roles } from "../auth/roles.js";
-import type { AppContext } from "../context.js";
+import type { DB } from "../db/schema.js";
 import { forbidden, notFound } from "../http/errors.js";
 import { errorResponses, FreeText, iso, OrgParams, Status, securityAny, Timestamp, Uuid } from "../http/schemas.js";
 import type { App } from "../http/types.js";
@@ -59,7 +61,7 @@ function view(row: KeyRow): z.infer<typeof ApiKeySchema> {
   };
 }
 
-export function apiKeyRoutes(app: App, ctx: AppContext): void {
+export function apiKeyRoutes(app: App, ctx: { db: Kysely<DB>; access: AccessCache }): void {
   const { db } = ctx;
 
   app.post(

@@ -1,8 +1,8 @@
-import { sql } from "kysely";
+import { type Kysely, sql } from "kysely";
 import { z } from "zod";
 import { verifyAuditChain } from "../audit/verify.js";
-import type { AppContext } from "../context.js";
-import type { AuditEvent } from "../db/schema.js";
+import type { AccessCache } from "../auth/access-cache.js";
+import type { AuditEvent, DB } from "../db/schema.js";
 import { errorResponses, FreeText, iso, OrgParams, securityAny, Timestamp, Uuid } from "../http/schemas.js";
 import type { App } from "../http/types.js";
 import { orgScope } from "./access.js";
@@ -69,7 +69,7 @@ function eventView(row: AuditEvent): z.infer<typeof AuditEventSchema> {
 }
 
 /** The org's hash-chained audit log: filtered reading, newest first, and a check of the whole chain. */
-export function auditRoutes(app: App, ctx: AppContext): void {
+export function auditRoutes(app: App, ctx: { db: Kysely<DB>; access: AccessCache }): void {
   app.get(
     "/v1/orgs/:slug/audit",
     {

@@ -1,10 +1,12 @@
+import type { Kysely } from "kysely";
 import { z } from "zod";
 import { appendAuditEvent, auditActorOf } from "../audit/append.js";
+import type { AccessCache } from "../auth/access-cache.js";
 import { requirePrincipal } from "../auth/principal.js";
 import { enforce, rateRules } from "../auth/rate-limit.js";
 import { EmailInput, getUser } from "../auth/users.js";
-import type { AppContext } from "../context.js";
-import type { OrgInvitationsTable } from "../db/schema.js";
+import type { ServerConfig } from "../config/config.js";
+import type { DB, OrgInvitationsTable } from "../db/schema.js";
 import { AppError, conflict, forbidden, notFound } from "../http/errors.js";
 import { errorResponses, iso, OrgParams, Status, securityAny, Timestamp, Uuid } from "../http/schemas.js";
 import type { App } from "../http/types.js";
@@ -76,7 +78,10 @@ function view(row: InvitationRow): z.infer<typeof InvitationSchema> {
  * Invitations are how people join an org. Creating one never looks the email up, so its answer is
  * the same whether or not an account exists; only the account with that email can accept it.
  */
-export function invitationRoutes(app: App, ctx: AppContext): void {
+export function invitationRoutes(
+  app: App,
+  ctx: { db: Kysely<DB>; access: AccessCache; config: Pick<ServerConfig, "publicUrl"> },
+): void {
   const { db } = ctx;
 
   app.post(

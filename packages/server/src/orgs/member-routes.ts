@@ -1,8 +1,8 @@
 import type { Kysely } from "kysely";
 import { z } from "zod";
 import { appendAuditEvent, auditActorOf } from "../audit/append.js";
+import type { AccessCache } from "../auth/access-cache.js";
 import { atLeast, roles } from "../auth/roles.js";
-import type { AppContext } from "../context.js";
 import type { DB, Role } from "../db/schema.js";
 import { AppError, forbidden, invalid, notFound } from "../http/errors.js";
 import { errorResponses, iso, OrgParams, Status, securityAny, Timestamp, Uuid } from "../http/schemas.js";
@@ -44,7 +44,7 @@ export function memberView(row: {
 }
 
 /** Listing, role changes and removal; people join through invitations (invitation-routes.ts). */
-export function memberRoutes(app: App, ctx: AppContext): void {
+export function memberRoutes(app: App, ctx: { db: Kysely<DB>; access: AccessCache }): void {
   const { db } = ctx;
 
   app.get(

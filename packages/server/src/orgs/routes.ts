@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
+import type { Kysely } from "kysely";
 import { z } from "zod";
 import { appendAuditEvent, auditActorOf } from "../audit/append.js";
+import type { AccessCache } from "../auth/access-cache.js";
 import { requirePrincipal, requireUserSession } from "../auth/principal.js";
 import { roles } from "../auth/roles.js";
-import type { AppContext } from "../context.js";
-import type { Org, Role } from "../db/schema.js";
+import type { DB, Org, Role } from "../db/schema.js";
 import { conflict } from "../http/errors.js";
 import {
   errorResponses,
@@ -68,7 +69,10 @@ function slugFrom(name: string): string {
 
 const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === "23505";
 
-export function orgRoutes(app: App, ctx: AppContext): void {
+export function orgRoutes(
+  app: App,
+  ctx: { db: Kysely<DB>; access: AccessCache; hosts: { closeOrg(orgId: string, detail: string): void } },
+): void {
   const { db } = ctx;
 
   app.post(

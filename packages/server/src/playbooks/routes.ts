@@ -1,5 +1,7 @@
+import type { Kysely } from "kysely";
 import { z } from "zod";
-import type { AppContext } from "../context.js";
+import type { AccessCache } from "../auth/access-cache.js";
+import type { DB } from "../db/schema.js";
 import { errorResponses, OrgParams, Status, securityAny } from "../http/schemas.js";
 import type { App } from "../http/types.js";
 import { orgScope } from "../orgs/access.js";
@@ -18,7 +20,7 @@ import { createPlaybook, deletePlaybook, getPlaybook, listPlaybooks, listTasks, 
 import { playbookTaskRoutes } from "./task-routes.js";
 
 /** Playbooks (SPEC §7): ordered Ansible tasks an agent or reviewer edits, rendered as a one-play YAML file. */
-export function playbookRoutes(app: App, ctx: AppContext): void {
+export function playbookRoutes(app: App, ctx: { db: Kysely<DB>; access: AccessCache }): void {
   const { db } = ctx;
 
   app.post(

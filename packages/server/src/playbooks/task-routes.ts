@@ -1,4 +1,6 @@
-import type { AppContext } from "../context.js";
+import type { Kysely } from "kysely";
+import type { AccessCache } from "../auth/access-cache.js";
+import type { DB } from "../db/schema.js";
 import { errorResponses, Status, securityAny } from "../http/schemas.js";
 import type { App } from "../http/types.js";
 import { orgScope } from "../orgs/access.js";
@@ -16,7 +18,7 @@ import {
 import { addTask, deleteTask, getPlaybook, listTasks, reorderTasks, updateTask } from "./store.js";
 
 /** A playbook's tasks: added, listed, reordered, changed and removed one at a time. */
-export function playbookTaskRoutes(app: App, ctx: AppContext): void {
+export function playbookTaskRoutes(app: App, ctx: { db: Kysely<DB>; access: AccessCache }): void {
   const { db } = ctx;
   const moduleOf = (name: string): ModuleName => resolveModule(name) as ModuleName;
 

@@ -1,11 +1,14 @@
+import type { Kysely } from "kysely";
 import { z } from "zod";
-import type { AppContext } from "../context.js";
+import type { AccessCache } from "../auth/access-cache.js";
+import type { DB } from "../db/schema.js";
 import { pageReply, pageSchema } from "../http/pages.js";
 import { errorResponses, FreeText, Pagination, securityAny } from "../http/schemas.js";
 import type { App } from "../http/types.js";
 import { orgScope } from "../orgs/access.js";
 import { sandboxLimits } from "./limits.js";
 import { SandboxParams } from "./route-schemas.js";
+import type { SandboxService } from "./service.js";
 import { CommandRecordSchema, CommandSchema, commandRecordView, commandView } from "./views.js";
 
 const EnvName = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
@@ -27,7 +30,7 @@ const RunBody = z.strictObject({
 });
 
 /** Commands run in a sandbox, and their trail. */
-export function execRoutes(app: App, ctx: AppContext): void {
+export function execRoutes(app: App, ctx: { db: Kysely<DB>; access: AccessCache; sandboxes: SandboxService }): void {
   const { sandboxes } = ctx;
 
   app.post(

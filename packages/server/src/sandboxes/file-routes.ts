@@ -1,5 +1,7 @@
+import type { Kysely } from "kysely";
 import { z } from "zod";
-import type { AppContext } from "../context.js";
+import type { AccessCache } from "../auth/access-cache.js";
+import type { DB } from "../db/schema.js";
 import { invalid } from "../http/errors.js";
 import { errorResponses, FreeText, securityAny, Timestamp } from "../http/schemas.js";
 import type { App } from "../http/types.js";
@@ -7,6 +9,7 @@ import { orgScope } from "../orgs/access.js";
 import { NoiseOverride, SandboxDiffSchema } from "./diff.js";
 import { sandboxLimits } from "./limits.js";
 import { SandboxParams } from "./route-schemas.js";
+import type { SandboxService } from "./service.js";
 
 function parseNoise(text: string): NoiseOverride {
   let value: unknown;
@@ -27,7 +30,7 @@ function parseNoise(text: string): NoiseOverride {
 const GuestPath = FreeText.min(1).max(4096).regex(/^\//, "must be an absolute path");
 
 /** Files in a sandbox, and what it changed against its image. */
-export function fileRoutes(app: App, ctx: AppContext): void {
+export function fileRoutes(app: App, ctx: { db: Kysely<DB>; access: AccessCache; sandboxes: SandboxService }): void {
   const { sandboxes } = ctx;
 
   app.get(

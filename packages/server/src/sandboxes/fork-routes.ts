@@ -1,9 +1,9 @@
 import { z } from "zod";
-import type { AppContext } from "../context.js";
+import type { AccessCache } from "../auth/access-cache.js";
 import { errorResponses, securityAny, Uuid } from "../http/schemas.js";
 import type { App } from "../http/types.js";
 import { orgScope } from "../orgs/access.js";
-import { SandboxForks } from "./fork.js";
+import { type ForkDeps, SandboxForks } from "./fork.js";
 import { SandboxName, SandboxParams } from "./route-schemas.js";
 import { SandboxSchema, sandboxView } from "./views.js";
 
@@ -28,7 +28,7 @@ const ForkBody = z
     path: ["names"],
   });
 
-export function forkRoutes(app: App, ctx: AppContext): void {
+export function forkRoutes(app: App, ctx: ForkDeps & { access: AccessCache }): void {
   const forks = new SandboxForks(ctx);
 
   app.post(

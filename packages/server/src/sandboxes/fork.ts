@@ -1,9 +1,10 @@
 import type { Kysely } from "kysely";
-import type { AppContext } from "../context.js";
+import type { ServerConfig } from "../config/config.js";
 import type { DB, Sandbox, Snapshot } from "../db/schema.js";
 import { AppError, conflict } from "../http/errors.js";
 import type { OrgScope } from "../orgs/access.js";
 import { toAppError } from "../stream/errors.js";
+import type { HostRegistry } from "../stream/registry.js";
 import type { ReplyValue } from "../stream/replies.js";
 import { sandboxDefaults } from "./limits.js";
 import { explainNoFit, type PlacementHost, rankHosts } from "./placement.js";
@@ -21,6 +22,14 @@ export interface ForkInput {
 
 const NAME_MAX = 63;
 
+/** The part of the server's context that forking uses. */
+export interface ForkDeps {
+  db: Kysely<DB>;
+  config: Pick<ServerConfig, "defaultTtlMs" | "cpuOvercommit">;
+  hosts: HostRegistry;
+  sandboxes: SandboxService;
+}
+
 /**
  * Forks: `count` sandboxes started from one snapshot of a parent, on the parent's host (where the
  * snapshot is). They are recorded and placed as one set: the host creates all or none, and a
@@ -30,7 +39,7 @@ export class SandboxForks {
   private readonly db: Kysely<DB>;
   private readonly sandboxes: SandboxService;
 
-  constructor(private readonly ctx: Pick<AppContext, "db" | "config" | "hosts" | "sandboxes">) {
+  constructor(private readonly ctx: ForkDeps) {
     this.db = ctx.db;
     this.sandboxes = ctx.sandboxes;
   }

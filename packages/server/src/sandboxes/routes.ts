@@ -1,15 +1,20 @@
+import type { Kysely } from "kysely";
 import { z } from "zod";
-import type { AppContext } from "../context.js";
+import type { AccessCache } from "../auth/access-cache.js";
+import type { DB } from "../db/schema.js";
 import { invalid } from "../http/errors.js";
 import { pageReply, pageSchema } from "../http/pages.js";
 import { errorResponses, FreeText, OrgParams, Pagination, securityAny, Uuid } from "../http/schemas.js";
 import type { App } from "../http/types.js";
+import type { SecretBox } from "../lib/secret-box.js";
 import { orgScope } from "../orgs/access.js";
 import { SourceRelay } from "../sources/relay.js";
+import type { HostRegistry } from "../stream/registry.js";
 import { execRoutes } from "./exec-routes.js";
 import { fileRoutes } from "./file-routes.js";
 import { sandboxLimits } from "./limits.js";
 import { SandboxName, SandboxParams } from "./route-schemas.js";
+import type { SandboxService } from "./service.js";
 import { snapshotRoutes } from "./snapshot-routes.js";
 import { SandboxSchema, sandboxView } from "./views.js";
 
@@ -49,7 +54,10 @@ const ListQuery = Pagination.extend({
     .transform((v) => v === "true"),
 });
 
-export function sandboxRoutes(app: App, ctx: AppContext): void {
+export function sandboxRoutes(
+  app: App,
+  ctx: { db: Kysely<DB>; access: AccessCache; sandboxes: SandboxService; secrets: SecretBox; hosts: HostRegistry },
+): void {
   lifecycleRoutes(app, ctx);
   execRoutes(app, ctx);
   fileRoutes(app, ctx);
@@ -57,7 +65,10 @@ export function sandboxRoutes(app: App, ctx: AppContext): void {
 }
 
 /** Creating, reading, starting, stopping, extending and destroying sandboxes. */
-function lifecycleRoutes(app: App, ctx: AppContext): void {
+function lifecycleRoutes(
+  app: App,
+  ctx: { db: Kysely<DB>; access: AccessCache; sandboxes: SandboxService; secrets: SecretBox; hosts: HostRegistry },
+): void {
   const { sandboxes } = ctx;
   const sources = new SourceRelay(ctx);
 

@@ -1,13 +1,19 @@
+import type { Kysely } from "kysely";
 import { z } from "zod";
-import type { AppContext } from "../context.js";
+import type { AccessCache } from "../auth/access-cache.js";
+import type { DB } from "../db/schema.js";
 import { errorResponses, securityAny, Uuid } from "../http/schemas.js";
 import type { App } from "../http/types.js";
 import { orgScope } from "../orgs/access.js";
 import { SandboxParams } from "./route-schemas.js";
+import type { SandboxService } from "./service.js";
 import { SandboxSchema, SnapshotSchema, sandboxView, snapshotView } from "./views.js";
 
 /** Snapshots of a sandbox, and restoring one. */
-export function snapshotRoutes(app: App, ctx: AppContext): void {
+export function snapshotRoutes(
+  app: App,
+  ctx: { db: Kysely<DB>; access: AccessCache; sandboxes: SandboxService },
+): void {
   const { sandboxes } = ctx;
 
   app.post(

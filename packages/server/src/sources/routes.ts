@@ -1,11 +1,13 @@
+import type { Kysely } from "kysely";
 import { z } from "zod";
 import { appendAuditEvent, auditActorOf } from "../audit/append.js";
-import type { AppContext } from "../context.js";
-import type { SourceHost } from "../db/schema.js";
+import type { AccessCache } from "../auth/access-cache.js";
+import type { DB, SourceHost } from "../db/schema.js";
 import { conflict, notFound } from "../http/errors.js";
 import { errorResponses, FreeText, iso, OrgParams, Status, securityAny, Timestamp, Uuid } from "../http/schemas.js";
 import type { App } from "../http/types.js";
 import { newId } from "../lib/ids.js";
+import type { SecretBox } from "../lib/secret-box.js";
 import { orgScope } from "../orgs/access.js";
 
 const Hostname = z
@@ -99,7 +101,7 @@ function view(row: SourceHost): z.infer<typeof SourceHostSchema> {
 }
 
 /** Where production VMs live: libvirt hosts reached over SSH (Proxmox is recorded, not yet driven). */
-export function sourceHostRoutes(app: App, ctx: AppContext): void {
+export function sourceHostRoutes(app: App, ctx: { db: Kysely<DB>; access: AccessCache; secrets: SecretBox }): void {
   const { db, secrets } = ctx;
   const SourceHostParams = z.strictObject({ slug: OrgParams.shape.slug, sourceHostId: Uuid });
 

@@ -1,9 +1,12 @@
+import type { Kysely } from "kysely";
 import { z } from "zod";
-import type { AppContext } from "../context.js";
-import type { SourceCommand } from "../db/schema.js";
+import type { AccessCache } from "../auth/access-cache.js";
+import type { DB, SourceCommand } from "../db/schema.js";
 import { errorResponses, FreeText, iso, OrgParams, securityAny, Timestamp, Uuid } from "../http/schemas.js";
 import type { App } from "../http/types.js";
+import type { SecretBox } from "../lib/secret-box.js";
 import { orgScope } from "../orgs/access.js";
+import type { HostRegistry } from "../stream/registry.js";
 import { InspectionSchema, inspectionCommand } from "./inspections.js";
 import { SourceRelay } from "./relay.js";
 
@@ -81,7 +84,10 @@ function auditView(row: SourceCommand): z.infer<typeof SourceCommandSchema> {
  * Read-only access to production VMs on the org's source hosts: discovery, one-time preparation,
  * policy-checked commands and file reads, and the audit trail of all of it.
  */
-export function sourceVmRoutes(app: App, ctx: AppContext): void {
+export function sourceVmRoutes(
+  app: App,
+  ctx: { db: Kysely<DB>; access: AccessCache; secrets: SecretBox; hosts: HostRegistry },
+): void {
   const relay = new SourceRelay(ctx);
 
   app.get(
