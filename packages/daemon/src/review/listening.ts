@@ -1,4 +1,4 @@
-import type { Change } from "./diff.js";
+import type { Change } from "./diff-types.js";
 import type { NoisePolicy } from "./noise.js";
 
 /** The /proc/net tables a guest's listening sockets are read from, named as netstat names them. */
