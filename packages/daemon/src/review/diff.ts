@@ -1,8 +1,9 @@
+import type { ListeningSocket } from "../agent/proc-net.js";
 import { canonicalJson, sha256Hex } from "./canonical.js";
 import { compareDebianVersions } from "./debian-version.js";
 import { diffFiles } from "./diff-files.js";
 import type { Change, SemanticDiff } from "./diff-types.js";
-import { diffListening, type ListeningSocket } from "./listening.js";
+import { diffListening } from "./listening.js";
 import { collectManifest, type Manifest } from "./manifest.js";
 import { type ChangeKind, type NoiseOverride, NoisePolicy, noiseRules } from "./noise.js";
 
