@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { countLines, cycles, edgesWithin, sizeReport } from "./structure.ts";
+import { countLines, cycles, edgesWithin, sizeChecked, sizeReport } from "./structure.ts";
 
 const graph = (edges: Record<string, string[]>) => new Map(Object.entries(edges));
 
@@ -44,6 +44,32 @@ describe("sizeReport", () => {
     const report = sizeReport(files, 400);
     expect(report.over.map((f) => f.path)).toEqual(["f4.ts", "f1.ts"]);
     expect(report.largest.map((f) => f.lines)).toEqual([900, 401, 400, 300, 100]);
+  });
+});
+
+describe("sizeChecked", () => {
+  const tables = ["/policy/rules.ts"];
+
+  it("checks production TypeScript sources", () => {
+    expect(sizeChecked("packages/daemon/src/network/manager.ts", tables)).toBe(true);
+    expect(sizeChecked("packages/web/src/App.tsx", tables)).toBe(true);
+  });
+
+  it("exempts tests, test fixtures, declarations, generated code, data tables and non-TypeScript files", () => {
+    for (const path of [
+      "packages/daemon/src/network/manager.test.ts",
+      "packages/web/src/App.test.tsx",
+      "packages/daemon/src/policy/policy-cases.fixtures.ts",
+      "packages/daemon/src/env.d.ts",
+      "packages/proto/src/gen/host.ts",
+      "packages/daemon/src/policy/rules.ts",
+      "packages/daemon/src/guest/init.sh",
+    ])
+      expect(sizeChecked(path, tables), path).toBe(false);
+  });
+
+  it("matches a data table by a whole path suffix only", () => {
+    expect(sizeChecked("packages/daemon/src/policy/other-rules.ts", tables)).toBe(true);
   });
 });
 

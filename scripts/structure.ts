@@ -58,6 +58,21 @@ export function edgesWithin(graph: Graph, component: readonly string[]): [string
   );
 }
 
+export const TEST_FILE = /\.test\.tsx?$/;
+/** Test data shared by several tests (`*.fixtures.ts`): tables of cases, exempt from the size limit like tests. */
+export const FIXTURE_FILE = /\.fixtures\.tsx?$/;
+const GENERATED = /\/gen\//;
+
+/**
+ * Whether a source file counts against the size limit: TypeScript that is not a declaration file, a test,
+ * test fixtures, generated code or one of `dataTables` (path suffixes, so they survive a move between folders).
+ */
+export function sizeChecked(path: string, dataTables: readonly string[]): boolean {
+  if (!/\.tsx?$/.test(path) || path.endsWith(".d.ts")) return false;
+  if (TEST_FILE.test(path) || FIXTURE_FILE.test(path) || GENERATED.test(path)) return false;
+  return !dataTables.some((table) => `/${path}`.endsWith(table));
+}
+
 export interface FileSize {
   path: string;
   lines: number;

@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SandboxError } from "../sandboxes/errors.js";
+import { SandboxError } from "../errors.js";
 import { run, runChecked } from "../system/run.js";
 import { inventoryFor, knownHostsFor, playbookArgv, playbookEnv, type RunFiles, runFiles } from "./invocation.js";
 import { runInProcessGroup } from "./process-group.js";

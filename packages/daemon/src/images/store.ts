@@ -1,9 +1,9 @@
 import { access, chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { z } from "zod";
-import type { ImageSource, ResolvedImage } from "../sandboxes/ports.js";
 import { BOOT_MODES } from "../vm/boot-mode.js";
 import { removeTree } from "./remove-tree.js";
+import type { ImageSource, ResolvedImage } from "./source.js";
 
 const imageNamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 

@@ -9,13 +9,13 @@ import {
   MAX_PLAYBOOK_TIMEOUT_SECONDS,
   runPlaybook,
 } from "../ansible/run-playbook.js";
+import { SandboxError } from "../errors.js";
+import type { ImageSource } from "../images/source.js";
 import { parseNoiseOverride } from "../review/noise.js";
 import { diffSandbox } from "../review/sandbox-diff.js";
 import { sandboxDefaults, sandboxLimits } from "../sandboxes/defaults.js";
-import { SandboxError } from "../sandboxes/errors.js";
 import type { SandboxManager } from "../sandboxes/manager.js";
 import type { WarmPool } from "../sandboxes/pool.js";
-import type { ImageSource } from "../sandboxes/ports.js";
 import type { SandboxRow, SnapshotRow } from "../state/schema.js";
 
 const Id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/);

@@ -1,9 +1,9 @@
 import type { Logger } from "pino";
 import { DEFAULT_BRIDGE, ensureBridge, removeBridge } from "./bridge.js";
+import { type EgressPolicy, toEgressRule } from "./egress.js";
 import { applyFirewall, type EgressRule, type FirewallPort, forwardingMarked, removeFirewall } from "./firewall.js";
 import { readIpForwarding, writeIpForwarding } from "./forwarding.js";
 import { DEFAULT_SUBNET, Ipam } from "./ipam.js";
-import { formatCidr, parseCidr } from "./ipv4.js";
 import type { Lease, LeaseStore } from "./leases.js";
 import { macFromSandboxId } from "./mac.js";
 import { tapName } from "./names.js";
@@ -13,9 +13,6 @@ import { deleteTap, ensureTap, listTaps, renameTap } from "./tap.js";
 
 export type NetworkMode = "bridge" | "user";
 export type NetworkPreference = "auto" | NetworkMode;
-
-/** false: no egress; true: anywhere; a list: only these IPv4 CIDR blocks (bridge mode only). */
-export type EgressPolicy = boolean | readonly string[];
 
 export interface NetworkManagerOptions extends NetnsOption {
   leases: LeaseStore;
@@ -381,21 +378,4 @@ export class NetworkManager {
     this.queue = result.catch(() => undefined);
     return result;
   }
-}
-
-/** Validates an allowlist up front, so a typo fails the request before any device is created. */
-function toEgressRule(egress: EgressPolicy): EgressRule | undefined {
-  if (egress === true) return "any";
-  if (egress === false || egress.length === 0) return undefined;
-  return [
-    ...new Set(
-      egress.map((block) => {
-        try {
-          return formatCidr(parseCidr(block));
-        } catch (error) {
-          throw new Error(`egress allowlist: ${(error as Error).message}`);
-        }
-      }),
-    ),
-  ];
 }

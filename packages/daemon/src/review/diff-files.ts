@@ -1,7 +1,7 @@
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 import type { FileEntry } from "./collect-files.js";
-import type { Change } from "./diff.js";
+import type { Change } from "./diff-types.js";
 import { unifiedDiff } from "./line-diff.js";
 import type { NoisePolicy } from "./noise.js";
 

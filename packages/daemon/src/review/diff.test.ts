@@ -3,7 +3,8 @@ import { chmod, chown, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/pr
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type Change, diffRoots } from "./diff.js";
+import { diffRoots } from "./diff.js";
+import type { Change } from "./diff-types.js";
 
 const isRoot = process.getuid?.() === 0;
 

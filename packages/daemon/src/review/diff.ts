@@ -1,27 +1,11 @@
+import type { ListeningSocket } from "../agent/proc-net.js";
 import { canonicalJson, sha256Hex } from "./canonical.js";
 import { compareDebianVersions } from "./debian-version.js";
 import { diffFiles } from "./diff-files.js";
-import { diffListening, type ListeningSocket } from "./listening.js";
+import type { Change, SemanticDiff } from "./diff-types.js";
+import { diffListening } from "./listening.js";
 import { collectManifest, type Manifest } from "./manifest.js";
 import { type ChangeKind, type NoiseOverride, NoisePolicy, noiseRules } from "./noise.js";
-
-export type ChangeAction = "added" | "changed" | "removed";
-
-/** One difference: what it is about, what happened, and the details of its kind. */
-export interface Change {
-  kind: ChangeKind;
-  action: ChangeAction;
-  path?: string;
-  name?: string;
-  [detail: string]: unknown;
-}
-
-export interface SemanticDiff {
-  /** sha256 of the canonical JSON of `summary` and `changes`. */
-  hash: string;
-  summary: { total: number; added: number; changed: number; removed: number; by_kind: Record<string, number> };
-  changes: Change[];
-}
 
 type Keyed = "packages" | "units" | "users" | "groups" | "cron" | "sysctl";
 

@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runChecked } from "../system/run.js";
-import { type Change, diffRoots } from "./diff.js";
+import { diffRoots } from "./diff.js";
+import type { Change } from "./diff-types.js";
 import { withReadOnlyRoot, withRoot } from "./disk-view.js";
 
 const IMAGE = "/var/lib/fluid/images/debian-12/rootfs.qcow2";

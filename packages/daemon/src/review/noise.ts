@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { SandboxError } from "../sandboxes/errors.js";
+import { SandboxError } from "../errors.js";
 
 export const changeKinds = ["file", "package", "unit", "user", "group", "cron", "sysctl", "port"] as const;
 export type ChangeKind = (typeof changeKinds)[number];

@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type GuestReader, recordListeningBaseline } from "../agent/guest-sockets.js";
 import { runChecked } from "../system/run.js";
 import { withRoot } from "./disk-view.js";
-import { type GuestReader, recordListeningBaseline } from "./guest-sockets.js";
 import { diffSandbox } from "./sandbox-diff.js";
 
 const IMAGE = "/var/lib/fluid/images/debian-12/rootfs.qcow2";

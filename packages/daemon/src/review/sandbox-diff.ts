@@ -1,6 +1,7 @@
-import { type DiffOptions, diffRoots, type SemanticDiff } from "./diff.js";
+import { type GuestReader, loadListeningBaseline, readListeningSockets } from "../agent/guest-sockets.js";
+import { type DiffOptions, diffRoots } from "./diff.js";
+import type { SemanticDiff } from "./diff-types.js";
 import { withReadOnlyRoot } from "./disk-view.js";
-import { type GuestReader, loadListeningBaseline, readListeningSockets } from "./guest-sockets.js";
 import { type GeneratedPlaybook, generatePlaybook } from "./playbook/generate.js";
 import { mountedRoot } from "./playbook/sandbox-root.js";
 

@@ -1,6 +1,7 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { recordListeningBaseline } from "../review/guest-sockets.js";
+import { recordListeningBaseline } from "../agent/guest-sockets.js";
+import type { ResolvedImage } from "../images/source.js";
 import type { SandboxRow, SnapshotRow } from "../state/schema.js";
 import { kernelCmdline } from "../vm/kernel-cmdline.js";
 import type { VmSpec } from "../vm/qemu.js";
@@ -8,7 +9,7 @@ import type { QmpClient } from "../vm/qmp.js";
 import type { SandboxContext } from "./context.js";
 import { settleDisk } from "./disk-layers.js";
 import { hostnameFor, identityParams } from "./identity.js";
-import type { NetAttachment, ResolvedImage } from "./ports.js";
+import type { NetAttachment } from "./ports.js";
 import type { ResolvedOptions } from "./types.js";
 import { withQmp } from "./vm-control.js";
 

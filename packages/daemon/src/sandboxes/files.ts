@@ -1,5 +1,5 @@
+import { SandboxError } from "../errors.js";
 import type { SandboxContext } from "./context.js";
-import { SandboxError } from "./errors.js";
 
 export interface FileEntry {
   name: string;

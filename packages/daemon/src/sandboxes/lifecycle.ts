@@ -1,8 +1,8 @@
+import { SandboxError } from "../errors.js";
 import type { SandboxRow } from "../state/schema.js";
 import { boot, teardown } from "./boot.js";
 import type { SandboxContext } from "./context.js";
 import { sandboxLimits } from "./defaults.js";
-import { SandboxError } from "./errors.js";
 import type { NetAttachment } from "./ports.js";
 
 export async function destroy(ctx: SandboxContext, id: string, reason: string): Promise<void> {

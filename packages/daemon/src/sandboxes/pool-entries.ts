@@ -1,6 +1,6 @@
+import { SandboxError } from "../errors.js";
 import type { SandboxRow } from "../state/schema.js";
 import type { SandboxContext } from "./context.js";
-import { SandboxError } from "./errors.js";
 import { setGuestClock, writeIdentity } from "./guest-setup.js";
 import { assertSandboxId, defaultName } from "./provision.js";
 import type { CreateInput } from "./types.js";

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { WarmPoolSize } from "../config.js";
+import { SandboxError } from "../errors.js";
 import type { SandboxRow, SnapshotRow } from "../state/schema.js";
-import { SandboxError } from "./errors.js";
 import { type PoolSandboxes, WarmPool } from "./pool.js";
 import type { CreateInput } from "./types.js";
 

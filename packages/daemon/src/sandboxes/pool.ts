@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import type { WarmPoolSize } from "../config.js";
+import { codeOf } from "../errors.js";
 import type { SandboxRow } from "../state/schema.js";
 import { VERSION } from "../version.js";
-import { codeOf } from "./errors.js";
 import type { SandboxManager } from "./manager.js";
 import type { NetAttachment } from "./ports.js";
 import type { CreateInput } from "./types.js";

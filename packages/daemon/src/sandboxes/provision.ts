@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
+import { SandboxError } from "../errors.js";
 import type { SandboxRow, SnapshotRow } from "../state/schema.js";
 import { boot, teardown } from "./boot.js";
 import type { SandboxContext } from "./context.js";
 import { sandboxLimits } from "./defaults.js";
 import { createOverlay } from "./disk-layers.js";
-import { SandboxError } from "./errors.js";
 import { reidentify } from "./guest-setup.js";
 import type { CreateInput, PoolCreate } from "./types.js";
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ExecResult } from "../agent/client.js";
 import { GuestAgentError } from "../agent/client.js";
-import { SandboxError } from "./errors.js";
+import { SandboxError } from "../errors.js";
 import { type QuiesceAgent, withQuiescedGuest } from "./quiesce.js";
 
 const exited = (exitCode: number, stderr = ""): ExecResult => ({

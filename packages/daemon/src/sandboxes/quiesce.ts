@@ -1,5 +1,5 @@
 import type { GuestAgent } from "../agent/client.js";
-import { SandboxError } from "./errors.js";
+import { SandboxError } from "../errors.js";
 
 export type QuiesceAgent = Pick<GuestAgent, "freezeFilesystems" | "thawFilesystems" | "execArgv">;
 

@@ -1,6 +1,6 @@
+import { SandboxError } from "../errors.js";
 import type { SandboxContext } from "./context.js";
 import { activeDisk } from "./disk-layers.js";
-import { SandboxError } from "./errors.js";
 import { withQuiescedGuest } from "./quiesce.js";
 
 export interface ReviewDisks {

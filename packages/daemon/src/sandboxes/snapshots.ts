@@ -1,13 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { mkdir, readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { SandboxError } from "../errors.js";
 import type { SandboxRow, SnapshotRow } from "../state/schema.js";
 import type { QmpClient } from "../vm/qmp.js";
 import { boot } from "./boot.js";
 import type { SandboxContext } from "./context.js";
 import { sandboxLimits } from "./defaults.js";
 import { activeDisk, backingChain, resetDisk, sealActiveLayer, streamLongChain } from "./disk-layers.js";
-import { SandboxError } from "./errors.js";
 import type { NetAttachment } from "./ports.js";
 import { withQuiescedGuest } from "./quiesce.js";
 

@@ -1,6 +1,6 @@
+import { SandboxError } from "../errors.js";
 import type { IssuedCertificate } from "../remote/ssh-certificates.js";
 import type { SandboxContext } from "./context.js";
-import { SandboxError } from "./errors.js";
 import { writeFile } from "./files.js";
 
 export interface SshAccess {

@@ -1,6 +1,6 @@
 import type { Kysely } from "kysely";
+import { SandboxError } from "../errors.js";
 import type { DaemonDB, SandboxRow, SnapshotRow } from "../state/schema.js";
-import { SandboxError } from "./errors.js";
 
 /** The sandboxes and snapshots tables: every query the sandbox modules make. */
 export class SandboxStore {

@@ -1,9 +1,10 @@
 import type { Kysely } from "kysely";
 import type { Logger } from "pino";
+import type { ImageSource } from "../images/source.js";
 import type { SshCertificateAuthority } from "../remote/ssh-certificates.js";
 import type { DaemonDB, SandboxRow, SandboxState } from "../state/schema.js";
 import type { Accel } from "../vm/accel.js";
-import type { ImageSource, SandboxNetwork } from "./ports.js";
+import type { SandboxNetwork } from "./ports.js";
 import type { VmControl } from "./vm-control.js";
 
 export interface CreateInput {

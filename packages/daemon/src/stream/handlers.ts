@@ -1,5 +1,5 @@
 import type { ControlMessage } from "@fluid/proto";
-import { SandboxError } from "../sandboxes/errors.js";
+import { SandboxError } from "../errors.js";
 import type { SandboxManager } from "../sandboxes/manager.js";
 import { fileHandlers } from "./handlers/files.js";
 import { reviewHandlers } from "./handlers/review.js";

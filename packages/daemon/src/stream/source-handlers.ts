@@ -1,10 +1,10 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { ControlMessage, HostMessageSchema, SourceHostConnection } from "@fluid/proto";
 import type { ApplyAccess } from "../apply/access.js";
+import { SandboxError } from "../errors.js";
 import { SourceError } from "../remote/source-error.js";
 import { parseHostKeys } from "../remote/ssh-config.js";
 import { SshError } from "../remote/ssh-error.js";
-import { SandboxError } from "../sandboxes/errors.js";
 import type { SourceHost, SourceHosts } from "../sources/source-host.js";
 import { PolicyRefusal, type VmAccess } from "../sources/vm-access.js";
 

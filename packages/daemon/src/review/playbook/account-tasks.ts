@@ -1,5 +1,5 @@
 import { FILE_TREES } from "../collect-files.js";
-import type { Change } from "../diff.js";
+import type { Change } from "../diff-types.js";
 import type { Data, Plan } from "./plan.js";
 import type { Accounts, SandboxRoot } from "./sandbox-root.js";
 

@@ -1,4 +1,4 @@
-import type { Change } from "../diff.js";
+import type { Change } from "../diff-types.js";
 import { APPLY_SYSCTL, isSysctlFile, restartHandlers } from "./handlers.js";
 import { shippedByAddedPackages } from "./package-files.js";
 import { type Data, type Plan, shownPath, type Task } from "./plan.js";

@@ -1,4 +1,4 @@
-import type { Change } from "../diff.js";
+import type { Change } from "../diff-types.js";
 import { planAccounts } from "./account-tasks.js";
 import { planFiles } from "./file-tasks.js";
 import { Plan } from "./plan.js";

@@ -1,4 +1,4 @@
-import type { Change } from "../diff.js";
+import type { Change } from "../diff-types.js";
 import type { SandboxRoot } from "./sandbox-root.js";
 
 /**

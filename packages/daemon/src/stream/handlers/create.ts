@@ -1,7 +1,7 @@
 import { type CreateSandboxCommand, SnapshotMode } from "@fluid/proto";
 import type { PullPhase, PullProgress } from "../../clone/pull.js";
+import { SandboxError } from "../../errors.js";
 import { sandboxDefaults } from "../../sandboxes/defaults.js";
-import { SandboxError } from "../../sandboxes/errors.js";
 import { asSandboxError, type SourceServices, sourceHostFor } from "../source-handlers.js";
 import { sandboxInfo } from "./sandbox-info.js";
 import type { CreateProgress, HandlerContext, Reply } from "./types.js";

@@ -1,5 +1,5 @@
+import { SandboxError } from "../../errors.js";
 import { sandboxLimits } from "../../sandboxes/defaults.js";
-import { SandboxError } from "../../sandboxes/errors.js";
 import type { HandlerTable } from "./types.js";
 
 const MAX_FILE_BYTES = sandboxLimits.maxFileBytes;

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { ForkSandboxCommandSchema } from "@fluid/proto";
 import { describe, expect, it } from "vitest";
-import { SandboxError } from "../../sandboxes/errors.js";
+import { SandboxError } from "../../errors.js";
 import type { SandboxManager } from "../../sandboxes/manager.js";
 import type { CreateInput } from "../../sandboxes/types.js";
 import { forkSandbox } from "./fork.js";

@@ -1,5 +1,5 @@
 import type { ForkSandboxCommand } from "@fluid/proto";
-import { SandboxError } from "../../sandboxes/errors.js";
+import { SandboxError } from "../../errors.js";
 import type { SandboxManager } from "../../sandboxes/manager.js";
 import { sandboxInfo } from "./sandbox-info.js";
 import type { Reply } from "./types.js";

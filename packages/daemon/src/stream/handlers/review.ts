@@ -1,8 +1,8 @@
 import { DEFAULT_PLAYBOOK_TIMEOUT_SECONDS, runPlaybook } from "../../ansible/run-playbook.js";
+import { SandboxError } from "../../errors.js";
 import { parseNoiseOverride } from "../../review/noise.js";
 import { diffSandbox } from "../../review/sandbox-diff.js";
 import { sandboxLimits } from "../../sandboxes/defaults.js";
-import { SandboxError } from "../../sandboxes/errors.js";
 import type { HandlerTable } from "./types.js";
 
 /** Review: what changed in a sandbox (with a playbook that repeats it) and running a playbook in one. */

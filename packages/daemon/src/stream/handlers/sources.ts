@@ -1,4 +1,4 @@
-import { SandboxError } from "../../sandboxes/errors.js";
+import { SandboxError } from "../../errors.js";
 import { handleSourceCommand } from "../source-handlers.js";
 import type { HandlerContext, HandlerTable, Reply } from "./types.js";
 

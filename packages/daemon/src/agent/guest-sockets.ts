@@ -2,8 +2,8 @@ import { access, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { z } from "zod";
-import type { GuestAgent } from "../agent/client.js";
-import { type ListeningSocket, parseProcNet, socketTables } from "./listening.js";
+import type { GuestAgent } from "./client.js";
+import { type ListeningSocket, parseProcNet, socketTables } from "./proc-net.js";
 
 /** What reading a guest's sockets needs from its agent. */
 export type GuestReader = Pick<GuestAgent, "readFile" | "execArgv">;

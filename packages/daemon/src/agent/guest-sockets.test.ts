@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { ExecResult } from "../agent/client.js";
+import type { ExecResult } from "./client.js";
 import {
   type GuestReader,
   loadListeningBaseline,
