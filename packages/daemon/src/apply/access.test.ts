@@ -3,18 +3,19 @@ import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { PlaybookRunResult } from "../ansible/run-playbook.js";
 import { ImageStore } from "../images/store.js";
 import { SourceError } from "../remote/source-error.js";
 import { SshCertificateAuthority } from "../remote/ssh-certificates.js";
 import { type SourceHost, SourceHosts } from "../sources/source-host.js";
 import { PolicyRefusal, VmAccess } from "../sources/vm-access.js";
 import { createFakeSourceHost, FAKE_PRIVATE_KEY, type FakeSourceHost } from "../testing/fake-source-host.js";
-import { ApplyAccess, type PlaybookOutcome, type SourcePlaybookExecutor } from "./access.js";
+import { ApplyAccess, type SourcePlaybookExecutor } from "./access.js";
 
 const run = promisify(execFile);
 const agentTable = " eth0       52:54:00:fa:07:02    ipv4         10.0.0.5/24";
 const jumpHostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFx1Gp7O0KsWbtP+oYdC1vU9Hdg3yXfrxb5ZpC3ZSZ3O";
-const outcome: PlaybookOutcome = {
+const outcome: PlaybookRunResult = {
   exitCode: 0,
   recap: { ok: 2, changed: 1, unreachable: 0, failed: 0, skipped: 0, rescued: 0, ignored: 0 },
   log: "PLAY RECAP",

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import type { PlaybookRecap } from "../ansible/recap.js";
+import type { PlaybookRunResult } from "../ansible/run-playbook.js";
 import { SourceError } from "../remote/source-error.js";
 import type { SshCertificateAuthority } from "../remote/ssh-certificates.js";
 import { APPLY_PRINCIPAL } from "../sources/apply-principal.js";
@@ -30,16 +30,6 @@ export interface ApplyRequest {
   applyEnabled: boolean;
 }
 
-export interface PlaybookOutcome {
-  exitCode: number;
-  /** Absent when ansible-playbook stopped before its recap (syntax error, timeout). */
-  recap: PlaybookRecap | undefined;
-  log: string;
-  logTruncated: boolean;
-  durationMs: number;
-  timedOut: boolean;
-}
-
 /**
  * Runs ansible-playbook against host `hostAlias` of `sshConfigFile`: an ssh_config whose connection
  * to the VM is already open and authenticated (ssh multiplexes over it; `privateKey` is the run's
@@ -52,7 +42,7 @@ export type SourcePlaybookExecutor = (input: {
   playbookYaml: string;
   check: boolean;
   timeoutSeconds: number;
-}) => Promise<PlaybookOutcome>;
+}) => Promise<PlaybookRunResult>;
 
 /**
  * Applies a playbook to a source VM as root: the one write path to production, opt-in per source
@@ -71,7 +61,7 @@ export class ApplyAccess {
     },
   ) {}
 
-  async apply(host: SourceHost, vm: string, request: ApplyRequest): Promise<PlaybookOutcome> {
+  async apply(host: SourceHost, vm: string, request: ApplyRequest): Promise<PlaybookRunResult> {
     if (!request.applyEnabled) {
       throw new PolicyRefusal(
         `applying changes is not enabled for source host ${host.id}: its VMs are read-only until the host's owner enables apply`,

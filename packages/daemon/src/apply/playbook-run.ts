@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { playbookArgv, playbookEnv, runFiles } from "../ansible/invocation.js";
 import { runInProcessGroup } from "../ansible/process-group.js";
 import { parseRecap } from "../ansible/recap.js";
-import { MAX_PLAYBOOK_LOG_BYTES } from "../ansible/run-playbook.js";
-import type { PlaybookOutcome, SourcePlaybookExecutor } from "./access.js";
+import { MAX_PLAYBOOK_LOG_BYTES, type PlaybookRunResult } from "../ansible/run-playbook.js";
+import type { SourcePlaybookExecutor } from "./access.js";
 
 /**
  * The apply run with the sandbox runner's invocation (argv, private environment, process-group
@@ -28,7 +28,7 @@ export const runApplyPlaybook: SourcePlaybookExecutor = async (input) => {
       timeoutMs: input.timeoutSeconds * 1000,
       maxLogBytes: MAX_PLAYBOOK_LOG_BYTES,
     });
-    const outcome: PlaybookOutcome = {
+    const outcome: PlaybookRunResult = {
       ...result,
       recap: result.timedOut ? undefined : parseRecap(result.log, input.hostAlias),
     };

@@ -118,12 +118,26 @@ export class StreamClient {
     };
   }
 
+  /** What registration and resource reports both say of this host's capacity, as the protocol spells it. */
+  private async capacity() {
+    const r = await this.resources();
+    return {
+      totalCpus: r.totalCpus,
+      availableCpus: r.availableCpus,
+      totalMemoryMb: BigInt(r.allocatableMemoryMb),
+      availableMemoryMb: BigInt(r.availableMemoryMb),
+      totalDiskMb: BigInt(r.totalDiskMb),
+      availableDiskMb: BigInt(r.availableDiskMb),
+      baseImages: r.images,
+    };
+  }
+
   private async session(): Promise<void> {
     const client = createClient(HostService, await this.transport());
     const outbox = new Outbox<HostMessage>();
     const abort = new AbortController();
     this.current = { outbox, abort };
-    const r = await this.resources();
+    const capacity = await this.capacity();
     outbox.push(
       create(HostMessageSchema, {
         requestId: "registration",
@@ -133,13 +147,7 @@ export class StreamClient {
             hostId: this.hostId ?? "",
             hostname: hostname(),
             version: VERSION,
-            totalCpus: r.totalCpus,
-            availableCpus: r.availableCpus,
-            totalMemoryMb: BigInt(r.allocatableMemoryMb),
-            availableMemoryMb: BigInt(r.availableMemoryMb),
-            totalDiskMb: BigInt(r.totalDiskMb),
-            availableDiskMb: BigInt(r.availableDiskMb),
-            baseImages: r.images,
+            ...capacity,
           },
         },
       }),
@@ -190,20 +198,14 @@ export class StreamClient {
   }
 
   private async sendResourceReport(outbox: Outbox<HostMessage>): Promise<void> {
-    const r = await this.resources();
+    const capacity = await this.capacity();
     const statuses = await this.o.manager.statuses();
     outbox.push(
       create(HostMessageSchema, {
         payload: {
           case: "resourceReport",
           value: {
-            totalCpus: r.totalCpus,
-            availableCpus: r.availableCpus,
-            totalMemoryMb: BigInt(r.allocatableMemoryMb),
-            availableMemoryMb: BigInt(r.availableMemoryMb),
-            totalDiskMb: BigInt(r.totalDiskMb),
-            availableDiskMb: BigInt(r.availableDiskMb),
-            baseImages: r.images,
+            ...capacity,
             sandboxStatuses: statuses.map((s) => ({
               sandboxId: s.sandboxId,
               state: s.state,
