@@ -247,12 +247,7 @@ Example:
           },
         }),
       );
-      if (globals(command).json) printJson(result);
-      else {
-        process.stdout.write(result.stdout);
-        process.stderr.write(result.stderr);
-      }
-      process.exitCode = result.exit_code;
+      showSourceOutput(result, globals(command).json);
     });
 
   source
@@ -281,12 +276,7 @@ Examples:
       if (!build) throw new CliError(`unknown inspection "${what}": use one of ${Object.keys(inspections).join(", ")}`);
       const inspection = build(target, options);
       const result = await inspectSource(await connectFor(command), vm, options.host, inspection);
-      if (globals(command).json) printJson(result);
-      else {
-        process.stdout.write(result.stdout);
-        process.stderr.write(result.stderr);
-      }
-      process.exitCode = result.exit_code;
+      showSourceOutput(result, globals(command).json);
     });
 
   source
@@ -340,4 +330,14 @@ Examples:
         ),
       );
     });
+}
+
+/** A source command's answer: its output as the VM printed it (or the whole reply with --json) and its exit code. */
+function showSourceOutput(result: { stdout: string; stderr: string; exit_code: number }, json?: boolean): void {
+  if (json) printJson(result);
+  else {
+    process.stdout.write(result.stdout);
+    process.stderr.write(result.stderr);
+  }
+  process.exitCode = result.exit_code;
 }

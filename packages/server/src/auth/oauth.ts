@@ -80,17 +80,17 @@ export interface OAuthProvider {
   identify(code: string, redirectUri: string): Promise<ProviderIdentity>;
 }
 
+/** The provider's consent page for this app, with the provider's own parameters after the client id. */
+function authorizeUrl(config: OAuthProviderConfig, params: Record<string, string>): string {
+  const url = new URL(config.authorizeUrl);
+  url.search = new URLSearchParams({ client_id: config.clientId, ...params }).toString();
+  return url.toString();
+}
+
 export function githubProvider(config: OAuthProviderConfig): OAuthProvider {
   return {
     authorizeUrl(state, redirectUri) {
-      const url = new URL(config.authorizeUrl);
-      url.search = new URLSearchParams({
-        client_id: config.clientId,
-        redirect_uri: redirectUri,
-        scope: "read:user user:email",
-        state,
-      }).toString();
-      return url.toString();
+      return authorizeUrl(config, { redirect_uri: redirectUri, scope: "read:user user:email", state });
     },
     async identify(code, redirectUri) {
       const token = await exchangeCode(config, code, redirectUri);
@@ -125,15 +125,12 @@ export function githubProvider(config: OAuthProviderConfig): OAuthProvider {
 export function googleProvider(config: OAuthProviderConfig): OAuthProvider {
   return {
     authorizeUrl(state, redirectUri) {
-      const url = new URL(config.authorizeUrl);
-      url.search = new URLSearchParams({
-        client_id: config.clientId,
+      return authorizeUrl(config, {
         redirect_uri: redirectUri,
         response_type: "code",
         scope: "openid email profile",
         state,
-      }).toString();
-      return url.toString();
+      });
     },
     async identify(code, redirectUri) {
       const token = await exchangeCode(config, code, redirectUri);
