@@ -3,6 +3,7 @@ import { PGlite } from "@electric-sql/pglite";
 import { createPgConfig } from "@electric-sql/pglite/node-postgres";
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
+import { lockDataDir } from "./data-dir-lock.js";
 import type { DB } from "./schema.js";
 
 export interface Database {
@@ -40,11 +41,18 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
     return { db, kind: "postgres", close: () => db.destroy() };
   }
-  if (!target.dataDir.startsWith("memory://")) await mkdir(target.dataDir, { recursive: true });
-  const pglite = await PGlite.create(
-    target.dataDir,
-    target.loadDataDir ? { loadDataDir: target.loadDataDir } : undefined,
-  );
+  let lock: { release(): void } | undefined;
+  if (!target.dataDir.startsWith("memory://")) {
+    await mkdir(target.dataDir, { recursive: true });
+    lock = lockDataDir(target.dataDir);
+  }
+  let pglite: PGlite;
+  try {
+    pglite = await PGlite.create(target.dataDir, target.loadDataDir ? { loadDataDir: target.loadDataDir } : undefined);
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
   const pool = new pg.Pool(createPgConfig(pglite));
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   return {
@@ -53,6 +61,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
     close: async () => {
       await db.destroy();
       await pglite.close();
+      lock?.release();
     },
   };
 }
