@@ -7,7 +7,8 @@ import type { AppContext } from "./context.js";
 import { type Database, openDatabase } from "./db/database.js";
 import { migrateToLatest, pendingMigrations } from "./db/migrate.js";
 import type { App } from "./http/types.js";
-import { startReaper } from "./jobs/reaper.js";
+import { type Reaper, startReaper } from "./jobs/reaper.js";
+import { type JobLocks, jobLocks } from "./jobs/singleton.js";
 import { SecretBox } from "./lib/secret-box.js";
 import { createLogger, type Logger, redactDatabaseUrl } from "./log/logger.js";
 import { SandboxService } from "./sandboxes/service.js";
@@ -22,6 +23,8 @@ export interface RunningServer {
   ctx: AppContext;
   database: Database;
   grpc: GrpcServer;
+  jobs: JobLocks;
+  reaper: Reaper;
   restAddress: AddressInfo;
   close(): Promise<void>;
 }
@@ -89,7 +92,11 @@ export async function startServer(
     secrets,
     changeRequests,
   };
-  await changeRequests.failInterrupted(startedAt);
+  const jobs = jobLocks(database);
+  // One process per PGlite directory: whatever it had claimed before this start was interrupted. On
+  // PostgreSQL other replicas may be running work right now, so only work nobody renews is ended.
+  if (database.kind === "pglite") await changeRequests.failInterrupted(startedAt);
+  else await jobs.runExclusive("interrupted-work", () => changeRequests.failStale());
   const app = await buildApp(ctx);
   await app.listen({ host: config.listen.host, port: config.listen.port });
   const streams = hostService({
@@ -109,6 +116,8 @@ export async function startServer(
     db: database.db,
     log,
     sandboxes,
+    changeRequests,
+    jobs,
     intervalMs: config.reaperIntervalMs,
     livenessMs: config.heartbeatIntervalMs * config.missedHeartbeats,
   });
@@ -128,5 +137,5 @@ export async function startServer(
     return closing;
   };
 
-  return { app, ctx, database, grpc, restAddress: app.server.address() as AddressInfo, close };
+  return { app, ctx, database, grpc, jobs, reaper, restAddress: app.server.address() as AddressInfo, close };
 }

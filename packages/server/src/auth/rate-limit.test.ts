@@ -131,6 +131,8 @@ describe.each(databaseKinds)("auth rate limits (%s)", (kind) => {
       db: t.server.ctx.db,
       log: t.server.ctx.log,
       sandboxes: t.server.ctx.sandboxes,
+      changeRequests: t.server.ctx.changeRequests,
+      jobs: t.server.jobs,
       intervalMs: 3_600_000,
       livenessMs: 60_000,
     });

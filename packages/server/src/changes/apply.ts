@@ -1,4 +1,4 @@
-import type { Kysely } from "kysely";
+import { type Kysely, sql } from "kysely";
 import { appendAuditEvent, auditActorOf } from "../audit/append.js";
 import type { ApplyResult, ApplyRun, ChangeRequest, DB, SandboxDiffJson } from "../db/schema.js";
 import { AppError, conflict } from "../http/errors.js";
@@ -89,7 +89,7 @@ export async function applyChangeRequest(
   }
   const claimed = await deps.db
     .updateTable("change_requests")
-    .set({ applying_since: new Date() })
+    .set({ applying_since: new Date(), worker_seen_at: sql<Date>`now()` })
     .where("id", "=", id)
     .where("org_id", "=", scope.orgId)
     .where("state", "=", "approved")

@@ -11,10 +11,10 @@ import { getPlaybook, listTasks } from "../playbooks/store.js";
 import type { SandboxService } from "../sandboxes/service.js";
 import type { SourceRelay } from "../sources/relay.js";
 import { type ApplyOptions, applyChangeRequest } from "./apply.js";
+import { endStaleWork, endWorkStartedBefore, WORK_STALE_MS, WorkRenewal } from "./interrupted.js";
 import { assertPlaybookYaml, playbookHash } from "./playbook-text.js";
 import { assertAllowed, stateAfter } from "./states.js";
 import {
-  failInterruptedVerifications,
   finishVerification,
   getChangeRequest,
   insertChangeRequest,
@@ -44,12 +44,14 @@ export class ChangeRequestService {
   private readonly sandboxes: SandboxService;
   private readonly sources: SourceRelay;
   private readonly running = new Set<Promise<void>>();
+  private readonly renewal: WorkRenewal;
 
   constructor(deps: { db: Kysely<DB>; log: Logger; sandboxes: SandboxService; sources: SourceRelay }) {
     this.db = deps.db;
     this.log = deps.log;
     this.sandboxes = deps.sandboxes;
     this.sources = deps.sources;
+    this.renewal = new WorkRenewal(deps.db, (err) => this.log.warn({ err }, "could not renew change-request claims"));
   }
 
   /** One change-request event in the org's audit chain, after the change it records has committed. */
@@ -64,27 +66,32 @@ export class ChangeRequestService {
   }
 
   /**
-   * Verifications left `verifying` by a server that stopped are failed, not left waiting forever, and
-   * applies it had claimed are released.
+   * At start with one process per database (PGlite): verifications left `verifying` and applies left
+   * claimed by this server's previous run are failed and released at once, not left waiting forever.
    */
   async failInterrupted(startedBefore: Date): Promise<void> {
-    const failed = await failInterruptedVerifications(this.db, startedBefore);
+    this.logEnded(await endWorkStartedBefore(this.db, startedBefore));
+  }
+
+  /**
+   * With several replicas (a periodic job): only work whose server stopped renewing it is ended, so a
+   * replica starting never fails what another live replica is running.
+   */
+  async failStale(staleMs = WORK_STALE_MS): Promise<void> {
+    this.logEnded(await endStaleWork(this.db, staleMs));
+  }
+
+  private logEnded({ failed, released }: { failed: number; released: number }) {
     if (failed > 0) this.log.warn({ failed }, "verifications interrupted by a server stop marked failed");
     // An apply claimed by a server that stopped is released: its outcome on the VM is unknown, and the
     // next attempt's drift check and check-mode run show what it did.
-    const released = await this.db
-      .updateTable("change_requests")
-      .set({ applying_since: null })
-      .where("applying_since", "<", startedBefore)
-      .executeTakeFirst();
-    if (Number(released.numUpdatedRows) > 0) {
-      this.log.warn({ released: Number(released.numUpdatedRows) }, "applies interrupted by a server stop released");
-    }
+    if (released > 0) this.log.warn({ released }, "applies interrupted by a server stop released");
   }
 
   /** Waits for verifications still running (used at shutdown and by tests). */
   async settle(): Promise<void> {
     await Promise.allSettled([...this.running]);
+    this.renewal.stop();
   }
 
   async create(scope: OrgScope, input: CreateChangeRequestInput): Promise<ChangeRequest> {
@@ -178,6 +185,7 @@ export class ChangeRequestService {
       assertAllowed("verify", (await this.get(scope, id)).state);
       throw conflict("the change request changed meanwhile; retry");
     }
+    const untrack = this.renewal.track(id);
     const run = (async () => {
       const verification = await verifyOnClone({ sandboxes: this.sandboxes, log: this.log }, scope, {
         request: verifying,
@@ -199,7 +207,9 @@ export class ChangeRequestService {
         clone_sandbox_id: verification.clone_sandbox_id,
         ...(verification.error ? { error: verification.error } : {}),
       });
-    })().catch((err: unknown) => this.log.error({ err, changeRequestId: id }, "could not record a verification"));
+    })()
+      .catch((err: unknown) => this.log.error({ err, changeRequestId: id }, "could not record a verification"))
+      .finally(untrack);
     this.running.add(run);
     void run.finally(() => this.running.delete(run));
     await this.audit(scope, "verification_started", verifying);
@@ -240,8 +250,13 @@ export class ChangeRequestService {
   }
 
   /** Applies an approved request to its source VM, or only checks it there (apply.ts). */
-  apply(scope: OrgScope, id: string, options: ApplyOptions) {
-    return applyChangeRequest({ db: this.db, sources: this.sources }, scope, id, options);
+  async apply(scope: OrgScope, id: string, options: ApplyOptions) {
+    const untrack = this.renewal.track(id);
+    try {
+      return await applyChangeRequest({ db: this.db, sources: this.sources }, scope, id, options);
+    } finally {
+      untrack();
+    }
   }
 
   async reject(scope: OrgScope, id: string, comment: string): Promise<ChangeRequest> {

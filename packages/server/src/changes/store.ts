@@ -1,10 +1,9 @@
-import type { Insertable, Kysely } from "kysely";
+import { type Insertable, type Kysely, sql } from "kysely";
 import type { ChangeRequest, ChangeRequestApproval, ChangeRequestState, DB, Verification } from "../db/schema.js";
 import { notFound } from "../http/errors.js";
 import { newId } from "../lib/ids.js";
 import type { OrgScope } from "../orgs/access.js";
 import { statesFor } from "./states.js";
-import { notYetRun } from "./verification.js";
 
 /**
  * Change request storage. Every statement carries the org in SQL (another org's id finds nothing:
@@ -146,6 +145,7 @@ export async function startVerification(
       verification: null,
       verification_run: runId,
       verification_started_at: now,
+      worker_seen_at: sql<Date>`now()`,
       updated_at: now,
     })
     .where("id", "=", id)
@@ -179,19 +179,4 @@ export async function finishVerification(
     .where("verification_run", "=", runId)
     .executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
-}
-
-/**
- * Fails verifications no process is running any more (the server stopped mid-way): at start, each
- * request still verifying gets an error instead of waiting forever. Their clones end with their lease.
- */
-export async function failInterruptedVerifications(db: Kysely<DB>, startedBefore: Date): Promise<number> {
-  const verification = notYetRun("the server stopped while this verification ran; verify again");
-  const result = await db
-    .updateTable("change_requests")
-    .set({ state: "verification_failed", verification: JSON.stringify(verification), updated_at: new Date() })
-    .where("state", "=", "verifying")
-    .where("verification_started_at", "<", startedBefore)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows);
 }

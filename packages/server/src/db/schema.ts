@@ -391,6 +391,8 @@ export interface ChangeRequestsTable {
   playbook_updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
   apply_result: Json<ApplyResult> | null;
   applying_since: Timestamp | null;
+  /** Renewed by the server running this request's verification or apply; a stale one means it stopped. */
+  worker_seen_at: Timestamp | null;
   applied_at: Timestamp | null;
   applied_by: string | null;
   created_at: CreatedAt;

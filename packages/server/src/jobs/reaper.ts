@@ -5,23 +5,27 @@ import type { DB } from "../db/schema.js";
 import { markSilentHostsOffline } from "../hosts/host-store.js";
 import type { Logger } from "../log/logger.js";
 import type { SandboxService } from "../sandboxes/service.js";
+import type { JobLocks } from "./singleton.js";
 
 const HOUSEKEEPING_EVERY_MS = 60 * 60_000;
 
 export interface Reaper {
-  /** One pass, for tests and for the loop. */
-  tick(): Promise<void>;
+  /** One pass, for tests and for the loop; false when another replica was running it. */
+  tick(): Promise<boolean>;
   stop(): Promise<void>;
 }
 
 /**
  * The control plane's enforcement loop: lease expiry, hosts that went silent (their replica may have
- * died), sandboxes on hosts lost for good, and hourly pruning of sessions and rate-limit windows.
+ * died), sandboxes on hosts lost for good, change-request work a stopped server left behind, and
+ * hourly pruning of sessions and rate-limit windows. Each pass runs on one replica at a time (`jobs`).
  */
 export function startReaper(deps: {
   db: Kysely<DB>;
   log: Logger;
   sandboxes: SandboxService;
+  changeRequests: { failStale(): Promise<void> };
+  jobs: JobLocks;
   intervalMs: number;
   livenessMs: number;
 }): Reaper {
@@ -31,7 +35,7 @@ export function startReaper(deps: {
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
 
-  const tick = async () => {
+  const pass = async () => {
     const reaped = await sandboxes.reapExpired();
     if (reaped > 0) log.info({ reaped }, "sandbox leases expired");
     const silent = await markSilentHostsOffline(db, deps.livenessMs);
@@ -44,12 +48,17 @@ export function startReaper(deps: {
       await purgeStaleRateLimits(db, 24 * 3_600_000);
       if (sessions > 0) log.info({ sessions }, "expired sessions purged");
     }
+    await deps.changeRequests.failStale();
   };
+  const tick = () => deps.jobs.runExclusive("reaper", pass);
 
   const loop = () => {
     if (stopped) return;
     running = tick()
-      .catch((err: unknown) => log.error({ err }, "reaper pass failed"))
+      .then(
+        () => undefined,
+        (err: unknown) => log.error({ err }, "reaper pass failed"),
+      )
       .finally(() => {
         if (!stopped) timer = setTimeout(loop, deps.intervalMs);
       });
