@@ -10,6 +10,7 @@ import pino from "pino";
 import { buildApp } from "../src/app.js";
 import { loadConfig } from "../src/config/config.js";
 import type { DB } from "../src/db/schema.js";
+import { Readiness } from "../src/health/readiness.js";
 import { SecretBox } from "../src/lib/secret-box.js";
 import { SandboxService } from "../src/sandboxes/service.js";
 import { HostRegistry } from "../src/stream/registry.js";
@@ -30,6 +31,7 @@ const app = await buildApp({
   hosts,
   sandboxes: new SandboxService({ db, config, log, hosts }),
   secrets: new SecretBox(undefined, { allowPlaintext: false }),
+  readiness: new Readiness({ db, log }),
 });
 await mkdir(dirname(out), { recursive: true });
 await writeFile(out, `${JSON.stringify(app.swagger(), null, 2)}\n`);

@@ -9,10 +9,12 @@ import { authRoutes } from "./auth/routes.js";
 import { changeApplyRoutes } from "./changes/apply-routes.js";
 import { changeRequestRoutes } from "./changes/routes.js";
 import type { AppContext } from "./context.js";
+import { healthRoutes } from "./health/routes.js";
 import { hostRoutes } from "./hosts/routes.js";
 import { answerClientError } from "./http/client-errors.js";
 import { registerCors } from "./http/cors.js";
 import { handleError, registerErrorHandling } from "./http/error-handler.js";
+import { AppError } from "./http/errors.js";
 import { registerJsonBodyParser } from "./http/json-body.js";
 import { openApiRoute, registerOpenApi } from "./http/openapi.js";
 import { ownOrigin } from "./http/origins.js";
@@ -78,6 +80,14 @@ export async function buildApp(ctx: AppContext): Promise<App> {
   app.decorateRequest("principal", undefined);
   app.addHook("preHandler", async (request) => {
     if (request.routeOptions.config.public) return;
+    // Answer at once rather than wait out the pool's connection timeout on every request.
+    if (!ctx.readiness.databaseReady) {
+      throw new AppError(
+        "host_unavailable",
+        "this replica cannot reach its database; retry shortly or on another replica",
+        { headers: { "retry-after": "5" } },
+      );
+    }
     request.principal = await resolvePrincipal(ctx.db, ctx.access, request);
   });
 
@@ -95,6 +105,7 @@ export async function buildApp(ctx: AppContext): Promise<App> {
     async () => ({ status: "ok" as const }),
   );
 
+  healthRoutes(app, ctx.readiness);
   authRoutes(app, ctx);
   oauthRoutes(app, ctx);
   orgRoutes(app, ctx);

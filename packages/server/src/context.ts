@@ -4,6 +4,7 @@ import type { CookiePolicy } from "./auth/sessions.js";
 import type { ChangeRequestService } from "./changes/service.js";
 import type { ServerConfig } from "./config/config.js";
 import type { DB } from "./db/schema.js";
+import type { Readiness } from "./health/readiness.js";
 import type { SecretBox } from "./lib/secret-box.js";
 import type { Logger } from "./log/logger.js";
 import type { SandboxService } from "./sandboxes/service.js";
@@ -20,4 +21,5 @@ export interface AppContext {
   sandboxes: SandboxService;
   changeRequests: ChangeRequestService;
   secrets: SecretBox;
+  readiness: Readiness;
 }

@@ -6,6 +6,7 @@ import type { ServerConfig } from "./config/config.js";
 import type { AppContext } from "./context.js";
 import { type Database, openDatabase } from "./db/database.js";
 import { migrateToLatest, pendingMigrations } from "./db/migrate.js";
+import { Readiness, type ReadinessOptions } from "./health/readiness.js";
 import type { App } from "./http/types.js";
 import { type Reaper, startReaper } from "./jobs/reaper.js";
 import { type JobLocks, jobLocks } from "./jobs/singleton.js";
@@ -38,9 +39,10 @@ const GRPC_DRAIN_MS = 5_000;
  */
 export async function startServer(
   config: ServerConfig,
-  options: { log?: Logger; database?: Database } = {},
+  options: { log?: Logger; database?: Database; readiness?: Partial<ReadinessOptions> } = {},
 ): Promise<RunningServer> {
   const log = options.log ?? createLogger(config.log);
+  let connectionFailed = () => {};
   const database =
     options.database ??
     (await (async () => {
@@ -49,7 +51,10 @@ export async function startServer(
         return openDatabase({
           kind: "postgres",
           url: config.database.url,
-          onIdleError: (err) => log.warn({ err }, "idle database connection failed; it will be replaced"),
+          onIdleError: (err) => {
+            log.warn({ err }, "idle database connection failed; it will be replaced");
+            connectionFailed();
+          },
         });
       }
       log.info({ dataDir: config.database.dataDir }, "opening embedded PGlite database");
@@ -72,6 +77,14 @@ export async function startServer(
   }
 
   const registry = new HostRegistry();
+  const readiness = new Readiness({
+    db: database.db,
+    log,
+    options: options.readiness,
+    // Daemons whose stream is here reconnect, and land on a replica that can serve them.
+    onUnready: () => registry.closeAll(new StreamClosedError("database_unavailable")),
+  });
+  connectionFailed = () => readiness.connectionFailed();
   const sandboxes = new SandboxService({ db: database.db, config, log, hosts: registry });
   const secrets = new SecretBox(config.encryptionKey, { allowPlaintext: config.insecureDev });
   const changeRequests = new ChangeRequestService({
@@ -91,6 +104,7 @@ export async function startServer(
     sandboxes,
     secrets,
     changeRequests,
+    readiness,
   };
   const jobs = jobLocks(database);
   // One process per PGlite directory: whatever it had claimed before this start was interrupted. On
@@ -105,6 +119,8 @@ export async function startServer(
     registry,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     missedHeartbeats: config.missedHeartbeats,
+    refusal: () =>
+      readiness.databaseReady ? undefined : "this control-plane replica cannot reach its database; try another",
     events: {
       resourceReport: (session, report) => sandboxes.onResourceReport(session, report),
       stateChanged: (session, change) => sandboxes.onStateChanged(session, change),
@@ -112,6 +128,7 @@ export async function startServer(
     },
   });
   const grpc = await startGrpcServer(config, streams.impl);
+  readiness.start();
   const reaper = startReaper({
     db: database.db,
     log,
@@ -125,6 +142,7 @@ export async function startServer(
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
+      readiness.drain();
       await reaper.stop();
       await Promise.race([app.close(), new Promise((resolve) => setTimeout(resolve, HTTP_DRAIN_MS).unref())]);
       registry.closeAll(new StreamClosedError("server_shutdown"));
@@ -132,6 +150,7 @@ export async function startServer(
       await grpc.close(GRPC_DRAIN_MS);
       await sandboxes.settle();
       await changeRequests.settle();
+      await readiness.stop();
       if (!options.database) await database.close();
     })();
     return closing;

@@ -4,6 +4,7 @@ export { playbookHash } from "./changes/playbook-text.js";
 export type { ServerConfig } from "./config/config.js";
 export { type Database, openDatabase } from "./db/database.js";
 export { migrateToLatest } from "./db/migrate.js";
+export type { ReadinessOptions } from "./health/readiness.js";
 export { newId } from "./lib/ids.js";
 export { createLogger } from "./log/logger.js";
 export type { HostDeadlines } from "./sandboxes/limits.js";

@@ -4,6 +4,7 @@ import {
   createSession,
   type HostDeadlines,
   newId,
+  type ReadinessOptions,
   type RunningServer,
   type ServerConfig,
   startServer,
@@ -69,12 +70,15 @@ function sessionFrom(response: LightMyRequestResponse): string {
   return cookie.value;
 }
 
-/** A real control plane (REST + gRPC listening on loopback) on a fresh database of the given kind. */
+/**
+ * A real control plane (REST + gRPC listening on loopback) on a fresh database of the given kind, or
+ * on the PostgreSQL an override names (the server opens that one itself, as in production).
+ */
 export async function startTestServer(
   kind: DatabaseKind,
-  overrides: Partial<ServerConfig> & { deadlines?: Partial<HostDeadlines> } = {},
+  overrides: Partial<ServerConfig> & { deadlines?: Partial<HostDeadlines>; readiness?: Partial<ReadinessOptions> } = {},
 ): Promise<TestServer> {
-  const database = await openTestDatabase(kind);
+  const database = overrides.database?.kind === "postgres" ? undefined : await openTestDatabase(kind);
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk, _encoding, done) {
@@ -82,9 +86,9 @@ export async function startTestServer(
       done();
     },
   });
-  const { deadlines, ...configOverrides } = overrides;
+  const { deadlines, readiness, ...configOverrides } = overrides;
   const config = testConfig({ log: { level: "debug" }, ...configOverrides });
-  const server = await startServer(config, { log: createLogger(config.log, sink), database });
+  const server = await startServer(config, { log: createLogger(config.log, sink), database, readiness });
   if (deadlines) Object.assign(server.ctx.sandboxes.deadlines, deadlines);
 
   const call = async <T>(method: string, path: string, options: CallOptions = {}): Promise<Response<T>> => {
@@ -169,7 +173,7 @@ export async function startTestServer(
     },
     close: async () => {
       await server.close();
-      await database.close();
+      await database?.close();
     },
   };
 }

@@ -14,6 +14,7 @@ export {
 export { type OrgRoute, orgRoutes, type RouteIds, requestFor } from "./org-routes.js";
 export { type OrgWithTeam, orgWithTeam, type TestUser } from "./org-team.js";
 export { sampleTasks, trickyContents, trickyStrings } from "./playbooks.js";
+export { type PrivatePostgres, startPrivatePostgres } from "./private-postgres.js";
 export {
   defaultHandlers,
   type Handler,

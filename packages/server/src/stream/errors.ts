@@ -9,7 +9,8 @@ export type CloseReason =
   | "heartbeat_timeout"
   | "server_shutdown"
   | "org_deleted"
-  | "protocol_error";
+  | "protocol_error"
+  | "database_unavailable";
 
 const closeMessages: Record<CloseReason, string> = {
   host_disconnected: "host disconnected",
@@ -19,6 +20,7 @@ const closeMessages: Record<CloseReason, string> = {
   server_shutdown: "control plane is shutting down",
   org_deleted: "organization deleted",
   protocol_error: "host broke the stream protocol",
+  database_unavailable: "this control-plane replica lost its database; connect to another replica",
 };
 
 /** Why a host stream ended; in-flight commands on it fail with this. */

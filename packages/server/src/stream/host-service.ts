@@ -41,6 +41,8 @@ export interface HostServiceDeps {
   heartbeatIntervalMs: number;
   missedHeartbeats: number;
   registrationTimeoutMs?: number;
+  /** Why this replica takes no streams right now (its database is gone), or undefined when it does. */
+  refusal?: () => string | undefined;
 }
 
 const DB_TIMEOUT_MS = 10_000;
@@ -162,7 +164,13 @@ export function hostService(deps: HostServiceDeps): HostStreamService {
     }
   }
 
+  const refuseIfUnable = () => {
+    const refusal = deps.refusal?.();
+    if (refusal) throw new ConnectError(refusal, Code.Unavailable);
+  };
+
   async function* connect(requests: AsyncIterable<HostMessage>, context: HandlerContext) {
+    refuseIfUnable();
     const token = await authenticate(db, context.requestHeader.get("authorization"));
     const iterator = requests[Symbol.asyncIterator]();
     const first = await firstMessage(iterator, deps.registrationTimeoutMs ?? 30_000);
@@ -185,6 +193,7 @@ export function hostService(deps: HostServiceDeps): HostStreamService {
       DB_TIMEOUT_MS,
       "could not record the host registration in time",
     );
+    refuseIfUnable();
     registry.attach(session);
     log.info(
       { hostId: session.hostId, hostname: registration.hostname, connectionId: session.connectionId },
