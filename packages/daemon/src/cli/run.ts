@@ -139,7 +139,8 @@ async function runDaemon(options: RunOptions): Promise<void> {
     setInterval(() => manager.detectCrashes().catch((err: unknown) => log.error({ err }, "crash check failed")), 2_000),
   ];
 
-  const api = buildLocalApi({ manager, images: images, log, pool });
+  const controlPlane = options.server && token ? { registered: () => stream?.registered ?? false } : undefined;
+  const api = buildLocalApi({ manager, images: images, log, pool, controlPlane });
   const socket = options.socket ? checkPath("--socket", options.socket) : join(stateDir, "daemon.sock");
   await listenOnSocket(api, socket);
   log.info({ socket }, "local API listening");

@@ -103,6 +103,8 @@ export function buildLocalApi(deps: {
   images: ImageSource;
   log: Logger;
   pool?: Pick<WarmPool, "status"> | undefined;
+  /** Whether the daemon is registered with its control plane; absent when it runs standalone. */
+  controlPlane?: { registered(): boolean } | undefined;
 }): FastifyInstance {
   const { manager, images } = deps;
   const app = Fastify({ loggerInstance: deps.log as FastifyBaseLogger, bodyLimit: sandboxLimits.maxLocalFileBytes });
@@ -133,6 +135,16 @@ export function buildLocalApi(deps: {
   const id = (params: unknown) => parse(z.object({ id: Id }), params).id;
 
   app.get("/v1/health", async () => ({ status: "ok" }));
+  // Probes for a supervisor: alive while the process answers; ready once registered with the control
+  // plane (standalone there is nothing to wait for), and not ready again while it reconnects.
+  app.get("/livez", async () => ({ status: "ok" }));
+  app.get("/readyz", async (_request, reply) => {
+    const registered = deps.controlPlane ? deps.controlPlane.registered() : true;
+    const control_plane = registered ? { ok: true } : { ok: false, error: "not registered with a control plane" };
+    return reply
+      .code(registered ? 200 : 503)
+      .send({ status: registered ? "ready" : "not_ready", checks: { control_plane } });
+  });
   app.get("/v1/images", async () => ({ images: await images.names() }));
   app.get("/v1/warm-pool", async () => ({
     pools: (deps.pool?.status() ?? []).map((pool) => ({

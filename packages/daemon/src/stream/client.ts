@@ -45,6 +45,8 @@ export class StreamClient {
   private running = 0;
   private readonly waiting: Array<() => void> = [];
   hostId: string | undefined;
+  /** True between a registration's acknowledgement and the end of that stream. */
+  registered = false;
   private connectedResolvers: Array<() => void> = [];
 
   constructor(options: StreamClientOptions) {
@@ -163,6 +165,7 @@ export class StreamClient {
           const ack = message.payload.value;
           if (!ack.accepted) throw new ConnectError(`registration refused: ${ack.reason}`, Code.PermissionDenied);
           this.hostId = ack.assignedHostId;
+          this.registered = true;
           this.backoff.connected();
           this.o.log.info({ hostId: this.hostId }, "registered with the control plane");
           await this.sendResourceReport(outbox);
@@ -174,6 +177,7 @@ export class StreamClient {
         this.dispatch(outbox, message);
       }
     } finally {
+      this.registered = false;
       clearInterval(heartbeat);
       outbox.end();
       if (this.current?.outbox === outbox) this.current = undefined;
