@@ -10,8 +10,6 @@
  *        PostgreSQL when FLUID_BENCH_DATABASE_URL is set)
  */
 
-import { once } from "node:events";
-import { Worker } from "node:worker_threads";
 import { create } from "@bufbuild/protobuf";
 import { RunCommandCommandSchema } from "@fluid/proto";
 import { TestDaemon, testConfig } from "@fluid/testkit";
@@ -21,6 +19,8 @@ import { openDatabase } from "../packages/server/src/db/database.ts";
 import { createLogger } from "../packages/server/src/log/logger.ts";
 import { type PlacementHost, rankHosts } from "../packages/server/src/sandboxes/placement.ts";
 import { startServer } from "../packages/server/src/server.ts";
+import { throughput } from "./lib/load.ts";
+import { printResults, type ResultRow } from "./lib/results.ts";
 
 const percentile = (xs: number[], p: number) => {
   const sorted = [...xs].sort((a, b) => a - b);
@@ -45,41 +45,6 @@ function placementBench() {
   }
   return { p50: percentile(samples, 50), p99: percentile(samples, 99) };
 }
-
-/**
- * Requests per second for GET url with `concurrency` keep-alive connections over `seconds`. The load
- * runs in a worker thread so it does not share the server's event loop (both targets pay the same).
- */
-async function throughput(url: string, headers: Record<string, string>, seconds = 5, concurrency = 16) {
-  const worker = new Worker(LOAD_WORKER, { eval: true, workerData: { url, headers, seconds, concurrency } });
-  const [done] = (await once(worker, "message")) as [number | string];
-  await worker.terminate();
-  if (typeof done === "string") throw new Error(done);
-  return done / seconds;
-}
-
-const LOAD_WORKER = `
-const { parentPort, workerData } = require("node:worker_threads");
-const { Agent, request } = require("node:http");
-const { url, headers, seconds, concurrency } = workerData;
-const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
-const deadline = Date.now() + seconds * 1000;
-let done = 0;
-const one = () => new Promise((resolve, reject) => {
-  const req = request(url, { agent, headers }, (res) => {
-    if (res.statusCode !== 200) reject(new Error("HTTP " + res.statusCode));
-    res.resume();
-    res.on("end", resolve);
-  });
-  req.on("error", reject);
-  req.end();
-});
-const worker = async () => { while (Date.now() < deadline) { await one(); done++; } };
-Promise.all(Array.from({ length: concurrency }, worker)).then(
-  () => parentPort.postMessage(done),
-  (err) => parentPort.postMessage(String(err)),
-);
-`;
 
 /** A real control plane in this process (REST and gRPC on loopback) so commands can be timed at the registry. */
 async function startControlPlane(adminUrl: string | undefined) {
@@ -143,7 +108,7 @@ async function main() {
   const want = (section: string) => named.length === 0 || named.includes(section);
   const url = process.env.FLUID_BENCH_DATABASE_URL;
   const kind = url ? "postgres" : "pglite";
-  const results: Array<[string, string, string, string, string]> = [];
+  const results: ResultRow[] = [];
 
   if (want("placement")) {
     const placement = placementBench();
@@ -182,11 +147,11 @@ async function main() {
       bare.get("/sandbox", async () => body);
       await bare.listen({ port: 0, host: "127.0.0.1" });
       const bareRps = await throughput(
-        `http://127.0.0.1:${(bare.server.address() as { port: number }).port}/sandbox`,
+        [`http://127.0.0.1:${(bare.server.address() as { port: number }).port}/sandbox`],
         {},
       );
       await bare.close();
-      const restRps = await throughput(`${t.restUrl}/v1/orgs/bench/sandboxes/${sandbox.body.id}`, {
+      const restRps = await throughput([`${t.restUrl}/v1/orgs/bench/sandboxes/${sandbox.body.id}`], {
         authorization: `Bearer ${key}`,
       });
       const restRatio = restRps / bareRps;
@@ -285,11 +250,7 @@ async function main() {
     await t.close();
   }
 
-  console.log(`control plane on ${kind}`);
-  console.log(["metric".padEnd(42), "value".padEnd(22), "reference".padEnd(14), "ratio".padEnd(8), "met"].join(" "));
-  for (const [name, value, reference, ratio, met] of results) {
-    console.log([name.padEnd(42), value.padEnd(22), reference.padEnd(14), ratio.padEnd(8), met].join(" "));
-  }
+  printResults(`control plane on ${kind}`, results);
 }
 
 main().catch((err) => {
