@@ -18,6 +18,8 @@ export const defaultReadinessOptions: ReadinessOptions = {
   failuresBeforeUnready: 3,
 };
 
+const MIGRATIONS_CHECK_EVERY_MS = 30_000;
+
 export type CheckName = "database" | "migrations" | "draining";
 
 export interface ReadinessReport {
@@ -51,6 +53,7 @@ export class Readiness {
   private timer: NodeJS.Timeout | undefined;
   private probing: Promise<void> | undefined;
   private stopped = false;
+  private migrationsCheckedAt = 0;
 
   constructor(
     private readonly deps: {
@@ -125,8 +128,12 @@ export class Readiness {
     const { probeTimeoutMs, failuresBeforeUnready } = this.options;
     try {
       await withTimeout(sql`SELECT 1`.execute(db), probeTimeoutMs);
-      const pending = await withTimeout(pendingMigrations(db), probeTimeoutMs);
-      this.migrationsError = pending.length > 0 ? `pending migrations: ${pending.join(", ")}` : undefined;
+      // The schema changes only when someone migrates: a few catalogue queries every 30 s are enough.
+      if (Date.now() - this.migrationsCheckedAt >= MIGRATIONS_CHECK_EVERY_MS) {
+        const pending = await withTimeout(pendingMigrations(db), probeTimeoutMs);
+        this.migrationsError = pending.length > 0 ? `pending migrations: ${pending.join(", ")}` : undefined;
+        this.migrationsCheckedAt = Date.now();
+      }
     } catch (err) {
       this.failures++;
       if (!this.unready && this.failures >= failuresBeforeUnready) {
