@@ -16,7 +16,7 @@ import { registerCors } from "./http/cors.js";
 import { handleError, registerErrorHandling } from "./http/error-handler.js";
 import { AppError } from "./http/errors.js";
 import { registerJsonBodyParser } from "./http/json-body.js";
-import { openApiRoute, registerOpenApi } from "./http/openapi.js";
+import { DOCS_PREFIX, OPENAPI_PATH, openApiRoute, registerOpenApi } from "./http/openapi.js";
 import { ownOrigin } from "./http/origins.js";
 import type { App } from "./http/types.js";
 import { apiKeyRoutes } from "./orgs/api-key-routes.js";
@@ -77,17 +77,31 @@ export async function buildApp(ctx: AppContext): Promise<App> {
   registerCors(app, ctx.config.corsOrigins);
   registerCsrfProtection(app, ctx.config);
 
+  // Without its database a replica answers every API route at once (sign-in included) rather than wait
+  // out the pool's connection timeout; the probes, the API description and the dashboard need no database.
+  app.addHook("onRequest", async (request) => {
+    if (ctx.readiness.databaseReady) return;
+    const route = request.routeOptions.url ?? "";
+    if (
+      !route.startsWith("/v1/") ||
+      route === "/v1/health" ||
+      route === OPENAPI_PATH ||
+      route.startsWith(DOCS_PREFIX)
+    ) {
+      return;
+    }
+    throw new AppError(
+      "host_unavailable",
+      "this replica cannot reach its database; retry shortly or on another replica",
+      {
+        headers: { "retry-after": "5" },
+      },
+    );
+  });
+
   app.decorateRequest("principal", undefined);
   app.addHook("preHandler", async (request) => {
     if (request.routeOptions.config.public) return;
-    // Answer at once rather than wait out the pool's connection timeout on every request.
-    if (!ctx.readiness.databaseReady) {
-      throw new AppError(
-        "host_unavailable",
-        "this replica cannot reach its database; retry shortly or on another replica",
-        { headers: { "retry-after": "5" } },
-      );
-    }
     request.principal = await resolvePrincipal(ctx.db, ctx.access, request);
   });
 

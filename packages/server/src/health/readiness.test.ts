@@ -80,6 +80,13 @@ describe("a replica losing PostgreSQL (a private cluster stopped and started by 
     expect(list.status).toBe(503);
     expect(list.body.error.code).toBe("host_unavailable");
     expect(list.headers["retry-after"]).toBe("5");
+    // Sign-in needs the database too (it is public, not exempt); the API description does not.
+    const login = await t.call("POST", "/v1/auth/login", {
+      body: { email: "a@example.com", password: "x".repeat(12) },
+    });
+    expect(login.status).toBe(503);
+    expect((await t.call("GET", "/v1/openapi.json")).status).toBe(200);
+    expect((await t.call("GET", "/v1/health")).status).toBe(200);
 
     await postgres.start();
     await until("/readyz to answer 200", async () =>
