@@ -12,13 +12,14 @@
 
 import { create } from "@bufbuild/protobuf";
 import { RunCommandCommandSchema } from "@fluid/proto";
-import { TestDaemon, testConfig } from "@fluid/testkit";
 import Fastify from "fastify";
 import pg from "pg";
 import { openDatabase } from "../packages/server/src/db/database.ts";
 import { createLogger } from "../packages/server/src/log/logger.ts";
 import { type PlacementHost, rankHosts } from "../packages/server/src/sandboxes/placement.ts";
 import { startServer } from "../packages/server/src/server.ts";
+import { testConfig } from "../packages/testkit/src/config.ts";
+import { TestDaemon } from "../packages/testkit/src/test-daemon.ts";
 import { throughput } from "./lib/load.ts";
 import { printResults, type ResultRow } from "./lib/results.ts";
 
