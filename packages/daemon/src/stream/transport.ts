@@ -1,0 +1,18 @@
+import { readFile } from "node:fs/promises";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { type Endpoint, endpointUrl, tlsServerName } from "./server-list.js";
+
+/**
+ * A fresh gRPC transport to one resolved address. The TLS options apply to every address alike; the
+ * certificate is checked against the entry's host name, not the address it resolved to.
+ */
+export async function endpointTransport(endpoint: Endpoint, tls: { insecure: boolean; caFile?: string | undefined }) {
+  const ca = tls.caFile ? await readFile(tls.caFile) : undefined;
+  const servername = tls.insecure ? undefined : tlsServerName(endpoint);
+  return createGrpcTransport({
+    baseUrl: endpointUrl(endpoint, !tls.insecure),
+    pingIntervalMs: 15_000,
+    pingTimeoutMs: 10_000,
+    nodeOptions: { ...(ca ? { ca } : {}), ...(servername ? { servername } : {}) },
+  });
+}
