@@ -2,6 +2,7 @@ import { Writable } from "node:stream";
 import {
   createLogger,
   createSession,
+  type Database,
   type HostDeadlines,
   newId,
   type RunningServer,
@@ -69,12 +70,16 @@ function sessionFrom(response: LightMyRequestResponse): string {
   return cookie.value;
 }
 
-/** A real control plane (REST + gRPC listening on loopback) on a fresh database of the given kind. */
+/**
+ * A real control plane (REST + gRPC listening on loopback) on a fresh database of the given kind, or
+ * on `sharedDatabase` (another control plane's, opened with `openTestDatabase`; the caller closes it).
+ */
 export async function startTestServer(
   kind: DatabaseKind,
-  overrides: Partial<ServerConfig> & { deadlines?: Partial<HostDeadlines> } = {},
+  overrides: Partial<ServerConfig> & { deadlines?: Partial<HostDeadlines>; sharedDatabase?: Database } = {},
 ): Promise<TestServer> {
-  const database = await openTestDatabase(kind);
+  const { deadlines, sharedDatabase, ...configOverrides } = overrides;
+  const database = sharedDatabase ?? (await openTestDatabase(kind));
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk, _encoding, done) {
@@ -82,7 +87,6 @@ export async function startTestServer(
       done();
     },
   });
-  const { deadlines, ...configOverrides } = overrides;
   const config = testConfig({ log: { level: "debug" }, ...configOverrides });
   const server = await startServer(config, { log: createLogger(config.log, sink), database });
   if (deadlines) Object.assign(server.ctx.sandboxes.deadlines, deadlines);
@@ -169,7 +173,7 @@ export async function startTestServer(
     },
     close: async () => {
       await server.close();
-      await database.close();
+      if (!sharedDatabase) await database.close();
     },
   };
 }
