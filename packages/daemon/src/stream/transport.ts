@@ -13,6 +13,8 @@ export async function endpointTransport(endpoint: Endpoint, tls: { insecure: boo
     baseUrl: endpointUrl(endpoint, !tls.insecure),
     pingIntervalMs: 15_000,
     pingTimeoutMs: 10_000,
+    // A transport carries one stream: once it ends, drop the connection rather than keep it idle for 15 minutes.
+    idleConnectionTimeoutMs: 1_000,
     nodeOptions: { ...(ca ? { ca } : {}), ...(servername ? { servername } : {}) },
   });
 }
