@@ -85,18 +85,15 @@ export class StreamClient {
         if (this.stopped) break;
         throw err;
       }
+      const where = { server: endpoint.server.entry, address: endpointKey(endpoint) };
       try {
         await this.session(endpoint, () => rotation.registered());
+        if (!this.stopped) this.o.log.warn(where, "control-plane stream ended");
       } catch (err) {
         const error = ConnectError.from(err);
         const level = error.code === Code.Unauthenticated ? "error" : "warn";
         this.o.log[level](
-          {
-            server: endpoint.server.entry,
-            address: endpointKey(endpoint),
-            code: Code[error.code],
-            message: error.rawMessage,
-          },
+          { ...where, code: Code[error.code], message: error.rawMessage },
           "control-plane stream ended",
         );
       }
