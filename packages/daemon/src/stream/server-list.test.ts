@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { endpointUrl, expandServers, parseServerList, type Resolver, tlsServerName } from "./server-list.js";
+import { endpointUrl, expandServers, parseServerList, pinnedLookup, type Resolver } from "./server-list.js";
 
 describe("parseServerList", () => {
   it("keeps the single-address form", () => {
@@ -86,12 +86,21 @@ describe("expandServers", () => {
     expect(unresolved).toEqual(["gone.example:1 Error: getaddrinfo ENOTFOUND gone.example"]);
   });
 
-  it("dials the resolved address and verifies TLS against the entry's name", async () => {
+  it("keeps the entry's name in the URL and pins the socket to the resolved address", async () => {
     const [v4, v6] = await expandServers(parseServerList("cp.example:443"), resolve, () => undefined);
-    expect(v4 && endpointUrl(v4, true)).toBe("https://10.0.0.1:443");
-    expect(v6 && endpointUrl(v6, false)).toBe("http://[fd00::1]:443");
-    expect(v4 && tlsServerName(v4)).toBe("cp.example");
+    if (!v4 || !v6) throw new Error("expected two endpoints");
+    expect(endpointUrl(v4, true)).toBe("https://cp.example:443");
+    expect(endpointUrl(v6, false)).toBe("http://cp.example:443");
     const [literal] = await expandServers(parseServerList("[::1]:443"), resolve, () => undefined);
-    expect(literal && tlsServerName(literal)).toBeUndefined();
+    expect(literal && endpointUrl(literal, true)).toBe("https://[::1]:443");
+
+    const answers: unknown[] = [];
+    const lookup = pinnedLookup(v6);
+    lookup("cp.example", { all: true }, (err, address) => answers.push([err, address]));
+    lookup("cp.example", {}, (err, address, family) => answers.push([err, address, family]));
+    expect(answers).toEqual([
+      [null, [{ address: "fd00::1", family: 6 }]],
+      [null, "fd00::1", 6],
+    ]);
   });
 });

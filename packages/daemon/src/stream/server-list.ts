@@ -1,4 +1,4 @@
-import { isIP, isIPv6 } from "node:net";
+import { isIP, isIPv6, type LookupFunction } from "node:net";
 
 /** One `HOST:PORT` entry of `--server`, as the operator wrote it. */
 export interface ServerAddress {
@@ -107,12 +107,19 @@ export function endpointKey(endpoint: Endpoint): string {
     : `${endpoint.address}:${endpoint.server.port}`;
 }
 
-/** The gRPC base URL of an endpoint: the resolved address; TLS verifies the entry's host name (see `tlsServerName`). */
+/**
+ * The gRPC base URL of an endpoint: the entry's host, so the `:authority` a load balancer routes on and
+ * the name TLS verifies stay the entry's; `pinnedLookup` makes the connection go to the resolved address.
+ */
 export function endpointUrl(endpoint: Endpoint, tls: boolean): string {
-  return `${tls ? "https" : "http"}://${endpointKey(endpoint)}`;
+  const host = isIPv6(endpoint.server.host) ? `[${endpoint.server.host}]` : endpoint.server.host;
+  return `${tls ? "https" : "http"}://${host}:${endpoint.server.port}`;
 }
 
-/** The name a TLS certificate must carry: the entry's host, unless that is an IP literal (checked as the IP). */
-export function tlsServerName(endpoint: Endpoint): string | undefined {
-  return isIP(endpoint.server.host) ? undefined : endpoint.server.host;
+/** A `lookup` for the socket that answers the endpoint's address, whatever name it is asked for. */
+export function pinnedLookup(endpoint: Endpoint): LookupFunction {
+  return (_hostname, options, callback) => {
+    if (options.all) callback(null, [{ address: endpoint.address, family: endpoint.family }]);
+    else callback(null, endpoint.address, endpoint.family);
+  };
 }

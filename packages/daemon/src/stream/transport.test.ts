@@ -60,6 +60,7 @@ describe("endpointTransport over TLS", () => {
   let server: Http2SecureServer;
   let port: number;
   const sessions: ServerHttp2Session[] = [];
+  const authorities: string[] = [];
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "fluid-tls-"));
@@ -70,7 +71,8 @@ describe("endpointTransport over TLS", () => {
     });
     server.on("session", (session) => sessions.push(session));
     // Any call that gets through TLS is answered "unimplemented", which the client reads as a gRPC status.
-    server.on("stream", (stream) => {
+    server.on("stream", (stream, headers) => {
+      authorities.push(String(headers[":authority"]));
       stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
       stream.on("wantTrailers", () => stream.sendTrailers({ "grpc-status": "12", "grpc-message": "reached" }));
       stream.end();
@@ -87,6 +89,8 @@ describe("endpointTransport over TLS", () => {
 
   it("dials the resolved address and checks the certificate against the entry's host name", async () => {
     expect(await connect(`cp.fluid.test:${port}`, join(dir, "ca.pem"))).toBe("Unimplemented: reached");
+    // A load balancer in front of the replicas routes on the name the operator gave, not the address.
+    expect(authorities).toEqual([`cp.fluid.test:${port}`]);
   });
 
   it("refuses a certificate that does not name the entry's host, though the address is the same", async () => {
