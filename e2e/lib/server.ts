@@ -9,6 +9,8 @@ import { freePort, type Started, startUntilReady } from "./processes.js";
 export interface TestServerProcess {
   url: string;
   grpc: string;
+  /** The PostgreSQL database it runs on (undefined on PGlite); another server may start on it. */
+  databaseUrl: string | undefined;
   process: Started;
   /** JSON call with an API key or session cookie. */
   call<T = any>(
@@ -25,14 +27,17 @@ export interface TestServerProcess {
 
 /**
  * A real `fluid-server` process: on PostgreSQL when the run has a cluster (FLUID_TEST_DATABASE_URL,
- * a fresh database per server), otherwise on PGlite in a temporary directory.
+ * a fresh database per server, or another server's `databaseUrl`, which the first server's dispose
+ * drops), otherwise on PGlite in a temporary directory.
  */
-export async function startServer(options: { env?: Record<string, string> } = {}): Promise<TestServerProcess> {
+export async function startServer(
+  options: { env?: Record<string, string>; databaseUrl?: string | undefined } = {},
+): Promise<TestServerProcess> {
   const dataDir = await mkdtemp(join(tmpdir(), "fluid-e2e-server-"));
   const adminUrl = process.env.FLUID_TEST_DATABASE_URL;
-  let databaseUrl: string | undefined;
+  let databaseUrl = options.databaseUrl;
   let database: string | undefined;
-  if (adminUrl) {
+  if (adminUrl && !databaseUrl) {
     database = `fluid_e2e_${randomBytes(5).toString("hex")}`;
     const admin = new pg.Client({ connectionString: adminUrl });
     await admin.connect();
@@ -68,6 +73,7 @@ export async function startServer(options: { env?: Record<string, string> } = {}
   const server: TestServerProcess = {
     url,
     grpc: `127.0.0.1:${grpcPort}`,
+    databaseUrl,
     process: started,
     async call(method, path, options = {}) {
       const response = await fetch(`${url}${path}`, {

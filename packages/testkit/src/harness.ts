@@ -2,6 +2,7 @@ import { Writable } from "node:stream";
 import {
   createLogger,
   createSession,
+  type Database,
   type HostDeadlines,
   newId,
   type ReadinessOptions,
@@ -72,13 +73,20 @@ function sessionFrom(response: LightMyRequestResponse): string {
 
 /**
  * A real control plane (REST + gRPC listening on loopback) on a fresh database of the given kind, or
- * on the PostgreSQL an override names (the server opens that one itself, as in production).
+ * on the PostgreSQL an override names (the server opens that one itself, as in production), or on
+ * `sharedDatabase` (another control plane's, opened with `openTestDatabase`; the caller closes it).
  */
 export async function startTestServer(
   kind: DatabaseKind,
-  overrides: Partial<ServerConfig> & { deadlines?: Partial<HostDeadlines>; readiness?: Partial<ReadinessOptions> } = {},
+  overrides: Partial<ServerConfig> & {
+    deadlines?: Partial<HostDeadlines>;
+    readiness?: Partial<ReadinessOptions>;
+    sharedDatabase?: Database;
+  } = {},
 ): Promise<TestServer> {
-  const database = overrides.database?.kind === "postgres" ? undefined : await openTestDatabase(kind);
+  const { deadlines, readiness, sharedDatabase, ...configOverrides } = overrides;
+  const database =
+    sharedDatabase ?? (overrides.database?.kind === "postgres" ? undefined : await openTestDatabase(kind));
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk, _encoding, done) {
@@ -86,7 +94,6 @@ export async function startTestServer(
       done();
     },
   });
-  const { deadlines, readiness, ...configOverrides } = overrides;
   const config = testConfig({ log: { level: "debug" }, ...configOverrides });
   const server = await startServer(config, { log: createLogger(config.log, sink), database, readiness });
   if (deadlines) Object.assign(server.ctx.sandboxes.deadlines, deadlines);
@@ -173,7 +180,7 @@ export async function startTestServer(
     },
     close: async () => {
       await server.close();
-      await database?.close();
+      if (!sharedDatabase) await database?.close();
     },
   };
 }

@@ -18,6 +18,7 @@ import { openDaemonDatabase } from "../state/database.js";
 import { liveSandboxNetworks } from "../state/live-sandboxes.js";
 import { sqliteLeaseStore } from "../state/sqlite-leases.js";
 import { StreamClient } from "../stream/client.js";
+import { parseServerList } from "../stream/server-list.js";
 import { hostCapacity } from "../system/resources.js";
 import { decideAccel, tscKhz } from "../vm/accel.js";
 import { DEFAULT_TCG_CACHE_MB } from "../vm/qemu.js";
@@ -48,7 +49,10 @@ export function registerRunCommand(program: Command): void {
     .description(
       "run the sandbox host: connected to a control plane with --server, otherwise standalone on a unix socket",
     )
-    .option("--server <host:port>", "control plane gRPC address (omit for standalone mode)")
+    .option(
+      "--server <host:port,...>",
+      "control plane gRPC address, or several replicas comma-separated (a name may resolve to several); omit for standalone mode",
+    )
     .option("--token <token>", "host token (prefer FLUID_HOST_TOKEN or --token-file: arguments are visible in ps)")
     .option("--token-file <file>", "read the host token from a file")
     .option("--insecure", "plaintext gRPC to the control plane (loopback and tests only)")
@@ -83,12 +87,12 @@ async function runDaemon(options: RunOptions): Promise<void> {
   const stateDir = checkPath("--state-dir", options.stateDir);
   const imageDir = checkPath("--image-dir", options.imageDir);
   if (options.machine !== "microvm" && options.machine !== "q35") throw new Error("--machine must be microvm or q35");
+  const servers = options.server === undefined ? undefined : parseServerList(options.server);
   const token =
     options.token ??
     process.env.FLUID_HOST_TOKEN ??
     (options.tokenFile ? (await readFile(options.tokenFile, "utf8")).trim() : undefined);
-  if (options.server && !token)
-    throw new Error("--server needs a host token (--token, --token-file or FLUID_HOST_TOKEN)");
+  if (servers && !token) throw new Error("--server needs a host token (--token, --token-file or FLUID_HOST_TOKEN)");
 
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   const cpuinfo = await readFile("/proc/cpuinfo", "utf8");
@@ -146,9 +150,9 @@ async function runDaemon(options: RunOptions): Promise<void> {
   log.info({ socket }, "local API listening");
 
   let running: Promise<void> | undefined;
-  if (options.server && token) {
+  if (servers && token) {
     stream = new StreamClient({
-      server: options.server,
+      servers,
       token,
       insecure: options.insecure ?? false,
       caFile: options.caFile,
@@ -161,7 +165,7 @@ async function runDaemon(options: RunOptions): Promise<void> {
     running = stream.run();
   }
   process.stdout.write(
-    `fluid-daemon ready: ${options.server ? `connecting to ${options.server}` : "standalone"}, socket ${socket}\n`,
+    `fluid-daemon ready: ${servers ? `connecting to ${servers.map((s) => s.entry).join(", ")}` : "standalone"}, socket ${socket}\n`,
   );
 
   const shutdown = async (signal: string) => {

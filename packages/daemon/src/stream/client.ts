@@ -1,8 +1,7 @@
-import { readFile } from "node:fs/promises";
+import { lookup } from "node:dns/promises";
 import { hostname } from "node:os";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import { type ControlMessage, type HostMessage, HostMessageSchema, HostService } from "@fluid/proto";
 import type { Logger } from "pino";
 import { codeOf } from "../errors.js";
@@ -14,11 +13,14 @@ import { VERSION } from "../version.js";
 import { Backoff } from "./backoff.js";
 import { type CreateProgress, handleCommand } from "./handlers.js";
 import { Outbox } from "./outbox.js";
+import { type Clock, ServerRotation, systemClock } from "./rotation.js";
+import { type Endpoint, endpointKey, type Resolver, type ServerAddress } from "./server-list.js";
 import type { SourceServices } from "./source-handlers.js";
+import { endpointTransport } from "./transport.js";
 
 export interface StreamClientOptions {
-  /** HOST:PORT of the control plane's gRPC listener. */
-  server: string;
+  /** The control plane's gRPC listeners (replicas), tried in turn. */
+  servers: ServerAddress[];
   token: string;
   insecure: boolean;
   caFile?: string | undefined;
@@ -30,17 +32,25 @@ export interface StreamClientOptions {
   maxConcurrentCommands?: number;
   /** Source hosts and read-only VM access; without them source commands answer "host_unavailable". */
   sources?: SourceServices | undefined;
+  /** How long one address may take to acknowledge the registration before the next is tried. */
+  connectTimeoutMs?: number;
+  resolve?: Resolver;
+  clock?: Clock;
 }
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 /**
  * The daemon's outbound stream to the control plane: register with real capacity, heartbeat,
- * answer every command exactly once, and reconnect with jittered backoff. Sandboxes keep running
- * while disconnected; a ResourceReport after each (re)registration lets the server reconcile.
+ * answer every command exactly once, and on a lost or failed stream move on to the next address
+ * (`ServerRotation`: round robin, jittered backoff between rounds). Sandboxes keep running while
+ * disconnected; a ResourceReport after each (re)registration lets the new server reconcile.
  */
 export class StreamClient {
   private readonly o: StreamClientOptions;
   private readonly backoff = new Backoff({ baseMs: 1_000, capMs: 60_000, stableMs: 60_000 });
   private stopped = false;
+  private readonly stopping = new AbortController();
   private current: { outbox: Outbox<HostMessage>; abort: AbortController } | undefined;
   private running = 0;
   private readonly waiting: Array<() => void> = [];
@@ -60,23 +70,41 @@ export class StreamClient {
 
   /** Runs until stop(): connect, serve, and reconnect on any failure. */
   async run(): Promise<void> {
+    const rotation = new ServerRotation({
+      servers: this.o.servers,
+      resolve: this.o.resolve ?? ((host) => lookup(host, { all: true })),
+      backoff: this.backoff,
+      clock: this.o.clock ?? systemClock,
+      onUnresolved: (server, err) =>
+        this.o.log.warn({ server: server.entry, err: String(err) }, "control-plane address does not resolve"),
+      onWait: (ms) => this.o.log.info({ retryInMs: ms }, "reconnecting to the control plane"),
+    });
     while (!this.stopped) {
+      let endpoint: Endpoint;
       try {
-        await this.session();
+        endpoint = await rotation.next(this.stopping.signal);
+      } catch (err) {
+        if (this.stopped) break;
+        throw err;
+      }
+      const where = { server: endpoint.server.entry, address: endpointKey(endpoint) };
+      try {
+        await this.session(endpoint, () => rotation.registered());
+        if (!this.stopped) this.o.log.warn(where, "control-plane stream ended");
       } catch (err) {
         const error = ConnectError.from(err);
         const level = error.code === Code.Unauthenticated ? "error" : "warn";
-        this.o.log[level]({ code: Code[error.code], message: error.rawMessage }, "control-plane stream ended");
+        this.o.log[level](
+          { ...where, code: Code[error.code], message: error.rawMessage },
+          "control-plane stream ended",
+        );
       }
-      if (this.stopped) break;
-      const wait = this.backoff.next();
-      this.o.log.info({ retryInMs: wait }, "reconnecting to the control plane");
-      await new Promise((resolve) => setTimeout(resolve, wait));
     }
   }
 
   stop(): void {
     this.stopped = true;
+    this.stopping.abort();
     this.current?.outbox.end();
     this.current?.abort.abort();
   }
@@ -96,17 +124,6 @@ export class StreamClient {
         },
       }),
     );
-  }
-
-  private async transport() {
-    const scheme = this.o.insecure ? "http" : "https";
-    const ca = this.o.caFile ? await readFile(this.o.caFile) : undefined;
-    return createGrpcTransport({
-      baseUrl: `${scheme}://${this.o.server}`,
-      pingIntervalMs: 15_000,
-      pingTimeoutMs: 10_000,
-      ...(ca ? { nodeOptions: { ca } } : {}),
-    });
   }
 
   private async resources() {
@@ -134,8 +151,9 @@ export class StreamClient {
     };
   }
 
-  private async session(): Promise<void> {
-    const client = createClient(HostService, await this.transport());
+  /** One stream to one address; it must acknowledge the registration within the connect timeout. */
+  private async session(endpoint: Endpoint, onRegistered: () => void): Promise<void> {
+    const client = createClient(HostService, await endpointTransport(endpoint, this.o));
     const outbox = new Outbox<HostMessage>();
     const abort = new AbortController();
     this.current = { outbox, abort };
@@ -159,15 +177,25 @@ export class StreamClient {
       signal: abort.signal,
     });
     let heartbeat: NodeJS.Timeout | undefined;
+    const timeoutMs = this.o.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    let timedOut = false;
+    const connectTimer = setTimeout(() => {
+      timedOut = true;
+      abort.abort();
+    }, timeoutMs);
     try {
       for await (const message of responses) {
         if (message.payload.case === "registrationAck") {
+          clearTimeout(connectTimer);
           const ack = message.payload.value;
           if (!ack.accepted) throw new ConnectError(`registration refused: ${ack.reason}`, Code.PermissionDenied);
           this.hostId = ack.assignedHostId;
           this.registered = true;
-          this.backoff.connected();
-          this.o.log.info({ hostId: this.hostId }, "registered with the control plane");
+          onRegistered();
+          this.o.log.info(
+            { hostId: this.hostId, server: endpoint.server.entry, address: endpointKey(endpoint) },
+            "registered with the control plane",
+          );
           await this.sendResourceReport(outbox);
           const everyMs = Math.max(1, ack.heartbeatIntervalSeconds || 10) * 1000;
           heartbeat = setInterval(() => this.sendHeartbeat(outbox).catch(() => undefined), everyMs);
@@ -176,8 +204,13 @@ export class StreamClient {
         }
         this.dispatch(outbox, message);
       }
+    } catch (err) {
+      if (timedOut)
+        throw new ConnectError(`no registration acknowledged within ${timeoutMs} ms`, Code.DeadlineExceeded);
+      throw err;
     } finally {
       this.registered = false;
+      clearTimeout(connectTimer);
       clearInterval(heartbeat);
       outbox.end();
       if (this.current?.outbox === outbox) this.current = undefined;
