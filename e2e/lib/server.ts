@@ -27,9 +27,14 @@ export interface TestServerProcess {
  * A real `fluid-server` process: on PostgreSQL when the run has a cluster (FLUID_TEST_DATABASE_URL,
  * a fresh database per server), otherwise on PGlite in a temporary directory.
  */
-export async function startServer(options: { env?: Record<string, string> } = {}): Promise<TestServerProcess> {
+export async function startServer(
+  options: {
+    env?: Record<string, string> /** A cluster of the test's own instead of the run's. */;
+    adminUrl?: string;
+  } = {},
+): Promise<TestServerProcess> {
   const dataDir = await mkdtemp(join(tmpdir(), "fluid-e2e-server-"));
-  const adminUrl = process.env.FLUID_TEST_DATABASE_URL;
+  const adminUrl = options.adminUrl ?? process.env.FLUID_TEST_DATABASE_URL;
   let databaseUrl: string | undefined;
   let database: string | undefined;
   if (adminUrl) {
