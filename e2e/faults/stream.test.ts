@@ -97,7 +97,7 @@ describe("faults on the host stream", () => {
     expect(run.body.stdout).toBe("still\n");
   });
 
-  it("a revoked token: the stream closes, registration is refused with a clear error, the daemon backs off", async () => {
+  it("a revoked or unknown token: the stream closes, registration is refused with a clear error, the daemon backs off", async () => {
     const revokedAt = Date.now();
     const marker = daemon.process.output().length;
     const revoked = await server.call("DELETE", `/v1/orgs/streamfault/hosts/tokens/${hostId}`, { key });
@@ -111,14 +111,21 @@ describe("faults on the host stream", () => {
       .split("\n")
       .filter((line) => line.includes("control-plane stream ended"));
     const refusals = lines.filter((line) => line.includes("revoked"));
+    // A token the server never issued (or one rotated away) meets the same refusal, before any message is read.
+    const unknown = await rawConnect(server.grpc, "fl_ht_0000000000000000000000000000", envelope(Buffer.alloc(0)));
     report("stale host token", {
       offlineMs,
       attemptsIn30s: lines.length,
       refusalMessage: refusals[0] ? JSON.parse(refusals[0]).message : undefined,
+      unknownToken: unknown,
       sinceRevocationMs: Date.now() - revokedAt,
     });
     expect(refusals.length).toBeGreaterThan(0);
     expect(lines.length).toBeLessThanOrEqual(8);
+    expect(unknown).toMatchObject({
+      status: 16 /* UNAUTHENTICATED */,
+      message: "host token is invalid, expired or revoked",
+    });
     expect(daemon.process.child.exitCode).toBeNull();
   });
 });
