@@ -33,11 +33,10 @@ export async function startPrivateCluster(): Promise<PrivateCluster> {
     const gid = Number(spawnSync("id", ["-g", "postgres"]).stdout.toString().trim());
     chownSync(dir, uid, gid);
   }
+  // PostgreSQL refuses to run as root: as root, run its tools as the postgres user.
   const run = (program: string, args: string[]) => {
-    const argv = asRoot
-      ? (["runuser", ["-u", "postgres", "--", join(bin, program), ...args]] as const)
-      : ([join(bin, program), args] as const);
-    const result = spawnSync(argv[0], [...argv[1]], { stdio: ["ignore", "pipe", "pipe"] });
+    const argv = [...(asRoot ? ["runuser", "-u", "postgres", "--"] : []), join(bin, program), ...args];
+    const result = spawnSync(argv[0] as string, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
     if (result.status !== 0) throw new Error(`${program} failed: ${result.stderr.toString()}`);
   };
   const port = await freePort();
