@@ -6,6 +6,7 @@ import type { ServerConfig } from "./config/config.js";
 import type { AppContext } from "./context.js";
 import { type Database, openDatabase } from "./db/database.js";
 import { migrateToLatest, pendingMigrations } from "./db/migrate.js";
+import { databaseErrorFields } from "./db/unavailable.js";
 import type { App } from "./http/types.js";
 import { startReaper } from "./jobs/reaper.js";
 import { SecretBox } from "./lib/secret-box.js";
@@ -46,7 +47,8 @@ export async function startServer(
         return openDatabase({
           kind: "postgres",
           url: config.database.url,
-          onIdleError: (err) => log.warn({ err }, "idle database connection failed; it will be replaced"),
+          onIdleError: (err) =>
+            log.warn({ err: databaseErrorFields(err) }, "idle database connection failed; it will be replaced"),
         });
       }
       log.info({ dataDir: config.database.dataDir }, "opening embedded PGlite database");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isDatabaseUnavailable } from "./unavailable.js";
+import { databaseErrorFields, isDatabaseUnavailable } from "./unavailable.js";
 
 const coded = (message: string, code: string) => Object.assign(new Error(message), { code });
 
@@ -28,5 +28,20 @@ describe("isDatabaseUnavailable", () => {
     ]) {
       expect(isDatabaseUnavailable(err)).toBe(false);
     }
+  });
+});
+
+describe("databaseErrorFields", () => {
+  it("keeps the message and code, never the client node-postgres attaches", () => {
+    const err = Object.assign(coded("terminating connection due to administrator command", "57P01"), {
+      client: { connectionParameters: { user: "fluid", host: "db" } },
+    });
+    expect(databaseErrorFields(err)).toEqual({
+      message: "terminating connection due to administrator command",
+      code: "57P01",
+    });
+    expect(databaseErrorFields(new Error("Connection terminated unexpectedly"))).toEqual({
+      message: "Connection terminated unexpectedly",
+    });
   });
 });

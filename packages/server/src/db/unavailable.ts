@@ -23,3 +23,12 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   if (err instanceof AggregateError && err.errors.some(isDatabaseUnavailable)) return true;
   return POOL_MESSAGES.some((pattern) => pattern.test(err.message));
 }
+
+/**
+ * What a log line needs of a database error: node-postgres attaches the whole client (its connection
+ * parameters, buffers, type tables: kilobytes per line) to errors of pooled connections.
+ */
+export function databaseErrorFields(err: Error): { message: string; code?: string } {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === "string" ? { message: err.message, code } : { message: err.message };
+}
