@@ -31,10 +31,16 @@ export interface TestServerProcess {
  * drops), otherwise on PGlite in a temporary directory.
  */
 export async function startServer(
-  options: { env?: Record<string, string>; databaseUrl?: string | undefined } = {},
+  options: {
+    env?: Record<string, string>;
+    /** Another server's database, so two replicas share it. */
+    databaseUrl?: string | undefined;
+    /** A cluster of the test's own instead of the run's. */
+    adminUrl?: string;
+  } = {},
 ): Promise<TestServerProcess> {
   const dataDir = await mkdtemp(join(tmpdir(), "fluid-e2e-server-"));
-  const adminUrl = process.env.FLUID_TEST_DATABASE_URL;
+  const adminUrl = options.adminUrl ?? process.env.FLUID_TEST_DATABASE_URL;
   let databaseUrl = options.databaseUrl;
   let database: string | undefined;
   if (adminUrl && !databaseUrl) {

@@ -20,6 +20,7 @@ export const errorStatus = {
   host_error: 502,
   no_capacity: 503,
   host_unavailable: 503,
+  service_unavailable: 503,
   timeout: 504,
 } as const;
 

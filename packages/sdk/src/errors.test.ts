@@ -10,6 +10,7 @@ import {
   PermissionError,
   parseRetryAfter,
   RateLimitError,
+  ServiceUnavailableError,
   TimeoutError,
 } from "./errors.js";
 
@@ -39,6 +40,7 @@ describe("typed API errors", () => {
     ["request_timeout", 408, TimeoutError],
     ["host_unavailable", 503, HostUnavailableError],
     ["no_capacity", 503, NoCapacityError],
+    ["service_unavailable", 503, ServiceUnavailableError],
   ] as const)("%s is a %s", (code, status, type) => {
     expect(failed(status, body(code))).toBeInstanceOf(type);
   });

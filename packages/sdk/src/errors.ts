@@ -36,6 +36,8 @@ export class RateLimitError extends FluidError {
 export class TimeoutError extends FluidError {}
 /** No connected host can take the call right now; trying later may succeed. */
 export class HostUnavailableError extends FluidError {}
+/** The control plane itself cannot serve the call right now (its database is unreachable); retry shortly. */
+export class ServiceUnavailableError extends FluidError {}
 /** The hosts are connected but have no room for the sandbox. */
 export class NoCapacityError extends FluidError {}
 
@@ -65,6 +67,8 @@ export function fluidError(status: number, code: ErrorCode, message: string, ret
       return new HostUnavailableError(status, code, message);
     case "no_capacity":
       return new NoCapacityError(status, code, message);
+    case "service_unavailable":
+      return new ServiceUnavailableError(status, code, message);
     case "internal":
     case "not_implemented":
     case "host_error":

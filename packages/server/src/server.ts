@@ -6,6 +6,7 @@ import type { ServerConfig } from "./config/config.js";
 import type { AppContext } from "./context.js";
 import { type Database, openDatabase } from "./db/database.js";
 import { migrateToLatest, pendingMigrations } from "./db/migrate.js";
+import { databaseErrorFields } from "./db/unavailable.js";
 import { Readiness, type ReadinessOptions } from "./health/readiness.js";
 import type { App } from "./http/types.js";
 import { type Reaper, startReaper } from "./jobs/reaper.js";
@@ -52,7 +53,7 @@ export async function startServer(
           kind: "postgres",
           url: config.database.url,
           onIdleError: (err) => {
-            log.warn({ err }, "idle database connection failed; it will be replaced");
+            log.warn({ err: databaseErrorFields(err) }, "idle database connection failed; it will be replaced");
             connectionFailed();
           },
         });

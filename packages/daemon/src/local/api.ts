@@ -9,7 +9,7 @@ import {
   MAX_PLAYBOOK_TIMEOUT_SECONDS,
   runPlaybook,
 } from "../ansible/run-playbook.js";
-import { SandboxError } from "../errors.js";
+import { codeOf, SandboxError } from "../errors.js";
 import type { ImageSource } from "../images/source.js";
 import { parseNoiseOverride } from "../review/noise.js";
 import { diffSandbox } from "../review/sandbox-diff.js";
@@ -130,7 +130,8 @@ export function buildLocalApi(deps: {
       return reply.code(err.statusCode).send({ error: { code: "invalid_request", message: err.message } });
     }
     deps.log.error({ err }, "local API request failed");
-    return reply.code(errorStatus.host_error).send({ error: { code: "host_error", message: err.message } });
+    const code = codeOf(err);
+    return reply.code(errorStatus[code]).send({ error: { code, message: err.message } });
   });
   const id = (params: unknown) => parse(z.object({ id: Id }), params).id;
 

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { SandboxError } from "../errors.js";
+import { codeOf, SandboxError } from "../errors.js";
 import type { SandboxRow, SnapshotRow } from "../state/schema.js";
 import { boot, teardown } from "./boot.js";
 import type { SandboxContext } from "./context.js";
@@ -136,7 +136,7 @@ function provision(
       });
       throw err instanceof SandboxError
         ? err
-        : new SandboxError("host_error", `could not create sandbox: ${message}`, { cause: err });
+        : new SandboxError(codeOf(err), `could not create sandbox: ${message}`, { cause: err });
     }
   });
 }

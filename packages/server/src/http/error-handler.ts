@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from "fastify-type-provider-zod";
+import { isDatabaseUnavailable } from "../db/unavailable.js";
 import { type ErrorCode, errorBody, isAppError } from "./errors.js";
 import type { App } from "./types.js";
 
@@ -42,6 +43,13 @@ export function handleError(err: FastifyError, request: FastifyRequest, reply: F
   if (known) return reply.code(err.statusCode ?? 400).send(errorBody(known.code, known.message));
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
     return reply.code(err.statusCode).send(errorBody("invalid_request", err.message));
+  }
+  if (isDatabaseUnavailable(err)) {
+    request.log.warn({ err: err.message }, "database unavailable");
+    return reply
+      .code(503)
+      .header("retry-after", "2")
+      .send(errorBody("service_unavailable", "the service cannot reach its database; retry shortly"));
   }
   request.log.error({ err }, "unhandled error");
   return reply.code(500).send(errorBody("internal", "internal error"));

@@ -140,6 +140,23 @@ describe("reconcile", () => {
     expect(await row(id)).toMatchObject({ state: "DESTROYED", end_reason: "lease_expired" });
   });
 
+  it("ends a crashed sandbox once and has its host destroy it, so its TAP, lease and disk are freed", async () => {
+    const reported = await sandbox("RUNNING");
+    await reconcileReport(
+      deps,
+      { hostId },
+      create(ResourceReportSchema, { sandboxStatuses: [{ sandboxId: reported, state: "ERROR" }] }),
+    );
+    const changed = await sandbox("RUNNING");
+    const change = create(SandboxStateChangedSchema, { sandboxId: changed, newState: "ERROR", reason: "VM exited" });
+    await recordStateChange(deps, { hostId }, change);
+    await recordStateChange(deps, { hostId }, change);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(await row(reported)).toMatchObject({ state: "ERROR", end_reason: "crashed" });
+    expect(await row(changed)).toMatchObject({ state: "ERROR", end_reason: "crashed", error: "VM exited" });
+    expect(destroyed.filter((id) => id === reported || id === changed).sort()).toEqual([reported, changed].sort());
+  });
+
   it("reaps expired leases once, and ends sandboxes on hosts offline past the grace period", async () => {
     const expired = await sandbox("RUNNING", -1000);
     expect(await reapExpired(deps)).toBeGreaterThanOrEqual(1);

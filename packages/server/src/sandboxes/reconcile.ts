@@ -33,7 +33,7 @@ export async function reconcileReport(deps: SandboxDeps, host: Reporter, report:
       continue;
     }
     if (status.state === "ERROR") {
-      await endSandbox(deps.db, row.id, "crashed", "ERROR", { error: "the host reports the sandbox failed" });
+      await endCrashed(deps, host, row.id, "the host reports the sandbox failed");
     } else if (
       (status.state === "RUNNING" || status.state === "STOPPED") &&
       status.state !== row.state &&
@@ -85,7 +85,7 @@ export async function recordStateChange(deps: SandboxDeps, host: Reporter, chang
       error: change.reason || undefined,
     });
   } else if (change.newState === "ERROR") {
-    await endSandbox(deps.db, row.id, "crashed", "ERROR", { error: change.reason || "the sandbox failed on its host" });
+    await endCrashed(deps, host, row.id, change.reason || "the sandbox failed on its host");
   } else if ((change.newState === "RUNNING" || change.newState === "STOPPED") && row.state !== "CREATING") {
     await deps.db
       .updateTable("sandboxes")
@@ -94,6 +94,15 @@ export async function recordStateChange(deps: SandboxDeps, host: Reporter, chang
       .where("ended_at", "is", null)
       .execute();
   }
+}
+
+/**
+ * A crashed sandbox can never run again, yet on its host it still holds a TAP, an IP lease and its
+ * overlay: once its record has ended, the host is told to destroy it so they are freed now.
+ */
+async function endCrashed(deps: SandboxDeps, host: Reporter, id: string, error: string): Promise<void> {
+  const ended = await endSandbox(deps.db, id, "crashed", "ERROR", { error });
+  if (ended) destroyOnHost(deps, { id, host_id: host.hostId }, "crashed");
 }
 
 /** Ends sandboxes whose lease has passed; each claim is atomic, so replicas never double-reap. */
