@@ -81,7 +81,7 @@ describe("fluid-server guards (real processes)", () => {
     expect(await status("/livez")).toBe(200);
     const login = await fetch(`${rest}/v1/auth/me`);
     expect(login.status).toBe(503);
-    expect(((await login.json()) as { error: { code: string } }).error.code).toBe("host_unavailable");
+    expect(((await login.json()) as { error: { code: string } }).error.code).toBe("service_unavailable");
 
     const restartedAt = Date.now();
     await postgres.start();

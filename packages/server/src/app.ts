@@ -91,11 +91,9 @@ export async function buildApp(ctx: AppContext): Promise<App> {
       return;
     }
     throw new AppError(
-      "host_unavailable",
+      "service_unavailable",
       "this replica cannot reach its database; retry shortly or on another replica",
-      {
-        headers: { "retry-after": "5" },
-      },
+      { headers: { "retry-after": "5" } },
     );
   });
 

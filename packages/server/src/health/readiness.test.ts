@@ -78,7 +78,7 @@ describe("a replica losing PostgreSQL (a private cluster stopped and started by 
     const list = await t.call("GET", "/v1/orgs/acme/sandboxes", { as: owner });
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(list.status).toBe(503);
-    expect(list.body.error.code).toBe("host_unavailable");
+    expect(list.body.error.code).toBe("service_unavailable");
     expect(list.headers["retry-after"]).toBe("5");
     // Sign-in needs the database too (it is public, not exempt); the API description does not.
     const login = await t.call("POST", "/v1/auth/login", {
