@@ -10,6 +10,8 @@ import type { App } from "./http/types.js";
 import { startReaper } from "./jobs/reaper.js";
 import { SecretBox } from "./lib/secret-box.js";
 import { createLogger, type Logger, redactDatabaseUrl } from "./log/logger.js";
+import { ReplicaCluster } from "./replicas/cluster.js";
+import { HostRouter } from "./replicas/hosts.js";
 import { SandboxService } from "./sandboxes/service.js";
 import { SourceRelay } from "./sources/relay.js";
 import { StreamClosedError } from "./stream/errors.js";
@@ -68,7 +70,17 @@ export async function startServer(
     throw err;
   }
 
-  const registry = new HostRegistry();
+  const local = new HostRegistry();
+  // PGlite is one process's database: only PostgreSQL has replicas to share hosts with.
+  const cluster =
+    database.kind === "postgres" && database.url
+      ? new ReplicaCluster({ db: database.db, log, replicaId: config.replicaId, url: database.url, local })
+      : undefined;
+  await cluster?.start().catch(async (err: unknown) => {
+    if (!options.database) await database.close();
+    throw err;
+  });
+  const registry = new HostRouter(local, cluster);
   const sandboxes = new SandboxService({ db: database.db, config, log, hosts: registry });
   const secrets = new SecretBox(config.encryptionKey, { allowPlaintext: config.insecureDev });
   const changeRequests = new ChangeRequestService({
@@ -120,6 +132,7 @@ export async function startServer(
       await Promise.race([app.close(), new Promise((resolve) => setTimeout(resolve, HTTP_DRAIN_MS).unref())]);
       registry.closeAll(new StreamClosedError("server_shutdown"));
       await streams.drained();
+      await cluster?.stop();
       await grpc.close(GRPC_DRAIN_MS);
       await sandboxes.settle();
       await changeRequests.settle();

@@ -1,0 +1,44 @@
+import { type Kysely, sql } from "kysely";
+import type { DB } from "../db/schema.js";
+
+/** How often a replica writes its heartbeat (and renews its host leases). */
+export const REPLICA_HEARTBEAT_MS = 2_000;
+/** A replica is live while its heartbeat is younger than this and it has not stopped. */
+export const REPLICA_LIVE_MS = 10_000;
+
+/** SQL condition: replica row `r` is live. */
+export const replicaIsLive = sql`(r.stopped_at IS NULL AND r.heartbeat_at > now() - ${REPLICA_LIVE_MS} * interval '1 millisecond')`;
+
+/**
+ * Records this replica as started. An id still held by a live replica is refused (two processes
+ * under one name would each believe they own the other's hosts); a stopped or silent one is reused.
+ * Leases left under this id by an earlier run are dropped: that run's streams are gone.
+ */
+export async function registerReplica(db: Kysely<DB>, id: string): Promise<void> {
+  const taken = await sql<{ id: string }>`
+    INSERT INTO replicas AS r (id) VALUES (${id})
+    ON CONFLICT (id) DO UPDATE SET started_at = now(), heartbeat_at = now(), stopped_at = NULL
+      WHERE NOT ${replicaIsLive}
+    RETURNING id`.execute(db);
+  if (taken.rows.length === 0) {
+    throw new Error(`replica id "${id}" is in use by a live replica; give each replica its own --replica-id`);
+  }
+  await db.deleteFrom("host_leases").where("replica_id", "=", id).execute();
+}
+
+/** Returns false when this replica's row says it stopped (it must not keep serving as live). */
+export async function beat(db: Kysely<DB>, id: string): Promise<boolean> {
+  const result = await db
+    .updateTable("replicas")
+    .set({ heartbeat_at: sql`now()` })
+    .where("id", "=", id)
+    .where("stopped_at", "is", null)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+/** A clean stop: other replicas see this one's hosts as unavailable at once instead of after the live window. */
+export async function stopReplica(db: Kysely<DB>, id: string): Promise<void> {
+  await db.deleteFrom("host_leases").where("replica_id", "=", id).execute();
+  await db.updateTable("replicas").set({ stopped_at: sql`now()` }).where("id", "=", id).execute();
+}
