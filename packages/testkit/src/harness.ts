@@ -2,6 +2,7 @@ import { Writable } from "node:stream";
 import {
   createLogger,
   createSession,
+  type Database,
   type HostDeadlines,
   newId,
   type RunningServer,
@@ -69,12 +70,16 @@ function sessionFrom(response: LightMyRequestResponse): string {
   return cookie.value;
 }
 
-/** A real control plane (REST + gRPC listening on loopback) on a fresh database of the given kind. */
+/**
+ * A real control plane (REST + gRPC listening on loopback) on a fresh database of the given kind,
+ * or on `shared` (another replica's database, which close() then leaves open).
+ */
 export async function startTestServer(
   kind: DatabaseKind,
   overrides: Partial<ServerConfig> & { deadlines?: Partial<HostDeadlines> } = {},
+  shared?: Database,
 ): Promise<TestServer> {
-  const database = await openTestDatabase(kind);
+  const database = shared ?? (await openTestDatabase(kind));
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk, _encoding, done) {
@@ -169,7 +174,7 @@ export async function startTestServer(
     },
     close: async () => {
       await server.close();
-      await database.close();
+      if (!shared) await database.close();
     },
   };
 }
