@@ -18,6 +18,8 @@ export interface TestServerProcess {
   ): Promise<{ status: number; body: T; setCookie: string | null }>;
   /** A user, an org and an admin API key: the usual start for a test. */
   bootstrap(slug: string): Promise<{ cookie: string; key: string }>;
+  /** The PostgreSQL database the server runs on (another replica may join it), if any. */
+  databaseUrl: string | undefined;
   /** Runs SQL on the server's database behind its back (PostgreSQL only: PGlite is held by the server). */
   sql(text: string): Promise<void>;
   dispose(): Promise<void>;
@@ -25,14 +27,18 @@ export interface TestServerProcess {
 
 /**
  * A real `fluid-server` process: on PostgreSQL when the run has a cluster (FLUID_TEST_DATABASE_URL,
- * a fresh database per server), otherwise on PGlite in a temporary directory.
+ * a fresh database per server), otherwise on PGlite in a temporary directory. With `databaseUrl` it
+ * joins another server's database as a further replica (`replicaId` names it); the database then
+ * stays with the server that created it.
  */
-export async function startServer(options: { env?: Record<string, string> } = {}): Promise<TestServerProcess> {
+export async function startServer(
+  options: { env?: Record<string, string>; databaseUrl?: string; replicaId?: string } = {},
+): Promise<TestServerProcess> {
   const dataDir = await mkdtemp(join(tmpdir(), "fluid-e2e-server-"));
   const adminUrl = process.env.FLUID_TEST_DATABASE_URL;
-  let databaseUrl: string | undefined;
+  let databaseUrl = options.databaseUrl;
   let database: string | undefined;
-  if (adminUrl) {
+  if (adminUrl && !databaseUrl) {
     database = `fluid_e2e_${randomBytes(5).toString("hex")}`;
     const admin = new pg.Client({ connectionString: adminUrl });
     await admin.connect();
@@ -55,6 +61,7 @@ export async function startServer(options: { env?: Record<string, string> } = {}
       dataDir,
       "--insecure",
       "--migrate",
+      ...(options.replicaId ? ["--replica-id", options.replicaId] : []),
     ],
     {
       env: {
@@ -69,6 +76,7 @@ export async function startServer(options: { env?: Record<string, string> } = {}
     url,
     grpc: `127.0.0.1:${grpcPort}`,
     process: started,
+    databaseUrl,
     async call(method, path, options = {}) {
       const response = await fetch(`${url}${path}`, {
         method,
