@@ -10,6 +10,8 @@ import { decodeCommand, decodeFailure, decodeReply, encodeCommand, encodeFailure
 import { hostHasLiveLease } from "./leases.js";
 
 export const COMMAND_CHANNEL = "fluid_host_command";
+/** A host reporting progress moves the row's deadline at most this often. */
+const EXTEND_EVERY_MS = 1_000;
 export const DONE_CHANNEL = "fluid_host_command_done";
 
 interface Waiter {
@@ -146,7 +148,16 @@ export class CommandBus {
     try {
       const session = this.deps.local.get(hostId);
       if (!session) throw new StreamClosedError("host_disconnected");
-      reply = await session.request(decodeCommand(bytes), Math.max(1, remainingMs));
+      const timeoutMs = Math.max(1, remainingMs);
+      let extendedAt = 0;
+      // Progress restarts the session's deadline; the row's moves with it so the requester waits too.
+      const onProgress = () => {
+        if (Date.now() - extendedAt < EXTEND_EVERY_MS) return;
+        extendedAt = Date.now();
+        // Slack of one throttle period: reports skipped meanwhile restart only the session's deadline.
+        this.extend(id, timeoutMs + EXTEND_EVERY_MS);
+      };
+      reply = await session.request(decodeCommand(bytes), timeoutMs, onProgress);
     } catch (err) {
       failure = err;
     }
@@ -164,6 +175,16 @@ export class CommandBus {
     }
   }
 
+  private extend(id: string, timeoutMs: number): void {
+    this.deps.db
+      .updateTable("host_commands")
+      .set({ deadline_at: sql<Date>`now() + ${timeoutMs} * interval '1 millisecond'` })
+      .where("id", "=", id)
+      .where("state", "=", "sent")
+      .execute()
+      .catch((err: unknown) => this.deps.log.warn({ err, id }, "could not extend a host command's deadline"));
+  }
+
   private async collect(ids: string[]): Promise<void> {
     const rows = await this.deps.db
       .selectFrom("host_commands")
@@ -174,7 +195,10 @@ export class CommandBus {
     for (const row of rows) this.settleFrom(row);
   }
 
-  /** The requester's deadline: fail the row if nobody finished it yet, else take the outcome that won. */
+  /**
+   * The requester's deadline: fail the row if nobody finished it and its deadline (which host
+   * progress may have moved) has passed; else take the outcome that won, or wait for the new deadline.
+   */
   private expire(id: string): void {
     const waiter = this.waiting.get(id);
     if (!waiter) return;
@@ -184,17 +208,28 @@ export class CommandBus {
         state: "failed",
         error_code: "timeout",
         error_message: "requester deadline passed",
-        finished_at: sql`now()`,
+        finished_at: sql<Date>`now()`,
       })
       .where("id", "=", id)
       .where("state", "in", ["queued", "sent"])
+      .where("deadline_at", "<=", sql<Date>`now()`)
       .executeTakeFirst()
       .then(async (result) => {
         if (result.numUpdatedRows > 0n) {
           this.settle(id, undefined, new CommandTimeoutError(waiter.command, waiter.timeoutMs));
-        } else {
-          await this.collect([id]);
+          return;
         }
+        const open = await sql<{ remaining_ms: number }>`
+          SELECT ceil(greatest(0, extract(epoch FROM deadline_at - now()) * 1000))::int AS remaining_ms
+          FROM host_commands WHERE id = ${id} AND state IN ('queued', 'sent')`.execute(this.deps.db);
+        const row = open.rows[0];
+        if (!row) {
+          await this.collect([id]);
+          return;
+        }
+        if (this.waiting.get(id) !== waiter) return;
+        waiter.timer = setTimeout(() => this.expire(id), Math.max(20, row.remaining_ms));
+        waiter.timer.unref();
       })
       .catch((err: unknown) => this.settle(id, undefined, err instanceof Error ? err : new Error(String(err))));
   }

@@ -159,6 +159,33 @@ describe.skipIf(!databaseKinds.includes("postgres"))(
       expect(rows[0]).toMatchObject({ state: "failed", error_code: "timeout", reply: null });
     });
 
+    it("progress reported on the owner's stream moves the deadline on the requester's side too", async () => {
+      const token = await a.hostToken(owner, "acme");
+      const daemon = await connect(b, token.token, { handlers: { runCommand: () => "hold" } });
+      const started = Date.now();
+      const outcome = settled(a.server.ctx.hosts.request(token.id, run("long pull"), 700));
+      const command = await daemon.waitFor((m) => m.payload.case === "runCommand");
+      while (Date.now() - started < 2_000) {
+        daemon.send({
+          requestId: command.requestId,
+          payload: { case: "sandboxProgress", value: { sandboxId: "sb-1", phase: "copy", bytesDone: 1n } },
+        });
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      daemon.reply(command.requestId, {
+        case: "commandResult",
+        value: { sandboxId: "sb-1", stdout: "done", exitCode: 0 },
+      });
+      const { value, error } = await outcome;
+      expect(error).toBeUndefined();
+      expect(value?.payload.case === "commandResult" && value.payload.value.stdout).toBe("done");
+      expect(Date.now() - started).toBeGreaterThan(2_000);
+
+      // Once the reports stop, the deadline runs out as before.
+      const stalled = await settled(a.server.ctx.hosts.request(token.id, run("stalls"), 500));
+      expect(stalled.error).toBeInstanceOf(CommandTimeoutError);
+    });
+
     it("a reconnect to another replica takes the lease over and closes the stale stream as replaced", async () => {
       const token = await a.hostToken(owner, "acme");
       const first = await connect(a, token.token);
