@@ -33,6 +33,7 @@ export class ReplicaCluster {
     this.bus = new CommandBus(deps);
     this.listener = new NotificationListener({
       url: deps.url,
+      name: `fluid-listen:${deps.replicaId}`.slice(0, 63),
       log: deps.log,
       channels: {
         [COMMAND_CHANNEL]: (id) => this.bus.onQueued(id),

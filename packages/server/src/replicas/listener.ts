@@ -18,6 +18,8 @@ export class NotificationListener {
   constructor(
     private readonly options: {
       url: string;
+      /** Shown as the connection's application_name in pg_stat_activity. */
+      name: string;
       log: Logger;
       channels: Record<string, (payload: string) => void>;
       onConnected: () => void;
@@ -38,7 +40,11 @@ export class NotificationListener {
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.options.url, connectionTimeoutMillis: 10_000 });
+    const client = new pg.Client({
+      connectionString: this.options.url,
+      connectionTimeoutMillis: 10_000,
+      application_name: this.options.name,
+    });
     client.on("notification", (message) => {
       const handler = this.options.channels[message.channel];
       if (handler && message.payload) handler(message.payload);

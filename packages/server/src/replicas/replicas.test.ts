@@ -186,6 +186,26 @@ describe.skipIf(!databaseKinds.includes("postgres"))(
       expect(stalled.error).toBeInstanceOf(CommandTimeoutError);
     });
 
+    it("a dropped LISTEN connection reconnects, and commands keep flowing meanwhile", async () => {
+      const token = await a.hostToken(owner, "acme");
+      await connect(b, token.token);
+      const listeners = sql<{ application_name: string }>`
+        SELECT application_name FROM pg_stat_activity
+        WHERE datname = current_database() AND application_name LIKE 'fluid-listen:%' ORDER BY 1`;
+      expect((await listeners.execute(database.db)).rows.map((r) => r.application_name)).toEqual([
+        "fluid-listen:a",
+        "fluid-listen:b",
+      ]);
+      await sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE datname = current_database() AND application_name LIKE 'fluid-listen:%'`.execute(database.db);
+      const during = await a.server.ctx.hosts.request(token.id, run("during"), 5_000);
+      expect(during.payload.case).toBe("commandResult");
+      await until(async () => (await listeners.execute(database.db)).rows.length === 2);
+      const started = Date.now();
+      await a.server.ctx.hosts.request(token.id, run("after"), 5_000);
+      expect(Date.now() - started).toBeLessThan(500);
+    });
+
     it("a reconnect to another replica takes the lease over and closes the stale stream as replaced", async () => {
       const token = await a.hostToken(owner, "acme");
       const first = await connect(a, token.token);
