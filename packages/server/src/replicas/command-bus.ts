@@ -54,19 +54,14 @@ export class CommandBus {
       this.waiting.set(id, waiter);
     });
     try {
-      await this.deps.db.transaction().execute(async (tx) => {
-        await tx
-          .insertInto("host_commands")
-          .values({
-            id,
-            host_id: hostId,
-            requested_by: this.deps.replicaId,
-            command: encodeCommand(command),
-            deadline_at: sql<Date>`now() + ${timeoutMs} * interval '1 millisecond'`,
-          })
-          .execute();
-        await sql`SELECT pg_notify(${COMMAND_CHANNEL}, ${id})`.execute(tx);
-      });
+      // One statement is one transaction: the row and its notification commit together, in one round trip.
+      await sql`
+        WITH queued AS (
+          INSERT INTO host_commands (id, host_id, requested_by, command, deadline_at)
+          VALUES (${id}, ${hostId}, ${this.deps.replicaId}, ${encodeCommand(command)},
+            now() + ${timeoutMs} * interval '1 millisecond')
+          RETURNING id)
+        SELECT pg_notify(${COMMAND_CHANNEL}, id::text) FROM queued`.execute(this.deps.db);
     } catch (err) {
       this.settle(id, undefined, err instanceof Error ? err : new Error(String(err)));
     }
