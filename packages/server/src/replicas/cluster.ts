@@ -43,10 +43,6 @@ export class ReplicaCluster {
     });
   }
 
-  get replicaId(): string {
-    return this.deps.replicaId;
-  }
-
   async start(): Promise<void> {
     await registerReplica(this.deps.db, this.deps.replicaId);
     await this.listener.start();

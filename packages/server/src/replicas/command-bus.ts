@@ -116,10 +116,6 @@ export class CommandBus {
     await Promise.all([...this.inFlight]);
   }
 
-  get waitingCount(): number {
-    return this.waiting.size;
-  }
-
   /** Claims one queued command (or, with no id, every queued one) for hosts streaming here, and runs each. */
   private async claim(id: string | undefined): Promise<void> {
     const hostIds = this.deps.local.hostIds();

@@ -87,8 +87,4 @@ export class HostRouter {
   closeAll(reason: StreamClosedError): void {
     this.local.closeAll(reason);
   }
-
-  get localCount(): number {
-    return this.local.size;
-  }
 }
