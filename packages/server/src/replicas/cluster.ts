@@ -44,8 +44,13 @@ export class ReplicaCluster {
   }
 
   async start(): Promise<void> {
-    await registerReplica(this.deps.db, this.deps.replicaId);
-    await this.listener.start();
+    await registerReplica(this.deps.db, this.deps.replicaId, this.deps.log);
+    try {
+      await this.listener.start();
+    } catch (err) {
+      await stopReplica(this.deps.db, this.deps.replicaId).catch(() => undefined);
+      throw err;
+    }
     this.timers = [
       setInterval(() => void this.tick(), REPLICA_HEARTBEAT_MS),
       setInterval(() => void this.sweep(), SWEEP_MS),

@@ -116,13 +116,17 @@ export class CommandBus {
     await Promise.all([...this.inFlight]);
   }
 
-  /** Claims one queued command (or, with no id, every queued one) for hosts streaming here, and runs each. */
+  /**
+   * Claims one queued command (or, with no id, every queued one) for hosts streaming here whose lease
+   * this replica still holds (a stream another replica just took over is not used), and runs each.
+   */
   private async claim(id: string | undefined): Promise<void> {
     const hostIds = this.deps.local.hostIds();
     if (hostIds.length === 0) return;
     const claimed = await sql<{ id: string; host_id: string; command: Buffer; remaining_ms: number }>`
-      UPDATE host_commands SET state = 'sent'
+      UPDATE host_commands c SET state = 'sent'
       WHERE state = 'queued' AND deadline_at > now() AND host_id = ANY(${hostIds}::uuid[])
+        AND EXISTS (SELECT 1 FROM host_leases l WHERE l.host_id = c.host_id AND l.replica_id = ${this.deps.replicaId})
         ${id === undefined ? sql`` : sql`AND id = ${id}`}
       RETURNING id, host_id, command, ceil(extract(epoch FROM deadline_at - now()) * 1000)::int AS remaining_ms`.execute(
       this.deps.db,

@@ -1,5 +1,6 @@
 import { type Kysely, sql } from "kysely";
 import type { DB } from "../db/schema.js";
+import type { Logger } from "../log/logger.js";
 
 /** How often a replica writes its heartbeat (and renews its host leases). */
 export const REPLICA_HEARTBEAT_MS = 2_000;
@@ -11,17 +12,26 @@ export const replicaIsLive = sql`(r.stopped_at IS NULL AND r.heartbeat_at > now(
 
 /**
  * Records this replica as started. An id still held by a live replica is refused (two processes
- * under one name would each believe they own the other's hosts); a stopped or silent one is reused.
- * Leases left under this id by an earlier run are dropped: that run's streams are gone.
+ * under one name would each believe they own the other's hosts), after waiting out one live window:
+ * a process restarted under its id right after a crash finds its old row still fresh for a while.
+ * A stopped or silent row is reused; leases left under the id by an earlier run are dropped, since
+ * that run's streams are gone.
  */
-export async function registerReplica(db: Kysely<DB>, id: string): Promise<void> {
-  const taken = await sql<{ id: string }>`
-    INSERT INTO replicas AS r (id) VALUES (${id})
-    ON CONFLICT (id) DO UPDATE SET started_at = now(), heartbeat_at = now(), stopped_at = NULL
-      WHERE NOT ${replicaIsLive}
-    RETURNING id`.execute(db);
-  if (taken.rows.length === 0) {
-    throw new Error(`replica id "${id}" is in use by a live replica; give each replica its own --replica-id`);
+export async function registerReplica(db: Kysely<DB>, id: string, log: Logger): Promise<void> {
+  const giveUpAt = Date.now() + REPLICA_LIVE_MS + REPLICA_HEARTBEAT_MS;
+  for (let attempt = 0; ; attempt++) {
+    const taken = await sql<{ id: string }>`
+      INSERT INTO replicas AS r (id) VALUES (${id})
+      ON CONFLICT (id) DO UPDATE SET started_at = now(), heartbeat_at = now(), stopped_at = NULL
+        WHERE NOT ${replicaIsLive}
+      RETURNING id`.execute(db);
+    if (taken.rows.length > 0) break;
+    if (Date.now() >= giveUpAt) {
+      throw new Error(`replica id "${id}" is in use by a live replica; give each replica its own --replica-id`);
+    }
+    if (attempt === 0)
+      log.warn({ replicaId: id }, "replica id still heart-beating elsewhere; waiting for it to go silent");
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
   }
   await db.deleteFrom("host_leases").where("replica_id", "=", id).execute();
 }

@@ -87,11 +87,29 @@ describe.skipIf(!databaseKinds.includes("postgres"))(
       expect(stopped?.stopped_at).toBeInstanceOf(Date);
     });
 
-    it("a second process under a live replica id is refused at startup", async () => {
+    it("a second process under a live replica id is refused at startup, after waiting out one live window", async () => {
+      const started = Date.now();
       await expect(startTestServer("postgres", { replicaId: "a" }, database)).rejects.toThrow(
         'replica id "a" is in use by a live replica',
       );
-    });
+      expect(Date.now() - started).toBeGreaterThan(10_000);
+    }, 30_000);
+
+    it("a replica restarted under its id right after a crash waits for the old row to go silent, then starts", async () => {
+      // The crashed process's row: fresh heartbeat, never stopped, nobody beating it any more.
+      await sql`INSERT INTO replicas (id, heartbeat_at) VALUES ('crashed', now() - interval '7 seconds')`.execute(
+        database.db,
+      );
+      const started = Date.now();
+      const again = await startTestServer("postgres", { replicaId: "crashed" }, database);
+      try {
+        expect(Date.now() - started).toBeGreaterThan(2_000);
+        const row = await database.db.selectFrom("replicas").selectAll().where("id", "=", "crashed").executeTakeFirst();
+        expect(row?.stopped_at).toBeNull();
+      } finally {
+        await again.close();
+      }
+    }, 30_000);
 
     it("a host streaming to B is placed on, created on and runs commands through A", async () => {
       const token = await a.hostToken(owner, "acme");
