@@ -194,7 +194,13 @@ export function hostService(deps: HostServiceDeps): HostStreamService {
       DB_TIMEOUT_MS,
       "could not record the host registration in time",
     );
-    await withTimeout(registry.attach(session), DB_TIMEOUT_MS, "could not take the host's lease in time");
+    await withTimeout(registry.attach(session), DB_TIMEOUT_MS, "could not take the host's lease in time").catch(
+      (err: unknown) => {
+        // A lease taken after the timeout must not be renewed for a stream that never started.
+        session.close(new StreamClosedError("host_disconnected"));
+        throw err;
+      },
+    );
     log.info(
       { hostId: session.hostId, hostname: registration.hostname, connectionId: session.connectionId },
       "host connected",
