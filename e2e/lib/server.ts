@@ -27,14 +27,15 @@ export interface TestServerProcess {
 
 /**
  * A real `fluid-server` process: on PostgreSQL when the run has a cluster (FLUID_TEST_DATABASE_URL,
- * a fresh database per server, or another server's `databaseUrl`, which the first server's dispose
- * drops), otherwise on PGlite in a temporary directory.
+ * a fresh database per server), otherwise on PGlite in a temporary directory. With `databaseUrl` it
+ * joins another server's database as a further replica (`replicaId` names it); the database then
+ * stays with the server that created it, so dispose the joining server first.
  */
 export async function startServer(
   options: {
     env?: Record<string, string>;
-    /** Another server's database, so two replicas share it. */
     databaseUrl?: string | undefined;
+    replicaId?: string;
     /** A cluster of the test's own instead of the run's. */
     adminUrl?: string;
   } = {},
@@ -66,6 +67,7 @@ export async function startServer(
       dataDir,
       "--insecure",
       "--migrate",
+      ...(options.replicaId ? ["--replica-id", options.replicaId] : []),
     ],
     {
       env: {

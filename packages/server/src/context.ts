@@ -7,8 +7,8 @@ import type { DB } from "./db/schema.js";
 import type { Readiness } from "./health/readiness.js";
 import type { SecretBox } from "./lib/secret-box.js";
 import type { Logger } from "./log/logger.js";
+import type { HostRouter } from "./replicas/hosts.js";
 import type { SandboxService } from "./sandboxes/service.js";
-import type { HostRegistry } from "./stream/registry.js";
 
 /** What route modules and background jobs share; built once per server. */
 export interface AppContext {
@@ -17,7 +17,7 @@ export interface AppContext {
   config: ServerConfig;
   log: Logger;
   cookies: CookiePolicy;
-  hosts: HostRegistry;
+  hosts: HostRouter;
   sandboxes: SandboxService;
   changeRequests: ChangeRequestService;
   secrets: SecretBox;

@@ -13,6 +13,8 @@ import { type Reaper, startReaper } from "./jobs/reaper.js";
 import { type JobLocks, jobLocks } from "./jobs/singleton.js";
 import { SecretBox } from "./lib/secret-box.js";
 import { createLogger, type Logger, redactDatabaseUrl } from "./log/logger.js";
+import { ReplicaCluster } from "./replicas/cluster.js";
+import { HostRouter } from "./replicas/hosts.js";
 import { SandboxService } from "./sandboxes/service.js";
 import { SourceRelay } from "./sources/relay.js";
 import { StreamClosedError } from "./stream/errors.js";
@@ -77,13 +79,23 @@ export async function startServer(
     throw err;
   }
 
-  const registry = new HostRegistry();
+  const local = new HostRegistry();
+  // PGlite is one process's database: only PostgreSQL has replicas to share hosts with.
+  const cluster =
+    database.kind === "postgres" && database.url
+      ? new ReplicaCluster({ db: database.db, log, replicaId: config.replicaId, url: database.url, local })
+      : undefined;
+  await cluster?.start().catch(async (err: unknown) => {
+    if (!options.database) await database.close();
+    throw err;
+  });
+  const registry = new HostRouter(local, cluster);
   const readiness = new Readiness({
     db: database.db,
     log,
     options: options.readiness,
     // Daemons whose stream is here reconnect, and land on a replica that can serve them.
-    onUnready: () => registry.closeAll(new StreamClosedError("database_unavailable")),
+    onUnready: () => local.closeAll(new StreamClosedError("database_unavailable")),
   });
   connectionFailed = () => readiness.connectionFailed();
   const sandboxes = new SandboxService({ db: database.db, config, log, hosts: registry });
@@ -148,6 +160,7 @@ export async function startServer(
       await Promise.race([app.close(), new Promise((resolve) => setTimeout(resolve, HTTP_DRAIN_MS).unref())]);
       registry.closeAll(new StreamClosedError("server_shutdown"));
       await streams.drained();
+      await cluster?.stop();
       await grpc.close(GRPC_DRAIN_MS);
       await sandboxes.settle();
       await changeRequests.settle();

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import type { ServerConfig } from "@fluid/server/testing-api";
 
 /** Server config for tests: ephemeral ports, plaintext gRPC, quiet logs; override per test. */
@@ -6,6 +7,7 @@ export function testConfig(overrides: Partial<ServerConfig> = {}): ServerConfig 
     listen: { host: "127.0.0.1", port: 0 },
     grpcListen: { host: "127.0.0.1", port: 0 },
     database: { kind: "pglite", dataDir: "memory://" },
+    replicaId: `test-${process.pid}-${randomBytes(4).toString("hex")}`,
     migrate: false,
     grpc: { insecure: true },
     publicUrl: undefined,

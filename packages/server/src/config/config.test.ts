@@ -33,6 +33,7 @@ describe("loadConfig", () => {
         listen: { host: "127.0.0.1", port: 8080 },
         grpcListen: { host: "127.0.0.1", port: 9090 },
         database: { kind: "pglite", dataDir: "/srv/data/fluid/server" },
+        replicaId: expect.stringMatching(/^[A-Za-z0-9._-]+-\d+-[0-9a-f]{6}$/),
         migrate: false,
         grpc: { insecure: true },
         publicUrl: undefined,
@@ -155,6 +156,22 @@ describe("loadConfig", () => {
       expect(load(["--migrate"]).migrate).toBe(true);
       expect(load([], { FLUID_AUTO_MIGRATE: "1" }).migrate).toBe(true);
       expect(load([], { FLUID_AUTO_MIGRATE: "false" }).migrate).toBe(false);
+    });
+  });
+
+  describe("replica id", () => {
+    it("--replica-id wins over FLUID_REPLICA_ID; without either each process gets hostname-pid-random", () => {
+      expect(load(["--replica-id", "a"], { FLUID_REPLICA_ID: "b" }).replicaId).toBe("a");
+      expect(load([], { FLUID_REPLICA_ID: "b" }).replicaId).toBe("b");
+      const first = load().replicaId;
+      expect(first).toContain(`-${process.pid}-`);
+      expect(load().replicaId).not.toBe(first);
+    });
+
+    it.each(["", "has space", "x".repeat(65), "a/b"])("replica id %j is refused with the allowed form", (id) => {
+      expect(insecureProblems(["--replica-id", id])).toEqual([
+        `--replica-id must be 1 to 64 letters, digits, dots, underscores or dashes, got "${id}"`,
+      ]);
     });
   });
 

@@ -1,5 +1,6 @@
+import { randomBytes } from "node:crypto";
 import { isIP } from "node:net";
-import { homedir } from "node:os";
+import { homedir, hostname } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -23,6 +24,8 @@ export interface ServerConfig {
   listen: ListenAddress;
   grpcListen: ListenAddress;
   database: { kind: "pglite"; dataDir: string } | { kind: "postgres"; url: string };
+  /** This process's name among the replicas sharing one PostgreSQL (its `replicas` row). */
+  replicaId: string;
   migrate: boolean;
   grpc: { insecure: true } | { insecure: false; certFile: string; keyFile: string };
   /** The externally visible origin of the REST API (e.g. https://fluid.example.com), if known. */
@@ -78,6 +81,7 @@ const flagSpec = {
   "trusted-proxy": { type: "string", multiple: true },
   "insecure-dev": { type: "boolean" },
   "no-docs": { type: "boolean" },
+  "replica-id": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -99,6 +103,8 @@ Options (each also readable from the environment variable in brackets):
   --trusted-proxy CIDR      proxy whose X-Forwarded-For is believed (repeatable) [FLUID_TRUSTED_PROXIES]
   --insecure-dev            allow storing secrets without FLUID_ENCRYPTION_KEY (development only)
   --no-docs                 do not serve the API docs UI at /v1/docs [FLUID_DOCS=0]
+  --replica-id NAME         this replica's name among those sharing one PostgreSQL [FLUID_REPLICA_ID]
+                            (letters, digits, . _ -, up to 64; default: hostname-pid-random)
 
 Environment only:
   DATABASE_URL              PostgreSQL connection URL (selects PostgreSQL instead of PGlite)
@@ -167,6 +173,17 @@ function csv(value: string | undefined): string[] {
     .filter(Boolean);
 }
 
+const REPLICA_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Unique per process even when two replicas share a hostname (containers) or a pid (restarts). */
+export function defaultReplicaId(): string {
+  const host =
+    hostname()
+      .replace(/[^A-Za-z0-9._-]/g, "-")
+      .slice(0, 40) || "replica";
+  return `${host}-${process.pid}-${randomBytes(3).toString("hex")}`;
+}
+
 export function defaultDataDir(env: Env): string {
   const base = env.XDG_DATA_HOME || join(homedir(), ".local", "share");
   return join(base, "fluid", "server");
@@ -221,6 +238,11 @@ export function loadConfig(argv: string[], env: Env): ServerConfig | { help: tru
     database = { kind: "postgres", url: databaseUrl };
   } else {
     database = { kind: "pglite", dataDir: flags["data-dir"] ?? env.FLUID_DATA_DIR ?? defaultDataDir(env) };
+  }
+
+  const replicaId = flags["replica-id"] ?? (env.FLUID_REPLICA_ID || defaultReplicaId());
+  if (!REPLICA_ID.test(replicaId)) {
+    problems.push(`--replica-id must be 1 to 64 letters, digits, dots, underscores or dashes, got "${replicaId}"`);
   }
 
   const insecure = flags.insecure ?? truthy("FLUID_GRPC_INSECURE") ?? false;
@@ -320,6 +342,7 @@ export function loadConfig(argv: string[], env: Env): ServerConfig | { help: tru
     listen,
     grpcListen,
     database,
+    replicaId,
     migrate: flags.migrate ?? truthy("FLUID_AUTO_MIGRATE") ?? false,
     grpc,
     publicUrl,

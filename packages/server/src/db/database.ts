@@ -9,6 +9,8 @@ import type { DB } from "./schema.js";
 export interface Database {
   db: Kysely<DB>;
   kind: "pglite" | "postgres";
+  /** PostgreSQL only: where a replica opens its dedicated LISTEN connection. */
+  url?: string;
   close(): Promise<void>;
 }
 
@@ -39,7 +41,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
       (target.onIdleError ?? ((e: Error) => process.stderr.write(`database: ${e.message}\n`)))(err),
     );
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
-    return { db, kind: "postgres", close: () => db.destroy() };
+    return { db, kind: "postgres", url: target.url, close: () => db.destroy() };
   }
   let lock: { release(): void } | undefined;
   if (!target.dataDir.startsWith("memory://")) {

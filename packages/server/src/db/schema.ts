@@ -439,6 +439,38 @@ export interface ChangeRequestApprovalsTable {
   at: CreatedAt;
 }
 
+export interface ReplicasTable {
+  id: string;
+  started_at: CreatedAt;
+  heartbeat_at: Timestamp;
+  stopped_at: Timestamp | null;
+}
+
+export interface HostLeasesTable {
+  host_id: string;
+  replica_id: string;
+  /** bigint, read back as a string by pg. */
+  epoch: ColumnType<string, string | number | bigint, string | number | bigint>;
+  connected_at: Timestamp;
+  expires_at: Timestamp;
+}
+
+export type HostCommandState = "queued" | "sent" | "done" | "failed";
+
+export interface HostCommandsTable {
+  id: string;
+  host_id: string;
+  requested_by: string;
+  command: Buffer;
+  state: ColumnType<HostCommandState, HostCommandState | undefined, HostCommandState>;
+  reply: Buffer | null;
+  error_code: string | null;
+  error_message: string | null;
+  deadline_at: Timestamp;
+  created_at: CreatedAt;
+  finished_at: Timestamp | null;
+}
+
 export interface DB {
   users: UsersTable;
   oauth_accounts: OAuthAccountsTable;
@@ -461,6 +493,9 @@ export interface DB {
   audit_events: AuditEventsTable;
   change_requests: ChangeRequestsTable;
   change_request_approvals: ChangeRequestApprovalsTable;
+  replicas: ReplicasTable;
+  host_leases: HostLeasesTable;
+  host_commands: HostCommandsTable;
 }
 
 export type User = Selectable<UsersTable>;

@@ -3,8 +3,8 @@ import type { ServerConfig } from "../config/config.js";
 import type { DB, Sandbox, Snapshot } from "../db/schema.js";
 import { AppError, conflict } from "../http/errors.js";
 import type { OrgScope } from "../orgs/access.js";
+import type { HostRouter } from "../replicas/hosts.js";
 import { toAppError } from "../stream/errors.js";
-import type { HostRegistry } from "../stream/registry.js";
 import type { ReplyValue } from "../stream/replies.js";
 import { sandboxDefaults } from "./limits.js";
 import { explainNoFit, type PlacementHost, rankHosts } from "./placement.js";
@@ -26,7 +26,7 @@ const NAME_MAX = 63;
 export interface ForkDeps {
   db: Kysely<DB>;
   config: Pick<ServerConfig, "defaultTtlMs" | "cpuOvercommit">;
-  hosts: HostRegistry;
+  hosts: HostRouter;
   sandboxes: SandboxService;
 }
 
@@ -136,7 +136,7 @@ export class SandboxForks {
     count: number,
     options: { lock: boolean },
   ): Promise<PlacementHost> {
-    if (!this.ctx.hosts.isConnected(hostId)) {
+    if (!(await this.ctx.hosts.isConnected(hostId))) {
       throw new AppError("host_unavailable", "the host holding the snapshot is not connected");
     }
     let query = db

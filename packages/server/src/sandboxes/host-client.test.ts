@@ -17,7 +17,7 @@ function fakeHosts(answer: (command: Command) => HostMessage | Error) {
   const sent: Sent[] = [];
   return {
     sent,
-    isConnected: (hostId: string) => hostId === "h1",
+    connectedAmong: async (hostIds: readonly string[]) => new Set(hostIds.filter((id) => id === "h1")),
     request: async (hostId: string, command: Command, timeoutMs: number) => {
       sent.push({ hostId, command, timeoutMs });
       const reply = answer(command);

@@ -16,9 +16,9 @@ import {
   WriteFileCommandSchema,
 } from "@fluid/proto";
 import { AppError } from "../http/errors.js";
+import type { HostRouter } from "../replicas/hosts.js";
 import { HostCommandError, toAppError } from "../stream/errors.js";
 import type { Command } from "../stream/host-session.js";
-import type { HostRegistry } from "../stream/registry.js";
 import { type CommandTarget, type ReplyCase, type ReplyValue, sendCommand } from "../stream/replies.js";
 import { defaultDeadlines, type HostDeadlines } from "./limits.js";
 
@@ -36,15 +36,20 @@ type Init<S extends Parameters<typeof create>[0]> = MessageInitShape<S>;
  */
 export class HostClient {
   readonly deadlines: HostDeadlines;
-  private readonly hosts: Pick<HostRegistry, "request" | "isConnected">;
+  private readonly hosts: Pick<HostRouter, "request" | "connectedAmong">;
 
-  constructor(hosts: Pick<HostRegistry, "request" | "isConnected">, deadlines: Partial<HostDeadlines> = {}) {
+  constructor(hosts: Pick<HostRouter, "request" | "connectedAmong">, deadlines: Partial<HostDeadlines> = {}) {
     this.hosts = hosts;
     this.deadlines = { ...defaultDeadlines, ...deadlines };
   }
 
-  isConnected(hostId: string): boolean {
-    return this.hosts.isConnected(hostId);
+  async isConnected(hostId: string): Promise<boolean> {
+    return (await this.hosts.connectedAmong([hostId])).has(hostId);
+  }
+
+  /** Of `hostIds`, those some replica has a stream to. */
+  connectedAmong(hostIds: readonly string[]): Promise<Set<string>> {
+    return this.hosts.connectedAmong(hostIds);
   }
 
   private async call<C extends ReplyCase>(

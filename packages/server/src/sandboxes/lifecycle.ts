@@ -134,13 +134,14 @@ export async function destroySandbox(deps: SandboxDeps, scope: OrgScope, id: str
 
 /** Best-effort destroy on the host for sandboxes whose record has already ended. */
 export function destroyOnHost(deps: SandboxDeps, sandbox: Pick<Sandbox, "id" | "host_id">, reason: string): void {
-  if (!deps.host.isConnected(sandbox.host_id)) return;
-  deps.host.destroySandbox(sandbox.host_id, sandbox.id, reason).then(
-    (outcome) => {
+  deps.host
+    .isConnected(sandbox.host_id)
+    .then(async (connected) => {
+      if (!connected) return;
+      const outcome = await deps.host.destroySandbox(sandbox.host_id, sandbox.id, reason);
       if (outcome === "host_away") warnUndestroyed(deps, sandbox.id, outcome);
-    },
-    (err: unknown) => warnUndestroyed(deps, sandbox.id, err),
-  );
+    })
+    .catch((err: unknown) => warnUndestroyed(deps, sandbox.id, err));
 }
 
 function warnUndestroyed(deps: SandboxDeps, sandboxId: string, err: unknown): void {

@@ -74,7 +74,7 @@ describe("reconcile", () => {
       principal: { kind: "user", userId, sessionId: "s" },
     };
     const hosts = {
-      isConnected: () => true,
+      connectedAmong: async (hostIds: readonly string[]) => new Set(hostIds),
       request: async (_hostId: string, command: { case: string; value: unknown }) => {
         if (command.case === "destroySandbox") destroyed.push((command.value as { sandboxId: string }).sandboxId);
         throw new Error("only destroys are expected");

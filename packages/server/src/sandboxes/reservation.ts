@@ -93,7 +93,8 @@ async function candidates(
     .where("h.status", "=", "ONLINE")
     .where("h.last_heartbeat", ">", liveSince)
     .execute();
-  const connected = rows.filter((row) => deps.host.isConnected(row.id));
+  const reachable = await deps.host.connectedAmong(rows.map((row) => row.id));
+  const connected = rows.filter((row) => reachable.has(row.id));
   return {
     connected: connected.length,
     hosts: connected

@@ -8,8 +8,8 @@ import { errorResponses, FreeText, OrgParams, Pagination, securityAny, Uuid } fr
 import type { App } from "../http/types.js";
 import type { SecretBox } from "../lib/secret-box.js";
 import { orgScope } from "../orgs/access.js";
+import type { HostRouter } from "../replicas/hosts.js";
 import { SourceRelay } from "../sources/relay.js";
-import type { HostRegistry } from "../stream/registry.js";
 import { execRoutes } from "./exec-routes.js";
 import { fileRoutes } from "./file-routes.js";
 import { sandboxLimits } from "./limits.js";
@@ -56,7 +56,7 @@ const ListQuery = Pagination.extend({
 
 export function sandboxRoutes(
   app: App,
-  ctx: { db: Kysely<DB>; access: AccessCache; sandboxes: SandboxService; secrets: SecretBox; hosts: HostRegistry },
+  ctx: { db: Kysely<DB>; access: AccessCache; sandboxes: SandboxService; secrets: SecretBox; hosts: HostRouter },
 ): void {
   lifecycleRoutes(app, ctx);
   execRoutes(app, ctx);
@@ -67,7 +67,7 @@ export function sandboxRoutes(
 /** Creating, reading, starting, stopping, extending and destroying sandboxes. */
 function lifecycleRoutes(
   app: App,
-  ctx: { db: Kysely<DB>; access: AccessCache; sandboxes: SandboxService; secrets: SecretBox; hosts: HostRegistry },
+  ctx: { db: Kysely<DB>; access: AccessCache; sandboxes: SandboxService; secrets: SecretBox; hosts: HostRouter },
 ): void {
   const { sandboxes } = ctx;
   const sources = new SourceRelay(ctx);

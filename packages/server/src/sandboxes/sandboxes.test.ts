@@ -128,7 +128,7 @@ describe.each(databaseKinds)("sandboxes over the host stream (%s)", (kind) => {
 
     it("answers no_capacity when no host of the org is connected", async () => {
       daemon.abort();
-      await until(() => !t.server.ctx.hosts.isConnected(hostId));
+      await until(async () => !(await t.server.ctx.hosts.isConnected(hostId)));
       const res = await createSandbox();
       expect(res.status).toBe(503);
       expect(res.body.error.message).toBe("no sandbox host of this organization is connected");
@@ -286,7 +286,7 @@ describe.each(databaseKinds)("sandboxes over the host stream (%s)", (kind) => {
 
     it("destroy-sandbox-offline-host-handled: destroying while the host is away still ends the sandbox", async () => {
       daemon.abort();
-      await until(() => !t.server.ctx.hosts.isConnected(hostId));
+      await until(async () => !(await t.server.ctx.hosts.isConnected(hostId)));
       const res = await t.call("DELETE", `/v1/orgs/acme/sandboxes/${id}`, { as: owner });
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ state: "DESTROYED", end_reason: "user_request" });

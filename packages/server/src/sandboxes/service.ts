@@ -5,7 +5,7 @@ import type { ServerConfig } from "../config/config.js";
 import type { Command, DB, EndReason, Sandbox, SandboxState, Snapshot } from "../db/schema.js";
 import type { Logger } from "../log/logger.js";
 import type { OrgScope } from "../orgs/access.js";
-import type { HostRegistry } from "../stream/registry.js";
+import type { HostRouter } from "../replicas/hosts.js";
 import type { ReplyValue } from "../stream/replies.js";
 import { assertCanModify, assertState } from "./access.js";
 import { listCommands, type RunInput, runCommand, runPlaybook } from "./commands.js";
@@ -44,7 +44,7 @@ export class SandboxService {
     db: Kysely<DB>;
     config: ServerConfig;
     log: Logger;
-    hosts: HostRegistry;
+    hosts: HostRouter;
     deadlines?: Partial<HostDeadlines>;
   }) {
     this.host = new HostClient(deps.hosts, deps.deadlines);

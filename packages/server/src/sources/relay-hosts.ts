@@ -1,9 +1,8 @@
 import type { Kysely } from "kysely";
 import type { DB, SourceCommand } from "../db/schema.js";
 import type { OrgScope } from "../orgs/access.js";
+import type { HostHandle, HostRouter } from "../replicas/hosts.js";
 import { HostCommandError, StreamClosedError } from "../stream/errors.js";
-import type { HostSession } from "../stream/host-session.js";
-import type { HostRegistry } from "../stream/registry.js";
 
 /** Hosts a listing or preparation is tried on before the caller hears of a host-level failure. */
 const MAX_ATTEMPTS = 3;
@@ -20,12 +19,12 @@ export function hostLevelFailure(err: unknown): boolean {
  * MAX_ATTEMPTS of them when a host fails as a host (see hostLevelFailure).
  */
 export async function hostsFor(
-  deps: { db: Kysely<DB>; hosts: HostRegistry },
+  deps: { db: Kysely<DB>; hosts: HostRouter },
   scope: OrgScope,
   sourceHostId: string,
   call: { kind: SourceCommand["kind"]; vm: string },
-): Promise<{ hosts: HostSession[]; missing: string; code?: "invalid_state" }> {
-  const connected = deps.hosts.inOrg(scope.orgId);
+): Promise<{ hosts: HostHandle[]; missing: string; code?: "invalid_state" }> {
+  const connected = await deps.hosts.inOrg(scope.orgId);
   const preparation =
     call.kind === "list"
       ? undefined

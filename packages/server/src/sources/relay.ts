@@ -15,9 +15,9 @@ import { AppError, notFound } from "../http/errors.js";
 import { newId } from "../lib/ids.js";
 import type { SecretBox } from "../lib/secret-box.js";
 import type { OrgScope } from "../orgs/access.js";
+import type { HostHandle, HostRouter } from "../replicas/hosts.js";
 import { HostCommandError, toAppError } from "../stream/errors.js";
-import type { Command, HostSession } from "../stream/host-session.js";
-import type { HostRegistry } from "../stream/registry.js";
+import type { Command } from "../stream/host-session.js";
 import { type ReplyCase, type ReplyValue, sendCommand } from "../stream/replies.js";
 import { hostLevelFailure, hostsFor } from "./relay-hosts.js";
 
@@ -69,7 +69,7 @@ function actorOf(scope: OrgScope): string {
  */
 export class SourceRelay {
   constructor(
-    private readonly deps: { db: Kysely<DB>; secrets: SecretBox; hosts: HostRegistry },
+    private readonly deps: { db: Kysely<DB>; secrets: SecretBox; hosts: HostRouter },
     readonly deadlines: SourceDeadlines = {
       listMs: 60_000,
       prepareMs: 180_000,
@@ -258,7 +258,7 @@ export class SourceRelay {
     const connection = this.connection(source);
     const started = Date.now();
     const record = (
-      host: HostSession | undefined,
+      host: HostHandle | undefined,
       outcome: SourceCommand["outcome"],
       exitCode: number | null,
       detail: string | null,

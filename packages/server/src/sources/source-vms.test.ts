@@ -351,7 +351,7 @@ describe("source VMs with several sandbox hosts", () => {
       // Without the preparing host, the VM (which trusts only that host's CA) is not tried elsewhere.
       daemons[preparer]?.abort();
       const gone = daemons[preparer]?.ack?.assignedHostId ?? "";
-      for (let i = 0; i < 100 && t.server.ctx.hosts.get(gone); i++) {
+      for (let i = 0; i < 100 && t.server.ctx.hosts.local.get(gone); i++) {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
       const refused = await t.call("POST", `${base}/vms/web-1/run`, { as: owner, body: { command: "id" } });
@@ -367,8 +367,8 @@ describe("source VMs with several sandbox hosts", () => {
   it("a listing goes on to the next connected host when one fails as a host, and the attempt is recorded", () =>
     withTwoHosts(
       async ({ t, owner, base, daemons }) => {
-        const order = t.server.ctx.hosts.inOrg(
-          t.server.ctx.hosts.get(daemons[0]?.ack?.assignedHostId ?? "")?.orgId ?? "",
+        const order = await t.server.ctx.hosts.inOrg(
+          t.server.ctx.hosts.local.get(daemons[0]?.ack?.assignedHostId ?? "")?.orgId ?? "",
         );
         const second = daemons.find((d) => d.ack?.assignedHostId === order[1]?.hostId);
         if (!second) throw new Error("no second host");

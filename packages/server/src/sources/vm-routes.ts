@@ -6,7 +6,7 @@ import { errorResponses, FreeText, iso, OrgParams, securityAny, Timestamp, Uuid 
 import type { App } from "../http/types.js";
 import type { SecretBox } from "../lib/secret-box.js";
 import { orgScope } from "../orgs/access.js";
-import type { HostRegistry } from "../stream/registry.js";
+import type { HostRouter } from "../replicas/hosts.js";
 import { InspectionSchema, inspectionCommand } from "./inspections.js";
 import { SourceRelay } from "./relay.js";
 
@@ -86,7 +86,7 @@ function auditView(row: SourceCommand): z.infer<typeof SourceCommandSchema> {
  */
 export function sourceVmRoutes(
   app: App,
-  ctx: { db: Kysely<DB>; access: AccessCache; secrets: SecretBox; hosts: HostRegistry },
+  ctx: { db: Kysely<DB>; access: AccessCache; secrets: SecretBox; hosts: HostRouter },
 ): void {
   const relay = new SourceRelay(ctx);
 

@@ -24,7 +24,6 @@ import { parseBearer } from "../lib/secrets.js";
 import type { Logger } from "../log/logger.js";
 import { StreamClosedError } from "./errors.js";
 import { HostSession } from "./host-session.js";
-import type { HostRegistry } from "./registry.js";
 
 /** What the rest of the control plane does with sandbox news from hosts. */
 export interface HostEvents {
@@ -33,10 +32,20 @@ export interface HostEvents {
   progress(session: HostSession, progress: SandboxProgress): Promise<void>;
 }
 
+/**
+ * Where sessions are recorded as the host's current stream: attach takes the host over from any
+ * earlier stream (here or, with several replicas, on another), detach reports whether the session
+ * was still the current one.
+ */
+export interface SessionDirectory {
+  attach(session: HostSession): Promise<void>;
+  detach(session: HostSession): Promise<boolean>;
+}
+
 export interface HostServiceDeps {
   db: Kysely<DB>;
   log: Logger;
-  registry: HostRegistry;
+  registry: SessionDirectory;
   events: HostEvents;
   heartbeatIntervalMs: number;
   missedHeartbeats: number;
@@ -194,7 +203,13 @@ export function hostService(deps: HostServiceDeps): HostStreamService {
       "could not record the host registration in time",
     );
     refuseIfUnable();
-    registry.attach(session);
+    await withTimeout(registry.attach(session), DB_TIMEOUT_MS, "could not take the host's lease in time").catch(
+      (err: unknown) => {
+        // A lease taken after the timeout must not be renewed for a stream that never started.
+        session.close(new StreamClosedError("host_disconnected"));
+        throw err;
+      },
+    );
     log.info(
       { hostId: session.hostId, hostname: registration.hostname, connectionId: session.connectionId },
       "host connected",
@@ -233,7 +248,7 @@ export function hostService(deps: HostServiceDeps): HostStreamService {
     } finally {
       context.signal.removeEventListener("abort", onAbort);
       session.close(new StreamClosedError("host_disconnected"));
-      const wasCurrent = registry.detach(session);
+      const wasCurrent = await registry.detach(session);
       await session.drainWork();
       if (wasCurrent) {
         await markDisconnected(db, session.hostId, session.connectedAt).catch((err: unknown) =>

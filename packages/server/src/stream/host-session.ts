@@ -14,6 +14,7 @@ interface Pending {
   reject(err: Error): void;
   timer: NodeJS.Timeout | undefined;
   timeoutMs: number;
+  onProgress: (() => void) | undefined;
 }
 
 export const MAX_PENDING_PER_HOST = 1024;
@@ -61,15 +62,18 @@ export class HostSession {
     this.livenessTimer.unref();
   }
 
-  /** Sends a command and resolves with the host's reply, or rejects with why there is none. */
-  request(command: Command, timeoutMs: number): Promise<HostMessage> {
+  /**
+   * Sends a command and resolves with the host's reply, or rejects with why there is none.
+   * `onProgress` hears of each progress report that restarted the deadline.
+   */
+  request(command: Command, timeoutMs: number, onProgress?: () => void): Promise<HostMessage> {
     if (this.closedWith) return Promise.reject(this.closedWith);
     if (this.pending.size >= MAX_PENDING_PER_HOST) {
       return Promise.reject(new AppError("host_unavailable", "host has too many commands in flight; retry shortly"));
     }
     const requestId = newId();
     return new Promise<HostMessage>((resolve, reject) => {
-      const waiter: Pending = { command: command.case, resolve, reject, timer: undefined, timeoutMs };
+      const waiter: Pending = { command: command.case, resolve, reject, timer: undefined, timeoutMs, onProgress };
       this.pending.set(requestId, waiter);
       this.arm(requestId, waiter);
       this.push(create(ControlMessageSchema, { requestId, payload: command }));
@@ -82,7 +86,9 @@ export class HostSession {
    */
   progressed(requestId: string): void {
     const waiter = this.pending.get(requestId);
-    if (waiter) this.arm(requestId, waiter);
+    if (!waiter) return;
+    this.arm(requestId, waiter);
+    waiter.onProgress?.();
   }
 
   private arm(requestId: string, waiter: Pending): void {

@@ -130,7 +130,7 @@ describe.each(databaseKinds)("host stream (%s)", (kind) => {
       expect(ended?.code).toBe(Code.Unavailable);
       expect(ended?.rawMessage).toMatch(/missed its heartbeats/);
       await until(async () => (await hostRow(token.id))?.status === "OFFLINE");
-      expect(t.server.ctx.hosts.isConnected(token.id)).toBe(false);
+      expect(await t.server.ctx.hosts.isConnected(token.id)).toBe(false);
     });
 
     it("a heartbeating host stays connected past the liveness window", async () => {
@@ -141,7 +141,7 @@ describe.each(databaseKinds)("host stream (%s)", (kind) => {
         daemon.heartbeat();
         await new Promise((r) => setTimeout(r, 60));
       }
-      expect(t.server.ctx.hosts.isConnected(token.id)).toBe(true);
+      expect(await t.server.ctx.hosts.isConnected(token.id)).toBe(true);
       expect((await hostRow(token.id))?.status).toBe("ONLINE");
     });
   });
@@ -156,7 +156,7 @@ describe.each(databaseKinds)("host stream (%s)", (kind) => {
       const firstEnd = await first.ended;
       expect(firstEnd?.code).toBe(Code.Aborted);
       await new Promise((r) => setTimeout(r, 100));
-      expect(t.server.ctx.hosts.isConnected(token.id)).toBe(true);
+      expect(await t.server.ctx.hosts.isConnected(token.id)).toBe(true);
       expect((await hostRow(token.id))?.status).toBe("ONLINE");
       const reply = await t.server.ctx.hosts.request(
         token.id,

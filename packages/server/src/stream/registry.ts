@@ -1,10 +1,8 @@
-import type { HostMessage } from "@fluid/proto";
-import { AppError } from "../http/errors.js";
 import { type CloseReason, StreamClosedError } from "./errors.js";
-import type { Command, HostSession } from "./host-session.js";
+import type { HostSession } from "./host-session.js";
 
 /**
- * The live streams on this replica, one per host. A reconnecting host replaces its old session,
+ * The live streams on this replica, one per host (`replicas/hosts.ts` routes to other replicas'). A reconnecting host replaces its old session,
  * and only the session that is still current may remove itself, so an old stream's cleanup can
  * never tear down its successor.
  */
@@ -45,10 +43,9 @@ export class HostRegistry {
     return this.sessions.size;
   }
 
-  async request(hostId: string, command: Command, timeoutMs: number): Promise<HostMessage> {
-    const session = this.get(hostId);
-    if (!session) throw new AppError("host_unavailable", "the sandbox's host is not connected");
-    return session.request(command, timeoutMs);
+  /** Hosts with an open stream here. */
+  hostIds(): string[] {
+    return [...this.sessions.values()].filter((s) => !s.closed).map((s) => s.hostId);
   }
 
   /** Takes a reason code rather than an error so that callers outside stream/ need not import it. */
