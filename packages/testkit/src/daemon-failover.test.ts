@@ -120,8 +120,8 @@ describe.each(databaseKinds)("daemon failover between two control planes on one 
     expect(Date.now() - started).toBeGreaterThanOrEqual(connectTimeoutMs);
     expect(Date.now() - started).toBeLessThan(connectTimeoutMs + 5_000);
     expect(client.hostId).toBe(token.id);
-    expect(a.server.ctx.hosts.isConnected(token.id)).toBe(true);
-    expect(b.server.ctx.hosts.isConnected(token.id)).toBe(false);
+    expect(a.server.ctx.hosts.local.isConnected(token.id)).toBe(true);
+    expect(b.server.ctx.hosts.local.isConnected(token.id)).toBe(false);
 
     // While disconnected the host keeps a sandbox the control plane never knew; the new owner reconciles it away.
     host.reported = [{ sandboxId: "0190aaaa-0000-7000-8000-000000000001", state: "RUNNING", ip: "10.0.0.9", pid: 1 }];
@@ -135,7 +135,7 @@ describe.each(databaseKinds)("daemon failover between two control planes on one 
     const [lost] = streamEnds;
     expect(lost).toBeDefined();
     expect(Date.now() - (lost ?? 0)).toBeLessThan(1_000 + connectTimeoutMs);
-    expect(b.server.ctx.hosts.isConnected(token.id)).toBe(true);
+    expect(b.server.ctx.hosts.local.isConnected(token.id)).toBe(true);
     expect(attempts).toEqual([`ended ${grpcAddress(a)} Unavailable`, `registered ${grpcAddress(b)}`]);
     await expect
       .poll(() => host.destroyed, { timeout: 5_000 })
