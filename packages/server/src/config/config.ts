@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { parseDuration } from "../lib/durations.js";
+import { loadQuotaDefaults, type QuotaLimits, quotaFlagSpec, quotaUsage } from "./quotas.js";
 
 export interface ListenAddress {
   host: string;
@@ -49,6 +50,8 @@ export interface ServerConfig {
   hostLostGraceMs: number;
   reaperIntervalMs: number;
   cpuOvercommit: number;
+  /** Per-org limits for orgs without their own (org_quotas). */
+  quotas: QuotaLimits;
   oauth: { github?: OAuthProviderConfig; google?: OAuthProviderConfig };
   log: { level: string };
 }
@@ -78,6 +81,7 @@ const flagSpec = {
   "trusted-proxy": { type: "string", multiple: true },
   "insecure-dev": { type: "boolean" },
   "no-docs": { type: "boolean" },
+  ...quotaFlagSpec,
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -99,7 +103,7 @@ Options (each also readable from the environment variable in brackets):
   --trusted-proxy CIDR      proxy whose X-Forwarded-For is believed (repeatable) [FLUID_TRUSTED_PROXIES]
   --insecure-dev            allow storing secrets without FLUID_ENCRYPTION_KEY (development only)
   --no-docs                 do not serve the API docs UI at /v1/docs [FLUID_DOCS=0]
-
+${quotaUsage}
 Environment only:
   DATABASE_URL              PostgreSQL connection URL (selects PostgreSQL instead of PGlite)
   FLUID_ENCRYPTION_KEY      32-byte key (64 hex chars or base64) for secrets at rest
@@ -341,6 +345,7 @@ export function loadConfig(argv: string[], env: Env): ServerConfig | { help: tru
     hostLostGraceMs: duration("FLUID_HOST_LOST_GRACE", 10 * 60_000, 0),
     reaperIntervalMs: duration("FLUID_REAPER_INTERVAL", 5_000, 50),
     cpuOvercommit,
+    quotas: loadQuotaDefaults(flags, env, problems),
     oauth,
     log: { level },
   };

@@ -8,6 +8,7 @@ import * as m0006 from "./migrations/0006_change_requests.js";
 import * as m0007 from "./migrations/0007_audit_events.js";
 import * as m0008 from "./migrations/0008_source_host_apply.js";
 import * as m0009 from "./migrations/0009_sandbox_forks.js";
+import * as m0010 from "./migrations/0010_quotas_usage.js";
 
 /** Versioned migrations, applied in name order. Add a file and list it here; never edit a shipped one. */
 const migrations: Record<string, Migration> = {
@@ -20,6 +21,7 @@ const migrations: Record<string, Migration> = {
   "0007_audit_events": m0007,
   "0008_source_host_apply": m0008,
   "0009_sandbox_forks": m0009,
+  "0010_quotas_usage": m0010,
 };
 
 export function migrator(db: Kysely<any>): Migrator {
