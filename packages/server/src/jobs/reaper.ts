@@ -4,6 +4,7 @@ import { purgeExpiredSessions } from "../auth/sessions.js";
 import type { DB } from "../db/schema.js";
 import { markSilentHostsOffline } from "../hosts/host-store.js";
 import type { Logger } from "../log/logger.js";
+import { accrueUsage } from "../quotas/usage.js";
 import type { SandboxService } from "../sandboxes/service.js";
 
 const HOUSEKEEPING_EVERY_MS = 60 * 60_000;
@@ -16,7 +17,7 @@ export interface Reaper {
 
 /**
  * The control plane's enforcement loop: lease expiry, hosts that went silent (their replica may have
- * died), sandboxes on hosts lost for good, and hourly pruning of sessions and rate-limit windows.
+ * died), sandboxes on hosts lost for good, the running time of sandboxes (usage), and hourly pruning of sessions and rate-limit windows.
  */
 export function startReaper(deps: {
   db: Kysely<DB>;
@@ -38,6 +39,7 @@ export function startReaper(deps: {
     if (silent > 0) log.warn({ hosts: silent }, "hosts went silent; marked OFFLINE");
     const lost = await sandboxes.endOnLostHosts();
     if (lost > 0) log.warn({ sandboxes: lost }, "sandboxes ended because their host stayed offline");
+    await accrueUsage(db);
     if (Date.now() - lastHousekeeping >= HOUSEKEEPING_EVERY_MS) {
       lastHousekeeping = Date.now();
       const sessions = await purgeExpiredSessions(db);
