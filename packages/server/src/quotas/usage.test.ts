@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { databaseKinds, openTestDatabase } from "@fluid/testkit";
-import type { Kysely } from "kysely";
+import { type Kysely, sql } from "kysely";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Database } from "../db/database.js";
 import type { DB, SandboxState } from "../db/schema.js";
@@ -24,7 +24,7 @@ async function orgWithHost(db: Kysely<DB>): Promise<{ orgId: string; hostId: str
     .insertInto("host_tokens")
     .values({ id: hostId, org_id: orgId, name: "h", token_hash: randomBytes(16).toString("hex") })
     .execute();
-  await db.insertInto("hosts").values({ id: hostId, org_id: orgId }).execute();
+  await sql`INSERT INTO hosts (id, org_id) VALUES (${hostId}, ${orgId})`.execute(db);
   return { orgId, hostId, userId };
 }
 
