@@ -18,7 +18,10 @@ const DAY_MS = 86_400_000;
 const Day = z
   .string()
   .regex(/^\d{4}-\d{2}-\d{2}$/, "must be a date as YYYY-MM-DD")
-  .refine((text) => new Date(`${text}T00:00:00Z`).toISOString().startsWith(text), "must be a real date");
+  .refine((text) => {
+    const date = new Date(`${text}T00:00:00Z`);
+    return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(text);
+  }, "must be a real date");
 
 const Quota = z.object({
   limit: z.number().int().nullable().describe("null: unlimited"),
