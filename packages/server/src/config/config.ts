@@ -86,6 +86,7 @@ const flagSpec = {
 } as const;
 
 export const usage = `Usage: fluid-server [options]
+       fluid-server quota show|set ORG …   per-org limits (fluid-server quota --help)
 
 Options (each also readable from the environment variable in brackets):
   --listen HOST:PORT        REST API address [FLUID_LISTEN] (default 127.0.0.1:8080)
