@@ -72,9 +72,14 @@ export async function currentUse(db: Kysely<DB>, orgId: string): Promise<QuotaUs
   };
 }
 
-/** Serializes the quota checks of one org: held until the caller's transaction ends. */
+/**
+ * Serializes the quota checks of one org: held until the caller's transaction ends. NO KEY UPDATE,
+ * not UPDATE: inserting a row that references the org (an audit event under its advisory lock)
+ * takes KEY SHARE on it, and waiting for that while holding the lock the inserter waits for would
+ * deadlock.
+ */
 export async function lockOrg(tx: Kysely<DB>, orgId: string): Promise<void> {
-  await tx.selectFrom("orgs").select("id").where("id", "=", orgId).forUpdate().execute();
+  await tx.selectFrom("orgs").select("id").where("id", "=", orgId).forNoKeyUpdate().execute();
 }
 
 function refusal(limit: keyof QuotaLimits, allowed: number, used: number, requested?: number): AppError {
