@@ -17,7 +17,8 @@ export interface Reaper {
 
 /**
  * The control plane's enforcement loop: lease expiry, hosts that went silent (their replica may have
- * died), sandboxes on hosts lost for good, the running time of sandboxes (usage), and hourly pruning of sessions and rate-limit windows.
+ * died), sandboxes on hosts lost for good, booking running time (usage), and hourly pruning of
+ * sessions and rate-limit windows.
  */
 export function startReaper(deps: {
   db: Kysely<DB>;

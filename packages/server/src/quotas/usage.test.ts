@@ -109,14 +109,21 @@ describe.each(databaseKinds)("usage accrual (%s)", (kind) => {
     expect((await usage()).totals.sandbox_seconds).toBe(30);
   });
 
-  it("two accruers racing (as two replicas would) book every second exactly once", async () => {
-    const ids = await Promise.all([1, 2, 3].map(() => sandbox("RUNNING", at("2026-03-01T10:00:00Z"))));
+  it("accruers racing (as replicas would) book every second exactly once, up to where each row got", async () => {
+    const start = at("2026-03-01T10:00:00Z");
+    const ids = await Promise.all([1, 2, 3].map(() => sandbox("RUNNING", start)));
+    const accounted = async () => {
+      const rows = await db.selectFrom("sandboxes").select("accounted_until").where("id", "in", ids).execute();
+      return rows.reduce((sum, row) => sum + ((row.accounted_until?.getTime() ?? 0) - start.getTime()) / 1000, 0);
+    };
     for (let round = 1; round <= 5; round++) {
       const upto = at(`2026-03-01T10:0${round}:00Z`);
       const later = at(`2026-03-01T10:0${round}:30Z`);
       await Promise.all([accrueUsage(db, upto), accrueUsage(db, later), accrueUsage(db, upto)]);
+      expect((await usage()).totals.sandbox_seconds).toBe(await accounted());
     }
-    expect((await usage()).totals.sandbox_seconds).toBe(ids.length * 330);
+    await accrueUsage(db, at("2026-03-01T10:06:00Z"));
+    expect((await usage()).totals.sandbox_seconds).toBe(ids.length * 360);
   });
 
   it("does not book a sandbox while it is CREATING or STOPPED", async () => {

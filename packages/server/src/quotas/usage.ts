@@ -14,16 +14,27 @@ export type UsageTotals = Omit<UsageDay, "day">;
 /**
  * Books the running time of every running sandbox up to `upto` (the database's clock when absent,
  * so replicas with skewed clocks agree). It only moves `accounted_until` forward, with a condition
- * on its current value; the sandboxes' row trigger turns each move into usage_records, and a
- * replica that loses the race for a row finds it already advanced and books nothing.
+ * on its current value; the sandboxes' row trigger turns each move into usage_records. Rows another
+ * transaction holds (a replica accruing, a stop) are skipped, not waited for, so replicas neither
+ * book a second twice nor deadlock on each other's row order; a skipped row is booked by whoever
+ * holds it or at the next pass.
  */
 export async function accrueUsage(db: Kysely<DB>, upto?: Date): Promise<number> {
   const until = upto ?? sql<Date>`now()`;
   const result = await db
     .updateTable("sandboxes")
     .set({ accounted_until: until })
-    .where("state", "=", "RUNNING")
-    .where("ended_at", "is", null)
+    .where("id", "in", (eb) =>
+      eb
+        .selectFrom("sandboxes as s")
+        .select("s.id")
+        .where("s.state", "=", "RUNNING")
+        .where("s.ended_at", "is", null)
+        .where("s.accounted_until", "<", until)
+        .orderBy("s.id")
+        .forUpdate()
+        .skipLocked(),
+    )
     .where("accounted_until", "<", until)
     .executeTakeFirst();
   return Number(result.numUpdatedRows);
