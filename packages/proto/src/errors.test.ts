@@ -6,6 +6,7 @@ describe("the error contract", () => {
     for (const code of errorCodes) expect(errorStatus[code]).toBeGreaterThanOrEqual(400);
     expect(errorStatus.host_error).toBe(502);
     expect(errorStatus.command_refused).toBe(403);
+    expect(errorStatus.quota_exceeded).toBe(429);
   });
 
   it("knows its own codes and nothing else", () => {

@@ -15,6 +15,8 @@ export const errorStatus = {
   unsupported_media_type: 415,
   request_timeout: 408,
   rate_limited: 429,
+  /** An organization's quota (live sandboxes, vCPUs, memory, snapshot storage) would be exceeded. */
+  quota_exceeded: 429,
   internal: 500,
   not_implemented: 501,
   host_error: 502,

@@ -9,6 +9,7 @@ import {
   NotFoundError,
   PermissionError,
   parseRetryAfter,
+  QuotaExceededError,
   RateLimitError,
   ServiceUnavailableError,
   TimeoutError,
@@ -41,6 +42,7 @@ describe("typed API errors", () => {
     ["host_unavailable", 503, HostUnavailableError],
     ["no_capacity", 503, NoCapacityError],
     ["service_unavailable", 503, ServiceUnavailableError],
+    ["quota_exceeded", 429, QuotaExceededError],
   ] as const)("%s is a %s", (code, status, type) => {
     expect(failed(status, body(code))).toBeInstanceOf(type);
   });
@@ -56,6 +58,13 @@ describe("typed API errors", () => {
     expect(err).toBeInstanceOf(RateLimitError);
     expect((err as RateLimitError).retryAfter).toBe(17);
     expect((failed(429, body("rate_limited")) as RateLimitError).retryAfter).toBeUndefined();
+  });
+
+  it("tells a quota refusal from a rate limit although both are 429", () => {
+    const err = failed(429, body("quota_exceeded", "live sandboxes: limit 2, in use 2, requested 1"));
+    expect(err).toBeInstanceOf(QuotaExceededError);
+    expect(err).not.toBeInstanceOf(RateLimitError);
+    expect(failed(429, "<html>")).toBeInstanceOf(RateLimitError);
   });
 
   it("reads a response without our envelope by its status", () => {

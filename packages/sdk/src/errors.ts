@@ -32,6 +32,11 @@ export class RateLimitError extends FluidError {
     this.retryAfter = retryAfter;
   }
 }
+/**
+ * The organization is at one of its quotas (live sandboxes, vCPUs, memory or snapshot storage); the
+ * message names the limit, what is in use and what was asked. Ending or stopping sandboxes frees room.
+ */
+export class QuotaExceededError extends FluidError {}
 /** The server or its host gave up waiting (for the request, or for a command). */
 export class TimeoutError extends FluidError {}
 /** No connected host can take the call right now; trying later may succeed. */
@@ -60,6 +65,8 @@ export function fluidError(status: number, code: ErrorCode, message: string, ret
       return new ConflictError(status, code, message);
     case "rate_limited":
       return new RateLimitError(status, code, message, retryAfter);
+    case "quota_exceeded":
+      return new QuotaExceededError(status, code, message);
     case "request_timeout":
     case "timeout":
       return new TimeoutError(status, code, message);

@@ -26,6 +26,8 @@ export type ChangeRequestSummary = Schemas["ChangeRequestSummary"];
 export type ChangeRequestVerification = Schemas["ChangeRequestVerification"];
 export type ChangeRequestMismatch = Schemas["ChangeRequestMismatch"];
 export type ChangeRequestDecision = Schemas["ChangeRequestDecision"];
+export type Quotas = Schemas["Quotas"];
+export type Usage = Schemas["Usage"];
 
 /** Responses are typed as their JSON body: the SDK parses JSON, never the other media an operation offers. */
 export type FluidClient = Client<paths, "application/json">;

@@ -25,6 +25,7 @@ import { invitationRoutes } from "./orgs/invitation-routes.js";
 import { memberRoutes } from "./orgs/member-routes.js";
 import { orgRoutes } from "./orgs/routes.js";
 import { playbookRoutes } from "./playbooks/routes.js";
+import { quotaRoutes } from "./quotas/routes.js";
 import { forkRoutes } from "./sandboxes/fork-routes.js";
 import { sandboxRoutes } from "./sandboxes/routes.js";
 import { sourceHostRoutes } from "./sources/routes.js";
@@ -131,6 +132,7 @@ export async function buildApp(ctx: AppContext): Promise<App> {
   sourceVmRoutes(app, ctx);
   playbookRoutes(app, ctx);
   auditRoutes(app, ctx);
+  quotaRoutes(app, ctx);
   changeRequestRoutes(app, ctx);
   changeApplyRoutes(app, ctx);
   openApiRoute(app);

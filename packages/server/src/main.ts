@@ -1,9 +1,21 @@
 import { ConfigError, loadConfig, usage } from "./config/config.js";
 import { createLogger } from "./log/logger.js";
+import { quotaCommand } from "./quotas/operator.js";
 import { startServer } from "./server.js";
 
 /** `fluid-server`: parse flags and environment, start, and shut down cleanly on SIGINT/SIGTERM. */
 export async function main(argv: string[]): Promise<void> {
+  if (argv[0] === "quota") {
+    const io = {
+      stdout: (text: string) => process.stdout.write(text),
+      stderr: (text: string) => process.stderr.write(text),
+    };
+    process.exitCode = await quotaCommand(argv.slice(1), process.env, io).catch((err: unknown) => {
+      process.stderr.write(`fluid-server quota: ${(err as Error).message}\n`);
+      return 1;
+    });
+    return;
+  }
   let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig(argv, process.env);

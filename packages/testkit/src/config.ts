@@ -30,6 +30,7 @@ export function testConfig(overrides: Partial<ServerConfig> = {}): ServerConfig 
     hostLostGraceMs: 10 * 60_000,
     reaperIntervalMs: 3_600_000,
     cpuOvercommit: 4,
+    quotas: { sandboxes: null, vcpus: null, memoryMb: null, snapshotBytes: null },
     oauth: {},
     log: { level: "silent" },
     ...overrides,

@@ -8,6 +8,7 @@ import { registerPlaybookCommands } from "./playbooks.js";
 import { registerSandboxCommands } from "./sandboxes.js";
 import { registerSourceCommands } from "./sources.js";
 import { registerTokenCommands } from "./tokens.js";
+import { registerUsageCommands } from "./usage.js";
 
 /** Every resource command, in the order `fluid --help` lists them. */
 export function registerCommands(program: Command): void {
@@ -20,6 +21,7 @@ export function registerCommands(program: Command): void {
   registerPlaybookCommands(program);
   registerChangeCommands(program);
   registerAuditCommands(program);
+  registerUsageCommands(program);
   program.addHelpText(
     "after",
     `

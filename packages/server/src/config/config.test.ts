@@ -55,6 +55,7 @@ describe("loadConfig", () => {
         hostLostGraceMs: 10 * 60_000,
         reaperIntervalMs: 5_000,
         cpuOvercommit: 4,
+        quotas: { sandboxes: null, vcpus: null, memoryMb: null, snapshotBytes: null },
         oauth: {},
         log: { level: "info" },
       } satisfies ServerConfig);

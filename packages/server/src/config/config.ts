@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { parseDuration } from "../lib/durations.js";
+import { loadQuotaDefaults, type QuotaLimits, quotaFlagSpec, quotaUsage } from "./quotas.js";
 
 export interface ListenAddress {
   host: string;
@@ -52,6 +53,8 @@ export interface ServerConfig {
   hostLostGraceMs: number;
   reaperIntervalMs: number;
   cpuOvercommit: number;
+  /** Per-org limits for orgs without their own (org_quotas). */
+  quotas: QuotaLimits;
   oauth: { github?: OAuthProviderConfig; google?: OAuthProviderConfig };
   log: { level: string };
 }
@@ -82,10 +85,12 @@ const flagSpec = {
   "insecure-dev": { type: "boolean" },
   "no-docs": { type: "boolean" },
   "replica-id": { type: "string" },
+  ...quotaFlagSpec,
   help: { type: "boolean", short: "h" },
 } as const;
 
 export const usage = `Usage: fluid-server [options]
+       fluid-server quota show|set ORG …   per-org limits (fluid-server quota --help)
 
 Options (each also readable from the environment variable in brackets):
   --listen HOST:PORT        REST API address [FLUID_LISTEN] (default 127.0.0.1:8080)
@@ -106,6 +111,7 @@ Options (each also readable from the environment variable in brackets):
   --replica-id NAME         this replica's name among those sharing one PostgreSQL [FLUID_REPLICA_ID]
                             (letters, digits, . _ -, up to 64; default: hostname-pid-random)
 
+${quotaUsage}
 Environment only:
   DATABASE_URL              PostgreSQL connection URL (selects PostgreSQL instead of PGlite)
   FLUID_ENCRYPTION_KEY      32-byte key (64 hex chars or base64) for secrets at rest
@@ -364,6 +370,7 @@ export function loadConfig(argv: string[], env: Env): ServerConfig | { help: tru
     hostLostGraceMs: duration("FLUID_HOST_LOST_GRACE", 10 * 60_000, 0),
     reaperIntervalMs: duration("FLUID_REAPER_INTERVAL", 5_000, 50),
     cpuOvercommit,
+    quotas: loadQuotaDefaults(flags, env, problems),
     oauth,
     log: { level },
   };

@@ -8,6 +8,7 @@ import * as m0006 from "./migrations/0006_change_requests.js";
 import * as m0007 from "./migrations/0007_audit_events.js";
 import * as m0008 from "./migrations/0008_source_host_apply.js";
 import * as m0009 from "./migrations/0009_sandbox_forks.js";
+import * as m0010 from "./migrations/0010_quotas_usage.js";
 import * as m0011 from "./migrations/0011_replicas.js";
 import * as m0012 from "./migrations/0012_work_keepalive.js";
 
@@ -22,6 +23,7 @@ const migrations: Record<string, Migration> = {
   "0007_audit_events": m0007,
   "0008_source_host_apply": m0008,
   "0009_sandbox_forks": m0009,
+  "0010_quotas_usage": m0010,
   "0011_replicas": m0011,
   "0012_work_keepalive": m0012,
 };

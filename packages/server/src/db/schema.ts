@@ -176,6 +176,8 @@ export interface SandboxesTable {
   /** For a fork: the sandbox it was forked from, and the snapshot of it the fork started from. */
   forked_from: ColumnType<string | null, string | null | undefined, string | null>;
   fork_snapshot_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** While RUNNING: running time up to here is in usage_records (a trigger books it; see 0010_quotas_usage). */
+  accounted_until: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
 export interface CreationProgress {
@@ -471,6 +473,25 @@ export interface HostCommandsTable {
   finished_at: Timestamp | null;
 }
 
+/** An organization's own limits; NULL takes the server's default, 0 means unlimited. */
+export interface OrgQuotasTable {
+  org_id: string;
+  max_sandboxes: number | null;
+  max_vcpus: number | null;
+  max_memory_mb: number | null;
+  max_snapshot_bytes: ColumnType<string | null, number | string | null, number | string | null>;
+  updated_at: UpdatedAt;
+}
+
+/** Running time per org and UTC day (numeric: read as a decimal string). */
+export interface UsageRecordsTable {
+  org_id: string;
+  day: ColumnType<string, string, string>;
+  sandbox_seconds: ColumnType<string, number | string, number | string>;
+  vcpu_seconds: ColumnType<string, number | string, number | string>;
+  memory_mb_seconds: ColumnType<string, number | string, number | string>;
+}
+
 export interface DB {
   users: UsersTable;
   oauth_accounts: OAuthAccountsTable;
@@ -496,6 +517,8 @@ export interface DB {
   replicas: ReplicasTable;
   host_leases: HostLeasesTable;
   host_commands: HostCommandsTable;
+  org_quotas: OrgQuotasTable;
+  usage_records: UsageRecordsTable;
 }
 
 export type User = Selectable<UsersTable>;

@@ -4,6 +4,7 @@ import { purgeExpiredSessions } from "../auth/sessions.js";
 import type { DB } from "../db/schema.js";
 import { markSilentHostsOffline } from "../hosts/host-store.js";
 import type { Logger } from "../log/logger.js";
+import { accrueUsage } from "../quotas/usage.js";
 import type { SandboxService } from "../sandboxes/service.js";
 import type { JobLocks } from "./singleton.js";
 
@@ -17,8 +18,9 @@ export interface Reaper {
 
 /**
  * The control plane's enforcement loop: lease expiry, hosts that went silent (their replica may have
- * died), sandboxes on hosts lost for good, change-request work a stopped server left behind, and
- * hourly pruning of sessions and rate-limit windows. Each pass runs on one replica at a time (`jobs`).
+ * died), sandboxes on hosts lost for good, booking running time (usage), change-request work a stopped
+ * server left behind, and hourly pruning of sessions and rate-limit windows. Each pass runs on one
+ * replica at a time (`jobs`).
  */
 export function startReaper(deps: {
   db: Kysely<DB>;
@@ -42,6 +44,7 @@ export function startReaper(deps: {
     if (silent > 0) log.warn({ hosts: silent }, "hosts went silent; marked OFFLINE");
     const lost = await sandboxes.endOnLostHosts();
     if (lost > 0) log.warn({ sandboxes: lost }, "sandboxes ended because their host stayed offline");
+    await accrueUsage(db);
     if (Date.now() - lastHousekeeping >= HOUSEKEEPING_EVERY_MS) {
       lastHousekeeping = Date.now();
       const sessions = await purgeExpiredSessions(db);

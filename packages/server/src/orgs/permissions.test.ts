@@ -90,6 +90,8 @@ const expected: Record<string, Rule> = {
   "DELETE /v1/orgs/{slug}/playbooks/{playbookId}/tasks/{taskId}": "creator",
   "GET /v1/orgs/{slug}/audit": "admin",
   "GET /v1/orgs/{slug}/audit/verify": "admin",
+  "GET /v1/orgs/{slug}/quotas": "viewer",
+  "GET /v1/orgs/{slug}/usage": "viewer",
   // Made from the fixture sandbox: its creator or an admin (the diff route's rule).
   "POST /v1/orgs/{slug}/change-requests": "creator",
   "GET /v1/orgs/{slug}/change-requests": "viewer",

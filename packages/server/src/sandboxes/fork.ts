@@ -3,6 +3,7 @@ import type { ServerConfig } from "../config/config.js";
 import type { DB, Sandbox, Snapshot } from "../db/schema.js";
 import { AppError, conflict } from "../http/errors.js";
 import type { OrgScope } from "../orgs/access.js";
+import { assertWithinQuota, lockOrg, type QuotaRequest } from "../quotas/limits.js";
 import type { HostRouter } from "../replicas/hosts.js";
 import { toAppError } from "../stream/errors.js";
 import type { ReplyValue } from "../stream/replies.js";
@@ -22,10 +23,15 @@ export interface ForkInput {
 
 const NAME_MAX = 63;
 
+/** A set of forks asks for `count` sandboxes the size of their parent. */
+function forkQuota(parent: Sandbox, count: number): QuotaRequest {
+  return { sandboxes: count, vcpus: parent.vcpus * count, memoryMb: parent.memory_mb * count };
+}
+
 /** The part of the server's context that forking uses. */
 export interface ForkDeps {
   db: Kysely<DB>;
-  config: Pick<ServerConfig, "defaultTtlMs" | "cpuOvercommit">;
+  config: Pick<ServerConfig, "defaultTtlMs" | "cpuOvercommit" | "quotas">;
   hosts: HostRouter;
   sandboxes: SandboxService;
 }
@@ -50,6 +56,7 @@ export class SandboxForks {
     this.sandboxes.assertState(parent, ["RUNNING", "STOPPED"], "fork");
     if (input.names) await this.assertNamesFree(this.db, scope.orgId, input.names);
     // Checked again under lock when recording them; checked here so a refusal takes no snapshot.
+    await assertWithinQuota(this.db, scope.orgId, this.ctx.config.quotas, forkQuota(parent, input.count));
     await this.assertRoom(this.db, scope.orgId, parent.host_id, parent, input.count, { lock: false });
     const snapshot = input.snapshotId
       ? await this.sandboxes.ownSnapshot(scope, parent.id, input.snapshotId)
@@ -94,11 +101,12 @@ export class SandboxForks {
   /**
    * Records the clones on the snapshot's host in one transaction that locks the host row (as
    * create does, so concurrent placements cannot overcommit it) and the org row (so two forks
-   * cannot take the same names).
+   * cannot take the same names nor the same quota).
    */
   private async reserve(scope: OrgScope, parent: Sandbox, snapshot: Snapshot, input: ForkInput): Promise<Sandbox[]> {
     return this.db.transaction().execute(async (tx) => {
-      await tx.selectFrom("orgs").select("id").where("id", "=", scope.orgId).forUpdate().execute();
+      await lockOrg(tx, scope.orgId);
+      await assertWithinQuota(tx, scope.orgId, this.ctx.config.quotas, forkQuota(parent, input.count));
       const host = await this.assertRoom(tx, scope.orgId, snapshot.host_id, parent, input.count, { lock: true });
       const names = input.names ?? (await this.defaultNames(tx, scope.orgId, parent, input.count));
       if (input.names) await this.assertNamesFree(tx, scope.orgId, names);

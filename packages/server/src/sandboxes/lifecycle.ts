@@ -3,6 +3,7 @@ import { appendAuditEvent, auditActorOf } from "../audit/append.js";
 import type { Sandbox, SandboxState } from "../db/schema.js";
 import { AppError } from "../http/errors.js";
 import type { OrgScope } from "../orgs/access.js";
+import { assertWithinQuota, lockOrg, type QuotaRequest } from "../quotas/limits.js";
 import { toAppError } from "../stream/errors.js";
 import type { ReplyValue } from "../stream/replies.js";
 import { assertCanModify, assertState } from "./access.js";
@@ -152,8 +153,20 @@ export async function startSandbox(deps: SandboxDeps, scope: OrgScope, id: strin
   const sandbox = await getSandbox(deps.db, scope, id);
   assertCanModify(scope, sandbox);
   assertState(sandbox, ["STOPPED"], "start");
+  const quota: QuotaRequest = { sandboxes: 0, vcpus: sandbox.vcpus, memoryMb: sandbox.memory_mb };
+  await assertWithinQuota(deps.db, scope.orgId, deps.config.quotas, quota);
   const started = await deps.host.startSandbox(sandbox.host_id, id);
-  return transition(deps, scope, id, "STOPPED", "RUNNING", started.ipAddress || sandbox.ip_address);
+  try {
+    return await transition(deps, scope, id, "STOPPED", "RUNNING", started.ipAddress || sandbox.ip_address, quota);
+  } catch (err) {
+    if (err instanceof AppError && err.code === "quota_exceeded") {
+      // Another start or create took the room while the host was starting this one: undo it.
+      await deps.host.stopSandbox(sandbox.host_id, id, true).catch((stopErr: unknown) => {
+        deps.log.warn({ err: stopErr, sandboxId: id }, "could not stop a sandbox started beyond the quota");
+      });
+    }
+    throw err;
+  }
 }
 
 export async function stopSandbox(deps: SandboxDeps, scope: OrgScope, id: string, force: boolean): Promise<Sandbox> {
@@ -164,7 +177,10 @@ export async function stopSandbox(deps: SandboxDeps, scope: OrgScope, id: string
   return transition(deps, scope, id, "RUNNING", "STOPPED", sandbox.ip_address);
 }
 
-/** Applies a host-confirmed state change; if the row moved meanwhile, the caller sees the truth. */
+/**
+ * Applies a host-confirmed state change; if the row moved meanwhile, the caller sees the truth.
+ * With `quota` the org's quotas are re-checked under the org's lock before the row moves.
+ */
 async function transition(
   deps: SandboxDeps,
   scope: OrgScope,
@@ -172,8 +188,13 @@ async function transition(
   from: SandboxState,
   to: SandboxState,
   ip: string | null,
+  quota?: QuotaRequest,
 ): Promise<Sandbox> {
   const row = await deps.db.transaction().execute(async (tx) => {
+    if (quota) {
+      await lockOrg(tx, scope.orgId);
+      await assertWithinQuota(tx, scope.orgId, deps.config.quotas, quota);
+    }
     const moved = await tx
       .updateTable("sandboxes")
       .set({ state: to, ip_address: ip, updated_at: new Date() })

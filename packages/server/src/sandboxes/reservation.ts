@@ -3,6 +3,7 @@ import { type Kysely, sql } from "kysely";
 import type { DB, HostsTable, Sandbox, SandboxState } from "../db/schema.js";
 import { AppError } from "../http/errors.js";
 import type { OrgScope } from "../orgs/access.js";
+import { assertWithinQuota, lockOrg } from "../quotas/limits.js";
 import type { SandboxDeps } from "./deps.js";
 import { type Demand, explainNoFit, type PlacementHost, rankHosts } from "./placement.js";
 import { recordNewSandbox } from "./record.js";
@@ -112,8 +113,9 @@ async function candidates(
 }
 
 /**
- * Picks a host and records the sandbox on it in one transaction that locks the host row and
- * re-counts its commitments, so concurrent creates cannot both take the last free memory.
+ * Picks a host and records the sandbox on it in one transaction that locks the org row (and
+ * re-checks its quotas) and the host row (and re-counts its commitments), so concurrent creates
+ * can neither both take the org's last quota slot nor the host's last free memory.
  */
 export async function reserve(
   deps: SandboxDeps,
@@ -121,6 +123,8 @@ export async function reserve(
   input: CreateSandboxInput,
   demand: Demand,
 ): Promise<Sandbox> {
+  const quota = { sandboxes: 1, vcpus: demand.vcpus, memoryMb: demand.memoryMb };
+  await assertWithinQuota(deps.db, scope.orgId, deps.config.quotas, quota);
   const found = await candidates(deps, scope.orgId, input.sourceVm, input.source !== undefined);
   const connected = found.connected;
   const hosts = input.hostId ? found.hosts.filter((host) => host.id === input.hostId) : found.hosts;
@@ -138,6 +142,8 @@ export async function reserve(
   const ttlMs = (input.ttlSeconds ?? deps.config.defaultTtlMs / 1000) * 1000;
   for (const candidate of ranked) {
     const row = await deps.db.transaction().execute(async (tx) => {
+      await lockOrg(tx, scope.orgId);
+      await assertWithinQuota(tx, scope.orgId, deps.config.quotas, quota);
       const host = await tx
         .selectFrom("hosts")
         .select(["id", "total_cpus", "total_memory_mb", "available_memory_mb", "available_disk_mb", "status"])

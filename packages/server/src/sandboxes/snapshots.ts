@@ -3,6 +3,7 @@ import type { Sandbox, Snapshot } from "../db/schema.js";
 import { AppError } from "../http/errors.js";
 import { newId } from "../lib/ids.js";
 import type { OrgScope } from "../orgs/access.js";
+import { assertSnapshotRoom, assertWithinQuota } from "../quotas/limits.js";
 import { assertCanModify, assertState } from "./access.js";
 import type { SandboxDeps } from "./deps.js";
 import { getOwnSnapshot, getSandbox } from "./store.js";
@@ -16,6 +17,7 @@ export async function createSnapshot(
   const sandbox = await getSandbox(deps.db, scope, id);
   assertCanModify(scope, sandbox);
   assertState(sandbox, ["RUNNING", "STOPPED"], "snapshot");
+  await assertSnapshotRoom(deps.db, scope.orgId, deps.config.quotas);
   const snap = await deps.host.createSnapshot(sandbox.host_id, {
     sandboxId: id,
     snapshotName: input.name,
@@ -69,6 +71,10 @@ export async function restoreSnapshot(
   const sandbox = await getSandbox(deps.db, scope, id);
   assertCanModify(scope, sandbox);
   assertState(sandbox, ["RUNNING", "STOPPED"], "restore");
+  if (sandbox.state === "STOPPED") {
+    const quota = { sandboxes: 0, vcpus: sandbox.vcpus, memoryMb: sandbox.memory_mb };
+    await assertWithinQuota(deps.db, scope.orgId, deps.config.quotas, quota);
+  }
   const snapshot = await getOwnSnapshot(deps.db, scope, id, snapshotId);
   const restored = await deps.host.restoreSnapshot(sandbox.host_id, id, snapshot.host_snapshot_id);
   const row = await deps.db.transaction().execute(async (tx) => {
