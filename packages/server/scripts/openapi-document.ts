@@ -11,6 +11,8 @@ import { buildApp } from "../src/app.js";
 import { loadConfig } from "../src/config/config.js";
 import type { DB } from "../src/db/schema.js";
 import { SecretBox } from "../src/lib/secret-box.js";
+import { FleetStats } from "../src/metrics/fleet-stats.js";
+import { ServerMetrics } from "../src/metrics/metrics.js";
 import { SandboxService } from "../src/sandboxes/service.js";
 import { HostRegistry } from "../src/stream/registry.js";
 
@@ -22,6 +24,7 @@ const log = pino({ level: "silent" });
 // Building the app registers routes only; this pool is never connected.
 const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: new pg.Pool() }) });
 const hosts = new HostRegistry();
+const metrics = new ServerMetrics({ streams: () => hosts.stats(), fleet: new FleetStats(db) });
 const app = await buildApp({
   db,
   config,
@@ -30,6 +33,7 @@ const app = await buildApp({
   hosts,
   sandboxes: new SandboxService({ db, config, log, hosts }),
   secrets: new SecretBox(undefined, { allowPlaintext: false }),
+  metrics,
 });
 await mkdir(dirname(out), { recursive: true });
 await writeFile(out, `${JSON.stringify(app.swagger(), null, 2)}\n`);

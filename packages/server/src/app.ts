@@ -17,6 +17,7 @@ import { registerJsonBodyParser } from "./http/json-body.js";
 import { openApiRoute, registerOpenApi } from "./http/openapi.js";
 import { ownOrigin } from "./http/origins.js";
 import type { App } from "./http/types.js";
+import { metricsRoutes } from "./metrics/route.js";
 import { apiKeyRoutes } from "./orgs/api-key-routes.js";
 import { auditRoutes } from "./orgs/audit-routes.js";
 import { invitationRoutes } from "./orgs/invitation-routes.js";
@@ -75,6 +76,7 @@ export async function buildApp(ctx: AppContext): Promise<App> {
   registerCors(app, ctx.config.corsOrigins);
   registerCsrfProtection(app, ctx.config);
 
+  metricsRoutes(app, ctx.metrics, ctx.config.metricsToken);
   app.decorateRequest("principal", undefined);
   app.addHook("preHandler", async (request) => {
     if (request.routeOptions.config.public) return;

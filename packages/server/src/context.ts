@@ -6,6 +6,7 @@ import type { ServerConfig } from "./config/config.js";
 import type { DB } from "./db/schema.js";
 import type { SecretBox } from "./lib/secret-box.js";
 import type { Logger } from "./log/logger.js";
+import type { ServerMetrics } from "./metrics/metrics.js";
 import type { SandboxService } from "./sandboxes/service.js";
 import type { HostRegistry } from "./stream/registry.js";
 
@@ -20,4 +21,5 @@ export interface AppContext {
   sandboxes: SandboxService;
   changeRequests: ChangeRequestService;
   secrets: SecretBox;
+  metrics: ServerMetrics;
 }

@@ -10,6 +10,8 @@ import type { App } from "./http/types.js";
 import { startReaper } from "./jobs/reaper.js";
 import { SecretBox } from "./lib/secret-box.js";
 import { createLogger, type Logger, redactDatabaseUrl } from "./log/logger.js";
+import { FleetStats } from "./metrics/fleet-stats.js";
+import { ServerMetrics } from "./metrics/metrics.js";
 import { SandboxService } from "./sandboxes/service.js";
 import { SourceRelay } from "./sources/relay.js";
 import { StreamClosedError } from "./stream/errors.js";
@@ -69,7 +71,8 @@ export async function startServer(
   }
 
   const registry = new HostRegistry();
-  const sandboxes = new SandboxService({ db: database.db, config, log, hosts: registry });
+  const metrics = new ServerMetrics({ streams: () => registry.stats(), fleet: new FleetStats(database.db) });
+  const sandboxes = new SandboxService({ db: database.db, config, log, hosts: registry, metrics });
   const secrets = new SecretBox(config.encryptionKey, { allowPlaintext: config.insecureDev });
   const changeRequests = new ChangeRequestService({
     db: database.db,
@@ -88,6 +91,7 @@ export async function startServer(
     sandboxes,
     secrets,
     changeRequests,
+    metrics,
   };
   await changeRequests.failInterrupted(startedAt);
   const app = await buildApp(ctx);
@@ -98,6 +102,7 @@ export async function startServer(
     registry,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     missedHeartbeats: config.missedHeartbeats,
+    observeCommand: metrics.observeHostCommand,
     events: {
       resourceReport: (session, report) => sandboxes.onResourceReport(session, report),
       stateChanged: (session, change) => sandboxes.onStateChanged(session, change),

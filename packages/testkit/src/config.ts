@@ -28,6 +28,7 @@ export function testConfig(overrides: Partial<ServerConfig> = {}): ServerConfig 
     hostLostGraceMs: 10 * 60_000,
     reaperIntervalMs: 3_600_000,
     cpuOvercommit: 4,
+    metricsToken: undefined,
     oauth: {},
     log: { level: "silent" },
     ...overrides,

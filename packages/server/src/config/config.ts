@@ -50,6 +50,8 @@ export interface ServerConfig {
   reaperIntervalMs: number;
   cpuOvercommit: number;
   oauth: { github?: OAuthProviderConfig; google?: OAuthProviderConfig };
+  /** Bearer token /metrics asks for; without one only loopback clients may scrape. */
+  metricsToken: string | undefined;
   log: { level: string };
 }
 
@@ -78,6 +80,7 @@ const flagSpec = {
   "trusted-proxy": { type: "string", multiple: true },
   "insecure-dev": { type: "boolean" },
   "no-docs": { type: "boolean" },
+  "metrics-token": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -99,6 +102,8 @@ Options (each also readable from the environment variable in brackets):
   --trusted-proxy CIDR      proxy whose X-Forwarded-For is believed (repeatable) [FLUID_TRUSTED_PROXIES]
   --insecure-dev            allow storing secrets without FLUID_ENCRYPTION_KEY (development only)
   --no-docs                 do not serve the API docs UI at /v1/docs [FLUID_DOCS=0]
+  --metrics-token TOKEN     /metrics (Prometheus) requires \`Authorization: Bearer TOKEN\` [FLUID_METRICS_TOKEN];
+                            without it /metrics answers loopback clients only
 
 Environment only:
   DATABASE_URL              PostgreSQL connection URL (selects PostgreSQL instead of PGlite)
@@ -315,6 +320,11 @@ export function loadConfig(argv: string[], env: Env): ServerConfig | { help: tru
     problems.push(`FLUID_LOG_LEVEL must be one of trace, debug, info, warn, error, got "${level}"`);
   }
 
+  const metricsToken = flags["metrics-token"] ?? (env.FLUID_METRICS_TOKEN || undefined);
+  if (metricsToken !== undefined && !/^[\x21-\x7e]{16,256}$/.test(metricsToken)) {
+    problems.push("--metrics-token must be 16 to 256 printable characters without spaces");
+  }
+
   const docsEnv = truthy("FLUID_DOCS");
   const config: ServerConfig = {
     listen,
@@ -342,6 +352,7 @@ export function loadConfig(argv: string[], env: Env): ServerConfig | { help: tru
     reaperIntervalMs: duration("FLUID_REAPER_INTERVAL", 5_000, 50),
     cpuOvercommit,
     oauth,
+    metricsToken,
     log: { level },
   };
   if (config.defaultTtlMs > config.maxTtlMs) problems.push("FLUID_DEFAULT_TTL must not exceed FLUID_MAX_TTL");
