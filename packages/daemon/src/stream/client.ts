@@ -30,6 +30,8 @@ export interface StreamClientOptions {
   maxConcurrentCommands?: number;
   /** Source hosts and read-only VM access; without them source commands answer "host_unavailable". */
   sources?: SourceServices | undefined;
+  /** Counts handled commands by kind and outcome. */
+  onCommand?: (kind: string, outcome: "ok" | "error") => void;
 }
 
 /**
@@ -45,6 +47,8 @@ export class StreamClient {
   private running = 0;
   private readonly waiting: Array<() => void> = [];
   hostId: string | undefined;
+  /** True from the registration's acknowledgement until that stream ends. */
+  registered = false;
   private connectedResolvers: Array<() => void> = [];
 
   constructor(options: StreamClientOptions) {
@@ -163,6 +167,7 @@ export class StreamClient {
           const ack = message.payload.value;
           if (!ack.accepted) throw new ConnectError(`registration refused: ${ack.reason}`, Code.PermissionDenied);
           this.hostId = ack.assignedHostId;
+          this.registered = true;
           this.backoff.connected();
           this.o.log.info({ hostId: this.hostId }, "registered with the control plane");
           await this.sendResourceReport(outbox);
@@ -174,6 +179,7 @@ export class StreamClient {
         this.dispatch(outbox, message);
       }
     } finally {
+      this.registered = false;
       clearInterval(heartbeat);
       outbox.end();
       if (this.current?.outbox === outbox) this.current = undefined;
@@ -238,10 +244,15 @@ export class StreamClient {
             },
           }),
         );
+      const kind = message.payload.case ?? "unknown";
       handleCommand(this.o.manager, message, this.o.sources, progress)
         .then(
-          (payload) => outbox.push(create(HostMessageSchema, { requestId: message.requestId, payload })),
+          (payload) => {
+            this.o.onCommand?.(kind, "ok");
+            outbox.push(create(HostMessageSchema, { requestId: message.requestId, payload }));
+          },
           (err: unknown) => {
+            this.o.onCommand?.(kind, "error");
             this.o.log.warn({ err, command: message.payload.case, requestId: message.requestId }, "command failed");
             outbox.push(
               create(HostMessageSchema, {
