@@ -25,9 +25,12 @@ export interface TestServerProcess {
 
 /**
  * A real `fluid-server` process: on PostgreSQL when the run has a cluster (FLUID_TEST_DATABASE_URL,
- * a fresh database per server), otherwise on PGlite in a temporary directory.
+ * a fresh database per server), otherwise on PGlite in a temporary directory. The host stream is
+ * plaintext unless `tls` names a certificate and key.
  */
-export async function startServer(options: { env?: Record<string, string> } = {}): Promise<TestServerProcess> {
+export async function startServer(
+  options: { env?: Record<string, string>; tls?: { cert: string; key: string } } = {},
+): Promise<TestServerProcess> {
   const dataDir = await mkdtemp(join(tmpdir(), "fluid-e2e-server-"));
   const adminUrl = process.env.FLUID_TEST_DATABASE_URL;
   let databaseUrl: string | undefined;
@@ -53,7 +56,7 @@ export async function startServer(options: { env?: Record<string, string> } = {}
       `127.0.0.1:${grpcPort}`,
       "--data-dir",
       dataDir,
-      "--insecure",
+      ...(options.tls ? ["--tls-cert", options.tls.cert, "--tls-key", options.tls.key] : ["--insecure"]),
       "--migrate",
     ],
     {

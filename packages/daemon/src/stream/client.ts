@@ -15,6 +15,7 @@ import { Backoff } from "./backoff.js";
 import { type CreateProgress, handleCommand } from "./handlers.js";
 import { Outbox } from "./outbox.js";
 import type { SourceServices } from "./source-handlers.js";
+import { untrustedCertificate } from "./tls-errors.js";
 
 export interface StreamClientOptions {
   /** HOST:PORT of the control plane's gRPC listener. */
@@ -66,9 +67,13 @@ export class StreamClient {
       try {
         await this.session();
       } catch (err) {
+        const untrusted = untrustedCertificate(err);
         const error = ConnectError.from(err);
-        const level = error.code === Code.Unauthenticated ? "error" : "warn";
-        this.o.log[level]({ code: Code[error.code], message: error.rawMessage }, "control-plane stream ended");
+        if (untrusted) this.o.log.error({ server: this.o.server }, untrusted);
+        else {
+          const level = error.code === Code.Unauthenticated ? "error" : "warn";
+          this.o.log[level]({ code: Code[error.code], message: error.rawMessage }, "control-plane stream ended");
+        }
       }
       if (this.stopped) break;
       const wait = this.backoff.next();
