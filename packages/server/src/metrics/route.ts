@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { isIP } from "node:net";
 import { z } from "zod";
 import { AppError } from "../http/errors.js";
+import { ErrorResponse } from "../http/schemas.js";
 import type { App } from "../http/types.js";
 import type { ServerMetrics } from "./metrics.js";
 
@@ -50,14 +51,22 @@ export function metricsRoutes(app: App, metrics: ServerMetrics, token: string | 
         operationId: "getMetrics",
         tags: ["meta"],
         summary: "Prometheus metrics (text format); Bearer metrics token, or loopback clients when none is set",
-        response: { 200: z.string() },
+        response: {
+          200: {
+            description: "every series in the Prometheus text exposition format 0.0.4",
+            content: { "text/plain": { schema: z.string() } },
+          },
+          401: ErrorResponse,
+          403: ErrorResponse,
+        },
       },
     },
     async (request, reply) => {
       const denied = metricsAccess(token, request.headers.authorization, request.ip);
       if (denied) throw denied;
       const body = await metrics.registry.metrics();
-      return reply.type(metrics.registry.contentType).send(body);
+      // A string with a non-JSON content type is sent as is, past the JSON response serializer.
+      return reply.type(metrics.registry.contentType).send(body as never);
     },
   );
 }
