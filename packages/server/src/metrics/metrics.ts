@@ -21,16 +21,30 @@ const SANDBOX_STATES = ["CREATING", "RUNNING", "STOPPED", "DESTROYED", "ERROR"] 
  * the server only calls these methods. Labels stay bounded: route templates, status classes,
  * command kinds, states and host ids; never sandbox ids, org slugs or raw URLs.
  */
+/**
+ * Process metrics exist once per process: their collectors keep timers and GC observers, so every
+ * server started in one process (tests start hundreds) shares this registry instead of adding more.
+ */
+let processRegistry: Registry | undefined;
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
 export class ServerMetrics {
-  readonly registry = new Registry();
+  /** This server's series plus the process metrics: what /metrics serves. */
+  readonly registry: Registry;
+  private readonly own = new Registry();
   private readonly http: Histogram<"method" | "route" | "status_class">;
   private readonly hostCommands: Histogram<"kind" | "outcome">;
   private readonly creates: Histogram<"outcome">;
   private readonly execs: Histogram<"outcome">;
 
   constructor(sources: { streams: () => StreamStats; fleet: FleetStats }) {
-    const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry });
+    const registers = [this.own];
     this.http = new Histogram({
       name: "fluid_http_request_duration_seconds",
       help: "REST request latency by route template and status class",
@@ -98,6 +112,7 @@ export class ServerMetrics {
     );
     this.hostGauge("fluid_host_sandboxes", "Sandboxes a host reports running", (h) => h.sandboxes, sources.fleet);
     this.hostGauge("fluid_host_online", "1 while a host is ONLINE", (h) => (h.online ? 1 : 0), sources.fleet);
+    this.registry = Registry.merge([processMetrics(), this.own]);
   }
 
   private hostGauge(name: string, help: string, value: (host: HostResources) => number, fleet: FleetStats): void {
@@ -105,7 +120,7 @@ export class ServerMetrics {
       name,
       help,
       labelNames: ["host_id"],
-      registers: [this.registry],
+      registers: [this.own],
       async collect() {
         const stats = await fleet.read();
         // Reset first so a deleted host's series disappears instead of keeping its last value.
