@@ -16,7 +16,7 @@ import {
 } from "../config.js";
 import { ImageStore } from "../images/store.js";
 import { buildLocalApi, listenOnSocket } from "../local/api.js";
-import { listenForMetrics } from "../metrics/listener.js";
+import { isLoopback, listenForMetrics } from "../metrics/listener.js";
 import { DaemonMetrics } from "../metrics/metrics.js";
 import { NetworkManager } from "../network/manager.js";
 import { SshCertificateAuthority } from "../remote/ssh-certificates.js";
@@ -189,6 +189,9 @@ async function runDaemon(options: RunOptions): Promise<void> {
   const metricsAddress = metricsServer?.address();
   if (metricsAddress && typeof metricsAddress === "object") {
     log.info({ address: metricsAddress.address, port: metricsAddress.port }, "metrics listening");
+    if (!metricsToken && !isLoopback(metricsAddress.address)) {
+      log.warn("metrics listen beyond loopback without --metrics-token: only loopback clients will be answered");
+    }
   }
 
   let running: Promise<void> | undefined;

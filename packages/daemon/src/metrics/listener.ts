@@ -5,7 +5,7 @@ import type { Registry } from "prom-client";
 
 const digest = (text: string) => createHash("sha256").update(text).digest();
 
-function isLoopback(address: string | undefined): boolean {
+export function isLoopback(address: string | undefined): boolean {
   if (!address) return false;
   const bare = address.startsWith("::ffff:") && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
   return bare === "::1" || (isIP(bare) === 4 && bare.startsWith("127."));
