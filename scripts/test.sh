@@ -10,7 +10,7 @@ source scripts/lib.sh
 # Chromium for the dashboard's browser tests (e2e/web.test.ts); libvirt (the daemon and virsh only: libvirt-daemon-system would pull in systemd) and sshd for the source-host e2e.
 ensure_packages postgresql chromium qemu-system-x86 qemu-utils busybox-static debootstrap cpio xz-utils e2fsprogs kmod \
   iproute2 nftables openssh-client ansible-core libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients \
-  openssh-server
+  openssh-server openssl
 ensure_apt_lists
 ensure_node_modules
 

@@ -29,7 +29,8 @@ export interface TestServerProcess {
  * A real `fluid-server` process: on PostgreSQL when the run has a cluster (FLUID_TEST_DATABASE_URL,
  * a fresh database per server), otherwise on PGlite in a temporary directory. With `databaseUrl` it
  * joins another server's database as a further replica (`replicaId` names it); the database then
- * stays with the server that created it, so dispose the joining server first.
+ * stays with the server that created it, so dispose the joining server first. The host stream is
+ * plaintext unless `tls` names a certificate and key.
  */
 export async function startServer(
   options: {
@@ -38,6 +39,7 @@ export async function startServer(
     replicaId?: string;
     /** A cluster of the test's own instead of the run's. */
     adminUrl?: string;
+    tls?: { cert: string; key: string };
   } = {},
 ): Promise<TestServerProcess> {
   const dataDir = await mkdtemp(join(tmpdir(), "fluid-e2e-server-"));
@@ -65,7 +67,7 @@ export async function startServer(
       `127.0.0.1:${grpcPort}`,
       "--data-dir",
       dataDir,
-      "--insecure",
+      ...(options.tls ? ["--tls-cert", options.tls.cert, "--tls-key", options.tls.key] : ["--insecure"]),
       "--migrate",
       ...(options.replicaId ? ["--replica-id", options.replicaId] : []),
     ],

@@ -1,7 +1,16 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { checkPath, defaultImageDir, defaultStateDir, parseAccel, parseTcgCacheMb, parseWarmPool } from "./config.js";
+import {
+  checkMetricsToken,
+  checkPath,
+  defaultImageDir,
+  defaultStateDir,
+  parseAccel,
+  parseMetricsListen,
+  parseTcgCacheMb,
+  parseWarmPool,
+} from "./config.js";
 
 describe("defaultImageDir", () => {
   it("is /var/lib/fluid/images for root and under XDG_DATA_HOME otherwise", () => {
@@ -23,6 +32,15 @@ describe("daemon paths and flags", () => {
     expect(() => checkPath("--state-dir", "relative/dir")).toThrow(/absolute/);
     expect(() => checkPath("--state-dir", "/tmp/a b")).toThrow();
     expect(() => checkPath("--state-dir", "/tmp/x;rm -rf /")).toThrow();
+  });
+
+  it("reads --metrics-listen as HOST:PORT and refuses a short metrics token", () => {
+    expect(parseMetricsListen("127.0.0.1:9464")).toEqual({ host: "127.0.0.1", port: 9464 });
+    expect(parseMetricsListen("[::1]:0")).toEqual({ host: "::1", port: 0 });
+    expect(() => parseMetricsListen("9464")).toThrow(/--metrics-listen must be HOST:PORT/);
+    expect(() => parseMetricsListen("h:70000")).toThrow(/--metrics-listen/);
+    expect(checkMetricsToken("t".repeat(16))).toBe("t".repeat(16));
+    expect(() => checkMetricsToken("short")).toThrow(/--metrics-token must be 16 to 256/);
   });
 
   it("knows the acceleration choices", () => {

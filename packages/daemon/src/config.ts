@@ -38,6 +38,20 @@ export function parseTcgCacheMb(value: string): number {
   throw new Error(`--tcg-cache-mb must be a whole number of MiB from 4 to 1024, got "${value}"`);
 }
 
+/** `--metrics-listen HOST:PORT` (IPv6 in brackets); port 0 picks a free one. */
+export function parseMetricsListen(value: string): { host: string; port: number } {
+  const match = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value);
+  const port = Number(match?.[2]);
+  if (!match?.[1] || port > 65535) throw new Error(`--metrics-listen must be HOST:PORT, got "${value}"`);
+  return { host: match[1].replace(/^\[|\]$/g, ""), port };
+}
+
+/** The bearer token /metrics asks for: 16 to 256 printable characters, no spaces. */
+export function checkMetricsToken(value: string): string {
+  if (/^[\x21-\x7e]{16,256}$/.test(value)) return value;
+  throw new Error("--metrics-token must be 16 to 256 printable characters without spaces");
+}
+
 export function parseAccel(value: string): AccelPreference {
   if (value === "auto" || value === "kvm" || value === "tcg") return value;
   throw new Error(`--accel must be auto, kvm or tcg, got "${value}"`);

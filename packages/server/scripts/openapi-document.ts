@@ -12,6 +12,8 @@ import { loadConfig } from "../src/config/config.js";
 import type { DB } from "../src/db/schema.js";
 import { Readiness } from "../src/health/readiness.js";
 import { SecretBox } from "../src/lib/secret-box.js";
+import { FleetStats } from "../src/metrics/fleet-stats.js";
+import { ServerMetrics } from "../src/metrics/metrics.js";
 import { SandboxService } from "../src/sandboxes/service.js";
 import { HostRegistry } from "../src/stream/registry.js";
 
@@ -23,6 +25,7 @@ const log = pino({ level: "silent" });
 // Building the app registers routes only; this pool is never connected.
 const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: new pg.Pool() }) });
 const hosts = new HostRegistry();
+const metrics = new ServerMetrics({ streams: () => hosts.stats(), fleet: new FleetStats(db) });
 const app = await buildApp({
   db,
   config,
@@ -32,6 +35,7 @@ const app = await buildApp({
   sandboxes: new SandboxService({ db, config, log, hosts }),
   secrets: new SecretBox(undefined, { allowPlaintext: false }),
   readiness: new Readiness({ db, log }),
+  metrics,
 });
 await mkdir(dirname(out), { recursive: true });
 await writeFile(out, `${JSON.stringify(app.swagger(), null, 2)}\n`);

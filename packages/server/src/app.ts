@@ -19,6 +19,7 @@ import { registerJsonBodyParser } from "./http/json-body.js";
 import { DOCS_PREFIX, OPENAPI_PATH, openApiRoute, registerOpenApi } from "./http/openapi.js";
 import { ownOrigin } from "./http/origins.js";
 import type { App } from "./http/types.js";
+import { metricsRoutes } from "./metrics/route.js";
 import { apiKeyRoutes } from "./orgs/api-key-routes.js";
 import { auditRoutes } from "./orgs/audit-routes.js";
 import { invitationRoutes } from "./orgs/invitation-routes.js";
@@ -98,6 +99,7 @@ export async function buildApp(ctx: AppContext): Promise<App> {
     );
   });
 
+  metricsRoutes(app, ctx.metrics, ctx.config.metricsToken);
   app.decorateRequest("principal", undefined);
   app.addHook("preHandler", async (request) => {
     if (request.routeOptions.config.public) return;

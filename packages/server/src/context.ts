@@ -7,6 +7,7 @@ import type { DB } from "./db/schema.js";
 import type { Readiness } from "./health/readiness.js";
 import type { SecretBox } from "./lib/secret-box.js";
 import type { Logger } from "./log/logger.js";
+import type { ServerMetrics } from "./metrics/metrics.js";
 import type { HostRouter } from "./replicas/hosts.js";
 import type { SandboxService } from "./sandboxes/service.js";
 
@@ -22,4 +23,5 @@ export interface AppContext {
   changeRequests: ChangeRequestService;
   secrets: SecretBox;
   readiness: Readiness;
+  metrics: ServerMetrics;
 }

@@ -13,6 +13,8 @@ import { type Reaper, startReaper } from "./jobs/reaper.js";
 import { type JobLocks, jobLocks } from "./jobs/singleton.js";
 import { SecretBox } from "./lib/secret-box.js";
 import { createLogger, type Logger, redactDatabaseUrl } from "./log/logger.js";
+import { FleetStats } from "./metrics/fleet-stats.js";
+import { ServerMetrics } from "./metrics/metrics.js";
 import { ReplicaCluster } from "./replicas/cluster.js";
 import { HostRouter } from "./replicas/hosts.js";
 import { SandboxService } from "./sandboxes/service.js";
@@ -98,7 +100,8 @@ export async function startServer(
     onUnready: () => local.closeAll(new StreamClosedError("database_unavailable")),
   });
   connectionFailed = () => readiness.connectionFailed();
-  const sandboxes = new SandboxService({ db: database.db, config, log, hosts: registry });
+  const metrics = new ServerMetrics({ streams: () => local.stats(), fleet: new FleetStats(database.db) });
+  const sandboxes = new SandboxService({ db: database.db, config, log, hosts: registry, metrics });
   const secrets = new SecretBox(config.encryptionKey, { allowPlaintext: config.insecureDev });
   const changeRequests = new ChangeRequestService({
     db: database.db,
@@ -118,6 +121,7 @@ export async function startServer(
     secrets,
     changeRequests,
     readiness,
+    metrics,
   };
   const jobs = jobLocks(database);
   // One process per PGlite directory: whatever it had claimed before this start was interrupted. On
@@ -134,6 +138,7 @@ export async function startServer(
     missedHeartbeats: config.missedHeartbeats,
     refusal: () =>
       readiness.databaseReady ? undefined : "this control-plane replica cannot reach its database; try another",
+    observeCommand: metrics.observeHostCommand,
     events: {
       resourceReport: (session, report) => sandboxes.onResourceReport(session, report),
       stateChanged: (session, change) => sandboxes.onStateChanged(session, change),

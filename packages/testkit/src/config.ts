@@ -31,6 +31,7 @@ export function testConfig(overrides: Partial<ServerConfig> = {}): ServerConfig 
     reaperIntervalMs: 3_600_000,
     cpuOvercommit: 4,
     quotas: { sandboxes: null, vcpus: null, memoryMb: null, snapshotBytes: null },
+    metricsToken: undefined,
     oauth: {},
     log: { level: "silent" },
     ...overrides,

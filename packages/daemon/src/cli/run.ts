@@ -4,9 +4,20 @@ import type { Command } from "commander";
 import pino from "pino";
 import { ApplyAccess } from "../apply/access.js";
 import { runApplyPlaybook } from "../apply/playbook-run.js";
-import { checkPath, defaultImageDir, defaultStateDir, parseAccel, parseTcgCacheMb, parseWarmPool } from "../config.js";
+import {
+  checkMetricsToken,
+  checkPath,
+  defaultImageDir,
+  defaultStateDir,
+  parseAccel,
+  parseMetricsListen,
+  parseTcgCacheMb,
+  parseWarmPool,
+} from "../config.js";
 import { ImageStore } from "../images/store.js";
 import { buildLocalApi, listenOnSocket } from "../local/api.js";
+import { isLoopback, listenForMetrics } from "../metrics/listener.js";
+import { DaemonMetrics } from "../metrics/metrics.js";
 import { NetworkManager } from "../network/manager.js";
 import { SshCertificateAuthority } from "../remote/ssh-certificates.js";
 import { sandboxDefaults } from "../sandboxes/defaults.js";
@@ -41,6 +52,8 @@ interface RunOptions {
   logLevel: string;
   cleanupNetwork?: boolean;
   warmPool: string;
+  metricsListen?: string;
+  metricsToken?: string;
 }
 
 export function registerRunCommand(program: Command): void {
@@ -76,6 +89,11 @@ export function registerRunCommand(program: Command): void {
       "pre-booted, paused sandboxes kept per image (image=count[:VCPUSxMEMORY_MB], default shape 1x512); they hold their memory",
       "",
     )
+    .option(
+      "--metrics-listen <host:port>",
+      "serve Prometheus metrics at http://HOST:PORT/metrics (loopback clients only unless --metrics-token)",
+    )
+    .option("--metrics-token <token>", "bearer token /metrics requires (prefer FLUID_METRICS_TOKEN)")
     .option("--log-level <level>", "trace|debug|info|warn|error", "info")
     .action(async (options: RunOptions) => {
       await runDaemon(options);
@@ -93,6 +111,9 @@ async function runDaemon(options: RunOptions): Promise<void> {
     process.env.FLUID_HOST_TOKEN ??
     (options.tokenFile ? (await readFile(options.tokenFile, "utf8")).trim() : undefined);
   if (servers && !token) throw new Error("--server needs a host token (--token, --token-file or FLUID_HOST_TOKEN)");
+  const metricsListen = options.metricsListen ? parseMetricsListen(options.metricsListen) : undefined;
+  const metricsTokenText = options.metricsToken ?? (process.env.FLUID_METRICS_TOKEN || undefined);
+  const metricsToken = metricsTokenText === undefined ? undefined : checkMetricsToken(metricsTokenText);
 
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   const cpuinfo = await readFile("/proc/cpuinfo", "utf8");
@@ -117,7 +138,25 @@ async function runDaemon(options: RunOptions): Promise<void> {
   const vmAccess = new VmAccess({ ca: sshCa, knownHostsFile: sourceHosts.knownHostsFile });
   const applyAccess = new ApplyAccess({ ca: sshCa, access: vmAccess, execute: runApplyPlaybook });
   let stream: StreamClient | undefined;
-  const manager = new SandboxManager({
+  const metrics: DaemonMetrics = new DaemonMetrics({
+    sandboxStates: async () => {
+      const counts: Record<string, number> = {};
+      for (const row of await manager.list()) counts[row.state] = (counts[row.state] ?? 0) + 1;
+      return counts;
+    },
+    usage: async () => {
+      const now = await hostCapacity(stateDir);
+      return {
+        cpus: now.totalCpus,
+        allocatableMemoryMb: now.allocatableMemoryMb,
+        committedMemoryMb: await manager.committedMemoryMb(),
+        totalDiskMb: now.totalDiskMb,
+        availableDiskMb: now.availableDiskMb,
+      };
+    },
+    ...(options.server ? { streamConnected: () => stream?.registered ?? false } : {}),
+  });
+  const manager: SandboxManager = new SandboxManager({
     db: database.db,
     images: images,
     network,
@@ -130,6 +169,7 @@ async function runDaemon(options: RunOptions): Promise<void> {
     allocatableMemoryMb: capacity.allocatableMemoryMb,
     onEvent: (event) => stream?.report(event),
     sshCa,
+    observe: metrics,
   });
 
   const recovered = await manager.recover();
@@ -148,6 +188,16 @@ async function runDaemon(options: RunOptions): Promise<void> {
   const socket = options.socket ? checkPath("--socket", options.socket) : join(stateDir, "daemon.sock");
   await listenOnSocket(api, socket);
   log.info({ socket }, "local API listening");
+  const metricsServer = metricsListen
+    ? await listenForMetrics(metrics.registry, metricsListen, metricsToken)
+    : undefined;
+  const metricsAddress = metricsServer?.address();
+  if (metricsAddress && typeof metricsAddress === "object") {
+    log.info({ address: metricsAddress.address, port: metricsAddress.port }, "metrics listening");
+    if (!metricsToken && !isLoopback(metricsAddress.address)) {
+      log.warn("metrics listen beyond loopback without --metrics-token: only loopback clients will be answered");
+    }
+  }
 
   let running: Promise<void> | undefined;
   if (servers && token) {
@@ -161,6 +211,7 @@ async function runDaemon(options: RunOptions): Promise<void> {
       images: images,
       log,
       sources: { hosts: sourceHosts, access: vmAccess, apply: applyAccess },
+      onCommand: (kind, outcome) => metrics.commandHandled(kind, outcome),
     });
     running = stream.run();
   }
@@ -173,6 +224,7 @@ async function runDaemon(options: RunOptions): Promise<void> {
     for (const timer of timers) clearInterval(timer);
     stream?.stop();
     await api.close();
+    metricsServer?.close();
     await running;
     await pool.stop();
     await vmAccess.close();

@@ -54,6 +54,7 @@ export async function boot(
   const image = await ctx.options.images.resolve(row.image);
   const withMemory = snapshot?.has_memory === 1;
   const disk = await settleDisk(row.dir);
+  const launchedAt = performance.now();
   const pid = await ctx.vm.launch(
     vmSpec(ctx.options, row, disk, image, net, withMemory ? join(snapshot.dir, "memory.state") : undefined),
   );
@@ -64,7 +65,9 @@ export async function boot(
       await qmp.execute("cont");
     });
   }
-  await recordListeningBaseline(await ctx.agents.get(row.id), row.dir, ctx.options.log);
+  const agent = await ctx.agents.get(row.id);
+  ctx.options.observe?.booted((performance.now() - launchedAt) / 1000, withMemory ? "resume" : "cold");
+  await recordListeningBaseline(agent, row.dir, ctx.options.log);
   await ctx.store.update(row.id, { state: "RUNNING" });
 }
 

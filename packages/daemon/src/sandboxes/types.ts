@@ -1,6 +1,7 @@
 import type { Kysely } from "kysely";
 import type { Logger } from "pino";
 import type { ImageSource } from "../images/source.js";
+import type { SandboxObserver } from "../metrics/metrics.js";
 import type { SshCertificateAuthority } from "../remote/ssh-certificates.js";
 import type { DaemonDB, SandboxRow, SandboxState } from "../state/schema.js";
 import type { Accel } from "../vm/accel.js";
@@ -58,10 +59,12 @@ export interface ManagerOptions {
   sshCa?: SshCertificateAuthority;
   /** Starts, stops and talks to QEMU processes; unit tests stand in for it. */
   vm?: VmControl;
+  /** Told of boots and commands, for the metrics. */
+  observe?: SandboxObserver;
 }
 
-export type ResolvedOptions = Required<Omit<ManagerOptions, "onEvent" | "tscKhz" | "sshCa">> &
-  Pick<ManagerOptions, "onEvent" | "tscKhz" | "sshCa">;
+export type ResolvedOptions = Required<Omit<ManagerOptions, "onEvent" | "tscKhz" | "sshCa" | "observe">> &
+  Pick<ManagerOptions, "onEvent" | "tscKhz" | "sshCa" | "observe">;
 
 /** The warm pool as creates see it: it hands out a ready entry, or runs `cold` to boot one. */
 export interface PoolCreate {

@@ -16,6 +16,7 @@ import { Outbox } from "./outbox.js";
 import { type Clock, ServerRotation, systemClock } from "./rotation.js";
 import { type Endpoint, endpointKey, type Resolver, type ServerAddress } from "./server-list.js";
 import type { SourceServices } from "./source-handlers.js";
+import { untrustedCertificate } from "./tls-errors.js";
 import { endpointTransport } from "./transport.js";
 
 export interface StreamClientOptions {
@@ -36,6 +37,8 @@ export interface StreamClientOptions {
   connectTimeoutMs?: number;
   resolve?: Resolver;
   clock?: Clock;
+  /** Counts handled commands by kind and outcome. */
+  onCommand?: (kind: string, outcome: "ok" | "error") => void;
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -92,12 +95,16 @@ export class StreamClient {
         await this.session(endpoint, () => rotation.registered());
         if (!this.stopped) this.o.log.warn(where, "control-plane stream ended");
       } catch (err) {
+        const untrusted = untrustedCertificate(err);
         const error = ConnectError.from(err);
-        const level = error.code === Code.Unauthenticated ? "error" : "warn";
-        this.o.log[level](
-          { ...where, code: Code[error.code], message: error.rawMessage },
-          "control-plane stream ended",
-        );
+        if (untrusted) this.o.log.error(where, untrusted);
+        else {
+          const level = error.code === Code.Unauthenticated ? "error" : "warn";
+          this.o.log[level](
+            { ...where, code: Code[error.code], message: error.rawMessage },
+            "control-plane stream ended",
+          );
+        }
       }
     }
   }
@@ -275,10 +282,15 @@ export class StreamClient {
             },
           }),
         );
+      const kind = message.payload.case ?? "unknown";
       handleCommand(this.o.manager, message, this.o.sources, progress)
         .then(
-          (payload) => outbox.push(create(HostMessageSchema, { requestId: message.requestId, payload })),
+          (payload) => {
+            this.o.onCommand?.(kind, "ok");
+            outbox.push(create(HostMessageSchema, { requestId: message.requestId, payload }));
+          },
           (err: unknown) => {
+            this.o.onCommand?.(kind, "error");
             this.o.log.warn({ err, command: message.payload.case, requestId: message.requestId }, "command failed");
             outbox.push(
               create(HostMessageSchema, {

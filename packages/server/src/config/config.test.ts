@@ -57,6 +57,7 @@ describe("loadConfig", () => {
         cpuOvercommit: 4,
         quotas: { sandboxes: null, vcpus: null, memoryMb: null, snapshotBytes: null },
         oauth: {},
+        metricsToken: undefined,
         log: { level: "info" },
       } satisfies ServerConfig);
     });
@@ -382,6 +383,15 @@ describe("loadConfig", () => {
       expect(load(["--no-docs"]).docs).toBe(false);
       expect(load([], { FLUID_DOCS: "0" }).docs).toBe(false);
       expect(load([], { FLUID_DOCS: "1" }).docs).toBe(true);
+    });
+
+    it("--metrics-token (or FLUID_METRICS_TOKEN) sets the /metrics token; a short or spaced one is refused", () => {
+      const token = "a".repeat(32);
+      expect(load(["--metrics-token", token]).metricsToken).toBe(token);
+      expect(load([], { FLUID_METRICS_TOKEN: token }).metricsToken).toBe(token);
+      expect(load([], { FLUID_METRICS_TOKEN: "" }).metricsToken).toBeUndefined();
+      expect(() => load(["--metrics-token", "short"])).toThrow(/--metrics-token must be 16 to 256/);
+      expect(() => load([], { FLUID_METRICS_TOKEN: "has a space in it ok" })).toThrow(/--metrics-token/);
     });
 
     it("FLUID_ENCRYPTION_KEY accepts 64 hex characters", () => {

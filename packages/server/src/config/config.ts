@@ -56,6 +56,8 @@ export interface ServerConfig {
   /** Per-org limits for orgs without their own (org_quotas). */
   quotas: QuotaLimits;
   oauth: { github?: OAuthProviderConfig; google?: OAuthProviderConfig };
+  /** Bearer token /metrics asks for; without one only loopback clients may scrape. */
+  metricsToken: string | undefined;
   log: { level: string };
 }
 
@@ -86,6 +88,7 @@ const flagSpec = {
   "no-docs": { type: "boolean" },
   "replica-id": { type: "string" },
   ...quotaFlagSpec,
+  "metrics-token": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -110,6 +113,8 @@ Options (each also readable from the environment variable in brackets):
   --no-docs                 do not serve the API docs UI at /v1/docs [FLUID_DOCS=0]
   --replica-id NAME         this replica's name among those sharing one PostgreSQL [FLUID_REPLICA_ID]
                             (letters, digits, . _ -, up to 64; default: hostname-pid-random)
+  --metrics-token TOKEN     /metrics (Prometheus) requires \`Authorization: Bearer TOKEN\` [FLUID_METRICS_TOKEN];
+                            without it /metrics answers loopback clients only
 
 ${quotaUsage}
 Environment only:
@@ -343,6 +348,11 @@ export function loadConfig(argv: string[], env: Env): ServerConfig | { help: tru
     problems.push(`FLUID_LOG_LEVEL must be one of trace, debug, info, warn, error, got "${level}"`);
   }
 
+  const metricsToken = flags["metrics-token"] ?? (env.FLUID_METRICS_TOKEN || undefined);
+  if (metricsToken !== undefined && !/^[\x21-\x7e]{16,256}$/.test(metricsToken)) {
+    problems.push("--metrics-token must be 16 to 256 printable characters without spaces");
+  }
+
   const docsEnv = truthy("FLUID_DOCS");
   const config: ServerConfig = {
     listen,
@@ -372,6 +382,7 @@ export function loadConfig(argv: string[], env: Env): ServerConfig | { help: tru
     cpuOvercommit,
     quotas: loadQuotaDefaults(flags, env, problems),
     oauth,
+    metricsToken,
     log: { level },
   };
   if (config.defaultTtlMs > config.maxTtlMs) problems.push("FLUID_DEFAULT_TTL must not exceed FLUID_MAX_TTL");

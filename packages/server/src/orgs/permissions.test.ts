@@ -115,6 +115,8 @@ type OutsideRule = "public" | "signed-in" | "session";
 const outsideOrgs: Record<string, OutsideRule> = {
   "GET /v1/health": "public",
   "GET /v1/openapi.json": "public",
+  // No user credential opens it: loopback clients, or the metrics token when one is set (metrics/route.ts).
+  "GET /metrics": "public",
   "POST /v1/auth/register": "public",
   "POST /v1/auth/login": "public",
   "GET /v1/auth/providers": "public",

@@ -65,12 +65,15 @@ export async function runCommand(deps: SandboxDeps, scope: OrgScope, id: string,
     });
   });
   try {
-    const result = await deps.host.runCommand(sandbox.host_id, {
-      sandboxId: id,
-      command: input.command,
-      timeoutSeconds: input.timeoutSeconds,
-      env: input.env,
-    });
+    const result = await deps.timed(
+      "exec",
+      deps.host.runCommand(sandbox.host_id, {
+        sandboxId: id,
+        command: input.command,
+        timeoutSeconds: input.timeoutSeconds,
+        env: input.env,
+      }),
+    );
     const stdout = capOutput(result.stdout);
     const stderr = capOutput(result.stderr);
     return await deps.db

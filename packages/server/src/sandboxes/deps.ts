@@ -10,4 +10,6 @@ export interface SandboxDeps {
   config: ServerConfig;
   log: Logger;
   host: HostClient;
+  /** Times a creation or a command for the metrics (see ServerMetrics.time); the work's result is unchanged. */
+  timed<T>(what: "create" | "exec", work: Promise<T>): Promise<T>;
 }

@@ -38,7 +38,7 @@ export async function createSandbox(
     diskMb: sandboxDefaults.diskMb,
   };
   const sandbox = await reserve(deps, scope, input, demand);
-  const provision = provisionSandbox(deps, sandbox, input.source);
+  const provision = deps.timed("create", provisionSandbox(deps, sandbox, input.source));
   track(provision);
   if (!options.wait) {
     provision.catch(() => undefined);

@@ -85,6 +85,7 @@ describe("reconcile", () => {
       config: { hostLostGraceMs: 60_000 } as ServerConfig,
       log: quietLog,
       host: new HostClient(hosts as unknown as ConstructorParameters<typeof HostClient>[0], defaultDeadlines),
+      timed: (_what, work) => work,
     };
   });
 

@@ -4,6 +4,7 @@ import type { AuditActor } from "../audit/append.js";
 import type { ServerConfig } from "../config/config.js";
 import type { Command, DB, EndReason, Sandbox, SandboxState, Snapshot } from "../db/schema.js";
 import type { Logger } from "../log/logger.js";
+import type { ServerMetrics } from "../metrics/metrics.js";
 import type { OrgScope } from "../orgs/access.js";
 import type { HostRouter } from "../replicas/hosts.js";
 import type { ReplyValue } from "../stream/replies.js";
@@ -46,9 +47,17 @@ export class SandboxService {
     log: Logger;
     hosts: HostRouter;
     deadlines?: Partial<HostDeadlines>;
+    metrics?: Pick<ServerMetrics, "time">;
   }) {
     this.host = new HostClient(deps.hosts, deps.deadlines);
-    this.deps = { db: deps.db, config: deps.config, log: deps.log, host: this.host };
+    const metrics = deps.metrics;
+    this.deps = {
+      db: deps.db,
+      config: deps.config,
+      log: deps.log,
+      host: this.host,
+      timed: metrics ? (what, work) => metrics.time(what, work) : (_what, work) => work,
+    };
   }
 
   /** The host client's deadlines (tests shorten them in place). */

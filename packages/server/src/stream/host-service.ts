@@ -22,6 +22,7 @@ import {
 } from "../hosts/host-store.js";
 import { parseBearer } from "../lib/secrets.js";
 import type { Logger } from "../log/logger.js";
+import type { CommandObserver } from "../metrics/metrics.js";
 import { StreamClosedError } from "./errors.js";
 import { HostSession } from "./host-session.js";
 
@@ -52,6 +53,7 @@ export interface HostServiceDeps {
   registrationTimeoutMs?: number;
   /** Why this replica takes no streams right now (its database is gone), or undefined when it does. */
   refusal?: () => string | undefined;
+  observeCommand?: CommandObserver;
 }
 
 const DB_TIMEOUT_MS = 10_000;
@@ -196,7 +198,13 @@ export function hostService(deps: HostServiceDeps): HostStreamService {
       );
     }
 
-    const session = new HostSession({ hostId: token.id, orgId: token.orgId, log, livenessMs });
+    const session = new HostSession({
+      hostId: token.id,
+      orgId: token.orgId,
+      log,
+      livenessMs,
+      ...(deps.observeCommand ? { observe: deps.observeCommand } : {}),
+    });
     await withTimeout(
       upsertRegisteredHost(db, token, registration, session.connectedAt),
       DB_TIMEOUT_MS,

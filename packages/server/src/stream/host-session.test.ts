@@ -1,4 +1,4 @@
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { HostMessageSchema, RunCommandCommandSchema } from "@fluid/proto";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
@@ -47,6 +47,45 @@ describe("HostSession", () => {
       }),
     );
     await expect(pending).rejects.toMatchObject({ name: "HostCommandError", hostCode: "not_found" });
+  });
+
+  it("tells its observer each command's kind when sent and its one outcome: ok, host_error, timeout, stream_closed", async () => {
+    const seen: string[] = [];
+    const s = new HostSession({
+      hostId: "h1",
+      orgId: "o1",
+      log,
+      livenessMs: 60_000,
+      observe: (kind) => {
+        seen.push(`sent ${kind}`);
+        return (outcome) => seen.push(`${kind} ${outcome}`);
+      },
+    });
+    const out = s.outbox();
+    const answer = async (payload: MessageInitShape<typeof HostMessageSchema>["payload"]) => {
+      const sent = (await out.next()).value;
+      s.deliver(create(HostMessageSchema, { requestId: sent?.requestId, payload }));
+    };
+    const ok = s.request(run(), 5_000);
+    await answer({ case: "commandResult", value: { stdout: "" } });
+    await ok;
+    const failed = s.request(run(), 5_000);
+    await answer({ case: "errorReport", value: { error: "gone", code: "not_found" } });
+    await expect(failed).rejects.toThrow("gone");
+    await expect(s.request(run(), 20)).rejects.toBeInstanceOf(CommandTimeoutError);
+    const cut = s.request(run(), 5_000);
+    s.close(new StreamClosedError("host_disconnected"));
+    await expect(cut).rejects.toBeInstanceOf(StreamClosedError);
+    expect(seen).toEqual([
+      "sent runCommand",
+      "runCommand ok",
+      "sent runCommand",
+      "runCommand host_error",
+      "sent runCommand",
+      "runCommand timeout",
+      "sent runCommand",
+      "runCommand stream_closed",
+    ]);
   });
 
   it("pending-request-deleted-on-all-exit-paths: a timed-out request is rejected and forgotten", async () => {

@@ -3,6 +3,7 @@ import { type ControlMessage, ControlMessageSchema, type HostMessage } from "@fl
 import { AppError } from "../http/errors.js";
 import { newId } from "../lib/ids.js";
 import type { Logger } from "../log/logger.js";
+import type { CommandObserver, CommandOutcome } from "../metrics/metrics.js";
 import { CommandTimeoutError, HostCommandError, StreamClosedError } from "./errors.js";
 
 /** A command the control plane can send (everything but the registration ack). */
@@ -12,6 +13,7 @@ interface Pending {
   command: string;
   resolve(reply: HostMessage): void;
   reject(err: Error): void;
+  ended(outcome: CommandOutcome): void;
   timer: NodeJS.Timeout | undefined;
   timeoutMs: number;
   onProgress: (() => void) | undefined;
@@ -36,10 +38,12 @@ export class HostSession {
   private closedWith: StreamClosedError | undefined;
   private livenessTimer: NodeJS.Timeout | undefined;
   private readonly livenessMs: number;
+  private readonly observe: CommandObserver | undefined;
   private work: Promise<void> = Promise.resolve();
 
-  constructor(init: { hostId: string; orgId: string; log: Logger; livenessMs: number }) {
+  constructor(init: { hostId: string; orgId: string; log: Logger; livenessMs: number; observe?: CommandObserver }) {
     this.hostId = init.hostId;
+    this.observe = init.observe;
     this.orgId = init.orgId;
     this.log = init.log;
     this.livenessMs = init.livenessMs;
@@ -73,7 +77,16 @@ export class HostSession {
     }
     const requestId = newId();
     return new Promise<HostMessage>((resolve, reject) => {
-      const waiter: Pending = { command: command.case, resolve, reject, timer: undefined, timeoutMs, onProgress };
+      const ended = this.observe?.(command.case) ?? (() => undefined);
+      const waiter: Pending = {
+        command: command.case,
+        resolve,
+        reject,
+        ended,
+        timer: undefined,
+        timeoutMs,
+        onProgress,
+      };
       this.pending.set(requestId, waiter);
       this.arm(requestId, waiter);
       this.push(create(ControlMessageSchema, { requestId, payload: command }));
@@ -94,7 +107,9 @@ export class HostSession {
   private arm(requestId: string, waiter: Pending): void {
     clearTimeout(waiter.timer);
     waiter.timer = setTimeout(() => {
-      if (this.pending.delete(requestId)) waiter.reject(new CommandTimeoutError(waiter.command, waiter.timeoutMs));
+      if (!this.pending.delete(requestId)) return;
+      waiter.ended("timeout");
+      waiter.reject(new CommandTimeoutError(waiter.command, waiter.timeoutMs));
     }, waiter.timeoutMs);
     waiter.timer.unref();
   }
@@ -118,6 +133,7 @@ export class HostSession {
     }
     this.pending.delete(message.requestId);
     clearTimeout(waiter.timer);
+    waiter.ended(message.payload.case === "errorReport" ? "host_error" : "ok");
     if (message.payload.case === "errorReport") {
       const report = message.payload.value;
       waiter.reject(new HostCommandError(report.code || "host_error", report.error || "host reported an error"));
@@ -145,6 +161,7 @@ export class HostSession {
     clearTimeout(this.livenessTimer);
     for (const [id, waiter] of this.pending) {
       clearTimeout(waiter.timer);
+      waiter.ended("stream_closed");
       waiter.reject(reason);
       this.pending.delete(id);
     }

@@ -39,6 +39,18 @@ export class HostRegistry {
     return this.get(hostId) !== undefined;
   }
 
+  /** Open streams and the commands awaiting a reply on them, for the metrics. */
+  stats(): { sessions: number; inFlight: number } {
+    let sessions = 0;
+    let inFlight = 0;
+    for (const session of this.sessions.values()) {
+      if (session.closed) continue;
+      sessions += 1;
+      inFlight += session.pendingCount;
+    }
+    return { sessions, inFlight };
+  }
+
   get size(): number {
     return this.sessions.size;
   }
