@@ -117,6 +117,8 @@ const outsideOrgs: Record<string, OutsideRule> = {
   "GET /v1/openapi.json": "public",
   // No user credential opens it: loopback clients, or the metrics token when one is set (metrics/route.ts).
   "GET /metrics": "public",
+  "GET /livez": "public",
+  "GET /readyz": "public",
   "POST /v1/auth/register": "public",
   "POST /v1/auth/login": "public",
   "GET /v1/auth/providers": "public",
