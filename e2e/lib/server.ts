@@ -21,7 +21,7 @@ export interface TestServerProcess {
   /** A user, an org and an admin API key: the usual start for a test. */
   bootstrap(slug: string): Promise<{ cookie: string; key: string }>;
   /** Runs SQL on the server's database behind its back (PostgreSQL only: PGlite is held by the server). */
-  sql(text: string): Promise<void>;
+  sql<R = Record<string, unknown>>(text: string): Promise<R[]>;
   dispose(): Promise<void>;
 }
 
@@ -119,7 +119,7 @@ export async function startServer(
       const client = new pg.Client({ connectionString: databaseUrl });
       await client.connect();
       try {
-        await client.query(text);
+        return (await client.query(text)).rows;
       } finally {
         await client.end();
       }

@@ -471,6 +471,9 @@ export interface HostCommandsTable {
   deadline_at: Timestamp;
   created_at: CreatedAt;
   finished_at: Timestamp | null;
+  /** The replica, and its lease epoch, whose stream the command was sent on. */
+  claimed_by: string | null;
+  claimed_epoch: string | null;
 }
 
 /** An organization's own limits; NULL takes the server's default, 0 means unlimited. */

@@ -7,7 +7,7 @@ import { CommandTimeoutError, StreamClosedError } from "../stream/errors.js";
 import type { Command } from "../stream/host-session.js";
 import type { HostRegistry } from "../stream/registry.js";
 import { decodeCommand, decodeFailure, decodeReply, encodeCommand, encodeFailure, encodeReply } from "./codec.js";
-import { hostHasLiveLease } from "./leases.js";
+import { hostHasLiveLease, sendingStreamHoldsLease } from "./leases.js";
 
 export const COMMAND_CHANNEL = "fluid_host_command";
 /** A host reporting progress moves the row's deadline at most this often. */
@@ -81,16 +81,25 @@ export class CommandBus {
     );
   }
 
-  /** Catches up on missed notifications, on both sides, and fails commands whose host has no live owner. */
+  /**
+   * Catches up on missed notifications, on both sides, and fails this replica's commands that nobody
+   * can answer any more: queued for a host without a live owner, or sent on a stream that lost the lease.
+   */
   async sweep(): Promise<void> {
     await this.claim(undefined);
     const ids = [...this.waiting.keys()];
     if (ids.length === 0) return;
     await this.collect(ids);
+    // Never sent again: the host may have run a sent command whose answer went down with its stream.
     const orphaned = await sql<FinishedRow>`
       UPDATE host_commands c SET state = 'failed', error_code = 'app:host_unavailable',
-        error_message = 'the replica holding the host''s stream stopped before answering', finished_at = now()
-      WHERE c.id = ANY(${ids}::uuid[]) AND c.state IN ('queued', 'sent') AND NOT ${hostHasLiveLease}
+        error_message = CASE WHEN c.state = 'queued'
+          THEN 'the replica holding the host''s stream stopped before answering'
+          ELSE 'the replica that sent the command to the host stopped or lost the host''s stream before answering; the command may have run'
+        END,
+        finished_at = now()
+      WHERE c.id = ANY(${ids}::uuid[])
+        AND ((c.state = 'queued' AND NOT ${hostHasLiveLease}) OR (c.state = 'sent' AND NOT ${sendingStreamHoldsLease}))
       RETURNING c.id, c.state, c.reply, c.error_code, c.error_message`.execute(this.deps.db);
     for (const row of orphaned.rows) this.settleFrom(row);
   }
@@ -124,11 +133,12 @@ export class CommandBus {
     const hostIds = this.deps.local.hostIds();
     if (hostIds.length === 0) return;
     const claimed = await sql<{ id: string; host_id: string; command: Buffer; remaining_ms: number }>`
-      UPDATE host_commands c SET state = 'sent'
-      WHERE state = 'queued' AND deadline_at > now() AND host_id = ANY(${hostIds}::uuid[])
-        AND EXISTS (SELECT 1 FROM host_leases l WHERE l.host_id = c.host_id AND l.replica_id = ${this.deps.replicaId})
-        ${id === undefined ? sql`` : sql`AND id = ${id}`}
-      RETURNING id, host_id, command, ceil(extract(epoch FROM deadline_at - now()) * 1000)::int AS remaining_ms`.execute(
+      UPDATE host_commands c SET state = 'sent', claimed_by = l.replica_id, claimed_epoch = l.epoch
+      FROM host_leases l
+      WHERE c.state = 'queued' AND c.deadline_at > now() AND c.host_id = ANY(${hostIds}::uuid[])
+        AND l.host_id = c.host_id AND l.replica_id = ${this.deps.replicaId}
+        ${id === undefined ? sql`` : sql`AND c.id = ${id}`}
+      RETURNING c.id, c.host_id, c.command, ceil(extract(epoch FROM c.deadline_at - now()) * 1000)::int AS remaining_ms`.execute(
       this.deps.db,
     );
     for (const row of claimed.rows) {

@@ -75,3 +75,11 @@ export async function remoteHostsInOrg(
 /** The SQL condition a command's host must meet to still be reachable: a live lease. */
 export const hostHasLiveLease = sql`EXISTS (
   SELECT 1 FROM host_leases l JOIN replicas r ON r.id = l.replica_id WHERE l.host_id = c.host_id AND ${leaseIsLive})`;
+
+/**
+ * The SQL condition a sent command `c` needs to still be answerable: the stream it went out on holds
+ * the host's live lease. A new stream elsewhere has a new epoch and never sees the old one's replies.
+ */
+export const sendingStreamHoldsLease = sql`EXISTS (
+  SELECT 1 FROM host_leases l JOIN replicas r ON r.id = l.replica_id
+  WHERE l.host_id = c.host_id AND l.replica_id = c.claimed_by AND l.epoch = c.claimed_epoch AND ${leaseIsLive})`;

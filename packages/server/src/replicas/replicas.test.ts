@@ -262,6 +262,25 @@ describe.skipIf(!databaseKinds.includes("postgres"))(
       expect(created.status).toBe(503);
     });
 
+    it("a sent command whose stream no longer holds the host's lease fails at the next sweep and is never sent again", async () => {
+      const token = await a.hostToken(owner, "acme");
+      const held = await connect(b, token.token, { handlers: { runCommand: () => "hold" } });
+      const inFlight = settled(a.server.ctx.hosts.request(token.id, run("held"), 60_000));
+      await until(async () => (await commandRows())[0]?.state === "sent");
+      expect((await commandRows())[0]).toMatchObject({ claimed_by: "b", claimed_epoch: "1" });
+      // As if it had gone out on an earlier stream of this host, one that died with a crashed replica.
+      await sql`UPDATE host_commands SET claimed_epoch = claimed_epoch - 1`.execute(database.db);
+      const started = Date.now();
+      const outcome = await inFlight;
+      expect(Date.now() - started).toBeLessThan(3_000);
+      expect(outcome.error).toMatchObject({
+        code: "host_unavailable",
+        message: expect.stringContaining("may have run"),
+      });
+      expect((await commandRows())[0]?.state).toBe("failed");
+      expect(held.commands("runCommand")).toHaveLength(1);
+    });
+
     it("after the owner stops cleanly its hosts are simply not connected", async () => {
       const token = await a.hostToken(owner, "acme");
       await connect(b, token.token);
