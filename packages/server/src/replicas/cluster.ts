@@ -12,6 +12,11 @@ import { dropLease, leaseHolders, remoteHostsInOrg, renewLeases, takeLease } fro
 import { NotificationListener } from "./listener.js";
 
 const SWEEP_MS = 1_000;
+/** Revocations and org deletions reach the replica holding the stream through this channel. */
+export const CLOSE_CHANNEL = "fluid_host_close";
+
+/** What every replica closes on a close notification. */
+export type CloseNotice = { hostId: string; reason: "token_revoked" } | { orgId: string; detail: string };
 /** Finished command rows are kept this long for inspection, then deleted. */
 const KEEP_FINISHED = sql`interval '1 hour'`;
 
@@ -38,6 +43,7 @@ export class ReplicaCluster {
       channels: {
         [COMMAND_CHANNEL]: (id) => this.bus.onQueued(id),
         [DONE_CHANNEL]: (id) => this.bus.onDone(id),
+        [CLOSE_CHANNEL]: (payload) => this.onClose(payload),
       },
       onConnected: () => void this.sweep(),
     });
@@ -111,6 +117,28 @@ export class ReplicaCluster {
 
   remoteInOrg(orgId: string): Promise<{ hostId: string; open: number }[]> {
     return remoteHostsInOrg(this.deps.db, orgId, this.deps.replicaId);
+  }
+
+  /**
+   * Tells every replica (this one included) to close the streams `notice` names. Never throws: the
+   * heartbeat's token check still closes a revoked host's stream, only later.
+   */
+  broadcastClose(notice: CloseNotice): void {
+    sql`SELECT pg_notify(${CLOSE_CHANNEL}, ${JSON.stringify(notice)})`
+      .execute(this.deps.db)
+      .catch((err: unknown) => this.deps.log.warn({ err, notice }, "could not tell other replicas to close streams"));
+  }
+
+  private onClose(payload: string): void {
+    let notice: CloseNotice;
+    try {
+      notice = JSON.parse(payload) as CloseNotice;
+    } catch (err) {
+      this.deps.log.warn({ err }, "unreadable close notification");
+      return;
+    }
+    if ("hostId" in notice) this.deps.local.closeHost(notice.hostId, notice.reason);
+    else this.deps.local.closeOrg(notice.orgId, notice.detail);
   }
 
   /** Heartbeat, lease renewal (a session whose lease another replica took is closed) and cleanup. */

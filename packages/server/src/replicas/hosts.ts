@@ -1,6 +1,6 @@
 import type { HostMessage } from "@fluid/proto";
 import { AppError } from "../http/errors.js";
-import type { CloseReason, StreamClosedError } from "../stream/errors.js";
+import type { StreamClosedError } from "../stream/errors.js";
 import type { Command, HostSession } from "../stream/host-session.js";
 import type { HostRegistry } from "../stream/registry.js";
 import type { CommandTarget } from "../stream/replies.js";
@@ -75,13 +75,16 @@ export class HostRouter {
     return this.cluster.request(hostId, command, timeoutMs);
   }
 
-  /** Closes the host's stream if it is on this replica; another replica notices at the host's next heartbeat. */
-  closeHost(hostId: string, reason: CloseReason): void {
+  /** Closes the host's revoked stream here, and on whichever other replica holds it. */
+  closeHost(hostId: string, reason: "token_revoked"): void {
     this.local.closeHost(hostId, reason);
+    this.cluster?.broadcastClose({ hostId, reason });
   }
 
+  /** Closes the deleted org's streams here and on every other replica. */
   closeOrg(orgId: string, detail: string): void {
     this.local.closeOrg(orgId, detail);
+    this.cluster?.broadcastClose({ orgId, detail });
   }
 
   closeAll(reason: StreamClosedError): void {

@@ -281,6 +281,26 @@ describe.skipIf(!databaseKinds.includes("postgres"))(
       expect(held.commands("runCommand")).toHaveLength(1);
     });
 
+    it("revoking a host's token through A closes its stream on B at once, not at its next heartbeat", async () => {
+      const token = await a.hostToken(owner, "acme");
+      const daemon = await connect(b, token.token, { keepAlive: false });
+      const started = Date.now();
+      const revoked = await a.call("DELETE", `/v1/orgs/acme/hosts/tokens/${token.id}`, { as: owner });
+      expect(revoked.status).toBe(200);
+      const ended = await Promise.race([daemon.ended, new Promise((r) => setTimeout(() => r("still open"), 5_000))]);
+      expect(ended).toMatchObject({ code: Code.Unauthenticated });
+      expect(Date.now() - started).toBeLessThan(2_000);
+    });
+
+    it("deleting an org through A closes its hosts' streams on B at once", async () => {
+      const token = await a.hostToken(owner, "acme");
+      const daemon = await connect(b, token.token, { keepAlive: false });
+      expect((await a.call("DELETE", "/v1/orgs/acme", { as: owner })).status).toBe(200);
+      const ended = await Promise.race([daemon.ended, new Promise((r) => setTimeout(() => r("still open"), 5_000))]);
+      expect(ended).not.toBe("still open");
+      expect(b.server.ctx.hosts.local.get(token.id)).toBeUndefined();
+    });
+
     it("after the owner stops cleanly its hosts are simply not connected", async () => {
       const token = await a.hostToken(owner, "acme");
       await connect(b, token.token);
