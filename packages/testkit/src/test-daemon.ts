@@ -197,6 +197,10 @@ export const defaultHandlers: Partial<Record<CommandCase, Handler>> = {
     const cmd = m.payload.case === "restoreSnapshot" ? m.payload.value : undefined;
     return { case: "sandboxRestored", value: { sandboxId: cmd?.sandboxId, state: "RUNNING", ipAddress: "10.0.0.77" } };
   },
+  deleteSnapshot: (m) => {
+    const cmd = m.payload.case === "deleteSnapshot" ? m.payload.value : undefined;
+    return { case: "snapshotDeleted", value: { snapshotId: cmd?.snapshotId, existed: true } };
+  },
   extendSandbox: (m) => {
     const cmd = m.payload.case === "extendSandbox" ? m.payload.value : undefined;
     return { case: "sandboxExtended", value: { sandboxId: cmd?.sandboxId, expiresAtUnix: cmd?.expiresAtUnix } };

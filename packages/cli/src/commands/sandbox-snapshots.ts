@@ -36,7 +36,7 @@ export function registerSandboxSnapshotCommand(sandbox: Command): void {
     });
 }
 
-/** `sandbox snapshots` and `sandbox restore`: list a sandbox's snapshots and go back to one. */
+/** `sandbox snapshots`, `sandbox restore` and `sandbox delete-snapshot`: list, go back to and remove snapshots. */
 export function registerSandboxRestoreCommands(sandbox: Command): void {
   sandbox
     .command("snapshots")
@@ -86,5 +86,22 @@ export function registerSandboxRestoreCommands(sandbox: Command): void {
         (s) => `Sandbox ${s.name} is ${s.state}`,
       );
       emit(command, restored, () => sandboxDetails(restored));
+    });
+
+  sandbox
+    .command("delete-snapshot")
+    .description("delete one of a sandbox's snapshots from its host (refused while a disk is built on it)")
+    .argument("<sandbox>", SANDBOX_ARG)
+    .argument("<snapshot>", "snapshot id or name (see fluid sandbox snapshots)")
+    .action(async (ref: string, snapshotRef: string, _options: unknown, command: Command) => {
+      const conn = await connectFor(command);
+      const id = await sandboxId(conn, ref);
+      const snapshotId = await snapshotIdFor(conn, id, snapshotRef);
+      const result = await unwrap(
+        conn.client.DELETE("/v1/orgs/{slug}/sandboxes/{id}/snapshots/{snapshotId}", {
+          params: { path: { slug: conn.org, id, snapshotId } },
+        }),
+      );
+      emit(command, result, () => `Snapshot ${snapshotRef} deleted\n`);
     });
 }

@@ -232,6 +232,10 @@ describe("fluid sandbox", () => {
       snapshotId: "snap-before",
     });
     expect((await fluid("sandbox", "restore", id, "nope")).code).toBe(4);
+    const deleted = await fluid("sandbox", "delete-snapshot", id, "after");
+    expect(deleted).toMatchObject({ code: 0, stdout: "Snapshot after deleted\n" });
+    expect(daemon.commands("deleteSnapshot").at(-1)?.payload.value).toMatchObject({ snapshotId: "snap-after" });
+    expect((await fluid("sandbox", "delete-snapshot", id, "after")).code).toBe(4);
 
     const extended = await fluidJson("sandbox", "extend", id, "--ttl", "1d");
     expect(Math.abs(Date.parse(extended.expires_at) - Date.now() - 86_400_000)).toBeLessThan(60_000);

@@ -251,3 +251,38 @@ describe("the command table", () => {
     await expect(handleCommand(manager, write)).rejects.toMatchObject({ code: "invalid_request" });
   });
 });
+
+describe("deleteSnapshot", () => {
+  const deleted: string[] = [];
+  const manager = {
+    deleteSnapshot: async (id: string) => {
+      if (id === "gone") throw new SandboxError("not_found", `no snapshot ${id} on this host`);
+      if (id === "base") throw new SandboxError("invalid_state", "snapshot is the base of sandbox s1");
+      deleted.push(id);
+    },
+  } as unknown as SandboxManager;
+  const remove = (snapshotId: string) =>
+    handleCommand(
+      manager,
+      create(ControlMessageSchema, { requestId: "r", payload: { case: "deleteSnapshot", value: { snapshotId } } }),
+    );
+
+  it("deletes the snapshot and says it existed", async () => {
+    expect(await remove("snap-1")).toMatchObject({
+      case: "snapshotDeleted",
+      value: { snapshotId: "snap-1", existed: true },
+    });
+    expect(deleted).toEqual(["snap-1"]);
+  });
+
+  it("answers a snapshot the host no longer has as deleted, with existed false", async () => {
+    expect(await remove("gone")).toMatchObject({
+      case: "snapshotDeleted",
+      value: { snapshotId: "gone", existed: false },
+    });
+  });
+
+  it("refuses a snapshot another disk is built on with the host's own error", async () => {
+    await expect(remove("base")).rejects.toMatchObject({ code: "invalid_state" });
+  });
+});

@@ -1,6 +1,7 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import {
   CreateSandboxCommandSchema,
+  DeleteSnapshotCommandSchema,
   DestroySandboxCommandSchema,
   DiffSandboxCommandSchema,
   ExtendSandboxCommandSchema,
@@ -170,6 +171,17 @@ export class HostClient {
       "sandboxRestored",
       this.deadlines.startMs,
       "restore snapshot",
+    );
+  }
+
+  deleteSnapshot(hostId: string, hostSnapshotId: string) {
+    const value = create(DeleteSnapshotCommandSchema, { snapshotId: hostSnapshotId });
+    return this.call(
+      hostId,
+      { case: "deleteSnapshot", value },
+      "snapshotDeleted",
+      this.deadlines.fileMs,
+      "delete snapshot",
     );
   }
 

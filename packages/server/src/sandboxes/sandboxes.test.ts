@@ -559,6 +559,32 @@ describe.each(databaseKinds)("sandboxes over the host stream (%s)", (kind) => {
       ).toBe(404);
     });
 
+    it("deletes one of its own snapshots on the host, which frees the org's snapshot storage", async () => {
+      const snap = await t.call("POST", `/v1/orgs/acme/sandboxes/${id}/snapshot`, { as: owner, body: { name: "s1" } });
+      const used = async () =>
+        (await t.call("GET", "/v1/orgs/acme/quotas", { as: owner })).body.snapshot_bytes.used as number;
+      const before = await used();
+      expect(before).toBeGreaterThanOrEqual(1024);
+      const res = await t.call("DELETE", `/v1/orgs/acme/sandboxes/${id}/snapshots/${snap.body.id}`, { as: owner });
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ status: "deleted" });
+      const sent = daemon.commands("deleteSnapshot")[0];
+      expect(sent?.payload.case === "deleteSnapshot" && sent.payload.value.snapshotId).toBe("snap-s1");
+      expect((await t.call("GET", `/v1/orgs/acme/sandboxes/${id}/snapshots`, { as: owner })).body.count).toBe(0);
+      expect(await used()).toBe(before - 1024);
+      const again = await t.call("DELETE", `/v1/orgs/acme/sandboxes/${id}/snapshots/${snap.body.id}`, { as: owner });
+      expect(again.status).toBe(404);
+    });
+
+    it("keeps a snapshot the host refuses to delete (a disk is built on it), with the host's reason", async () => {
+      const snap = await t.call("POST", `/v1/orgs/acme/sandboxes/${id}/snapshot`, { as: owner, body: { name: "s2" } });
+      daemon.handlers.deleteSnapshot = () => ({ error: "snapshot is the base of sandbox x", code: "invalid_state" });
+      const res = await t.call("DELETE", `/v1/orgs/acme/sandboxes/${id}/snapshots/${snap.body.id}`, { as: owner });
+      expect(res.status).toBe(409);
+      expect(res.body.error).toMatchObject({ code: "invalid_state", message: expect.stringContaining("base of") });
+      expect((await t.call("GET", `/v1/orgs/acme/sandboxes/${id}/snapshots`, { as: owner })).body.count).toBe(1);
+    });
+
     it("list-endpoints-paginated: lists page with has_more and next_offset", async () => {
       await createSandbox();
       await createSandbox();

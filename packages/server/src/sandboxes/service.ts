@@ -25,7 +25,7 @@ import {
   recordStateChange,
 } from "./reconcile.js";
 import type { CreateSandboxInput } from "./reservation.js";
-import { createSnapshot, listSnapshots, restoreSnapshot } from "./snapshots.js";
+import { createSnapshot, deleteSnapshot, listSnapshots, restoreSnapshot } from "./snapshots.js";
 import { endSandbox, getOwnSnapshot, getSandbox, listSandboxes } from "./store.js";
 
 export type { RunInput } from "./commands.js";
@@ -155,6 +155,10 @@ export class SandboxService {
 
   ownSnapshot(scope: OrgScope, sandboxId: string, snapshotId: string): Promise<Snapshot> {
     return getOwnSnapshot(this.deps.db, scope, sandboxId, snapshotId);
+  }
+
+  deleteSnapshot(scope: OrgScope, sandboxId: string, snapshotId: string): Promise<void> {
+    return deleteSnapshot(this.deps, scope, sandboxId, snapshotId);
   }
 
   restore(scope: OrgScope, id: string, snapshotId: string): Promise<Sandbox> {

@@ -2,14 +2,14 @@ import type { Kysely } from "kysely";
 import { z } from "zod";
 import type { AccessCache } from "../auth/access-cache.js";
 import type { DB } from "../db/schema.js";
-import { errorResponses, securityAny, Uuid } from "../http/schemas.js";
+import { errorResponses, Status, securityAny, Uuid } from "../http/schemas.js";
 import type { App } from "../http/types.js";
 import { orgScope } from "../orgs/access.js";
 import { SandboxParams } from "./route-schemas.js";
 import type { SandboxService } from "./service.js";
 import { SandboxSchema, SnapshotSchema, sandboxView, snapshotView } from "./views.js";
 
-/** Snapshots of a sandbox, and restoring one. */
+/** Snapshots of a sandbox: taking, listing, deleting and restoring one. */
 export function snapshotRoutes(
   app: App,
   ctx: { db: Kysely<DB>; access: AccessCache; sandboxes: SandboxService },
@@ -58,6 +58,27 @@ export function snapshotRoutes(
       const scope = await orgScope(ctx, request, request.params.slug, "viewer");
       const rows = await sandboxes.snapshots(scope, request.params.id);
       return { snapshots: rows.map(snapshotView), count: rows.length };
+    },
+  );
+
+  app.delete(
+    "/v1/orgs/:slug/sandboxes/:id/snapshots/:snapshotId",
+    {
+      schema: {
+        operationId: "deleteSandboxSnapshot",
+        tags: ["sandboxes"],
+        summary: "Delete one of a sandbox's snapshots from its host, freeing the org's snapshot storage",
+        description:
+          "Refused with `invalid_state` while a sandbox's disk or a later snapshot is built on it. The sandbox's host must be connected.",
+        security: securityAny,
+        params: SandboxParams.extend({ snapshotId: Uuid }),
+        response: { 200: Status, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const scope = await orgScope(ctx, request, request.params.slug, "member");
+      await sandboxes.deleteSnapshot(scope, request.params.id, request.params.snapshotId);
+      return { status: "deleted" };
     },
   );
 

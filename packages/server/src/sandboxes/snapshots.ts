@@ -100,3 +100,48 @@ export async function restoreSnapshot(
   if (!row) throw new AppError("invalid_state", "sandbox ended while it was being restored");
   return row;
 }
+
+/**
+ * Removes a snapshot from its host, then its row (which frees the org's snapshot storage). The host
+ * refuses while a disk is built on it; a host that no longer has it counts as deleted. The host
+ * must be connected: a row whose files stay behind would free quota the host still spends.
+ */
+export async function deleteSnapshot(
+  deps: SandboxDeps,
+  scope: OrgScope,
+  sandboxId: string,
+  snapshotId: string,
+): Promise<void> {
+  const snapshot = await getOwnSnapshot(deps.db, scope, sandboxId, snapshotId);
+  const sandbox = await getSandbox(deps.db, scope, sandboxId);
+  assertCanModify(scope, sandbox);
+  const deleted = await deps.host.deleteSnapshot(snapshot.host_id, snapshot.host_snapshot_id);
+  await deps.db.transaction().execute(async (tx) => {
+    // Forks started from it have ended (the host refuses while a live disk is built on it).
+    await tx
+      .updateTable("sandboxes")
+      .set({ fork_snapshot_id: null })
+      .where("fork_snapshot_id", "=", snapshot.id)
+      .where("org_id", "=", scope.orgId)
+      .execute();
+    const row = await tx
+      .deleteFrom("snapshots")
+      .where("id", "=", snapshot.id)
+      .where("org_id", "=", scope.orgId)
+      .returning("id")
+      .executeTakeFirst();
+    if (!row) return;
+    await appendAuditEvent(tx, {
+      orgId: scope.orgId,
+      actor: auditActorOf(scope.principal),
+      action: "sandbox.snapshot_deleted",
+      target: { type: "sandbox", id: sandboxId },
+      details: {
+        snapshot_id: snapshot.id,
+        name: snapshot.name,
+        size_bytes: snapshot.size_bytes,
+        on_host: deleted.existed,
+      },
+    });
+  });
+}

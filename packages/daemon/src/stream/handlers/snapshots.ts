@@ -1,6 +1,7 @@
+import { SandboxError } from "../../errors.js";
 import type { HandlerTable } from "./types.js";
 
-/** Snapshots of a sandbox and putting it back to one. */
+/** Snapshots of a sandbox: taking, restoring and deleting them. */
 export const snapshotHandlers: HandlerTable = {
   createSnapshot: async (c, { manager }) => {
     const snapshot = await manager.snapshot(c.sandboxId, {
@@ -21,5 +22,17 @@ export const snapshotHandlers: HandlerTable = {
   restoreSnapshot: async (c, { manager }) => {
     const row = await manager.restore(c.sandboxId, c.snapshotId);
     return { case: "sandboxRestored", value: { sandboxId: row.id, state: row.state, ipAddress: row.ip ?? "" } };
+  },
+  deleteSnapshot: async (c, { manager }) => {
+    try {
+      await manager.deleteSnapshot(c.snapshotId);
+    } catch (err) {
+      // Already gone is what the caller wants; anything else (still in use, I/O) is its answer.
+      if (err instanceof SandboxError && err.code === "not_found") {
+        return { case: "snapshotDeleted", value: { snapshotId: c.snapshotId, existed: false } };
+      }
+      throw err;
+    }
+    return { case: "snapshotDeleted", value: { snapshotId: c.snapshotId, existed: true } };
   },
 };
