@@ -60,6 +60,7 @@ const expected: Record<string, Rule> = {
   "GET /v1/orgs/{slug}/sandboxes/{id}/ip": "viewer",
   "POST /v1/orgs/{slug}/sandboxes/{id}/snapshot": "creator",
   "GET /v1/orgs/{slug}/sandboxes/{id}/snapshots": "viewer",
+  "DELETE /v1/orgs/{slug}/sandboxes/{id}/snapshots/{snapshotId}": "creator",
   "GET /v1/orgs/{slug}/sandboxes/{id}/files": "creator",
   "PUT /v1/orgs/{slug}/sandboxes/{id}/files": "creator",
   "GET /v1/orgs/{slug}/sandboxes/{id}/files/list": "creator",
@@ -204,6 +205,7 @@ describe.each(databaseKinds)("permissions: every org-scoped route × role (%s)",
       }),
     };
     let playbooks = 0;
+    let snapshots = 0;
     fresh = {
       "POST /v1/orgs/{slug}/invitations": async () => ({ inviteeEmail: `invitee-${++invitations}@example.com` }),
       "DELETE /v1/orgs/{slug}/invitations/{invitationId}": async () => ({ invitationId: await invite() }),
@@ -224,6 +226,9 @@ describe.each(databaseKinds)("permissions: every org-scoped route × role (%s)",
         memberId: (await join("leaver", "viewer")).memberId,
       }),
       "DELETE /v1/orgs/{slug}/source-hosts/{sourceHostId}": async () => ({ sourceHostId: await sourceHost() }),
+      "DELETE /v1/orgs/{slug}/sandboxes/{id}/snapshots/{snapshotId}": async () => ({
+        snapshotId: await post(`/sandboxes/${sandboxId}/snapshot`, { name: `doomed-${++snapshots}` }),
+      }),
     };
   });
 
