@@ -8,59 +8,19 @@
  *        (all sections when none named; defaults 5 s, 32 connections)
  */
 
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import pg from "pg";
-import { repoRoot } from "../e2e/lib/global-setup.ts";
-import { freePort, type Started, startUntilReady } from "../e2e/lib/processes.ts";
+import { startServer, type TestServerProcess } from "../e2e/lib/server.ts";
 import { startPrivatePostgres } from "../packages/testkit/src/private-postgres.ts";
 import { TestDaemon } from "../packages/testkit/src/test-daemon.ts";
 import { throughput } from "./lib/load.ts";
 import { printResults, type ResultRow } from "./lib/results.ts";
 
-interface Replica {
-  rest: string;
-  grpc: string;
-  process: Started;
-}
-
-async function startReplica(databaseUrl: string, migrate: boolean): Promise<Replica> {
-  const [restPort, grpcPort] = [await freePort(), await freePort()];
-  const process_ = await startUntilReady(
-    [
-      process.execPath,
-      join(repoRoot, "packages/server/bin/fluid-server.js"),
-      "--listen",
-      `127.0.0.1:${restPort}`,
-      "--grpc-listen",
-      `127.0.0.1:${grpcPort}`,
-      "--insecure",
-      ...(migrate ? ["--migrate"] : []),
-    ],
-    { env: { DATABASE_URL: databaseUrl, FLUID_LOG_LEVEL: "warn" } },
-  );
-  return { rest: `http://127.0.0.1:${restPort}`, grpc: `http://127.0.0.1:${grpcPort}`, process: process_ };
-}
-
-async function call(
-  base: string,
-  method: string,
-  path: string,
-  auth: { cookie?: string; key?: string },
-  body?: unknown,
-) {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: {
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-      ...(auth.key ? { authorization: `Bearer ${auth.key}` } : {}),
-      ...(auth.cookie ? { cookie: auth.cookie } : {}),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-  return { body: text ? JSON.parse(text) : undefined, setCookie: res.headers.get("set-cookie") };
+/** Answers the body of a call that must succeed. */
+async function ok(reply: Promise<{ status: number; body: any }>, what: string) {
+  const { status, body } = await reply;
+  if (status >= 300) throw new Error(`${what}: ${status} ${JSON.stringify(body)}`);
+  return body;
 }
 
 const SECTIONS = ["rest", "heartbeats"];
@@ -77,41 +37,32 @@ async function main() {
   const concurrency = Number(values.concurrency);
 
   const postgres = await startPrivatePostgres();
-  const replicas: Replica[] = [];
+  const replicas: TestServerProcess[] = [];
+  const startReplica = async () =>
+    replicas.push(await startServer({ databaseUrl: postgres.url, replicaId: `bench-${replicas.length + 1}` }));
+  const grpcUrl = (replica: TestServerProcess) => `http://${replica.grpc}`;
   const daemons: TestDaemon[] = [];
   const results: ResultRow[] = [];
   try {
-    replicas.push(await startReplica(postgres.url, true));
-    const first = replicas[0] as Replica;
-    const registered = await call(
-      first.rest,
-      "POST",
-      "/v1/auth/register",
-      {},
-      {
-        email: "bench@example.com",
-        password: "correct horse battery",
-        display_name: "bench",
-      },
-    );
-    const cookie = (registered.setCookie ?? "").split(";")[0] ?? "";
-    await call(first.rest, "POST", "/v1/orgs", { cookie }, { name: "bench", slug: "bench" });
-    const key = (
-      await call(first.rest, "POST", "/v1/orgs/bench/api-keys", { cookie }, { name: "bench", role: "admin" })
-    ).body.key as string;
+    await startReplica();
+    const first = replicas[0] as TestServerProcess;
+    const { key } = await first.bootstrap("bench");
     const newToken = async (name: string) =>
-      (await call(first.rest, "POST", "/v1/orgs/bench/hosts/tokens", { key }, { name })).body.token as string;
-    daemons.push(await TestDaemon.connect(first.grpc, { token: await newToken("bench"), keepAlive: true }));
-    const sandbox = (await call(first.rest, "POST", "/v1/orgs/bench/sandboxes", { key }, { source_vm: "debian-12" }))
-      .body as { id: string };
+      (await ok(first.call("POST", "/v1/orgs/bench/hosts/tokens", { key, body: { name } }), "host token"))
+        .token as string;
+    daemons.push(await TestDaemon.connect(grpcUrl(first), { token: await newToken("bench"), keepAlive: true }));
+    const sandbox = (await ok(
+      first.call("POST", "/v1/orgs/bench/sandboxes", { key, body: { source_vm: "debian-12" } }),
+      "create sandbox",
+    )) as { id: string };
     const path = `/v1/orgs/bench/sandboxes/${sandbox.id}`;
     const headers = { authorization: `Bearer ${key}` };
 
     if (want("rest")) {
       const rps: number[] = [];
       for (const count of [1, 2, 3]) {
-        while (replicas.length < count) replicas.push(await startReplica(postgres.url, false));
-        const urls = replicas.slice(0, count).map((r) => `${r.rest}${path}`);
+        while (replicas.length < count) await startReplica();
+        const urls = replicas.slice(0, count).map((r) => `${r.url}${path}`);
         await throughput(urls, headers, 1, concurrency);
         rps.push(await throughput(urls, headers, seconds, concurrency));
       }
@@ -134,12 +85,14 @@ async function main() {
     }
 
     if (want("heartbeats")) {
-      while (replicas.length < 2) replicas.push(await startReplica(postgres.url, false));
+      while (replicas.length < 2) await startReplica();
       const pair = replicas.slice(0, 2);
       const connectStarted = performance.now();
       for (let i = 0; i < 1000; i++) {
-        const target = pair[i % 2] as Replica;
-        daemons.push(await TestDaemon.connect(target.grpc, { token: await newToken(`fleet-${i}`), keepAlive: true }));
+        const target = pair[i % 2] as TestServerProcess;
+        daemons.push(
+          await TestDaemon.connect(grpcUrl(target), { token: await newToken(`fleet-${i}`), keepAlive: true }),
+        );
       }
       const connectSeconds = (performance.now() - connectStarted) / 1000;
       const beatStarted = performance.now();
@@ -169,7 +122,7 @@ async function main() {
     }
   } finally {
     for (const daemon of daemons) daemon.abort();
-    for (const replica of replicas) await replica.process.stop();
+    for (const replica of replicas) await replica.dispose();
     await postgres.destroy();
   }
   printResults(`${replicas.length} fluid-server replicas on one PostgreSQL (private cluster)`, results);
