@@ -1,36 +1,25 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startDaemon, type TestDaemonProcess } from "./lib/daemon.js";
-import { startServer, type TestServerProcess } from "./lib/server.js";
-import { until } from "./lib/wait.js";
+import { startTwoReplicas, type TwoReplicas } from "./lib/replicas.js";
 
 describe.skipIf(!process.env.FLUID_TEST_DATABASE_URL)(
   "two fluid-server replicas on one PostgreSQL, a real daemon on one of them (needs FLUID_TEST_DATABASE_URL)",
   () => {
-    let a: TestServerProcess;
-    let b: TestServerProcess | undefined;
-    let daemon: TestDaemonProcess | undefined;
-    let key: string;
-    let hostId: string;
+    let replicas: TwoReplicas | undefined;
+    const running = () => {
+      if (!replicas) throw new Error("the replicas did not start");
+      return replicas;
+    };
 
     beforeAll(async () => {
-      a = await startServer({ replicaId: "a" });
-      b = await startServer({ replicaId: "b", databaseUrl: a.databaseUrl });
-      ({ key } = await a.bootstrap("acme"));
-      const token = await a.call("POST", "/v1/orgs/acme/hosts/tokens", { key, body: { name: "e2e-host" } });
-      hostId = token.body.id;
-      daemon = await startDaemon({ extraArgs: ["--server", b.grpc, "--insecure", "--token", token.body.token] });
-      await until(
-        async () => (await a.call("GET", "/v1/orgs/acme/hosts", { key })).body.hosts?.[0]?.status === "ONLINE",
-      );
+      replicas = await startTwoReplicas((_a, b) => [b.grpc]);
     });
 
     afterAll(async () => {
-      await daemon?.dispose();
-      await b?.dispose();
-      await a?.dispose();
+      await replicas?.dispose();
     });
 
     it("create and exec through replica A reach the VM on the daemon streaming to replica B", async () => {
+      const { a, b, daemon, key, hostId } = running();
       const created = await a.call("POST", "/v1/orgs/acme/sandboxes", {
         key,
         body: { source_vm: "tiny", memory_mb: 256, ttl_seconds: 600 },
@@ -38,7 +27,7 @@ describe.skipIf(!process.env.FLUID_TEST_DATABASE_URL)(
       expect(created.status, JSON.stringify(created.body)).toBe(201);
       expect(created.body).toMatchObject({ state: "RUNNING", host_id: hostId });
       const id = created.body.id as string;
-      expect((await daemon?.api.call("GET", `/v1/sandboxes/${id}`))?.body.state).toBe("RUNNING");
+      expect((await daemon.api.call("GET", `/v1/sandboxes/${id}`))?.body.state).toBe("RUNNING");
 
       const run = await a.call("POST", `/v1/orgs/acme/sandboxes/${id}/run`, {
         key,
@@ -48,22 +37,22 @@ describe.skipIf(!process.env.FLUID_TEST_DATABASE_URL)(
       expect(run.body).toMatchObject({ stdout: `hi from ${created.body.name}\n`, exit_code: 3 });
 
       // B answers the same sandbox from its own stream.
-      const viaB = await b?.call("POST", `/v1/orgs/acme/sandboxes/${id}/run`, { key, body: { command: "echo b" } });
+      const viaB = await b.call("POST", `/v1/orgs/acme/sandboxes/${id}/run`, { key, body: { command: "echo b" } });
       expect(viaB?.body).toMatchObject({ stdout: "b\n", exit_code: 0 });
 
       const destroyed = await a.call("DELETE", `/v1/orgs/acme/sandboxes/${id}`, { key });
       expect(destroyed.body).toMatchObject({ state: "DESTROYED", end_reason: "user_request" });
-      expect((await daemon?.api.call("GET", `/v1/sandboxes/${id}`))?.body.state).toBe("DESTROYED");
+      expect((await daemon.api.call("GET", `/v1/sandboxes/${id}`))?.body.state).toBe("DESTROYED");
     });
 
     it("once replica B is gone, commands through A for its host fail at once with host_unavailable", async () => {
+      const { a, b, key } = running();
       const created = await a.call("POST", "/v1/orgs/acme/sandboxes", {
         key,
         body: { source_vm: "tiny", memory_mb: 256, ttl_seconds: 600 },
       });
       expect(created.status, JSON.stringify(created.body)).toBe(201);
-      await b?.dispose();
-      b = undefined;
+      await b.dispose();
       const started = Date.now();
       const run = await a.call("POST", `/v1/orgs/acme/sandboxes/${created.body.id}/run`, {
         key,

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startDaemon, type TestDaemonProcess } from "../lib/daemon.js";
-import { startServer, type TestServerProcess } from "../lib/server.js";
+import type { TestDaemonProcess } from "../lib/daemon.js";
+import { startTwoReplicas, type TwoReplicas } from "../lib/replicas.js";
+import type { TestServerProcess } from "../lib/server.js";
 import { until } from "../lib/wait.js";
 import { report, timeUntil } from "./measure.js";
 
@@ -21,32 +22,19 @@ function registrations(daemon: TestDaemonProcess): string[] {
 describe.skipIf(!process.env.FLUID_TEST_DATABASE_URL)(
   "replica kill -9 with commands in flight, and the daemon's failover to the surviving replica (needs FLUID_TEST_DATABASE_URL: two processes cannot share PGlite)",
   () => {
-    let a: TestServerProcess;
-    let b: TestServerProcess;
-    let daemon: TestDaemonProcess;
-    let key: string;
-    let hostId: string;
+    let replicas: TwoReplicas | undefined;
 
     beforeAll(async () => {
-      a = await startServer({ replicaId: "a" });
-      b = await startServer({ replicaId: "b", databaseUrl: a.databaseUrl });
-      ({ key } = await a.bootstrap("acme"));
-      const token = await a.call("POST", "/v1/orgs/acme/hosts/tokens", { key, body: { name: "e2e-host" } });
-      hostId = token.body.id;
-      daemon = await startDaemon({
-        extraArgs: ["--server", `${b.grpc},${a.grpc}`, "--insecure", "--token", token.body.token],
-      });
-      await until(() => registrations(daemon).length === 1);
+      replicas = await startTwoReplicas((a, b) => [b.grpc, a.grpc]);
     });
 
     afterAll(async () => {
-      await daemon?.dispose();
-      // B runs on A's database, which A's dispose drops.
-      await b?.dispose();
-      await a?.dispose();
+      await replicas?.dispose();
     });
 
     it("create and exec through A while the daemon streams to B; kill -9 B mid-exec: the exec fails fast and runs once, the daemon moves to A, the sandbox still runs and answers", async () => {
+      if (!replicas) throw new Error("the replicas did not start");
+      const { a, b, daemon, key, hostId } = replicas;
       expect(registrations(daemon)).toEqual([b.grpc]);
       const exec = (server: TestServerProcess, id: string, command: string) =>
         server.call("POST", `/v1/orgs/acme/sandboxes/${id}/run`, { key, body: { command, timeout_seconds: 30 } });

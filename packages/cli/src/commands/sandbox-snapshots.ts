@@ -36,6 +36,13 @@ export function registerSandboxSnapshotCommand(sandbox: Command): void {
     });
 }
 
+/** The connection, sandbox id and snapshot id a `SANDBOX SNAPSHOT` pair of arguments names. */
+async function snapshotOf(command: Command, ref: string, snapshotRef: string) {
+  const conn = await connectFor(command);
+  const id = await sandboxId(conn, ref);
+  return { conn, id, snapshotId: await snapshotIdFor(conn, id, snapshotRef) };
+}
+
 /** `sandbox snapshots`, `sandbox restore` and `sandbox delete-snapshot`: list, go back to and remove snapshots. */
 export function registerSandboxRestoreCommands(sandbox: Command): void {
   sandbox
@@ -70,9 +77,7 @@ export function registerSandboxRestoreCommands(sandbox: Command): void {
     .argument("<sandbox>", SANDBOX_ARG)
     .argument("<snapshot>", "snapshot id or name (see fluid sandbox snapshots)")
     .action(async (ref: string, snapshotRef: string, _options: unknown, command: Command) => {
-      const conn = await connectFor(command);
-      const id = await sandboxId(conn, ref);
-      const snapshotId = await snapshotIdFor(conn, id, snapshotRef);
+      const { conn, id, snapshotId } = await snapshotOf(command, ref, snapshotRef);
       const restored = await withSpinner(
         command,
         `Restoring ${ref} to ${snapshotRef}`,
@@ -94,9 +99,7 @@ export function registerSandboxRestoreCommands(sandbox: Command): void {
     .argument("<sandbox>", SANDBOX_ARG)
     .argument("<snapshot>", "snapshot id or name (see fluid sandbox snapshots)")
     .action(async (ref: string, snapshotRef: string, _options: unknown, command: Command) => {
-      const conn = await connectFor(command);
-      const id = await sandboxId(conn, ref);
-      const snapshotId = await snapshotIdFor(conn, id, snapshotRef);
+      const { conn, id, snapshotId } = await snapshotOf(command, ref, snapshotRef);
       const result = await unwrap(
         conn.client.DELETE("/v1/orgs/{slug}/sandboxes/{id}/snapshots/{snapshotId}", {
           params: { path: { slug: conn.org, id, snapshotId } },
