@@ -87,7 +87,10 @@ export class ExecStreamWriter {
       this.started = true;
       this.reply.hijack();
       raw.on("error", () => undefined);
+      // Headers hooks set on the reply (CORS) are not sent by a hijacked reply unless passed on here.
+      const set = Object.entries(this.reply.getHeaders()).filter(([, value]) => value !== undefined);
       raw.writeHead(200, {
+        ...(Object.fromEntries(set) as Record<string, string | number | string[]>),
         "content-type": "application/x-ndjson",
         "cache-control": "no-store",
         "x-content-type-options": "nosniff",
