@@ -3,6 +3,7 @@ import { errorFromResponse } from "./errors.js";
 import type { components, paths } from "./gen/api.js";
 
 export * from "./errors.js";
+export { type ExecEvent, type StreamExecRequest, streamExec } from "./exec-stream.js";
 
 export type { components, paths };
 

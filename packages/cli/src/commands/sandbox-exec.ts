@@ -1,5 +1,6 @@
-import { unwrap } from "@fluid/sdk";
+import { streamExec, unwrap } from "@fluid/sdk";
 import { type Command, InvalidArgumentError } from "commander";
+import type { Connection } from "../connection.js";
 import { EXIT, table } from "../output.js";
 import { SANDBOX_ARG, sandboxId } from "./sandbox-lookup.js";
 import { oneLine } from "./sandbox-render.js";
@@ -11,6 +12,7 @@ const EXIT_TIMED_OUT = 124;
 interface ExecOptions {
   timeout?: number;
   env?: Record<string, string>;
+  stream: boolean;
 }
 
 /** `sandbox exec`: runs one command and passes its output and exit status on. */
@@ -26,9 +28,11 @@ export function registerSandboxExecCommand(sandbox: Command): void {
       duration,
     )
     .option("-e, --env <name=value>", "set an environment variable for the command (repeatable)", envPair)
+    .option("--no-stream", "print the output once the command has ended (always so with --json)")
     .addHelpText(
       "after",
       `
+Output is printed as the command produces it; with --no-stream (or --json) it comes in one reply.
 Exit status: the command's own; ${EXIT_TIMED_OUT} when it timed out; 1-4 for fluid's own errors.
 
 Examples:
@@ -38,6 +42,10 @@ Examples:
     .action(async (ref: string, words: string[], options: ExecOptions, command: Command) => {
       const conn = await connectFor(command);
       const id = await sandboxId(conn, ref);
+      if (options.stream && !globals(command).json) {
+        process.exitCode = await execStreaming(conn, id, words.join(" "), options);
+        return;
+      }
       const result = await unwrap(
         conn.client.POST("/v1/orgs/{slug}/sandboxes/{id}/run", {
           params: { path: { slug: conn.org, id } },
@@ -60,6 +68,34 @@ Examples:
       }
       process.exitCode = commandExitCode(result.status, result.exit_code);
     });
+}
+
+/** Prints a command's output as it arrives; returns the exit status to pass on. */
+async function execStreaming(conn: Connection, id: string, commandLine: string, options: ExecOptions): Promise<number> {
+  const events = streamExec(conn.client, {
+    org: conn.org,
+    sandbox: id,
+    command: commandLine,
+    ...(options.timeout === undefined ? {} : { timeoutSeconds: options.timeout }),
+    ...(options.env ? { env: options.env } : {}),
+  });
+  for await (const event of events) {
+    if (event.type === "output") {
+      await writeOut(event.stream === "stdout" ? process.stdout : process.stderr, event.data);
+    } else if (event.type === "exit") {
+      if (event.stdoutTruncated || event.stderrTruncated) {
+        process.stderr.write("fluid: output was truncated (the server passes on at most 1 MiB per stream)\n");
+      }
+      if (event.status === "timed_out") process.stderr.write("fluid: the command timed out and was killed\n");
+      return commandExitCode(event.status, event.exitCode);
+    }
+  }
+  return EXIT.failure;
+}
+
+/** Writes and waits for the stream to take it, so a slow terminal or pipe holds the reading back. */
+function writeOut(stream: NodeJS.WriteStream, data: Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => stream.write(data, (err) => (err ? reject(err) : resolve())));
 }
 
 /** `sandbox commands`: the audit trail of what ran in a sandbox. */

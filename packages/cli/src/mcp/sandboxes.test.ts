@@ -152,6 +152,20 @@ describe("sandbox tools against a real control plane and a protocol-level host",
       });
     });
 
+    it("sends the output as progress notifications when the caller asks for progress", async () => {
+      const id = await f.sandbox();
+      f.daemon.handlers.runCommand = () => ({
+        case: "commandResult",
+        value: { stdout: "built\n", stderr: "warned\n", exitCode: 0, durationMs: 5n },
+      });
+      const updates: Progress[] = [];
+      const result = await f.call("run_command", { sandbox_id: id, command: "make" }, (p) => updates.push(p));
+      expect(updates.map((u) => u.message)).toEqual(["stdout: built\n", "stderr: warned\n"]);
+      expect(result.structuredContent).toMatchObject({ exit_code: 0, stdout: "built\n", stderr: "warned\n" });
+      const sent = f.daemon.commands("runCommand").at(-1);
+      expect(sent?.payload.case === "runCommand" && sent.payload.value.streamOutput).toBe(true);
+    });
+
     it("uses the server's default timeout for 0 and reports a timeout", async () => {
       const id = await f.sandbox();
       f.daemon.handlers.runCommand = () => ({

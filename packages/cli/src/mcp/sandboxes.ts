@@ -5,6 +5,7 @@ import { pollWhile } from "../api/poll.js";
 import { describeProgress } from "../sandbox-progress.js";
 import { namedSourceHost } from "../source-hosts.js";
 import { boundOutput, MAX_TEXT_BYTES } from "./bounded.js";
+import { type RunOutcome, runReportingOutput } from "./exec-progress.js";
 import { defineTool, type Extra, progressOf, type ToolContext, ToolFailure } from "./tool.js";
 
 export const SandboxId = z.uuid({ message: "must be a sandbox id (a UUID, as returned by create_sandbox)" });
@@ -181,7 +182,8 @@ export function registerSandboxTools(server: McpServer, ctx: ToolContext): void 
     description:
       "Run a shell command (sh -c) as root in a RUNNING sandbox and return its exit code, stdout and stderr. " +
       `Each stream is cut to ${MAX_TEXT_BYTES / 1024} KiB (start and end kept, a marker says how much was cut). Network access ` +
-      "outside the sandbox is blocked unless the sandbox allows egress.",
+      "outside the sandbox is blocked unless the sandbox allows egress. With a progress token, each piece of " +
+      "output is also sent as a progress notification (`stdout: …`) while the command runs.",
     input: z.strictObject({
       sandbox_id: SandboxId,
       command: z.string().min(1).describe("the command line, run by sh -c"),
@@ -204,14 +206,22 @@ export function registerSandboxTools(server: McpServer, ctx: ToolContext): void 
       stderr_truncated: z.boolean(),
     }),
     hints: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
-    async run({ sandbox_id, command, timeout_seconds }) {
+    async run({ sandbox_id, command, timeout_seconds }, extra) {
       const { client, org } = await ctx.api();
-      const result = await unwrap(
-        client.POST("/v1/orgs/{slug}/sandboxes/{id}/run", {
-          ...sandboxPath(org, sandbox_id),
-          body: { command, ...(timeout_seconds ? { timeout_seconds } : {}) },
-        }),
-      );
+      // A caller that asked for progress hears the output as it is produced.
+      const result: RunOutcome =
+        extra._meta?.progressToken === undefined
+          ? await unwrap(
+              client.POST("/v1/orgs/{slug}/sandboxes/{id}/run", {
+                ...sandboxPath(org, sandbox_id),
+                body: { command, ...(timeout_seconds ? { timeout_seconds } : {}) },
+              }),
+            )
+          : await runReportingOutput(
+              { client, org },
+              { sandboxId: sandbox_id, command, timeoutSeconds: timeout_seconds },
+              progressOf(extra),
+            );
       const stdout = boundOutput(result.stdout, "stdout", result.stdout_truncated);
       const stderr = boundOutput(result.stderr, "stderr", result.stderr_truncated);
       const timedOut = result.status === "timed_out";

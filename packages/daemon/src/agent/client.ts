@@ -34,7 +34,7 @@ interface Waiter {
 }
 
 const DELIMITER = 0xff;
-const BASE_ENV = [
+export const BASE_ENV = [
   "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/fluid",
   "HOME=/root",
   "LANG=C.UTF-8",

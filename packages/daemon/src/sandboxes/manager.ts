@@ -1,4 +1,5 @@
 import type { ExecResult, GuestAgent } from "../agent/client.js";
+import type { OutputStream } from "../agent/exec-stream.js";
 import type { SandboxRow, SandboxState, SnapshotRow } from "../state/schema.js";
 import { type SandboxContext, sandboxContext } from "./context.js";
 import { exec } from "./exec.js";
@@ -99,8 +100,8 @@ export class SandboxManager {
     return setEgress(this.ctx, id, allowed);
   }
 
-  exec(id: string, input: ExecInput): Promise<ExecResult> {
-    return exec(this.ctx, id, input);
+  exec(id: string, input: ExecInput, onOutput?: (stream: OutputStream, data: Buffer) => void): Promise<ExecResult> {
+    return exec(this.ctx, id, input, onOutput);
   }
 
   readFile(id: string, path: string, maxBytes: number): Promise<{ data: Buffer; truncated: boolean }> {

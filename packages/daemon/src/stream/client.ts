@@ -11,7 +11,7 @@ import type { SandboxEvent } from "../sandboxes/types.js";
 import { hostCapacity } from "../system/resources.js";
 import { VERSION } from "../version.js";
 import { Backoff } from "./backoff.js";
-import { type CreateProgress, handleCommand } from "./handlers.js";
+import { type CommandOutputPiece, type CreateProgress, handleCommand } from "./handlers.js";
 import { Outbox } from "./outbox.js";
 import { type Clock, ServerRotation, systemClock } from "./rotation.js";
 import { type Endpoint, endpointKey, type Resolver, type ServerAddress } from "./server-list.js";
@@ -282,8 +282,15 @@ export class StreamClient {
             },
           }),
         );
+      const output = (o: CommandOutputPiece) =>
+        outbox.push(
+          create(HostMessageSchema, {
+            requestId: message.requestId,
+            payload: { case: "commandOutput", value: { sandboxId: o.sandboxId, stream: o.stream, data: o.data } },
+          }),
+        );
       const kind = message.payload.case ?? "unknown";
-      handleCommand(this.o.manager, message, this.o.sources, progress)
+      handleCommand(this.o.manager, message, this.o.sources, progress, output)
         .then(
           (payload) => {
             this.o.onCommand?.(kind, "ok");

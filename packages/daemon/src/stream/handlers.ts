@@ -6,10 +6,10 @@ import { reviewHandlers } from "./handlers/review.js";
 import { sandboxHandlers } from "./handlers/sandboxes.js";
 import { snapshotHandlers } from "./handlers/snapshots.js";
 import { sourceHandlers } from "./handlers/sources.js";
-import type { CreateProgress, HandlerContext, HandlerTable, Reply } from "./handlers/types.js";
+import type { CommandOutputPiece, CreateProgress, HandlerContext, HandlerTable, Reply } from "./handlers/types.js";
 import type { SourceServices } from "./source-handlers.js";
 
-export type { CreateProgress } from "./handlers/types.js";
+export type { CommandOutputPiece, CreateProgress } from "./handlers/types.js";
 
 /** Every command the daemon answers, one capability module at a time. */
 export const commandHandlers: HandlerTable = {
@@ -31,9 +31,10 @@ export async function handleCommand(
   message: ControlMessage,
   sources?: SourceServices,
   onProgress?: (progress: CreateProgress) => void,
+  onOutput?: (output: CommandOutputPiece) => void,
 ): Promise<Reply> {
   const { case: kind, value } = message.payload;
   const handler = kind === undefined ? undefined : (commandHandlers[kind] as AnyHandler | undefined);
   if (!handler) throw new SandboxError("invalid_request", `unknown command ${kind ?? "(empty)"}`);
-  return handler(value, { manager, sources, onProgress, message });
+  return handler(value, { manager, sources, onProgress, onOutput, message });
 }

@@ -1,4 +1,4 @@
-import type { HostMessage } from "@fluid/proto";
+import type { CommandOutput, HostMessage } from "@fluid/proto";
 import { AppError } from "../http/errors.js";
 import type { StreamClosedError } from "../stream/errors.js";
 import type { Command, HostSession } from "../stream/host-session.js";
@@ -73,6 +73,19 @@ export class HostRouter {
       return Promise.reject(new AppError("host_unavailable", "the sandbox's host is not connected"));
     }
     return this.cluster.request(hostId, command, timeoutMs);
+  }
+
+  /**
+   * Sends a command whose output the host streams, if the host streams to this replica; undefined
+   * if not, since the pieces do not cross the command bus (the caller falls back to a buffered command).
+   */
+  requestStreaming(
+    hostId: string,
+    command: Command,
+    timeoutMs: number,
+    onOutput: (output: CommandOutput) => void,
+  ): Promise<HostMessage> | undefined {
+    return this.local.get(hostId)?.request(command, timeoutMs, undefined, onOutput);
   }
 
   /** Closes the host's revoked stream here, and on whichever other replica holds it. */

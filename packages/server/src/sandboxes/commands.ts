@@ -6,7 +6,9 @@ import { toAppError } from "../stream/errors.js";
 import type { ReplyValue } from "../stream/replies.js";
 import { assertCanModify, assertState, mayEnter } from "./access.js";
 import type { SandboxDeps } from "./deps.js";
+import type { OutputPiece } from "./host-client.js";
 import { sandboxLimits } from "./limits.js";
+import { OutputPieces } from "./output-pieces.js";
 import { getSandbox } from "./store.js";
 
 export interface RunInput {
@@ -22,8 +24,25 @@ export function capOutput(text: string, maxBytes: number = sandboxLimits.maxStor
   return { text: Buffer.from(text, "utf8").subarray(0, maxBytes).toString("utf8"), truncated: true };
 }
 
-/** Runs a shell command in a running sandbox; it is recorded (and audited) before it runs. */
-export async function runCommand(deps: SandboxDeps, scope: OrgScope, id: string, input: RunInput): Promise<Command> {
+/** What a caller of a streamed command hears while it runs. */
+export interface RunListener {
+  /** The command is recorded and about to be sent to the host. */
+  started(commandId: string): void;
+  output(piece: OutputPiece): void;
+}
+
+/**
+ * Runs a shell command in a running sandbox; it is recorded (and audited) before it runs. With a
+ * listener its output is handed on as the host produces it (see HostClient.runCommandStreaming);
+ * `live` in the answer says whether it was.
+ */
+export async function runCommand(
+  deps: SandboxDeps,
+  scope: OrgScope,
+  id: string,
+  input: RunInput,
+  listener?: RunListener,
+): Promise<Command & { live: boolean }> {
   const sandbox = await getSandbox(deps.db, scope, id);
   assertCanModify(scope, sandbox);
   assertState(sandbox, ["RUNNING"], "run a command in");
@@ -65,18 +84,35 @@ export async function runCommand(deps: SandboxDeps, scope: OrgScope, id: string,
     });
   });
   try {
-    const result = await deps.timed(
-      "exec",
-      deps.host.runCommand(sandbox.host_id, {
-        sandboxId: id,
-        command: input.command,
-        timeoutSeconds: input.timeoutSeconds,
-        env: input.env,
-      }),
-    );
-    const stdout = capOutput(result.stdout);
-    const stderr = capOutput(result.stderr);
-    return await deps.db
+    const request = {
+      sandboxId: id,
+      command: input.command,
+      timeoutSeconds: input.timeoutSeconds,
+      env: input.env,
+    };
+    let live = false;
+    let stdout: { text: string; truncated: boolean };
+    let stderr: { text: string; truncated: boolean };
+    let result: ReplyValue<"commandResult">;
+    if (listener) {
+      listener.started(commandId);
+      const pieces = new OutputPieces();
+      const streamed = await deps.timed(
+        "exec",
+        deps.host.runCommandStreaming(sandbox.host_id, request, (piece) => {
+          const accepted = pieces.accept(piece);
+          if (accepted) listener.output(accepted);
+        }),
+      );
+      ({ result, live } = streamed);
+      stdout = pieces.stored("stdout");
+      stderr = pieces.stored("stderr");
+    } else {
+      result = await deps.timed("exec", deps.host.runCommand(sandbox.host_id, request));
+      stdout = capOutput(result.stdout);
+      stderr = capOutput(result.stderr);
+    }
+    const row = await deps.db
       .updateTable("commands")
       .set({
         status: result.timedOut ? "timed_out" : "completed",
@@ -91,6 +127,7 @@ export async function runCommand(deps: SandboxDeps, scope: OrgScope, id: string,
       .where("id", "=", commandId)
       .returningAll()
       .executeTakeFirstOrThrow();
+    return { ...row, live };
   } catch (err) {
     const appError = toAppError(err, "run command");
     await deps.db

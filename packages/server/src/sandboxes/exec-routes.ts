@@ -6,6 +6,7 @@ import { pageReply, pageSchema } from "../http/pages.js";
 import { errorResponses, FreeText, Pagination, securityAny } from "../http/schemas.js";
 import type { App } from "../http/types.js";
 import { orgScope } from "../orgs/access.js";
+import { ExecStreamEventSchema, ExecStreamWriter } from "./exec-stream.js";
 import { sandboxLimits } from "./limits.js";
 import { SandboxParams } from "./route-schemas.js";
 import type { SandboxService } from "./service.js";
@@ -55,6 +56,55 @@ export function execRoutes(app: App, ctx: { db: Kysely<DB>; access: AccessCache;
         env: body.env ?? {},
       });
       return commandView(command);
+    },
+  );
+
+  app.post(
+    "/v1/orgs/:slug/sandboxes/:id/run/stream",
+    {
+      schema: {
+        operationId: "streamSandboxCommand",
+        tags: ["sandboxes"],
+        summary: "Run a command in a running sandbox, its output sent as it is produced",
+        description:
+          "The reply is newline-delimited JSON (application/x-ndjson), one ExecStreamEvent a line: `started`, " +
+          "then `output` pieces (base64, in order per stream), then `exit` (or `error` if the command failed " +
+          "after it started). Failures before it starts are ordinary error replies. A client that goes away " +
+          "does not stop the command: it runs to its end or timeout and is recorded like any other.",
+        security: securityAny,
+        params: SandboxParams,
+        body: RunBody,
+        response: {
+          200: {
+            description: "the command's events, one JSON object a line",
+            content: { "application/x-ndjson": { schema: ExecStreamEventSchema } },
+          },
+          ...errorResponses,
+        },
+      },
+    },
+    async (request, reply) => {
+      const scope = await orgScope(ctx, request, request.params.slug, "member");
+      const body = request.body;
+      const writer = new ExecStreamWriter(reply);
+      try {
+        const command = await sandboxes.runStreaming(
+          scope,
+          request.params.id,
+          {
+            command: body.command,
+            timeoutSeconds: body.timeout_seconds ?? sandboxLimits.defaultCommandTimeoutSeconds,
+            env: body.env ?? {},
+          },
+          writer.listener,
+        );
+        writer.exit(command);
+      } catch (err) {
+        if (!writer.begun) throw err;
+        request.log.warn({ err }, "streamed command failed");
+        writer.fail(err);
+      }
+      return reply;
     },
   );
 

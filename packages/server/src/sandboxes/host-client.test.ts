@@ -1,5 +1,5 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { type HostMessage, HostMessageSchema } from "@fluid/proto";
+import { type CommandOutput, CommandOutputSchema, type HostMessage, HostMessageSchema } from "@fluid/proto";
 import { describe, expect, it } from "vitest";
 import { AppError } from "../http/errors.js";
 import { CommandTimeoutError, HostCommandError, StreamClosedError } from "../stream/errors.js";
@@ -49,6 +49,48 @@ describe("HostClient", () => {
     expect(hosts.sent[0]?.hostId).toBe("h1");
     expect(hosts.sent[0]?.timeoutMs).toBe(1234);
     expect(hosts.sent[0]?.command.case).toBe("startSandbox");
+  });
+
+  it("streams a command's output from a host on this replica and says it was live", async () => {
+    const hosts = fakeHosts(() => reply({ case: "commandResult", value: { exitCode: 0 } }));
+    const streamedTo: Command[] = [];
+    const local = {
+      ...hosts,
+      requestStreaming: (
+        _hostId: string,
+        command: Command,
+        _timeoutMs: number,
+        onOutput: (o: CommandOutput) => void,
+      ) => {
+        streamedTo.push(command);
+        onOutput(create(CommandOutputSchema, { stream: "stdout", data: Buffer.from("a") }));
+        onOutput(create(CommandOutputSchema, { stream: "bogus", data: Buffer.from("dropped") }));
+        return Promise.resolve(reply({ case: "commandResult", value: { exitCode: 4 } }));
+      },
+    };
+    const pieces: string[] = [];
+    const { result, live } = await new HostClient(local).runCommandStreaming(
+      "h1",
+      { sandboxId: "s1", command: "x", timeoutSeconds: 1, env: {} },
+      (p) => pieces.push(`${p.stream}:${Buffer.from(p.data)}`),
+    );
+    expect({ exitCode: result.exitCode, live, pieces }).toEqual({ exitCode: 4, live: true, pieces: ["stdout:a"] });
+    expect(streamedTo[0]?.case === "runCommand" && streamedTo[0].value.streamOutput).toBe(true);
+  });
+
+  it("runs a command buffered when its host streams to another replica, handing its output on at the end", async () => {
+    const hosts = fakeHosts(() =>
+      reply({ case: "commandResult", value: { stdout: "out", stderr: "err", exitCode: 1 } }),
+    );
+    const remote = { ...hosts, requestStreaming: () => undefined };
+    const pieces: string[] = [];
+    const { live } = await new HostClient(remote).runCommandStreaming(
+      "h1",
+      { sandboxId: "s1", command: "x", timeoutSeconds: 1, env: {} },
+      (p) => pieces.push(`${p.stream}:${Buffer.from(p.data)}`),
+    );
+    expect({ live, pieces }).toEqual({ live: false, pieces: ["stdout:out", "stderr:err"] });
+    expect(hosts.sent[0]?.command.case === "runCommand" && hosts.sent[0].command.value.streamOutput).toBe(false);
   });
 
   it("gives a command the caller's timeout plus the grace, so the host reports its own timeout first", async () => {

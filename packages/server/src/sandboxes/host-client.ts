@@ -20,7 +20,7 @@ import { AppError } from "../http/errors.js";
 import type { HostRouter } from "../replicas/hosts.js";
 import { HostCommandError, toAppError } from "../stream/errors.js";
 import type { Command } from "../stream/host-session.js";
-import { type CommandTarget, type ReplyCase, type ReplyValue, sendCommand } from "../stream/replies.js";
+import { type CommandTarget, expectReply, type ReplyCase, type ReplyValue, sendCommand } from "../stream/replies.js";
 import { defaultDeadlines, type HostDeadlines } from "./limits.js";
 
 /**
@@ -28,6 +28,14 @@ import { defaultDeadlines, type HostDeadlines } from "./limits.js";
  * either way its reconciliation removes what is left when it reports again.
  */
 export type DestroyOutcome = "destroyed" | "unknown_to_host" | "host_away";
+
+type HostRoutes = Pick<HostRouter, "request" | "connectedAmong"> & Partial<Pick<HostRouter, "requestStreaming">>;
+
+/** A piece of a command's output as the control plane hands it on. */
+export interface OutputPiece {
+  stream: "stdout" | "stderr";
+  data: Uint8Array;
+}
 
 type Init<S extends Parameters<typeof create>[0]> = MessageInitShape<S>;
 
@@ -37,9 +45,9 @@ type Init<S extends Parameters<typeof create>[0]> = MessageInitShape<S>;
  */
 export class HostClient {
   readonly deadlines: HostDeadlines;
-  private readonly hosts: Pick<HostRouter, "request" | "connectedAmong">;
+  private readonly hosts: HostRoutes;
 
-  constructor(hosts: Pick<HostRouter, "request" | "connectedAmong">, deadlines: Partial<HostDeadlines> = {}) {
+  constructor(hosts: HostRoutes, deadlines: Partial<HostDeadlines> = {}) {
     this.hosts = hosts;
     this.deadlines = { ...defaultDeadlines, ...deadlines };
   }
@@ -144,6 +152,36 @@ export class HostClient {
     const value = create(RunCommandCommandSchema, input);
     const timeoutMs = input.timeoutSeconds * 1000 + this.deadlines.commandGraceMs;
     return this.call(hostId, { case: "runCommand", value }, "commandResult", timeoutMs, "run command");
+  }
+
+  /**
+   * Runs a command with its output handed to `onOutput` as the host produces it. A host that
+   * streams to another replica runs it buffered instead (the pieces do not cross the command bus):
+   * its whole stdout, then its whole stderr, are handed on when it ends, and `live` is false.
+   */
+  async runCommandStreaming(
+    hostId: string,
+    input: { sandboxId: string; command: string; timeoutSeconds: number; env: Record<string, string> },
+    onOutput: (piece: OutputPiece) => void,
+  ): Promise<{ result: ReplyValue<"commandResult">; live: boolean }> {
+    const timeoutMs = input.timeoutSeconds * 1000 + this.deadlines.commandGraceMs;
+    const value = create(RunCommandCommandSchema, { ...input, streamOutput: true });
+    const live = this.hosts.requestStreaming?.(hostId, { case: "runCommand", value }, timeoutMs, (o) => {
+      if (o.stream === "stdout" || o.stream === "stderr") onOutput({ stream: o.stream, data: o.data });
+    });
+    const result = live
+      ? await live.then(
+          (reply) => expectReply(reply, "commandResult"),
+          (err: unknown) => {
+            throw toAppError(err, "run command");
+          },
+        )
+      : await this.runCommand(hostId, input);
+    // Output in the reply itself: the buffered fallback, or a host that predates streaming.
+    const encoder = new TextEncoder();
+    if (result.stdout) onOutput({ stream: "stdout", data: encoder.encode(result.stdout) });
+    if (result.stderr) onOutput({ stream: "stderr", data: encoder.encode(result.stderr) });
+    return { result, live: live !== undefined };
   }
 
   runPlaybook(hostId: string, input: { sandboxId: string; playbookYaml: string; timeoutSeconds: number }) {

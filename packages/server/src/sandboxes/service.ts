@@ -9,7 +9,7 @@ import type { OrgScope } from "../orgs/access.js";
 import type { HostRouter } from "../replicas/hosts.js";
 import type { ReplyValue } from "../stream/replies.js";
 import { assertCanModify, assertState } from "./access.js";
-import { listCommands, type RunInput, runCommand, runPlaybook } from "./commands.js";
+import { listCommands, type RunInput, type RunListener, runCommand, runPlaybook } from "./commands.js";
 import type { SandboxDeps } from "./deps.js";
 import type { NoiseOverride, SandboxDiff } from "./diff.js";
 import { diffSandbox, listFiles, type ReviewedDiff, readFile, writeFile } from "./files.js";
@@ -127,6 +127,16 @@ export class SandboxService {
 
   run(scope: OrgScope, id: string, input: RunInput): Promise<Command> {
     return runCommand(this.deps, scope, id, input);
+  }
+
+  /** Runs a command, handing its output to `listener` as the host produces it. */
+  runStreaming(
+    scope: OrgScope,
+    id: string,
+    input: RunInput,
+    listener: RunListener,
+  ): Promise<Command & { live: boolean }> {
+    return runCommand(this.deps, scope, id, input, listener);
   }
 
   commands(

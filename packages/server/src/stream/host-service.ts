@@ -155,6 +155,9 @@ export function hostService(deps: HostServiceDeps): HostStreamService {
           session.enqueueWork(() => events.progress(session, progress));
           break;
         }
+        case "commandOutput":
+          session.output(message.requestId, payload.value);
+          break;
         case "registration":
           session.close(new StreamClosedError("protocol_error", "registration sent twice"));
           return;

@@ -1,5 +1,5 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { HostMessageSchema, RunCommandCommandSchema } from "@fluid/proto";
+import { CommandOutputSchema, HostMessageSchema, RunCommandCommandSchema } from "@fluid/proto";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { AppError } from "../http/errors.js";
@@ -34,6 +34,24 @@ describe("HostSession", () => {
     const reply = await pending;
     expect(reply.payload.case === "commandResult" && reply.payload.value.stdout).toBe("a\n");
     expect(s.pendingCount).toBe(0);
+  });
+
+  it("hands a command's output pieces to its listener in order without answering the command", async () => {
+    const s = session();
+    const heard: string[] = [];
+    const pending = s.request(run("make"), 5_000, undefined, (o) => heard.push(`${o.stream}:${Buffer.from(o.data)}`));
+    const sent = await nextSent(s);
+    const requestId = sent?.requestId ?? "";
+    const piece = (stream: string, text: string) =>
+      create(CommandOutputSchema, { sandboxId: "s1", stream, data: Buffer.from(text) });
+    s.output(requestId, piece("stdout", "a"));
+    s.output(requestId, piece("stderr", "b"));
+    s.output(requestId, piece("stdout", "c"));
+    s.output("another-request", piece("stdout", "not mine"));
+    expect(s.pendingCount).toBe(1);
+    s.deliver(create(HostMessageSchema, { requestId, payload: { case: "commandResult", value: { exitCode: 0 } } }));
+    await pending;
+    expect(heard).toEqual(["stdout:a", "stderr:b", "stdout:c"]);
   });
 
   it("turns an ErrorReport into a HostCommandError carrying the host's code", async () => {

@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { type ControlMessage, ControlMessageSchema, type HostMessage } from "@fluid/proto";
+import { type CommandOutput, type ControlMessage, ControlMessageSchema, type HostMessage } from "@fluid/proto";
 import { AppError } from "../http/errors.js";
 import { newId } from "../lib/ids.js";
 import type { Logger } from "../log/logger.js";
@@ -17,6 +17,7 @@ interface Pending {
   timer: NodeJS.Timeout | undefined;
   timeoutMs: number;
   onProgress: (() => void) | undefined;
+  onOutput: ((output: CommandOutput) => void) | undefined;
 }
 
 export const MAX_PENDING_PER_HOST = 1024;
@@ -68,9 +69,15 @@ export class HostSession {
 
   /**
    * Sends a command and resolves with the host's reply, or rejects with why there is none.
-   * `onProgress` hears of each progress report that restarted the deadline.
+   * `onProgress` hears of each progress report that restarted the deadline; `onOutput` of each
+   * piece of a streamed command's output, in the order the host sent them.
    */
-  request(command: Command, timeoutMs: number, onProgress?: () => void): Promise<HostMessage> {
+  request(
+    command: Command,
+    timeoutMs: number,
+    onProgress?: () => void,
+    onOutput?: (output: CommandOutput) => void,
+  ): Promise<HostMessage> {
     if (this.closedWith) return Promise.reject(this.closedWith);
     if (this.pending.size >= MAX_PENDING_PER_HOST) {
       return Promise.reject(new AppError("host_unavailable", "host has too many commands in flight; retry shortly"));
@@ -86,6 +93,7 @@ export class HostSession {
         timer: undefined,
         timeoutMs,
         onProgress,
+        onOutput,
       };
       this.pending.set(requestId, waiter);
       this.arm(requestId, waiter);
@@ -102,6 +110,11 @@ export class HostSession {
     if (!waiter) return;
     this.arm(requestId, waiter);
     waiter.onProgress?.();
+  }
+
+  /** A piece of a streamed command's output: not a reply, and output does not move the deadline. */
+  output(requestId: string, output: CommandOutput): void {
+    this.pending.get(requestId)?.onOutput?.(output);
   }
 
   private arm(requestId: string, waiter: Pending): void {

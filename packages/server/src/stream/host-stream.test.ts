@@ -243,6 +243,7 @@ describe.each(databaseKinds)("host stream (%s)", (kind) => {
                 sandboxId: "s",
                 command: `echo ${i}`,
                 timeoutSeconds: 5,
+                streamOutput: false,
                 env: {},
               },
             },

@@ -23,12 +23,17 @@ export const sandboxHandlers: HandlerTable = {
     return { case: "sandboxExtended", value: { sandboxId: c.sandboxId, expiresAtUnix: c.expiresAtUnix } };
   },
   forkSandbox: (c, { manager }) => forkSandbox(manager, c),
-  runCommand: async (c, { manager }) => {
-    const result = await manager.exec(c.sandboxId, {
-      command: c.command,
-      env: c.env,
-      timeoutSeconds: c.timeoutSeconds > 0 ? c.timeoutSeconds : sandboxDefaults.commandTimeoutSeconds,
-    });
+  runCommand: async (c, { manager, onOutput }) => {
+    const send = c.streamOutput ? onOutput : undefined;
+    const result = await manager.exec(
+      c.sandboxId,
+      {
+        command: c.command,
+        env: c.env,
+        timeoutSeconds: c.timeoutSeconds > 0 ? c.timeoutSeconds : sandboxDefaults.commandTimeoutSeconds,
+      },
+      send && ((stream, data) => send({ sandboxId: c.sandboxId, stream, data })),
+    );
     return {
       case: "commandResult",
       value: {

@@ -1,5 +1,6 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { ControlMessage, HostMessageSchema } from "@fluid/proto";
+import type { OutputStream } from "../../agent/exec-stream.js";
 import type { PullPhase } from "../../clone/pull.js";
 import type { SandboxManager } from "../../sandboxes/manager.js";
 import type { SourceServices } from "../source-handlers.js";
@@ -15,12 +16,21 @@ export interface CreateProgress {
   bytesTotal: number;
 }
 
+/** A piece of a streamed command's output (see CommandOutput in the protocol). */
+export interface CommandOutputPiece {
+  sandboxId: string;
+  stream: OutputStream;
+  data: Buffer;
+}
+
 /** What every handler may use besides its own command. */
 export interface HandlerContext {
   manager: SandboxManager;
   /** Absent on a host that does not reach source hosts. */
   sources?: SourceServices | undefined;
   onProgress?: ((progress: CreateProgress) => void) | undefined;
+  /** Sends a piece of a streamed command's output (see CommandOutput in the protocol). */
+  onOutput?: ((output: CommandOutputPiece) => void) | undefined;
   /** The whole message, for handlers that answer several cases at once. */
   message: ControlMessage;
 }

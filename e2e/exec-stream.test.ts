@@ -1,0 +1,151 @@
+import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startDaemon, type TestDaemonProcess } from "./lib/daemon.js";
+import { repoRoot } from "./lib/global-setup.js";
+import { startServer, type TestServerProcess } from "./lib/server.js";
+import { until } from "./lib/wait.js";
+
+/** Three lines a second apart, then a line on stderr: streaming shows the first long before the end. */
+const SLOW_LINES = "for i in 1 2 3; do echo line $i; sleep 1; done; echo done >&2; exit 5";
+
+interface Timed<T> {
+  at: number;
+  value: T;
+}
+
+describe("streaming exec against a real server, daemon and tiny VM", () => {
+  let server: TestServerProcess;
+  let daemon: TestDaemonProcess;
+  let key: string;
+  let id: string;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "fluid-e2e-exec-stream-"));
+    server = await startServer();
+    ({ key } = await server.bootstrap("acme"));
+    const token = await server.call("POST", "/v1/orgs/acme/hosts/tokens", { key, body: { name: "e2e-host" } });
+    daemon = await startDaemon({ extraArgs: ["--server", server.grpc, "--insecure", "--token", token.body.token] });
+    await until(
+      async () => (await server.call("GET", "/v1/orgs/acme/hosts", { key })).body.hosts?.[0]?.status === "ONLINE",
+    );
+    const created = await server.call("POST", "/v1/orgs/acme/sandboxes", {
+      key,
+      body: { source_vm: "tiny", memory_mb: 256, ttl_seconds: 900 },
+    });
+    expect(created.status).toBe(201);
+    id = created.body.id;
+  });
+
+  afterAll(async () => {
+    if (id) await server?.call("DELETE", `/v1/orgs/acme/sandboxes/${id}`, { key }).catch(() => undefined);
+    await daemon?.dispose();
+    await server?.dispose();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Posts to the streaming route and records when each NDJSON event arrived. */
+  async function streamEvents(command: string): Promise<Timed<Record<string, unknown>>[]> {
+    const response = await fetch(`${server.url}/v1/orgs/acme/sandboxes/${id}/run/stream`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify({ command, timeout_seconds: 60 }),
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toContain("application/x-ndjson");
+    const events: Timed<Record<string, unknown>>[] = [];
+    const decoder = new TextDecoder();
+    let pending = "";
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      pending += decoder.decode(chunk, { stream: true });
+      for (let nl = pending.indexOf("\n"); nl !== -1; nl = pending.indexOf("\n")) {
+        events.push({ at: Date.now(), value: JSON.parse(pending.slice(0, nl)) });
+        pending = pending.slice(nl + 1);
+      }
+    }
+    return events;
+  }
+
+  const bytesOf = (events: Timed<Record<string, unknown>>[], stream: string) =>
+    Buffer.concat(
+      events
+        .filter((e) => e.value.type === "output" && e.value.stream === stream)
+        .map((e) => Buffer.from(e.value.data as string, "base64")),
+    );
+
+  it("REST: a command printing lines a second apart delivers the first line before it ends", async () => {
+    const events = await streamEvents(SLOW_LINES);
+    const first = events.find((e) => e.value.type === "output");
+    const exit = events.at(-1);
+    expect(events[0]?.value.type).toBe("started");
+    expect(Buffer.from(first?.value.data as string, "base64").toString()).toMatch(/^line 1\n/);
+    expect(exit?.value).toMatchObject({ type: "exit", exit_code: 5, status: "completed", live: true });
+    expect((exit?.at ?? 0) - (first?.at ?? 0)).toBeGreaterThan(1500);
+    expect(bytesOf(events, "stdout").toString()).toBe("line 1\nline 2\nline 3\n");
+    expect(bytesOf(events, "stderr").toString()).toBe("done\n");
+  });
+
+  it("REST: output bytes that are not UTF-8 arrive unchanged", async () => {
+    const events = await streamEvents("printf '\\377\\000\\001\\n'; printf '\\376' >&2");
+    expect([...bytesOf(events, "stdout")]).toEqual([0xff, 0x00, 0x01, 0x0a]);
+    expect([...bytesOf(events, "stderr")]).toEqual([0xfe]);
+  });
+
+  it("REST: the streamed command is recorded in the sandbox's command trail with its output", async () => {
+    await streamEvents("echo recorded");
+    const history = await server.call("GET", `/v1/orgs/acme/sandboxes/${id}/commands`, { key });
+    expect(history.body.commands.at(-1)).toMatchObject({
+      command: "echo recorded",
+      status: "completed",
+      stdout: "recorded\n",
+      exit_code: 0,
+    });
+  });
+
+  /** Runs the built CLI, recording when its first stdout bytes and its exit came. */
+  const cli = (...args: string[]) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string; firstAt: number; endAt: number }>(
+      (resolve, reject) => {
+        const child = spawn(process.execPath, [join(repoRoot, "packages/cli/bin/fluid.js"), ...args], {
+          env: {
+            PATH: process.env.PATH ?? "",
+            HOME: dir,
+            FLUID_CONFIG: join(dir, "config.json"),
+            FLUID_SERVER: server.url,
+            FLUID_API_KEY: key,
+          },
+        });
+        let stdout = "";
+        let stderr = "";
+        let firstAt = 0;
+        child.stdout.on("data", (chunk: Buffer) => {
+          firstAt ||= Date.now();
+          stdout += chunk.toString();
+        });
+        child.stderr.on("data", (chunk: Buffer) => {
+          stderr += chunk.toString();
+        });
+        child.on("error", reject);
+        child.on("close", (code) => resolve({ code, stdout, stderr, firstAt, endAt: Date.now() }));
+      },
+    );
+
+  it("CLI: fluid sandbox exec prints the first line before the command ends", async () => {
+    const run = await cli("sandbox", "exec", id, "--", SLOW_LINES);
+    expect({ code: run.code, stdout: run.stdout, stderr: run.stderr }).toEqual({
+      code: 5,
+      stdout: "line 1\nline 2\nline 3\n",
+      stderr: "done\n",
+    });
+    expect(run.endAt - run.firstAt).toBeGreaterThan(1500);
+  });
+
+  it("CLI: fluid sandbox exec --no-stream prints the output only once the command has ended", async () => {
+    const run = await cli("sandbox", "exec", "--no-stream", id, "--", SLOW_LINES);
+    expect({ code: run.code, stdout: run.stdout }).toEqual({ code: 5, stdout: "line 1\nline 2\nline 3\n" });
+    expect(run.endAt - run.firstAt).toBeLessThan(1000);
+  });
+});

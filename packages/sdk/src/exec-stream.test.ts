@@ -1,0 +1,77 @@
+import { describe, expect, it } from "vitest";
+import { createClient, type ExecEvent, FluidError, HostUnavailableError, NotFoundError, streamExec } from "./index.js";
+
+/** A client whose server answers with these body chunks (each sent as a separate network read). */
+function clientAnswering(status: number, chunks: string[], contentType = "application/x-ndjson") {
+  const fetch = async () => {
+    const encoder = new TextEncoder();
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (const chunk of chunks) controller.enqueue(encoder.encode(chunk));
+        controller.close();
+      },
+    });
+    return new Response(body, { status, headers: { "content-type": contentType } });
+  };
+  return createClient({ baseUrl: "http://fluid.test", apiKey: "fl_test", fetch });
+}
+
+const request = { org: "acme", sandbox: "00000000-0000-4000-8000-000000000001", command: "make" };
+const exitLine = `${JSON.stringify({
+  type: "exit",
+  command_id: "00000000-0000-4000-8000-000000000002",
+  status: "completed",
+  exit_code: 2,
+  duration_ms: 10,
+  stdout_truncated: false,
+  stderr_truncated: false,
+  live: true,
+})}\n`;
+
+async function collect(events: AsyncIterable<ExecEvent>): Promise<ExecEvent[]> {
+  const all: ExecEvent[] = [];
+  for await (const event of events) all.push(event);
+  return all;
+}
+
+describe("streamExec", () => {
+  it("yields output decoded to bytes, then the exit, however the lines fall across reads", async () => {
+    const output = JSON.stringify({
+      type: "output",
+      stream: "stdout",
+      data: Buffer.from([0xff, 0x0a]).toString("base64"),
+    });
+    const body = `{"type":"started","command_id":"00000000-0000-4000-8000-000000000002"}\n${output}\n${exitLine}`;
+    const client = clientAnswering(200, [body.slice(0, 7), body.slice(7, 80), body.slice(80)]);
+    const events = await collect(streamExec(client, request));
+    expect(events.map((e) => e.type)).toEqual(["started", "output", "exit"]);
+    expect(events[1]).toEqual({ type: "output", stream: "stdout", data: new Uint8Array([0xff, 0x0a]) });
+    expect(events[2]).toMatchObject({ type: "exit", exitCode: 2, status: "completed", live: true });
+  });
+
+  it("throws the error class of an error event once the output before it is yielded", async () => {
+    const output = JSON.stringify({ type: "output", stream: "stderr", data: Buffer.from("x").toString("base64") });
+    const failure = JSON.stringify({ type: "error", error: { code: "host_unavailable", message: "host went away" } });
+    const client = clientAnswering(200, [`${output}\n${failure}\n`]);
+    const seen: ExecEvent[] = [];
+    const consume = async () => {
+      for await (const event of streamExec(client, request)) seen.push(event);
+    };
+    await expect(consume()).rejects.toBeInstanceOf(HostUnavailableError);
+    expect(seen.map((e) => e.type)).toEqual(["output"]);
+  });
+
+  it("throws the FluidError subclass for an error reply before the command starts", async () => {
+    const client = clientAnswering(
+      404,
+      [JSON.stringify({ error: { code: "not_found", message: "sandbox not found" } })],
+      "application/json",
+    );
+    await expect(collect(streamExec(client, request))).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it("throws when the stream ends without an exit event", async () => {
+    const client = clientAnswering(200, ['{"type":"started","command_id":"00000000-0000-4000-8000-000000000002"}\n']);
+    await expect(collect(streamExec(client, request))).rejects.toBeInstanceOf(FluidError);
+  });
+});
