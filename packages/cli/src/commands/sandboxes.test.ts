@@ -258,5 +258,5 @@ describe("fluid sandbox", () => {
       new RegExp(`^${id} +lifecycle +DESTROYED .*ended \\(user_request\\)$`, "m"),
     );
     expect((await fluid("sandbox", "rm", id)).code).toBe(0); // destroying is idempotent
-  });
+  }, 180_000); // about 25 CLI processes, each a Node start-up: slow on a loaded 2-core machine
 });
