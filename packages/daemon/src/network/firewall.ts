@@ -25,6 +25,11 @@ export interface FirewallConfig {
   egress: ReadonlyMap<string, EgressRule>;
   /** Records in the table that fluid turned net.ipv4.ip_forward on (see forwardingMarked). */
   markForwarding?: boolean;
+  /**
+   * Groups of TAPs whose sandboxes may reach each other across the bridge (forks that asked for a
+   * shared network). Every other sandbox-to-sandbox frame is dropped.
+   */
+  peerGroups?: readonly (readonly string[])[];
 }
 
 /**
@@ -61,6 +66,7 @@ export function renderRuleset(config: FirewallConfig): string {
     assertMac(port.mac);
     return `${JSON.stringify(port.tap)} . ${port.mac} . ${formatIpv4(parseIpv4(port.ip))}`;
   });
+  const peers = peerPairs(config.peerGroups ?? []);
   return `${resetTables()}
 table inet ${TABLE} {
 ${config.markForwarding ? `\tcomment "${FORWARDING_MARK}"\n\n` : ""}	# Sandboxes that may connect anywhere outside their subnet.
@@ -125,8 +131,37 @@ ${elements(ports)}	}
 		ether type arp iifname . ether saddr . arp saddr ip @ports iifname . arp saddr ether . arp saddr ip @ports accept
 		counter drop
 	}
+
+	# (TAP, TAP) pairs in both directions: members of one shared fork group.
+	set peers {
+		type ifname . ifname
+${elements(peers)}	}
+
+	# Sandboxes cannot reach each other, only the host side of the bridge: the bridge device and
+	# anything that is not a sandbox's TAP. This hook sees every frame the bridge passes from one
+	# port to another, flooded copies included. TAPs are also flagged "isolated" on the bridge (see
+	# tap.ts), which holds without this table; members of a shared group are not, and rely on it.
+	chain between_ports {
+		type filter hook forward priority filter; policy accept;
+		iifname != "${TAP_PREFIX}*" accept
+		oifname != "${TAP_PREFIX}*" accept
+		iifname . oifname @peers accept
+		counter drop
+	}
 }
 `;
+}
+
+/** Every ordered pair of distinct members of each group, rendered as nft set elements. */
+function peerPairs(groups: readonly (readonly string[])[]): string[] {
+  const pairs: string[] = [];
+  for (const group of groups) {
+    for (const tap of group) assertIfname(tap);
+    for (const from of group) {
+      for (const to of group) if (from !== to) pairs.push(`${JSON.stringify(from)} . ${JSON.stringify(to)}`);
+    }
+  }
+  return pairs;
 }
 
 export async function applyFirewall(config: FirewallConfig, opts: NetnsOption = {}): Promise<void> {
