@@ -3,6 +3,7 @@ import { assertIfname } from "./links.js";
 import { assertMac } from "./mac.js";
 import { TAP_PREFIX } from "./names.js";
 import { type NetnsOption, runNet, runNetChecked } from "./netns.js";
+import { renderPeerTable, resetPeerTable } from "./peer-firewall.js";
 
 /** Both tables (`inet fluid` and `bridge fluid`) belong to fluid alone and are always replaced whole. */
 const TABLE = "fluid";
@@ -25,10 +26,7 @@ export interface FirewallConfig {
   egress: ReadonlyMap<string, EgressRule>;
   /** Records in the table that fluid turned net.ipv4.ip_forward on (see forwardingMarked). */
   markForwarding?: boolean;
-  /**
-   * Groups of TAPs whose sandboxes may reach each other across the bridge (forks that asked for a
-   * shared network). Every other sandbox-to-sandbox frame is dropped.
-   */
+  /** TAPs whose sandboxes may reach each other (see peer-firewall.ts); all others reach none. */
   peerGroups?: readonly (readonly string[])[];
 }
 
@@ -66,7 +64,6 @@ export function renderRuleset(config: FirewallConfig): string {
     assertMac(port.mac);
     return `${JSON.stringify(port.tap)} . ${port.mac} . ${formatIpv4(parseIpv4(port.ip))}`;
   });
-  const peers = peerPairs(config.peerGroups ?? []);
   return `${resetTables()}
 table inet ${TABLE} {
 ${config.markForwarding ? `\tcomment "${FORWARDING_MARK}"\n\n` : ""}	# Sandboxes that may connect anywhere outside their subnet.
@@ -131,46 +128,21 @@ ${elements(ports)}	}
 		ether type arp iifname . ether saddr . arp saddr ip @ports iifname . arp saddr ether . arp saddr ip @ports accept
 		counter drop
 	}
-
-	# (TAP, TAP) pairs in both directions: members of one shared fork group.
-	set peers {
-		type ifname . ifname
-${elements(peers)}	}
-
-	# Sandboxes cannot reach each other, only the host side of the bridge: the bridge device and
-	# anything that is not a sandbox's TAP. This hook sees every frame the bridge passes from one
-	# port to another, flooded copies included. TAPs are also flagged "isolated" on the bridge (see
-	# tap.ts), which holds without this table; members of a shared group are not, and rely on it.
-	chain between_ports {
-		type filter hook forward priority filter; policy accept;
-		iifname != "${TAP_PREFIX}*" accept
-		oifname != "${TAP_PREFIX}*" accept
-		iifname . oifname @peers accept
-		counter drop
-	}
 }
-`;
-}
-
-/** Every ordered pair of distinct members of each group, rendered as nft set elements. */
-function peerPairs(groups: readonly (readonly string[])[]): string[] {
-  const pairs: string[] = [];
-  for (const group of groups) {
-    for (const tap of group) assertIfname(tap);
-    for (const from of group) {
-      for (const to of group) if (from !== to) pairs.push(`${JSON.stringify(from)} . ${JSON.stringify(to)}`);
-    }
-  }
-  return pairs;
+${renderPeerTable(
+  config.bridge,
+  config.ports.map((port) => port.tap),
+  config.peerGroups ?? [],
+)}`;
 }
 
 export async function applyFirewall(config: FirewallConfig, opts: NetnsOption = {}): Promise<void> {
   await nft(renderRuleset(config), opts);
 }
 
-/** Idempotent: deletes fluid's tables if they exist. */
-export async function removeFirewall(opts: NetnsOption = {}): Promise<void> {
-  await nft(resetTables(), opts);
+/** Idempotent: deletes fluid's tables if they exist, with the bridge's own when it is named. */
+export async function removeFirewall(opts: NetnsOption & { bridge?: string } = {}): Promise<void> {
+  await nft(`${resetTables()}${opts.bridge === undefined ? "" : resetPeerTable(opts.bridge)}`, opts);
 }
 
 /** Whether the installed ruleset records that fluid turned ip_forward on. */

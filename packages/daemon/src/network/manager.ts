@@ -239,7 +239,7 @@ export class NetworkManager {
         for (const tap of await listTaps(this.netns)) {
           if (tap.master === this.bridge || attachedTaps.has(tap.name)) await deleteTap(tap.name, this.netns);
         }
-        await removeFirewall(this.netns);
+        await removeFirewall({ ...this.netns, bridge: this.bridge });
         await removeBridge(this.bridge, this.netns);
         if (this.ownsForwarding) await this.setForwarding(false);
       }

@@ -9,6 +9,7 @@ import { MemoryLeaseStore } from "./leases.js";
 import { findLink } from "./links.js";
 import { type Attachment, NetworkManager } from "./manager.js";
 import { tapName } from "./names.js";
+import { peerTableName } from "./peer-firewall.js";
 import { createTap, deleteTap, ensureTap, listTaps } from "./tap.js";
 
 // Everything here happens in network namespaces these tests create and delete; the host's own
@@ -161,8 +162,9 @@ describe.skipIf(!isRoot)("bridge and TAP devices (in a private network namespace
     const { stdout } = await ns(netns, "nft", "list", "tables");
     expect(stdout).toContain("table inet fluid");
     expect(stdout).toContain("table bridge fluid");
-    await removeFirewall(opts());
-    await removeFirewall(opts());
+    expect(stdout).toContain(`table bridge ${peerTableName("fluid0")}`);
+    await removeFirewall({ ...opts(), bridge: "fluid0" });
+    await removeFirewall({ ...opts(), bridge: "fluid0" });
     expect((await ns(netns, "nft", "list", "tables")).stdout).toBe("");
   });
 
@@ -275,7 +277,7 @@ describe.skipIf(!isRoot)("NetworkManager isolation (in private network namespace
   it("keeps sandboxes on the bridge from reaching each other", async () => {
     await listen(secondGuest, "0.0.0.0", 7002);
     expect(await probe(firstGuest, second.ip!, 7002)).toBe("timeout");
-    const { stdout } = await ns(host, "nft", "list", "chain", "bridge", "fluid", "between_ports");
+    const { stdout } = await ns(host, "nft", "list", "chain", "bridge", peerTableName("fluid0"), "forward");
     expect(Number(/counter packets (\d+)/.exec(stdout)?.[1])).toBeGreaterThan(0);
   });
 
