@@ -61,6 +61,16 @@ describe("fluid sandbox fork", () => {
     expect(forked.sandboxes[0]).toMatchObject({ forked_from: parent, fork_snapshot_id: snapshot.id });
   });
 
+  it("asks for a shared network with --shared-network and for none without it", async () => {
+    await fluidJson("sandbox", "create", "tiny", "--name", "lab");
+    await fluidJson("sandbox", "fork", "lab", "--shared-network");
+    const shared = daemon.commands("forkSandbox").at(-1);
+    expect(shared?.payload.case === "forkSandbox" && shared.payload.value.sharedNetwork).toBe(true);
+    await fluidJson("sandbox", "fork", "lab");
+    const isolated = daemon.commands("forkSandbox").at(-1);
+    expect(isolated?.payload.case === "forkSandbox" && isolated.payload.value.sharedNetwork).toBe(false);
+  });
+
   it("exits non-zero with the server's message when it refuses", async () => {
     await fluidJson("sandbox", "create", "tiny", "--name", "app");
     const result = await fluid("sandbox", "fork", "app", "--count", "2", "--name", "only-one");

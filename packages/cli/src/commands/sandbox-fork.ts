@@ -8,6 +8,7 @@ interface ForkOptions {
   count?: number;
   snapshot?: string;
   name?: string[];
+  sharedNetwork?: boolean;
 }
 
 /** `fluid sandbox fork`: new sandboxes from one snapshot of a sandbox, each with its own identity. */
@@ -19,11 +20,13 @@ export function registerSandboxForkCommand(sandbox: Command): void {
     .option("--count <n>", "how many forks, 1-16 (default: one per --name, else 1)", positiveInteger)
     .option("--snapshot <snapshot>", "fork from this snapshot (id or name) instead of one taken now")
     .option("--name <name>", "a fork's name (repeatable, one per fork; default <sandbox>-fork-<n>)", collect)
+    .option("--shared-network", "let these forks reach the sandbox's other forks made with --shared-network")
     .addHelpText(
       "after",
       `
 Without --snapshot, a snapshot is taken now: with memory when the sandbox runs, so the forks resume
 its running processes. Each fork gets its own hostname, machine-id, MAC, IP and SSH host keys.
+Like every sandbox, a fork reaches no other sandbox unless made with --shared-network.
 
 Example:
   fluid sandbox fork web --count 3`,
@@ -44,6 +47,7 @@ Example:
                 count,
                 ...(snapshotId === undefined ? {} : { snapshot_id: snapshotId }),
                 ...(options.name === undefined ? {} : { names: options.name }),
+                ...(options.sharedNetwork ? { network: "shared" as const } : {}),
               },
             }),
           ),

@@ -29,6 +29,14 @@ describe("fork_sandbox against a real control plane and a protocol-level host", 
     expect(sent?.payload.case === "forkSandbox" && sent.payload.value.parentSandboxId).toBe(id);
   });
 
+  it("passes network: shared through to the host as a shared network", async () => {
+    const id = await f.sandbox();
+    const result = await f.call("fork_sandbox", { sandbox_id: id, count: 2, network: "shared" });
+    expect(result.isError).toBeFalsy();
+    const sent = f.daemon.commands("forkSandbox").at(-1);
+    expect(sent?.payload.case === "forkSandbox" && sent.payload.value.sharedNetwork).toBe(true);
+  });
+
   it("takes the count from the names when only names are given", async () => {
     const id = await f.sandbox();
     const result = await f.call("fork_sandbox", { sandbox_id: id, names: ["try-nginx-a", "try-nginx-b"] });

@@ -31,10 +31,16 @@ export function registerForkTool(server: McpServer, ctx: ToolContext): void {
         .max(MAX_FORKS)
         .optional()
         .describe("one name per fork (count of them); default <sandbox name>-fork-<n>"),
+      network: z
+        .enum(["isolated", "shared"])
+        .optional()
+        .describe(
+          "isolated (default): the forks reach no other sandbox; shared: they reach this sandbox's other forks made with shared",
+        ),
     }),
     output: z.object({ sandboxes: z.array(SandboxDetail), count: z.number().int() }),
     hints: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
-    async run({ sandbox_id, count, snapshot_id, names }) {
+    async run({ sandbox_id, count, snapshot_id, names, network }) {
       const { client, org } = await ctx.api();
       const result = await unwrap(
         client.POST("/v1/orgs/{slug}/sandboxes/{id}/fork", {
@@ -43,6 +49,7 @@ export function registerForkTool(server: McpServer, ctx: ToolContext): void {
             count: count ?? names?.length ?? 1,
             ...(snapshot_id === undefined ? {} : { snapshot_id }),
             ...(names === undefined ? {} : { names }),
+            ...(network === undefined ? {} : { network }),
           },
         }),
       );

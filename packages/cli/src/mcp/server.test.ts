@@ -29,7 +29,7 @@ const expected: Record<string, { hints: Hints; required: string[]; optional: str
   fork_sandbox: {
     hints: [false, false, false, false],
     required: ["sandbox_id"],
-    optional: ["count", "snapshot_id", "names"],
+    optional: ["count", "snapshot_id", "names", "network"],
   },
   create_playbook: {
     hints: [false, false, false, false],

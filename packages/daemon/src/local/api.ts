@@ -333,13 +333,15 @@ export function buildLocalApi(deps: {
         count: z.number().int().min(1).max(16).default(1),
         ttl_seconds: z.number().int().min(60).optional(),
         allow_egress: z.boolean().default(false),
+        network: z.enum(["isolated", "shared"]).default("isolated"),
       }),
       request.body,
     );
     const expiresAt = body.ttl_seconds ? Date.now() + body.ttl_seconds * 1000 : undefined;
+    const sharedNetwork = body.network === "shared";
     const rows = await manager.fork(
       id(request.params),
-      Array.from({ length: body.count }, () => ({ expiresAt, allowEgress: body.allow_egress })),
+      Array.from({ length: body.count }, () => ({ expiresAt, allowEgress: body.allow_egress, sharedNetwork })),
     );
     return reply.code(201).send({ sandboxes: rows.map(sandboxJson), count: rows.length });
   });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { type EgressRule, type FirewallConfig, renderRuleset } from "./firewall.js";
+import { renderPeerTable } from "./peer-firewall.js";
 
 const base: FirewallConfig = {
   bridge: "fluid0",
@@ -116,5 +117,18 @@ describe("renderRuleset", () => {
     expect(() =>
       renderRuleset({ ...base, ports: [{ tap: "fl-x", ip: "10.91.0.2", mac: "52:54:00:5b:00:02 }" }] }),
     ).toThrow(/MAC/);
+  });
+
+  it("ends with the bridge's own sandbox-to-sandbox table, covering every port and peer group", () => {
+    const ruleset = renderRuleset({ ...base, peerGroups: [["fl-aaaaaaaaaaaa", "fl-bbbbbbbbbbbb"]] });
+    expect(
+      ruleset.endsWith(
+        renderPeerTable(
+          "fluid0",
+          base.ports.map((port) => port.tap),
+          [["fl-aaaaaaaaaaaa", "fl-bbbbbbbbbbbb"]],
+        ),
+      ),
+    ).toBe(true);
   });
 });

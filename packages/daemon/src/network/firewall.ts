@@ -3,6 +3,7 @@ import { assertIfname } from "./links.js";
 import { assertMac } from "./mac.js";
 import { TAP_PREFIX } from "./names.js";
 import { type NetnsOption, runNet, runNetChecked } from "./netns.js";
+import { renderPeerTable, resetPeerTable } from "./peer-firewall.js";
 
 /** Both tables (`inet fluid` and `bridge fluid`) belong to fluid alone and are always replaced whole. */
 const TABLE = "fluid";
@@ -25,6 +26,8 @@ export interface FirewallConfig {
   egress: ReadonlyMap<string, EgressRule>;
   /** Records in the table that fluid turned net.ipv4.ip_forward on (see forwardingMarked). */
   markForwarding?: boolean;
+  /** TAPs whose sandboxes may reach each other (see peer-firewall.ts); all others reach none. */
+  peerGroups?: readonly (readonly string[])[];
 }
 
 /**
@@ -126,16 +129,20 @@ ${elements(ports)}	}
 		counter drop
 	}
 }
-`;
+${renderPeerTable(
+  config.bridge,
+  config.ports.map((port) => port.tap),
+  config.peerGroups ?? [],
+)}`;
 }
 
 export async function applyFirewall(config: FirewallConfig, opts: NetnsOption = {}): Promise<void> {
   await nft(renderRuleset(config), opts);
 }
 
-/** Idempotent: deletes fluid's tables if they exist. */
-export async function removeFirewall(opts: NetnsOption = {}): Promise<void> {
-  await nft(resetTables(), opts);
+/** Idempotent: deletes fluid's tables if they exist, with the bridge's own when it is named. */
+export async function removeFirewall(opts: NetnsOption & { bridge?: string } = {}): Promise<void> {
+  await nft(`${resetTables()}${opts.bridge === undefined ? "" : resetPeerTable(opts.bridge)}`, opts);
 }
 
 /** Whether the installed ruleset records that fluid turned ip_forward on. */

@@ -69,6 +69,13 @@ describe("NetworkManager in user mode", () => {
     await expect(manager.setEgress("b", true)).rejects.toThrow(/restart it to change egress/);
   });
 
+  it("refuses a network shared between forks, which slirp cannot provide", async () => {
+    const { manager } = await userManager();
+    await expect(manager.attach("a", { egress: false, peerGroup: "forks-of:p" })).rejects.toThrow(
+      /a network shared between forks needs bridge networking/,
+    );
+  });
+
   it("rejects a malformed allowlist before doing anything", async () => {
     const { manager } = await userManager();
     await expect(manager.attach("a", { egress: ["10.0.0.1/8"] })).rejects.toThrow(/egress allowlist: .*host bits/);

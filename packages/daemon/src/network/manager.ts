@@ -1,7 +1,8 @@
 import type { Logger } from "pino";
 import { DEFAULT_BRIDGE, ensureBridge, removeBridge } from "./bridge.js";
 import { type EgressPolicy, toEgressRule } from "./egress.js";
-import { applyFirewall, type EgressRule, type FirewallPort, forwardingMarked, removeFirewall } from "./firewall.js";
+import { applyFirewall, type EgressRule, forwardingMarked, removeFirewall } from "./firewall.js";
+import { firewallInput, type PortState } from "./firewall-input.js";
 import { readIpForwarding, writeIpForwarding } from "./forwarding.js";
 import { DEFAULT_SUBNET, Ipam } from "./ipam.js";
 import type { Lease, LeaseStore } from "./leases.js";
@@ -39,6 +40,8 @@ export interface Attachment {
   ip?: string;
   gateway?: string;
   prefix?: number;
+  /** Sandboxes of one peer group may reach each other on the bridge; all others are isolated. */
+  peerGroup?: string;
   qemuArgs: string[];
 }
 
@@ -46,10 +49,10 @@ export interface Attachment {
 export interface RecoveredSandbox {
   sandboxId: string;
   egress: EgressPolicy;
+  peerGroup?: string | undefined;
 }
 
-interface Attached {
-  egress: EgressRule | undefined;
+interface Attached extends PortState {
   /** Bridge mode only. */
   lease?: Lease;
   /** User mode: the MAC its VM was started with, when it was attached under another id (see rekey). */
@@ -109,22 +112,26 @@ export class NetworkManager {
     return this.started().reason;
   }
 
-  /** Idempotent: attaching an attached sandbox returns the same lease and TAP with the new egress. */
-  attach(sandboxId: string, options: { egress: EgressPolicy }): Promise<Attachment> {
+  /**
+   * Idempotent: attaching an attached sandbox returns the same lease and TAP with the new egress.
+   * Without a peerGroup the sandbox can reach no other sandbox, only the host side of the bridge.
+   */
+  attach(sandboxId: string, options: { egress: EgressPolicy; peerGroup?: string | undefined }): Promise<Attachment> {
     return this.serial(async () => {
       const { mode, reason } = this.started();
       const egress = toEgressRule(options.egress);
       if (mode === "user") {
-        if (Array.isArray(egress)) {
+        if (Array.isArray(egress) || options.peerGroup !== undefined) {
+          const what = Array.isArray(egress) ? "egress allowlists need" : "a network shared between forks needs";
           throw new Error(
-            `sandbox ${sandboxId}: egress allowlists need bridge networking, but this host uses QEMU user-mode networking (${reason})`,
+            `sandbox ${sandboxId}: ${what} bridge networking, but this host uses QEMU user-mode networking (${reason})`,
           );
         }
         this.attached.set(sandboxId, { egress });
         return this.describe(sandboxId);
       }
       const previous = this.attached.get(sandboxId);
-      const plumbed = await this.plumb(sandboxId, egress);
+      const plumbed = await this.plumb(sandboxId, egress, options.peerGroup);
       try {
         await this.applyRules();
       } catch (error) {
@@ -182,6 +189,7 @@ export class NetworkManager {
       this.attached.delete(from);
       this.attached.set(to, {
         egress,
+        peerGroup: entry.peerGroup,
         ...(entry.lease ? { lease: { ...entry.lease, sandboxId: to } } : { mac: entry.mac ?? macFromSandboxId(from) }),
       });
       if (mode === "bridge") await this.applyRules();
@@ -231,7 +239,7 @@ export class NetworkManager {
         for (const tap of await listTaps(this.netns)) {
           if (tap.master === this.bridge || attachedTaps.has(tap.name)) await deleteTap(tap.name, this.netns);
         }
-        await removeFirewall(this.netns);
+        await removeFirewall({ ...this.netns, bridge: this.bridge });
         await removeBridge(this.bridge, this.netns);
         if (this.ownsForwarding) await this.setForwarding(false);
       }
@@ -278,11 +286,12 @@ export class NetworkManager {
    */
   private async readopt(recovered: readonly RecoveredSandbox[]): Promise<string[]> {
     const created: string[] = [];
-    const egress = new Map(recovered.map((sandbox) => [sandbox.sandboxId, sandbox.egress]));
-    const sandboxIds = new Set([...this.ipam.leases().map((lease) => lease.sandboxId), ...egress.keys()]);
+    const known = new Map(recovered.map((sandbox) => [sandbox.sandboxId, sandbox]));
+    const sandboxIds = new Set([...this.ipam.leases().map((lease) => lease.sandboxId), ...known.keys()]);
     for (const sandboxId of sandboxIds) {
+      const sandbox = known.get(sandboxId);
       try {
-        if ((await this.plumb(sandboxId, toEgressRule(egress.get(sandboxId) ?? false))).newTap) {
+        if ((await this.plumb(sandboxId, toEgressRule(sandbox?.egress ?? false), sandbox?.peerGroup)).newTap) {
           created.push(tapName(sandboxId));
         }
       } catch (error) {
@@ -296,17 +305,19 @@ export class NetworkManager {
   private async plumb(
     sandboxId: string,
     egress: EgressRule | undefined,
+    peerGroup: string | undefined,
   ): Promise<{ newLease: boolean; newTap: boolean }> {
     const newLease = !this.ipam.lookup(sandboxId);
     const lease = this.ipam.allocate(sandboxId);
     let newTap: boolean;
     try {
-      newTap = (await ensureTap(tapName(sandboxId), this.bridge, this.netns)).created;
+      const isolated = peerGroup === undefined;
+      newTap = (await ensureTap(tapName(sandboxId), this.bridge, { ...this.netns, isolated })).created;
     } catch (error) {
       if (newLease) this.ipam.release(sandboxId);
       throw error;
     }
-    this.attached.set(sandboxId, { lease, egress });
+    this.attached.set(sandboxId, { lease, egress, peerGroup });
     return { newLease, newTap };
   }
 
@@ -317,20 +328,14 @@ export class NetworkManager {
   }
 
   private async applyRules(): Promise<void> {
-    const ports: FirewallPort[] = [];
-    const egress = new Map<string, EgressRule>();
-    for (const [sandboxId, { lease, egress: rule }] of this.attached) {
-      if (!lease) continue;
-      ports.push({ tap: tapName(sandboxId), ip: lease.ip, mac: lease.mac });
-      if (rule) egress.set(lease.ip, rule);
-    }
+    const input = firewallInput(this.attached);
     // Routing is needed only while some sandbox has egress (the firewall blocks everything else
     // anyway). It is switched on after the rules that confine it are in place, and off after the
     // rules stop claiming it.
-    const enable = egress.size > 0 && !this.ownsForwarding && !(await readIpForwarding(this.netns));
-    const disable = egress.size === 0 && this.ownsForwarding;
+    const enable = input.egress.size > 0 && !this.ownsForwarding && !(await readIpForwarding(this.netns));
+    const disable = input.egress.size === 0 && this.ownsForwarding;
     const markForwarding = enable || (this.ownsForwarding && !disable);
-    await applyFirewall({ bridge: this.bridge, subnet: this.ipam.subnet, ports, egress, markForwarding }, this.netns);
+    await applyFirewall({ bridge: this.bridge, subnet: this.ipam.subnet, ...input, markForwarding }, this.netns);
     if (enable) await this.setForwarding(true);
     if (disable) await this.setForwarding(false);
   }
@@ -364,6 +369,7 @@ export class NetworkManager {
       ip,
       gateway: this.ipam.gateway,
       prefix: this.ipam.prefix,
+      ...(entry.peerGroup !== undefined ? { peerGroup: entry.peerGroup } : {}),
       qemuArgs: tapNetdevArgs(tap, mac),
     };
   }

@@ -9,6 +9,7 @@ import { MemoryLeaseStore } from "./leases.js";
 import { findLink } from "./links.js";
 import { type Attachment, NetworkManager } from "./manager.js";
 import { tapName } from "./names.js";
+import { peerTableName } from "./peer-firewall.js";
 import { createTap, deleteTap, ensureTap, listTaps } from "./tap.js";
 
 // Everything here happens in network namespaces these tests create and delete; the host's own
@@ -161,8 +162,9 @@ describe.skipIf(!isRoot)("bridge and TAP devices (in a private network namespace
     const { stdout } = await ns(netns, "nft", "list", "tables");
     expect(stdout).toContain("table inet fluid");
     expect(stdout).toContain("table bridge fluid");
-    await removeFirewall(opts());
-    await removeFirewall(opts());
+    expect(stdout).toContain(`table bridge ${peerTableName("fluid0")}`);
+    await removeFirewall({ ...opts(), bridge: "fluid0" });
+    await removeFirewall({ ...opts(), bridge: "fluid0" });
     expect((await ns(netns, "nft", "list", "tables")).stdout).toBe("");
   });
 
@@ -234,6 +236,8 @@ describe.skipIf(!isRoot)("NetworkManager isolation (in private network namespace
     expect(leases.all()).toEqual([{ sandboxId: "sandbox-a", ip: "10.91.0.2", mac: "52:54:00:5b:00:02" }]);
     second = await manager.attach("sandbox-b", { egress: false });
     expect(second.ip).toBe("10.91.0.3");
+    const port = await ns(host, "ip", "-j", "-d", "link", "show", "dev", first.tap!);
+    expect(port.stdout).toContain('"isolated":true');
     firstGuest = await plugStandIn(host, first);
     secondGuest = await plugStandIn(host, second);
   });
@@ -270,9 +274,27 @@ describe.skipIf(!isRoot)("NetworkManager isolation (in private network namespace
     expect(await probe(firstGuest, HOST_UPLINK, 7001)).toBe("timeout");
   });
 
-  it("lets sandboxes on the bridge talk to each other", async () => {
+  it("keeps sandboxes on the bridge from reaching each other", async () => {
     await listen(secondGuest, "0.0.0.0", 7002);
-    expect(await probe(firstGuest, second.ip!, 7002)).toBe(`ok ${first.ip}`);
+    expect(await probe(firstGuest, second.ip!, 7002)).toBe("timeout");
+    const { stdout } = await ns(host, "nft", "list", "chain", "bridge", peerTableName("fluid0"), "forward");
+    expect(Number(/counter packets (\d+)/.exec(stdout)?.[1])).toBeGreaterThan(0);
+  });
+
+  it("lets the sandboxes of one peer group reach each other, and no other sandbox reach them", async () => {
+    const fourth = await manager.attach("sandbox-d", { egress: false, peerGroup: "forks-of:p" });
+    const fifth = await manager.attach("sandbox-e", { egress: false, peerGroup: "forks-of:p" });
+    expect(fourth.peerGroup).toBe("forks-of:p");
+    const port = await ns(host, "ip", "-j", "-d", "link", "show", "dev", fourth.tap!);
+    expect(port.stdout).toContain('"isolated":false');
+    const fourthGuest = await plugStandIn(host, fourth);
+    const fifthGuest = await plugStandIn(host, fifth);
+    await listen(fifthGuest, "0.0.0.0", 7003);
+    expect(await probe(fourthGuest, fifth.ip!, 7003)).toBe(`ok ${fourth.ip}`);
+    expect(await probe(firstGuest, fifth.ip!, 7003)).toBe("timeout");
+    expect(await probe(fourthGuest, second.ip!, 7002)).toBe("timeout");
+    await manager.detach("sandbox-d");
+    await manager.detach("sandbox-e");
   });
 
   it("stops a sandbox from borrowing a neighbour's address (and its egress)", async () => {
@@ -296,7 +318,7 @@ describe.skipIf(!isRoot)("NetworkManager isolation (in private network namespace
     expect(manager.modeReason).toBe("using bridge fluid0 (10.91.0.1/24)");
     expect(await probe(firstGuest, OUTSIDE, 7000)).toBe(`ok ${HOST_UPLINK}`);
     expect(await probe(secondGuest, OUTSIDE, 7000)).toBe("timeout");
-    expect(await probe(firstGuest, second.ip!, 7002)).toBe(`ok ${first.ip}`);
+    expect(await probe(firstGuest, second.ip!, 7002)).toBe("timeout");
   });
 
   it("detach removes the TAP and the lease", async () => {

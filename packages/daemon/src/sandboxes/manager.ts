@@ -6,7 +6,7 @@ import { exec } from "./exec.js";
 import { type FileEntry, listFiles, readFile, writeFile } from "./files.js";
 import { destroy, extend, setEgress, start, stop } from "./lifecycle.js";
 import { claimPooled, parkPooled } from "./pool-entries.js";
-import { createSandbox, forkSnapshot } from "./provision.js";
+import { createSandbox, type ForkClone, forkSnapshot } from "./provision.js";
 import { detectCrashes, type Recovered, reapExpired, recover } from "./recovery.js";
 import { flushGuest, type ReviewDisks, reviewDisks } from "./review-disks.js";
 import { deleteSnapshot, restoreSnapshot, takeSnapshot } from "./snapshots.js";
@@ -63,7 +63,7 @@ export class SandboxManager {
     return createSandbox(this.ctx, input, this.pool);
   }
 
-  fork(snapshotId: string, clones: Array<Omit<CreateInput, "image" | "vcpus" | "memoryMb">>): Promise<SandboxRow[]> {
+  fork(snapshotId: string, clones: ForkClone[]): Promise<SandboxRow[]> {
     return forkSnapshot(this.ctx, snapshotId, clones);
   }
 

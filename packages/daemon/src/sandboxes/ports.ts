@@ -7,11 +7,12 @@ export interface NetAttachment {
   prefix?: number | undefined;
   mac: string;
   tap?: string | undefined;
+  peerGroup?: string | undefined;
   qemuArgs: string[];
 }
 
 export interface SandboxNetwork {
-  attach(sandboxId: string, options: { egress: boolean }): Promise<NetAttachment>;
+  attach(sandboxId: string, options: { egress: boolean; peerGroup?: string | undefined }): Promise<NetAttachment>;
   detach(sandboxId: string): Promise<void>;
   setEgress(sandboxId: string, allowed: boolean): Promise<void>;
   /** Moves a running sandbox's attachment (address, MAC, TAP) to a new sandbox id, with the given egress. */

@@ -40,6 +40,15 @@ export async function createSandbox(
   return pool && !input.pooled ? pool.create({ ...input, id }, () => cold(id)) : cold(id);
 }
 
+/** A fork's input: a create's, less what the snapshot decides, and whether its network is shared. */
+export type ForkClone = Omit<CreateInput, "image" | "vcpus" | "memoryMb" | "peerGroup"> & {
+  /** Shares a network with the parent's other forks that asked for one; otherwise it is isolated. */
+  sharedNetwork?: boolean | undefined;
+};
+
+/** The peer group of the forks of one parent that share a network, whatever fork request made them. */
+export const forkPeerGroup = (parentSandboxId: string) => `forks-of:${parentSandboxId}`;
+
 /**
  * N new sandboxes from one snapshot, each on its own overlay and network identity. Memory
  * snapshots resume in well under a second; the clone is then re-identified through its agent.
@@ -47,15 +56,16 @@ export async function createSandbox(
 export async function forkSnapshot(
   ctx: SandboxContext,
   snapshotId: string,
-  clones: Array<Omit<CreateInput, "image" | "vcpus" | "memoryMb">>,
+  clones: ForkClone[],
 ): Promise<SandboxRow[]> {
   const snapshot = await ctx.store.getSnapshot(snapshotId);
   const results: SandboxRow[] = [];
-  for (const clone of clones) {
+  for (const { sharedNetwork, ...clone } of clones) {
+    const peerGroup = sharedNetwork ? forkPeerGroup(snapshot.sandbox_id) : undefined;
     results.push(
       await provision(
         ctx,
-        { ...clone, image: snapshot.image, vcpus: snapshot.vcpus, memoryMb: snapshot.memory_mb },
+        { ...clone, peerGroup, image: snapshot.image, vcpus: snapshot.vcpus, memoryMb: snapshot.memory_mb },
         join(snapshot.dir, "disk.qcow2"),
         snapshot,
       ),
@@ -115,7 +125,7 @@ function provision(
     try {
       await mkdir(dir, { recursive: true, mode: 0o700 });
       await createOverlay(backingDisk, join(dir, "disk.qcow2"));
-      const net = await options.network.attach(id, { egress: input.allowEgress });
+      const net = await options.network.attach(id, { egress: input.allowEgress, peerGroup: input.peerGroup });
       await store.update(id, { ip: net.ip ?? null, mac: net.mac, tap: net.tap ?? null, network: JSON.stringify(net) });
       const row = await store.get(id);
       await boot(ctx, row, net, snapshot);

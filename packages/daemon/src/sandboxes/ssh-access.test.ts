@@ -14,6 +14,9 @@ const ca = {
 } as unknown as SshCertificateAuthority;
 
 const input = { publicKey: "ssh-ed25519 AAAAuser", ttlSeconds: 600, requestedBy: "ada" };
+const LISTENING_SSHD = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1480 1 0 100 0 0 10 0
+`;
 
 describe("sshAccess", () => {
   let host: Awaited<ReturnType<typeof fakeSandboxHost>>;
@@ -24,6 +27,7 @@ describe("sshAccess", () => {
     host.ctx.options.sshCa = ca;
     await host.insert({ id: "s1" });
     host.guest.files.set("/run/sshd.pid", Buffer.from("321\n"));
+    host.guest.files.set("/proc/net/tcp", Buffer.from(LISTENING_SSHD));
     host.guest.files.set("/etc/ssh/fluid_principals/root", Buffer.from("fluid-readonly\n"));
     const access = await sshAccess(host.ctx, "s1", input);
     expect(access).toEqual({
@@ -57,6 +61,16 @@ describe("sshAccess", () => {
     await host.insert({ id: "s1" });
     await expect(sshAccess(host.ctx, "s1", { ...input, ttlSeconds: 7200 })).rejects.toMatchObject({
       code: "invalid_request",
+    });
+  });
+
+  it("fails with invalid_state when the guest's sshd does not listen in time", async () => {
+    host = await fakeSandboxHost({ sshd: true });
+    host.ctx.options.sshCa = ca;
+    await host.insert({ id: "s1" });
+    await expect(sshAccess(host.ctx, "s1", input, { timeoutMs: 50, intervalMs: 10 })).rejects.toMatchObject({
+      code: "invalid_state",
+      message: expect.stringMatching(/sshd in sandbox s1 is not listening/),
     });
   });
 });

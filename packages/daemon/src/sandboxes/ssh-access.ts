@@ -2,6 +2,7 @@ import { SandboxError } from "../errors.js";
 import type { IssuedCertificate } from "../remote/ssh-certificates.js";
 import type { SandboxContext } from "./context.js";
 import { writeFile } from "./files.js";
+import { SSHD_WAIT, type WaitOptions, waitForSshd } from "./sshd-ready.js";
 
 export interface SshAccess {
   user: string;
@@ -21,6 +22,7 @@ export async function sshAccess(
   ctx: SandboxContext,
   id: string,
   input: { publicKey: string; ttlSeconds: number; requestedBy: string },
+  sshdWait: WaitOptions = SSHD_WAIT,
 ): Promise<SshAccess> {
   const ca = ctx.options.sshCa;
   if (!ca) throw new SandboxError("host_unavailable", "this host has no SSH certificate authority");
@@ -57,6 +59,9 @@ export async function sshAccess(
   } catch (err) {
     throw new SandboxError("invalid_request", (err as Error).message);
   }
+  // Last, so a request the CA refuses fails at once; and after the reload above, which briefly
+  // closes sshd's listener.
+  await waitForSshd(agent, id, sshdWait);
   return {
     user: "root",
     host: row.ip ?? "",

@@ -20,6 +20,8 @@ export interface CreateInput {
   agentId?: string | undefined;
   /** A warm pool entry (or its template): hidden from listings and reports until a create claims it. */
   pooled?: boolean | undefined;
+  /** Sandboxes of one peer group may reach each other on the bridge; without one, no other sandbox. */
+  peerGroup?: string | undefined;
 }
 
 export interface ExecInput {

@@ -32,6 +32,23 @@ describe("liveSandboxNetworks", () => {
     error: null,
   });
 
+  it("restores the peer group recorded in a sandbox's attachment, and none from a record that does not parse", async () => {
+    await database.db
+      .insertInto("sandboxes")
+      .values([
+        { ...row("shared", 0, null), network: JSON.stringify({ mode: "bridge", peerGroup: "forks-of:p" }) },
+        { ...row("alone", 0, null), network: JSON.stringify({ mode: "bridge" }) },
+        { ...row("broken", 0, null), network: "{" },
+      ])
+      .execute();
+    const live = await liveSandboxNetworks(database.db);
+    expect(live.sort((a, b) => a.sandboxId.localeCompare(b.sandboxId))).toEqual([
+      { sandboxId: "alone", egress: false },
+      { sandboxId: "broken", egress: false },
+      { sandboxId: "shared", egress: false, peerGroup: "forks-of:p" },
+    ]);
+  });
+
   it("lists the sandboxes not ended, with whether each may reach the internet", async () => {
     await database.db
       .insertInto("sandboxes")

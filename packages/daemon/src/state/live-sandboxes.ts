@@ -3,10 +3,30 @@ import type { RecoveredSandbox } from "../network/manager.js";
 import type { DaemonDB } from "./schema.js";
 
 /**
- * The sandboxes the last run left alive (not ended), with the egress each was granted: what the
- * network needs at start to restore their firewall rules before any of them is touched.
+ * The sandboxes the last run left alive (not ended), with the egress each was granted and the peer
+ * group it shares a network with (kept in its recorded attachment): what the network needs at
+ * start to restore their firewall rules before any of them is touched.
  */
 export async function liveSandboxNetworks(db: Kysely<DaemonDB>): Promise<RecoveredSandbox[]> {
-  const rows = await db.selectFrom("sandboxes").select(["id", "allow_egress"]).where("ended_at", "is", null).execute();
-  return rows.map((row) => ({ sandboxId: row.id, egress: row.allow_egress === 1 }));
+  const rows = await db
+    .selectFrom("sandboxes")
+    .select(["id", "allow_egress", "network"])
+    .where("ended_at", "is", null)
+    .execute();
+  return rows.map((row) => {
+    const peerGroup = recordedPeerGroup(row.network);
+    return { sandboxId: row.id, egress: row.allow_egress === 1, ...(peerGroup ? { peerGroup } : {}) };
+  });
+}
+
+function recordedPeerGroup(network: string | null): string | undefined {
+  if (!network) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(network);
+    const group = (parsed as { peerGroup?: unknown } | null)?.peerGroup;
+    return typeof group === "string" ? group : undefined;
+  } catch {
+    // A record that does not parse grants nothing: the sandbox comes back isolated.
+    return undefined;
+  }
 }

@@ -22,6 +22,12 @@ const ForkBody = z
       .refine((names) => new Set(names).size === names.length, "must be distinct")
       .optional()
       .describe("one name per fork; default <parent>-fork-<n>"),
+    network: z
+      .enum(["isolated", "shared"])
+      .optional()
+      .describe(
+        "isolated (default): like every sandbox, the forks reach no other sandbox; shared: they can reach the parent's other forks made with shared (not the parent), on the host's bridge",
+      ),
   })
   .refine((body) => body.names === undefined || body.names.length === body.count, {
     message: "must have one name per fork (count of them)",
@@ -51,6 +57,7 @@ export function forkRoutes(app: App, ctx: ForkDeps & { access: AccessCache }): v
         count: body.count,
         snapshotId: body.snapshot_id,
         names: body.names,
+        sharedNetwork: body.network === "shared",
       });
       return reply.code(201).send({ sandboxes: sandboxes.map(sandboxView) });
     },

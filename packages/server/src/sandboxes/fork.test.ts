@@ -65,6 +65,16 @@ describe.each(databaseKinds)("POST …/sandboxes/{id}/fork (%s)", (kind) => {
     expect(command?.clones.map((c) => c.sandboxId)).toEqual(res.body.sandboxes.map((s: { id: string }) => s.id));
   });
 
+  it("asks the host for a shared network only when the body says network: shared (isolated by default)", async () => {
+    expect((await fork({ count: 2, network: "shared" })).status).toBe(201);
+    expect((await fork({ count: 1, network: "isolated" })).status).toBe(201);
+    expect((await fork({ count: 1 })).status).toBe(201);
+    const shared = daemon
+      .commands("forkSandbox")
+      .map((c) => (c.payload.case === "forkSandbox" ? c.payload.value.sharedNetwork : undefined));
+    expect(shared).toEqual([true, false, false]);
+  });
+
   it("audits each fork as a created sandbox naming its parent and snapshot", async () => {
     const res = await fork({ count: 2 });
     for (const sandbox of res.body.sandboxes) {
@@ -119,6 +129,8 @@ describe.each(databaseKinds)("POST …/sandboxes/{id}/fork (%s)", (kind) => {
       { count: 1, names: ["-bad name"] },
       { count: 1, snapshot_id: "not-a-uuid" },
       { count: 1, connect_everything: true },
+      { count: 2, network: "open" },
+      { count: 2, network: true },
     ]) {
       const res = await fork(body);
       expect(res.status, JSON.stringify(body)).toBe(400);

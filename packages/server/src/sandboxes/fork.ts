@@ -19,6 +19,8 @@ export interface ForkInput {
   snapshotId?: string | undefined;
   /** One per clone; default `<parent>-fork-<n>` with the lowest n not in use. */
   names?: string[] | undefined;
+  /** The clones may reach the parent's other forks made with a shared network; default isolated. */
+  sharedNetwork?: boolean | undefined;
 }
 
 const NAME_MAX = 63;
@@ -65,7 +67,7 @@ export class SandboxForks {
           includeMemory: parent.state === "RUNNING",
         });
     const clones = await this.reserve(scope, parent, snapshot, input);
-    return this.provision(parent, snapshot, clones);
+    return this.provision(parent, snapshot, clones, input.sharedNetwork ?? false);
   }
 
   private async assertNamesFree(db: Kysely<DB>, orgId: string, names: string[]): Promise<void> {
@@ -171,7 +173,12 @@ export class SandboxForks {
     return placement;
   }
 
-  private async provision(parent: Sandbox, snapshot: Snapshot, clones: Sandbox[]): Promise<Sandbox[]> {
+  private async provision(
+    parent: Sandbox,
+    snapshot: Snapshot,
+    clones: Sandbox[],
+    sharedNetwork: boolean,
+  ): Promise<Sandbox[]> {
     let forked: ReplyValue<"sandboxesForked">;
     try {
       forked = await this.sandboxes.host.forkSandbox(snapshot.host_id, {
@@ -184,6 +191,7 @@ export class SandboxForks {
           agentId: clone.agent_id ?? "",
           allowEgress: clone.allow_egress,
         })),
+        sharedNetwork,
       });
     } catch (err) {
       const appError = toAppError(err, "fork sandbox");

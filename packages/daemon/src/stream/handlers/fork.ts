@@ -27,6 +27,7 @@ export async function forkSandbox(manager: SandboxManager, command: ForkSandboxC
           expiresAt: clone.ttlSeconds > 0 ? Date.now() + clone.ttlSeconds * 1000 : undefined,
           allowEgress: clone.allowEgress,
           agentId: clone.agentId || undefined,
+          sharedNetwork: command.sharedNetwork,
         },
       ]);
       if (!row) throw new SandboxError("host_error", "the fork produced no sandbox");
