@@ -197,6 +197,10 @@ export const defaultHandlers: Partial<Record<CommandCase, Handler>> = {
     const cmd = m.payload.case === "restoreSnapshot" ? m.payload.value : undefined;
     return { case: "sandboxRestored", value: { sandboxId: cmd?.sandboxId, state: "RUNNING", ipAddress: "10.0.0.77" } };
   },
+  setEgress: (m) => ({
+    case: "egressSet",
+    value: { sandboxId: m.payload.case === "setEgress" ? m.payload.value.sandboxId : "" },
+  }),
   extendSandbox: (m) => {
     const cmd = m.payload.case === "extendSandbox" ? m.payload.value : undefined;
     return { case: "sandboxExtended", value: { sandboxId: cmd?.sandboxId, expiresAtUnix: cmd?.expiresAtUnix } };

@@ -11,7 +11,7 @@ import {
 } from "../ansible/run-playbook.js";
 import { codeOf, SandboxError } from "../errors.js";
 import type { ImageSource } from "../images/source.js";
-import { formatEgressEntry, MAX_EGRESS_ENTRIES, parseEgressEntry } from "../network/egress.js";
+import { canonicalAllowlist, MAX_EGRESS_ENTRIES } from "../network/egress.js";
 import { parseNoiseOverride } from "../review/noise.js";
 import { diffSandbox } from "../review/sandbox-diff.js";
 import { sandboxDefaults, sandboxLimits } from "../sandboxes/defaults.js";
@@ -53,17 +53,6 @@ const RunBody = z.strictObject({
     .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/), z.string().max(sandboxLimits.maxEnvValueBytes))
     .optional(),
 });
-
-/** Entries in canonical form, or a 400 naming the first one that is invalid. */
-function canonicalAllowlist(entries: readonly string[]): string[] {
-  return entries.map((entry) => {
-    try {
-      return formatEgressEntry(parseEgressEntry(entry));
-    } catch (error) {
-      throw new SandboxError("invalid_request", `egress allowlist: ${(error as Error).message}`);
-    }
-  });
-}
 
 export function sandboxJson(row: SandboxRow) {
   return {

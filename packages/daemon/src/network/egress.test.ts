@@ -43,7 +43,7 @@ describe("toEgressRule", () => {
       "localhost",
       "-bad.example.com",
       "1.2.3.4.5",
-      "x".repeat(64) + ".com",
+      `${"x".repeat(64)}.com`,
     ]) {
       expect(() => toEgressRule([bad]), bad).toThrow(/^egress allowlist: /);
     }

@@ -1,4 +1,5 @@
 /** A sandbox's egress as requested, and the firewall rule it becomes. */
+import { SandboxError } from "../errors.js";
 import { formatCidr, parseCidr } from "./ipv4.js";
 
 /**
@@ -65,6 +66,19 @@ export function parseEgressEntry(text: string): AllowedBlock | AllowedName {
   const ports = colon < 0 ? undefined : parsePorts(trimmed.slice(colon + 1), text);
   if (/^[\d./]+$/.test(target)) return { cidr: formatCidr(parseCidr(target)), ports };
   return { pattern: parseNamePattern(target), ports };
+}
+
+/** Entries in canonical form; an invalid one fails as an invalid request naming it. */
+export function canonicalAllowlist(entries: readonly string[]): string[] {
+  if (entries.length > MAX_EGRESS_ENTRIES)
+    throw new SandboxError("invalid_request", `egress allowlist: at most ${MAX_EGRESS_ENTRIES} entries`);
+  return entries.map((entry) => {
+    try {
+      return formatEgressEntry(parseEgressEntry(entry));
+    } catch (error) {
+      throw new SandboxError("invalid_request", `egress allowlist: ${(error as Error).message}`);
+    }
+  });
 }
 
 export function formatEgressEntry(entry: AllowedBlock | AllowedName): string {

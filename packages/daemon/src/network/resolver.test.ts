@@ -12,7 +12,11 @@ async function startUpstream(): Promise<{ socket: Socket; asked: string[]; port:
     const name = readQuestionName(message);
     asked.push(name);
     if (name.startsWith("silent.")) return;
-    socket.send(answer(message, [`192.0.2.${name.length}`], 30), remote.port, remote.address);
+    socket.send(
+      answer(message, message.readUInt16BE(message.length - 4) === 1 ? [`192.0.2.${name.length}`] : [], 30),
+      remote.port,
+      remote.address,
+    );
   });
   await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", resolve));
   return { socket, asked, port: socket.address().port };
@@ -42,6 +46,7 @@ describe("EgressResolver", () => {
       upstream: { address: "127.0.0.1", port: upstream.port },
       allowlistOf: () => allowlist,
       onResolved: async (source, entries, records) => {
+        await new Promise((resolve) => setTimeout(resolve, 100));
         opened.push({
           source,
           patterns: entries.map((entry) => entry.pattern),
@@ -92,6 +97,23 @@ describe("EgressResolver", () => {
     allowlist = toEgressRule(["*.example.com"]) as Allowlist;
     expect(rcode(await ask(resolver.address.port, query("silent.example.com")))).toBe(2);
     expect(opened).toEqual([]);
+  });
+
+  it("answers one client's queries in the order they came, though the first waits for the firewall", async () => {
+    allowlist = toEgressRule(["*.example.com"]) as Allowlist;
+    const socket = createSocket("udp4");
+    const ids: number[] = [];
+    const both = new Promise<void>((resolve) =>
+      socket.on("message", (message) => {
+        ids.push(message.readUInt16BE(0));
+        if (ids.length === 2) resolve();
+      }),
+    );
+    socket.send(query("a.example.com", 1, 1), resolver.address.port, "127.0.0.1");
+    socket.send(query("a.example.com", 2, 28), resolver.address.port, "127.0.0.1");
+    await both;
+    socket.close();
+    expect(ids).toEqual([1, 2]);
   });
 
   it("ignores messages that are not queries", async () => {

@@ -45,6 +45,9 @@ export function openSeconds(ttl: number): number {
  * REFUSED. Each forwarded query uses its own socket, so its reply can come only from its own port.
  */
 export class EgressResolver {
+  /** Per client socket, the tail of its queries being answered (see handle). */
+  private readonly inFlight = new Map<string, Promise<void>>();
+
   private constructor(
     private readonly socket: Socket,
     private readonly options: ResolverOptions,
@@ -60,7 +63,7 @@ export class EgressResolver {
       });
     });
     const resolver = new EgressResolver(socket, options);
-    socket.on("message", (message, remote) => void resolver.handle(message, remote));
+    socket.on("message", (message, remote) => resolver.enqueue(message, remote));
     socket.on("error", (error) => options.log?.warn({ err: error }, "egress resolver socket error"));
     return resolver;
   }
@@ -72,6 +75,22 @@ export class EgressResolver {
 
   close(): Promise<void> {
     return new Promise((resolve) => this.socket.close(() => resolve()));
+  }
+
+  /**
+   * One client socket's queries are answered in the order they came. Clients such as busybox's
+   * nslookup send A and AAAA at once and mismatch replies that overtake each other, and an A answer
+   * waits for the firewall while an empty AAAA answer would not.
+   */
+  private enqueue(message: Buffer, remote: RemoteInfo): void {
+    const key = `${remote.address}:${remote.port}`;
+    const tail = (this.inFlight.get(key) ?? Promise.resolve())
+      .then(() => this.handle(message, remote))
+      .catch((error: unknown) => this.options.log?.warn({ err: error }, "egress resolver failed on a query"));
+    this.inFlight.set(key, tail);
+    void tail.finally(() => {
+      if (this.inFlight.get(key) === tail) this.inFlight.delete(key);
+    });
   }
 
   private async handle(message: Buffer, remote: RemoteInfo): Promise<void> {
