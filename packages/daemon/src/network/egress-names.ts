@@ -36,10 +36,7 @@ export class EgressNames {
       this.resolver = await EgressResolver.start({
         listen: { address: gateway, port: resolver.port ?? 53 },
         upstream: resolver.upstream,
-        allowlistOf: (source) => {
-          const rule = sandboxAt(source)?.egress;
-          return rule && rule !== "any" ? rule : undefined;
-        },
+        allowlistOf: (source) => sandboxAt(source)?.egress,
         onResolved: (source, entries, records) =>
           this.options.serial(async () => {
             const sandbox = sandboxAt(source);

@@ -36,7 +36,7 @@ const rcode = (reply: Buffer) => reply.readUInt16BE(2) & 0xf;
 describe("EgressResolver", () => {
   let upstream: Awaited<ReturnType<typeof startUpstream>>;
   let resolver: EgressResolver;
-  let allowlist: Allowlist | undefined;
+  let allowlist: Allowlist | "any" | undefined;
   const opened: Array<{ source: string; patterns: string[]; addresses: string[] }> = [];
 
   beforeAll(async () => {
@@ -91,6 +91,14 @@ describe("EgressResolver", () => {
     allowlist = undefined;
     expect(rcode(await ask(resolver.address.port, query("a.example.com")))).toBe(5);
     expect(upstream.asked).toEqual([]);
+  });
+
+  it("forwards any name for a sandbox with unlimited egress, opening nothing (its firewall needs nothing)", async () => {
+    allowlist = "any";
+    const reply = await ask(resolver.address.port, query("example.org"));
+    expect(rcode(reply)).toBe(0);
+    expect(upstream.asked).toEqual(["example.org"]);
+    expect(opened).toEqual([]);
   });
 
   it("answers SERVFAIL when upstream does not answer in time, opening nothing", async () => {

@@ -19,8 +19,8 @@ export interface Endpoint {
 export interface ResolverOptions {
   listen: Endpoint;
   upstream: Endpoint;
-  /** The allowlist of the sandbox at this address; undefined when it has none (or no egress). */
-  allowlistOf(source: string): Allowlist | undefined;
+  /** The egress of the sandbox at this address: anywhere, an allowlist, or (undefined) none. */
+  allowlistOf(source: string): Allowlist | "any" | undefined;
   /**
    * Opens the answered addresses to the sandbox. Awaited before the answer is sent, so the
    * sandbox never connects to an address the firewall does not know yet.
@@ -40,7 +40,7 @@ export function openSeconds(ttl: number): number {
 
 /**
  * The DNS resolver sandboxes on a bridge use (UDP on the bridge's gateway address). It answers a
- * sandbox only for names its allowlist names, by forwarding the query unchanged to the upstream
+ * sandbox with an allowlist only for names the allowlist names (one with unlimited egress for any), by forwarding the query unchanged to the upstream
  * resolver, and adds the answer's addresses to the sandbox's firewall set; every other query is
  * REFUSED. Each forwarded query uses its own socket, so its reply can come only from its own port.
  */
@@ -101,8 +101,9 @@ export class EgressResolver {
       return;
     }
     const allowlist = this.options.allowlistOf(remote.address);
-    const entries = allowlist ? matchingNames(allowlist, question.name) : [];
-    if (entries.length === 0) {
+    // A sandbox that may reach anywhere may look anything up; its firewall needs no addresses.
+    const entries = allowlist && allowlist !== "any" ? matchingNames(allowlist, question.name) : [];
+    if (allowlist !== "any" && entries.length === 0) {
       this.reply(errorReply(message, question, RCODE_REFUSED), remote);
       return;
     }
@@ -110,7 +111,7 @@ export class EgressResolver {
       const response = await this.forward(message);
       if (response.readUInt16BE(0) !== question.id) throw new Error("upstream answered another query");
       const records = answerAddresses(response);
-      if (records.length > 0) await this.options.onResolved(remote.address, entries, records);
+      if (entries.length > 0 && records.length > 0) await this.options.onResolved(remote.address, entries, records);
       this.reply(response, remote);
     } catch (error) {
       this.options.log?.warn({ err: error, name: question.name }, "egress resolver could not answer");
