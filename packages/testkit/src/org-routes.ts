@@ -17,6 +17,7 @@ const sampleBodies: Record<string, unknown> = {
   "POST /v1/orgs/{slug}/source-hosts/{sourceHostId}/vms/{vm}/inspect": { kind: "processes" },
   "POST /v1/orgs/{slug}/sandboxes/{id}/snapshot": { name: "snap" },
   "POST /v1/orgs/{slug}/sandboxes/{id}/extend": { ttl_seconds: 3600 },
+  "PUT /v1/orgs/{slug}/sandboxes/{id}/egress": { allow: ["deb.debian.org:443"] },
   "POST /v1/orgs/{slug}/sandboxes/{id}/fork": { count: 1 },
   "POST /v1/orgs/{slug}/sandboxes/{id}/stop": { force: false },
   "POST /v1/orgs/{slug}/hosts/tokens": { name: "stolen" },

@@ -201,6 +201,10 @@ export const defaultHandlers: Partial<Record<CommandCase, Handler>> = {
     const cmd = m.payload.case === "deleteSnapshot" ? m.payload.value : undefined;
     return { case: "snapshotDeleted", value: { snapshotId: cmd?.snapshotId, existed: true } };
   },
+  setEgress: (m) => ({
+    case: "egressSet",
+    value: { sandboxId: m.payload.case === "setEgress" ? m.payload.value.sandboxId : "" },
+  }),
   extendSandbox: (m) => {
     const cmd = m.payload.case === "extendSandbox" ? m.payload.value : undefined;
     return { case: "sandboxExtended", value: { sandboxId: cmd?.sandboxId, expiresAtUnix: cmd?.expiresAtUnix } };

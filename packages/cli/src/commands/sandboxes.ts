@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { relative, table, when } from "../output.js";
 import { registerSandboxCreateCommand } from "./sandbox-create.js";
 import { registerSandboxDiffCommand } from "./sandbox-diff.js";
+import { registerSandboxEgressCommand } from "./sandbox-egress.js";
 import { registerSandboxCommandLog, registerSandboxExecCommand } from "./sandbox-exec.js";
 import { registerSandboxFileCommands } from "./sandbox-files.js";
 import { registerSandboxForkCommand } from "./sandbox-fork.js";
@@ -105,6 +106,8 @@ export function registerSandboxCommands(program: Command): void {
   registerSandboxSnapshotCommand(sandbox);
 
   registerSandboxForkCommand(sandbox);
+
+  registerSandboxEgressCommand(sandbox);
 
   registerSandboxRestoreCommands(sandbox);
 

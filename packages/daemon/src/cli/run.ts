@@ -1,7 +1,7 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Command } from "commander";
-import pino from "pino";
+import pino, { type Logger } from "pino";
 import { ApplyAccess } from "../apply/access.js";
 import { runApplyPlaybook } from "../apply/playbook-run.js";
 import {
@@ -19,6 +19,7 @@ import { buildLocalApi, listenOnSocket } from "../local/api.js";
 import { isLoopback, listenForMetrics } from "../metrics/listener.js";
 import { DaemonMetrics } from "../metrics/metrics.js";
 import { NetworkManager } from "../network/manager.js";
+import { type Endpoint, nameserverFromResolvConf, parseEndpoint } from "../network/resolver.js";
 import { SshCertificateAuthority } from "../remote/ssh-certificates.js";
 import { sandboxDefaults } from "../sandboxes/defaults.js";
 import { SandboxManager } from "../sandboxes/manager.js";
@@ -51,6 +52,7 @@ interface RunOptions {
   subnet: string;
   logLevel: string;
   cleanupNetwork?: boolean;
+  egressDnsUpstream?: string;
   warmPool: string;
   metricsListen?: string;
   metricsToken?: string;
@@ -85,6 +87,10 @@ export function registerRunCommand(program: Command): void {
     .option("--subnet <cidr>", "sandbox address range", "10.91.0.0/24")
     .option("--cleanup-network", "on exit remove the bridge and firewall tables (sandboxes lose their network)")
     .option(
+      "--egress-dns-upstream <host[:port]>",
+      "resolver that allowlisted names in sandbox egress are looked up at (default: the first nameserver in /etc/resolv.conf)",
+    )
+    .option(
       "--warm-pool <image=count,...>",
       "pre-booted, paused sandboxes kept per image (image=count[:VCPUSxMEMORY_MB], default shape 1x512); they hold their memory",
       "",
@@ -98,6 +104,17 @@ export function registerRunCommand(program: Command): void {
     .action(async (options: RunOptions) => {
       await runDaemon(options);
     });
+}
+
+/** Where the bridge's egress resolver forwards allowlisted names; none found means names open nothing. */
+async function egressResolver(
+  flag: string | undefined,
+  log: Pick<Logger, "warn">,
+): Promise<{ resolver?: { upstream: Endpoint } }> {
+  if (flag !== undefined) return { resolver: { upstream: parseEndpoint(flag) } };
+  const upstream = nameserverFromResolvConf(await readFile("/etc/resolv.conf", "utf8").catch(() => ""));
+  if (!upstream) log.warn("no IPv4 nameserver in /etc/resolv.conf: DNS names in egress allowlists open nothing");
+  return upstream ? { resolver: { upstream } } : {};
 }
 
 async function runDaemon(options: RunOptions): Promise<void> {
@@ -128,6 +145,7 @@ async function runDaemon(options: RunOptions): Promise<void> {
     mode: options.network as "auto" | "bridge" | "user",
     bridge: options.bridge,
     subnet: options.subnet,
+    ...(await egressResolver(options.egressDnsUpstream, log)),
     leases: sqliteLeaseStore(database.sqlite),
     recovered: await liveSandboxNetworks(database.db),
     log,

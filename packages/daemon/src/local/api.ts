@@ -11,6 +11,7 @@ import {
 } from "../ansible/run-playbook.js";
 import { codeOf, SandboxError } from "../errors.js";
 import type { ImageSource } from "../images/source.js";
+import { canonicalAllowlist, MAX_EGRESS_ENTRIES } from "../network/egress.js";
 import { parseNoiseOverride } from "../review/noise.js";
 import { diffSandbox } from "../review/sandbox-diff.js";
 import { sandboxDefaults, sandboxLimits } from "../sandboxes/defaults.js";
@@ -62,6 +63,7 @@ export function sandboxJson(row: SandboxRow) {
     vcpus: row.vcpus,
     memory_mb: row.memory_mb,
     allow_egress: row.allow_egress === 1,
+    egress_allow: row.egress_allow === null ? null : (JSON.parse(row.egress_allow) as string[]),
     ip_address: row.ip,
     mac_address: row.mac,
     pid: row.pid,
@@ -306,9 +308,15 @@ export function buildLocalApi(deps: {
     return sandboxJson(await manager.get(sandboxId));
   });
   app.post("/v1/sandboxes/:id/egress", async (request) => {
-    const body = parse(z.strictObject({ allowed: z.boolean() }), request.body);
+    const body = parse(
+      z.union([
+        z.strictObject({ allowed: z.boolean() }),
+        z.strictObject({ allow: z.array(z.string().max(300)).min(1).max(MAX_EGRESS_ENTRIES) }),
+      ]),
+      request.body,
+    );
     const sandboxId = id(request.params);
-    await manager.setEgress(sandboxId, body.allowed);
+    await manager.setEgress(sandboxId, "allowed" in body ? body.allowed : canonicalAllowlist(body.allow));
     return sandboxJson(await manager.get(sandboxId));
   });
   app.post("/v1/sandboxes/:id/snapshots", async (request, reply) => {

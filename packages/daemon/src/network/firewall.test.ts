@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { type EgressRule, type FirewallConfig, renderRuleset } from "./firewall.js";
+import { type EgressRule, toEgressRule } from "./egress.js";
+import { type FirewallConfig, renderResolvedUpdate, renderRuleset } from "./firewall.js";
 import { renderPeerTable } from "./peer-firewall.js";
 
 const base: FirewallConfig = {
@@ -47,6 +48,9 @@ describe("renderRuleset", () => {
       'iifname "fluid0" ip daddr 169.254.0.0/16 counter drop',
       'iifname "fluid0" ip saddr @egress accept',
       'iifname "fluid0" ip saddr . ip daddr @egress_allow accept',
+      'iifname "fluid0" meta l4proto { tcp, udp } ip saddr . ip daddr . th dport @egress_allow_ports accept',
+      'iifname "fluid0" ip saddr . ip daddr @egress_names accept',
+      'iifname "fluid0" meta l4proto { tcp, udp } ip saddr . ip daddr . th dport @egress_names_ports accept',
       'iifname "fluid0" counter drop',
       'oifname "fluid0" ct state established,related accept',
       'oifname "fluid0" counter drop',
@@ -75,7 +79,7 @@ describe("renderRuleset", () => {
       ...base,
       egress: new Map<string, EgressRule>([
         ["10.91.0.2", "any"],
-        ["10.91.0.3", ["1.1.1.1", "192.0.2.0/24"]],
+        ["10.91.0.3", toEgressRule(["1.1.1.1", "192.0.2.0/24"]) as EgressRule],
       ]),
     });
     expect(block(ruleset, "set egress")).toContain("elements = {\n\t\t\t10.91.0.2,\n\t\t}");
@@ -112,7 +116,10 @@ describe("renderRuleset", () => {
       /invalid network device name/,
     );
     expect(() => renderRuleset({ ...base, subnet: "10.91.0.0/24 } flush ruleset" })).toThrow(/CIDR/);
-    expect(() => renderRuleset({ ...base, egress: new Map([["10.91.0.2", ["0.0.0.0/0, 1.2.3.4"]]]) })).toThrow();
+    const smuggled: EgressRule = { blocks: [{ cidr: "0.0.0.0/0, 1.2.3.4", ports: undefined }], names: [] };
+    expect(() => renderRuleset({ ...base, egress: new Map([["10.91.0.2", smuggled]]) })).toThrow();
+    const badPort: EgressRule = { blocks: [{ cidr: "10.0.0.0/8", ports: [443.5] }], names: [] };
+    expect(() => renderRuleset({ ...base, egress: new Map([["10.91.0.2", badPort]]) })).toThrow(/port/);
     expect(() => renderRuleset({ ...base, egress: new Map([["10.91.0.2 }", "any"]]) })).toThrow(/IPv4 address/);
     expect(() =>
       renderRuleset({ ...base, ports: [{ tap: "fl-x", ip: "10.91.0.2", mac: "52:54:00:5b:00:02 }" }] }),
@@ -130,5 +137,47 @@ describe("renderRuleset", () => {
         ),
       ),
     ).toBe(true);
+  });
+
+  it("puts allowlist entries with ports in the (sandbox, block, port) set", () => {
+    const rule = toEgressRule(["10.0.0.0/8:443,80", "192.0.2.1"]) as EgressRule;
+    const ruleset = renderRuleset({ ...base, egress: new Map([["10.91.0.3", rule]]) });
+    expect(block(ruleset, "set egress_allow_ports")).toContain(
+      "elements = {\n\t\t\t10.91.0.3 . 10.0.0.0/8 . 80,\n\t\t\t10.91.0.3 . 10.0.0.0/8 . 443,\n\t\t}",
+    );
+    expect(block(ruleset, "set egress_allow")).toContain("10.91.0.3 . 192.0.2.1/32");
+  });
+
+  it("lets sandboxes query the resolver on UDP port 53 of the gateway, and nothing else on the host", () => {
+    const input = block(renderRuleset({ ...base, resolver: "10.91.0.1" }), "chain input");
+    expect(input).toContain(
+      'iifname "fluid0" ct state established,related accept\n\t\tiifname "fluid0" ip daddr 10.91.0.1 udp dport 53 accept\n\t\tiifname "fluid0" counter drop',
+    );
+  });
+
+  it("carries resolved addresses into the name sets with the time they have left", () => {
+    const ruleset = renderRuleset({
+      ...base,
+      resolved: [
+        { source: "10.91.0.2", address: "198.51.100.7", ports: undefined, timeoutSeconds: 299.2 },
+        { source: "10.91.0.2", address: "198.51.100.8", ports: [443], timeoutSeconds: 60 },
+      ],
+    });
+    expect(block(ruleset, "set egress_names")).toContain("flags timeout");
+    expect(block(ruleset, "set egress_names")).toContain("10.91.0.2 . 198.51.100.7 timeout 300s,");
+    expect(block(ruleset, "set egress_names_ports")).toContain("10.91.0.2 . 198.51.100.8 . 443 timeout 60s,");
+  });
+
+  it("renews a resolved address in one transaction: add, delete, add with the new timeout", () => {
+    expect(
+      renderResolvedUpdate([{ source: "10.91.0.2", address: "198.51.100.7", ports: [443], timeoutSeconds: 300 }]),
+    ).toBe(
+      "add element inet fluid egress_names_ports { 10.91.0.2 . 198.51.100.7 . 443 }\n" +
+        "delete element inet fluid egress_names_ports { 10.91.0.2 . 198.51.100.7 . 443 }\n" +
+        "add element inet fluid egress_names_ports { 10.91.0.2 . 198.51.100.7 . 443 timeout 300s }\n",
+    );
+    expect(() =>
+      renderResolvedUpdate([{ source: "10.91.0.2", address: "1.2.3.4 }", ports: undefined, timeoutSeconds: 1 }]),
+    ).toThrow(/IPv4 address/);
   });
 });

@@ -1,3 +1,4 @@
+import type { EgressRule, Ports } from "./egress.js";
 import { formatCidr, formatIpv4, parseCidr, parseIpv4 } from "./ipv4.js";
 import { assertIfname } from "./links.js";
 import { assertMac } from "./mac.js";
@@ -7,9 +8,8 @@ import { renderPeerTable, resetPeerTable } from "./peer-firewall.js";
 
 /** Both tables (`inet fluid` and `bridge fluid`) belong to fluid alone and are always replaced whole. */
 const TABLE = "fluid";
-
-/** Where a sandbox may open connections outside its subnet: anywhere, or only these CIDR blocks. */
-export type EgressRule = "any" | readonly string[];
+const NAMES_SET = "egress_names";
+const NAMES_PORTS_SET = "egress_names_ports";
 
 /** A sandbox's port on the bridge and the only addresses it may send from. */
 export interface FirewallPort {
@@ -18,12 +18,24 @@ export interface FirewallPort {
   mac: string;
 }
 
+/** One address a sandbox may reach because the resolver answered it for an allowlisted name. */
+export interface ResolvedElement {
+  source: string;
+  address: string;
+  ports: Ports;
+  timeoutSeconds: number;
+}
+
 export interface FirewallConfig {
   bridge: string;
   subnet: string;
   ports: readonly FirewallPort[];
   /** Keyed by sandbox IP. Sandboxes without an entry have no egress. */
   egress: ReadonlyMap<string, EgressRule>;
+  /** The address of fluid's egress resolver on the bridge, which sandboxes may query on UDP port 53. */
+  resolver?: string;
+  /** Addresses the resolver answered for allowlisted names, each open until its timeout. */
+  resolved?: readonly ResolvedElement[];
   /** Records in the table that fluid turned net.ipv4.ip_forward on (see forwardingMarked). */
   markForwarding?: boolean;
   /** TAPs whose sandboxes may reach each other (see peer-firewall.ts); all others reach none. */
@@ -54,11 +66,21 @@ export function renderRuleset(config: FirewallConfig): string {
   const subnet = formatCidr(parseCidr(config.subnet));
   const anywhere: string[] = [];
   const allowlisted: string[] = [];
+  const allowlistedPorts: string[] = [];
   for (const [ip, rule] of config.egress) {
     const source = formatIpv4(parseIpv4(ip));
-    if (rule === "any") anywhere.push(source);
-    else for (const block of rule) allowlisted.push(`${source} . ${formatCidr(parseCidr(block))}`);
+    if (rule === "any") {
+      anywhere.push(source);
+      continue;
+    }
+    for (const { cidr, ports } of rule.blocks) {
+      const pair = `${source} . ${formatCidr(parseCidr(cidr))}`;
+      if (ports) allowlistedPorts.push(...ports.map((port) => `${pair} . ${checkedPort(port)}`));
+      else allowlisted.push(pair);
+    }
   }
+  const resolved = resolvedElements(config.resolved ?? []);
+  const resolver = config.resolver === undefined ? undefined : formatIpv4(parseIpv4(config.resolver));
   const ports = config.ports.map((port) => {
     assertIfname(port.tap);
     assertMac(port.mac);
@@ -77,6 +99,24 @@ ${elements(anywhere)}	}
 		flags interval
 ${elements(allowlisted)}	}
 
+	# (sandbox, destination block, port) for allowlist entries limited to ports, TCP and UDP alike.
+	set egress_allow_ports {
+		type ipv4_addr . ipv4_addr . inet_service
+		flags interval
+${elements(allowlistedPorts)}	}
+
+	# Addresses fluid's resolver answered for allowlisted names, until their DNS TTL (bounded) runs
+	# out. The resolver adds to these sets as sandboxes look names up.
+	set ${NAMES_SET} {
+		type ipv4_addr . ipv4_addr
+		flags timeout
+${elements(resolved.any)}	}
+
+	set ${NAMES_PORTS_SET} {
+		type ipv4_addr . ipv4_addr . inet_service
+		flags timeout
+${elements(resolved.ports)}	}
+
 	# Policies stay "accept": other software's forwarded and local traffic shares these hooks. A drop
 	# here is final whatever other tables (Docker, ufw) accept, so the drops below always hold.
 	chain forward {
@@ -86,6 +126,9 @@ ${elements(allowlisted)}	}
 		iifname ${bridge} ip daddr ${ALWAYS_BLOCKED} counter drop
 		iifname ${bridge} ip saddr @egress accept
 		iifname ${bridge} ip saddr . ip daddr @egress_allow accept
+		iifname ${bridge} meta l4proto { tcp, udp } ip saddr . ip daddr . th dport @egress_allow_ports accept
+		iifname ${bridge} ip saddr . ip daddr @${NAMES_SET} accept
+		iifname ${bridge} meta l4proto { tcp, udp } ip saddr . ip daddr . th dport @${NAMES_PORTS_SET} accept
 		# Everything else from a sandbox, IPv6 included, goes nowhere.
 		iifname ${bridge} counter drop
 		# Nothing outside may open connections to sandboxes; replies to their own connections pass.
@@ -95,12 +138,12 @@ ${elements(allowlisted)}	}
 
 	# Sandboxes get nothing from the host itself: addresses are static (passed to the guest at boot,
 	# so no DHCP), the exec channel is virtio-serial, and SSH runs from the host to the guest, whose
-	# replies are "established". Guests with egress resolve names through their allowlisted
-	# resolvers, not the host's. Hence only replies are let in.
+	# replies are "established". Names are looked up through fluid's egress resolver, which
+	# answers only what a sandbox's allowlist names. Hence only replies and DNS queries are let in.
 	chain input {
 		type filter hook input priority filter; policy accept;
 		iifname ${bridge} ct state established,related accept
-		iifname ${bridge} counter drop
+${resolver ? `\t\tiifname ${bridge} ip daddr ${resolver} udp dport 53 accept\n` : ""}		iifname ${bridge} counter drop
 	}
 
 	# Only egress the forward chain accepted gets this far, so every sandbox packet leaving the
@@ -150,6 +193,51 @@ export async function forwardingMarked(opts: NetnsOption = {}): Promise<boolean>
   // -t (terse) leaves out set elements, which can be many.
   const result = await runNet(["nft", "-t", "list", "table", "inet", TABLE], opts);
   return result.code === 0 && result.stdout.includes(`comment "${FORWARDING_MARK}"`);
+}
+
+/**
+ * Adds (or renews) resolved addresses in one transaction. `add` alone keeps an existing element's
+ * old timeout, so each element is added, deleted and added again with the new one.
+ */
+export function renderResolvedUpdate(update: readonly ResolvedElement[]): string {
+  const { any, ports } = resolvedElements(update);
+  const lines: string[] = [];
+  for (const [set, values] of [
+    [NAMES_SET, any],
+    [NAMES_PORTS_SET, ports],
+  ] as const) {
+    for (const value of values) {
+      const bare = value.replace(/ timeout \d+s$/, "");
+      lines.push(
+        `add element inet ${TABLE} ${set} { ${bare} }`,
+        `delete element inet ${TABLE} ${set} { ${bare} }`,
+        `add element inet ${TABLE} ${set} { ${value} }`,
+      );
+    }
+  }
+  return lines.map((line) => `${line}\n`).join("");
+}
+
+export async function addResolved(update: readonly ResolvedElement[], opts: NetnsOption = {}): Promise<void> {
+  if (update.length > 0) await nft(renderResolvedUpdate(update), opts);
+}
+
+function resolvedElements(resolved: readonly ResolvedElement[]): { any: string[]; ports: string[] } {
+  const any: string[] = [];
+  const ports: string[] = [];
+  for (const element of resolved) {
+    const pair = `${formatIpv4(parseIpv4(element.source))} . ${formatIpv4(parseIpv4(element.address))}`;
+    const seconds = Math.max(1, Math.ceil(element.timeoutSeconds));
+    if (!Number.isFinite(seconds)) throw new Error(`invalid timeout ${element.timeoutSeconds}`);
+    if (element.ports) ports.push(...element.ports.map((port) => `${pair} . ${checkedPort(port)} timeout ${seconds}s`));
+    else any.push(`${pair} timeout ${seconds}s`);
+  }
+  return { any, ports };
+}
+
+function checkedPort(port: number): number {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`invalid port ${port}`);
+  return port;
 }
 
 /** Declaring an existing table is a no-op, so the delete that follows never fails. */

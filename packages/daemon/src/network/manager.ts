@@ -1,7 +1,9 @@
 import type { Logger } from "pino";
+import { type Attachment, describeAttachment } from "./attachment.js";
 import { DEFAULT_BRIDGE, ensureBridge, removeBridge } from "./bridge.js";
-import { type EgressPolicy, toEgressRule } from "./egress.js";
-import { applyFirewall, type EgressRule, forwardingMarked, removeFirewall } from "./firewall.js";
+import { type EgressPolicy, type EgressRule, toEgressRule } from "./egress.js";
+import { EgressNames } from "./egress-names.js";
+import { applyFirewall, forwardingMarked, removeFirewall } from "./firewall.js";
 import { firewallInput, type PortState } from "./firewall-input.js";
 import { readIpForwarding, writeIpForwarding } from "./forwarding.js";
 import { DEFAULT_SUBNET, Ipam } from "./ipam.js";
@@ -9,9 +11,10 @@ import type { Lease, LeaseStore } from "./leases.js";
 import { macFromSandboxId } from "./mac.js";
 import { tapName } from "./names.js";
 import type { NetnsOption } from "./netns.js";
-import { tapNetdevArgs, userNetdevArgs, userNetwork } from "./qemu-args.js";
+import type { Endpoint } from "./resolver.js";
 import { deleteTap, ensureTap, listTaps, renameTap } from "./tap.js";
 
+export type { Attachment } from "./attachment.js";
 export type NetworkMode = "bridge" | "user";
 export type NetworkPreference = "auto" | NetworkMode;
 
@@ -29,20 +32,12 @@ export interface NetworkManagerOptions extends NetnsOption {
    * setEgress() is called for it.
    */
   recovered?: readonly RecoveredSandbox[];
+  /**
+   * Bridge mode: run the resolver through which allowlisted names are looked up, on the bridge's
+   * gateway address (UDP port 53 unless `port` says otherwise), forwarding to `upstream`.
+   */
+  resolver?: { upstream: Endpoint; port?: number };
   log?: Pick<Logger, "info" | "warn">;
-}
-
-/** What the VM layer needs to start a sandbox's NIC (and what it stores to relaunch it identically). */
-export interface Attachment {
-  mode: NetworkMode;
-  mac: string;
-  tap?: string;
-  ip?: string;
-  gateway?: string;
-  prefix?: number;
-  /** Sandboxes of one peer group may reach each other on the bridge; all others are isolated. */
-  peerGroup?: string;
-  qemuArgs: string[];
 }
 
 /** A sandbox whose VM outlived a daemon restart, re-adopted by start(). */
@@ -74,6 +69,7 @@ export class NetworkManager {
   private readonly netns: NetnsOption;
   private readonly log: Pick<Logger, "info" | "warn"> | undefined;
   private readonly attached = new Map<string, Attached>();
+  private readonly names: EgressNames;
   private decision: { mode: NetworkMode; reason: string } | undefined;
   /** Set when fluid turned ip_forward on, so it turns it off again and never touches it otherwise. */
   private ownsForwarding = false;
@@ -85,6 +81,16 @@ export class NetworkManager {
     this.preference = options.mode ?? "auto";
     this.netns = options.netns ? { netns: options.netns } : {};
     this.log = options.log;
+    this.names = new EgressNames({
+      ...(options.resolver ? { resolver: options.resolver } : {}),
+      ...this.netns,
+      ...(options.log ? { log: options.log } : {}),
+      sandboxAt: (ip) => {
+        const found = this.attachedAt(ip);
+        return found && { sandboxId: found[0], egress: found[1].egress };
+      },
+      serial: (task) => this.serial(task),
+    });
   }
 
   /**
@@ -121,8 +127,9 @@ export class NetworkManager {
       const { mode, reason } = this.started();
       const egress = toEgressRule(options.egress);
       if (mode === "user") {
-        if (Array.isArray(egress) || options.peerGroup !== undefined) {
-          const what = Array.isArray(egress) ? "egress allowlists need" : "a network shared between forks needs";
+        const allowlist = egress !== undefined && egress !== "any";
+        if (allowlist || options.peerGroup !== undefined) {
+          const what = allowlist ? "egress allowlists need" : "a network shared between forks needs";
           throw new Error(
             `sandbox ${sandboxId}: ${what} bridge networking, but this host uses QEMU user-mode networking (${reason})`,
           );
@@ -150,6 +157,7 @@ export class NetworkManager {
       if (mode === "bridge") await deleteTap(tapName(sandboxId), this.netns);
       this.ipam.release(sandboxId);
       this.attached.delete(sandboxId);
+      this.names.forget(sandboxId);
       if (mode === "bridge") await this.applyRules();
     });
   }
@@ -165,6 +173,8 @@ export class NetworkManager {
       const entry = this.attached.get(sandboxId);
       if (!entry) throw new Error(`sandbox ${sandboxId} has no network attachment`);
       entry.egress = toEgressRule(egress);
+      // Addresses opened for names the new allowlist may no longer hold close with it.
+      this.names.forget(sandboxId);
       await this.applyRules();
     });
   }
@@ -187,6 +197,7 @@ export class NetworkManager {
         this.ipam.transfer(from, to);
       }
       this.attached.delete(from);
+      this.names.forget(from);
       this.attached.set(to, {
         egress,
         peerGroup: entry.peerGroup,
@@ -243,6 +254,7 @@ export class NetworkManager {
         await removeBridge(this.bridge, this.netns);
         if (this.ownsForwarding) await this.setForwarding(false);
       }
+      await this.names.stop();
       this.attached.clear();
       this.decision = undefined;
     });
@@ -266,6 +278,7 @@ export class NetworkManager {
       }));
       this.ownsForwarding = await forwardingMarked(this.netns);
       createdTaps.push(...(await this.readopt(recovered)));
+      await this.names.start(this.ipam.gateway);
       await this.applyRules();
       return {
         mode: "bridge",
@@ -328,16 +341,30 @@ export class NetworkManager {
   }
 
   private async applyRules(): Promise<void> {
-    const input = firewallInput(this.attached);
+    const { sources, ...input } = firewallInput(this.attached);
     // Routing is needed only while some sandbox has egress (the firewall blocks everything else
     // anyway). It is switched on after the rules that confine it are in place, and off after the
     // rules stop claiming it.
     const enable = input.egress.size > 0 && !this.ownsForwarding && !(await readIpForwarding(this.netns));
     const disable = input.egress.size === 0 && this.ownsForwarding;
     const markForwarding = enable || (this.ownsForwarding && !disable);
-    await applyFirewall({ bridge: this.bridge, subnet: this.ipam.subnet, ...input, markForwarding }, this.netns);
+    await applyFirewall(
+      {
+        bridge: this.bridge,
+        subnet: this.ipam.subnet,
+        ...input,
+        markForwarding,
+        resolved: this.names.opened(sources),
+        ...(this.names.running ? { resolver: this.ipam.gateway } : {}),
+      },
+      this.netns,
+    );
     if (enable) await this.setForwarding(true);
     if (disable) await this.setForwarding(false);
+  }
+
+  private attachedAt(ip: string): [string, Attached] | undefined {
+    return [...this.attached].find(([, entry]) => entry.lease?.ip === ip);
   }
 
   private async setForwarding(enabled: boolean): Promise<void> {
@@ -349,29 +376,7 @@ export class NetworkManager {
   private describe(sandboxId: string): Attachment {
     const entry = this.attached.get(sandboxId);
     if (!entry) throw new Error(`sandbox ${sandboxId} has no network attachment`);
-    if (!entry.lease) {
-      const mac = entry.mac ?? macFromSandboxId(sandboxId);
-      return {
-        mode: "user",
-        mac,
-        ip: userNetwork.ip,
-        gateway: userNetwork.gateway,
-        prefix: userNetwork.prefix,
-        qemuArgs: userNetdevArgs(mac, entry.egress !== undefined),
-      };
-    }
-    const tap = tapName(sandboxId);
-    const { ip, mac } = entry.lease;
-    return {
-      mode: "bridge",
-      mac,
-      tap,
-      ip,
-      gateway: this.ipam.gateway,
-      prefix: this.ipam.prefix,
-      ...(entry.peerGroup !== undefined ? { peerGroup: entry.peerGroup } : {}),
-      qemuArgs: tapNetdevArgs(tap, mac),
-    };
+    return describeAttachment(sandboxId, entry, this.ipam);
   }
 
   private started(): { mode: NetworkMode; reason: string } {

@@ -18,8 +18,12 @@ describe("guest identity", () => {
     expect(hostnameFor("---")).toBe("sandbox");
   });
 
-  it("passes a static address (no DHCP client needed at boot), and slirp's resolver in user mode", () => {
-    expect(identityParams("web", bridged)).toEqual(["fluid.hostname=web", "fluid.net=10.91.0.5/24,10.91.0.1"]);
+  it("passes a static address (no DHCP client needed at boot), the egress resolver on a bridge and slirp's in user mode", () => {
+    expect(identityParams("web", bridged)).toEqual([
+      "fluid.hostname=web",
+      "fluid.net=10.91.0.5/24,10.91.0.1",
+      "fluid.dns=10.91.0.1",
+    ]);
     expect(
       identityParams("web", {
         mode: "user",

@@ -27,6 +27,8 @@ export function identityParams(hostname: string, net: NetAttachment): string[] {
     params.push(`fluid.net=${checkedIp(net.ip)}/${net.prefix ?? 24},${checkedIp(net.gateway)}`);
   else params.push("fluid.net=dhcp");
   if (net.mode === "user") params.push(`fluid.dns=${userNetwork.dns}`);
+  // On a bridge, names resolve through fluid's egress resolver on the gateway (network/resolver.ts).
+  else if (net.gateway) params.push(`fluid.dns=${checkedIp(net.gateway)}`);
   return params;
 }
 

@@ -51,9 +51,12 @@ export async function extend(ctx: SandboxContext, id: string, expiresAt: number)
   await ctx.store.update(id, { expires_at: expiresAt });
 }
 
-export async function setEgress(ctx: SandboxContext, id: string, allowed: boolean): Promise<void> {
+export async function setEgress(ctx: SandboxContext, id: string, egress: boolean | readonly string[]): Promise<void> {
   const row = await ctx.store.get(id);
   if (row.ended_at) throw new SandboxError("invalid_state", "sandbox has ended");
-  await ctx.options.network.setEgress(id, allowed);
-  await ctx.store.update(id, { allow_egress: allowed ? 1 : 0 });
+  await ctx.options.network.setEgress(id, egress);
+  await ctx.store.update(id, {
+    allow_egress: egress === true ? 1 : 0,
+    egress_allow: Array.isArray(egress) ? JSON.stringify(egress) : null,
+  });
 }

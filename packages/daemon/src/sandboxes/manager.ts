@@ -96,8 +96,8 @@ export class SandboxManager {
     return extend(this.ctx, id, expiresAt);
   }
 
-  setEgress(id: string, allowed: boolean): Promise<void> {
-    return setEgress(this.ctx, id, allowed);
+  setEgress(id: string, egress: boolean | readonly string[]): Promise<void> {
+    return setEgress(this.ctx, id, egress);
   }
 
   exec(id: string, input: ExecInput, onOutput?: (stream: OutputStream, data: Buffer) => void): Promise<ExecResult> {

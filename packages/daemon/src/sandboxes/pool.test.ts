@@ -16,6 +16,7 @@ function sandboxRow(id: string, image: string, mode: "bridge" | "user"): Sandbox
     vcpus: 1,
     memory_mb: 512,
     allow_egress: 0,
+    egress_allow: null,
     dir: `/state/sandboxes/${id}`,
     pid: 4242,
     ip: null,

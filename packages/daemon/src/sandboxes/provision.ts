@@ -115,6 +115,7 @@ function provision(
       network: null,
       agent_id: input.agentId ?? null,
       pooled: input.pooled ? 1 : 0,
+      egress_allow: null,
       created_at: now,
       updated_at: now,
       expires_at: input.expiresAt ?? null,

@@ -64,6 +64,12 @@ const migrations: Record<string, Migration> = {
       await sql.raw("ALTER TABLE sandboxes ADD COLUMN pooled INTEGER NOT NULL DEFAULT 0").execute(db);
     },
   },
+  "0003_egress_allowlist": {
+    async up(db: Kysely<any>) {
+      // A JSON array of allowlist entries; allow_egress stays 0 while a sandbox has one.
+      await sql.raw("ALTER TABLE sandboxes ADD COLUMN egress_allow TEXT").execute(db);
+    },
+  },
 };
 
 export interface DaemonDatabase {

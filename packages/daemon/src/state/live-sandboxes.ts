@@ -1,4 +1,5 @@
 import type { Kysely } from "kysely";
+import type { EgressPolicy } from "../network/egress.js";
 import type { RecoveredSandbox } from "../network/manager.js";
 import type { DaemonDB } from "./schema.js";
 
@@ -10,13 +11,19 @@ import type { DaemonDB } from "./schema.js";
 export async function liveSandboxNetworks(db: Kysely<DaemonDB>): Promise<RecoveredSandbox[]> {
   const rows = await db
     .selectFrom("sandboxes")
-    .select(["id", "allow_egress", "network"])
+    .select(["id", "allow_egress", "egress_allow", "network"])
     .where("ended_at", "is", null)
     .execute();
   return rows.map((row) => {
     const peerGroup = recordedPeerGroup(row.network);
-    return { sandboxId: row.id, egress: row.allow_egress === 1, ...(peerGroup ? { peerGroup } : {}) };
+    return { sandboxId: row.id, egress: storedEgress(row), ...(peerGroup ? { peerGroup } : {}) };
   });
+}
+
+/** The egress policy a sandbox row records. */
+export function storedEgress(row: { allow_egress: number; egress_allow: string | null }): EgressPolicy {
+  if (row.egress_allow !== null) return JSON.parse(row.egress_allow) as string[];
+  return row.allow_egress === 1;
 }
 
 function recordedPeerGroup(network: string | null): string | undefined {

@@ -28,6 +28,8 @@ export interface SandboxesTable {
   error: string | null;
   /** 1 while the sandbox is a warm pool entry (sandboxes/pool.ts), 0 once a create has claimed it. */
   pooled: Generated<number>;
+  /** JSON array of egress allowlist entries (network/egress.ts), or null when egress is all or nothing. */
+  egress_allow: Generated<string | null>;
 }
 
 export interface SnapshotsTable {

@@ -158,6 +158,7 @@ export async function fakeSandboxHost(options: { sshd?: boolean; allocatableMemo
       vcpus: 1,
       memory_mb: 512,
       allow_egress: 0,
+      egress_allow: null,
       dir: join(stateDir, "sandboxes", values.id),
       pid: null,
       ip: "10.0.0.2",

@@ -12,6 +12,7 @@ import * as m0010 from "./migrations/0010_quotas_usage.js";
 import * as m0011 from "./migrations/0011_replicas.js";
 import * as m0012 from "./migrations/0012_work_keepalive.js";
 import * as m0013 from "./migrations/0013_command_claims.js";
+import * as m0014 from "./migrations/0014_egress_allowlist.js";
 
 /** Versioned migrations, applied in name order. Add a file and list it here; never edit a shipped one. */
 const migrations: Record<string, Migration> = {
@@ -28,6 +29,7 @@ const migrations: Record<string, Migration> = {
   "0011_replicas": m0011,
   "0012_work_keepalive": m0012,
   "0013_command_claims": m0013,
+  "0014_egress_allowlist": m0014,
 };
 
 export function migrator(db: Kysely<any>): Migrator {

@@ -161,6 +161,8 @@ export interface SandboxesTable {
   vcpus: number;
   memory_mb: number;
   allow_egress: boolean;
+  /** Set egress allowlist entries (sandboxes/egress.ts); null while egress is all (allow_egress) or nothing. */
+  egress_allow: Generated<string[] | null>;
   ip_address: string | null;
   mac_address: string | null;
   bridge: string | null;

@@ -68,6 +68,7 @@ const expected: Record<string, Rule> = {
   "POST /v1/orgs/{slug}/sandboxes/{id}/restore": "creator",
   "POST /v1/orgs/{slug}/sandboxes/{id}/extend": "creator",
   "POST /v1/orgs/{slug}/sandboxes/{id}/fork": "creator",
+  "PUT /v1/orgs/{slug}/sandboxes/{id}/egress": "admin",
   "POST /v1/orgs/{slug}/source-hosts": "admin",
   "GET /v1/orgs/{slug}/source-hosts": "viewer",
   "GET /v1/orgs/{slug}/source-hosts/{sourceHostId}": "viewer",

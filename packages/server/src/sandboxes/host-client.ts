@@ -11,6 +11,7 @@ import {
   RestoreSnapshotCommandSchema,
   RunCommandCommandSchema,
   RunPlaybookCommandSchema,
+  SetEgressCommandSchema,
   SnapshotCommandSchema,
   StartSandboxCommandSchema,
   StopSandboxCommandSchema,
@@ -143,6 +144,12 @@ export class HostClient {
       this.deadlines.extendMs,
       "extend sandbox lease",
     );
+  }
+
+  /** Replaces the sandbox's egress on its host: anywhere, only the allowlist, or (neither) nowhere. */
+  setEgress(hostId: string, sandboxId: string, egress: { allowAll: boolean; allow: readonly string[] }) {
+    const value = create(SetEgressCommandSchema, { sandboxId, allowAll: egress.allowAll, allow: [...egress.allow] });
+    return this.call(hostId, { case: "setEgress", value }, "egressSet", this.deadlines.egressMs, "set sandbox egress");
   }
 
   runCommand(

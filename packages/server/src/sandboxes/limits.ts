@@ -17,6 +17,7 @@ export interface HostDeadlines {
   stopMs: number;
   snapshotMs: number;
   extendMs: number;
+  egressMs: number;
   fileMs: number;
   /** A semantic diff reads two whole root filesystems. */
   diffMs: number;
@@ -31,6 +32,7 @@ export const defaultDeadlines: HostDeadlines = {
   stopMs: 2 * 60_000,
   snapshotMs: 10 * 60_000,
   extendMs: 15_000,
+  egressMs: 15_000,
   fileMs: 2 * 60_000,
   diffMs: 5 * 60_000,
   commandGraceMs: 30_000,

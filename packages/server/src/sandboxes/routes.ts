@@ -10,6 +10,7 @@ import type { SecretBox } from "../lib/secret-box.js";
 import { orgScope } from "../orgs/access.js";
 import type { HostRouter } from "../replicas/hosts.js";
 import { SourceRelay } from "../sources/relay.js";
+import { egressRoutes } from "./egress-routes.js";
 import { execRoutes } from "./exec-routes.js";
 import { fileRoutes } from "./file-routes.js";
 import { sandboxLimits } from "./limits.js";
@@ -62,6 +63,7 @@ export function sandboxRoutes(
   execRoutes(app, ctx);
   fileRoutes(app, ctx);
   snapshotRoutes(app, ctx);
+  egressRoutes(app, ctx);
 }
 
 /** Creating, reading, starting, stopping, extending and destroying sandboxes. */

@@ -12,6 +12,7 @@ import { assertCanModify, assertState } from "./access.js";
 import { listCommands, type RunInput, type RunListener, runCommand, runPlaybook } from "./commands.js";
 import type { SandboxDeps } from "./deps.js";
 import type { NoiseOverride, SandboxDiff } from "./diff.js";
+import { type EgressPolicy, setSandboxEgress } from "./egress.js";
 import { diffSandbox, listFiles, type ReviewedDiff, readFile, writeFile } from "./files.js";
 import { HostClient } from "./host-client.js";
 import { compensate, createSandbox, destroySandbox, extendSandbox, startSandbox, stopSandbox } from "./lifecycle.js";
@@ -123,6 +124,10 @@ export class SandboxService {
 
   extend(scope: OrgScope, id: string, ttlSeconds: number): Promise<Sandbox> {
     return extendSandbox(this.deps, scope, id, ttlSeconds);
+  }
+
+  setEgress(scope: OrgScope, id: string, policy: EgressPolicy): Promise<Sandbox> {
+    return setSandboxEgress(this.deps, scope, id, policy);
   }
 
   run(scope: OrgScope, id: string, input: RunInput): Promise<Command> {

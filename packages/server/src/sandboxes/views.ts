@@ -27,6 +27,10 @@ export const SandboxSchema = z
     vcpus: z.number().int(),
     memory_mb: z.number().int(),
     allow_egress: z.boolean(),
+    egress_allow: z
+      .array(z.string())
+      .nullable()
+      .describe("what the sandbox may reach when limited to an allowlist (CIDR or DNS name, :ports); null otherwise"),
     ip_address: z.string().nullable(),
     mac_address: z.string().nullable(),
     bridge: z.string().nullable(),
@@ -65,6 +69,7 @@ export function sandboxView(row: Sandbox): z.infer<typeof SandboxSchema> {
     vcpus: row.vcpus,
     memory_mb: row.memory_mb,
     allow_egress: row.allow_egress,
+    egress_allow: row.egress_allow,
     ip_address: row.ip_address,
     mac_address: row.mac_address,
     bridge: row.bridge,

@@ -1,9 +1,10 @@
+import { canonicalAllowlist } from "../../network/egress.js";
 import { sandboxDefaults } from "../../sandboxes/defaults.js";
 import { createSandbox } from "./create.js";
 import { forkSandbox } from "./fork.js";
 import type { HandlerTable } from "./types.js";
 
-/** Lifecycle and exec: create, destroy, start, stop, extend, fork and run a command. */
+/** Lifecycle and exec: create, destroy, start, stop, extend, set egress, fork and run a command. */
 export const sandboxHandlers: HandlerTable = {
   createSandbox,
   destroySandbox: async (c, { manager }) => {
@@ -21,6 +22,10 @@ export const sandboxHandlers: HandlerTable = {
   extendSandbox: async (c, { manager }) => {
     await manager.extend(c.sandboxId, Number(c.expiresAtUnix) * 1000);
     return { case: "sandboxExtended", value: { sandboxId: c.sandboxId, expiresAtUnix: c.expiresAtUnix } };
+  },
+  setEgress: async (c, { manager }) => {
+    await manager.setEgress(c.sandboxId, c.allowAll ? true : c.allow.length > 0 ? canonicalAllowlist(c.allow) : false);
+    return { case: "egressSet", value: { sandboxId: c.sandboxId } };
   },
   forkSandbox: (c, { manager }) => forkSandbox(manager, c),
   runCommand: async (c, { manager, onOutput }) => {
