@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { killLeftoverVms, type LocalClient, localClient } from "../../e2e/lib/daemon.ts";
-import { startServer } from "../../e2e/lib/server.ts";
+import { startServer, type TestServerProcess } from "../../e2e/lib/server.ts";
 import { ImageStore } from "../../packages/daemon/src/images/store.ts";
 import { run, runChecked } from "../../packages/daemon/src/system/run.ts";
 import { startBenchDaemon } from "./daemon.ts";
@@ -14,8 +14,19 @@ export async function destroyAll(api: LocalClient): Promise<void> {
   for (const sandbox of list?.body?.sandboxes ?? []) await api.call("DELETE", `/v1/sandboxes/${sandbox.id}`);
 }
 
-/** REST `run` of `true` through a real fluid-server and the host stream to a daemon-managed VM. */
-export async function execThroughServerMs(imageDir: string, imageName: string, samples: number): Promise<number[]> {
+/** A running sandbox behind a real fluid-server and a daemon (user networking) on this machine. */
+export interface SandboxThroughServer {
+  server: TestServerProcess;
+  key: string;
+  id: string;
+}
+
+/** Starts a server, a daemon and one sandbox of `imageName`, runs `work`, then removes them all. */
+export async function withSandboxThroughServer<T>(
+  imageDir: string,
+  imageName: string,
+  work: (target: SandboxThroughServer) => Promise<T>,
+): Promise<T> {
   const server = await startServer();
   const stateDir = await mkdtemp(join(tmpdir(), "fluid-bench-stream-"));
   let daemon: Awaited<ReturnType<typeof startBenchDaemon>> | undefined;
@@ -40,12 +51,8 @@ export async function execThroughServerMs(imageDir: string, imageName: string, s
       key,
       body: { source_vm: imageName, memory_mb: 256 },
     });
-    const id = created.body.id as string;
-    const runTrue = () => server.call("POST", `/v1/orgs/bench/sandboxes/${id}/run`, { key, body: { command: "true" } });
-    for (let i = 0; i < 5; i++) await runTrue();
-    const measured: number[] = [];
-    for (let i = 0; i < samples; i++) measured.push(await time(runTrue));
-    return measured;
+    if (created.status !== 201) throw new Error(JSON.stringify(created.body));
+    return await work({ server, key, id: created.body.id as string });
   } finally {
     await destroyAll(localClient(join(stateDir, "daemon.sock")));
     await daemon?.stop();
@@ -53,6 +60,17 @@ export async function execThroughServerMs(imageDir: string, imageName: string, s
     await server.dispose();
     await rm(stateDir, { recursive: true, force: true });
   }
+}
+
+/** REST `run` of `true` through a real fluid-server and the host stream to a daemon-managed VM. */
+export function execThroughServerMs(imageDir: string, imageName: string, samples: number): Promise<number[]> {
+  return withSandboxThroughServer(imageDir, imageName, async ({ server, key, id }) => {
+    const runTrue = () => server.call("POST", `/v1/orgs/bench/sandboxes/${id}/run`, { key, body: { command: "true" } });
+    for (let i = 0; i < 5; i++) await runTrue();
+    const measured: number[] = [];
+    for (let i = 0; i < samples; i++) measured.push(await time(runTrue));
+    return measured;
+  });
 }
 
 /**
