@@ -1,11 +1,11 @@
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { randomBytes, randomInt } from "node:crypto";
 import type { Socket } from "node:dgram";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDaemon, type TestDaemonProcess } from "./lib/daemon.js";
 import { startTestZone } from "./lib/dns-zone.js";
+import { type OutsideNetwork, startOutsideNetwork } from "./lib/outside-network.js";
 
-const ip = (...args: string[]) => execFileSync("ip", args, { stdio: ["ignore", "pipe", "pipe"] }).toString();
 const nft = (...args: string[]) => execFileSync("nft", args, { stdio: ["ignore", "pipe", "pipe"] }).toString();
 const isRoot = process.getuid?.() === 0;
 
@@ -24,27 +24,20 @@ describe.skipIf(!isRoot)("sandbox egress allowlists (needs root for bridges and 
   const listed = `${outsideNet}.2`;
   const named = `${outsideNet}.3`;
   const unlisted = `${outsideNet}.4`;
-  let listener: ChildProcess;
+  let outsideNetwork: OutsideNetwork | undefined;
   let zone: Socket;
   let daemon: TestDaemonProcess;
   let sandbox: string;
 
   beforeAll(async () => {
-    ip("netns", "add", outside);
-    ip("link", "add", hostVeth, "type", "veth", "peer", "name", "eth0", "netns", outside);
-    ip("addr", "add", `${outsideNet}.1/24`, "dev", hostVeth);
-    ip("link", "set", hostVeth, "up");
-    for (const address of [listed, named, unlisted]) ip("-n", outside, "addr", "add", `${address}/24`, "dev", "eth0");
-    ip("-n", outside, "link", "set", "eth0", "up");
-    ip("-n", outside, "link", "set", "lo", "up");
-    listener = spawn("ip", [
-      "netns",
-      "exec",
-      outside,
-      process.execPath,
-      "-e",
-      "for (const port of [8088, 8089]) require('net').createServer((s) => s.end('pong ' + s.localAddress + ':' + port + '\\n')).listen(port, '0.0.0.0')",
-    ]);
+    outsideNetwork = startOutsideNetwork({
+      namespace: outside,
+      veth: hostVeth,
+      hostAddress: `${outsideNet}.1/24`,
+      addresses: [listed, named, unlisted].map((address) => `${address}/24`),
+      listener:
+        "for (const port of [8088, 8089]) require('net').createServer((s) => s.end('pong ' + s.localAddress + ':' + port + '\\n')).listen(port, '0.0.0.0')",
+    });
     zone = await startTestZone({ "good.fluid-e2e.test": named, "bad.fluid-e2e.test": unlisted });
     daemon = await startDaemon({
       network: "bridge",
@@ -64,14 +57,8 @@ describe.skipIf(!isRoot)("sandbox egress allowlists (needs root for bridges and 
 
   afterAll(async () => {
     await daemon?.dispose();
-    listener?.kill();
     zone?.close();
-    try {
-      ip("link", "del", hostVeth);
-    } catch {
-      // already gone with the namespace
-    }
-    ip("netns", "del", outside);
+    outsideNetwork?.close();
   });
 
   const run = async (command: string) =>

@@ -1,7 +1,8 @@
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDaemon, type TestDaemonProcess } from "./lib/daemon.js";
+import { type OutsideNetwork, startOutsideNetwork } from "./lib/outside-network.js";
 
 const ip = (...args: string[]) => execFileSync("ip", args, { stdio: ["ignore", "pipe", "pipe"] }).toString();
 const isRoot = process.getuid?.() === 0;
@@ -15,26 +16,19 @@ describe.skipIf(!isRoot)("sandbox egress on the daemon's bridge (needs root for 
   const outside = `fle2eo-${suffix}`;
   const hostVeth = `fle2ev${suffix}`;
   const bridge = `fle2eb${suffix}`;
-  let listener: ChildProcess;
+  let outsideNetwork: OutsideNetwork | undefined;
   let daemon: TestDaemonProcess;
   let sandbox: string;
 
   beforeAll(async () => {
-    ip("netns", "add", outside);
-    ip("link", "add", hostVeth, "type", "veth", "peer", "name", "eth0", "netns", outside);
-    ip("addr", "add", "10.94.77.1/24", "dev", hostVeth);
-    ip("link", "set", hostVeth, "up");
-    ip("-n", outside, "addr", "add", "10.94.77.2/24", "dev", "eth0");
-    ip("-n", outside, "link", "set", "eth0", "up");
-    ip("-n", outside, "link", "set", "lo", "up");
-    listener = spawn("ip", [
-      "netns",
-      "exec",
-      outside,
-      process.execPath,
-      "-e",
-      "require('net').createServer((s) => s.end('pong ' + s.remoteAddress + '\\n')).listen(8088, '10.94.77.2')",
-    ]);
+    outsideNetwork = startOutsideNetwork({
+      namespace: outside,
+      veth: hostVeth,
+      hostAddress: "10.94.77.1/24",
+      addresses: ["10.94.77.2/24"],
+      listener:
+        "require('net').createServer((s) => s.end('pong ' + s.remoteAddress + '\\n')).listen(8088, '10.94.77.2')",
+    });
     daemon = await startDaemon({ network: "bridge", bridge, subnet: "10.93.77.0/24" });
     const created = await daemon.api.create({ name: "isolated" });
     expect(created.status).toBe(201);
@@ -43,13 +37,7 @@ describe.skipIf(!isRoot)("sandbox egress on the daemon's bridge (needs root for 
 
   afterAll(async () => {
     await daemon?.dispose();
-    listener?.kill();
-    try {
-      ip("link", "del", hostVeth);
-    } catch {
-      // already gone with the namespace
-    }
-    ip("netns", "del", outside);
+    outsideNetwork?.close();
   });
 
   const probe = async () =>

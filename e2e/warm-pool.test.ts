@@ -1,8 +1,8 @@
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDaemon, type TestDaemonProcess } from "./lib/daemon.js";
+import { type OutsideNetwork, startOutsideNetwork } from "./lib/outside-network.js";
 import { startServer, type TestServerProcess } from "./lib/server.js";
 
 /** True while the process runs (a zombie left for its parent to reap does not count). */
@@ -24,7 +24,6 @@ async function identity(daemon: TestDaemonProcess, id: string) {
   return { hostname, machineId, clock: Number(clock) };
 }
 
-const ip = (...args: string[]) => execFileSync("ip", args, { stdio: ["ignore", "pipe", "pipe"] }).toString();
 const isRoot = process.getuid?.() === 0;
 
 async function poolReady(daemon: TestDaemonProcess): Promise<number> {
@@ -118,24 +117,18 @@ describe.skipIf(!isRoot)("warm pool on the daemon's bridge (needs root)", () => 
   const suffix = randomBytes(3).toString("hex");
   const outside = `flpoolo-${suffix}`;
   const hostVeth = `flpoolv${suffix}`;
-  let listener: ChildProcess;
+  let outsideNetwork: OutsideNetwork | undefined;
   let daemon: TestDaemonProcess;
 
   beforeAll(async () => {
-    ip("netns", "add", outside);
-    ip("link", "add", hostVeth, "type", "veth", "peer", "name", "eth0", "netns", outside);
-    ip("addr", "add", "10.94.78.1/24", "dev", hostVeth);
-    ip("link", "set", hostVeth, "up");
-    ip("-n", outside, "addr", "add", "10.94.78.2/24", "dev", "eth0");
-    ip("-n", outside, "link", "set", "eth0", "up");
-    listener = spawn("ip", [
-      "netns",
-      "exec",
-      outside,
-      process.execPath,
-      "-e",
-      "require('net').createServer((s) => s.end('pong ' + s.remoteAddress + '\\n')).listen(8088, '10.94.78.2')",
-    ]);
+    outsideNetwork = startOutsideNetwork({
+      namespace: outside,
+      veth: hostVeth,
+      hostAddress: "10.94.78.1/24",
+      addresses: ["10.94.78.2/24"],
+      listener:
+        "require('net').createServer((s) => s.end('pong ' + s.remoteAddress + '\\n')).listen(8088, '10.94.78.2')",
+    });
     daemon = await startDaemon({
       network: "bridge",
       bridge: `flpoolb${suffix}`,
@@ -147,13 +140,7 @@ describe.skipIf(!isRoot)("warm pool on the daemon's bridge (needs root)", () => 
 
   afterAll(async () => {
     await daemon?.dispose();
-    listener?.kill();
-    try {
-      ip("link", "del", hostVeth);
-    } catch {
-      // already gone with the namespace
-    }
-    ip("netns", "del", outside);
+    outsideNetwork?.close();
   });
 
   it("a claimed entry keeps its address under the new id and gets the egress asked for", async () => {
