@@ -10,6 +10,7 @@ export type RouteIds = Record<string, string>;
 const sampleBodies: Record<string, unknown> = {
   "POST /v1/orgs/{slug}/sandboxes": { source_vm: "debian-12" },
   "POST /v1/orgs/{slug}/sandboxes/{id}/run": { command: "id" },
+  "POST /v1/orgs/{slug}/sandboxes/{id}/run/stream": { command: "id" },
   "POST /v1/orgs/{slug}/source-hosts/{sourceHostId}/vms/{vm}/prepare": {},
   "PUT /v1/orgs/{slug}/source-hosts/{sourceHostId}/apply": { enabled: false },
   "POST /v1/orgs/{slug}/change-requests/{changeRequestId}/apply": { check_only: true },

@@ -55,6 +55,7 @@ const expected: Record<string, Rule> = {
   "POST /v1/orgs/{slug}/sandboxes/{id}/start": "creator",
   "POST /v1/orgs/{slug}/sandboxes/{id}/stop": "creator",
   "POST /v1/orgs/{slug}/sandboxes/{id}/run": "creator",
+  "POST /v1/orgs/{slug}/sandboxes/{id}/run/stream": "creator",
   // Everyone sees the trail; only creator and admins see its output (sandboxes.test.ts).
   "GET /v1/orgs/{slug}/sandboxes/{id}/commands": "viewer",
   "GET /v1/orgs/{slug}/sandboxes/{id}/ip": "viewer",
