@@ -170,7 +170,12 @@ describe("fluid-daemon standalone with real QEMU microVMs (TCG)", () => {
     const db = new Database(join(daemon.stateDir, "state.db"));
     db.prepare("UPDATE sandboxes SET expires_at = ? WHERE id = ?").run(Date.now() - 1000, id);
     db.close();
-    await until(async () => (await daemon.api.call("GET", `/v1/sandboxes/${id}`)).body.state === "DESTROYED");
+    await until(async () => (await daemon.api.call("GET", `/v1/sandboxes/${id}`)).body.state === "DESTROYED").catch(
+      async (err: Error) => {
+        const row = (await daemon.api.call("GET", `/v1/sandboxes/${id}`)).body;
+        throw new Error(`${err.message}: ${JSON.stringify(row)}\ndaemon log:\n${daemon.process.output().slice(-4000)}`);
+      },
+    );
     expect((await daemon.api.call("GET", `/v1/sandboxes/${id}`)).body.end_reason).toBe("lease_expired");
     expect(vmAlive(daemon.stateDir, id)).toBe(false);
     expect(existsSync(join(daemon.stateDir, "sandboxes", id))).toBe(false);
