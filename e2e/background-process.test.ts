@@ -11,7 +11,14 @@ import { until } from "./lib/wait.js";
 /** Polls `get` until it answers something, for up to 60 s (TCG guests on a loaded host are slow). */
 async function eventually<T>(get: () => Promise<T | undefined>): Promise<T> {
   let found: T | undefined;
-  await until(async () => (found = await get()) !== undefined, 60_000, 250);
+  await until(
+    async () => {
+      found = await get();
+      return found !== undefined;
+    },
+    60_000,
+    250,
+  );
   return found as T;
 }
 
