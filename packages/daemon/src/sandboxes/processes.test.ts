@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { GuestAgentError } from "../agent/client.js";
 import type { AgentRequests } from "../agent/exec-stream.js";
@@ -129,5 +132,30 @@ describe("background processes", () => {
     await expect(
       writeProcessInput(host(), { sandboxId: "sbx", processId: "p1", data: Buffer.from("x") }),
     ).rejects.toThrow(/process is exited/);
+  });
+
+  it("lists a process started before the daemon restarted, its exit read from the guest afterwards", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "fluid-processes-"));
+    try {
+      const first = await openDaemonDatabase(join(dir, "state.db"));
+      await startProcess(
+        { db: first.db, agent: async () => guest },
+        {
+          sandboxId: "sbx",
+          processId: "p1",
+          name: "loop",
+          command: "sleep 300",
+          env: {},
+        },
+      );
+      await first.close();
+      guest.files.set("/run/fluid/proc/p1/exit", Buffer.from("0\n"));
+      const second = await openDaemonDatabase(join(dir, "state.db"));
+      const rows = await listProcesses({ db: second.db, agent: async () => guest }, "sbx");
+      await second.close();
+      expect(rows).toMatchObject([{ id: "p1", pid: 321, state: "exited", exit_code: 0 }]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
