@@ -23,3 +23,20 @@ export const sandboxLimits = {
   /** Files moved through the host stream (its messages are capped at 16 MiB). */
   maxFileBytes: 8 * 1024 * 1024,
 } as const;
+
+/** Bounds on background processes (started in a sandbox, outliving the request), the same everywhere. */
+export const processLimits = {
+  /** The largest piece of one stream's log handed on by one read. */
+  logChunkBytes: 64 * 1024,
+  /** Log kept readable per stream of one process; what a process writes past it is not read. */
+  maxLogBytes: 64 * 1024 * 1024,
+  /** Bytes written to a process's stdin at once (a pipe's buffer). */
+  maxInputBytes: 64 * 1024,
+  /** Background processes one sandbox keeps, running or ended. */
+  maxPerSandbox: 64,
+  maxNameLength: 63,
+  /** Signals a caller may send, by name without SIG. */
+  signals: ["TERM", "KILL", "INT", "HUP", "QUIT", "USR1", "USR2", "STOP", "CONT"],
+} as const;
+
+export type ProcessSignal = (typeof processLimits.signals)[number];

@@ -10,6 +10,7 @@ import {
   HostService,
   type RegistrationAck,
 } from "@fluid/proto";
+import { processHandlers } from "./test-daemon-processes.js";
 
 type HostPayload = MessageInitShape<typeof HostMessageSchemaType>["payload"];
 type CommandCase = NonNullable<ControlMessage["payload"]["case"]>;
@@ -82,6 +83,7 @@ let ipCounter = 10;
 
 /** Replies a well-behaved host would give; tests override per command. */
 export const defaultHandlers: Partial<Record<CommandCase, Handler>> = {
+  ...processHandlers,
   createSandbox: (m) => {
     const id = m.payload.case === "createSandbox" ? m.payload.value.sandboxId : "";
     return {

@@ -8,6 +8,7 @@ import { registerSandboxCommandLog, registerSandboxExecCommand } from "./sandbox
 import { registerSandboxFileCommands } from "./sandbox-files.js";
 import { registerSandboxForkCommand } from "./sandbox-fork.js";
 import { getSandbox, listSandboxes, SANDBOX_ARG, sandboxId } from "./sandbox-lookup.js";
+import { registerSandboxProcessCommands } from "./sandbox-process.js";
 import { sandboxDetails } from "./sandbox-render.js";
 import { registerSandboxRestoreCommands, registerSandboxSnapshotCommand } from "./sandbox-snapshots.js";
 import { connectFor, duration, emit, withSpinner } from "./shared.js";
@@ -108,6 +109,7 @@ export function registerSandboxCommands(program: Command): void {
   registerSandboxForkCommand(sandbox);
 
   registerSandboxEgressCommand(sandbox);
+  registerSandboxProcessCommands(sandbox);
 
   registerSandboxRestoreCommands(sandbox);
 

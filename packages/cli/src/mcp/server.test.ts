@@ -31,6 +31,12 @@ const expected: Record<string, { hints: Hints; required: string[]; optional: str
     required: ["sandbox_id"],
     optional: ["count", "snapshot_id", "names", "network"],
   },
+  start_process: { hints: [false, true, false, false], required: ["sandbox_id", "command"], optional: ["name"] },
+  read_process_log: {
+    hints: [true, false, true, false],
+    required: ["sandbox_id", "process_id"],
+    optional: ["offset", "stderr_offset"],
+  },
   create_playbook: {
     hints: [false, false, false, false],
     required: ["name"],
@@ -92,7 +98,7 @@ describe("the fluid MCP server", () => {
     expect(f.client.getInstructions()).toMatch(/sandboxes/);
   });
 
-  it("lists the original 17 tools plus extend_sandbox, write_file, list_files, diff_sandbox, fork_sandbox, change requests and typed source inspection", async () => {
+  it("lists the original 17 tools plus extend_sandbox, write_file, list_files, diff_sandbox, fork_sandbox, background processes, change requests and typed source inspection", async () => {
     const { tools } = await f.client.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual(Object.keys(expected).sort());
   });

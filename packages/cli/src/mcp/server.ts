@@ -6,6 +6,7 @@ import { registerDiffTools } from "./diff.js";
 import { registerFileTools } from "./files.js";
 import { registerForkTool } from "./fork.js";
 import { registerPlaybookTools } from "./playbooks.js";
+import { registerProcessTools } from "./processes.js";
 import { registerSandboxTools } from "./sandboxes.js";
 import { registerSourceInspectionTools } from "./source-inspect.js";
 import { registerSourceTools } from "./sources.js";
@@ -45,6 +46,7 @@ export function createMcpServer(options: McpServerOptions): McpServer {
   };
   registerSandboxTools(server, ctx);
   registerForkTool(server, ctx);
+  registerProcessTools(server, ctx);
   registerFileTools(server, ctx);
   registerDiffTools(server, ctx);
   registerChangeRequestTools(server, ctx);

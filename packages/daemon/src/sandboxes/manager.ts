@@ -6,6 +6,14 @@ import { exec } from "./exec.js";
 import { type FileEntry, listFiles, readFile, writeFile } from "./files.js";
 import { destroy, extend, setEgress, start, stop } from "./lifecycle.js";
 import { claimPooled, parkPooled } from "./pool-entries.js";
+import {
+  listProcesses,
+  type ProcessHost,
+  readProcessLog,
+  signalProcess,
+  startProcess,
+  writeProcessInput,
+} from "./processes.js";
 import { createSandbox, type ForkClone, forkSnapshot } from "./provision.js";
 import { detectCrashes, type Recovered, reapExpired, recover } from "./recovery.js";
 import { flushGuest, type ReviewDisks, reviewDisks } from "./review-disks.js";
@@ -27,6 +35,24 @@ export class SandboxManager {
 
   constructor(options: ManagerOptions) {
     this.ctx = sandboxContext(options);
+  }
+
+  /** Background processes in running sandboxes (see processes.ts). */
+  get processes() {
+    const host: ProcessHost = {
+      db: this.ctx.options.db,
+      agent: async (id) => {
+        await this.ctx.store.running(id);
+        return this.ctx.agents.get(id);
+      },
+    };
+    return {
+      start: (input: Parameters<typeof startProcess>[1]) => startProcess(host, input),
+      list: (sandboxId: string, processId?: string) => listProcesses(host, sandboxId, processId),
+      readLog: (input: Parameters<typeof readProcessLog>[1]) => readProcessLog(host, input),
+      input: (input: Parameters<typeof writeProcessInput>[1]) => writeProcessInput(host, input),
+      signal: (input: Parameters<typeof signalProcess>[1]) => signalProcess(host, input),
+    };
   }
 
   get(id: string): Promise<SandboxRow> {

@@ -70,6 +70,25 @@ const migrations: Record<string, Migration> = {
       await sql.raw("ALTER TABLE sandboxes ADD COLUMN egress_allow TEXT").execute(db);
     },
   },
+  "0004_processes": {
+    async up(db: Kysely<any>) {
+      // Background processes outlive requests and daemon restarts; their output stays in the guest.
+      await sql
+        .raw(`CREATE TABLE processes (
+          id TEXT PRIMARY KEY,
+          sandbox_id TEXT NOT NULL,
+          name TEXT NOT NULL,
+          command TEXT NOT NULL,
+          pid INTEGER,
+          state TEXT NOT NULL CHECK (state IN ('running','exited','lost')),
+          exit_code INTEGER,
+          started_at INTEGER NOT NULL,
+          ended_at INTEGER
+        )`)
+        .execute(db);
+      await sql.raw("CREATE INDEX processes_sandbox ON processes (sandbox_id, started_at)").execute(db);
+    },
+  },
 };
 
 export interface DaemonDatabase {

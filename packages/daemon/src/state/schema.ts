@@ -57,8 +57,22 @@ export interface MetaTable {
   updated_at: Generated<number>;
 }
 
+export interface ProcessesTable {
+  id: string;
+  sandbox_id: string;
+  name: string;
+  command: string;
+  /** The command's pid in the guest (its process group), null until the wrapper recorded it. */
+  pid: number | null;
+  state: "running" | "exited" | "lost";
+  exit_code: number | null;
+  started_at: number;
+  ended_at: number | null;
+}
+
 export interface DaemonDB {
   sandboxes: SandboxesTable;
+  processes: ProcessesTable;
   snapshots: SnapshotsTable;
   ip_leases: IpLeasesTable;
   meta: MetaTable;
@@ -66,3 +80,4 @@ export interface DaemonDB {
 
 export type SandboxRow = Selectable<SandboxesTable>;
 export type SnapshotRow = Selectable<SnapshotsTable>;
+export type ProcessRow = Selectable<ProcessesTable>;

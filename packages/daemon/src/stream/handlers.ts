@@ -2,6 +2,7 @@ import type { ControlMessage } from "@fluid/proto";
 import { SandboxError } from "../errors.js";
 import type { SandboxManager } from "../sandboxes/manager.js";
 import { fileHandlers } from "./handlers/files.js";
+import { processHandlers } from "./handlers/processes.js";
 import { reviewHandlers } from "./handlers/review.js";
 import { sandboxHandlers } from "./handlers/sandboxes.js";
 import { snapshotHandlers } from "./handlers/snapshots.js";
@@ -15,6 +16,7 @@ export type { CommandOutputPiece, CreateProgress } from "./handlers/types.js";
 export const commandHandlers: HandlerTable = {
   ...sandboxHandlers,
   ...fileHandlers,
+  ...processHandlers,
   ...snapshotHandlers,
   ...reviewHandlers,
   ...sourceHandlers,

@@ -55,6 +55,7 @@ describe.each(databaseKinds)("org isolation (%s)", (kind) => {
       slug: "acme",
       id: sandbox.body.id,
       snapshotId: snapshot.body.id,
+      processId: "5f0c0a52-56f5-4c4e-9d43-7d4e3f0c2a11",
       tokenId: token.id,
       hostId: token.id,
       keyId: key.id,

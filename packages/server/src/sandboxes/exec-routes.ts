@@ -13,7 +13,7 @@ import type { SandboxService } from "./service.js";
 import { CommandRecordSchema, CommandSchema, commandRecordView, commandView } from "./views.js";
 
 const EnvName = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
-const RunBody = z.strictObject({
+export const RunBody = z.strictObject({
   command: FreeText.min(1).refine((c) => Buffer.byteLength(c, "utf8") <= sandboxLimits.maxCommandBytes, {
     message: `must be at most ${sandboxLimits.maxCommandBytes} bytes`,
   }),

@@ -7,12 +7,17 @@ import {
   ExtendSandboxCommandSchema,
   ForkSandboxCommandSchema,
   ListFilesCommandSchema,
+  ListProcessesCommandSchema,
+  ProcessInputCommandSchema,
   ReadFileCommandSchema,
+  ReadProcessLogCommandSchema,
   RestoreSnapshotCommandSchema,
   RunCommandCommandSchema,
   RunPlaybookCommandSchema,
   SetEgressCommandSchema,
+  SignalProcessCommandSchema,
   SnapshotCommandSchema,
+  StartProcessCommandSchema,
   StartSandboxCommandSchema,
   StopSandboxCommandSchema,
   WriteFileCommandSchema,
@@ -150,6 +155,49 @@ export class HostClient {
   setEgress(hostId: string, sandboxId: string, egress: { allowAll: boolean; allow: readonly string[] }) {
     const value = create(SetEgressCommandSchema, { sandboxId, allowAll: egress.allowAll, allow: [...egress.allow] });
     return this.call(hostId, { case: "setEgress", value }, "egressSet", this.deadlines.egressMs, "set sandbox egress");
+  }
+
+  startProcess(hostId: string, input: Init<typeof StartProcessCommandSchema>) {
+    const value = create(StartProcessCommandSchema, input);
+    return this.call(hostId, { case: "startProcess", value }, "processStarted", this.deadlines.fileMs, "start process");
+  }
+
+  listProcesses(hostId: string, sandboxId: string, processId = "") {
+    const value = create(ListProcessesCommandSchema, { sandboxId, processId });
+    return this.call(hostId, { case: "listProcesses", value }, "processList", this.deadlines.fileMs, "list processes");
+  }
+
+  readProcessLog(hostId: string, input: Init<typeof ReadProcessLogCommandSchema>) {
+    const value = create(ReadProcessLogCommandSchema, input);
+    return this.call(
+      hostId,
+      { case: "readProcessLog", value },
+      "processLog",
+      this.deadlines.fileMs,
+      "read process log",
+    );
+  }
+
+  processInput(hostId: string, input: Init<typeof ProcessInputCommandSchema>) {
+    const value = create(ProcessInputCommandSchema, input);
+    return this.call(
+      hostId,
+      { case: "processInput", value },
+      "processInputWritten",
+      this.deadlines.fileMs,
+      "write process stdin",
+    );
+  }
+
+  signalProcess(hostId: string, input: Init<typeof SignalProcessCommandSchema>) {
+    const value = create(SignalProcessCommandSchema, input);
+    return this.call(
+      hostId,
+      { case: "signalProcess", value },
+      "processSignalled",
+      this.deadlines.fileMs,
+      "signal process",
+    );
   }
 
   runCommand(

@@ -14,6 +14,7 @@ import { egressRoutes } from "./egress-routes.js";
 import { execRoutes } from "./exec-routes.js";
 import { fileRoutes } from "./file-routes.js";
 import { sandboxLimits } from "./limits.js";
+import { processRoutes } from "./process-routes.js";
 import { SandboxName, SandboxParams } from "./route-schemas.js";
 import type { SandboxService } from "./service.js";
 import { snapshotRoutes } from "./snapshot-routes.js";
@@ -61,6 +62,7 @@ export function sandboxRoutes(
 ): void {
   lifecycleRoutes(app, ctx);
   execRoutes(app, ctx);
+  processRoutes(app, ctx);
   fileRoutes(app, ctx);
   snapshotRoutes(app, ctx);
   egressRoutes(app, ctx);

@@ -1,4 +1,4 @@
-import type { ResourceReport, SandboxProgress, SandboxStateChanged } from "@fluid/proto";
+import type { ProcessSignal, ResourceReport, SandboxProgress, SandboxStateChanged } from "@fluid/proto";
 import type { Kysely } from "kysely";
 import type { AuditActor } from "../audit/append.js";
 import type { ServerConfig } from "../config/config.js";
@@ -17,6 +17,7 @@ import { diffSandbox, listFiles, type ReviewedDiff, readFile, writeFile } from "
 import { HostClient } from "./host-client.js";
 import { compensate, createSandbox, destroySandbox, extendSandbox, startSandbox, stopSandbox } from "./lifecycle.js";
 import type { HostDeadlines } from "./limits.js";
+import * as processes from "./processes.js";
 import {
   endOnLostHosts,
   type Reporter,
@@ -128,6 +129,22 @@ export class SandboxService {
 
   setEgress(scope: OrgScope, id: string, policy: EgressPolicy): Promise<Sandbox> {
     return setSandboxEgress(this.deps, scope, id, policy);
+  }
+
+  /** Background processes in running sandboxes (processes.ts). */
+  get processes() {
+    const deps = this.deps;
+    return {
+      start: (scope: OrgScope, id: string, input: Parameters<typeof processes.startProcess>[3]) =>
+        processes.startProcess(deps, scope, id, input),
+      list: (scope: OrgScope, id: string, processId?: string) => processes.listProcesses(deps, scope, id, processId),
+      readLog: (scope: OrgScope, id: string, input: Parameters<typeof processes.readProcessLog>[3]) =>
+        processes.readProcessLog(deps, scope, id, input),
+      input: (scope: OrgScope, id: string, processId: string, data: Uint8Array) =>
+        processes.writeProcessInput(deps, scope, id, processId, data),
+      signal: (scope: OrgScope, id: string, processId: string, signal: ProcessSignal) =>
+        processes.signalProcess(deps, scope, id, processId, signal),
+    };
   }
 
   run(scope: OrgScope, id: string, input: RunInput): Promise<Command> {

@@ -1,0 +1,149 @@
+import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startDaemon, type TestDaemonProcess } from "./lib/daemon.js";
+import { repoRoot } from "./lib/global-setup.js";
+import { startServer, type TestServerProcess } from "./lib/server.js";
+import { until } from "./lib/wait.js";
+
+/** Polls `get` until it answers something, for up to 60 s (TCG guests on a loaded host are slow). */
+async function eventually<T>(get: () => Promise<T | undefined>): Promise<T> {
+  let found: T | undefined;
+  await until(
+    async () => {
+      found = await get();
+      return found !== undefined;
+    },
+    60_000,
+    250,
+  );
+  return found as T;
+}
+
+describe("background processes against a real server, daemon and tiny VM", () => {
+  let server: TestServerProcess;
+  let daemon: TestDaemonProcess;
+  let key: string;
+  let id: string;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "fluid-e2e-bg-process-"));
+    server = await startServer();
+    ({ key } = await server.bootstrap("acme"));
+    const token = await server.call("POST", "/v1/orgs/acme/hosts/tokens", { key, body: { name: "e2e-host" } });
+    daemon = await startDaemon({ extraArgs: ["--server", server.grpc, "--insecure", "--token", token.body.token] });
+    await until(
+      async () => (await server.call("GET", "/v1/orgs/acme/hosts", { key })).body.hosts?.[0]?.status === "ONLINE",
+    );
+    const created = await server.call("POST", "/v1/orgs/acme/sandboxes", {
+      key,
+      body: { source_vm: "tiny", memory_mb: 256, ttl_seconds: 900 },
+    });
+    expect(created.status).toBe(201);
+    id = created.body.id;
+  });
+
+  afterAll(async () => {
+    if (id) await server?.call("DELETE", `/v1/orgs/acme/sandboxes/${id}`, { key }).catch(() => undefined);
+    await daemon?.dispose();
+    await server?.dispose();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Runs the built CLI to its end. */
+  const cli = (...args: string[]) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, [join(repoRoot, "packages/cli/bin/fluid.js"), ...args], {
+        env: {
+          PATH: process.env.PATH ?? "",
+          HOME: dir,
+          FLUID_CONFIG: join(dir, "config.json"),
+          FLUID_SERVER: server.url,
+          FLUID_API_KEY: key,
+        },
+      });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (chunk: Buffer) => {
+        stdout += chunk.toString();
+      });
+      child.stderr.on("data", (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      child.on("error", reject);
+      child.on("close", (code) => resolve({ code, stdout, stderr }));
+    });
+
+  const path = (rest = "") => `/v1/orgs/acme/sandboxes/${id}/processes${rest}`;
+
+  const waitExited = (pid: string) =>
+    eventually(async () => {
+      const res = await server.call("GET", path(`/${pid}`), { key });
+      return res.body.state === "exited" ? res.body : undefined;
+    });
+
+  it("a process started through the CLI runs on after the CLI exits, and its log and exit code are read afterwards", async () => {
+    const start = await cli(
+      "sandbox",
+      "process",
+      "start",
+      id,
+      "--name",
+      "count",
+      "--",
+      "sh -c 'for i in 1 2 3; do echo $i; sleep 1; done; exit 4'",
+    );
+    expect(start.code).toBe(0);
+    const pid = start.stdout.trim();
+    const exited = await waitExited(pid);
+    expect(exited).toMatchObject({ name: "count", state: "exited", exit_code: 4 });
+    const log = await cli("sandbox", "process", "logs", id, pid, "--follow");
+    expect({ code: log.code, stdout: log.stdout }).toEqual({ code: 4, stdout: "1\n2\n3\n" });
+    const audit = await server.call("GET", `/v1/orgs/acme/audit?target_id=${id}&limit=50`, { key });
+    const started = (audit.body.events as Array<{ action: string; details: { process_id?: string } }>).find(
+      (event) => event.action === "sandbox.process_started",
+    );
+    expect(started?.details.process_id).toBe(pid);
+  });
+
+  it("REST: a log read from an offset starts there", async () => {
+    const started = await server.call("POST", path(), { key, body: { command: "echo abcdef" } });
+    expect(started.status).toBe(201);
+    await waitExited(started.body.id);
+    const log = await server.call("GET", path(`/${started.body.id}/logs?offset=3`), { key });
+    expect(Buffer.from(log.body.stdout, "base64").toString()).toBe("def\n");
+    expect(log.body.next_offset).toBe(7);
+  });
+
+  it("stdin written to a cat-like process is echoed to its log", async () => {
+    const started = await server.call("POST", path(), { key, body: { command: "cat" } });
+    const pid = started.body.id as string;
+    const wrote = await cli("sandbox", "process", "stdin", id, pid, "--data", "hello\n");
+    expect(wrote.code).toBe(0);
+    const echoed = await eventually(async () => {
+      const log = await server.call("GET", path(`/${pid}/logs`), { key });
+      const text = Buffer.from(log.body.stdout, "base64").toString();
+      return text === "hello\n" ? text : undefined;
+    });
+    expect(echoed).toBe("hello\n");
+    await server.call("POST", path(`/${pid}/signal`), { key, body: { signal: "KILL" } });
+  });
+
+  it("a signal ends a sleeping process with 128 + the signal's number, and is audited", async () => {
+    const started = await server.call("POST", path(), { key, body: { command: "sleep 300" } });
+    const pid = started.body.id as string;
+    const kill = await cli("sandbox", "process", "kill", id, pid, "--signal", "TERM");
+    expect(kill.code).toBe(0);
+    const waited = await cli("sandbox", "process", "wait", id, pid);
+    expect(waited.code).toBe(143);
+    expect(await waitExited(pid)).toMatchObject({ state: "exited", exit_code: 143 });
+    const audit = await server.call("GET", `/v1/orgs/acme/audit?target_id=${id}&limit=50`, { key });
+    const signalled = (audit.body.events as Array<{ action: string; details: unknown }>).find(
+      (event) => event.action === "sandbox.process_signalled",
+    );
+    expect(signalled?.details).toEqual({ process_id: pid, signal: "TERM" });
+  });
+});
