@@ -121,7 +121,10 @@ export function restRoutes(app: App, ctx: Ctx): void {
 
   app.delete("/sandboxes/:id", { schema: { hide: true } }, async (request, reply) => {
     const scope = await scopeOf(request);
-    await sandboxes.destroy(scope, idParam(request));
+    const id = idParam(request);
+    // E2B answers 404 for a sandbox already gone, which its SDK reads as "was not running".
+    if ((await sandboxes.get(scope, id)).ended_at) throw new AppError("not_found", `sandbox ${id} not found`);
+    await sandboxes.destroy(scope, id);
     return reply.code(204).send();
   });
 
