@@ -50,6 +50,15 @@ describe("the official e2b SDK against a real server, daemon and tiny VM", () =>
     expect(result.stderr).toBe("oops\n");
   });
 
+  it("commands.run honours cwd and envs", async () => {
+    const result = await sandbox.commands.run('pwd; echo "$GREETING"', { cwd: "/tmp", envs: { GREETING: "hello" } });
+    expect(result.stdout).toBe("/tmp\nhello\n");
+  });
+
+  it("commands.run reports a non-zero exit as the SDK's CommandExitError", async () => {
+    await expect(sandbox.commands.run("exit 3")).rejects.toMatchObject({ exitCode: 3 });
+  });
+
   it("files.write, read, list, exists, rename, makeDir, getInfo and remove work on the guest", async () => {
     await sandbox.files.write("/tmp/e2b/hello.txt", "hi from e2b\n");
     expect(await sandbox.files.read("/tmp/e2b/hello.txt")).toBe("hi from e2b\n");

@@ -128,7 +128,7 @@ async function uploadsOf(
     if (request.headers["content-encoding"]) throw notSupported("compressed uploads");
     return [{ path: guestPath(path ?? ""), content: body }];
   }
-  const form = await new Response(body, { headers: { "content-type": type } }).formData().catch(() => {
+  const form = await new Response(Uint8Array.from(body), { headers: { "content-type": type } }).formData().catch(() => {
     throw invalid("the multipart body could not be read");
   });
   const files = form
