@@ -9,6 +9,7 @@ import { authRoutes } from "./auth/routes.js";
 import { changeApplyRoutes } from "./changes/apply-routes.js";
 import { changeRequestRoutes } from "./changes/routes.js";
 import type { AppContext } from "./context.js";
+import { e2bRoutes } from "./e2b/routes.js";
 import { healthRoutes } from "./health/routes.js";
 import { hostRoutes } from "./hosts/routes.js";
 import { answerClientError } from "./http/client-errors.js";
@@ -137,6 +138,7 @@ export async function buildApp(ctx: AppContext): Promise<App> {
   quotaRoutes(app, ctx);
   changeRequestRoutes(app, ctx);
   changeApplyRoutes(app, ctx);
+  await e2bRoutes(app, ctx);
   openApiRoute(app);
   await serveDashboard(app, ctx.config.webDir, ctx.log);
 
