@@ -1,10 +1,10 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { type HostMessage, HostMessageSchema } from "@fluid/proto";
 import { databaseKinds, openTestDatabase, testConfig } from "@fluid/testkit";
-import type { Role } from "../auth/roles.js";
 import type { ServerConfig } from "../config/config.js";
 import type { Database } from "../db/database.js";
-import type { Sandbox, SandboxState } from "../db/schema.js";
+import type { Role, Sandbox, SandboxState } from "../db/schema.js";
+import { AppError } from "../http/errors.js";
 import { newId } from "../lib/ids.js";
 import type { Logger } from "../log/logger.js";
 import type { OrgScope } from "../orgs/access.js";
@@ -23,12 +23,12 @@ export const unitDatabaseKind = databaseKinds.includes("postgres") ? "postgres" 
 
 export const openUnitDatabase = (): Promise<Database> => openTestDatabase(unitDatabaseKind);
 
-type Payload = NonNullable<MessageInitShape<typeof HostMessageSchema>["payload"]>;
+export type Payload = NonNullable<MessageInitShape<typeof HostMessageSchema>["payload"]>;
 
 /** What the scripted host answers to one command: a reply payload, or an error it throws. */
 export type HostAnswer = (command: Command, hostId: string) => Payload | Error | Promise<Payload | Error>;
 
-/** A host registry whose connected hosts answer with `answer`, recording every command sent. */
+/** A host registry whose connected hosts answer with `answer` (others are away), recording every command sent. */
 export class ScriptedHosts {
   readonly sent: { hostId: string; command: Command; timeoutMs: number }[] = [];
   readonly connected = new Set<string>();
@@ -38,19 +38,21 @@ export class ScriptedHosts {
 
   request = async (hostId: string, command: Command, timeoutMs: number): Promise<HostMessage> => {
     this.sent.push({ hostId, command, timeoutMs });
+    if (!this.connected.has(hostId)) throw new AppError("host_unavailable", `host ${hostId} is not connected`);
     const payload = await this.answer(command, hostId);
     if (payload instanceof Error) throw payload;
     return create(HostMessageSchema, { payload });
   };
 
   /** The commands of one kind sent so far, in order. */
-  commands<C extends Command["case"]>(kind: C): Extract<Command, { case: C }>["value"][] {
+  commands<C extends NonNullable<Command["case"]>>(kind: C): CommandValue<C>[] {
     return this.sent
-      .map((s) => s.command)
-      .filter((c): c is Extract<Command, { case: C }> => c.case === kind)
-      .map((c) => c.value);
+      .filter(({ command }) => command.case === kind)
+      .map(({ command }) => command.value as CommandValue<C>);
   }
 }
+
+type CommandValue<C> = Extract<Command, { case: C }> extends { value: infer V } ? V : never;
 
 export interface Logged {
   level: "warn" | "error";
