@@ -1,7 +1,8 @@
 import { type AuditEvent, unwrap } from "@fluid/sdk";
 import type { Command } from "commander";
+import { PAGE_SIZE } from "../api/pages.js";
 import { EXIT, relative, table } from "../output.js";
-import { connectFor, emit, PAGE_SIZE, positiveInteger } from "./shared.js";
+import { connectFor, emit, positiveInteger } from "./shared.js";
 
 interface ListOptions {
   action?: string;

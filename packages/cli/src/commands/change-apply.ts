@@ -2,7 +2,7 @@ import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { unwrap } from "@fluid/sdk";
 import type { Command } from "commander";
-import { changeRequestPath } from "../change-requests.js";
+import { changeRequestPath } from "../api/change-requests.js";
 import { EXIT } from "../output.js";
 import { connectFor, emit, withSpinner } from "./shared.js";
 

@@ -1,5 +1,5 @@
 import type { ChangeRequest, ChangeRequestSummary } from "@fluid/sdk";
-import { describeMismatch, shortHash } from "../change-requests.js";
+import { describeMismatch, shortHash } from "../change-text.js";
 import { details, relative, table, when } from "../output.js";
 
 /** Where a request's sandbox came from: an image, or a source VM as captured at a time. */

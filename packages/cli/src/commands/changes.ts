@@ -1,6 +1,7 @@
 import { type ChangeRequest, type ChangeRequestSummary, unwrap } from "@fluid/sdk";
 import { type Command, Option } from "commander";
-import { changeRequestPath, getChangeRequest, startVerification, untilVerified } from "../change-requests.js";
+import { changeRequestPath, getChangeRequest, startVerification, untilVerified } from "../api/change-requests.js";
+import { allPages, PAGE_SIZE } from "../api/pages.js";
 import type { Connection } from "../connection.js";
 import { CliError, EXIT } from "../output.js";
 import { registerChangeApplyCommands } from "./change-apply.js";
@@ -9,7 +10,7 @@ import { playbookIdFor } from "./playbooks.js";
 import { renderDiff } from "./sandbox-diff.js";
 import { readLocal, readStdin } from "./sandbox-files.js";
 import { SANDBOX_ARG, sandboxId } from "./sandbox-lookup.js";
-import { allPages, connectFor, emit, PAGE_SIZE, withSpinner } from "./shared.js";
+import { connectFor, emit, withSpinner } from "./shared.js";
 
 const ID_ARG = "change request id";
 const STATES = ["draft", "verifying", "verified", "verification_failed", "approved", "rejected", "applied"];

@@ -1,12 +1,12 @@
 import { NoCapacityError, type Sandbox, unwrap } from "@fluid/sdk";
 import type { Command } from "commander";
 import { pollWhile } from "../api/poll.js";
+import { getSandbox } from "../api/sandboxes.js";
+import { namedSourceHost } from "../api/source-hosts.js";
 import type { Connection } from "../connection.js";
 import { CliError, EXIT } from "../output.js";
 import { describeProgress } from "../sandbox-progress.js";
-import { namedSourceHost } from "../source-hosts.js";
 import { START_A_HOST } from "./hosts.js";
-import { getSandbox } from "./sandbox-lookup.js";
 import { sandboxDetails } from "./sandbox-render.js";
 import { connectFor, duration, emit, positiveInteger, withSpinner } from "./shared.js";
 

@@ -1,6 +1,7 @@
 import { unwrap } from "@fluid/sdk";
 import type { Command } from "commander";
-import { getSandbox, SANDBOX_ARG, sandboxId } from "./sandbox-lookup.js";
+import { getSandbox } from "../api/sandboxes.js";
+import { SANDBOX_ARG, sandboxId } from "./sandbox-lookup.js";
 import { connectFor, emit } from "./shared.js";
 
 interface EgressOptions {

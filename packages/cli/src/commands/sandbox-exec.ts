@@ -1,10 +1,11 @@
 import { streamExec, unwrap } from "@fluid/sdk";
 import { type Command, InvalidArgumentError } from "commander";
+import { allPages, PAGE_SIZE } from "../api/pages.js";
 import type { Connection } from "../connection.js";
 import { EXIT, table } from "../output.js";
 import { SANDBOX_ARG, sandboxId } from "./sandbox-lookup.js";
 import { oneLine } from "./sandbox-render.js";
-import { allPages, connectFor, duration, emit, globals, PAGE_SIZE, printJson } from "./shared.js";
+import { connectFor, duration, emit, globals, printJson } from "./shared.js";
 
 /** Exit status for a command the guest killed at its timeout (as timeout(1) uses). */
 const EXIT_TIMED_OUT = 124;

@@ -1,28 +1,11 @@
-import { type Sandbox, unwrap } from "@fluid/sdk";
+import { unwrap } from "@fluid/sdk";
+import { listSandboxes } from "../api/sandboxes.js";
 import type { Connection } from "../connection.js";
 import { CliError, EXIT } from "../output.js";
-import { allPages, isUuid, PAGE_SIZE } from "./shared.js";
+import { isUuid } from "./shared.js";
 
 /** How commands describe a <sandbox> argument. */
 export const SANDBOX_ARG = "sandbox id, or the name of a live sandbox";
-
-export async function listSandboxes(conn: Connection, includeEnded: boolean): Promise<Sandbox[]> {
-  return allPages(async (offset) => {
-    const page = await unwrap(
-      conn.client.GET("/v1/orgs/{slug}/sandboxes", {
-        params: {
-          path: { slug: conn.org },
-          query: { limit: PAGE_SIZE, offset, include_ended: includeEnded ? "true" : "false" },
-        },
-      }),
-    );
-    return { items: page.sandboxes, next_offset: page.next_offset };
-  });
-}
-
-export function getSandbox(conn: Connection, id: string): Promise<Sandbox> {
-  return unwrap(conn.client.GET("/v1/orgs/{slug}/sandboxes/{id}", { params: { path: { slug: conn.org, id } } }));
-}
 
 /** A sandbox id as given, or the id of the one live sandbox with that name. */
 export async function sandboxId(conn: Connection, ref: string): Promise<string> {

@@ -1,5 +1,6 @@
 import { unwrap } from "@fluid/sdk";
 import type { Command } from "commander";
+import { getSandbox, listSandboxes } from "../api/sandboxes.js";
 import { relative, table, when } from "../output.js";
 import { registerSandboxCreateCommand } from "./sandbox-create.js";
 import { registerSandboxDiffCommand } from "./sandbox-diff.js";
@@ -7,7 +8,7 @@ import { registerSandboxEgressCommand } from "./sandbox-egress.js";
 import { registerSandboxCommandLog, registerSandboxExecCommand } from "./sandbox-exec.js";
 import { registerSandboxFileCommands } from "./sandbox-files.js";
 import { registerSandboxForkCommand } from "./sandbox-fork.js";
-import { getSandbox, listSandboxes, SANDBOX_ARG, sandboxId } from "./sandbox-lookup.js";
+import { SANDBOX_ARG, sandboxId } from "./sandbox-lookup.js";
 import { registerSandboxProcessCommands } from "./sandbox-process.js";
 import { sandboxDetails } from "./sandbox-render.js";
 import { registerSandboxRestoreCommands, registerSandboxSnapshotCommand } from "./sandbox-snapshots.js";

@@ -54,22 +54,6 @@ export async function withSpinner<T>(
   }
 }
 
-/** Fetches every page of an offset-paginated list (the server caps a page at 200). */
-export async function allPages<T>(
-  page: (offset: number) => Promise<{ items: T[]; next_offset: number | null }>,
-): Promise<T[]> {
-  const items: T[] = [];
-  let offset: number | null = 0;
-  while (offset !== null) {
-    const result = await page(offset);
-    items.push(...result.items);
-    offset = result.next_offset;
-  }
-  return items;
-}
-
-export const PAGE_SIZE = 200;
-
 /** Ids are UUIDs; anything else a command is given is looked up by name. */
 export function isUuid(text: string): boolean {
   return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(text);

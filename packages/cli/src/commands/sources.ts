@@ -1,7 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { unwrap } from "@fluid/sdk";
 import type { Command } from "commander";
-import { CliError, relative, table } from "../output.js";
 import {
   inspectSource,
   namedSourceHost,
@@ -9,7 +8,8 @@ import {
   sourceHostOf,
   sourceHosts,
   vmsOn,
-} from "../source-hosts.js";
+} from "../api/source-hosts.js";
+import { CliError, relative, table } from "../output.js";
 import { connectFor, emit, globals, printJson, withSpinner } from "./shared.js";
 
 interface HostOption {

@@ -1,7 +1,8 @@
 import { type ChangeRequest, unwrap } from "@fluid/sdk";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
-import { describeMismatch, getChangeRequest, startVerification, untilVerified } from "../change-requests.js";
+import { getChangeRequest, startVerification, untilVerified } from "../api/change-requests.js";
+import { describeMismatch } from "../change-text.js";
 import { boundHead, boundOutput, MAX_TEXT_BYTES } from "./bounded.js";
 import { SandboxId } from "./sandboxes.js";
 import { defineTool, progressOf, type ToolContext, ToolFailure } from "./tool.js";

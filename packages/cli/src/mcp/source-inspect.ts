@@ -1,6 +1,6 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
-import { inspectSource, type SourceInspection } from "../source-hosts.js";
+import { inspectSource, type SourceInspection } from "../api/source-hosts.js";
 import { boundOutput, MAX_TEXT_BYTES } from "./bounded.js";
 import { SourceCommandOutput, SourceHost, SourceVm } from "./sources.js";
 import { defineTool, type ToolContext } from "./tool.js";

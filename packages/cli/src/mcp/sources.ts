@@ -1,7 +1,7 @@
 import { unwrap } from "@fluid/sdk";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
-import { namedSourceHost, sourceHostOf, sourceHosts, vmsOn } from "../source-hosts.js";
+import { namedSourceHost, sourceHostOf, sourceHosts, vmsOn } from "../api/source-hosts.js";
 import { boundOutput, MAX_TEXT_BYTES } from "./bounded.js";
 import { defineTool, type ToolContext, ToolFailure } from "./tool.js";
 

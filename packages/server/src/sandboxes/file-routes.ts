@@ -27,7 +27,19 @@ function parseNoise(text: string): NoiseOverride {
 }
 
 /** A path inside the sandbox, as every file route takes it. */
-const GuestPath = FreeText.min(1).max(4096).regex(/^\//, "must be an absolute path");
+export const GuestPath = FreeText.min(1).max(4096).regex(/^\//, "must be an absolute path");
+
+/** A file to write: at most sandboxLimits.maxFileBytes once decoded, with optional octal permission bits. */
+export const WriteFileBody = z.strictObject({
+  path: GuestPath,
+  content_base64: z.base64().refine((b) => Buffer.byteLength(b, "base64") <= sandboxLimits.maxFileBytes, {
+    message: `must decode to at most ${sandboxLimits.maxFileBytes} bytes`,
+  }),
+  mode: z
+    .string()
+    .regex(/^[0-7]{3,4}$/, "must be octal permission bits like 0644")
+    .optional(),
+});
 
 /** Files in a sandbox, and what it changed against its image. */
 export function fileRoutes(app: App, ctx: { db: Kysely<DB>; access: AccessCache; sandboxes: SandboxService }): void {
@@ -76,16 +88,7 @@ export function fileRoutes(app: App, ctx: { db: Kysely<DB>; access: AccessCache;
         summary: "Create or replace a file inside a running sandbox",
         security: securityAny,
         params: SandboxParams,
-        body: z.strictObject({
-          path: GuestPath,
-          content_base64: z.base64().refine((b) => Buffer.byteLength(b, "base64") <= sandboxLimits.maxFileBytes, {
-            message: `must decode to at most ${sandboxLimits.maxFileBytes} bytes`,
-          }),
-          mode: z
-            .string()
-            .regex(/^[0-7]{3,4}$/, "must be octal permission bits like 0644")
-            .optional(),
-        }),
+        body: WriteFileBody,
         response: { 200: z.object({ path: z.string(), size: z.number().int() }), ...errorResponses },
       },
     },

@@ -1,6 +1,6 @@
 import { type paths, unwrap } from "@fluid/sdk";
-import type { Connection } from "./connection.js";
-import { CliError, EXIT } from "./output.js";
+import type { Connection } from "../connection.js";
+import { CliError, EXIT } from "../output.js";
 
 export interface SourceHostRef {
   id: string;
