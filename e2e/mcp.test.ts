@@ -102,6 +102,8 @@ describe("fluid mcp over stdio, driven by the official MCP client, against serve
       "create_change_request",
       "get_change_request",
       "verify_change_request",
+      "start_process",
+      "read_process_log",
     ]) {
       const tool = byName.get(name);
       expect(tool, name).toBeDefined();
@@ -110,7 +112,7 @@ describe("fluid mcp over stdio, driven by the official MCP client, against serve
         expect(typeof tool?.annotations?.[hint], `${name}.${hint}`).toBe("boolean");
       }
     }
-    expect(tools).toHaveLength(32);
+    expect(tools).toHaveLength(34);
     expect(byName.get("create_sandbox")?.inputSchema).toMatchObject({
       required: ["source_vm"],
       properties: { source_vm: { type: "string" }, cpu: {}, memory_mb: {}, live: { type: "boolean" } },
