@@ -2,6 +2,7 @@ import type { FastifyReply } from "fastify";
 import { z } from "zod";
 import type { Command } from "../db/schema.js";
 import { isAppError } from "../http/errors.js";
+import { NdjsonReply } from "../http/ndjson.js";
 import type { RunListener } from "./commands.js";
 
 /** One line of a streamed command's reply (application/x-ndjson). */
@@ -42,25 +43,27 @@ type ExecStreamEvent = z.infer<typeof ExecStreamEventSchema>;
  * goes away only stops the writing (the command runs on to its end or timeout, and is recorded).
  */
 export class ExecStreamWriter {
-  private started = false;
+  private readonly out: NdjsonReply<ExecStreamEvent>;
 
-  constructor(private readonly reply: FastifyReply) {}
+  constructor(reply: FastifyReply) {
+    this.out = new NdjsonReply(reply);
+  }
 
   get listener(): RunListener {
     return {
-      started: (commandId) => this.write({ type: "started", command_id: commandId }),
+      started: (commandId) => this.out.write({ type: "started", command_id: commandId }),
       output: (piece) =>
-        this.write({ type: "output", stream: piece.stream, data: Buffer.from(piece.data).toString("base64") }),
+        this.out.write({ type: "output", stream: piece.stream, data: Buffer.from(piece.data).toString("base64") }),
     };
   }
 
   /** Whether the reply has begun (after which failures are an `error` event, not a status code). */
   get begun(): boolean {
-    return this.started;
+    return this.out.begun;
   }
 
   exit(command: Command & { live: boolean }): void {
-    this.write({
+    this.out.write({
       type: "exit",
       command_id: command.id,
       status: command.status === "timed_out" ? "timed_out" : "completed",
@@ -70,34 +73,14 @@ export class ExecStreamWriter {
       stderr_truncated: command.stderr_truncated,
       live: command.live,
     });
-    this.reply.raw.end();
+    this.out.end();
   }
 
   fail(err: unknown): void {
     const error = isAppError(err)
       ? { code: err.code, message: err.message }
       : { code: "internal", message: "the command failed" };
-    this.write({ type: "error", error });
-    this.reply.raw.end();
-  }
-
-  private write(event: ExecStreamEvent): void {
-    const raw = this.reply.raw;
-    if (!this.started) {
-      this.started = true;
-      this.reply.hijack();
-      raw.on("error", () => undefined);
-      // Headers hooks set on the reply (CORS) are not sent by a hijacked reply unless passed on here.
-      const set = Object.entries(this.reply.getHeaders()).filter(([, value]) => value !== undefined);
-      raw.writeHead(200, {
-        ...(Object.fromEntries(set) as Record<string, string | number | string[]>),
-        "content-type": "application/x-ndjson",
-        "cache-control": "no-store",
-        "x-content-type-options": "nosniff",
-      });
-      raw.flushHeaders();
-    }
-    if (raw.destroyed || raw.writableEnded) return;
-    raw.write(`${JSON.stringify(event)}\n`);
+    this.out.write({ type: "error", error });
+    this.out.end();
   }
 }

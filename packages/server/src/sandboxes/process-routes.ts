@@ -1,10 +1,10 @@
 import { processLimits } from "@fluid/proto";
-import type { FastifyReply } from "fastify";
 import type { Kysely } from "kysely";
 import { z } from "zod";
 import type { AccessCache } from "../auth/access-cache.js";
 import type { DB } from "../db/schema.js";
 import { isAppError } from "../http/errors.js";
+import { NdjsonReply } from "../http/ndjson.js";
 import { errorResponses, OrgParams, securityAny, Uuid } from "../http/schemas.js";
 import type { App } from "../http/types.js";
 import { orgScope } from "../orgs/access.js";
@@ -162,7 +162,7 @@ export function processRoutes(app: App, ctx: Ctx): void {
         ctx.sandboxes.processes.readLog(scope, id, { processId, offset, stderrOffset });
       const first = await read(request.query.offset, request.query.stderr_offset);
       if (request.query.follow !== "true") return logView(first);
-      const out = new NdjsonReply(reply);
+      const out = new NdjsonReply<z.infer<typeof ProcessLogEventSchema>>(reply);
       let log = first;
       try {
         for (;;) {
@@ -239,37 +239,4 @@ function base64(data: Uint8Array): string {
 
 function logView(log: ProcessLogRead) {
   return { ...log, stdout: base64(log.stdout), stderr: base64(log.stderr) };
-}
-
-/** A reply written as newline-delimited JSON; the status line goes out with the first event. */
-class NdjsonReply {
-  private started = false;
-
-  constructor(private readonly reply: FastifyReply) {}
-
-  get gone(): boolean {
-    return this.reply.raw.destroyed || this.reply.raw.writableEnded;
-  }
-
-  write(event: z.infer<typeof ProcessLogEventSchema>): void {
-    const raw = this.reply.raw;
-    if (!this.started) {
-      this.started = true;
-      this.reply.hijack();
-      raw.on("error", () => undefined);
-      // Headers hooks set on the reply (CORS) are not sent by a hijacked reply unless passed on here.
-      const set = Object.entries(this.reply.getHeaders()).filter(([, value]) => value !== undefined);
-      raw.writeHead(200, {
-        ...(Object.fromEntries(set) as Record<string, string | number | string[]>),
-        "content-type": "application/x-ndjson",
-        "cache-control": "no-store",
-      });
-    }
-    if (!this.gone) raw.write(`${JSON.stringify(event)}\n`);
-  }
-
-  end(): void {
-    if (!this.started) this.write({ type: "output", stream: "stdout", data: "" });
-    this.reply.raw.end();
-  }
 }
