@@ -1,11 +1,6 @@
-import { spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startDaemon, type TestDaemonProcess } from "./lib/daemon.js";
-import { repoRoot } from "./lib/global-setup.js";
-import { startServer, type TestServerProcess } from "./lib/server.js";
+import { type ConnectedHost, startConnectedHost } from "./lib/connected-host.js";
+import type { TestServerProcess } from "./lib/server.js";
 import { until } from "./lib/wait.js";
 
 /** Polls `get` until it answers something, for up to 60 s (TCG guests on a loaded host are slow). */
@@ -23,21 +18,14 @@ async function eventually<T>(get: () => Promise<T | undefined>): Promise<T> {
 }
 
 describe("background processes against a real server, daemon and tiny VM", () => {
+  let host: ConnectedHost;
   let server: TestServerProcess;
-  let daemon: TestDaemonProcess;
   let key: string;
   let id: string;
-  let dir: string;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "fluid-e2e-bg-process-"));
-    server = await startServer();
-    ({ key } = await server.bootstrap("acme"));
-    const token = await server.call("POST", "/v1/orgs/acme/hosts/tokens", { key, body: { name: "e2e-host" } });
-    daemon = await startDaemon({ extraArgs: ["--server", server.grpc, "--insecure", "--token", token.body.token] });
-    await until(
-      async () => (await server.call("GET", "/v1/orgs/acme/hosts", { key })).body.hosts?.[0]?.status === "ONLINE",
-    );
+    host = await startConnectedHost();
+    ({ server, key } = host);
     const created = await server.call("POST", "/v1/orgs/acme/sandboxes", {
       key,
       body: { source_vm: "tiny", memory_mb: 256, ttl_seconds: 900 },
@@ -48,34 +36,10 @@ describe("background processes against a real server, daemon and tiny VM", () =>
 
   afterAll(async () => {
     if (id) await server?.call("DELETE", `/v1/orgs/acme/sandboxes/${id}`, { key }).catch(() => undefined);
-    await daemon?.dispose();
-    await server?.dispose();
-    await rm(dir, { recursive: true, force: true });
+    await host?.dispose();
   });
 
-  /** Runs the built CLI to its end. */
-  const cli = (...args: string[]) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, [join(repoRoot, "packages/cli/bin/fluid.js"), ...args], {
-        env: {
-          PATH: process.env.PATH ?? "",
-          HOME: dir,
-          FLUID_CONFIG: join(dir, "config.json"),
-          FLUID_SERVER: server.url,
-          FLUID_API_KEY: key,
-        },
-      });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (chunk: Buffer) => {
-        stdout += chunk.toString();
-      });
-      child.stderr.on("data", (chunk: Buffer) => {
-        stderr += chunk.toString();
-      });
-      child.on("error", reject);
-      child.on("close", (code) => resolve({ code, stdout, stderr }));
-    });
+  const cli = (...args: string[]) => host.cli(...args);
 
   const path = (rest = "") => `/v1/orgs/acme/sandboxes/${id}/processes${rest}`;
 

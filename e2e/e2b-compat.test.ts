@@ -1,32 +1,23 @@
 import { Sandbox } from "e2b";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startDaemon, type TestDaemonProcess } from "./lib/daemon.js";
-import { startServer, type TestServerProcess } from "./lib/server.js";
-import { until } from "./lib/wait.js";
+import { type ConnectedHost, startConnectedHost } from "./lib/connected-host.js";
 
 /** The official e2b SDK, unmodified, pointed at fluid through its self-hosting settings. */
 describe("the official e2b SDK against a real server, daemon and tiny VM", () => {
-  let server: TestServerProcess;
-  let daemon: TestDaemonProcess;
+  let host: ConnectedHost;
   let opts: { apiKey: string; apiUrl: string; sandboxUrl: string };
   let sandbox: Sandbox;
 
   beforeAll(async () => {
-    server = await startServer();
-    const { key } = await server.bootstrap("acme");
-    const token = await server.call("POST", "/v1/orgs/acme/hosts/tokens", { key, body: { name: "e2e-host" } });
-    daemon = await startDaemon({ extraArgs: ["--server", server.grpc, "--insecure", "--token", token.body.token] });
-    await until(
-      async () => (await server.call("GET", "/v1/orgs/acme/hosts", { key })).body.hosts?.[0]?.status === "ONLINE",
-    );
+    host = await startConnectedHost();
+    const { key, server } = host;
     opts = { apiKey: key, apiUrl: `${server.url}/e2b`, sandboxUrl: `${server.url}/e2b/envd` };
     sandbox = await Sandbox.create("tiny", { ...opts, timeoutMs: 600_000, requestTimeoutMs: 300_000 });
   });
 
   afterAll(async () => {
     await sandbox?.kill().catch(() => undefined);
-    await daemon?.dispose();
-    await server?.dispose();
+    await host?.dispose();
   });
 
   it("Sandbox.create answers a running sandbox that Sandbox.list shows", async () => {

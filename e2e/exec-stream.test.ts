@@ -1,12 +1,6 @@
-import { spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startDaemon, type TestDaemonProcess } from "./lib/daemon.js";
-import { repoRoot } from "./lib/global-setup.js";
-import { startServer, type TestServerProcess } from "./lib/server.js";
-import { until } from "./lib/wait.js";
+import { type ConnectedHost, startConnectedHost } from "./lib/connected-host.js";
+import type { TestServerProcess } from "./lib/server.js";
 
 /** Three lines a second apart, then a line on stderr: streaming shows the first long before the end. */
 const SLOW_LINES = "for i in 1 2 3; do echo line $i; sleep 1; done; echo done >&2; exit 5";
@@ -17,21 +11,14 @@ interface Timed<T> {
 }
 
 describe("streaming exec against a real server, daemon and tiny VM", () => {
+  let host: ConnectedHost;
   let server: TestServerProcess;
-  let daemon: TestDaemonProcess;
   let key: string;
   let id: string;
-  let dir: string;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "fluid-e2e-exec-stream-"));
-    server = await startServer();
-    ({ key } = await server.bootstrap("acme"));
-    const token = await server.call("POST", "/v1/orgs/acme/hosts/tokens", { key, body: { name: "e2e-host" } });
-    daemon = await startDaemon({ extraArgs: ["--server", server.grpc, "--insecure", "--token", token.body.token] });
-    await until(
-      async () => (await server.call("GET", "/v1/orgs/acme/hosts", { key })).body.hosts?.[0]?.status === "ONLINE",
-    );
+    host = await startConnectedHost();
+    ({ server, key } = host);
     const created = await server.call("POST", "/v1/orgs/acme/sandboxes", {
       key,
       body: { source_vm: "tiny", memory_mb: 256, ttl_seconds: 900 },
@@ -42,9 +29,7 @@ describe("streaming exec against a real server, daemon and tiny VM", () => {
 
   afterAll(async () => {
     if (id) await server?.call("DELETE", `/v1/orgs/acme/sandboxes/${id}`, { key }).catch(() => undefined);
-    await daemon?.dispose();
-    await server?.dispose();
-    await rm(dir, { recursive: true, force: true });
+    await host?.dispose();
   });
 
   /** Posts to the streaming route and records when each NDJSON event arrived. */
@@ -105,33 +90,7 @@ describe("streaming exec against a real server, daemon and tiny VM", () => {
     });
   });
 
-  /** Runs the built CLI, recording when its first stdout bytes and its exit came. */
-  const cli = (...args: string[]) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string; firstAt: number; endAt: number }>(
-      (resolve, reject) => {
-        const child = spawn(process.execPath, [join(repoRoot, "packages/cli/bin/fluid.js"), ...args], {
-          env: {
-            PATH: process.env.PATH ?? "",
-            HOME: dir,
-            FLUID_CONFIG: join(dir, "config.json"),
-            FLUID_SERVER: server.url,
-            FLUID_API_KEY: key,
-          },
-        });
-        let stdout = "";
-        let stderr = "";
-        let firstAt = 0;
-        child.stdout.on("data", (chunk: Buffer) => {
-          firstAt ||= Date.now();
-          stdout += chunk.toString();
-        });
-        child.stderr.on("data", (chunk: Buffer) => {
-          stderr += chunk.toString();
-        });
-        child.on("error", reject);
-        child.on("close", (code) => resolve({ code, stdout, stderr, firstAt, endAt: Date.now() }));
-      },
-    );
+  const cli = (...args: string[]) => host.cli(...args);
 
   it("CLI: fluid sandbox exec prints the first line before the command ends", async () => {
     const run = await cli("sandbox", "exec", id, "--", SLOW_LINES);

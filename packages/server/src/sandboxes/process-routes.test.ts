@@ -83,4 +83,41 @@ describe.each(databaseKinds)("background processes over the host stream (%s)", (
     });
     expect(Buffer.from(res.body.stdout, "base64").toString()).toBe("1\n");
   });
+
+  it("follows a log as NDJSON from the offset given until the process exits, reading on from each next offset", async () => {
+    const pid = "5f0c0a52-56f5-4c4e-9d43-7d4e3f0c2a11";
+    const process = { sandboxId: id, processId: pid, command: "count", pid: 42, startedAtUnixMs: 1n };
+    const reads = [
+      { state: "running", out: "1\n", next: 6n },
+      { state: "running", out: "2\n", next: 8n },
+      { state: "exited", out: "", next: 8n },
+    ];
+    daemon.handlers.readProcessLog = () => {
+      const read = reads.shift() ?? { state: "exited", out: "", next: 8n };
+      return {
+        case: "processLog" as const,
+        value: {
+          process: { ...process, state: read.state, exitCode: read.state === "exited" ? 3 : 0 },
+          stdout: new TextEncoder().encode(read.out),
+          stdoutOffset: read.next,
+        },
+      };
+    };
+    const res = await t.call<string>("GET", `/v1/orgs/acme/sandboxes/${id}/processes/${pid}/logs`, {
+      as: owner,
+      query: { offset: "4", follow: "true" },
+    });
+    expect(res.headers["content-type"]).toBe("application/x-ndjson");
+    const events = res.body
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    expect(events.map((event) => event.type)).toEqual(["output", "output", "exit"]);
+    expect(events.slice(0, 2).map((event) => Buffer.from(event.data, "base64").toString())).toEqual(["1\n", "2\n"]);
+    expect(events[2].process).toMatchObject({ state: "exited", exit_code: 3 });
+    const offsets = daemon
+      .commands("readProcessLog")
+      .map((m) => (m.payload.case === "readProcessLog" ? m.payload.value.stdoutOffset : -1n));
+    expect(offsets).toEqual([4n, 6n, 8n]);
+  });
 });
