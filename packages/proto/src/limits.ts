@@ -22,6 +22,8 @@ export const sandboxLimits = {
   maxOutputBytes: 1_048_576,
   /** Files moved through the host stream (its messages are capped at 16 MiB). */
   maxFileBytes: 8 * 1024 * 1024,
+  /** A path inside a sandbox, in UTF-8 bytes (Linux's PATH_MAX). */
+  maxGuestPathBytes: 4096,
 } as const;
 
 /** Bounds on background processes (started in a sandbox, outliving the request), the same everywhere. */

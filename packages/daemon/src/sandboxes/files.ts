@@ -1,5 +1,6 @@
 import { SandboxError } from "../errors.js";
 import type { SandboxContext } from "./context.js";
+import { sandboxLimits } from "./defaults.js";
 
 export interface FileEntry {
   name: string;
@@ -104,7 +105,10 @@ export function parseStatLines(output: string, dir: string): FileEntry[] {
 }
 
 function assertGuestPath(path: string): void {
-  if (!path.startsWith("/") || path.includes("\0") || path.length > 4096) {
-    throw new SandboxError("invalid_request", "path must be absolute, without NUL, at most 4096 characters");
+  if (!path.startsWith("/") || path.includes("\0") || Buffer.byteLength(path) > sandboxLimits.maxGuestPathBytes) {
+    throw new SandboxError(
+      "invalid_request",
+      `path must be absolute, without NUL, at most ${sandboxLimits.maxGuestPathBytes} bytes`,
+    );
   }
 }

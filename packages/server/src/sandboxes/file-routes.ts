@@ -27,7 +27,12 @@ function parseNoise(text: string): NoiseOverride {
 }
 
 /** A path inside the sandbox, as every file route takes it. */
-export const GuestPath = FreeText.min(1).max(4096).regex(/^\//, "must be an absolute path");
+export const GuestPath = FreeText.min(1)
+  .max(sandboxLimits.maxGuestPathBytes)
+  .refine((path) => Buffer.byteLength(path) <= sandboxLimits.maxGuestPathBytes, {
+    message: `must be at most ${sandboxLimits.maxGuestPathBytes} bytes`,
+  })
+  .regex(/^\//, "must be an absolute path");
 
 /** A file to write: at most sandboxLimits.maxFileBytes once decoded, with optional octal permission bits. */
 export const WriteFileBody = z.strictObject({

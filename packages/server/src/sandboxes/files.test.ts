@@ -133,12 +133,34 @@ describe("sandbox files", () => {
     expect(err.message).toContain("hash does not match");
   });
 
-  it("takes only absolute guest paths of at most 4096 characters", () => {
+  it("refuses relative, NUL-bearing and over-long paths and oversized content before asking the host", async () => {
+    const sandbox = await seedSandbox(deps, scope, hostId, "RUNNING");
+    const tooLong = `/${"é".repeat(sandboxLimits.maxGuestPathBytes / 2)}`;
+    const refusals = [
+      await rejection(readFile(deps, scope, sandbox.id, "etc/hosts", 10)),
+      await rejection(readFile(deps, scope, sandbox.id, "/etc/hosts", sandboxLimits.maxFileBytes + 1)),
+      await rejection(listFiles(deps, scope, sandbox.id, "/a\u0000b")),
+      await rejection(writeFile(deps, scope, sandbox.id, { path: tooLong, content: bytes("x") })),
+      await rejection(
+        writeFile(deps, scope, sandbox.id, {
+          path: "/tmp/big",
+          content: new Uint8Array(sandboxLimits.maxFileBytes + 1),
+        }),
+      ),
+    ];
+    expect(refusals.map((err) => err.code)).toEqual(Array(5).fill("invalid_request"));
+    expect(
+      hosts.commands("readFile").length + hosts.commands("listFiles").length + hosts.commands("writeFile").length,
+    ).toBe(0);
+  });
+
+  it("takes only absolute guest paths of at most 4096 bytes", () => {
     expect(GuestPath.safeParse("/etc/hosts").success).toBe(true);
     expect(GuestPath.safeParse("etc/hosts").success).toBe(false);
     expect(GuestPath.safeParse("").success).toBe(false);
     expect(GuestPath.safeParse(`/${"a".repeat(4096)}`).success).toBe(false);
     expect(GuestPath.safeParse("/a\u0000b").success).toBe(false);
+    expect(GuestPath.safeParse(`/${"é".repeat(2048)}`).success).toBe(false);
   });
 
   it("takes a written file of at most the file size limit once decoded, and octal modes only", () => {

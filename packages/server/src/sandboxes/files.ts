@@ -1,11 +1,23 @@
 import { appendAuditEvent, auditActorOf } from "../audit/append.js";
 import type { Sandbox } from "../db/schema.js";
+import { invalid } from "../http/errors.js";
 import type { OrgScope } from "../orgs/access.js";
 import { toAppError } from "../stream/errors.js";
 import { assertCanModify, assertCanRead, assertState } from "./access.js";
 import type { SandboxDeps } from "./deps.js";
 import { hostDiff, type NoiseOverride, type SandboxDiff } from "./diff.js";
+import { sandboxLimits } from "./limits.js";
 import { getSandbox } from "./store.js";
+
+/**
+ * The routes check these bounds in their schemas; the service checks them again because other callers
+ * (the E2B API, MCP through REST aside) reach it without those schemas.
+ */
+function assertGuestPath(path: string): void {
+  if (!path.startsWith("/") || path.includes("\0") || Buffer.byteLength(path) > sandboxLimits.maxGuestPathBytes) {
+    throw invalid(`path: must be absolute, without NUL, at most ${sandboxLimits.maxGuestPathBytes} bytes`);
+  }
+}
 
 /** Reads a file inside a running sandbox through its host. */
 export async function readFile(
@@ -15,6 +27,10 @@ export async function readFile(
   path: string,
   maxBytes: number,
 ): Promise<{ content: Uint8Array; truncated: boolean }> {
+  assertGuestPath(path);
+  if (!Number.isInteger(maxBytes) || maxBytes < 0 || maxBytes > sandboxLimits.maxFileBytes) {
+    throw invalid(`max_bytes: must be an integer from 0 to ${sandboxLimits.maxFileBytes}`);
+  }
   const sandbox = await getSandbox(deps.db, scope, id);
   assertCanRead(scope, sandbox);
   assertState(sandbox, ["RUNNING"], "read files in");
@@ -28,6 +44,10 @@ export async function writeFile(
   id: string,
   input: { path: string; content: Uint8Array; mode?: number | undefined },
 ): Promise<number> {
+  assertGuestPath(input.path);
+  if (input.content.byteLength > sandboxLimits.maxFileBytes) {
+    throw invalid(`content: must be at most ${sandboxLimits.maxFileBytes} bytes`);
+  }
   const sandbox = await getSandbox(deps.db, scope, id);
   assertCanModify(scope, sandbox);
   assertState(sandbox, ["RUNNING"], "write files in");
@@ -54,6 +74,7 @@ export async function writeFile(
 }
 
 export async function listFiles(deps: SandboxDeps, scope: OrgScope, id: string, path: string) {
+  assertGuestPath(path);
   const sandbox = await getSandbox(deps.db, scope, id);
   assertCanRead(scope, sandbox);
   assertState(sandbox, ["RUNNING"], "list files in");
