@@ -1,3 +1,4 @@
+import { createClient, followProcessLog, type ProcessLogEvent } from "@fluid/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ConnectedHost, startConnectedHost } from "./lib/connected-host.js";
 import type { TestServerProcess } from "./lib/server.js";
@@ -80,6 +81,26 @@ describe("background processes against a real server, daemon and tiny VM", () =>
     const log = await server.call("GET", path(`/${started.body.id}/logs?offset=3`), { key });
     expect(Buffer.from(log.body.stdout, "base64").toString()).toBe("def\n");
     expect(log.body.next_offset).toBe(7);
+  });
+
+  it("the SDK follows a running process's log: output arrives while it runs, then its exit", async () => {
+    const started = await server.call("POST", path(), {
+      key,
+      body: { command: "for i in 1 2; do echo $i; sleep 2; done" },
+    });
+    expect(started.status).toBe(201);
+    const client = createClient({ baseUrl: server.url, apiKey: key });
+    const events: ProcessLogEvent[] = [];
+    let firstOutputAt = 0;
+    for await (const event of followProcessLog(client, { org: "acme", sandbox: id, process: started.body.id })) {
+      if (event.type === "output") firstOutputAt ||= Date.now();
+      events.push(event);
+    }
+    const endedAt = Date.now();
+    const text = events.map((event) => (event.type === "output" ? Buffer.from(event.data).toString() : "")).join("");
+    expect(text).toBe("1\n2\n");
+    expect(events.at(-1)).toMatchObject({ type: "exit", process: { state: "exited", exit_code: 0 } });
+    expect(endedAt - firstOutputAt).toBeGreaterThan(1_500);
   });
 
   it("stdin written to a cat-like process is echoed to its log", async () => {

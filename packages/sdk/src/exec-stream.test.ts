@@ -1,20 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { createClient, type ExecEvent, FluidError, HostUnavailableError, NotFoundError, streamExec } from "./index.js";
-
-/** A client whose server answers with these body chunks (each sent as a separate network read). */
-function clientAnswering(status: number, chunks: string[], contentType = "application/x-ndjson") {
-  const fetch = async () => {
-    const encoder = new TextEncoder();
-    const body = new ReadableStream<Uint8Array>({
-      start(controller) {
-        for (const chunk of chunks) controller.enqueue(encoder.encode(chunk));
-        controller.close();
-      },
-    });
-    return new Response(body, { status, headers: { "content-type": contentType } });
-  };
-  return createClient({ baseUrl: "http://fluid.test", apiKey: "fl_test", fetch });
-}
+import { type ExecEvent, FluidError, HostUnavailableError, NotFoundError, streamExec } from "./index.js";
+import { clientAnswering, collect } from "./ndjson.fixtures.js";
 
 const request = { org: "acme", sandbox: "00000000-0000-4000-8000-000000000001", command: "make" };
 const exitLine = `${JSON.stringify({
@@ -27,12 +13,6 @@ const exitLine = `${JSON.stringify({
   stderr_truncated: false,
   live: true,
 })}\n`;
-
-async function collect(events: AsyncIterable<ExecEvent>): Promise<ExecEvent[]> {
-  const all: ExecEvent[] = [];
-  for await (const event of events) all.push(event);
-  return all;
-}
 
 describe("streamExec", () => {
   it("yields output decoded to bytes, then the exit, however the lines fall across reads", async () => {

@@ -4,12 +4,14 @@ import type { components, paths } from "./gen/api.js";
 
 export * from "./errors.js";
 export { type ExecEvent, type StreamExecRequest, streamExec } from "./exec-stream.js";
+export { type FollowProcessLogRequest, followProcessLog, type ProcessLogEvent } from "./process-log.js";
 
 export type { components, paths };
 
 type Schemas = components["schemas"];
 export type Sandbox = Schemas["Sandbox"];
 export type Command = Schemas["Command"];
+export type Process = Schemas["Process"];
 export type Snapshot = Schemas["Snapshot"];
 export type SandboxDiff = Schemas["SandboxDiff"];
 export type SandboxChange = Schemas["SandboxChange"];
