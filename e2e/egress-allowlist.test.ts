@@ -45,14 +45,14 @@ describe.skipIf(!isRoot)("sandbox egress allowlists (needs root for bridges and 
       subnet: `10.95.${octet}.0/24`,
       extraArgs: ["--egress-dns-upstream", `127.0.0.1:${zone.address().port}`],
     });
-    const created = await daemon.api.create({ name: "allowlisted" });
-    expect(created.status).toBe(201);
-    sandbox = created.body.id;
-    const set = await daemon.api.call("POST", `/v1/sandboxes/${sandbox}/egress`, {
-      allow: [`${listed}/32:8088`, "good.fluid-e2e.test"],
+    // The allowlist is given at create (the later tests change it on the running sandbox).
+    const created = await daemon.api.create({
+      name: "allowlisted",
+      egress_allow: [`${listed}/32:8088`, "good.fluid-e2e.test"],
     });
-    expect(set.status).toBe(200);
-    expect(set.body.egress_allow).toEqual([`${listed}/32:8088`, "good.fluid-e2e.test"]);
+    expect(created.status).toBe(201);
+    expect(created.body.egress_allow).toEqual([`${listed}/32:8088`, "good.fluid-e2e.test"]);
+    sandbox = created.body.id;
   });
 
   afterAll(async () => {

@@ -39,6 +39,7 @@ const CreateBody = z.strictObject({
     .max(30 * 86_400)
     .optional(),
   allow_egress: z.boolean().default(false),
+  egress_allow: z.array(z.string().max(300)).max(MAX_EGRESS_ENTRIES).optional(),
 });
 
 const RunBody = z.strictObject({
@@ -167,6 +168,7 @@ export function buildLocalApi(deps: {
       vcpus: body.vcpus,
       memoryMb: body.memory_mb,
       allowEgress: body.allow_egress,
+      egressAllow: body.egress_allow,
       expiresAt: body.ttl_seconds ? Date.now() + body.ttl_seconds * 1000 : undefined,
     });
     return reply.code(201).send(sandboxJson(row));

@@ -10,6 +10,20 @@ import { formatCidr, parseCidr } from "./ipv4.js";
  */
 export type EgressPolicy = boolean | readonly string[];
 
+/**
+ * A new sandbox's egress: anywhere when allowEgress, else its allowlist (checked and canonical, or
+ * invalid_request), else nowhere.
+ */
+export function egressOf(input: { allowEgress: boolean; egressAllow?: readonly string[] | undefined }): EgressPolicy {
+  if (input.allowEgress) return true;
+  return input.egressAllow && input.egressAllow.length > 0 ? canonicalAllowlist(input.egressAllow) : false;
+}
+
+/** The allowlist column of a sandbox row: the list as JSON, or null for all-or-nothing egress. */
+export function storedAllowlist(policy: EgressPolicy): string | null {
+  return Array.isArray(policy) ? JSON.stringify(policy) : null;
+}
+
 /** Ports an entry opens; undefined means all of them. */
 export type Ports = readonly number[] | undefined;
 

@@ -1,4 +1,5 @@
 import { SandboxError } from "../errors.js";
+import { storedAllowlist } from "../network/egress.js";
 import type { SandboxRow } from "../state/schema.js";
 import { boot, teardown } from "./boot.js";
 import type { SandboxContext } from "./context.js";
@@ -57,6 +58,6 @@ export async function setEgress(ctx: SandboxContext, id: string, egress: boolean
   await ctx.options.network.setEgress(id, egress);
   await ctx.store.update(id, {
     allow_egress: egress === true ? 1 : 0,
-    egress_allow: Array.isArray(egress) ? JSON.stringify(egress) : null,
+    egress_allow: storedAllowlist(egress),
   });
 }

@@ -28,6 +28,21 @@ describe("warm pool entries", () => {
     await expect(host.ctx.store.get("pool-1")).rejects.toMatchObject({ code: "not_found" });
   });
 
+  it("gives a claimed entry the create's allowlist, canonical, and records it", async () => {
+    host = await fakeSandboxHost();
+    await host.insert({ id: "pool-1", pooled: 1 });
+    const row = await claimPooled(host.ctx, "pool-1", {
+      ...input,
+      id: "s1",
+      egressAllow: ["10.1.2.0/24:443", "Deb.Debian.org."],
+    });
+    expect(host.attachedEgress.get("s1")).toEqual(["10.1.2.0/24:443", "deb.debian.org"]);
+    expect([row.allow_egress, JSON.parse(row.egress_allow ?? "null")]).toEqual([
+      0,
+      ["10.1.2.0/24:443", "deb.debian.org"],
+    ]);
+  });
+
   it("claims only a ready entry, and parks only an entry", async () => {
     host = await fakeSandboxHost();
     await host.insert({ id: "pool-1", pooled: 1, network: null });

@@ -1,4 +1,5 @@
 import { SandboxError } from "../errors.js";
+import { egressOf, storedAllowlist } from "../network/egress.js";
 import type { SandboxRow } from "../state/schema.js";
 import type { SandboxContext } from "./context.js";
 import { setGuestClock, writeIdentity } from "./guest-setup.js";
@@ -26,18 +27,20 @@ export async function claimPooled(
       if (entry.pooled !== 1 || entry.state !== "RUNNING" || !entry.network)
         throw new SandboxError("invalid_state", `${entryId} is not a ready warm pool entry`);
       const name = input.name ?? defaultName(id);
+      const egress = egressOf(input);
       await withQmp(ctx.vm, entry.dir, (qmp) => qmp.execute("cont"));
       const agent = await ctx.agents.get(entry.id);
       await writeIdentity(agent, name);
       await setGuestClock(agent);
       ctx.agents.rekey(entryId, id);
-      const net = await ctx.options.network.rekey(entryId, id, { egress: input.allowEgress });
+      const net = await ctx.options.network.rekey(entryId, id, { egress });
       const now = Date.now();
       await store.update(entryId, {
         id,
         name,
         pooled: 0,
         allow_egress: input.allowEgress ? 1 : 0,
+        egress_allow: storedAllowlist(egress),
         agent_id: input.agentId ?? null,
         expires_at: input.expiresAt ?? null,
         tap: net.tap ?? null,

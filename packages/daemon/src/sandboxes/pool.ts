@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import type { WarmPoolSize } from "../config.js";
 import { codeOf } from "../errors.js";
+import { egressOf } from "../network/egress.js";
 import type { SandboxRow } from "../state/schema.js";
 import { VERSION } from "../version.js";
 import type { SandboxManager } from "./manager.js";
@@ -136,7 +137,7 @@ export class WarmPool {
   private async claim(input: CreateInput & { id: string }): Promise<SandboxRow | undefined> {
     const pool = this.pools.get(input.image);
     if (!pool || pool.size.vcpus !== input.vcpus || pool.size.memoryMb !== input.memoryMb) return undefined;
-    const index = pool.ready.findIndex((entry) => !(input.allowEgress && entry.egressFixed));
+    const index = pool.ready.findIndex((entry) => !(egressOf(input) !== false && entry.egressFixed));
     const [entry] = index < 0 ? [] : pool.ready.splice(index, 1);
     if (!entry) return undefined;
     if (pool.template?.key !== (await this.keyFor(pool))) {

@@ -12,11 +12,15 @@ export interface NetAttachment {
 }
 
 export interface SandboxNetwork {
-  attach(sandboxId: string, options: { egress: boolean; peerGroup?: string | undefined }): Promise<NetAttachment>;
+  /** egress as in setEgress. */
+  attach(
+    sandboxId: string,
+    options: { egress: boolean | readonly string[]; peerGroup?: string | undefined },
+  ): Promise<NetAttachment>;
   detach(sandboxId: string): Promise<void>;
   /** true: anywhere; false: nowhere; a list: only its entries (network/egress.ts). */
   setEgress(sandboxId: string, egress: boolean | readonly string[]): Promise<void>;
   /** Moves a running sandbox's attachment (address, MAC, TAP) to a new sandbox id, with the given egress. */
-  rekey(from: string, to: string, options: { egress: boolean }): Promise<NetAttachment>;
+  rekey(from: string, to: string, options: { egress: boolean | readonly string[] }): Promise<NetAttachment>;
   cleanupOrphans(liveSandboxIds: Iterable<string>): Promise<void>;
 }

@@ -25,6 +25,14 @@ describe("provisioning", () => {
     expect(await host.ctx.store.list({ includeEnded: true })).toEqual([]);
   });
 
+  it("refuses an invalid allowlist entry with invalid_request before recording anything", async () => {
+    host = await fakeSandboxHost();
+    await expect(createSandbox(host.ctx, { ...input, egressAllow: ["10.1.2.3/8"] }, undefined)).rejects.toMatchObject({
+      code: "invalid_request",
+    });
+    expect([await host.ctx.store.list({ includeEnded: true }), host.network]).toEqual([[], []]);
+  });
+
   it("refuses an id in use and memory the host has not got", async () => {
     host = await fakeSandboxHost({ allocatableMemoryMb: 1024 });
     await host.insert({ id: "s1", memory_mb: 768 });

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { codeOf, SandboxError } from "../errors.js";
+import { egressOf, storedAllowlist } from "../network/egress.js";
 import type { SandboxRow, SnapshotRow } from "../state/schema.js";
 import { boot, teardown } from "./boot.js";
 import type { SandboxContext } from "./context.js";
@@ -98,6 +99,7 @@ function provision(
       );
     }
     const dir = join(options.stateDir, "sandboxes", id);
+    const egress = egressOf(input);
     const now = Date.now();
     await store.insert({
       id,
@@ -115,7 +117,7 @@ function provision(
       network: null,
       agent_id: input.agentId ?? null,
       pooled: input.pooled ? 1 : 0,
-      egress_allow: null,
+      egress_allow: storedAllowlist(egress),
       created_at: now,
       updated_at: now,
       expires_at: input.expiresAt ?? null,
@@ -126,7 +128,7 @@ function provision(
     try {
       await mkdir(dir, { recursive: true, mode: 0o700 });
       await createOverlay(backingDisk, join(dir, "disk.qcow2"));
-      const net = await options.network.attach(id, { egress: input.allowEgress, peerGroup: input.peerGroup });
+      const net = await options.network.attach(id, { egress, peerGroup: input.peerGroup });
       await store.update(id, { ip: net.ip ?? null, mac: net.mac, tap: net.tap ?? null, network: JSON.stringify(net) });
       const row = await store.get(id);
       await boot(ctx, row, net, snapshot);

@@ -17,6 +17,8 @@ export interface CreateInput {
   /** Lease end (epoch ms); the janitor destroys the sandbox then. */
   expiresAt?: number | undefined;
   allowEgress: boolean;
+  /** What the sandbox may reach from its first boot (see network/egress.ts); allowEgress wins. */
+  egressAllow?: readonly string[] | undefined;
   agentId?: string | undefined;
   /** A warm pool entry (or its template): hidden from listings and reports until a create claims it. */
   pooled?: boolean | undefined;

@@ -106,6 +106,8 @@ export async function fakeSandboxHost(options: { sshd?: boolean; allocatableMemo
   const vms = fakeVms();
   const guest = fakeAgent();
   const network: string[] = [];
+  /** The egress each sandbox was last attached (or rekeyed) with. */
+  const attachedEgress = new Map<string, boolean | readonly string[]>();
   const events: SandboxEvent[] = [];
   const image: ResolvedImage = {
     name: "debian",
@@ -123,8 +125,9 @@ export async function fakeSandboxHost(options: { sshd?: boolean; allocatableMemo
       names: async () => ["debian"],
     },
     network: {
-      attach: async (id) => {
+      attach: async (id, { egress }) => {
         network.push(`attach ${id}`);
+        attachedEgress.set(id, egress);
         return userNet;
       },
       detach: async (id) => {
@@ -133,8 +136,9 @@ export async function fakeSandboxHost(options: { sshd?: boolean; allocatableMemo
       setEgress: async (id, allowed) => {
         network.push(`egress ${id} ${allowed}`);
       },
-      rekey: async (from, to) => {
+      rekey: async (from, to, { egress }) => {
         network.push(`rekey ${from} ${to}`);
+        attachedEgress.set(to, egress);
         return { ...userNet, tap: "tap9" };
       },
       cleanupOrphans: async (live) => {
@@ -182,5 +186,5 @@ export async function fakeSandboxHost(options: { sshd?: boolean; allocatableMemo
     await database.close();
     await rm(stateDir, { recursive: true, force: true });
   };
-  return { ctx, vms, guest, network, events, stateDir, insert, close };
+  return { ctx, vms, guest, network, attachedEgress, events, stateDir, insert, close };
 }

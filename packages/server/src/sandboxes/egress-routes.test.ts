@@ -44,6 +44,46 @@ describe.each(databaseKinds)("sandbox egress allowlists over the host stream (%s
     expect(shown.body.egress_allow).toEqual(["10.0.0.0/8:443", "deb.debian.org", "*.example.com:80,443"]);
   });
 
+  it("takes an allowlist at create: sent with the create command, shown on the sandbox and in its audit event", async () => {
+    const allow = ["10.0.0.0/8:443", "deb.debian.org"];
+    const created = await t.call("POST", "/v1/orgs/acme/sandboxes", {
+      as: owner,
+      body: { source_vm: "debian-12", egress_allow: allow },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body).toMatchObject({ allow_egress: false, egress_allow: allow });
+    const sent = daemon.commands("createSandbox").at(-1);
+    expect(sent?.payload.case === "createSandbox" && sent.payload.value).toMatchObject({
+      sandboxId: created.body.id,
+      allowEgress: false,
+      egressAllow: allow,
+    });
+    const res = await t.call("GET", "/v1/orgs/acme/audit", {
+      as: owner,
+      query: { target_id: created.body.id, limit: "50" },
+    });
+    const event = (res.body.events as Array<{ action: string; details: Record<string, unknown> }>).find(
+      (e) => e.action === "sandbox.created",
+    );
+    expect(event?.details.egress_allow).toEqual(allow);
+  });
+
+  it("refuses at create an allowlist with allow_egress, and malformed entries, before the host sees them", async () => {
+    const before = daemon.commands("createSandbox").length;
+    for (const extra of [
+      { allow_egress: true, egress_allow: ["deb.debian.org"] },
+      { egress_allow: ["deb.debian.org; rm -rf /"] },
+      { egress_allow: Array.from({ length: 65 }, (_, i) => `10.0.${i}.0/24`) },
+    ]) {
+      const res = await t.call("POST", "/v1/orgs/acme/sandboxes", {
+        as: owner,
+        body: { source_vm: "debian-12", ...extra },
+      });
+      expect(res.status, JSON.stringify(extra).slice(0, 80)).toBe(400);
+    }
+    expect(daemon.commands("createSandbox")).toHaveLength(before);
+  });
+
   it("audits each change with the egress before and after", async () => {
     await setEgress({ allow: ["deb.debian.org"] });
     await setEgress({});

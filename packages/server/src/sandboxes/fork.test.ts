@@ -75,6 +75,20 @@ describe.each(databaseKinds)("POST …/sandboxes/{id}/fork (%s)", (kind) => {
     expect(shared).toEqual([true, false, false]);
   });
 
+  it("gives forks of a sandbox with an egress allowlist the same allowlist, on the host and in their rows", async () => {
+    const allow = ["10.0.0.0/8:443", "deb.debian.org"];
+    const limited = await createSandbox({ name: "limited", egress_allow: allow });
+    const res = await fork({ count: 2 }, limited);
+    expect(res.status).toBe(201);
+    expect(res.body.sandboxes.map((s: { egress_allow: string[] | null }) => s.egress_allow)).toEqual([allow, allow]);
+    const sent = daemon.commands("forkSandbox").at(-1);
+    const clones = sent?.payload.case === "forkSandbox" ? sent.payload.value.clones : [];
+    expect(clones.map((c) => [c.allowEgress, c.egressAllow])).toEqual([
+      [false, allow],
+      [false, allow],
+    ]);
+  });
+
   it("audits each fork as a created sandbox naming its parent and snapshot", async () => {
     const res = await fork({ count: 2 });
     for (const sandbox of res.body.sandboxes) {

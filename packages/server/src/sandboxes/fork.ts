@@ -125,6 +125,7 @@ export class SandboxForks {
           vcpus: parent.vcpus,
           memoryMb: parent.memory_mb,
           allowEgress: parent.allow_egress,
+          egressAllow: parent.egress_allow,
           expiresAt,
           fork: { parentId: parent.id, snapshotId: snapshot.id },
         });
@@ -190,6 +191,7 @@ export class SandboxForks {
           ttlSeconds: Math.max(0, Math.round((clone.expires_at.getTime() - Date.now()) / 1000)),
           agentId: clone.agent_id ?? "",
           allowEgress: clone.allow_egress,
+          egressAllow: clone.egress_allow ?? [],
         })),
         sharedNetwork,
       });

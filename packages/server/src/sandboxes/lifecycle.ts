@@ -65,6 +65,7 @@ async function provisionSandbox(
       ttlSeconds,
       agentId: sandbox.agent_id ?? "",
       allowEgress: sandbox.allow_egress,
+      egressAllow: sandbox.egress_allow ?? [],
       ...(source
         ? {
             sourceHostConnection: source.connection,

@@ -37,6 +37,8 @@ export interface NewSandbox {
   vcpus: number;
   memoryMb: number;
   allowEgress: boolean;
+  /** What the sandbox may reach from its first boot; empty or absent: all or nothing (allowEgress). */
+  egressAllow?: readonly string[] | null | undefined;
   expiresAt: Date;
   fork?: { parentId: string; snapshotId: string };
 }
@@ -63,6 +65,7 @@ export async function recordNewSandbox(tx: Kysely<DB>, scope: OrgScope, input: N
       vcpus: input.vcpus,
       memory_mb: input.memoryMb,
       allow_egress: input.allowEgress,
+      egress_allow: input.egressAllow && input.egressAllow.length > 0 ? [...input.egressAllow] : null,
       ip_address: null,
       mac_address: null,
       bridge: null,
@@ -89,6 +92,7 @@ export async function recordNewSandbox(tx: Kysely<DB>, scope: OrgScope, input: N
       vcpus: row.vcpus,
       memory_mb: row.memory_mb,
       allow_egress: row.allow_egress,
+      ...(row.egress_allow ? { egress_allow: row.egress_allow } : {}),
       expires_at: row.expires_at.toISOString(),
       ...(input.fork ? { forked_from: input.fork.parentId, snapshot_id: input.fork.snapshotId } : {}),
     },

@@ -17,6 +17,8 @@ export interface CreateSandboxInput {
   ttlSeconds?: number | undefined;
   agentId?: string | undefined;
   allowEgress?: boolean | undefined;
+  /** An egress allowlist from the first boot (egress.ts's entry syntax); not with allowEgress. */
+  egressAllow?: readonly string[] | undefined;
   /** Place on this host only (a verification clone must boot where its base image or capture is). */
   hostId?: string | undefined;
   /**
@@ -162,6 +164,7 @@ export async function reserve(
         vcpus: demand.vcpus,
         memoryMb: demand.memoryMb,
         allowEgress: input.allowEgress ?? false,
+        egressAllow: input.egressAllow,
         expiresAt: new Date(Date.now() + ttlMs),
       });
     });

@@ -10,6 +10,7 @@ import type { SecretBox } from "../lib/secret-box.js";
 import { orgScope } from "../orgs/access.js";
 import type { HostRouter } from "../replicas/hosts.js";
 import { SourceRelay } from "../sources/relay.js";
+import { EgressEntry, MAX_EGRESS_ENTRIES } from "./egress.js";
 import { egressRoutes } from "./egress-routes.js";
 import { execRoutes } from "./exec-routes.js";
 import { fileRoutes } from "./file-routes.js";
@@ -37,6 +38,13 @@ const CreateBody = z.strictObject({
     .describe("lease length; default from server config"),
   agent_id: FreeText.max(128).optional(),
   allow_egress: z.boolean().optional().describe("let the sandbox reach networks outside its own (default false)"),
+  egress_allow: z
+    .array(EgressEntry)
+    .max(MAX_EGRESS_ENTRIES)
+    .optional()
+    .describe(
+      "what the sandbox may reach from its first boot, as in PUT …/egress `allow` (CIDR or DNS name, optional :PORT[,PORT…]); not with allow_egress; needs a host with bridge networking",
+    ),
   source_host_id: Uuid.optional().describe("clone source_vm from this source host: the host pulls its disk first"),
   fresh: z.boolean().optional().describe("with source_host_id: pull the VM again instead of using the cached copy"),
 });
@@ -93,6 +101,7 @@ function lifecycleRoutes(
     async (request, reply) => {
       const scope = await orgScope(ctx, request, request.params.slug, "member");
       const body = request.body;
+      if (body.allow_egress && body.egress_allow?.length) throw invalid("give allow_egress or egress_allow, not both");
       if (body.fresh !== undefined && body.source_host_id === undefined) {
         throw invalid("fresh applies only with source_host_id");
       }
@@ -110,6 +119,7 @@ function lifecycleRoutes(
           agentId: body.agent_id,
           source,
           allowEgress: body.allow_egress,
+          egressAllow: body.egress_allow,
         },
         { wait: request.query.wait },
       );

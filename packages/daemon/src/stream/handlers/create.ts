@@ -31,6 +31,7 @@ export async function createSandbox(
     memoryMb: c.memoryMb > 0 ? c.memoryMb : sandboxDefaults.memoryMb,
     expiresAt: ttl ? Date.now() + ttl * 1000 : undefined,
     allowEgress: c.allowEgress,
+    egressAllow: c.egressAllow,
     agentId: c.agentId || undefined,
   });
   return {

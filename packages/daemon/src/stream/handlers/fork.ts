@@ -26,6 +26,7 @@ export async function forkSandbox(manager: SandboxManager, command: ForkSandboxC
           name: clone.name || undefined,
           expiresAt: clone.ttlSeconds > 0 ? Date.now() + clone.ttlSeconds * 1000 : undefined,
           allowEgress: clone.allowEgress,
+          egressAllow: clone.egressAllow,
           agentId: clone.agentId || undefined,
           sharedNetwork: command.sharedNetwork,
         },
