@@ -8,6 +8,8 @@ import { tapNetdevArgs, userNetdevArgs, userNetwork } from "./qemu-args.js";
 export interface Attachment {
   mode: "bridge" | "user";
   mac: string;
+  /** Bridge mode: the bridge its TAP is a port of. */
+  bridge?: string;
   tap?: string;
   ip?: string;
   gateway?: string;
@@ -21,7 +23,7 @@ export interface Attachment {
 export function describeAttachment(
   sandboxId: string,
   entry: { egress: EgressRule | undefined; lease?: Lease; mac?: string; peerGroup?: string | undefined },
-  network: { gateway: string; prefix: number },
+  network: { gateway: string; prefix: number; bridge: string },
 ): Attachment {
   if (!entry.lease) {
     const mac = entry.mac ?? macFromSandboxId(sandboxId);
@@ -39,6 +41,7 @@ export function describeAttachment(
   return {
     mode: "bridge",
     mac,
+    bridge: network.bridge,
     tap,
     ip,
     gateway: network.gateway,

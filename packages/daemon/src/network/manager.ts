@@ -376,7 +376,11 @@ export class NetworkManager {
   private describe(sandboxId: string): Attachment {
     const entry = this.attached.get(sandboxId);
     if (!entry) throw new Error(`sandbox ${sandboxId} has no network attachment`);
-    return describeAttachment(sandboxId, entry, this.ipam);
+    return describeAttachment(sandboxId, entry, {
+      gateway: this.ipam.gateway,
+      prefix: this.ipam.prefix,
+      bridge: this.bridge,
+    });
   }
 
   private started(): { mode: NetworkMode; reason: string } {

@@ -221,6 +221,7 @@ describe.skipIf(!isRoot)("NetworkManager isolation (in private network namespace
     expect(first).toEqual({
       mode: "bridge",
       mac: "52:54:00:5b:00:02",
+      bridge: "fluid0",
       tap: tapName("sandbox-a"),
       ip: "10.91.0.2",
       gateway: "10.91.0.1",

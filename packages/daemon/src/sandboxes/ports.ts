@@ -2,6 +2,8 @@
 /** A sandbox's network attachment, as the network manager hands it out. */
 export interface NetAttachment {
   mode: "bridge" | "user";
+  /** Bridge mode: the bridge its TAP is a port of (absent in attachments recorded before it was kept). */
+  bridge?: string | undefined;
   ip?: string | undefined;
   gateway?: string | undefined;
   prefix?: number | undefined;
