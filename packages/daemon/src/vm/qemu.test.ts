@@ -47,11 +47,15 @@ describe("qemuArgs", () => {
     expect(after(args, "-pidfile")).toBe(`${spec.dir}/qemu.pid`);
   });
 
-  it("gives every VM its terminal console ports, each on a unix socket in the VM's directory", () => {
+  it("gives every VM an unused first console (the guest's hvc0) and its terminal console ports on unix sockets", () => {
     const args = qemuArgs(spec);
     const consoles = args.filter((arg) => arg.startsWith("virtconsole,"));
-    expect(consoles).toHaveLength(TERMINAL_PORTS);
-    expect(args).toContain(`socket,id=term0,path=${spec.dir}/term0.sock,server=on,wait=off`);
+    expect(consoles).toHaveLength(TERMINAL_PORTS + 1);
+    expect(consoles[0]).toBe("virtconsole,chardev=console0,name=fluid.console");
+    expect(args).toContain(`socket,id=term1,path=${spec.dir}/term1.sock,server=on,wait=off`);
+    expect(args).toContain(
+      `socket,id=term${TERMINAL_PORTS},path=${spec.dir}/term${TERMINAL_PORTS}.sock,server=on,wait=off`,
+    );
     expect(args.indexOf(consoles[0] ?? "")).toBeGreaterThan(
       args.indexOf(`virtserialport,chardev=agent,name=${QGA_PORT_NAME}`),
     );

@@ -6,7 +6,7 @@ import { QmpClient } from "./qmp.js";
 
 export const QGA_PORT_NAME = "org.qemu.guest_agent.0";
 
-/** Console ports for terminals (the sandbox's concurrent terminal limit); each is a /dev/hvcN in the guest. */
+/** Console ports for terminals (the sandbox's concurrent terminal limit): /dev/hvc1.. in the guest. */
 export const TERMINAL_PORTS = 4;
 
 /**
@@ -14,7 +14,7 @@ export const TERMINAL_PORTS = 4;
  * devices, so whatever keys saved guest memory (the warm pool's template) includes this string.
  */
 export function deviceLayout(): string {
-  return `blk+agent+console*${TERMINAL_PORTS}`;
+  return `blk+agent+console+terminal*${TERMINAL_PORTS}`;
 }
 
 /** Everything needed to start one VM; the same spec relaunches it after a stop or a daemon restart. */
@@ -51,7 +51,7 @@ export const vmPaths = (dir: string) => ({
   serial: join(dir, "serial.log"),
   /** QEMU's own stdout and stderr. */
   log: join(dir, "qemu.log"),
-  /** Terminal console port `index` (0-based), a unix socket QEMU listens on. */
+  /** Terminal console port `index` (1..TERMINAL_PORTS, the guest's /dev/hvcN), a unix socket QEMU listens on. */
   terminal: (index: number) => join(dir, `term${index}.sock`),
 });
 
@@ -93,7 +93,7 @@ export function qemuArgs(spec: VmSpec, binary = "qemu-system-x86_64"): string[] 
     `socket,id=agent,path=${paths.agent},server=on,wait=off`,
     "-device",
     `virtserialport,chardev=agent,name=${QGA_PORT_NAME}`,
-    ...terminalArgs(paths.terminal),
+    ...consoleArgs(paths.terminal),
     "-qmp",
     `unix:${paths.qmp},server=on,wait=off`,
     "-serial",
@@ -106,16 +106,25 @@ export function qemuArgs(spec: VmSpec, binary = "qemu-system-x86_64"): string[] 
 }
 
 /**
- * The terminal console ports, after the agent's port so the guest's numbering of its consoles is
- * fixed. `server=on,wait=off`: QEMU does not wait for the daemon, which connects when a terminal opens.
+ * The console ports, after the agent's port. The guest numbers its consoles in port order, so the
+ * first is its hvc0, where Debian's systemd starts a getty on its own: that one is backed by nothing
+ * and never used, and the terminals get hvc1..hvc4. `server=on,wait=off`: QEMU does not wait for
+ * the daemon, which connects to a terminal's socket when it opens one.
  */
-function terminalArgs(socketPath: (index: number) => string): string[] {
-  return Array.from({ length: TERMINAL_PORTS }, (_, index) => [
+function consoleArgs(socketPath: (index: number) => string): string[] {
+  const terminals = Array.from({ length: TERMINAL_PORTS }, (_, i) => i + 1).map((index) => [
     "-chardev",
     `socket,id=term${index},path=${socketPath(index)},server=on,wait=off`,
     "-device",
     `virtconsole,chardev=term${index},name=fluid.terminal.${index}`,
-  ]).flat();
+  ]);
+  return [
+    "-chardev",
+    "null,id=console0",
+    "-device",
+    "virtconsole,chardev=console0,name=fluid.console",
+    ...terminals.flat(),
+  ];
 }
 
 /**
