@@ -8,8 +8,8 @@ import {
   killVm,
   launchVm,
   QGA_PORT_NAME,
-  TERMINAL_PORTS,
   qemuArgs,
+  TERMINAL_PORTS,
   type VmSpec,
 } from "./qemu.js";
 
