@@ -30,7 +30,7 @@ import {
 import type { CreateSandboxInput } from "./reservation.js";
 import { createSnapshot, deleteSnapshot, listSnapshots, restoreSnapshot } from "./snapshots.js";
 import { endSandbox, getOwnSnapshot, getSandbox, listSandboxes } from "./store.js";
-import { openTerminal } from "./terminals.js";
+import { openTerminal, terminalSandbox } from "./terminals.js";
 
 export type { RunInput } from "./commands.js";
 export type { CreateSandboxInput } from "./reservation.js";
@@ -157,6 +157,11 @@ export class SandboxService {
     watcher: TerminalWatcher,
   ): ReturnType<typeof openTerminal> {
     return openTerminal(this.deps, scope, id, size, watcher);
+  }
+
+  /** Refuses (as openTerminal would) a caller who may not open a terminal in the sandbox. */
+  async checkTerminal(scope: OrgScope, id: string): Promise<void> {
+    await terminalSandbox(this.deps, scope, id);
   }
 
   run(scope: OrgScope, id: string, input: RunInput): Promise<Command> {

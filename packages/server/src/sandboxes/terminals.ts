@@ -8,9 +8,16 @@ import { getSandbox } from "./store.js";
 import type { TerminalLink } from "./terminal-link.js";
 
 /**
- * Opens a terminal: whoever may run commands in the sandbox may open a shell in it. The open is
- * audited before it is sent, like a command.
+ * The sandbox a terminal would open in: whoever may run commands in the sandbox may open a shell in it.
  */
+export async function terminalSandbox(deps: SandboxDeps, scope: OrgScope, id: string) {
+  const sandbox = await getSandbox(deps.db, scope, id);
+  assertCanModify(scope, sandbox);
+  assertState(sandbox, ["RUNNING"], "open a terminal in");
+  return sandbox;
+}
+
+/** Opens a terminal, audited before it is sent like a command. */
 export async function openTerminal(
   deps: SandboxDeps,
   scope: OrgScope,
@@ -18,9 +25,7 @@ export async function openTerminal(
   size: { cols: number; rows: number },
   watcher: TerminalWatcher,
 ): Promise<TerminalLink & { terminalId: string }> {
-  const sandbox = await getSandbox(deps.db, scope, id);
-  assertCanModify(scope, sandbox);
-  assertState(sandbox, ["RUNNING"], "open a terminal in");
+  const sandbox = await terminalSandbox(deps, scope, id);
   const terminalId = newId();
   await appendAuditEvent(deps.db, {
     orgId: scope.orgId,
