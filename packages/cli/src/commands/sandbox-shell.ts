@@ -1,0 +1,58 @@
+import { openTerminal } from "@fluid/sdk/terminal";
+import type { Command } from "commander";
+import { SANDBOX_ARG, sandboxId } from "./sandbox-lookup.js";
+import { connectFor } from "./shared.js";
+
+/** The tty's end-of-file character: at the start of a line the shell reads it as the end of its input. */
+const EOF = "\x04";
+
+/**
+ * `fluid sandbox shell`: an interactive login shell in a sandbox, like `docker exec -it`. On a
+ * terminal the local one is put in raw mode (keys such as Ctrl-C go to the sandbox) and follows
+ * window size changes; piped input is typed into the shell, then ends it as Ctrl-D would.
+ */
+export function registerSandboxShellCommand(sandbox: Command): void {
+  sandbox
+    .command("shell")
+    .description("an interactive login shell in a running sandbox (like docker exec -it)")
+    .argument("<sandbox>", SANDBOX_ARG)
+    .action(async (ref: string, _options: unknown, command: Command) => {
+      const conn = await connectFor(command);
+      const id = await sandboxId(conn, ref);
+      const interactive = process.stdin.isTTY === true && process.stdout.isTTY === true;
+      const terminal = await openTerminal({
+        baseUrl: conn.server,
+        ...(conn.apiKey ? { apiKey: conn.apiKey } : {}),
+        org: conn.org,
+        sandbox: id,
+        cols: interactive ? process.stdout.columns : 80,
+        rows: interactive ? process.stdout.rows : 24,
+      });
+      terminal.onData((data) => process.stdout.write(data));
+      const onResize = () => terminal.resize(process.stdout.columns, process.stdout.rows);
+      let last = "\n";
+      const onInput = (data: Buffer) => {
+        if (data.length > 0) last = data.toString("latin1").slice(-1);
+        terminal.write(data);
+      };
+      // A last line without its newline needs one Ctrl-D to be read and another to end the input.
+      const onEnd = () => terminal.write(last === "\n" || last === "\r" ? EOF : EOF + EOF);
+      if (interactive) {
+        process.stdin.setRawMode(true);
+        process.stdout.on("resize", onResize);
+      } else {
+        process.stdin.on("end", onEnd);
+      }
+      process.stdin.on("data", onInput);
+      process.stdin.resume();
+      try {
+        await terminal.exited;
+      } finally {
+        process.stdin.off("data", onInput);
+        process.stdin.off("end", onEnd);
+        process.stdout.off("resize", onResize);
+        if (interactive) process.stdin.setRawMode(false);
+        process.stdin.pause();
+      }
+    });
+}
