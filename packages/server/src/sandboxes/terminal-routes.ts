@@ -67,10 +67,13 @@ export function terminalRoutes(app: App, ctx: Ctx): void {
       },
     },
     preHandler: async (request) => {
-      if (!request.ws) return;
       const { slug, id } = request.params as { slug: string; id: string };
       const { cols, rows } = request.query as z.infer<typeof TerminalQuery>;
       const scope = await orgScope(ctx, request, slug, "member");
+      if (!request.ws) {
+        await ctx.sandboxes.checkTerminal(scope, id);
+        return;
+      }
       let socket: WebSocket | undefined;
       const pending: Pending = {
         link: undefined as never,
