@@ -3,13 +3,12 @@ import type { Command } from "commander";
 import { SANDBOX_ARG, sandboxId } from "./sandbox-lookup.js";
 import { connectFor } from "./shared.js";
 
-/** The tty's end-of-file character: at the start of a line the shell reads it as the end of its input. */
-const EOF = "\x04";
-
 /**
  * `fluid sandbox shell`: an interactive login shell in a sandbox, like `docker exec -it`. On a
  * terminal the local one is put in raw mode (keys such as Ctrl-C go to the sandbox) and follows
- * window size changes; piped input is typed into the shell, then ends it as Ctrl-D would.
+ * window size changes. Piped input is typed into the shell, then `exit`: a Ctrl-D typed ahead of
+ * the shell reaches it as a NUL byte once its line editor has put the tty in raw mode, so it would
+ * not end the shell.
  */
 export function registerSandboxShellCommand(sandbox: Command): void {
   sandbox
@@ -35,8 +34,7 @@ export function registerSandboxShellCommand(sandbox: Command): void {
         if (data.length > 0) last = data.toString("latin1").slice(-1);
         terminal.write(data);
       };
-      // A last line without its newline needs one Ctrl-D to be read and another to end the input.
-      const onEnd = () => terminal.write(last === "\n" || last === "\r" ? EOF : EOF + EOF);
+      const onEnd = () => terminal.write(last === "\n" || last === "\r" ? "exit\n" : "\nexit\n");
       if (interactive) {
         process.stdin.setRawMode(true);
         process.stdout.on("resize", onResize);
