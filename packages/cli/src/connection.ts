@@ -7,6 +7,8 @@ export interface Connection {
   server: string;
   /** The org every org-scoped call goes to. */
   org: string;
+  /** The key the client sends (WebSocket endpoints such as terminals are opened with it too). */
+  apiKey?: string;
 }
 
 /**
@@ -43,11 +45,11 @@ export function clientFor(server: string, apiKey: string): FluidClient {
 export async function connect(flags: { server?: string; apiKey?: string; org?: string } = {}): Promise<Connection> {
   const { server, apiKey, org } = await resolveConnection(flags);
   const client = clientFor(server, apiKey);
-  if (org) return { client, server, org };
+  if (org) return { client, server, org, apiKey };
   const orgs = await unwrap(client.GET("/v1/orgs"));
   const [only, ...others] = orgs.organizations;
   if (!only)
     throw new CliError("these credentials belong to no organization", { exitCode: EXIT.auth, code: "forbidden" });
   if (others.length > 0) throw new CliError("these credentials see several organizations; pass --org or set FLUID_ORG");
-  return { client, server, org: only.slug };
+  return { client, server, org: only.slug, apiKey };
 }

@@ -42,3 +42,13 @@ export const processLimits = {
 } as const;
 
 export type ProcessSignal = (typeof processLimits.signals)[number];
+
+/** Bounds on terminals (PTY sessions over WebSocket), the same everywhere. */
+export const terminalLimits = {
+  /** Terminals open at once in one sandbox: its console ports (the daemon's TERMINAL_PORTS). */
+  maxPerSandbox: 4,
+  minSize: 1,
+  maxSize: 1000,
+  /** Bytes of input sent to a terminal in one message. */
+  maxInputBytes: 64 * 1024,
+} as const;

@@ -1,4 +1,5 @@
 import cookie from "@fastify/cookie";
+import websocket from "@fastify/websocket";
 import Fastify, { type FastifyBaseLogger } from "fastify";
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
@@ -77,6 +78,8 @@ export async function buildApp(ctx: AppContext): Promise<App> {
     serverUrl: ownOrigin(ctx.config.publicUrl, ctx.config.listen),
   });
   await app.register(cookie);
+  // Terminals: a WebSocket upgrade goes through the routes' hooks (authentication included) first.
+  await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
   registerCors(app, ctx.config.corsOrigins);
   registerCsrfProtection(app, ctx.config);
 

@@ -11,6 +11,7 @@ import { registerSandboxForkCommand } from "./sandbox-fork.js";
 import { SANDBOX_ARG, sandboxId } from "./sandbox-lookup.js";
 import { registerSandboxProcessCommands } from "./sandbox-process.js";
 import { sandboxDetails } from "./sandbox-render.js";
+import { registerSandboxShellCommand } from "./sandbox-shell.js";
 import { registerSandboxRestoreCommands, registerSandboxSnapshotCommand } from "./sandbox-snapshots.js";
 import { connectFor, duration, emit, withSpinner } from "./shared.js";
 
@@ -111,6 +112,7 @@ export function registerSandboxCommands(program: Command): void {
 
   registerSandboxEgressCommand(sandbox);
   registerSandboxProcessCommands(sandbox);
+  registerSandboxShellCommand(sandbox);
 
   registerSandboxRestoreCommands(sandbox);
 

@@ -1,6 +1,7 @@
 import type { ExecResult, GuestAgent } from "../agent/client.js";
 import type { OutputStream } from "../agent/exec-stream.js";
 import type { SandboxRow, SandboxState, SnapshotRow } from "../state/schema.js";
+import { vmPaths } from "../vm/qemu.js";
 import { type SandboxContext, sandboxContext } from "./context.js";
 import { exec } from "./exec.js";
 import { type FileEntry, listFiles, readFile, writeFile } from "./files.js";
@@ -19,6 +20,7 @@ import { detectCrashes, type Recovered, reapExpired, recover } from "./recovery.
 import { flushGuest, type ReviewDisks, reviewDisks } from "./review-disks.js";
 import { deleteSnapshot, restoreSnapshot, takeSnapshot } from "./snapshots.js";
 import { type SshAccess, sshAccess } from "./ssh-access.js";
+import { Terminals } from "./terminals.js";
 import type { CreateInput, ExecInput, ManagerOptions, PoolCreate } from "./types.js";
 
 const liveStates: SandboxState[] = ["CREATING", "RUNNING", "STOPPED"];
@@ -32,9 +34,18 @@ const liveStates: SandboxState[] = ["CREATING", "RUNNING", "STOPPED"];
 export class SandboxManager {
   private readonly ctx: SandboxContext;
   private pool: PoolCreate | undefined;
+  /** Terminals (PTY sessions) in running sandboxes (see terminals.ts). */
+  readonly terminals: Terminals;
 
   constructor(options: ManagerOptions) {
     this.ctx = sandboxContext(options);
+    this.terminals = new Terminals({
+      agent: async (id) => {
+        await this.ctx.store.running(id);
+        return this.ctx.agents.get(id);
+      },
+      socketPath: async (id, index) => vmPaths((await this.ctx.store.get(id)).dir).terminal(index),
+    });
   }
 
   /** Background processes in running sandboxes (see processes.ts). */

@@ -145,9 +145,10 @@ const request = (extra: Partial<CreateInput> = {}) => ({
 
 const pools: WarmPool[] = [];
 
-async function startPool(sandboxes: FakeSandboxes, sizes: WarmPoolSize[] = [tiny]) {
+async function startPool(sandboxes: FakeSandboxes, sizes: WarmPoolSize[] = [tiny], layout?: string) {
   const pool = new WarmPool({
     sizes,
+    ...(layout ? { deviceLayout: () => layout } : {}),
     sandboxes,
     images,
     log: quiet,
@@ -359,5 +360,17 @@ describe("WarmPool", () => {
     expect(sandboxes.calls).toContain("destroy pool-leftover");
     expect(sandboxes.calls.filter((call) => call.startsWith("create"))).toHaveLength(1);
     expect(ready(next)).toBe(2);
+  });
+
+  it("a template saved with another VM device layout is retired, not restored into the new one", async () => {
+    const sandboxes = new FakeSandboxes();
+    const { pool } = await startPool(sandboxes, [tiny], "blk+agent");
+    await pool.full();
+    await pool.stop();
+    const [oldTemplate] = sandboxes.snapshots.keys();
+    const { pool: next } = await startPool(sandboxes, [tiny], "blk+agent+console*4");
+    await next.full();
+    expect(sandboxes.calls.filter((call) => call.startsWith("create"))).toHaveLength(2);
+    await vi.waitFor(() => expect(sandboxes.calls).toContain(`delete-snapshot ${oldTemplate}`), { timeout: 2000 });
   });
 });

@@ -5,6 +5,7 @@ import { codeOf } from "../errors.js";
 import { egressOf } from "../network/egress.js";
 import type { SandboxRow } from "../state/schema.js";
 import { VERSION } from "../version.js";
+import { deviceLayout } from "../vm/qemu.js";
 import type { SandboxManager } from "./manager.js";
 import type { NetAttachment } from "./ports.js";
 import type { CreateInput } from "./types.js";
@@ -30,6 +31,8 @@ export interface WarmPoolOptions {
   checkEveryMs?: number;
   /** Refills wait this long after the last create, so a burst of creates is not slowed by them. */
   quietMs?: number;
+  /** The VMs' device set (qemu.ts deviceLayout), which a template's key includes. */
+  deviceLayout?: () => string;
 }
 
 interface Entry {
@@ -79,6 +82,7 @@ export class WarmPool {
       retry: { baseMs: 5_000, capMs: 300_000 },
       checkEveryMs: 30_000,
       quietMs: 2_000,
+      deviceLayout,
       ...options,
     };
     for (const size of options.sizes) this.pools.set(size.image, { size, ready: [], failures: 0, retryAt: 0 });
@@ -267,7 +271,10 @@ export class WarmPool {
     const { image, vcpus, memoryMb } = pool.size;
     const manifest = await this.o.images.manifest(image).catch(() => undefined);
     if (!manifest) return undefined;
-    const build = createHash("sha256").update(`${VERSION}\n${manifest.recipeHash}\n${manifest.builtAt}`).digest("hex");
+    // The device layout is part of the key: a template saved with other devices cannot be restored.
+    const build = createHash("sha256")
+      .update(`${VERSION}\n${manifest.recipeHash}\n${manifest.builtAt}\n${this.o.deviceLayout()}`)
+      .digest("hex");
     return `pool:${image}:${vcpus}x${memoryMb}:${build.slice(0, 16)}`;
   }
 

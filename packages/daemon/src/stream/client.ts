@@ -11,6 +11,7 @@ import type { SandboxEvent } from "../sandboxes/types.js";
 import { hostCapacity } from "../system/resources.js";
 import { VERSION } from "../version.js";
 import { Backoff } from "./backoff.js";
+import type { Reply } from "./handlers/types.js";
 import { type CommandOutputPiece, type CreateProgress, handleCommand } from "./handlers.js";
 import { Outbox } from "./outbox.js";
 import { type Clock, ServerRotation, systemClock } from "./rotation.js";
@@ -221,6 +222,8 @@ export class StreamClient {
       clearInterval(heartbeat);
       outbox.end();
       if (this.current?.outbox === outbox) this.current = undefined;
+      // Their output went to this stream; the control plane cannot attach them to the next one.
+      void this.o.manager.terminals.closeAll();
     }
   }
 
@@ -289,8 +292,9 @@ export class StreamClient {
             payload: { case: "commandOutput", value: { sandboxId: o.sandboxId, stream: o.stream, data: o.data } },
           }),
         );
+      const emit = (payload: Reply) => outbox.push(create(HostMessageSchema, { payload }));
       const kind = message.payload.case ?? "unknown";
-      handleCommand(this.o.manager, message, this.o.sources, progress, output)
+      handleCommand(this.o.manager, message, this.o.sources, progress, output, emit)
         .then(
           (payload) => {
             this.o.onCommand?.(kind, "ok");

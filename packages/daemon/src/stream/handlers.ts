@@ -7,6 +7,7 @@ import { reviewHandlers } from "./handlers/review.js";
 import { sandboxHandlers } from "./handlers/sandboxes.js";
 import { snapshotHandlers } from "./handlers/snapshots.js";
 import { sourceHandlers } from "./handlers/sources.js";
+import { terminalHandlers } from "./handlers/terminals.js";
 import type { CommandOutputPiece, CreateProgress, HandlerContext, HandlerTable, Reply } from "./handlers/types.js";
 import type { SourceServices } from "./source-handlers.js";
 
@@ -20,6 +21,7 @@ export const commandHandlers: HandlerTable = {
   ...snapshotHandlers,
   ...reviewHandlers,
   ...sourceHandlers,
+  ...terminalHandlers,
 };
 
 type AnyHandler = (command: unknown, context: HandlerContext) => Promise<Reply>;
@@ -34,9 +36,10 @@ export async function handleCommand(
   sources?: SourceServices,
   onProgress?: (progress: CreateProgress) => void,
   onOutput?: (output: CommandOutputPiece) => void,
+  emit?: (payload: Reply) => void,
 ): Promise<Reply> {
   const { case: kind, value } = message.payload;
   const handler = kind === undefined ? undefined : (commandHandlers[kind] as AnyHandler | undefined);
   if (!handler) throw new SandboxError("invalid_request", `unknown command ${kind ?? "(empty)"}`);
-  return handler(value, { manager, sources, onProgress, onOutput, message });
+  return handler(value, { manager, sources, onProgress, onOutput, emit, message });
 }

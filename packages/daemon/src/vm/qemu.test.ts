@@ -2,7 +2,16 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { DEFAULT_TCG_CACHE_MB, isOurVm, killVm, launchVm, QGA_PORT_NAME, qemuArgs, type VmSpec } from "./qemu.js";
+import {
+  DEFAULT_TCG_CACHE_MB,
+  isOurVm,
+  killVm,
+  launchVm,
+  QGA_PORT_NAME,
+  qemuArgs,
+  TERMINAL_PORTS,
+  type VmSpec,
+} from "./qemu.js";
 
 const spec: VmSpec = {
   dir: "/var/lib/fluid/daemon/sandboxes/abc",
@@ -36,6 +45,20 @@ describe("qemuArgs", () => {
     expect(args).toContain(`virtserialport,chardev=agent,name=${QGA_PORT_NAME}`);
     expect(after(args, "-qmp")).toBe(`unix:${spec.dir}/qmp.sock,server=on,wait=off`);
     expect(after(args, "-pidfile")).toBe(`${spec.dir}/qemu.pid`);
+  });
+
+  it("gives every VM an unused first console (the guest's hvc0) and its terminal console ports on unix sockets", () => {
+    const args = qemuArgs(spec);
+    const consoles = args.filter((arg) => arg.startsWith("virtconsole,"));
+    expect(consoles).toHaveLength(TERMINAL_PORTS + 1);
+    expect(consoles[0]).toBe("virtconsole,chardev=console0,name=fluid.console");
+    expect(args).toContain(`socket,id=term1,path=${spec.dir}/term1.sock,server=on,wait=off`);
+    expect(args).toContain(
+      `socket,id=term${TERMINAL_PORTS},path=${spec.dir}/term${TERMINAL_PORTS}.sock,server=on,wait=off`,
+    );
+    expect(args.indexOf(consoles[0] ?? "")).toBeGreaterThan(
+      args.indexOf(`virtserialport,chardev=agent,name=${QGA_PORT_NAME}`),
+    );
   });
 
   it("uses PCI devices on q35 and the host CPU under KVM", () => {

@@ -6,6 +6,17 @@ import { QmpClient } from "./qmp.js";
 
 export const QGA_PORT_NAME = "org.qemu.guest_agent.0";
 
+/** Console ports for terminals (the sandbox's concurrent terminal limit): /dev/hvc1.. in the guest. */
+export const TERMINAL_PORTS = 4;
+
+/**
+ * Names the virtual device set every VM gets. QEMU restores a memory snapshot only into the same
+ * devices, so whatever keys saved guest memory (the warm pool's template) includes this string.
+ */
+export function deviceLayout(): string {
+  return `blk+agent+console+terminal*${TERMINAL_PORTS}`;
+}
+
 /** Everything needed to start one VM; the same spec relaunches it after a stop or a daemon restart. */
 export interface VmSpec {
   /** Per-VM directory holding sockets, pidfile and logs; also marks the process as ours. */
@@ -40,6 +51,8 @@ export const vmPaths = (dir: string) => ({
   serial: join(dir, "serial.log"),
   /** QEMU's own stdout and stderr. */
   log: join(dir, "qemu.log"),
+  /** Terminal console port `index` (1..TERMINAL_PORTS, the guest's /dev/hvcN), a unix socket QEMU listens on. */
+  terminal: (index: number) => join(dir, `term${index}.sock`),
 });
 
 /** The QEMU argument vector for a spec (microvm: virtio-mmio devices, no firmware, direct kernel boot). */
@@ -80,6 +93,7 @@ export function qemuArgs(spec: VmSpec, binary = "qemu-system-x86_64"): string[] 
     `socket,id=agent,path=${paths.agent},server=on,wait=off`,
     "-device",
     `virtserialport,chardev=agent,name=${QGA_PORT_NAME}`,
+    ...consoleArgs(paths.terminal),
     "-qmp",
     `unix:${paths.qmp},server=on,wait=off`,
     "-serial",
@@ -88,6 +102,28 @@ export function qemuArgs(spec: VmSpec, binary = "qemu-system-x86_64"): string[] 
     ...(spec.incomingFile ? ["-incoming", `exec:cat ${spec.incomingFile}`] : []),
     "-pidfile",
     paths.pidfile,
+  ];
+}
+
+/**
+ * The console ports, after the agent's port. The guest numbers its consoles in port order, so the
+ * first is its hvc0, where Debian's systemd starts a getty on its own: that one is backed by nothing
+ * and never used, and the terminals get hvc1..hvc4. `server=on,wait=off`: QEMU does not wait for
+ * the daemon, which connects to a terminal's socket when it opens one.
+ */
+function consoleArgs(socketPath: (index: number) => string): string[] {
+  const terminals = Array.from({ length: TERMINAL_PORTS }, (_, i) => i + 1).map((index) => [
+    "-chardev",
+    `socket,id=term${index},path=${socketPath(index)},server=on,wait=off`,
+    "-device",
+    `virtconsole,chardev=term${index},name=fluid.terminal.${index}`,
+  ]);
+  return [
+    "-chardev",
+    "null,id=console0",
+    "-device",
+    "virtconsole,chardev=console0,name=fluid.console",
+    ...terminals.flat(),
   ];
 }
 

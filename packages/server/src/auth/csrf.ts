@@ -15,7 +15,7 @@ export interface CsrfOrigins {
 
 /**
  * Refuses cross-site writes from browsers. Requests authenticated by a bearer key are not
- * cookie-driven, so only cookie (or unauthenticated, e.g. login) writes are checked: a present
+ * cookie-driven, so only cookie (or unauthenticated, e.g. login) writes and WebSocket upgrades are checked: a present
  * Origin must be one we trust, and `Sec-Fetch-Site: cross-site` is refused outright. Our own origin
  * comes from configuration, never from the request: `Host` (or `X-Forwarded-Host`) is whatever the
  * attacker's page was served as, so comparing Origin with it proves nothing.
@@ -32,7 +32,9 @@ export function registerCsrfProtection(app: App, origins: CsrfOrigins): void {
     trusted = trustedFor((app.server.address() as AddressInfo).port);
   });
   app.addHook("onRequest", async (request, reply) => {
-    if (safeMethods.has(request.method) || request.headers.authorization) return;
+    // A WebSocket upgrade is a GET that opens a two-way channel (a terminal): checked like a write.
+    const upgrade = request.headers.upgrade?.toLowerCase() === "websocket";
+    if ((safeMethods.has(request.method) && !upgrade) || request.headers.authorization) return;
     const origin = request.headers.origin;
     const crossSite = request.headers["sec-fetch-site"] === "cross-site";
     if ((origin !== undefined && !trusted.has(origin)) || (crossSite && !trusted.has(origin ?? ""))) {

@@ -62,6 +62,7 @@ const expected: Record<string, Rule> = {
   "GET /v1/orgs/{slug}/sandboxes/{id}/processes/{processId}/logs": "creator",
   "POST /v1/orgs/{slug}/sandboxes/{id}/processes/{processId}/stdin": "creator",
   "POST /v1/orgs/{slug}/sandboxes/{id}/processes/{processId}/signal": "creator",
+  "GET /v1/orgs/{slug}/sandboxes/{id}/terminal": "creator",
   // Everyone sees the trail; only creator and admins see its output (sandboxes.test.ts).
   "GET /v1/orgs/{slug}/sandboxes/{id}/commands": "viewer",
   "GET /v1/orgs/{slug}/sandboxes/{id}/ip": "viewer",

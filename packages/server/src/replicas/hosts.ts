@@ -88,6 +88,11 @@ export class HostRouter {
     return this.local.get(hostId)?.request(command, timeoutMs, undefined, onOutput);
   }
 
+  /** The host's stream if it is on this replica (terminals need one: their bytes do not cross the command bus). */
+  localSession(hostId: string): HostSession | undefined {
+    return this.local.get(hostId);
+  }
+
   /** Closes the host's revoked stream here, and on whichever other replica holds it. */
   closeHost(hostId: string, reason: "token_revoked"): void {
     this.local.closeHost(hostId, reason);

@@ -25,9 +25,10 @@ import {
 import { AppError } from "../http/errors.js";
 import type { HostRouter } from "../replicas/hosts.js";
 import { HostCommandError, toAppError } from "../stream/errors.js";
-import type { Command } from "../stream/host-session.js";
+import type { Command, TerminalWatcher } from "../stream/host-session.js";
 import { type CommandTarget, expectReply, type ReplyCase, type ReplyValue, sendCommand } from "../stream/replies.js";
 import { defaultDeadlines, type HostDeadlines } from "./limits.js";
+import { openTerminalLink, type TerminalLink } from "./terminal-link.js";
 
 /**
  * How a destroy ended when it did not fail: the host may already have lost the VM, or be away, and
@@ -35,7 +36,8 @@ import { defaultDeadlines, type HostDeadlines } from "./limits.js";
  */
 export type DestroyOutcome = "destroyed" | "unknown_to_host" | "host_away";
 
-type HostRoutes = Pick<HostRouter, "request" | "connectedAmong"> & Partial<Pick<HostRouter, "requestStreaming">>;
+type HostRoutes = Pick<HostRouter, "request" | "connectedAmong"> &
+  Partial<Pick<HostRouter, "requestStreaming" | "localSession">>;
 
 /** A piece of a command's output as the control plane hands it on. */
 export interface OutputPiece {
@@ -237,6 +239,28 @@ export class HostClient {
     if (result.stdout) onOutput({ stream: "stdout", data: encoder.encode(result.stdout) });
     if (result.stderr) onOutput({ stream: "stderr", data: encoder.encode(result.stderr) });
     return { result, live: live !== undefined };
+  }
+
+  /**
+   * Opens a terminal on the sandbox's host, whose output and end go to `watcher`. Only a host
+   * streaming to this replica: terminal bytes do not cross the command bus between replicas.
+   */
+  async openTerminal(
+    hostId: string,
+    input: { sandboxId: string; terminalId: string; cols: number; rows: number },
+    watcher: TerminalWatcher,
+  ): Promise<TerminalLink> {
+    const session = this.hosts.localSession?.(hostId);
+    if (!session) {
+      const elsewhere = await this.isConnected(hostId);
+      throw new AppError(
+        "host_unavailable",
+        elsewhere
+          ? "the sandbox's host is connected to another server replica; open the terminal through that replica"
+          : "the sandbox's host is not connected",
+      );
+    }
+    return openTerminalLink(session, input, watcher, this.deadlines.fileMs);
   }
 
   runPlaybook(hostId: string, input: { sandboxId: string; playbookYaml: string; timeoutSeconds: number }) {

@@ -19,6 +19,7 @@ import { processRoutes } from "./process-routes.js";
 import { SandboxName, SandboxParams } from "./route-schemas.js";
 import type { SandboxService } from "./service.js";
 import { snapshotRoutes } from "./snapshot-routes.js";
+import { terminalRoutes } from "./terminal-routes.js";
 import { SandboxSchema, sandboxView } from "./views.js";
 
 const ImageName = z
@@ -71,6 +72,7 @@ export function sandboxRoutes(
   lifecycleRoutes(app, ctx);
   execRoutes(app, ctx);
   processRoutes(app, ctx);
+  terminalRoutes(app, ctx);
   fileRoutes(app, ctx);
   snapshotRoutes(app, ctx);
   egressRoutes(app, ctx);

@@ -7,6 +7,7 @@ import type { Logger } from "../log/logger.js";
 import type { ServerMetrics } from "../metrics/metrics.js";
 import type { OrgScope } from "../orgs/access.js";
 import type { HostRouter } from "../replicas/hosts.js";
+import type { TerminalWatcher } from "../stream/host-session.js";
 import type { ReplyValue } from "../stream/replies.js";
 import { assertCanModify, assertState } from "./access.js";
 import { listCommands, type RunInput, type RunListener, runCommand, runPlaybook } from "./commands.js";
@@ -29,6 +30,7 @@ import {
 import type { CreateSandboxInput } from "./reservation.js";
 import { createSnapshot, deleteSnapshot, listSnapshots, restoreSnapshot } from "./snapshots.js";
 import { endSandbox, getOwnSnapshot, getSandbox, listSandboxes } from "./store.js";
+import { openTerminal, terminalSandbox } from "./terminals.js";
 
 export type { RunInput } from "./commands.js";
 export type { CreateSandboxInput } from "./reservation.js";
@@ -145,6 +147,21 @@ export class SandboxService {
       signal: (scope: OrgScope, id: string, processId: string, signal: ProcessSignal) =>
         processes.signalProcess(deps, scope, id, processId, signal),
     };
+  }
+
+  /** A terminal (PTY session) in a running sandbox (terminals.ts). */
+  openTerminal(
+    scope: OrgScope,
+    id: string,
+    size: { cols: number; rows: number },
+    watcher: TerminalWatcher,
+  ): ReturnType<typeof openTerminal> {
+    return openTerminal(this.deps, scope, id, size, watcher);
+  }
+
+  /** Refuses (as openTerminal would) a caller who may not open a terminal in the sandbox. */
+  async checkTerminal(scope: OrgScope, id: string): Promise<void> {
+    await terminalSandbox(this.deps, scope, id);
   }
 
   run(scope: OrgScope, id: string, input: RunInput): Promise<Command> {

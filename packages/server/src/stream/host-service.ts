@@ -158,6 +158,14 @@ export function hostService(deps: HostServiceDeps): HostStreamService {
         case "commandOutput":
           session.output(message.requestId, payload.value);
           break;
+        case "terminalOutput":
+          session.terminalOutput(payload.value);
+          break;
+        case "terminalClosed":
+          // The reply to a close carries its request_id; a terminal that ended by itself has none.
+          if (message.requestId) session.deliver(message);
+          session.terminalClosed(payload.value);
+          break;
         case "registration":
           session.close(new StreamClosedError("protocol_error", "registration sent twice"));
           return;

@@ -1,5 +1,12 @@
 import { create } from "@bufbuild/protobuf";
-import { type CommandOutput, type ControlMessage, ControlMessageSchema, type HostMessage } from "@fluid/proto";
+import {
+  type CommandOutput,
+  type ControlMessage,
+  ControlMessageSchema,
+  type HostMessage,
+  type TerminalClosed,
+  type TerminalOutput,
+} from "@fluid/proto";
 import { AppError } from "../http/errors.js";
 import { newId } from "../lib/ids.js";
 import type { Logger } from "../log/logger.js";
@@ -22,6 +29,13 @@ interface Pending {
 
 export const MAX_PENDING_PER_HOST = 1024;
 
+/** Who hears an open terminal's output and end (sent by the host unsolicited, by terminal id). */
+export interface TerminalWatcher {
+  output(data: Uint8Array): void;
+  /** reason is the host's ("exited", "closed", "sandbox_stopped") or why the stream ended. */
+  closed(reason: string): void;
+}
+
 /**
  * One live stream to one host. Sends go through a single queue that the stream's response
  * generator drains, so writes never interleave; every command has a request_id, a deadline, and
@@ -35,6 +49,7 @@ export class HostSession {
   private readonly log: Logger;
   private readonly queue: ControlMessage[] = [];
   private readonly pending = new Map<string, Pending>();
+  private readonly terminals = new Map<string, TerminalWatcher>();
   private wake: (() => void) | undefined;
   private closedWith: StreamClosedError | undefined;
   private livenessTimer: NodeJS.Timeout | undefined;
@@ -117,6 +132,26 @@ export class HostSession {
     this.pending.get(requestId)?.onOutput?.(output);
   }
 
+  /** Routes an open terminal's output and end to `watcher` until it ends or is unwatched. */
+  watchTerminal(terminalId: string, watcher: TerminalWatcher): void {
+    if (this.closedWith) watcher.closed(this.closedWith.reason);
+    else this.terminals.set(terminalId, watcher);
+  }
+
+  unwatchTerminal(terminalId: string): void {
+    this.terminals.delete(terminalId);
+  }
+
+  terminalOutput(output: TerminalOutput): void {
+    this.terminals.get(output.terminalId)?.output(output.data);
+  }
+
+  terminalClosed(closed: TerminalClosed): void {
+    const watcher = this.terminals.get(closed.terminalId);
+    this.terminals.delete(closed.terminalId);
+    watcher?.closed(closed.reason);
+  }
+
   private arm(requestId: string, waiter: Pending): void {
     clearTimeout(waiter.timer);
     waiter.timer = setTimeout(() => {
@@ -177,6 +212,10 @@ export class HostSession {
       waiter.ended("stream_closed");
       waiter.reject(reason);
       this.pending.delete(id);
+    }
+    for (const [id, watcher] of this.terminals) {
+      this.terminals.delete(id);
+      watcher.closed(reason.reason);
     }
     this.wake?.();
   }

@@ -31,6 +31,8 @@ export interface HandlerContext {
   onProgress?: ((progress: CreateProgress) => void) | undefined;
   /** Sends a piece of a streamed command's output (see CommandOutput in the protocol). */
   onOutput?: ((output: CommandOutputPiece) => void) | undefined;
+  /** Sends an unsolicited message (no request_id), such as an open terminal's output. */
+  emit?: ((payload: Reply) => void) | undefined;
   /** The whole message, for handlers that answer several cases at once. */
   message: ControlMessage;
 }
