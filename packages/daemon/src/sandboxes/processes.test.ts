@@ -7,10 +7,14 @@ import type { AgentRequests } from "../agent/exec-stream.js";
 import { type DaemonDatabase, openDaemonDatabase } from "../state/database.js";
 import { listProcesses, readProcessLog, signalProcess, startProcess, writeProcessInput } from "./processes.js";
 
-/** A guest agent over in-memory files whose wrapper records pid 321 as soon as it is started. */
+/**
+ * A guest agent over in-memory files whose wrapper records pid 321 (and its stdin holder, 322) as
+ * soon as it is started; closing stdin removes the holder's file as the guest's close script does.
+ */
 class FakeGuest implements AgentRequests {
   readonly files = new Map<string, Buffer>();
   readonly execs: string[][] = [];
+  private closed = false;
   private readonly handles = new Map<number, { path: string; pos: number }>();
   private nextHandle = 1;
 
@@ -20,11 +24,15 @@ class FakeGuest implements AgentRequests {
       case "guest-exec": {
         const arg = args?.arg as string[];
         this.execs.push(arg);
-        if (arg[0] === "setsid") this.files.set(`${arg[6]}/pid`, Buffer.from("321\n"));
+        if (arg[0] === "setsid") {
+          this.files.set(`${arg[6]}/pid`, Buffer.from("321\n"));
+          this.files.set(`${arg[6]}/holder`, Buffer.from("322\n"));
+        }
+        if (arg[3] === "fluid-close") this.closed = this.files.delete(`${arg[4]}/holder`);
         return reply({ pid: 7 });
       }
       case "guest-exec-status":
-        return reply({ exited: true, exitcode: 0 });
+        return reply({ exited: true, exitcode: this.closed ? 0 : 1 });
       case "guest-file-open": {
         const path = args?.path as string;
         if (args?.mode === "w") this.files.set(path, Buffer.alloc(0));
@@ -111,6 +119,15 @@ describe("background processes", () => {
     const written = await writeProcessInput(host(), { sandboxId: "sbx", processId: "p1", data: Buffer.from("hi\n") });
     expect(written).toBe(3);
     expect(guest.files.get(`${dir}/stdin`)?.toString()).toBe("hi\n");
+  });
+
+  it("closes stdin by ending the holder through a fixed script, after which writes are refused", async () => {
+    await start();
+    await writeProcessInput(host(), { sandboxId: "sbx", processId: "p1", data: Buffer.alloc(0), close: true });
+    expect(guest.execs.at(-1)?.slice(3)).toEqual(["fluid-close", dir]);
+    await expect(
+      writeProcessInput(host(), { sandboxId: "sbx", processId: "p1", data: Buffer.from("x") }),
+    ).rejects.toThrow(/stdin is closed/);
   });
 
   it("signals the process group with kill as an argument vector", async () => {

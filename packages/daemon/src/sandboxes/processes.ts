@@ -1,7 +1,9 @@
 import { type ProcessSignal, processLimits } from "@fluid/proto";
 import type { Kysely } from "kysely";
 import type { AgentRequests } from "../agent/exec-stream.js";
+import { GuestAgentError } from "../agent/client.js";
 import {
+  closeGuestInput,
   guestProcessStatus,
   readGuestLog,
   signalGuestProcess,
@@ -113,17 +115,19 @@ export async function readProcessLog(
   };
 }
 
-/** Writes to a running process's stdin. */
+/** Writes to a running process's stdin; with `close`, then closes it (the process reads end of input). */
 export async function writeProcessInput(
   host: ProcessHost,
-  input: { sandboxId: string; processId: string; data: Buffer },
+  input: { sandboxId: string; processId: string; data: Buffer; close?: boolean },
 ): Promise<number> {
   if (input.data.length > processLimits.maxInputBytes)
     throw new SandboxError("invalid_request", `stdin is written at most ${processLimits.maxInputBytes} bytes at once`);
   const agent = await host.agent(input.sandboxId);
   const process = await refresh(host, agent, await getRow(host, input.sandboxId, input.processId));
   if (process.state !== "running") throw new SandboxError("invalid_state", `process is ${process.state}`);
-  return writeGuestInput(agent, input.processId, input.data);
+  const written = await writeGuestInput(agent, input.processId, input.data).catch(stdinClosed);
+  if (input.close) await closeGuestInput(agent, input.processId).catch(stdinClosed);
+  return written;
 }
 
 /** Sends a signal to a running process's process group. */
@@ -139,6 +143,13 @@ export async function signalProcess(
     throw new SandboxError("invalid_state", `process is ${process.state}`);
   await signalGuestProcess(agent, process.pid, input.signal as ProcessSignal);
   return refresh(host, agent, process);
+}
+
+/** A refused write or close of stdin is the caller's mistake about the process's state, not a host failure. */
+function stdinClosed(err: unknown): never {
+  if (err instanceof GuestAgentError && err.errorClass === "ProcessInput")
+    throw new SandboxError("invalid_state", err.message);
+  throw err;
 }
 
 async function getRow(host: ProcessHost, sandboxId: string, processId: string): Promise<ProcessRow> {
