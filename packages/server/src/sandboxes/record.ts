@@ -37,6 +37,8 @@ export interface NewSandbox {
   vcpus: number;
   memoryMb: number;
   allowEgress: boolean;
+  metadata?: Record<string, string> | undefined;
+  envVars?: Record<string, string> | undefined;
   expiresAt: Date;
   fork?: { parentId: string; snapshotId: string };
 }
@@ -63,6 +65,8 @@ export async function recordNewSandbox(tx: Kysely<DB>, scope: OrgScope, input: N
       vcpus: input.vcpus,
       memory_mb: input.memoryMb,
       allow_egress: input.allowEgress,
+      metadata: JSON.stringify(input.metadata ?? {}),
+      env_vars: JSON.stringify(input.envVars ?? {}),
       ip_address: null,
       mac_address: null,
       bridge: null,
@@ -90,6 +94,10 @@ export async function recordNewSandbox(tx: Kysely<DB>, scope: OrgScope, input: N
       memory_mb: row.memory_mb,
       allow_egress: row.allow_egress,
       expires_at: row.expires_at.toISOString(),
+      ...(input.metadata && Object.keys(input.metadata).length > 0 ? { metadata: input.metadata } : {}),
+      ...(input.envVars && Object.keys(input.envVars).length > 0
+        ? { env_var_names: Object.keys(input.envVars).sort() }
+        : {}),
       ...(input.fork ? { forked_from: input.fork.parentId, snapshot_id: input.fork.snapshotId } : {}),
     },
   });

@@ -17,6 +17,9 @@ export interface CreateSandboxInput {
   ttlSeconds?: number | undefined;
   agentId?: string | undefined;
   allowEgress?: boolean | undefined;
+  /** E2B metadata and sandbox-wide env vars (validated by the E2B API, e2b/sandbox-options.ts). */
+  metadata?: Record<string, string> | undefined;
+  envVars?: Record<string, string> | undefined;
   /** Place on this host only (a verification clone must boot where its base image or capture is). */
   hostId?: string | undefined;
   /**
@@ -162,6 +165,8 @@ export async function reserve(
         vcpus: demand.vcpus,
         memoryMb: demand.memoryMb,
         allowEgress: input.allowEgress ?? false,
+        metadata: input.metadata,
+        envVars: input.envVars,
         expiresAt: new Date(Date.now() + ttlMs),
       });
     });
