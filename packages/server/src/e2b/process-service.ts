@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { AppError, invalid } from "../http/errors.js";
 import type { OrgScope } from "../orgs/access.js";
-import { followProcessLog } from "../sandboxes/process-follow.js";
 import { sandboxLimits } from "../sandboxes/limits.js";
+import { followProcessLog } from "../sandboxes/process-follow.js";
 import type { ProcessView } from "../sandboxes/processes.js";
 import type { ConnectStream } from "./connect.js";
 import { notSupported } from "./errors.js";
