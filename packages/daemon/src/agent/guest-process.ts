@@ -128,6 +128,15 @@ export async function closeGuestInput(
   if (code !== 0) throw new GuestAgentError("ProcessInput", "the process's stdin is already closed");
 }
 
+/** Removes an ended process's files from the guest (its id was validated when it started). */
+export async function removeGuestProcess(
+  agent: AgentRequests,
+  processId: string,
+  sleep: (ms: number) => Promise<void> = defaultSleep,
+): Promise<void> {
+  await runGuest(agent, ["rm", "-rf", "--", processDir(processId)], sleep);
+}
+
 /** Sends a signal to a process group with kill as an argument vector; waits for kill to finish. */
 export async function signalGuestProcess(
   agent: AgentRequests,

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { processLimits } from "@fluid/proto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { GuestAgentError } from "../agent/client.js";
 import type { AgentRequests } from "../agent/exec-stream.js";
@@ -149,6 +150,20 @@ describe("background processes", () => {
     await expect(
       writeProcessInput(host(), { sandboxId: "sbx", processId: "p1", data: Buffer.from("x") }),
     ).rejects.toThrow(/process is exited/);
+  });
+
+  it("at the cap forgets the oldest ended process (row and guest files) and refuses only when all run", async () => {
+    const startNumbered = (i: number) =>
+      startProcess(host(), { sandboxId: "sbx", processId: `p${i}`, name: "", command: "true", env: {} });
+    for (let i = 0; i < processLimits.maxPerSandbox; i++) await startNumbered(i);
+    await expect(startNumbered(1000)).rejects.toThrow(/at most 64 processes at once/);
+    guest.files.set("/run/fluid/proc/p3/exit", Buffer.from("0\n"));
+    await listProcesses(host(), "sbx");
+    await startNumbered(1001);
+    const ids = (await listProcesses(host(), "sbx")).map((row) => row.id);
+    expect(ids).not.toContain("p3");
+    expect(ids).toContain("p1001");
+    expect(guest.execs).toContainEqual(["rm", "-rf", "--", "/run/fluid/proc/p3"]);
   });
 
   it("lists a process started before the daemon restarted, its exit read from the guest afterwards", async () => {

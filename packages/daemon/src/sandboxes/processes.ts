@@ -1,11 +1,12 @@
 import { type ProcessSignal, processLimits } from "@fluid/proto";
 import type { Kysely } from "kysely";
-import type { AgentRequests } from "../agent/exec-stream.js";
 import { GuestAgentError } from "../agent/client.js";
+import type { AgentRequests } from "../agent/exec-stream.js";
 import {
   closeGuestInput,
   guestProcessStatus,
   readGuestLog,
+  removeGuestProcess,
   signalGuestProcess,
   startGuestProcess,
   writeGuestInput,
@@ -53,13 +54,7 @@ export async function startProcess(host: ProcessHost, input: ProcessStart): Prom
     throw new SandboxError("invalid_request", `process name is longer than ${processLimits.maxNameLength}`);
   if (input.command.length === 0) throw new SandboxError("invalid_request", "command is empty");
   const agent = await host.agent(input.sandboxId);
-  const { count } = await host.db
-    .selectFrom("processes")
-    .select((eb) => eb.fn.countAll<number>().as("count"))
-    .where("sandbox_id", "=", input.sandboxId)
-    .executeTakeFirstOrThrow();
-  if (Number(count) >= processLimits.maxPerSandbox)
-    throw new SandboxError("invalid_state", `a sandbox keeps at most ${processLimits.maxPerSandbox} processes`);
+  await makeRoom(host, agent, input.sandboxId);
   await host.db
     .insertInto("processes")
     .values({
@@ -77,6 +72,35 @@ export async function startProcess(host: ProcessHost, input: ProcessStart): Prom
   const pid = await startGuestProcess(agent, input);
   await host.db.updateTable("processes").set({ pid }).where("id", "=", input.processId).execute();
   return getRow(host, input.sandboxId, input.processId);
+}
+
+/**
+ * Keeps a sandbox under its process cap: at the cap the oldest ended processes are forgotten (row
+ * and guest files) so that one more fits; only a sandbox whose kept processes all run refuses.
+ */
+async function makeRoom(host: ProcessHost, agent: AgentRequests, sandboxId: string): Promise<void> {
+  const { count } = await host.db
+    .selectFrom("processes")
+    .select((eb) => eb.fn.countAll<number>().as("count"))
+    .where("sandbox_id", "=", sandboxId)
+    .executeTakeFirstOrThrow();
+  const excess = Number(count) - processLimits.maxPerSandbox + 1;
+  if (excess <= 0) return;
+  const ended = await host.db
+    .selectFrom("processes")
+    .select("id")
+    .where("sandbox_id", "=", sandboxId)
+    .where("state", "!=", "running")
+    .orderBy("started_at")
+    .orderBy("id")
+    .limit(excess)
+    .execute();
+  if (ended.length < excess)
+    throw new SandboxError("invalid_state", `a sandbox runs at most ${processLimits.maxPerSandbox} processes at once`);
+  for (const { id } of ended) {
+    await removeGuestProcess(agent, id);
+    await host.db.deleteFrom("processes").where("sandbox_id", "=", sandboxId).where("id", "=", id).execute();
+  }
 }
 
 /** A sandbox's processes (or one), their state refreshed from the guest for those still running. */
