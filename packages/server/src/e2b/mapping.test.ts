@@ -84,6 +84,10 @@ describe("envd processes as fluid commands", () => {
     ]);
   });
 
+  it("bounds a Connect timeout past a timer's range to the longest timer, not an immediate kill", () => {
+    expect(timeoutMs(String(40 * 24 * 3600 * 1000))).toBe(2_147_483_647);
+  });
+
   it("gives a command started without stdin an empty input, and one with stdin the FIFO", () => {
     expect(startScript("cat", false)).toBe("exec </dev/null\ncat");
     expect(startScript("cat", true)).toBe("cat");

@@ -64,11 +64,14 @@ export function shellCommand(
   return { command: [...prefix, `set -- ${quoted}; unset ${names.join(" ")}; exec "$@"`].join(" "), env };
 }
 
+/** The longest delay a timer takes; longer ones fire at once. */
+const MAX_TIMER_MS = 2_147_483_647;
+
 /** How long envd may stream a command (Connect-Timeout-Ms; none or 0 means no limit). */
 export function timeoutMs(header: string | undefined): number | undefined {
   const ms = Number(header ?? 0);
   if (!Number.isFinite(ms) || ms <= 0) return undefined;
-  return Math.max(1, Math.floor(ms));
+  return Math.min(MAX_TIMER_MS, Math.max(1, Math.floor(ms)));
 }
 
 /**
