@@ -28,6 +28,11 @@ interface Ctx {
 const UPLOAD_LIMIT_BYTES = sandboxLimits.maxFileBytes + 64 * 1024;
 const FilesQuery = z.looseObject({ path: z.string().optional(), username: z.string().optional() });
 
+const header = (request: FastifyRequest, name: string): string | undefined => {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+};
+
 const isStreaming = (request: FastifyRequest) =>
   (request.headers["content-type"] ?? "").startsWith("application/connect+json");
 
@@ -64,14 +69,14 @@ export function envdRoutes(app: App, ctx: Ctx): void {
       try {
         const body = readEnvelopedRequest(request.body);
         const { scope, id } = await target(request);
-        const timeoutHeader = request.headers["connect-timeout-ms"];
+        const options = { stream, keepaliveHeader: header(request, "keepalive-ping-interval") };
         if (service === "process.Process" && method === "Start") {
           await startProcess(ctx, scope, id, body, {
-            timeoutHeader: Array.isArray(timeoutHeader) ? timeoutHeader[0] : timeoutHeader,
-            stream,
+            ...options,
+            timeoutHeader: header(request, "connect-timeout-ms"),
           });
         } else if (service === "process.Process" && method === "Connect") {
-          await connectProcess(ctx, scope, id, body, stream);
+          await connectProcess(ctx, scope, id, body, options);
         } else {
           throw notSupported(`${service}/${method}`);
         }

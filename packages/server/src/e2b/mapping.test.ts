@@ -3,7 +3,7 @@ import { AppError } from "../http/errors.js";
 import { envelope, readEnvelopedRequest } from "./connect.js";
 import { connectError, e2bError, notSupported } from "./errors.js";
 import { guestPath, parseStat } from "./guest-fs.js";
-import { shellCommand, startScript, timeoutMs } from "./process-service.js";
+import { keepaliveMs, shellCommand, startScript, timeoutMs } from "./process-service.js";
 import { assertCreatable, leaseSeconds } from "./rest-routes.js";
 import { imageForTemplate, templateForImage } from "./templates.js";
 
@@ -79,6 +79,15 @@ describe("envd processes as fluid commands", () => {
     expect([timeoutMs("60000"), timeoutMs("0"), timeoutMs(undefined), timeoutMs("x")]).toEqual([
       60000,
       undefined,
+      undefined,
+      undefined,
+    ]);
+  });
+
+  it("reads Keepalive-Ping-Interval as whole seconds, at most an hour, nothing sent without it", () => {
+    expect([keepaliveMs("50"), keepaliveMs("99999"), keepaliveMs(undefined), keepaliveMs("1.5")]).toEqual([
+      50_000,
+      3_600_000,
       undefined,
       undefined,
     ]);

@@ -67,6 +67,13 @@ export function shellCommand(
 /** The longest delay a timer takes; longer ones fire at once. */
 const MAX_TIMER_MS = 2_147_483_647;
 
+/** The keepalive interval a client asks for (Keepalive-Ping-Interval, in seconds), within sane bounds. */
+export function keepaliveMs(header: string | undefined): number | undefined {
+  const seconds = Number(header ?? 0);
+  if (!Number.isInteger(seconds) || seconds <= 0) return undefined;
+  return Math.min(3600, seconds) * 1000;
+}
+
 /** How long envd may stream a command (Connect-Timeout-Ms; none or 0 means no limit). */
 export function timeoutMs(header: string | undefined): number | undefined {
   const ms = Number(header ?? 0);
@@ -92,7 +99,7 @@ export async function startProcess(
   scope: OrgScope,
   id: string,
   body: unknown,
-  options: { timeoutHeader: string | undefined; stream: ConnectStream },
+  options: StreamOptions & { timeoutHeader: string | undefined },
 ): Promise<void> {
   const request = parse(StartRequest, body, "request");
   if (request.pty !== undefined && request.pty !== null) throw notSupported("pty");
@@ -131,7 +138,7 @@ export async function startProcess(
           ctx.sandboxes.processes.signal(scope, id, started.id, "KILL").catch(() => undefined);
         }, limit);
   try {
-    await streamProcess(ctx, scope, id, started, options.stream, () => timedOut);
+    await streamProcess(ctx, scope, id, started, options, () => timedOut);
   } finally {
     clearTimeout(timer);
   }
@@ -144,11 +151,17 @@ export async function connectProcess(
   scope: OrgScope,
   id: string,
   body: unknown,
-  stream: ConnectStream,
+  options: StreamOptions,
 ): Promise<void> {
   const request = parse(ConnectRequest, body, "request");
   const { process } = await resolveProcess(ctx, scope, id, request.process);
-  await streamProcess(ctx, scope, id, process, stream, () => false);
+  await streamProcess(ctx, scope, id, process, options, () => false);
+}
+
+export interface StreamOptions {
+  stream: ConnectStream;
+  /** Keepalive-Ping-Interval as the client sent it: quiet streams then carry keepalive events. */
+  keepaliveHeader: string | undefined;
 }
 
 /** Sends start, then data as the log grows, then end once the process has ended and its log is read. */
@@ -157,19 +170,27 @@ async function streamProcess(
   scope: OrgScope,
   id: string,
   process: ProcessView,
-  stream: ConnectStream,
+  options: StreamOptions,
   stop: () => boolean,
 ): Promise<void> {
+  const { stream } = options;
   stream.send({ event: { start: { pid: process.pid ?? 0 } } });
-  const read = (offset: number, stderrOffset: number) =>
-    ctx.sandboxes.processes.readLog(scope, id, { processId: process.id, offset, stderrOffset });
-  const gone = () => stream.closed || stop();
-  for await (const event of followProcessLog(read, await read(0, 0), gone)) {
-    if (event.type === "output") {
-      stream.send({ event: { data: { [event.stream]: Buffer.from(event.data).toString("base64") } } });
-      continue;
+  const interval = keepaliveMs(options.keepaliveHeader);
+  const keepalive =
+    interval === undefined ? undefined : setInterval(() => stream.send({ event: { keepalive: {} } }), interval);
+  try {
+    const read = (offset: number, stderrOffset: number) =>
+      ctx.sandboxes.processes.readLog(scope, id, { processId: process.id, offset, stderrOffset });
+    const gone = () => stream.closed || stop();
+    for await (const event of followProcessLog(read, await read(0, 0), gone)) {
+      if (event.type === "output") {
+        stream.send({ event: { data: { [event.stream]: Buffer.from(event.data).toString("base64") } } });
+        continue;
+      }
+      const signal = await signalOf(ctx.db, scope, id, process.id);
+      stream.send({ event: { end: endEvent(event.process, signal) } });
     }
-    const signal = await signalOf(ctx.db, scope, id, process.id);
-    stream.send({ event: { end: endEvent(event.process, signal) } });
+  } finally {
+    clearInterval(keepalive);
   }
 }
