@@ -509,6 +509,8 @@ export interface E2bProcessesTable {
   pid: number;
   config: Json<E2bProcessConfig>;
   tag: string | null;
+  /** Whether it was started with stdin (without, it reads /dev/null and SendInput is refused). */
+  stdin: boolean;
   /** The last signal SendSignal sent, so an exit it caused is reported as E2B reports a killed process. */
   signal: string | null;
   created_at: CreatedAt;

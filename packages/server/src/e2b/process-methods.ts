@@ -91,6 +91,16 @@ function configOf(process: ProcessView, record: E2bProcess | undefined) {
   return record?.config ?? { cmd: "/bin/sh", args: ["-c", process.command], envs: {} };
 }
 
+/**
+ * A command started without stdin reads /dev/null: nothing would read what is written to it, and a
+ * full FIFO would block the guest agent, so input to it is refused as envd refuses it.
+ */
+function assertHasStdin(record: E2bProcess | undefined): void {
+  if (record && !record.stdin) {
+    throw new AppError("invalid_state", "the process was started without stdin (start it with stdin: true)");
+  }
+}
+
 type Method = (ctx: ProcessCtx, scope: OrgScope, id: string, body: unknown) => Promise<unknown>;
 
 /** The unary methods of `process.Process`. */
@@ -113,14 +123,16 @@ export const processMethods: Record<string, Method> = {
   SendInput: async (ctx, scope, id, body) => {
     const request = parse(SendInput, body, "request");
     if (request.input.pty !== undefined) throw invalid("this process has no pty; send stdin");
-    const { process } = await resolveProcess(ctx, scope, id, request.process);
+    const { process, record } = await resolveProcess(ctx, scope, id, request.process);
+    assertHasStdin(record);
     await ctx.sandboxes.processes.input(scope, id, process.id, Buffer.from(request.input.stdin ?? "", "base64"));
     return {};
   },
 
   CloseStdin: async (ctx, scope, id, body) => {
     const request = parse(Selected, body, "request");
-    const { process } = await resolveProcess(ctx, scope, id, request.process);
+    const { process, record } = await resolveProcess(ctx, scope, id, request.process);
+    assertHasStdin(record);
     await ctx.sandboxes.processes.input(scope, id, process.id, new Uint8Array(), true);
     return {};
   },

@@ -127,6 +127,7 @@ export async function startProcess(
     pid,
     config: { cmd: process.cmd, args: process.args, envs: process.envs, ...(process.cwd ? { cwd: process.cwd } : {}) },
     tag: request.tag ?? null,
+    stdin: request.stdin === true,
   });
   const limit = timeoutMs(options.timeoutHeader);
   let timedOut = false;

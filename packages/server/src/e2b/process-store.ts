@@ -9,6 +9,7 @@ export interface E2bProcess {
   pid: number;
   config: E2bProcessConfig;
   tag: string | null;
+  stdin: boolean;
   signal: string | null;
 }
 
@@ -28,6 +29,7 @@ export async function recordProcess(
       pid: process.pid,
       config: JSON.stringify(process.config),
       tag: process.tag,
+      stdin: process.stdin,
     })
     .execute();
 }
@@ -47,7 +49,14 @@ export async function processRecords(
   return new Map(
     rows.map((row) => [
       row.process_id,
-      { processId: row.process_id, pid: row.pid, config: row.config, tag: row.tag, signal: row.signal },
+      {
+        processId: row.process_id,
+        pid: row.pid,
+        config: row.config,
+        tag: row.tag,
+        stdin: row.stdin,
+        signal: row.signal,
+      },
     ]),
   );
 }

@@ -15,6 +15,7 @@ const up_ = [
     pid integer NOT NULL,
     config jsonb NOT NULL,
     tag text,
+    stdin boolean NOT NULL,
     signal text,
     created_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (sandbox_id, process_id)
