@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ConnectedHost, startConnectedHost } from "./lib/connected-host.js";
 
 /** The official e2b SDK, unmodified, pointed at fluid through its self-hosting settings. */
+const runTag = `run-${process.pid}`;
+
 describe("the official e2b SDK against a real server, daemon and tiny VM", () => {
   let host: ConnectedHost;
   let opts: { apiKey: string; apiUrl: string; sandboxUrl: string };
@@ -12,7 +14,13 @@ describe("the official e2b SDK against a real server, daemon and tiny VM", () =>
     host = await startConnectedHost();
     const { key, server } = host;
     opts = { apiKey: key, apiUrl: `${server.url}/e2b`, sandboxUrl: `${server.url}/e2b/envd` };
-    sandbox = await Sandbox.create("tiny", { ...opts, timeoutMs: 600_000, requestTimeoutMs: 300_000 });
+    sandbox = await Sandbox.create("tiny", {
+      ...opts,
+      timeoutMs: 600_000,
+      requestTimeoutMs: 300_000,
+      metadata: { suite: "e2b-compat", run: runTag },
+      envs: { FLUID_E2B_WIDE: "sandbox", FLUID_E2B_OVERRIDE: "sandbox" },
+    });
   });
 
   afterAll(async () => {
@@ -48,6 +56,58 @@ describe("the official e2b SDK against a real server, daemon and tiny VM", () =>
 
   it("commands.run reports a non-zero exit as the SDK's CommandExitError", async () => {
     await expect(sandbox.commands.run("exit 3")).rejects.toMatchObject({ exitCode: 3 });
+  });
+
+  it("a background command answers a handle at once, whose wait gives its output and exit code", async () => {
+    const handle = await sandbox.commands.run("sleep 1; echo done", { background: true });
+    expect(handle.pid).toBeGreaterThan(1);
+    expect(handle.exitCode).toBeUndefined();
+    const result = await handle.wait();
+    expect([result.stdout, result.exitCode]).toEqual(["done\n", 0]);
+  });
+
+  it("commands.list shows a running command by guest pid, connect follows it, and kill ends it", async () => {
+    const handle = await sandbox.commands.run("echo started; sleep 300", { background: true });
+    const listed = await sandbox.commands.list();
+    expect(listed.find((p) => p.pid === handle.pid)).toMatchObject({
+      cmd: "/bin/bash",
+      args: ["-l", "-c", "echo started; sleep 300"],
+    });
+    await handle.disconnect();
+    const seen: string[] = [];
+    const connected = await sandbox.commands.connect(handle.pid, { onStdout: (data) => void seen.push(data) });
+    expect(await sandbox.commands.kill(handle.pid)).toBe(true);
+    await expect(connected.wait()).rejects.toMatchObject({ exitCode: -1 });
+    expect(seen.join("")).toBe("started\n");
+    expect((await sandbox.commands.list()).map((p) => p.pid)).not.toContain(handle.pid);
+    expect(await sandbox.commands.kill(handle.pid)).toBe(false);
+  });
+
+  it("sendStdin feeds a command started with stdin, and closeStdin gives it end of input", async () => {
+    const handle = await sandbox.commands.run("cat; echo eof", { background: true, stdin: true });
+    await sandbox.commands.sendStdin(handle.pid, "hello\n");
+    await handle.closeStdin();
+    const result = await handle.wait();
+    expect(result.stdout).toBe("hello\neof\n");
+  });
+
+  it("a command started without stdin reads end of input at once", async () => {
+    expect((await sandbox.commands.run("cat; echo after")).stdout).toBe("after\n");
+  });
+
+  it("the sandbox's envVars reach every command, and a command's own envs win", async () => {
+    const result = await sandbox.commands.run('echo "$FLUID_E2B_WIDE $FLUID_E2B_OVERRIDE"', {
+      envs: { FLUID_E2B_OVERRIDE: "command" },
+    });
+    expect(result.stdout).toBe("sandbox command\n");
+  });
+
+  it("metadata is shown by getInfo and list, and list filters on it", async () => {
+    expect((await sandbox.getInfo()).metadata).toEqual({ suite: "e2b-compat", run: runTag });
+    const matching = await Sandbox.list({ ...opts, query: { metadata: { run: runTag } } }).nextItems();
+    expect(matching.map((s) => s.sandboxId)).toEqual([sandbox.sandboxId]);
+    const other = await Sandbox.list({ ...opts, query: { metadata: { run: `${runTag}-other` } } }).nextItems();
+    expect(other).toEqual([]);
   });
 
   it("files.write, read, list, exists, rename, makeDir, getInfo and remove work on the guest", async () => {

@@ -34,7 +34,7 @@ export const processLimits = {
   maxLogBytes: 64 * 1024 * 1024,
   /** Bytes written to a process's stdin at once (a pipe's buffer). */
   maxInputBytes: 64 * 1024,
-  /** Background processes one sandbox keeps, running or ended. */
+  /** Background processes one sandbox keeps; at the cap a start forgets the oldest ended ones, never a running one. */
   maxPerSandbox: 64,
   maxNameLength: 63,
   /** Signals a caller may send, by name without SIG. */

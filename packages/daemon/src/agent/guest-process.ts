@@ -9,23 +9,32 @@ export const PROCESS_ROOT = "/run/fluid/proc";
 const PID_WAIT_MS = 10_000;
 
 /**
- * The wrapper that outlives the request: it holds the stdin FIFO open read-write (so neither the
- * command's open nor the host's writes block, and the command sees no end of input) and runs the
- * command in the foreground (a background job would start with SIGINT and SIGQUIT ignored) in a
- * session of its own, whose first shell records its pid (the process group signals go to) before it
- * becomes the command. The wrapper then records the exit status. The FIFO is removed before the
- * status is written, so a host that saw no status and opens the FIFO either finds the wrapper still
- * holding it or makes a plain file, and never blocks the agent on a FIFO without a reader.
+ * The wrapper that outlives the request. A holder (a sleep of its own, its pid in `holder`) keeps
+ * the stdin FIFO open read-write, so neither the command's open nor the host's writes block and the
+ * command sees no end of input until the host closes stdin by ending the holder (CLOSE_STDIN).
+ * The wrapper runs the command in the foreground (a background job would start with SIGINT and
+ * SIGQUIT ignored) in a session of its own, whose first shell records its pid (the process group
+ * signals go to) before it becomes the command. The wrapper then records the exit status. The FIFO
+ * is removed before the status is written, so a host that saw no status and opens the FIFO either
+ * finds the holder still holding it or makes a plain file, and never blocks the agent on a FIFO
+ * without a reader. Whoever removes `holder` first (the wrapper at exit, or a close) ends the holder.
  * The directory and the command line are arguments, never spliced into a script.
  */
 const WRAPPER = [
   'd="$1"',
-  'mkdir -p "$d" && mkfifo "$d/stdin" && exec 3<>"$d/stdin" || exit 127',
-  '/fluid/busybox setsid /bin/sh -c "$3" fluid-cmd "$d" "$2" <"$d/stdin" >"$d/stdout" 2>"$d/stderr" 3>&-',
+  'mkdir -p "$d" && mkfifo "$d/stdin" || exit 127',
+  '/fluid/busybox sleep 2147483647 3<>"$d/stdin" </dev/null >/dev/null 2>&1 &',
+  "h=$!",
+  'echo $h >"$d/holder.tmp" && mv "$d/holder.tmp" "$d/holder" || exit 127',
+  '/fluid/busybox setsid /bin/sh -c "$3" fluid-cmd "$d" "$2" <"$d/stdin" >"$d/stdout" 2>"$d/stderr"',
   "s=$?",
   'rm -f "$d/stdin"',
+  'rm "$d/holder" 2>/dev/null && kill $h',
   'echo $s >"$d/exit.tmp" && mv "$d/exit.tmp" "$d/exit"',
 ].join("\n");
+
+/** Closes a process's stdin: ends its holder, unless the wrapper (or another close) already did. */
+const CLOSE_STDIN = 'h=$(/fluid/busybox cat "$1/holder") && /fluid/busybox rm "$1/holder" && kill "$h"';
 
 /** The command's first shell: records its pid, then becomes the command. */
 const RECORD_PID = 'echo $$ >"$1/pid.tmp" && mv "$1/pid.tmp" "$1/pid" && exec /bin/sh -c "$2"';
@@ -88,8 +97,15 @@ export async function readGuestLog(
   return { data: (await readAt(agent, path, offset, want)) ?? Buffer.alloc(0), truncated: false };
 }
 
-/** Writes bytes to a running process's stdin FIFO (the caller checked that it has not exited). */
+/**
+ * Writes bytes to a running process's stdin FIFO (the caller checked that it has not exited). Once
+ * stdin is closed no holder keeps the FIFO open, and an open for writing could block the agent, so
+ * writes are refused.
+ */
 export async function writeGuestInput(agent: AgentRequests, processId: string, data: Buffer): Promise<number> {
+  if ((await readNumber(agent, `${processDir(processId)}/holder`)) === undefined)
+    throw new GuestAgentError("ProcessInput", "the process's stdin is closed");
+  if (data.length === 0) return 0;
   const handle = await agent.request<number>("guest-file-open", { path: `${processDir(processId)}/stdin`, mode: "w" });
   try {
     const written = await agent.request<{ count: number }>("guest-file-write", {
@@ -102,6 +118,25 @@ export async function writeGuestInput(agent: AgentRequests, processId: string, d
   }
 }
 
+/** Closes a running process's stdin, so it reads end of input. */
+export async function closeGuestInput(
+  agent: AgentRequests,
+  processId: string,
+  sleep: (ms: number) => Promise<void> = defaultSleep,
+): Promise<void> {
+  const code = await runGuest(agent, ["sh", "-c", CLOSE_STDIN, "fluid-close", processDir(processId)], sleep);
+  if (code !== 0) throw new GuestAgentError("ProcessInput", "the process's stdin is already closed");
+}
+
+/** Removes an ended process's files from the guest (its id was validated when it started). */
+export async function removeGuestProcess(
+  agent: AgentRequests,
+  processId: string,
+  sleep: (ms: number) => Promise<void> = defaultSleep,
+): Promise<void> {
+  await runGuest(agent, ["rm", "-rf", "--", processDir(processId)], sleep);
+}
+
 /** Sends a signal to a process group with kill as an argument vector; waits for kill to finish. */
 export async function signalGuestProcess(
   agent: AgentRequests,
@@ -110,15 +145,24 @@ export async function signalGuestProcess(
   sleep: (ms: number) => Promise<void> = defaultSleep,
 ): Promise<void> {
   if (!Number.isInteger(pid) || pid <= 1) throw new GuestAgentError("ProcessSignal", "the process has no pid");
-  const started = await agent.request<{ pid: number }>("guest-exec", {
-    path: "/fluid/busybox",
-    arg: ["kill", `-${signal}`, "--", `-${pid}`],
-  });
+  await runGuest(agent, ["kill", `-${signal}`, "--", `-${pid}`], sleep);
+}
+
+/** Runs a busybox applet with an argument vector and waits (up to ~5 s) for its exit code. */
+async function runGuest(
+  agent: AgentRequests,
+  arg: string[],
+  sleep: (ms: number) => Promise<void>,
+): Promise<number | undefined> {
+  const started = await agent.request<{ pid: number }>("guest-exec", { path: "/fluid/busybox", arg });
   for (let i = 0; i < 250; i++) {
-    const status = await agent.request<{ exited: boolean }>("guest-exec-status", { pid: started.pid });
-    if (status.exited) return;
+    const status = await agent.request<{ exited: boolean; exitcode?: number }>("guest-exec-status", {
+      pid: started.pid,
+    });
+    if (status.exited) return status.exitcode;
     await sleep(20);
   }
+  return undefined;
 }
 
 /** A small file holding one decimal number, or undefined while it does not exist. */

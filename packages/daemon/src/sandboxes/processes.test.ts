@@ -1,16 +1,21 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { processLimits } from "@fluid/proto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { GuestAgentError } from "../agent/client.js";
 import type { AgentRequests } from "../agent/exec-stream.js";
 import { type DaemonDatabase, openDaemonDatabase } from "../state/database.js";
 import { listProcesses, readProcessLog, signalProcess, startProcess, writeProcessInput } from "./processes.js";
 
-/** A guest agent over in-memory files whose wrapper records pid 321 as soon as it is started. */
+/**
+ * A guest agent over in-memory files whose wrapper records pid 321 (and its stdin holder, 322) as
+ * soon as it is started; closing stdin removes the holder's file as the guest's close script does.
+ */
 class FakeGuest implements AgentRequests {
   readonly files = new Map<string, Buffer>();
   readonly execs: string[][] = [];
+  private closed = false;
   private readonly handles = new Map<number, { path: string; pos: number }>();
   private nextHandle = 1;
 
@@ -20,11 +25,15 @@ class FakeGuest implements AgentRequests {
       case "guest-exec": {
         const arg = args?.arg as string[];
         this.execs.push(arg);
-        if (arg[0] === "setsid") this.files.set(`${arg[6]}/pid`, Buffer.from("321\n"));
+        if (arg[0] === "setsid") {
+          this.files.set(`${arg[6]}/pid`, Buffer.from("321\n"));
+          this.files.set(`${arg[6]}/holder`, Buffer.from("322\n"));
+        }
+        if (arg[3] === "fluid-close") this.closed = this.files.delete(`${arg[4]}/holder`);
         return reply({ pid: 7 });
       }
       case "guest-exec-status":
-        return reply({ exited: true, exitcode: 0 });
+        return reply({ exited: true, exitcode: this.closed ? 0 : 1 });
       case "guest-file-open": {
         const path = args?.path as string;
         if (args?.mode === "w") this.files.set(path, Buffer.alloc(0));
@@ -113,6 +122,15 @@ describe("background processes", () => {
     expect(guest.files.get(`${dir}/stdin`)?.toString()).toBe("hi\n");
   });
 
+  it("closes stdin by ending the holder through a fixed script, after which writes are refused", async () => {
+    await start();
+    await writeProcessInput(host(), { sandboxId: "sbx", processId: "p1", data: Buffer.alloc(0), close: true });
+    expect(guest.execs.at(-1)?.slice(3)).toEqual(["fluid-close", dir]);
+    await expect(
+      writeProcessInput(host(), { sandboxId: "sbx", processId: "p1", data: Buffer.from("x") }),
+    ).rejects.toThrow(/stdin is closed/);
+  });
+
   it("signals the process group with kill as an argument vector", async () => {
     await start();
     await signalProcess(host(), { sandboxId: "sbx", processId: "p1", signal: "TERM" });
@@ -132,6 +150,20 @@ describe("background processes", () => {
     await expect(
       writeProcessInput(host(), { sandboxId: "sbx", processId: "p1", data: Buffer.from("x") }),
     ).rejects.toThrow(/process is exited/);
+  });
+
+  it("at the cap forgets the oldest ended process (row and guest files) and refuses only when all run", async () => {
+    const startNumbered = (i: number) =>
+      startProcess(host(), { sandboxId: "sbx", processId: `p${i}`, name: "", command: "true", env: {} });
+    for (let i = 0; i < processLimits.maxPerSandbox; i++) await startNumbered(i);
+    await expect(startNumbered(1000)).rejects.toThrow(/at most 64 processes at once/);
+    guest.files.set("/run/fluid/proc/p3/exit", Buffer.from("0\n"));
+    await listProcesses(host(), "sbx");
+    await startNumbered(1001);
+    const ids = (await listProcesses(host(), "sbx")).map((row) => row.id);
+    expect(ids).not.toContain("p3");
+    expect(ids).toContain("p1001");
+    expect(guest.execs).toContainEqual(["rm", "-rf", "--", "/run/fluid/proc/p3"]);
   });
 
   it("lists a process started before the daemon restarted, its exit read from the guest afterwards", async () => {

@@ -1,9 +1,12 @@
 import { type ProcessSignal, processLimits } from "@fluid/proto";
 import type { Kysely } from "kysely";
+import { GuestAgentError } from "../agent/client.js";
 import type { AgentRequests } from "../agent/exec-stream.js";
 import {
+  closeGuestInput,
   guestProcessStatus,
   readGuestLog,
+  removeGuestProcess,
   signalGuestProcess,
   startGuestProcess,
   writeGuestInput,
@@ -51,13 +54,7 @@ export async function startProcess(host: ProcessHost, input: ProcessStart): Prom
     throw new SandboxError("invalid_request", `process name is longer than ${processLimits.maxNameLength}`);
   if (input.command.length === 0) throw new SandboxError("invalid_request", "command is empty");
   const agent = await host.agent(input.sandboxId);
-  const { count } = await host.db
-    .selectFrom("processes")
-    .select((eb) => eb.fn.countAll<number>().as("count"))
-    .where("sandbox_id", "=", input.sandboxId)
-    .executeTakeFirstOrThrow();
-  if (Number(count) >= processLimits.maxPerSandbox)
-    throw new SandboxError("invalid_state", `a sandbox keeps at most ${processLimits.maxPerSandbox} processes`);
+  await makeRoom(host, agent, input.sandboxId);
   await host.db
     .insertInto("processes")
     .values({
@@ -75,6 +72,35 @@ export async function startProcess(host: ProcessHost, input: ProcessStart): Prom
   const pid = await startGuestProcess(agent, input);
   await host.db.updateTable("processes").set({ pid }).where("id", "=", input.processId).execute();
   return getRow(host, input.sandboxId, input.processId);
+}
+
+/**
+ * Keeps a sandbox under its process cap: at the cap the oldest ended processes are forgotten (row
+ * and guest files) so that one more fits; only a sandbox whose kept processes all run refuses.
+ */
+async function makeRoom(host: ProcessHost, agent: AgentRequests, sandboxId: string): Promise<void> {
+  const { count } = await host.db
+    .selectFrom("processes")
+    .select((eb) => eb.fn.countAll<number>().as("count"))
+    .where("sandbox_id", "=", sandboxId)
+    .executeTakeFirstOrThrow();
+  const excess = Number(count) - processLimits.maxPerSandbox + 1;
+  if (excess <= 0) return;
+  const ended = await host.db
+    .selectFrom("processes")
+    .select("id")
+    .where("sandbox_id", "=", sandboxId)
+    .where("state", "!=", "running")
+    .orderBy("started_at")
+    .orderBy("id")
+    .limit(excess)
+    .execute();
+  if (ended.length < excess)
+    throw new SandboxError("invalid_state", `a sandbox runs at most ${processLimits.maxPerSandbox} processes at once`);
+  for (const { id } of ended) {
+    await removeGuestProcess(agent, id);
+    await host.db.deleteFrom("processes").where("sandbox_id", "=", sandboxId).where("id", "=", id).execute();
+  }
 }
 
 /** A sandbox's processes (or one), their state refreshed from the guest for those still running. */
@@ -113,17 +139,19 @@ export async function readProcessLog(
   };
 }
 
-/** Writes to a running process's stdin. */
+/** Writes to a running process's stdin; with `close`, then closes it (the process reads end of input). */
 export async function writeProcessInput(
   host: ProcessHost,
-  input: { sandboxId: string; processId: string; data: Buffer },
+  input: { sandboxId: string; processId: string; data: Buffer; close?: boolean },
 ): Promise<number> {
   if (input.data.length > processLimits.maxInputBytes)
     throw new SandboxError("invalid_request", `stdin is written at most ${processLimits.maxInputBytes} bytes at once`);
   const agent = await host.agent(input.sandboxId);
   const process = await refresh(host, agent, await getRow(host, input.sandboxId, input.processId));
   if (process.state !== "running") throw new SandboxError("invalid_state", `process is ${process.state}`);
-  return writeGuestInput(agent, input.processId, input.data);
+  const written = await writeGuestInput(agent, input.processId, input.data).catch(stdinClosed);
+  if (input.close) await closeGuestInput(agent, input.processId).catch(stdinClosed);
+  return written;
 }
 
 /** Sends a signal to a running process's process group. */
@@ -139,6 +167,13 @@ export async function signalProcess(
     throw new SandboxError("invalid_state", `process is ${process.state}`);
   await signalGuestProcess(agent, process.pid, input.signal as ProcessSignal);
   return refresh(host, agent, process);
+}
+
+/** A refused write or close of stdin is the caller's mistake about the process's state, not a host failure. */
+function stdinClosed(err: unknown): never {
+  if (err instanceof GuestAgentError && err.errorClass === "ProcessInput")
+    throw new SandboxError("invalid_state", err.message);
+  throw err;
 }
 
 async function getRow(host: ProcessHost, sandboxId: string, processId: string): Promise<ProcessRow> {

@@ -13,6 +13,7 @@ import * as m0011 from "./migrations/0011_replicas.js";
 import * as m0012 from "./migrations/0012_work_keepalive.js";
 import * as m0013 from "./migrations/0013_command_claims.js";
 import * as m0014 from "./migrations/0014_egress_allowlist.js";
+import * as m0015 from "./migrations/0015_e2b.js";
 
 /** Versioned migrations, applied in name order. Add a file and list it here; never edit a shipped one. */
 const migrations: Record<string, Migration> = {
@@ -30,6 +31,7 @@ const migrations: Record<string, Migration> = {
   "0012_work_keepalive": m0012,
   "0013_command_claims": m0013,
   "0014_egress_allowlist": m0014,
+  "0015_e2b": m0015,
 };
 
 export function migrator(db: Kysely<any>): Migrator {

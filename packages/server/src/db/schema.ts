@@ -163,6 +163,10 @@ export interface SandboxesTable {
   allow_egress: boolean;
   /** Set egress allowlist entries (sandboxes/egress.ts); null while egress is all (allow_egress) or nothing. */
   egress_allow: Generated<string[] | null>;
+  /** E2B metadata labels (e2b/sandbox-options.ts): shown in E2B lists and filtered on. */
+  metadata: ColumnType<Record<string, string>, string | undefined, string>;
+  /** E2B sandbox-wide env vars, set for every command run through the E2B API; values never audited. */
+  env_vars: ColumnType<Record<string, string>, string | undefined, string>;
   ip_address: string | null;
   mac_address: string | null;
   bridge: string | null;
@@ -497,7 +501,30 @@ export interface UsageRecordsTable {
   memory_mb_seconds: ColumnType<string, number | string, number | string>;
 }
 
+/** A background process started through the E2B API: its guest pid and the ProcessConfig it was given. */
+export interface E2bProcessesTable {
+  org_id: string;
+  sandbox_id: string;
+  process_id: string;
+  pid: number;
+  config: Json<E2bProcessConfig>;
+  tag: string | null;
+  /** Whether it was started with stdin (without, it reads /dev/null and SendInput is refused). */
+  stdin: boolean;
+  /** The last signal SendSignal sent, so an exit it caused is reported as E2B reports a killed process. */
+  signal: string | null;
+  created_at: CreatedAt;
+}
+
+export interface E2bProcessConfig {
+  cmd: string;
+  args: string[];
+  envs: Record<string, string>;
+  cwd?: string;
+}
+
 export interface DB {
+  e2b_processes: E2bProcessesTable;
   users: UsersTable;
   oauth_accounts: OAuthAccountsTable;
   sessions: SessionsTable;

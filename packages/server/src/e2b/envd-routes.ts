@@ -15,7 +15,8 @@ import { connectError, connectStatus, notSupported } from "./errors.js";
 import { filesystemMethods } from "./filesystem-service.js";
 import { GuestFiles, guestPath } from "./guest-fs.js";
 import { parse } from "./parse.js";
-import { startProcess } from "./process-service.js";
+import { processMethods } from "./process-methods.js";
+import { connectProcess, startProcess } from "./process-service.js";
 
 interface Ctx {
   db: Kysely<DB>;
@@ -26,6 +27,11 @@ interface Ctx {
 /** A multipart upload of the largest file fluid takes, with room for its part headers. */
 const UPLOAD_LIMIT_BYTES = sandboxLimits.maxFileBytes + 64 * 1024;
 const FilesQuery = z.looseObject({ path: z.string().optional(), username: z.string().optional() });
+
+const header = (request: FastifyRequest, name: string): string | undefined => {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+};
 
 const isStreaming = (request: FastifyRequest) =>
   (request.headers["content-type"] ?? "").startsWith("application/connect+json");
@@ -63,12 +69,17 @@ export function envdRoutes(app: App, ctx: Ctx): void {
       try {
         const body = readEnvelopedRequest(request.body);
         const { scope, id } = await target(request);
-        if (service !== "process.Process" || method !== "Start") throw notSupported(`${service}/${method}`);
-        const timeoutHeader = request.headers["connect-timeout-ms"];
-        await startProcess(sandboxes, scope, id, body, {
-          timeoutHeader: Array.isArray(timeoutHeader) ? timeoutHeader[0] : timeoutHeader,
-          stream,
-        });
+        const options = { stream, keepaliveHeader: header(request, "keepalive-ping-interval") };
+        if (service === "process.Process" && method === "Start") {
+          await startProcess(ctx, scope, id, body, {
+            ...options,
+            timeoutHeader: header(request, "connect-timeout-ms"),
+          });
+        } else if (service === "process.Process" && method === "Connect") {
+          await connectProcess(ctx, scope, id, body, options);
+        } else {
+          throw notSupported(`${service}/${method}`);
+        }
         stream.end();
       } catch (err) {
         if (!(err instanceof AppError)) request.log.error({ err }, "envd stream failed");
@@ -78,6 +89,9 @@ export function envdRoutes(app: App, ctx: Ctx): void {
     }
     try {
       const { scope, id } = await target(request);
+      if (service === "process.Process" && Object.hasOwn(processMethods, method)) {
+        return await (processMethods[method] as (typeof processMethods)[string])(ctx, scope, id, request.body);
+      }
       const handler = service === "filesystem.Filesystem" ? filesystemMethods[method] : undefined;
       if (!handler) throw notSupported(`${service}/${method}`);
       return await handler(sandboxes, scope, id, request.body);

@@ -3,7 +3,7 @@ import { AppError } from "../http/errors.js";
 import { envelope, readEnvelopedRequest } from "./connect.js";
 import { connectError, e2bError, notSupported } from "./errors.js";
 import { guestPath, parseStat } from "./guest-fs.js";
-import { shellCommand, timeoutSeconds } from "./process-service.js";
+import { keepaliveMs, shellCommand, startScript, timeoutMs } from "./process-service.js";
 import { assertCreatable, leaseSeconds } from "./rest-routes.js";
 import { imageForTemplate, templateForImage } from "./templates.js";
 
@@ -55,10 +55,9 @@ describe("E2B sandbox options", () => {
     expect([leaseSeconds(10), leaseSeconds(300)]).toEqual([60, 300]);
   });
 
-  it("refuses metadata and sandbox-wide env vars instead of dropping them", () => {
-    expect(() => assertCreatable({ templateID: "tiny", metadata: { a: "b" } })).toThrow(/sandbox metadata/);
-    expect(() => assertCreatable({ templateID: "tiny", envVars: { A: "b" } })).toThrow(/envVars/);
-    expect(() => assertCreatable({ templateID: "tiny", metadata: {}, envVars: {} })).not.toThrow();
+  it("refuses options fluid cannot honour by name instead of dropping them", () => {
+    expect(() => assertCreatable({ templateID: "tiny", autoPause: true })).toThrow(/autoPause/);
+    expect(() => assertCreatable({ templateID: "tiny", metadata: { a: "b" }, envVars: { A: "b" } })).not.toThrow();
   });
 });
 
@@ -76,8 +75,31 @@ describe("envd processes as fluid commands", () => {
     expect(env).toEqual({ E2B_CWD: "/tmp", E2B_ARG_0: "/bin/echo", E2B_ARG_1: "$(reboot)", E2B_ARG_2: "a b" });
   });
 
-  it("reads Connect-Timeout-Ms as whole seconds, none meaning fluid's longest", () => {
-    expect([timeoutSeconds("60000"), timeoutSeconds("1"), timeoutSeconds(undefined)]).toEqual([60, 1, 3600]);
+  it("reads Connect-Timeout-Ms as a limit in milliseconds, none or 0 meaning no limit", () => {
+    expect([timeoutMs("60000"), timeoutMs("0"), timeoutMs(undefined), timeoutMs("x")]).toEqual([
+      60000,
+      undefined,
+      undefined,
+      undefined,
+    ]);
+  });
+
+  it("reads Keepalive-Ping-Interval as whole seconds, at most an hour, nothing sent without it", () => {
+    expect([keepaliveMs("50"), keepaliveMs("99999"), keepaliveMs(undefined), keepaliveMs("1.5")]).toEqual([
+      50_000,
+      3_600_000,
+      undefined,
+      undefined,
+    ]);
+  });
+
+  it("bounds a Connect timeout past a timer's range to the longest timer, not an immediate kill", () => {
+    expect(timeoutMs(String(40 * 24 * 3600 * 1000))).toBe(2_147_483_647);
+  });
+
+  it("gives a command started without stdin an empty input, and one with stdin the FIFO", () => {
+    expect(startScript("cat", false)).toBe("exec </dev/null\ncat");
+    expect(startScript("cat", true)).toBe("cat");
   });
 });
 

@@ -12,6 +12,7 @@ import type { SandboxService } from "../sandboxes/service.js";
 import { apiKeyHeader, e2bScope, keyOf } from "./auth.js";
 import { notSupported } from "./errors.js";
 import { parse } from "./parse.js";
+import { EnvVars, Metadata, metadataFilter } from "./sandbox-options.js";
 import { imageForTemplate } from "./templates.js";
 import { listedSandboxView, newSandboxView, sandboxDetailView } from "./views.js";
 
@@ -34,8 +35,8 @@ const NewSandbox = z.looseObject({
   templateID: z.string().min(1).max(128),
   timeout: z.number().int().min(0).optional(),
   allow_internet_access: z.boolean().optional(),
-  metadata: z.record(z.string(), z.string()).nullish(),
-  envVars: z.record(z.string(), z.string()).nullish(),
+  metadata: Metadata.nullish(),
+  envVars: EnvVars.nullish(),
   autoPause: z.boolean().optional(),
 });
 const unsupportedCreateFields = ["mcp", "network", "volumeMounts", "secure", "iam", "autoResume"] as const;
@@ -54,8 +55,6 @@ const ListQuery = z.looseObject({
 
 /** Refuses a create whose options fluid would otherwise silently drop. */
 export function assertCreatable(body: z.infer<typeof NewSandbox>): void {
-  if (!isEmpty(body.metadata)) throw notSupported("sandbox metadata");
-  if (!isEmpty(body.envVars)) throw notSupported("sandbox-wide envVars (pass envs to commands.run)");
   if (body.autoPause === true) throw notSupported("autoPause");
   for (const field of unsupportedCreateFields) {
     if (!isEmpty(body[field])) throw notSupported(`the '${field}' option`);
@@ -83,6 +82,8 @@ export function restRoutes(app: App, ctx: Ctx): void {
         sourceVm: imageForTemplate(body.templateID),
         ttlSeconds: body.timeout === undefined ? undefined : leaseSeconds(body.timeout),
         allowEgress: body.allow_internet_access,
+        metadata: body.metadata ?? undefined,
+        envVars: body.envVars ?? undefined,
       },
       { wait: true },
     );
@@ -98,9 +99,13 @@ export function restRoutes(app: App, ctx: Ctx): void {
   const list = async (request: FastifyRequest): Promise<{ rows: Sandbox[]; next: string | undefined }> => {
     const scope = await scopeOf(request);
     const query = parse(ListQuery, request.query, "query");
-    if (query.metadata) throw notSupported("filtering by metadata");
     const offset = Number(query.nextToken ?? 0);
-    const rows = await sandboxes.list(scope, { limit: query.limit + 1, offset, includeEnded: false });
+    const rows = await sandboxes.list(scope, {
+      limit: query.limit + 1,
+      offset,
+      includeEnded: false,
+      metadata: metadataFilter(query.metadata),
+    });
     const states = query.state?.split(",").filter(Boolean);
     const page = rows.slice(0, query.limit);
     const wanted = states ? page.filter((row) => states.includes(listedSandboxView(row).state)) : page;

@@ -25,7 +25,7 @@ export function listedSandboxView(sandbox: Sandbox) {
     cpuCount: sandbox.vcpus,
     memoryMB: sandbox.memory_mb,
     diskSizeMB: 0,
-    metadata: {},
+    metadata: sandbox.metadata,
     state: e2bState(sandbox),
     envdVersion: ENVD_VERSION,
   };

@@ -9,6 +9,7 @@ import { errorResponses, OrgParams, securityAny, Uuid } from "../http/schemas.js
 import type { App } from "../http/types.js";
 import { orgScope } from "../orgs/access.js";
 import { RunBody } from "./exec-routes.js";
+import { followProcessLog } from "./process-follow.js";
 import type { ProcessLogRead } from "./processes.js";
 import type { SandboxService } from "./service.js";
 
@@ -48,9 +49,6 @@ const ProcessLogEventSchema = z
 const ProcessParams = z.strictObject({ slug: OrgParams.shape.slug, id: Uuid, processId: Uuid });
 const SandboxParamsOnly = z.strictObject({ slug: OrgParams.shape.slug, id: Uuid });
 const Offset = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0);
-
-/** How often a followed log is polled while the process is quiet. */
-const FOLLOW_POLL_MS = 250;
 
 type Ctx = { db: Kysely<DB>; access: AccessCache; sandboxes: SandboxService };
 
@@ -163,18 +161,12 @@ export function processRoutes(app: App, ctx: Ctx): void {
       const first = await read(request.query.offset, request.query.stderr_offset);
       if (request.query.follow !== "true") return logView(first);
       const out = new NdjsonReply<z.infer<typeof ProcessLogEventSchema>>(reply);
-      let log = first;
       try {
-        for (;;) {
-          if (log.stdout.length > 0) out.write({ type: "output", stream: "stdout", data: base64(log.stdout) });
-          if (log.stderr.length > 0) out.write({ type: "output", stream: "stderr", data: base64(log.stderr) });
-          const quiet = log.stdout.length === 0 && log.stderr.length === 0;
-          if (quiet && log.process.state !== "running") break;
-          if (out.gone) return reply;
-          if (quiet) await new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS));
-          log = await read(log.next_offset, log.next_stderr_offset);
+        for await (const event of followProcessLog(read, first, () => out.gone)) {
+          if (event.type === "output") out.write({ type: "output", stream: event.stream, data: base64(event.data) });
+          else out.write(event);
         }
-        out.write({ type: "exit", process: log.process });
+        if (out.gone) return reply;
       } catch (err) {
         request.log.warn({ err }, "following a process log failed");
         const error = isAppError(err)

@@ -110,17 +110,28 @@ export async function readProcessLog(
   };
 }
 
+/** Writes to a process's stdin; with `close`, then closes it (audited: the process sees end of input). */
 export async function writeProcessInput(
   deps: SandboxDeps,
   scope: OrgScope,
   id: string,
   processId: string,
   data: Uint8Array,
+  close = false,
 ): Promise<number> {
   const sandbox = await getSandbox(deps.db, scope, id);
   assertCanModify(scope, sandbox);
   assertState(sandbox, ["RUNNING"], "write to a process in");
-  const written = await deps.host.processInput(sandbox.host_id, { sandboxId: id, processId, data });
+  if (close) {
+    await appendAuditEvent(deps.db, {
+      orgId: scope.orgId,
+      actor: auditActorOf(scope.principal),
+      action: "sandbox.process_stdin_closed",
+      target: { type: "sandbox", id },
+      details: { process_id: processId },
+    });
+  }
+  const written = await deps.host.processInput(sandbox.host_id, { sandboxId: id, processId, data, closeStdin: close });
   return Number(written.bytesWritten);
 }
 

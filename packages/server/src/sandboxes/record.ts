@@ -39,6 +39,8 @@ export interface NewSandbox {
   allowEgress: boolean;
   /** What the sandbox may reach from its first boot; empty or absent: all or nothing (allowEgress). */
   egressAllow?: readonly string[] | null | undefined;
+  metadata?: Record<string, string> | undefined;
+  envVars?: Record<string, string> | undefined;
   expiresAt: Date;
   fork?: { parentId: string; snapshotId: string };
 }
@@ -66,6 +68,8 @@ export async function recordNewSandbox(tx: Kysely<DB>, scope: OrgScope, input: N
       memory_mb: input.memoryMb,
       allow_egress: input.allowEgress,
       egress_allow: input.egressAllow && input.egressAllow.length > 0 ? [...input.egressAllow] : null,
+      metadata: JSON.stringify(input.metadata ?? {}),
+      env_vars: JSON.stringify(input.envVars ?? {}),
       ip_address: null,
       mac_address: null,
       bridge: null,
@@ -94,6 +98,10 @@ export async function recordNewSandbox(tx: Kysely<DB>, scope: OrgScope, input: N
       allow_egress: row.allow_egress,
       ...(row.egress_allow ? { egress_allow: row.egress_allow } : {}),
       expires_at: row.expires_at.toISOString(),
+      ...(input.metadata && Object.keys(input.metadata).length > 0 ? { metadata: input.metadata } : {}),
+      ...(input.envVars && Object.keys(input.envVars).length > 0
+        ? { env_var_names: Object.keys(input.envVars).sort() }
+        : {}),
       ...(input.fork ? { forked_from: input.fork.parentId, snapshot_id: input.fork.snapshotId } : {}),
     },
   });

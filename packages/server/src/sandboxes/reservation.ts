@@ -19,6 +19,9 @@ export interface CreateSandboxInput {
   allowEgress?: boolean | undefined;
   /** An egress allowlist from the first boot (egress.ts's entry syntax); not with allowEgress. */
   egressAllow?: readonly string[] | undefined;
+  /** E2B metadata and sandbox-wide env vars (validated by the E2B API, e2b/sandbox-options.ts). */
+  metadata?: Record<string, string> | undefined;
+  envVars?: Record<string, string> | undefined;
   /** Place on this host only (a verification clone must boot where its base image or capture is). */
   hostId?: string | undefined;
   /**
@@ -165,6 +168,8 @@ export async function reserve(
         memoryMb: demand.memoryMb,
         allowEgress: input.allowEgress ?? false,
         egressAllow: input.egressAllow,
+        metadata: input.metadata,
+        envVars: input.envVars,
         expiresAt: new Date(Date.now() + ttlMs),
       });
     });

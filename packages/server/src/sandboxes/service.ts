@@ -84,7 +84,7 @@ export class SandboxService {
     return getSandbox(this.deps.db, scope, id);
   }
 
-  list(scope: OrgScope, page: { limit: number; offset: number; includeEnded: boolean }): Promise<Sandbox[]> {
+  list(scope: OrgScope, page: Parameters<typeof listSandboxes>[2]): Promise<Sandbox[]> {
     return listSandboxes(this.deps.db, scope, page);
   }
 
@@ -142,8 +142,8 @@ export class SandboxService {
       list: (scope: OrgScope, id: string, processId?: string) => processes.listProcesses(deps, scope, id, processId),
       readLog: (scope: OrgScope, id: string, input: Parameters<typeof processes.readProcessLog>[3]) =>
         processes.readProcessLog(deps, scope, id, input),
-      input: (scope: OrgScope, id: string, processId: string, data: Uint8Array) =>
-        processes.writeProcessInput(deps, scope, id, processId, data),
+      input: (scope: OrgScope, id: string, processId: string, data: Uint8Array, close?: boolean) =>
+        processes.writeProcessInput(deps, scope, id, processId, data, close),
       signal: (scope: OrgScope, id: string, processId: string, signal: ProcessSignal) =>
         processes.signalProcess(deps, scope, id, processId, signal),
     };

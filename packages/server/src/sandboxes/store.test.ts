@@ -78,6 +78,19 @@ describe("sandbox store", () => {
     expect(others).toEqual([]);
   });
 
+  it("listSandboxes with a metadata filter shows only the org's sandboxes carrying every given pair", async () => {
+    const tagged = await seedSandbox(deps, acme, hostId, "RUNNING");
+    const labels = JSON.stringify({ team: "infra", app: "web" });
+    await deps.db.updateTable("sandboxes").set({ metadata: labels }).where("id", "=", tagged.id).execute();
+    const page = { limit: 100, offset: 0, includeEnded: false };
+    const ids = async (scope: OrgScope, metadata: Record<string, string>) =>
+      (await listSandboxes(deps.db, scope, { ...page, metadata })).map((s) => s.id);
+    expect(await ids(acme, { team: "infra" })).toEqual([tagged.id]);
+    expect(await ids(acme, { team: "infra", app: "web" })).toEqual([tagged.id]);
+    expect(await ids(acme, { team: "infra", app: "db" })).toEqual([]);
+    expect(await ids(other, { team: "infra" })).toEqual([]);
+  });
+
   it("listSandboxes fetches one row past the page so the caller can tell a next page exists", async () => {
     const page = await listSandboxes(deps.db, acme, { limit: 1, offset: 0, includeEnded: true });
     expect(page).toHaveLength(2);

@@ -1,4 +1,4 @@
-import type { Kysely } from "kysely";
+import { type Kysely, sql } from "kysely";
 import { type AuditActor, appendAuditEvent } from "../audit/append.js";
 import type { DB, EndReason, Sandbox, SandboxState, Snapshot } from "../db/schema.js";
 import { notFound } from "../http/errors.js";
@@ -19,7 +19,7 @@ export async function getSandbox(db: Kysely<DB>, scope: OrgScope, id: string): P
 export function listSandboxes(
   db: Kysely<DB>,
   scope: OrgScope,
-  page: { limit: number; offset: number; includeEnded: boolean },
+  page: { limit: number; offset: number; includeEnded: boolean; metadata?: Record<string, string> | undefined },
 ): Promise<Sandbox[]> {
   let query = db
     .selectFrom("sandboxes")
@@ -30,6 +30,7 @@ export function listSandboxes(
     .limit(page.limit + 1)
     .offset(page.offset);
   if (!page.includeEnded) query = query.where("ended_at", "is", null);
+  if (page.metadata) query = query.where(sql<boolean>`metadata @> ${JSON.stringify(page.metadata)}::jsonb`);
   return query.execute();
 }
 

@@ -45,6 +45,7 @@ export const processHandlers: HandlerTable = {
       sandboxId: c.sandboxId,
       processId: c.processId,
       data: Buffer.from(c.data),
+      close: c.closeStdin,
     });
     return {
       case: "processInputWritten",
