@@ -44,6 +44,16 @@ describe.each(databaseKinds)("envd's process service over fluid background proce
     return () => daemon.commands(kind).slice(before);
   };
 
+  it("answers a method named like an Object.prototype member as not supported", async () => {
+    for (const method of ["constructor", "toString", "__proto__"]) {
+      const res = await t.call("POST", `/e2b/envd/filesystem.Filesystem/${method}`, {
+        headers: { "x-access-token": key, "e2b-sandbox-id": id },
+        body: {},
+      });
+      expect([method, res.body.code]).toEqual([method, "unimplemented"]);
+    }
+  });
+
   it("lists a process fluid started itself as a shell running its command, by guest pid", async () => {
     const res = await rpc("List", {});
     expect(res.status).toBe(200);

@@ -92,7 +92,11 @@ export function envdRoutes(app: App, ctx: Ctx): void {
       if (service === "process.Process" && Object.hasOwn(processMethods, method)) {
         return await (processMethods[method] as (typeof processMethods)[string])(ctx, scope, id, request.body);
       }
-      const handler = service === "filesystem.Filesystem" ? filesystemMethods[method] : undefined;
+      // Own keys only: a method named like an Object.prototype member ("constructor") is not one.
+      const handler =
+        service === "filesystem.Filesystem" && Object.hasOwn(filesystemMethods, method)
+          ? filesystemMethods[method]
+          : undefined;
       if (!handler) throw notSupported(`${service}/${method}`);
       return await handler(sandboxes, scope, id, request.body);
     } catch (err) {
