@@ -19,6 +19,7 @@ function fakeHost() {
     destroyed: [] as Array<{ id: string; reason: string }>,
   };
   const manager = {
+    terminals: { closeAll: async () => undefined },
     committedMemoryMb: async () => 0,
     liveCount: async () => host.reported.length,
     statuses: async () => host.reported,

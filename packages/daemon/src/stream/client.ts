@@ -223,8 +223,18 @@ export class StreamClient {
       outbox.end();
       if (this.current?.outbox === outbox) this.current = undefined;
       // Their output went to this stream; the control plane cannot attach them to the next one.
-      void this.o.manager.terminals.closeAll();
+      this.closeTerminals();
     }
+  }
+
+  /**
+   * Runs from a session's `finally`, so it must not throw there: an error of its own would replace
+   * whatever ended the session (a registration timeout, say), which the reconnect loop logs.
+   */
+  private closeTerminals(): void {
+    Promise.resolve()
+      .then(() => this.o.manager.terminals.closeAll())
+      .catch((err: unknown) => this.o.log.warn({ err: String(err) }, "closing terminals failed"));
   }
 
   private async sendHeartbeat(outbox: Outbox<HostMessage>): Promise<void> {
