@@ -13,11 +13,12 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { testConfig } from "@fluid/testkit";
 import { chromium } from "playwright-core";
 import { openDatabase } from "../packages/server/src/db/database.ts";
 import { createLogger } from "../packages/server/src/log/logger.ts";
 import { startServer } from "../packages/server/src/server.ts";
+// The config helper alone: the testkit index opens test databases through vitest, which a bench runs without.
+import { testConfig } from "../packages/testkit/src/config.ts";
 
 const root = join(import.meta.dirname, "..");
 const webDir = join(root, "packages/web/dist");

@@ -20,6 +20,24 @@ const nav = (page: Page) => page.getByRole("navigation", { name: "Sections" });
 /** Full-page screenshot into docs/screenshots/, the README's pictures. */
 const shoot = (page: Page, name: string) => page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
 
+/** The size the page's terminal reports once connected ("Connected · C columns × R rows"). */
+async function terminalSize(page: Page): Promise<{ cols: number; rows: number }> {
+  const status = page.locator(".terminal-status", { hasText: "Connected" });
+  await status.waitFor({ timeout: 60_000 });
+  const match = /(\d+) columns × (\d+) rows/.exec((await status.textContent()) ?? "");
+  return { cols: Number(match?.[1]), rows: Number(match?.[2]) };
+}
+
+/** Types a line into the focused xterm.js terminal. */
+async function typeInTerminal(page: Page, line: string): Promise<void> {
+  await page.getByTestId("terminal").click();
+  await page.keyboard.type(line);
+  await page.keyboard.press("Enter");
+}
+
+/** A row of the terminal's screen whose whole text matches (blank cells may render as spaces). */
+const terminalRow = (page: Page, text: RegExp) => page.locator(".xterm-rows > div", { hasText: text });
+
 describe.skipIf(!haveChromium)(suite, () => {
   let server: TestServerProcess;
   let daemon: TestDaemonProcess | undefined;
@@ -86,6 +104,30 @@ describe.skipIf(!haveChromium)(suite, () => {
     expect(await page.getByText("exit 3").count()).toBeGreaterThan(0);
     expect(await page.getByText(/left$/).count()).toBeGreaterThan(0);
     await shoot(page, "sandbox");
+  });
+
+  it("opens a terminal on the sandbox page: the shell has the page's size and echoes what is typed", async () => {
+    await page.getByRole("button", { name: "Open terminal" }).click();
+    const { cols, rows } = await terminalSize(page);
+    await typeInTerminal(page, "stty size");
+    await terminalRow(page, new RegExp(`^${rows}\\s${cols}\\s*$`)).waitFor({ timeout: 60_000 });
+    await typeInTerminal(page, "echo hi-from-xterm");
+    await terminalRow(page, /^hi-from-xterm\s*$/).waitFor({ timeout: 60_000 });
+    await shoot(page, "terminal");
+  });
+
+  it("resizes the shell's terminal when the window is resized, and closes on request", async () => {
+    const before = await terminalSize(page);
+    await page.setViewportSize({ width: 900, height: 800 });
+    await page.locator(".terminal-status", { hasNotText: `${before.cols} columns` }).waitFor();
+    const { cols, rows } = await terminalSize(page);
+    expect(cols).toBeLessThan(before.cols);
+    await typeInTerminal(page, "stty size");
+    await terminalRow(page, new RegExp(`^${rows}\\s${cols}\\s*$`)).waitFor({ timeout: 60_000 });
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.getByRole("button", { name: "Close terminal" }).click();
+    await page.getByText("Terminal closed.").waitFor();
+    expect(await page.getByRole("button", { name: "Reconnect" }).count()).toBe(1);
   });
 
   it("lists the sandbox with its state, image, lease and owner", async () => {

@@ -12,8 +12,8 @@ interface Props {
 }
 
 /**
- * The command runner and the sandbox's command history (its audit trail). Interactive terminals
- * are not offered by the runtime yet, so one command at a time is what the page can do.
+ * The command runner and the sandbox's command history (its audit trail). Interactive work goes
+ * in the Terminal section.
  */
 export function Commands({ org, sandboxId, canRun }: Props) {
   const params = { path: { slug: org, id: sandboxId } };
@@ -49,7 +49,9 @@ export function Commands({ org, sandboxId, canRun }: Props) {
               className="mono"
             />
           </label>
-          <p className="muted">Runs as root in the sandbox (no interactive terminal yet: one command at a time).</p>
+          <p className="muted">
+            Runs as root in the sandbox; its output is kept below. For interactive work, open a terminal.
+          </p>
           <button type="submit" disabled={busy}>
             {busy ? "Running…" : "Run"}
           </button>

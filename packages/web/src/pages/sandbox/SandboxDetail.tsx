@@ -1,5 +1,5 @@
 import type { Organization } from "@fluid/sdk";
-import { useRef } from "react";
+import { lazy, Suspense, useRef } from "react";
 import { Lease } from "../../components/Lease";
 import { Link } from "../../components/Link";
 import { ErrorNotice } from "../../components/Notice";
@@ -15,7 +15,10 @@ import { Snapshots } from "./Snapshots";
 
 const EXTEND_SECONDS = 3_600;
 
-/** One sandbox: its facts, lifecycle controls, commands, files and snapshots. */
+// xterm.js is most of the dashboard's weight: it loads with the first sandbox page that offers a terminal.
+const Terminal = lazy(() => import("./Terminal").then((m) => ({ default: m.Terminal })));
+
+/** One sandbox: its facts, lifecycle controls, commands, terminal, files and snapshots. */
 export function SandboxDetail({ org, userId, id }: { org: Organization; userId: string; id: string }) {
   const params = { path: { slug: org.slug, id } };
   const sandbox = usePoll(`sandbox:${id}`, () => unwrap(api.GET("/v1/orgs/{slug}/sandboxes/{id}", { params })), 3_000);
@@ -141,6 +144,11 @@ export function SandboxDetail({ org, userId, id }: { org: Organization; userId: 
       {contents ? (
         <>
           <Commands org={org.slug} sandboxId={s.id} canRun={operate && running} />
+          {operate && running && (
+            <Suspense fallback={<p className="muted">Loading the terminal…</p>}>
+              <Terminal org={org.slug} sandboxId={s.id} />
+            </Suspense>
+          )}
           {running && <Files org={org.slug} sandboxId={s.id} />}
           <Snapshots org={org.slug} sandboxId={s.id} canOperate={operate && running} />
         </>
