@@ -16,6 +16,7 @@ import { filesystemMethods } from "./filesystem-service.js";
 import { GuestFiles, guestPath } from "./guest-fs.js";
 import { parse } from "./parse.js";
 import { startProcess } from "./process-service.js";
+import { isPtyStart, ptyCall, startPty } from "./pty.js";
 
 interface Ctx {
   db: Kysely<DB>;
@@ -65,10 +66,12 @@ export function envdRoutes(app: App, ctx: Ctx): void {
         const { scope, id } = await target(request);
         if (service !== "process.Process" || method !== "Start") throw notSupported(`${service}/${method}`);
         const timeoutHeader = request.headers["connect-timeout-ms"];
-        await startProcess(sandboxes, scope, id, body, {
-          timeoutHeader: Array.isArray(timeoutHeader) ? timeoutHeader[0] : timeoutHeader,
-          stream,
-        });
+        if (isPtyStart(body)) await startPty(sandboxes, scope, id, body, stream);
+        else
+          await startProcess(sandboxes, scope, id, body, {
+            timeoutHeader: Array.isArray(timeoutHeader) ? timeoutHeader[0] : timeoutHeader,
+            stream,
+          });
         stream.end();
       } catch (err) {
         if (!(err instanceof AppError)) request.log.error({ err }, "envd stream failed");
@@ -78,6 +81,8 @@ export function envdRoutes(app: App, ctx: Ctx): void {
     }
     try {
       const { scope, id } = await target(request);
+      const pty = service === "process.Process" ? await ptyCall(method, scope, id, request.body) : undefined;
+      if (pty) return pty;
       const handler = service === "filesystem.Filesystem" ? filesystemMethods[method] : undefined;
       if (!handler) throw notSupported(`${service}/${method}`);
       return await handler(sandboxes, scope, id, request.body);
