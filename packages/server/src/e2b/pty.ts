@@ -12,7 +12,12 @@ const Pty = z.looseObject({ size: z.looseObject({ cols: Size, rows: Size }).opti
 const Selector = z.looseObject({ pid: z.number().int().positive() });
 
 const PtyStart = z.looseObject({
-  process: z.looseObject({ cmd: z.string(), args: z.array(z.string()).default([]) }),
+  process: z.looseObject({
+    cmd: z.string(),
+    args: z.array(z.string()).default([]),
+    envs: z.record(z.string(), z.string()).default({}),
+    cwd: z.string().optional(),
+  }),
   pty: Pty,
 });
 const SendInput = z.looseObject({ process: Selector, input: z.looseObject({ pty: z.string().optional() }) });
@@ -28,6 +33,9 @@ interface OpenPty {
   /** Ends the Start stream (the terminal's watcher hears nothing once it is closed from here). */
   end(): void;
 }
+
+/** Terminal settings a fluid terminal already has (TERM=xterm-256color, a UTF-8 locale). */
+const terminalEnvs = new Set(["TERM", "LANG", "LC_ALL"]);
 
 /** The PTYs this replica relays, by org, sandbox and the pid envd callers know them by. */
 const open = new Map<string, OpenPty>();
@@ -59,10 +67,13 @@ export async function startPty(
   stream: ConnectStream,
 ): Promise<void> {
   const request = parse(PtyStart, body, "request");
-  const { cmd, args } = request.process;
+  const { cmd, args, envs, cwd } = request.process;
   if (!shells.has(cmd) || !args.every((arg) => shellFlags.has(arg))) {
     throw notSupported("a pty running anything but the login shell");
   }
+  if (cwd) throw notSupported("cwd for a pty (the login shell starts in its home)");
+  if (Object.keys(envs).some((name) => !terminalEnvs.has(name)))
+    throw notSupported("envs for a pty other than TERM, LANG and LC_ALL");
   const size = request.pty.size ?? { cols: 80, rows: 24 };
   let ended!: () => void;
   const done = new Promise<void>((resolve) => {
