@@ -131,12 +131,6 @@ describe("the official e2b SDK against a real server, daemon and tiny VM", () =>
     expect(info.endAt.getTime()).toBeGreaterThan(Date.now() + 1_100_000);
   });
 
-  it("pty answers a clear not-supported error", async () => {
-    await expect(sandbox.pty.create({ cols: 80, rows: 24, onData: () => undefined })).rejects.toThrow(
-      /pty is not supported by fluid's E2B-compatible API/,
-    );
-  });
-
   it("kill ends the sandbox, after which the SDK reports it gone", async () => {
     expect(await sandbox.kill()).toBe(true);
     expect(await Sandbox.kill(sandbox.sandboxId, opts)).toBe(false);

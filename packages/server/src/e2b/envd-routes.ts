@@ -17,6 +17,7 @@ import { GuestFiles, guestPath } from "./guest-fs.js";
 import { parse } from "./parse.js";
 import { processMethods } from "./process-methods.js";
 import { connectProcess, startProcess } from "./process-service.js";
+import { isPtyStart, ptyCall, startPty } from "./pty.js";
 
 interface Ctx {
   db: Kysely<DB>;
@@ -70,7 +71,9 @@ export function envdRoutes(app: App, ctx: Ctx): void {
         const body = readEnvelopedRequest(request.body);
         const { scope, id } = await target(request);
         const options = { stream, keepaliveHeader: header(request, "keepalive-ping-interval") };
-        if (service === "process.Process" && method === "Start") {
+        if (service === "process.Process" && method === "Start" && isPtyStart(body)) {
+          await startPty(sandboxes, scope, id, body, stream);
+        } else if (service === "process.Process" && method === "Start") {
           await startProcess(ctx, scope, id, body, {
             ...options,
             timeoutHeader: header(request, "connect-timeout-ms"),
@@ -89,6 +92,9 @@ export function envdRoutes(app: App, ctx: Ctx): void {
     }
     try {
       const { scope, id } = await target(request);
+      // A pty's pid answers its own calls; every other pid is a background process.
+      const pty = service === "process.Process" ? await ptyCall(method, scope, id, request.body) : undefined;
+      if (pty) return pty;
       if (service === "process.Process" && Object.hasOwn(processMethods, method)) {
         return await (processMethods[method] as (typeof processMethods)[string])(ctx, scope, id, request.body);
       }

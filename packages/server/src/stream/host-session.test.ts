@@ -1,5 +1,11 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { CommandOutputSchema, HostMessageSchema, RunCommandCommandSchema } from "@fluid/proto";
+import {
+  CommandOutputSchema,
+  HostMessageSchema,
+  RunCommandCommandSchema,
+  TerminalClosedSchema,
+  TerminalOutputSchema,
+} from "@fluid/proto";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { AppError } from "../http/errors.js";
@@ -206,5 +212,22 @@ describe("HostSession", () => {
     }
     expect(s.closed).toBeUndefined();
     s.close(new StreamClosedError("server_shutdown"));
+  });
+
+  it("routes terminal output and end by terminal id, and ends open terminals when the stream closes", () => {
+    const s = session();
+    const seen: string[] = [];
+    const watcher = (name: string) => ({
+      output: (data: Uint8Array) => seen.push(`${name}:${Buffer.from(data).toString()}`),
+      closed: (reason: string) => seen.push(`${name} closed ${reason}`),
+    });
+    s.watchTerminal("t1", watcher("t1"));
+    s.watchTerminal("t2", watcher("t2"));
+    s.terminalOutput(create(TerminalOutputSchema, { terminalId: "t1", data: Buffer.from("$ ") }));
+    s.terminalOutput(create(TerminalOutputSchema, { terminalId: "other", data: Buffer.from("x") }));
+    s.terminalClosed(create(TerminalClosedSchema, { terminalId: "t1", reason: "exited" }));
+    s.terminalOutput(create(TerminalOutputSchema, { terminalId: "t1", data: Buffer.from("late") }));
+    s.close(new StreamClosedError("host_disconnected"));
+    expect(seen).toEqual(["t1:$ ", "t1 closed exited", "t2 closed host_disconnected"]);
   });
 });
