@@ -1,6 +1,7 @@
 import { Sandbox } from "e2b";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ConnectedHost, startConnectedHost } from "./lib/connected-host.js";
+import { until } from "./lib/wait.js";
 
 /** The official e2b SDK, unmodified, pointed at fluid through its self-hosting settings. */
 const runTag = `run-${process.pid}`;
@@ -129,6 +130,27 @@ describe("the official e2b SDK against a real server, daemon and tiny VM", () =>
     await same.setTimeout(1_200_000);
     const info = await same.getInfo();
     expect(info.endAt.getTime()).toBeGreaterThan(Date.now() + 1_100_000);
+  });
+
+  it("pty.create gets a shell whose stty size follows pty.resize; pty.kill ends it", async () => {
+    let text = "";
+    const decoder = new TextDecoder();
+    const pty = await sandbox.pty.create({
+      cols: 100,
+      rows: 30,
+      onData: (data) => {
+        text += decoder.decode(data, { stream: true });
+      },
+      timeoutMs: 0,
+    });
+    const input = (line: string) => sandbox.pty.sendInput(pty.pid, new TextEncoder().encode(line));
+    await input('echo "S:$(stty size)"\r');
+    await until(async () => text.includes("S:30 100"), 60_000, 100);
+    await sandbox.pty.resize(pty.pid, { cols: 132, rows: 50 });
+    await input('echo "S:$(stty size)"\r');
+    await until(async () => text.includes("S:50 132"), 60_000, 100);
+    expect(await sandbox.pty.kill(pty.pid)).toBe(true);
+    await expect(pty.wait()).resolves.toBeDefined();
   });
 
   it("kill ends the sandbox, after which the SDK reports it gone", async () => {

@@ -2,6 +2,7 @@ import { Sandbox } from "e2b";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type ConnectedHost, startConnectedHost } from "./lib/connected-host.js";
 import { buildImage } from "./lib/global-setup.js";
+import { until } from "./lib/wait.js";
 
 /** README's E2B contract names two templates; tiny is covered by e2b-compat.test.ts, this is the other. */
 describe("the official e2b SDK against a real server, daemon and debian-12 VM", () => {
@@ -27,6 +28,20 @@ describe("the official e2b SDK against a real server, daemon and debian-12 VM", 
       expect(release.stdout).toMatch(/^12\.\d+\n$/);
       await sandbox.files.write("/root/from-e2b.txt", "written through e2b\n");
       expect(await sandbox.files.read("/root/from-e2b.txt")).toBe("written through e2b\n");
+      // debian-12 runs systemd, which starts a getty on the guest's first console: terminals must not meet it.
+      let text = "";
+      const decoder = new TextDecoder();
+      const pty = await sandbox.pty.create({
+        cols: 90,
+        rows: 20,
+        onData: (data) => {
+          text += decoder.decode(data, { stream: true });
+        },
+        timeoutMs: 0,
+      });
+      await sandbox.pty.sendInput(pty.pid, new TextEncoder().encode('echo "S:$(stty size):$(tty)"\r'));
+      await until(async () => /S:20 90:\/dev\/hvc[1-4]/.test(text), 120_000, 200);
+      expect(await sandbox.pty.kill(pty.pid)).toBe(true);
     } finally {
       await sandbox.kill();
     }
