@@ -15,6 +15,7 @@ export { type OrgRoute, orgRoutes, type RouteIds, requestFor } from "./org-route
 export { type OrgWithTeam, orgWithTeam, type TestUser } from "./org-team.js";
 export { sampleTasks, trickyContents, trickyStrings } from "./playbooks.js";
 export { type PrivatePostgres, startPrivatePostgres } from "./private-postgres.js";
+export { prometheusSample } from "./prometheus.js";
 export {
   defaultHandlers,
   type Handler,
