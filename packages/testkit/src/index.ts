@@ -1,6 +1,6 @@
 // The hash the server gives a playbook text, for client tests that send or expect one.
 export { playbookHash } from "@fluid/server/testing-api";
-export { changeRequestFixture, diffWithPlaybook, generatedPlaybook } from "./change-requests.js";
+export { changeRequestFixture, diffWithPlaybook, generatedPlaybook, sourceVmClone } from "./change-requests.js";
 export { testConfig } from "./config.js";
 export { type DatabaseKind, databaseKinds, openTestDatabase } from "./db.js";
 export {
