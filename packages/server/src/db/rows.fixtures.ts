@@ -1,21 +1,19 @@
 import type { Kysely } from "kysely";
-import { newId } from "../lib/ids.js";
 import type { DB, NewSandbox } from "./schema.js";
 
 /**
  * Inserts a sandbox row straight into the table (no host, no audit), for tests of what reads or accounts
  * sandboxes; a 1 vCPU, 512 MiB RUNNING sandbox unless `values` says otherwise. Returns its id.
+ * The caller makes the id (lib/ids), so this file needs nothing outside db/.
  */
 export async function insertSandboxRow(
   db: Kysely<DB>,
-  values: Pick<NewSandbox, "org_id" | "host_id" | "created_by"> & Partial<NewSandbox>,
+  values: Pick<NewSandbox, "id" | "org_id" | "host_id" | "created_by"> & Partial<NewSandbox>,
 ): Promise<string> {
-  const id = values.id ?? newId();
   await db
     .insertInto("sandboxes")
     .values({
-      id,
-      name: `sbx-${id.slice(-8)}`,
+      name: `sbx-${values.id.slice(-8)}`,
       agent_id: null,
       source_vm: "debian-12",
       state: "RUNNING",
@@ -33,5 +31,5 @@ export async function insertSandboxRow(
       ...values,
     })
     .execute();
-  return id;
+  return values.id;
 }

@@ -1,6 +1,7 @@
 import { type Caller, databaseKinds, orgWithTeam, startTestServer, type TestServer } from "@fluid/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { insertSandboxRow } from "../db/rows.fixtures.js";
+import { newId } from "../lib/ids.js";
 
 let seq = 0;
 const next = () => ++seq;
@@ -46,6 +47,7 @@ describe.each(databaseKinds)("organizations (%s)", (kind) => {
       })
       .execute();
     return insertSandboxRow(t.server.ctx.db, {
+      id: newId(),
       org_id: orgId,
       host_id: token.id,
       name: "live",

@@ -45,6 +45,7 @@ describe.each(databaseKinds)("usage accrual (%s)", (kind) => {
 
   const sandbox = (state: SandboxState, accountedUntil: Date | null, size = { vcpus: 2, memoryMb: 512 }) =>
     insertSandboxRow(db, {
+      id: newId(),
       org_id: org.orgId,
       host_id: org.hostId,
       created_by: org.userId,
