@@ -13,13 +13,13 @@
 import { create } from "@bufbuild/protobuf";
 import { RunCommandCommandSchema } from "@fluid/proto";
 import Fastify from "fastify";
-import pg from "pg";
 import { openDatabase } from "../packages/server/src/db/database.ts";
 import { createLogger } from "../packages/server/src/log/logger.ts";
 import { type PlacementHost, rankHosts } from "../packages/server/src/sandboxes/placement.ts";
 import { startServer } from "../packages/server/src/server.ts";
 import { testConfig } from "../packages/testkit/src/config.ts";
 import { TestDaemon } from "../packages/testkit/src/test-daemon.ts";
+import { createBenchDatabase } from "./lib/bench-database.ts";
 import { throughput } from "./lib/load.ts";
 import { printResults, type ResultRow } from "./lib/results.ts";
 
@@ -50,19 +50,9 @@ function placementBench() {
 /** A real control plane in this process (REST and gRPC on loopback) so commands can be timed at the registry. */
 async function startControlPlane(adminUrl: string | undefined) {
   // On PostgreSQL the bench gets a database of its own, dropped afterwards.
-  const name = `fluid_bench_${process.pid}`;
-  let databaseUrl: string | undefined;
-  if (adminUrl) {
-    const admin = new pg.Client({ connectionString: adminUrl });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.end();
-    const target = new URL(adminUrl);
-    target.pathname = `/${name}`;
-    databaseUrl = target.toString();
-  }
-  const database = databaseUrl
-    ? await openDatabase({ kind: "postgres", url: databaseUrl })
+  const own = adminUrl ? await createBenchDatabase(adminUrl, `fluid_bench_${process.pid}`) : undefined;
+  const database = own
+    ? await openDatabase({ kind: "postgres", url: own.url })
     : await openDatabase({ kind: "pglite", dataDir: "memory://" });
   const config = testConfig({ migrate: true, log: { level: "silent" } });
   const server = await startServer(config, { log: createLogger(config.log), database });
@@ -90,12 +80,7 @@ async function startControlPlane(adminUrl: string | undefined) {
     close: async () => {
       await server.close();
       await database.close();
-      if (adminUrl) {
-        const admin = new pg.Client({ connectionString: adminUrl });
-        await admin.connect();
-        await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-        await admin.end();
-      }
+      await own?.drop();
     },
   };
 }

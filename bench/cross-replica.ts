@@ -9,12 +9,12 @@
 
 import { create } from "@bufbuild/protobuf";
 import { RunCommandCommandSchema } from "@fluid/proto";
-import pg from "pg";
 import { openDatabase } from "../packages/server/src/db/database.ts";
 import { createLogger } from "../packages/server/src/log/logger.ts";
 import { type RunningServer, startServer } from "../packages/server/src/server.ts";
 import { testConfig } from "../packages/testkit/src/config.ts";
 import { TestDaemon } from "../packages/testkit/src/test-daemon.ts";
+import { createBenchDatabase } from "./lib/bench-database.ts";
 
 const percentile = (xs: number[], p: number) => {
   const sorted = [...xs].sort((a, b) => a - b);
@@ -52,14 +52,8 @@ async function concurrent(server: RunningServer, hostId: string, total: number, 
 async function main() {
   const adminUrl = process.env.FLUID_BENCH_DATABASE_URL;
   if (!adminUrl) throw new Error("replicas share PostgreSQL: set FLUID_BENCH_DATABASE_URL");
-  const name = `fluid_bench_replicas_${process.pid}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const target = new URL(adminUrl);
-  target.pathname = `/${name}`;
-  const database = await openDatabase({ kind: "postgres", url: target.toString() });
+  const own = await createBenchDatabase(adminUrl, `fluid_bench_replicas_${process.pid}`);
+  const database = await openDatabase({ kind: "postgres", url: own.url });
   const servers: RunningServer[] = [];
   let daemon: TestDaemon | undefined;
   const rows: Array<[string, string, string, string]> = [];
@@ -111,10 +105,7 @@ async function main() {
     daemon?.abort();
     for (const server of servers.reverse()) await server.close();
     await database.close();
-    const dropper = new pg.Client({ connectionString: adminUrl });
-    await dropper.connect();
-    await dropper.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await dropper.end();
+    await own.drop();
   }
 
   console.log("host commands: cross-replica (A → PostgreSQL → B → host) vs same-replica (B → host)");

@@ -1,6 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ConnectedHost, startConnectedHost } from "./lib/connected-host.js";
-import type { TestServerProcess } from "./lib/server.js";
+import { describe, expect, it } from "vitest";
+import { useTinySandbox } from "./lib/tiny-sandbox.js";
 
 /** Three lines a second apart, then a line on stderr: streaming shows the first long before the end. */
 const SLOW_LINES = "for i in 1 2 3; do echo line $i; sleep 1; done; echo done >&2; exit 5";
@@ -11,32 +10,13 @@ interface Timed<T> {
 }
 
 describe("streaming exec against a real server, daemon and tiny VM", () => {
-  let host: ConnectedHost;
-  let server: TestServerProcess;
-  let key: string;
-  let id: string;
-
-  beforeAll(async () => {
-    host = await startConnectedHost();
-    ({ server, key } = host);
-    const created = await server.call("POST", "/v1/orgs/acme/sandboxes", {
-      key,
-      body: { source_vm: "tiny", memory_mb: 256, ttl_seconds: 900 },
-    });
-    expect(created.status).toBe(201);
-    id = created.body.id;
-  });
-
-  afterAll(async () => {
-    if (id) await server?.call("DELETE", `/v1/orgs/acme/sandboxes/${id}`, { key }).catch(() => undefined);
-    await host?.dispose();
-  });
+  const tiny = useTinySandbox();
 
   /** Posts to the streaming route and records when each NDJSON event arrived. */
   async function streamEvents(command: string): Promise<Timed<Record<string, unknown>>[]> {
-    const response = await fetch(`${server.url}/v1/orgs/acme/sandboxes/${id}/run/stream`, {
+    const response = await fetch(`${tiny.server.url}/v1/orgs/acme/sandboxes/${tiny.id}/run/stream`, {
       method: "POST",
-      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      headers: { authorization: `Bearer ${tiny.key}`, "content-type": "application/json" },
       body: JSON.stringify({ command, timeout_seconds: 60 }),
     });
     expect(response.status).toBe(200);
@@ -81,7 +61,7 @@ describe("streaming exec against a real server, daemon and tiny VM", () => {
 
   it("REST: the streamed command is recorded in the sandbox's command trail with its output", async () => {
     await streamEvents("echo recorded");
-    const history = await server.call("GET", `/v1/orgs/acme/sandboxes/${id}/commands`, { key });
+    const history = await tiny.server.call("GET", `/v1/orgs/acme/sandboxes/${tiny.id}/commands`, { key: tiny.key });
     expect(history.body.commands.at(-1)).toMatchObject({
       command: "echo recorded",
       status: "completed",
@@ -90,10 +70,10 @@ describe("streaming exec against a real server, daemon and tiny VM", () => {
     });
   });
 
-  const cli = (...args: string[]) => host.cli(...args);
+  const cli = (...args: string[]) => tiny.host.cli(...args);
 
   it("CLI: fluid sandbox exec prints the first line before the command ends", async () => {
-    const run = await cli("sandbox", "exec", id, "--", SLOW_LINES);
+    const run = await cli("sandbox", "exec", tiny.id, "--", SLOW_LINES);
     expect({ code: run.code, stdout: run.stdout, stderr: run.stderr }).toEqual({
       code: 5,
       stdout: "line 1\nline 2\nline 3\n",
@@ -103,7 +83,7 @@ describe("streaming exec against a real server, daemon and tiny VM", () => {
   });
 
   it("CLI: fluid sandbox exec --no-stream prints the output only once the command has ended", async () => {
-    const run = await cli("sandbox", "exec", "--no-stream", id, "--", SLOW_LINES);
+    const run = await cli("sandbox", "exec", "--no-stream", tiny.id, "--", SLOW_LINES);
     expect({ code: run.code, stdout: run.stdout }).toEqual({ code: 5, stdout: "line 1\nline 2\nline 3\n" });
     expect(run.endAt - run.firstAt).toBeLessThan(1000);
   });

@@ -1,3 +1,4 @@
+import { prometheusSample } from "@fluid/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDaemon, type TestDaemonProcess } from "./lib/daemon.js";
 import { freePort } from "./lib/processes.js";
@@ -5,16 +6,6 @@ import { startServer, type TestServerProcess } from "./lib/server.js";
 import { until } from "./lib/wait.js";
 
 const TOKEN = "e2e-metrics-token-0123456789";
-
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split("\n")) {
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const found = Object.fromEntries([...(match[2] ?? "").matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
-    if (Object.entries(labels).every(([key, value]) => found[key] === value)) return Number(match[3]);
-  }
-  return undefined;
-}
 
 describe("/metrics of a real fluid-server and fluid-daemon follow a real sandbox", () => {
   let server: TestServerProcess;
@@ -53,9 +44,9 @@ describe("/metrics of a real fluid-server and fluid-daemon follow a real sandbox
   it("create, exec and destroy move the series on both sides", async () => {
     expect((await scrapeDaemon("")).status).toBe(401);
     const before = await (await scrapeDaemon()).text();
-    expect(sample(before, "fluid_daemon_stream_connected")).toBe(1);
-    expect(sample(before, "fluid_daemon_sandboxes", { state: "RUNNING" })).toBe(0);
-    expect(sample(before, "fluid_daemon_memory_committed_bytes")).toBe(0);
+    expect(prometheusSample(before, "fluid_daemon_stream_connected")).toBe(1);
+    expect(prometheusSample(before, "fluid_daemon_sandboxes", { state: "RUNNING" })).toBe(0);
+    expect(prometheusSample(before, "fluid_daemon_memory_committed_bytes")).toBe(0);
 
     const created = await server.call("POST", "/v1/orgs/acme/sandboxes", {
       key,
@@ -67,22 +58,22 @@ describe("/metrics of a real fluid-server and fluid-daemon follow a real sandbox
     expect(run.body.stdout).toBe("hi\n");
 
     const during = await (await scrapeDaemon()).text();
-    expect(sample(during, "fluid_daemon_sandboxes", { state: "RUNNING" })).toBe(1);
-    expect(sample(during, "fluid_daemon_memory_committed_bytes")).toBe(256 * 2 ** 20);
-    expect(sample(during, "fluid_daemon_boot_to_agent_seconds_count", { from: "cold" })).toBe(1);
-    expect(sample(during, "fluid_daemon_boot_to_agent_seconds_sum", { from: "cold" })).toBeGreaterThan(0);
-    expect(sample(during, "fluid_daemon_exec_duration_seconds_count", { outcome: "ok" })).toBe(1);
-    expect(sample(during, "fluid_daemon_commands_total", { kind: "createSandbox", outcome: "ok" })).toBe(1);
-    expect(sample(during, "fluid_daemon_commands_total", { kind: "runCommand", outcome: "ok" })).toBe(1);
+    expect(prometheusSample(during, "fluid_daemon_sandboxes", { state: "RUNNING" })).toBe(1);
+    expect(prometheusSample(during, "fluid_daemon_memory_committed_bytes")).toBe(256 * 2 ** 20);
+    expect(prometheusSample(during, "fluid_daemon_boot_to_agent_seconds_count", { from: "cold" })).toBe(1);
+    expect(prometheusSample(during, "fluid_daemon_boot_to_agent_seconds_sum", { from: "cold" })).toBeGreaterThan(0);
+    expect(prometheusSample(during, "fluid_daemon_exec_duration_seconds_count", { outcome: "ok" })).toBe(1);
+    expect(prometheusSample(during, "fluid_daemon_commands_total", { kind: "createSandbox", outcome: "ok" })).toBe(1);
+    expect(prometheusSample(during, "fluid_daemon_commands_total", { kind: "runCommand", outcome: "ok" })).toBe(1);
     expect(during).not.toContain(id);
 
     const fromServer = await scrapeServer();
-    expect(sample(fromServer, "fluid_host_streams")).toBe(1);
-    expect(sample(fromServer, "fluid_sandbox_create_duration_seconds_count", { outcome: "ok" })).toBe(1);
-    expect(sample(fromServer, "fluid_sandbox_exec_duration_seconds_count", { outcome: "ok" })).toBe(1);
-    expect(sample(fromServer, "fluid_host_memory_bytes", { host_id: hostId })).toBeGreaterThan(0);
+    expect(prometheusSample(fromServer, "fluid_host_streams")).toBe(1);
+    expect(prometheusSample(fromServer, "fluid_sandbox_create_duration_seconds_count", { outcome: "ok" })).toBe(1);
+    expect(prometheusSample(fromServer, "fluid_sandbox_exec_duration_seconds_count", { outcome: "ok" })).toBe(1);
+    expect(prometheusSample(fromServer, "fluid_host_memory_bytes", { host_id: hostId })).toBeGreaterThan(0);
     expect(
-      sample(fromServer, "fluid_http_request_duration_seconds_count", {
+      prometheusSample(fromServer, "fluid_http_request_duration_seconds_count", {
         method: "POST",
         route: "/v1/orgs/:slug/sandboxes/:id/run",
         status_class: "2xx",
@@ -92,8 +83,8 @@ describe("/metrics of a real fluid-server and fluid-daemon follow a real sandbox
 
     expect((await server.call("DELETE", `/v1/orgs/acme/sandboxes/${id}`, { key })).status).toBe(200);
     const after = await (await scrapeDaemon()).text();
-    expect(sample(after, "fluid_daemon_sandboxes", { state: "RUNNING" })).toBe(0);
-    expect(sample(after, "fluid_daemon_memory_committed_bytes")).toBe(0);
-    expect(sample(after, "fluid_daemon_commands_total", { kind: "destroySandbox", outcome: "ok" })).toBe(1);
+    expect(prometheusSample(after, "fluid_daemon_sandboxes", { state: "RUNNING" })).toBe(0);
+    expect(prometheusSample(after, "fluid_daemon_memory_committed_bytes")).toBe(0);
+    expect(prometheusSample(after, "fluid_daemon_commands_total", { kind: "destroySandbox", outcome: "ok" })).toBe(1);
   });
 });

@@ -22,6 +22,22 @@ export const diffWithPlaybook: Handler = (m) => {
 };
 
 /**
+ * A createSandbox handler for a clone of a source VM: RUNNING, reporting `capturedAt` as the capture it
+ * booted from (what verification compares with the request's), at `ipAddress` when given.
+ */
+export const sourceVmClone =
+  (capturedAt: string, ipAddress?: string): Handler =>
+  (m) => ({
+    case: "sandboxCreated",
+    value: {
+      sandboxId: m.payload.case === "createSandbox" ? m.payload.value.sandboxId : "",
+      state: "RUNNING",
+      ipAddress,
+      sourceCapturedAt: capturedAt,
+    },
+  });
+
+/**
  * A server and a test host for change request tests: org `acme` with an owner, a second admin, a
  * member (who creates the sandbox) and a viewer. The host answers a diff asked with_playbook with
  * `generatedPlaybook` and one note.

@@ -1,6 +1,6 @@
 // The hash the server gives a playbook text, for client tests that send or expect one.
 export { playbookHash } from "@fluid/server/testing-api";
-export { changeRequestFixture, diffWithPlaybook, generatedPlaybook } from "./change-requests.js";
+export { changeRequestFixture, diffWithPlaybook, generatedPlaybook, sourceVmClone } from "./change-requests.js";
 export { testConfig } from "./config.js";
 export { type DatabaseKind, databaseKinds, openTestDatabase } from "./db.js";
 export {
@@ -15,6 +15,7 @@ export { type OrgRoute, orgRoutes, type RouteIds, requestFor } from "./org-route
 export { type OrgWithTeam, orgWithTeam, type TestUser } from "./org-team.js";
 export { sampleTasks, trickyContents, trickyStrings } from "./playbooks.js";
 export { type PrivatePostgres, startPrivatePostgres } from "./private-postgres.js";
+export { prometheusSample } from "./prometheus.js";
 export {
   defaultHandlers,
   type Handler,

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { imageManifest } from "../images/manifest.fixtures.js";
 import { registerImageCommands } from "./images.js";
 
 describe("image commands", () => {
@@ -26,20 +27,13 @@ describe("image commands", () => {
     await mkdir(join(dir, "tiny"));
     await writeFile(
       join(dir, "tiny/manifest.json"),
-      JSON.stringify({
-        name: "tiny",
-        recipe: "tiny",
-        recipeHash: "0".repeat(64),
-        kernel: "vmlinux",
-        initrd: "initramfs.cpio",
-        disk: "rootfs.qcow2",
-        rootDevice: "/dev/vda",
-        kernelVersion: "6.1.0-56-amd64",
-        sshd: false,
-        agent: "qga",
-        sizeBytes: 80_600_500,
-        builtAt: "2026-11-28T13:40:53.789Z",
-      }),
+      JSON.stringify(
+        imageManifest("tiny", {
+          recipeHash: "0".repeat(64),
+          sizeBytes: 80_600_500,
+          builtAt: "2026-11-28T13:40:53.789Z",
+        }),
+      ),
     );
   });
 

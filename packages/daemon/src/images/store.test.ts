@@ -2,23 +2,8 @@ import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { imageManifest as manifest } from "./manifest.fixtures.js";
 import { ImageStore, parseManifest, validateImageName } from "./store.js";
-
-const manifest = (name: string, extra: Record<string, unknown> = {}) => ({
-  name,
-  recipe: "tiny",
-  recipeHash: "a".repeat(64),
-  kernel: "vmlinux",
-  initrd: "initramfs.cpio",
-  disk: "rootfs.qcow2",
-  rootDevice: "/dev/vda",
-  kernelVersion: "6.1.0-56-amd64",
-  sshd: false,
-  agent: "qga",
-  sizeBytes: 1234,
-  builtAt: "2026-11-28T12:00:00.000Z",
-  ...extra,
-});
 
 describe("image names", () => {
   it("accepts recipe-style names", () => {

@@ -1,5 +1,4 @@
 import { existsSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { SnapshotRow } from "../state/schema.js";
@@ -11,24 +10,8 @@ describe("snapshots", () => {
   let host: Awaited<ReturnType<typeof fakeSandboxHost>>;
   afterEach(() => host.close());
 
-  const snapshotOf = async (sandboxId: string, values: Partial<SnapshotRow> = {}): Promise<SnapshotRow> => {
-    const snapshot: SnapshotRow = {
-      id: `snap-${sandboxId}`,
-      sandbox_id: sandboxId,
-      name: "before",
-      dir: join(host.stateDir, "snapshots", `snap-${sandboxId}`),
-      image: "debian",
-      vcpus: 1,
-      memory_mb: 512,
-      has_memory: 0,
-      size_bytes: 0,
-      created_at: 1,
-      ...values,
-    };
-    await mkdir(snapshot.dir, { recursive: true });
-    await host.ctx.store.insertSnapshot(snapshot);
-    return snapshot;
-  };
+  const snapshotOf = (sandboxId: string, values: Partial<SnapshotRow> = {}): Promise<SnapshotRow> =>
+    host.insertSnapshot({ id: `snap-${sandboxId}`, sandbox_id: sandboxId, name: "before", ...values });
 
   it("snapshots only a running or stopped sandbox, and guest RAM only of a running one", async () => {
     host = await fakeSandboxHost();

@@ -49,21 +49,9 @@ describe("SandboxStore", () => {
     host = await fakeSandboxHost();
     await host.insert({ id: "s1" });
     await host.insert({ id: "tpl", pooled: 1 });
-    const snapshot = (id: string, sandboxId: string) => ({
-      id,
-      sandbox_id: sandboxId,
-      name: id,
-      dir: `/snapshots/${id}`,
-      image: "debian",
-      vcpus: 1,
-      memory_mb: 512,
-      has_memory: 0,
-      size_bytes: 0,
-      created_at: 1,
-    });
+    await host.insertSnapshot({ id: "mine", sandbox_id: "s1" });
+    await host.insertSnapshot({ id: "template", sandbox_id: "tpl" });
     const { store } = host.ctx;
-    await store.insertSnapshot(snapshot("mine", "s1"));
-    await store.insertSnapshot(snapshot("template", "tpl"));
     expect((await store.listSnapshots()).map((s) => s.id)).toEqual(["mine"]);
     expect((await store.pooled()).snapshots.map((s) => s.id)).toEqual(["template"]);
     await store.deleteSnapshot("mine");

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
@@ -10,7 +10,7 @@ import type { NetAttachment } from "../sandboxes/ports.js";
 import type { SandboxEvent } from "../sandboxes/types.js";
 import type { VmControl } from "../sandboxes/vm-control.js";
 import { openDaemonDatabase } from "../state/database.js";
-import type { SandboxRow } from "../state/schema.js";
+import type { SandboxRow, SnapshotRow } from "../state/schema.js";
 import type { QmpClient } from "../vm/qmp.js";
 
 export const exited = (exitCode: number, stdout = "", stderr = ""): ExecResult => ({
@@ -182,9 +182,26 @@ export async function fakeSandboxHost(options: { sshd?: boolean; allocatableMemo
     await ctx.store.insert(row);
     return row;
   };
+  /** A snapshot row of `sandbox_id`, with its directory made under the state dir as a real one has. */
+  const insertSnapshot = async (values: Partial<SnapshotRow> & { id: string; sandbox_id: string }) => {
+    const snapshot: SnapshotRow = {
+      name: values.id,
+      dir: join(stateDir, "snapshots", values.id),
+      image: "debian",
+      vcpus: 1,
+      memory_mb: 512,
+      has_memory: 0,
+      size_bytes: 0,
+      created_at: 1,
+      ...values,
+    };
+    await mkdir(snapshot.dir, { recursive: true });
+    await ctx.store.insertSnapshot(snapshot);
+    return snapshot;
+  };
   const close = async () => {
     await database.close();
     await rm(stateDir, { recursive: true, force: true });
   };
-  return { ctx, vms, guest, network, attachedEgress, events, stateDir, insert, close };
+  return { ctx, vms, guest, network, attachedEgress, events, stateDir, insert, insertSnapshot, close };
 }

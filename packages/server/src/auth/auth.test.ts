@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { databaseKinds, startTestServer, type TestServer } from "@fluid/testkit";
 import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startReaper } from "../jobs/reaper.js";
+import { reapOnce } from "../jobs/reaper.fixtures.js";
 import { newId } from "../lib/ids.js";
 import { deleteSession, purgeExpiredSessions } from "./sessions.js";
 
@@ -329,20 +329,7 @@ describe.each(databaseKinds)("auth and sessions (%s)", (kind) => {
         .set({ expires_at: new Date(Date.now() - 60_000) })
         .where("token_hash", "=", sha256(expired.cookie))
         .execute();
-      const reaper = startReaper({
-        db: t.server.ctx.db,
-        log: t.server.ctx.log,
-        sandboxes: t.server.ctx.sandboxes,
-        changeRequests: t.server.ctx.changeRequests,
-        jobs: t.server.jobs,
-        intervalMs: 3_600_000,
-        livenessMs: 60_000,
-      });
-      try {
-        await reaper.tick();
-      } finally {
-        await reaper.stop();
-      }
+      await reapOnce(t.server);
       expect(await sessionByToken(expired.cookie)).toBeUndefined();
       expect(await sessionByToken(live.cookie)).toBeDefined();
     });

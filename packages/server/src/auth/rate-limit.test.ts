@@ -1,7 +1,7 @@
 import { databaseKinds, openTestDatabase, startTestServer, type TestServer, testConfig } from "@fluid/testkit";
 import type { LightMyRequestResponse } from "fastify";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startReaper } from "../jobs/reaper.js";
+import { reapOnce } from "../jobs/reaper.fixtures.js";
 import { type RunningServer, startServer } from "../server.js";
 import { rateRules } from "./rate-limit.js";
 
@@ -127,20 +127,7 @@ describe.each(databaseKinds)("auth rate limits (%s)", (kind) => {
       .set({ window_start: new Date(Date.now() - 25 * 3_600_000) })
       .where("key", "=", "login:203.0.113.32")
       .execute();
-    const reaper = startReaper({
-      db: t.server.ctx.db,
-      log: t.server.ctx.log,
-      sandboxes: t.server.ctx.sandboxes,
-      changeRequests: t.server.ctx.changeRequests,
-      jobs: t.server.jobs,
-      intervalMs: 3_600_000,
-      livenessMs: 60_000,
-    });
-    try {
-      await reaper.tick();
-    } finally {
-      await reaper.stop();
-    }
+    await reapOnce(t.server);
     const keys = await t.server.ctx.db
       .selectFrom("rate_limits")
       .select("key")

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { changeRequestFixture, databaseKinds } from "@fluid/testkit";
+import { changeRequestFixture, databaseKinds, sourceVmClone } from "@fluid/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { expectedFiles } from "./apply.js";
 
@@ -75,15 +75,7 @@ describe.each(databaseKinds)("applying a change request to its source VM (%s)", 
         },
       };
     };
-    f.daemon.handlers.createSandbox = (m) => ({
-      case: "sandboxCreated",
-      value: {
-        sandboxId: m.payload.case === "createSandbox" ? m.payload.value.sandboxId : "",
-        state: "RUNNING",
-        ipAddress: "10.0.0.50",
-        sourceCapturedAt: "2026-11-29T01:02:03.000Z",
-      },
-    });
+    f.daemon.handlers.createSandbox = sourceVmClone("2026-11-29T01:02:03.000Z", "10.0.0.50");
     const source = await f.t.call("POST", "/v1/orgs/acme/source-hosts", {
       as: f.owner,
       body: { type: "libvirt", name: "kvm-1", hostname: "10.0.0.5", ssh_user: "ops", ssh_private_key: privateKey },

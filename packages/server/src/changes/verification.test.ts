@@ -3,6 +3,7 @@ import {
   changeRequestFixture,
   databaseKinds,
   generatedPlaybook,
+  sourceVmClone,
   TestDaemon,
   testConfig,
   testDiff,
@@ -125,15 +126,7 @@ describe.each(databaseKinds)("change request verification on a clone (%s)", (kin
         as: f.owner,
         body: { type: "libvirt", name: "kvm-1", hostname: "10.0.0.5" },
       });
-      f.daemon.handlers.createSandbox = (m) => ({
-        case: "sandboxCreated",
-        value: {
-          sandboxId: m.payload.case === "createSandbox" ? m.payload.value.sandboxId : "",
-          state: "RUNNING",
-          ipAddress: "10.0.0.50",
-          sourceCapturedAt: capturedAt,
-        },
-      });
+      f.daemon.handlers.createSandbox = sourceVmClone(capturedAt, "10.0.0.50");
       const sandbox = await f.t.call("POST", "/v1/orgs/acme/sandboxes", {
         as: f.member.caller,
         body: { source_vm: "web-1", source_host_id: source.body.id },
@@ -169,14 +162,7 @@ describe.each(databaseKinds)("change request verification on a clone (%s)", (kin
 
     it("fails when the host's capture is no longer the one the request was made from", async () => {
       const { cr } = await fromSourceVm();
-      f.daemon.handlers.createSandbox = (m) => ({
-        case: "sandboxCreated",
-        value: {
-          sandboxId: m.payload.case === "createSandbox" ? m.payload.value.sandboxId : "",
-          state: "RUNNING",
-          sourceCapturedAt: "2026-12-01T00:00:00.000Z",
-        },
-      });
+      f.daemon.handlers.createSandbox = sourceVmClone("2026-12-01T00:00:00.000Z");
       await f.t.call("POST", `${f.base}/${cr.id}/verify`, { as: f.member.caller });
       await f.t.server.ctx.changeRequests.settle();
       const failed = (await f.t.call("GET", `${f.base}/${cr.id}`, { as: f.member.caller })).body;

@@ -1,18 +1,14 @@
-import { type Caller, databaseKinds, startTestServer, TestDaemon, type TestServer } from "@fluid/testkit";
+import {
+  type Caller,
+  databaseKinds,
+  prometheusSample,
+  startTestServer,
+  TestDaemon,
+  type TestServer,
+} from "@fluid/testkit";
 import { afterEach, describe, expect, it } from "vitest";
 
 const TOKEN = "metrics-token-for-tests-0123";
-
-/** The value of one sample of the Prometheus text format, or undefined when the series is absent. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split("\n")) {
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const found = Object.fromEntries([...(match[2] ?? "").matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
-    if (Object.entries(labels).every(([key, value]) => found[key] === value)) return Number(match[3]);
-  }
-  return undefined;
-}
 
 const until = async (check: () => Promise<boolean>, timeoutMs = 5_000) => {
   const deadline = Date.now() + timeoutMs;
@@ -56,38 +52,49 @@ describe.each(databaseKinds)("/metrics on the control plane (%s)", (kind) => {
     expect(first.type).toMatch(/^text\/plain/);
     const m = first.text;
     const created2xx = { method: "POST", route: "/v1/orgs/:slug/sandboxes", status_class: "2xx" };
-    expect(sample(m, "fluid_http_request_duration_seconds_count", created2xx)).toBe(1);
-    expect(sample(m, "fluid_http_request_duration_seconds_count", { route: "unmatched", status_class: "4xx" })).toBe(1);
+    expect(prometheusSample(m, "fluid_http_request_duration_seconds_count", created2xx)).toBe(1);
+    expect(
+      prometheusSample(m, "fluid_http_request_duration_seconds_count", { route: "unmatched", status_class: "4xx" }),
+    ).toBe(1);
     // Route templates only: neither the sandbox id nor the org slug becomes a label value.
     expect(m).not.toContain(id);
     expect(m).not.toContain("acme");
-    expect(sample(m, "fluid_host_streams")).toBe(1);
-    expect(sample(m, "fluid_host_commands_in_flight")).toBe(0);
-    expect(sample(m, "fluid_host_command_duration_seconds_count", { kind: "createSandbox", outcome: "ok" })).toBe(1);
-    expect(sample(m, "fluid_host_command_duration_seconds_count", { kind: "runCommand", outcome: "ok" })).toBe(1);
-    expect(sample(m, "fluid_sandbox_create_duration_seconds_count", { outcome: "ok" })).toBe(1);
-    expect(sample(m, "fluid_sandbox_exec_duration_seconds_count", { outcome: "ok" })).toBe(1);
-    expect(sample(m, "fluid_sandboxes", { state: "RUNNING" })).toBe(1);
-    expect(sample(m, "fluid_sandboxes", { state: "CREATING" })).toBe(0);
-    expect(sample(m, "fluid_host_cpus", { host_id: token.id })).toBe(4);
-    expect(sample(m, "fluid_host_memory_bytes", { host_id: token.id })).toBe(8192 * 2 ** 20);
-    expect(sample(m, "fluid_host_online", { host_id: token.id })).toBe(1);
-    expect(sample(m, "process_cpu_user_seconds_total")).toBeGreaterThan(0);
+    expect(prometheusSample(m, "fluid_host_streams")).toBe(1);
+    expect(prometheusSample(m, "fluid_host_commands_in_flight")).toBe(0);
+    expect(
+      prometheusSample(m, "fluid_host_command_duration_seconds_count", { kind: "createSandbox", outcome: "ok" }),
+    ).toBe(1);
+    expect(
+      prometheusSample(m, "fluid_host_command_duration_seconds_count", { kind: "runCommand", outcome: "ok" }),
+    ).toBe(1);
+    expect(prometheusSample(m, "fluid_sandbox_create_duration_seconds_count", { outcome: "ok" })).toBe(1);
+    expect(prometheusSample(m, "fluid_sandbox_exec_duration_seconds_count", { outcome: "ok" })).toBe(1);
+    expect(prometheusSample(m, "fluid_sandboxes", { state: "RUNNING" })).toBe(1);
+    expect(prometheusSample(m, "fluid_sandboxes", { state: "CREATING" })).toBe(0);
+    expect(prometheusSample(m, "fluid_host_cpus", { host_id: token.id })).toBe(4);
+    expect(prometheusSample(m, "fluid_host_memory_bytes", { host_id: token.id })).toBe(8192 * 2 ** 20);
+    expect(prometheusSample(m, "fluid_host_online", { host_id: token.id })).toBe(1);
+    expect(prometheusSample(m, "process_cpu_user_seconds_total")).toBeGreaterThan(0);
 
     // A command the host holds is in flight until the stream drops, then ends as stream_closed.
     daemon.handlers.runCommand = () => "hold";
     const held = t.call("POST", `/v1/orgs/acme/sandboxes/${id}/run`, { as: owner, body: { command: "sleep 1" } });
-    await until(async () => sample((await scrape()).text, "fluid_host_commands_in_flight") === 1);
+    await until(async () => prometheusSample((await scrape()).text, "fluid_host_commands_in_flight") === 1);
     daemon.abort();
     expect((await held).status).toBeGreaterThanOrEqual(500);
-    await until(async () => sample((await scrape()).text, "fluid_host_streams") === 0);
+    await until(async () => prometheusSample((await scrape()).text, "fluid_host_streams") === 0);
     const after = (await scrape()).text;
-    expect(sample(after, "fluid_host_commands_in_flight")).toBe(0);
+    expect(prometheusSample(after, "fluid_host_commands_in_flight")).toBe(0);
     expect(
-      sample(after, "fluid_host_command_duration_seconds_count", { kind: "runCommand", outcome: "stream_closed" }),
+      prometheusSample(after, "fluid_host_command_duration_seconds_count", {
+        kind: "runCommand",
+        outcome: "stream_closed",
+      }),
     ).toBe(1);
-    expect(sample(after, "fluid_sandbox_exec_duration_seconds_count", { outcome: "error" })).toBe(1);
-    expect(sample(after, "fluid_http_request_duration_seconds_count", { route: "/metrics" })).toBeGreaterThan(0);
+    expect(prometheusSample(after, "fluid_sandbox_exec_duration_seconds_count", { outcome: "error" })).toBe(1);
+    expect(prometheusSample(after, "fluid_http_request_duration_seconds_count", { route: "/metrics" })).toBeGreaterThan(
+      0,
+    );
 
     const remote = await t.server.app.inject({ method: "GET", url: "/metrics", remoteAddress: "203.0.113.7" });
     expect(remote.statusCode).toBe(403);
@@ -102,7 +109,7 @@ describe.each(databaseKinds)("/metrics on the control plane (%s)", (kind) => {
     expect((await scrape({ authorization: "Bearer wrong-token-wrong-token" })).status).toBe(403);
     const ok = await scrape({ authorization: `Bearer ${TOKEN}` });
     expect(ok.status).toBe(200);
-    expect(sample(ok.text, "fluid_host_streams")).toBe(0);
+    expect(prometheusSample(ok.text, "fluid_host_streams")).toBe(0);
     const remote = await t.server.app.inject({
       method: "GET",
       url: "/metrics",

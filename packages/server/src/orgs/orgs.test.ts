@@ -1,5 +1,6 @@
 import { type Caller, databaseKinds, orgWithTeam, startTestServer, type TestServer } from "@fluid/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { insertSandboxRow } from "../db/rows.fixtures.js";
 import { newId } from "../lib/ids.js";
 
 let seq = 0;
@@ -45,32 +46,13 @@ describe.each(databaseKinds)("organizations (%s)", (kind) => {
         disconnected_at: null,
       })
       .execute();
-    const id = newId();
-    await t.server.ctx.db
-      .insertInto("sandboxes")
-      .values({
-        id,
-        org_id: orgId,
-        host_id: token.id,
-        name: "live",
-        created_by: owner.id,
-        agent_id: null,
-        source_vm: "debian-12",
-        state: "RUNNING",
-        vcpus: 1,
-        memory_mb: 512,
-        allow_egress: false,
-        ip_address: null,
-        mac_address: null,
-        bridge: null,
-        pid: null,
-        error: null,
-        expires_at: new Date(Date.now() + 3_600_000),
-        ended_at: null,
-        end_reason: null,
-      })
-      .execute();
-    return id;
+    return insertSandboxRow(t.server.ctx.db, {
+      id: newId(),
+      org_id: orgId,
+      host_id: token.id,
+      name: "live",
+      created_by: owner.id,
+    });
   }
 
   describe("create", () => {

@@ -3,6 +3,7 @@ import { databaseKinds, openTestDatabase } from "@fluid/testkit";
 import { type Kysely, sql } from "kysely";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Database } from "../db/database.js";
+import { insertSandboxRow } from "../db/rows.fixtures.js";
 import type { DB, SandboxState } from "../db/schema.js";
 import { newId } from "../lib/ids.js";
 import { accrueUsage, readUsage } from "./usage.js";
@@ -42,35 +43,19 @@ describe.each(databaseKinds)("usage accrual (%s)", (kind) => {
     await database.close();
   });
 
-  const sandbox = async (state: SandboxState, accountedUntil: Date | null, size = { vcpus: 2, memoryMb: 512 }) => {
-    const id = newId();
-    await db
-      .insertInto("sandboxes")
-      .values({
-        id,
-        org_id: org.orgId,
-        host_id: org.hostId,
-        name: `sbx-${id.slice(-8)}`,
-        created_by: org.userId,
-        agent_id: null,
-        source_vm: "tiny",
-        state,
-        vcpus: size.vcpus,
-        memory_mb: size.memoryMb,
-        allow_egress: false,
-        ip_address: null,
-        mac_address: null,
-        bridge: null,
-        pid: null,
-        error: null,
-        expires_at: at("2099-01-01T00:00:00Z"),
-        ended_at: null,
-        end_reason: null,
-        accounted_until: accountedUntil,
-      })
-      .execute();
-    return id;
-  };
+  const sandbox = (state: SandboxState, accountedUntil: Date | null, size = { vcpus: 2, memoryMb: 512 }) =>
+    insertSandboxRow(db, {
+      id: newId(),
+      org_id: org.orgId,
+      host_id: org.hostId,
+      created_by: org.userId,
+      source_vm: "tiny",
+      state,
+      vcpus: size.vcpus,
+      memory_mb: size.memoryMb,
+      expires_at: at("2099-01-01T00:00:00Z"),
+      accounted_until: accountedUntil,
+    });
   const usage = (from = "2000-01-01", to = "2099-12-31") => readUsage(db, org.orgId, from, to);
   const setState = (id: string, state: SandboxState) =>
     db.updateTable("sandboxes").set({ state }).where("id", "=", id).execute();

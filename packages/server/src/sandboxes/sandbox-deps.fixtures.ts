@@ -1,6 +1,7 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { type HostMessage, HostMessageSchema } from "@fluid/proto";
 import { databaseKinds, openTestDatabase, testConfig } from "@fluid/testkit";
+import { afterAll, beforeAll, beforeEach } from "vitest";
 import type { ServerConfig } from "../config/config.js";
 import type { Database } from "../db/database.js";
 import type { Role, Sandbox, SandboxState } from "../db/schema.js";
@@ -22,6 +23,38 @@ import { recordNewSandbox } from "./record.js";
 export const unitDatabaseKind = databaseKinds.includes("postgres") ? "postgres" : "pglite";
 
 export const openUnitDatabase = (): Promise<Database> => openTestDatabase(unitDatabaseKind);
+
+/** What a sandbox module's test works on: the file's database, and this test's org with one connected host. */
+export interface SandboxUnit {
+  database: Database;
+  hosts: ScriptedHosts;
+  deps: ReturnType<typeof sandboxDeps>;
+  scope: OrgScope;
+  hostId: string;
+}
+
+/**
+ * Registers the hooks of a test file: one database for the whole file and, before each test, a fresh org
+ * (`${slug}-n`, so no other test's rows count) with one connected scripted host. The fields are replaced
+ * before every test, so read them inside tests, never at collection time.
+ */
+export function useSandboxUnit(slug: string, config: Partial<ServerConfig> = {}): SandboxUnit {
+  const unit = {} as SandboxUnit;
+  let orgs = 0;
+  beforeAll(async () => {
+    unit.database = await openUnitDatabase();
+  });
+  afterAll(async () => {
+    await unit.database?.close();
+  });
+  beforeEach(async () => {
+    unit.hosts = new ScriptedHosts();
+    unit.deps = sandboxDeps(unit.database, unit.hosts, config);
+    unit.scope = await seedOrg(unit.database, `${slug}-${++orgs}`);
+    unit.hostId = await seedHost(unit.database, unit.hosts, unit.scope);
+  });
+  return unit;
+}
 
 export type Payload = NonNullable<MessageInitShape<typeof HostMessageSchema>["payload"]>;
 

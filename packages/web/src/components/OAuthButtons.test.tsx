@@ -1,6 +1,6 @@
 import { act } from "react";
-import { createRoot, type Root } from "react-dom/client";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import { useMountedRoot } from "../lib/mount.fixtures";
 import { OAuthButtons } from "./OAuthButtons";
 
 // What the server says it offers is under test, not the network.
@@ -8,25 +8,16 @@ const get = vi.hoisted(() => vi.fn());
 vi.mock("../lib/api", () => ({ api: { GET: get } }));
 
 describe("OAuthButtons: a sign-in link per configured provider", () => {
-  let container: HTMLElement;
-  let root: Root;
+  const view = useMountedRoot();
   beforeEach(() => {
-    (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
-    container = document.createElement("div");
-    document.body.append(container);
-    root = createRoot(container);
     get.mockReset();
-  });
-  afterEach(() => {
-    act(() => root.unmount());
-    container.remove();
   });
 
   const render = () =>
     act(async () => {
-      root.render(<OAuthButtons />);
+      view.root.render(<OAuthButtons />);
     });
-  const links = () => [...container.querySelectorAll("a")].map((a) => [a.textContent, a.getAttribute("href")]);
+  const links = () => [...view.container.querySelectorAll("a")].map((a) => [a.textContent, a.getAttribute("href")]);
 
   it("shows a link to each provider's start route", async () => {
     get.mockResolvedValue({ data: { providers: ["github", "google"] } });
@@ -41,12 +32,12 @@ describe("OAuthButtons: a sign-in link per configured provider", () => {
   it("shows nothing when no provider is configured", async () => {
     get.mockResolvedValue({ data: { providers: [] } });
     await render();
-    expect(container.innerHTML).toBe("");
+    expect(view.container.innerHTML).toBe("");
   });
 
   it("shows nothing when the list cannot be fetched", async () => {
     get.mockRejectedValue(new Error("offline"));
     await render();
-    expect(container.innerHTML).toBe("");
+    expect(view.container.innerHTML).toBe("");
   });
 });

@@ -1,24 +1,13 @@
 import { act } from "react";
-import { createRoot, type Root } from "react-dom/client";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { useMountedRoot } from "../lib/mount.fixtures";
 import { UnifiedDiff } from "./UnifiedDiff";
 
 describe("UnifiedDiff", () => {
-  let container: HTMLElement;
-  let root: Root;
-  beforeEach(() => {
-    (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
-    container = document.createElement("div");
-    document.body.append(container);
-    root = createRoot(container);
-  });
-  afterEach(() => {
-    act(() => root.unmount());
-    container.remove();
-  });
+  const view = useMountedRoot();
 
-  const render = (text: string) => act(() => root.render(<UnifiedDiff text={text} label="/etc/motd" />));
-  const row = (cls: string) => [...container.querySelectorAll(`tr.${cls}`)];
+  const render = (text: string) => act(() => view.root.render(<UnifiedDiff text={text} label="/etc/motd" />));
+  const row = (cls: string) => [...view.container.querySelectorAll(`tr.${cls}`)];
 
   it("colours removed and added lines by class and numbers them on their own side", () => {
     render("@@ -1,2 +1,2 @@\n keep\n-old\n+new\n");
@@ -36,7 +25,7 @@ describe("UnifiedDiff", () => {
 
   it("says so instead of drawing an empty table when there are no lines", () => {
     render("");
-    expect(container.querySelector("table")).toBeNull();
-    expect(container.textContent).toContain("No line changes");
+    expect(view.container.querySelector("table")).toBeNull();
+    expect(view.container.textContent).toContain("No line changes");
   });
 });

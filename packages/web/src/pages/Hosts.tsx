@@ -2,6 +2,7 @@ import type { Host, Organization } from "@fluid/sdk";
 import { type FormEvent, useState } from "react";
 import { ErrorNotice } from "../components/Notice";
 import { SecretOnce } from "../components/SecretOnce";
+import { Table } from "../components/Table";
 import { Time } from "../components/Time";
 import { useAction } from "../lib/action";
 import { api, unwrap } from "../lib/api";
@@ -114,27 +115,13 @@ export function Hosts({ org }: { org: Organization }) {
         <p>No host has connected yet. Create a host token below and start a daemon with it.</p>
       )}
       {hosts.data && hosts.data.length > 0 && (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Host</th>
-                <th scope="col">Status</th>
-                <th scope="col">Last heartbeat</th>
-                <th scope="col">CPUs used</th>
-                <th scope="col">Memory used</th>
-                <th scope="col">Disk used</th>
-                <th scope="col">Sandboxes</th>
-                <th scope="col">Images</th>
-              </tr>
-            </thead>
-            <tbody>
-              {hosts.data.map((h) => (
-                <HostRow key={h.host_id} host={h} />
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table
+          columns={["Host", "Status", "Last heartbeat", "CPUs used", "Memory used", "Disk used", "Sandboxes", "Images"]}
+        >
+          {hosts.data.map((h) => (
+            <HostRow key={h.host_id} host={h} />
+          ))}
+        </Table>
       )}
       {can.manageOrg(org.role) && <HostTokens org={org.slug} />}
     </>

@@ -4,6 +4,7 @@ import { EmptyState } from "../components/EmptyState";
 import { Lease } from "../components/Lease";
 import { Link } from "../components/Link";
 import { ErrorNotice } from "../components/Notice";
+import { Table } from "../components/Table";
 import { useAction } from "../lib/action";
 import { api, unwrap } from "../lib/api";
 import { usePoll } from "../lib/poll";
@@ -65,40 +66,26 @@ export function Sandboxes({ org }: { org: Organization }) {
       <ErrorNotice error={sandboxes.error} />
       {sandboxes.data?.length === 0 && <EmptyState org={org.slug} canManage={can.manageOrg(org.role)} />}
       {sandboxes.data && sandboxes.data.length > 0 && (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">State</th>
-                <th scope="col">Image / source</th>
-                <th scope="col">Host</th>
-                <th scope="col">Lease</th>
-                <th scope="col">Owner</th>
-              </tr>
-            </thead>
-            <tbody>
-              {sandboxes.data.map((s) => (
-                <tr key={s.id}>
-                  <td>
-                    <Link href={orgPath(org.slug, "sandboxes", s.id)}>{s.name}</Link>
-                  </td>
-                  <td>
-                    <span className={`state state-${s.state.toLowerCase()}`}>{s.state}</span>
-                  </td>
-                  <td>{s.source_vm}</td>
-                  <td>
-                    <code>{s.host_id.slice(0, 8)}</code>
-                  </td>
-                  <td>
-                    <Lease expiresAt={s.expires_at} endedAt={s.ended_at} />
-                  </td>
-                  <td>{owner(s)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table columns={["Name", "State", "Image / source", "Host", "Lease", "Owner"]}>
+          {sandboxes.data.map((s) => (
+            <tr key={s.id}>
+              <td>
+                <Link href={orgPath(org.slug, "sandboxes", s.id)}>{s.name}</Link>
+              </td>
+              <td>
+                <span className={`state state-${s.state.toLowerCase()}`}>{s.state}</span>
+              </td>
+              <td>{s.source_vm}</td>
+              <td>
+                <code>{s.host_id.slice(0, 8)}</code>
+              </td>
+              <td>
+                <Lease expiresAt={s.expires_at} endedAt={s.ended_at} />
+              </td>
+              <td>{owner(s)}</td>
+            </tr>
+          ))}
+        </Table>
       )}
     </>
   );

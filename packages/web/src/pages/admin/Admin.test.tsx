@@ -1,7 +1,7 @@
 import type { Organization } from "@fluid/sdk";
 import { act } from "react";
-import { createRoot, type Root } from "react-dom/client";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { useMountedRoot } from "../../lib/mount.fixtures";
 import { Admin } from "./Admin";
 
 // The page's own logic is under test, not the network: list calls answer empty.
@@ -22,28 +22,17 @@ const org = (role: string): Organization => ({
 });
 
 describe("Admin page controls by role", () => {
-  let container: HTMLElement;
-  let root: Root;
-  beforeEach(() => {
-    (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
-    container = document.createElement("div");
-    document.body.append(container);
-    root = createRoot(container);
-  });
-  afterEach(() => {
-    act(() => root.unmount());
-    container.remove();
-  });
+  const view = useMountedRoot();
 
   it("gives an admin the API key form", async () => {
-    await act(async () => root.render(<Admin org={org("admin")} userId="u1" />));
-    const buttons = [...container.querySelectorAll("button")].map((b) => b.textContent);
+    await act(async () => view.root.render(<Admin org={org("admin")} userId="u1" />));
+    const buttons = [...view.container.querySelectorAll("button")].map((b) => b.textContent);
     expect(buttons).toContain("Create API key");
   });
 
   it("gives a member no management controls, only an explanation", async () => {
-    await act(async () => root.render(<Admin org={org("member")} userId="u1" />));
-    expect(container.querySelector("form")).toBeNull();
-    expect(container.textContent).toContain("Only admins of Acme manage members and keys.");
+    await act(async () => view.root.render(<Admin org={org("member")} userId="u1" />));
+    expect(view.container.querySelector("form")).toBeNull();
+    expect(view.container.textContent).toContain("Only admins of Acme manage members and keys.");
   });
 });

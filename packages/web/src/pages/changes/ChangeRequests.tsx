@@ -2,6 +2,7 @@ import type { ChangeRequestSummary, Organization } from "@fluid/sdk";
 import { useState } from "react";
 import { Link } from "../../components/Link";
 import { ErrorNotice } from "../../components/Notice";
+import { Table } from "../../components/Table";
 import { Time } from "../../components/Time";
 import { api, unwrap } from "../../lib/api";
 import { usePoll } from "../../lib/poll";
@@ -50,36 +51,23 @@ export function ChangeRequests({ org }: { org: Organization }) {
         <p>No change requests{state ? ` in state ${state.replaceAll("_", " ")}` : ""}.</p>
       )}
       {requests.data && requests.data.length > 0 && (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Title</th>
-                <th scope="col">State</th>
-                <th scope="col">Source</th>
-                <th scope="col">Author</th>
-                <th scope="col">Updated</th>
-              </tr>
-            </thead>
-            <tbody>
-              {requests.data.map((r) => (
-                <tr key={r.id}>
-                  <td>
-                    <Link href={orgPath(org.slug, "change-requests", r.id)}>{r.title}</Link>
-                  </td>
-                  <td>
-                    <span className={`state cr-${r.state}`}>{r.state.replaceAll("_", " ")}</span>
-                  </td>
-                  <td>{r.source.vm}</td>
-                  <td>{author(r)}</td>
-                  <td>
-                    <Time at={r.updated_at} />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table columns={["Title", "State", "Source", "Author", "Updated"]}>
+          {requests.data.map((r) => (
+            <tr key={r.id}>
+              <td>
+                <Link href={orgPath(org.slug, "change-requests", r.id)}>{r.title}</Link>
+              </td>
+              <td>
+                <span className={`state cr-${r.state}`}>{r.state.replaceAll("_", " ")}</span>
+              </td>
+              <td>{r.source.vm}</td>
+              <td>{author(r)}</td>
+              <td>
+                <Time at={r.updated_at} />
+              </td>
+            </tr>
+          ))}
+        </Table>
       )}
     </>
   );

@@ -1,7 +1,7 @@
 import type { ChangeRequest, Organization } from "@fluid/sdk";
 import { act } from "react";
-import { createRoot, type Root } from "react-dom/client";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import { useMountedRoot } from "../../lib/mount.fixtures";
 import { Decisions } from "./Decisions";
 
 // The component's rules are under test, not the network: POST answers what each test sets.
@@ -37,28 +37,19 @@ const answer = (status: number, body: unknown) => ({
 });
 
 describe("Decisions: approve and reject controls", () => {
-  let container: HTMLElement;
-  let root: Root;
+  const view = useMountedRoot();
   const reload = vi.fn();
   beforeEach(() => {
-    (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
-    container = document.createElement("div");
-    document.body.append(container);
-    root = createRoot(container);
     post.mockReset();
     reload.mockReset();
   });
-  afterEach(() => {
-    act(() => root.unmount());
-    container.remove();
-  });
 
   const render = (o: Organization, userId: string, r: ChangeRequest = request) =>
-    act(() => root.render(<Decisions org={o} userId={userId} request={r} members={[]} reload={reload} />));
-  const buttons = () => [...container.querySelectorAll("button")].map((b) => b.textContent);
+    act(() => view.root.render(<Decisions org={o} userId={userId} request={r} members={[]} reload={reload} />));
+  const buttons = () => [...view.container.querySelectorAll("button")].map((b) => b.textContent);
   const click = (name: string) =>
     act(async () => {
-      [...container.querySelectorAll("button")].find((b) => b.textContent === name)?.click();
+      [...view.container.querySelectorAll("button")].find((b) => b.textContent === name)?.click();
     });
 
   it("shows members and viewers no buttons", () => {
@@ -70,14 +61,14 @@ describe("Decisions: approve and reject controls", () => {
 
   it("tells the author they cannot approve their own change, and offers only Reject", () => {
     render(org("owner"), "ada");
-    expect(container.textContent).toContain("You cannot approve your own change");
+    expect(view.container.textContent).toContain("You cannot approve your own change");
     expect(buttons()).toEqual(["Reject"]);
   });
 
   it("offers the author Approve when the org allows self-approval", () => {
     render(org("owner", true), "ada");
     expect(buttons()).toEqual(["Approve", "Reject"]);
-    expect(container.textContent).not.toContain("cannot approve");
+    expect(view.container.textContent).not.toContain("cannot approve");
   });
 
   it("approves as a second admin with the hashes on the page, then reloads the request", async () => {
@@ -89,7 +80,7 @@ describe("Decisions: approve and reject controls", () => {
       body: { diff_hash: request.diff_hash, playbook_hash: request.playbook_hash },
     });
     expect(reload).toHaveBeenCalledOnce();
-    expect(container.querySelector("[role=alert]")).toBeNull();
+    expect(view.container.querySelector("[role=alert]")).toBeNull();
   });
 
   it("shows the server's 409 for a stale page as an alert with a reload button", async () => {
@@ -97,7 +88,7 @@ describe("Decisions: approve and reject controls", () => {
     post.mockResolvedValue(answer(409, { error: { code: "conflict", message } }));
     render(org("admin"), "bob");
     await click("Approve");
-    expect(container.querySelector("[role=alert]")?.textContent).toBe(`Not approved: ${message}.`);
+    expect(view.container.querySelector("[role=alert]")?.textContent).toBe(`Not approved: ${message}.`);
     expect(reload).not.toHaveBeenCalled();
     await click("Reload the request");
     expect(reload).toHaveBeenCalledOnce();
@@ -109,7 +100,7 @@ describe("Decisions: approve and reject controls", () => {
       { id: "a2", approver_id: "cy", decision: "approve", diff_hash: request.diff_hash, playbook_hash: "p".repeat(64) },
     ].map((a, i) => ({ ...a, comment: "", at: "2026-12-01T00:00:00Z", current: i === 1 }));
     render(org("admin", false), "bob", { ...request, state: "approved", approvals } as unknown as ChangeRequest);
-    const rows = [...container.querySelectorAll("li")].map((li) => li.textContent ?? "");
+    const rows = [...view.container.querySelectorAll("li")].map((li) => li.textContent ?? "");
     expect(rows[0]).toMatch(/diff 111111111111 · playbook 222222222222.*stale: the request changed/);
     expect(rows[1]).toMatch(/current$/);
     expect(buttons()).toEqual([]);

@@ -1,4 +1,5 @@
 import type { SandboxDiff } from "@fluid/sdk";
+import { Table } from "../../components/Table";
 import { UnifiedDiff } from "../../components/UnifiedDiff";
 
 type Change = SandboxDiff["changes"][number];
@@ -52,32 +53,20 @@ function KindTable({ title, changes }: { title: string; changes: Change[] }) {
   return (
     <>
       <h3>{title}</h3>
-      <div className="table-wrap">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Action</th>
-              <th scope="col">Name</th>
-              <th scope="col">Now</th>
-              <th scope="col">Before</th>
-            </tr>
-          </thead>
-          <tbody>
-            {changes.map((c) => (
-              <tr key={`${c.action}:${c.path ?? c.name}`}>
-                <td>
-                  <span className={`action action-${c.action}`}>{c.action}</span>
-                </td>
-                <td>
-                  <code>{c.name ?? c.path}</code>
-                </td>
-                <td>{c.action === "removed" ? "" : details(c, framing)}</td>
-                <td>{details(c.from as Record<string, unknown> | undefined, new Set())}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table columns={["Action", "Name", "Now", "Before"]}>
+        {changes.map((c) => (
+          <tr key={`${c.action}:${c.path ?? c.name}`}>
+            <td>
+              <span className={`action action-${c.action}`}>{c.action}</span>
+            </td>
+            <td>
+              <code>{c.name ?? c.path}</code>
+            </td>
+            <td>{c.action === "removed" ? "" : details(c, framing)}</td>
+            <td>{details(c.from as Record<string, unknown> | undefined, new Set())}</td>
+          </tr>
+        ))}
+      </Table>
     </>
   );
 }

@@ -1,6 +1,7 @@
 import type { components, SourceHost } from "@fluid/sdk";
 import { useState } from "react";
 import { ErrorNotice } from "../../components/Notice";
+import { Table } from "../../components/Table";
 import { Time } from "../../components/Time";
 import { useAction } from "../../lib/action";
 import { api, unwrap } from "../../lib/api";
@@ -41,32 +42,19 @@ export function SourceVms({ org, host }: { org: string; host: SourceHost }) {
       <ErrorNotice error={error} />
       {vms?.length === 0 && <p>No VMs on this host.</p>}
       {vms && vms.length > 0 && (
-        <div className="table-wrap">
-          <table aria-label={`VMs on ${host.name}`}>
-            <thead>
-              <tr>
-                <th scope="col">VM</th>
-                <th scope="col">State</th>
-                <th scope="col">Address</th>
-                <th scope="col">Prepared</th>
-                <th scope="col">Cached capture</th>
-              </tr>
-            </thead>
-            <tbody>
-              {vms.map((vm) => (
-                <tr key={vm.name}>
-                  <td>{vm.name}</td>
-                  <td>{vm.state}</td>
-                  <td>{vm.ip_address ?? <span className="muted">unknown</span>}</td>
-                  <td>{vm.prepared ? "yes" : "no"}</td>
-                  <td>
-                    {vm.cached_captured_at ? <Time at={vm.cached_captured_at} /> : <span className="muted">none</span>}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table columns={["VM", "State", "Address", "Prepared", "Cached capture"]} label={`VMs on ${host.name}`}>
+          {vms.map((vm) => (
+            <tr key={vm.name}>
+              <td>{vm.name}</td>
+              <td>{vm.state}</td>
+              <td>{vm.ip_address ?? <span className="muted">unknown</span>}</td>
+              <td>{vm.prepared ? "yes" : "no"}</td>
+              <td>
+                {vm.cached_captured_at ? <Time at={vm.cached_captured_at} /> : <span className="muted">none</span>}
+              </td>
+            </tr>
+          ))}
+        </Table>
       )}
     </section>
   );

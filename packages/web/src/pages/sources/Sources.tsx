@@ -1,5 +1,6 @@
 import type { Member, Organization } from "@fluid/sdk";
 import { ErrorNotice } from "../../components/Notice";
+import { Table } from "../../components/Table";
 import { Time } from "../../components/Time";
 import { api, unwrap } from "../../lib/api";
 import { usePoll } from "../../lib/poll";
@@ -42,40 +43,27 @@ export function Sources({ org }: { org: Organization }) {
         <ErrorNotice error={commands.error} />
         {commands.data?.length === 0 && <p className="muted">Nothing has read a source VM yet.</p>}
         {commands.data && commands.data.length > 0 && (
-          <div className="table-wrap">
-            <table aria-label="Source VM command log">
-              <thead>
-                <tr>
-                  <th scope="col">When</th>
-                  <th scope="col">Who</th>
-                  <th scope="col">Host / VM</th>
-                  <th scope="col">Command</th>
-                  <th scope="col">Outcome</th>
-                </tr>
-              </thead>
-              <tbody>
-                {commands.data.map((c) => (
-                  <tr key={c.id}>
-                    <td>
-                      <Time at={c.started_at} />
-                    </td>
-                    <td>{who(c.actor_user_id)}</td>
-                    <td>
-                      {c.source_host_name} / {c.vm}
-                    </td>
-                    <td>
-                      <code>{c.kind === "run" ? c.command : `${c.kind} ${c.command}`}</code>
-                    </td>
-                    <td className={c.outcome === "ok" ? "ok" : "warn"}>
-                      {c.outcome}
-                      {c.exit_code !== null ? ` · exit ${c.exit_code}` : ""} · {c.duration_ms} ms
-                      {c.detail && <div className="muted">{c.detail}</div>}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table columns={["When", "Who", "Host / VM", "Command", "Outcome"]} label="Source VM command log">
+            {commands.data.map((c) => (
+              <tr key={c.id}>
+                <td>
+                  <Time at={c.started_at} />
+                </td>
+                <td>{who(c.actor_user_id)}</td>
+                <td>
+                  {c.source_host_name} / {c.vm}
+                </td>
+                <td>
+                  <code>{c.kind === "run" ? c.command : `${c.kind} ${c.command}`}</code>
+                </td>
+                <td className={c.outcome === "ok" ? "ok" : "warn"}>
+                  {c.outcome}
+                  {c.exit_code !== null ? ` · exit ${c.exit_code}` : ""} · {c.duration_ms} ms
+                  {c.detail && <div className="muted">{c.detail}</div>}
+                </td>
+              </tr>
+            ))}
+          </Table>
         )}
       </section>
     </>
