@@ -1,10 +1,30 @@
 import { type paths, unwrap } from "@fluid/sdk";
 import type { Connection } from "../connection.js";
 import { CliError, EXIT } from "../output.js";
+import type { BodyOf, QueryOf } from "./types.js";
 
 export interface SourceHostRef {
   id: string;
   name: string;
+}
+
+/** The org's source hosts as the server lists them (none is no error here: listing them is how to find out). */
+export function listSourceHosts(api: Connection) {
+  return unwrap(api.client.GET("/v1/orgs/{slug}/source-hosts", { params: { path: { slug: api.org } } }));
+}
+
+export type AddSourceHost = BodyOf<"/v1/orgs/{slug}/source-hosts", "post">;
+
+export function addSourceHost(api: Connection, body: AddSourceHost) {
+  return unwrap(api.client.POST("/v1/orgs/{slug}/source-hosts", { params: { path: { slug: api.org } }, body }));
+}
+
+export function removeSourceHost(api: Connection, host: SourceHostRef) {
+  return unwrap(
+    api.client.DELETE("/v1/orgs/{slug}/source-hosts/{sourceHostId}", {
+      params: { path: { slug: api.org, sourceHostId: host.id } },
+    }),
+  );
 }
 
 /** The org's source hosts; none is an error, since every source-VM operation needs one. */
@@ -82,4 +102,47 @@ export async function inspectSource(
       body: inspection,
     }),
   );
+}
+
+function vmPath(api: Connection, host: SourceHostRef, vm: string) {
+  return { path: { slug: api.org, sourceHostId: host.id, vm } };
+}
+
+export type PrepareVm = BodyOf<"/v1/orgs/{slug}/source-hosts/{sourceHostId}/vms/{vm}/prepare", "post">;
+
+/** Sets a VM up for read-only access (the restricted user, its key, the command policy). */
+export function prepareVm(api: Connection, host: SourceHostRef, vm: string, body: PrepareVm) {
+  return unwrap(
+    api.client.POST("/v1/orgs/{slug}/source-hosts/{sourceHostId}/vms/{vm}/prepare", {
+      params: vmPath(api, host, vm),
+      body,
+    }),
+  );
+}
+
+export type SourceCommand = BodyOf<"/v1/orgs/{slug}/source-hosts/{sourceHostId}/vms/{vm}/run", "post">;
+
+/** Runs a command the read-only policy allows on a source VM. */
+export function runOnVm(api: Connection, host: SourceHostRef, vm: string, body: SourceCommand) {
+  return unwrap(
+    api.client.POST("/v1/orgs/{slug}/source-hosts/{sourceHostId}/vms/{vm}/run", {
+      params: vmPath(api, host, vm),
+      body,
+    }),
+  );
+}
+
+export function readVmFile(api: Connection, host: SourceHostRef, vm: string, path: string) {
+  return unwrap(
+    api.client.GET("/v1/orgs/{slug}/source-hosts/{sourceHostId}/vms/{vm}/file", {
+      params: { ...vmPath(api, host, vm), query: { path } },
+    }),
+  );
+}
+
+export type SourceCommandQuery = QueryOf<"/v1/orgs/{slug}/source-commands", "get">;
+
+/** The audit trail of read-only access to source VMs, newest first. */
+export function sourceCommandLog(api: Connection, query: SourceCommandQuery) {
+  return unwrap(api.client.GET("/v1/orgs/{slug}/source-commands", { params: { path: { slug: api.org }, query } }));
 }

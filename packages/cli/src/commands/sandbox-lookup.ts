@@ -1,5 +1,5 @@
-import { unwrap } from "@fluid/sdk";
 import { listSandboxes } from "../api/sandboxes.js";
+import { listSnapshots } from "../api/sandbox-snapshots.js";
 import type { Connection } from "../connection.js";
 import { CliError, EXIT } from "../output.js";
 import { isUuid } from "./shared.js";
@@ -24,9 +24,7 @@ export async function sandboxId(conn: Connection, ref: string): Promise<string> 
 
 export async function snapshotIdFor(conn: Connection, sandbox: string, ref: string): Promise<string> {
   if (isUuid(ref)) return ref;
-  const { snapshots } = await unwrap(
-    conn.client.GET("/v1/orgs/{slug}/sandboxes/{id}/snapshots", { params: { path: { slug: conn.org, id: sandbox } } }),
-  );
+  const { snapshots } = await listSnapshots(conn, sandbox);
   const matches = snapshots.filter((s) => s.name === ref);
   const [only, ...others] = matches;
   if (!only) {
