@@ -46,25 +46,36 @@ export function replacePlaybook(conn: Connection, id: string, yaml: string): Pro
 
 export function approveChangeRequest(conn: Connection, id: string, body: Approval) {
   return unwrap(
-    conn.client.POST("/v1/orgs/{slug}/change-requests/{changeRequestId}/approve", { ...changeRequestPath(conn, id), body }),
+    conn.client.POST("/v1/orgs/{slug}/change-requests/{changeRequestId}/approve", {
+      ...changeRequestPath(conn, id),
+      body,
+    }),
   );
 }
 
 export function rejectChangeRequest(conn: Connection, id: string, body: Rejection) {
   return unwrap(
-    conn.client.POST("/v1/orgs/{slug}/change-requests/{changeRequestId}/reject", { ...changeRequestPath(conn, id), body }),
+    conn.client.POST("/v1/orgs/{slug}/change-requests/{changeRequestId}/reject", {
+      ...changeRequestPath(conn, id),
+      body,
+    }),
   );
 }
 
 /** The approved change as files to apply by hand: playbook, inventory, diff, verification, approvals. */
 export function exportChangeRequest(conn: Connection, id: string) {
-  return unwrap(conn.client.GET("/v1/orgs/{slug}/change-requests/{changeRequestId}/export", changeRequestPath(conn, id)));
+  return unwrap(
+    conn.client.GET("/v1/orgs/{slug}/change-requests/{changeRequestId}/export", changeRequestPath(conn, id)),
+  );
 }
 
 /** Runs the approved playbook against the source VM (or only checks it, with check_only). */
 export function applyChangeRequest(conn: Connection, id: string, body: ApplyOptions) {
   return unwrap(
-    conn.client.POST("/v1/orgs/{slug}/change-requests/{changeRequestId}/apply", { ...changeRequestPath(conn, id), body }),
+    conn.client.POST("/v1/orgs/{slug}/change-requests/{changeRequestId}/apply", {
+      ...changeRequestPath(conn, id),
+      body,
+    }),
   );
 }
 

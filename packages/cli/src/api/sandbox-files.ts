@@ -27,7 +27,11 @@ export function writeSandboxFile(conn: Connection, id: string, file: FileWrite) 
   return unwrap(
     conn.client.PUT("/v1/orgs/{slug}/sandboxes/{id}/files", {
       params: { path: { slug: conn.org, id } },
-      body: { path: file.path, content_base64: file.content.toString("base64"), ...(file.mode ? { mode: file.mode } : {}) },
+      body: {
+        path: file.path,
+        content_base64: file.content.toString("base64"),
+        ...(file.mode ? { mode: file.mode } : {}),
+      },
     }),
   );
 }

@@ -1,6 +1,7 @@
-import { type components, unwrap } from "@fluid/sdk";
 import type { ProcessSignal } from "@fluid/proto";
+import { type components, unwrap } from "@fluid/sdk";
 import type { Connection } from "../connection.js";
+import type { BodyOf } from "./types.js";
 
 /** Background-process calls shared by the commands and the MCP tools. */
 export type SandboxProcess = components["schemas"]["Process"];
@@ -9,12 +10,11 @@ function processPath(conn: Connection, id: string, processId: string) {
   return { params: { path: { slug: conn.org, id, processId } } };
 }
 
-export function startProcess(conn: Connection, id: string, input: { command: string; name?: string | undefined }) {
+export type StartProcess = BodyOf<"/v1/orgs/{slug}/sandboxes/{id}/processes", "post">;
+
+export function startProcess(conn: Connection, id: string, body: StartProcess) {
   return unwrap(
-    conn.client.POST("/v1/orgs/{slug}/sandboxes/{id}/processes", {
-      params: { path: { slug: conn.org, id } },
-      body: { command: input.command, ...(input.name ? { name: input.name } : {}) },
-    }),
+    conn.client.POST("/v1/orgs/{slug}/sandboxes/{id}/processes", { params: { path: { slug: conn.org, id } }, body }),
   );
 }
 
@@ -26,7 +26,9 @@ export async function listProcesses(conn: Connection, id: string): Promise<Sandb
 }
 
 export function getProcess(conn: Connection, id: string, processId: string): Promise<SandboxProcess> {
-  return unwrap(conn.client.GET("/v1/orgs/{slug}/sandboxes/{id}/processes/{processId}", processPath(conn, id, processId)));
+  return unwrap(
+    conn.client.GET("/v1/orgs/{slug}/sandboxes/{id}/processes/{processId}", processPath(conn, id, processId)),
+  );
 }
 
 /** Output from the given byte offsets of stdout and stderr on (each read resumes where the last one ended). */

@@ -21,7 +21,10 @@ export function listSnapshots(conn: Connection, id: string): Promise<{ snapshots
 
 export function restoreSnapshot(conn: Connection, id: string, snapshotId: string) {
   return unwrap(
-    conn.client.POST("/v1/orgs/{slug}/sandboxes/{id}/restore", { ...sandboxPath(conn, id), body: { snapshot_id: snapshotId } }),
+    conn.client.POST("/v1/orgs/{slug}/sandboxes/{id}/restore", {
+      ...sandboxPath(conn, id),
+      body: { snapshot_id: snapshotId },
+    }),
   );
 }
 

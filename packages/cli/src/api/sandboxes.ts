@@ -23,11 +23,10 @@ export async function listSandboxes(conn: Connection, includeEnded: boolean): Pr
 }
 
 /** The first page of the org's live sandboxes (what an agent is shown; a long list would not help it). */
-export async function firstSandboxes(conn: Connection): Promise<Sandbox[]> {
-  const page = await unwrap(
+export function firstSandboxes(conn: Connection) {
+  return unwrap(
     conn.client.GET("/v1/orgs/{slug}/sandboxes", { params: { path: { slug: conn.org }, query: { limit: PAGE_SIZE } } }),
   );
-  return page.sandboxes;
 }
 
 export function getSandbox(conn: Connection, id: string): Promise<Sandbox> {
@@ -55,9 +54,7 @@ export function startSandbox(conn: Connection, id: string): Promise<Sandbox> {
 }
 
 export function stopSandbox(conn: Connection, id: string, force: boolean): Promise<Sandbox> {
-  return unwrap(
-    conn.client.POST("/v1/orgs/{slug}/sandboxes/{id}/stop", { ...sandboxPath(conn, id), body: { force } }),
-  );
+  return unwrap(conn.client.POST("/v1/orgs/{slug}/sandboxes/{id}/stop", { ...sandboxPath(conn, id), body: { force } }));
 }
 
 export function extendSandbox(conn: Connection, id: string, ttlSeconds: number): Promise<Sandbox> {
@@ -108,7 +105,9 @@ export function commandLog(conn: Connection, id: string) {
 /** What changed on a sandbox's disk since it was cloned; `noise` overrides the noise policy (JSON). */
 export function sandboxDiff(conn: Connection, id: string, noise: string | undefined) {
   const query: QueryOf<"/v1/orgs/{slug}/sandboxes/{id}/diff", "get"> = noise === undefined ? {} : { noise };
-  return unwrap(conn.client.GET("/v1/orgs/{slug}/sandboxes/{id}/diff", { params: { path: { slug: conn.org, id }, query } }));
+  return unwrap(
+    conn.client.GET("/v1/orgs/{slug}/sandboxes/{id}/diff", { params: { path: { slug: conn.org, id }, query } }),
+  );
 }
 
 export type ForkSandbox = BodyOf<"/v1/orgs/{slug}/sandboxes/{id}/fork", "post">;

@@ -1,7 +1,7 @@
 import type { AuditEvent } from "@fluid/sdk";
 import type { Command } from "commander";
-import { auditPage, verifyAudit } from "../api/reports.js";
 import { PAGE_SIZE } from "../api/pages.js";
+import { auditPage, verifyAudit } from "../api/reports.js";
 import { EXIT, relative, table } from "../output.js";
 import { connectFor, emit, positiveInteger } from "./shared.js";
 

@@ -196,7 +196,11 @@ every mismatch. Ctrl+C stops waiting, not the verification: see it with fluid ch
     .option("--comment <text>", "why, recorded with the rejection")
     .action(async (id: string, options: { comment?: string }, command: Command) => {
       const conn = await connectFor(command);
-      const rejected = await rejectChangeRequest(conn, id, options.comment === undefined ? {} : { comment: options.comment });
+      const rejected = await rejectChangeRequest(
+        conn,
+        id,
+        options.comment === undefined ? {} : { comment: options.comment },
+      );
       emit(command, rejected, () => `Rejected ${rejected.id}\n`);
     });
 

@@ -1,6 +1,6 @@
 import type { SandboxChange, SandboxDiff } from "@fluid/sdk";
-import { sandboxDiff } from "../api/sandboxes.js";
 import type { Command } from "commander";
+import { sandboxDiff } from "../api/sandboxes.js";
 import { CliError } from "../output.js";
 import { SANDBOX_ARG, sandboxId } from "./sandbox-lookup.js";
 import { connectFor, globals, printJson, withSpinner } from "./shared.js";

@@ -1,5 +1,5 @@
-import { listSandboxes } from "../api/sandboxes.js";
 import { listSnapshots } from "../api/sandbox-snapshots.js";
+import { listSandboxes } from "../api/sandboxes.js";
 import type { Connection } from "../connection.js";
 import { CliError, EXIT } from "../output.js";
 import { isUuid } from "./shared.js";

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { processLimits, type ProcessSignal } from "@fluid/proto";
+import { type ProcessSignal, processLimits } from "@fluid/proto";
 import { type Command, InvalidArgumentError } from "commander";
 import {
   getProcess,
@@ -32,7 +32,10 @@ export function registerSandboxProcessCommands(sandbox: Command): void {
     .action(async (ref: string, words: string[], options: { name?: string }, command: Command) => {
       const conn = await connectFor(command);
       const id = await sandboxId(conn, ref);
-      const started = await startProcess(conn, id, { command: words.join(" "), name: options.name });
+      const started = await startProcess(conn, id, {
+        command: words.join(" "),
+        ...(options.name ? { name: options.name } : {}),
+      });
       emit(command, started, () => `${started.id}\n`);
     });
 

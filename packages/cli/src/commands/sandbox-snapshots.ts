@@ -19,8 +19,7 @@ export function registerSandboxSnapshotCommand(sandbox: Command): void {
       const snapshot = await withSpinner(
         command,
         `Snapshotting ${ref}`,
-        () =>
-          takeSnapshot(conn, id, { name, includeMemory: options.memory ?? false }),
+        () => takeSnapshot(conn, id, { name, includeMemory: options.memory ?? false }),
         (s) => `Snapshot ${s.name} taken (${bytes(s.size_bytes)}${s.has_memory ? ", with memory" : ""})`,
       );
       emit(
@@ -74,8 +73,7 @@ export function registerSandboxRestoreCommands(sandbox: Command): void {
       const restored = await withSpinner(
         command,
         `Restoring ${ref} to ${snapshotRef}`,
-        () =>
-          restoreSnapshot(conn, id, snapshotId),
+        () => restoreSnapshot(conn, id, snapshotId),
         (s) => `Sandbox ${s.name} is ${s.state}`,
       );
       emit(command, restored, () => sandboxDetails(restored));
