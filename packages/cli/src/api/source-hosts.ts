@@ -1,6 +1,6 @@
 import { type paths, unwrap } from "@fluid/sdk";
 import type { Connection } from "../connection.js";
-import { CliError, EXIT } from "../output.js";
+import { CliError, } from "../output.js";
 import type { BodyOf, QueryOf } from "./types.js";
 
 export interface SourceHostRef {
@@ -30,8 +30,7 @@ export function removeSourceHost(api: Connection, host: SourceHostRef) {
 /** The org's source hosts; none is an error, since every source-VM operation needs one. */
 export async function sourceHosts(api: Connection): Promise<SourceHostRef[]> {
   const hosts = await unwrap(api.client.GET("/v1/orgs/{slug}/source-hosts", { params: { path: { slug: api.org } } }));
-  if (hosts.count === 0)
-    throw new CliError("no source hosts configured for this org", { exitCode: EXIT.notFound, code: "not_found" });
+  if (hosts.count === 0) throw new CliError("no source hosts configured for this org", { code: "not_found" });
   return hosts.source_hosts.map((h) => ({ id: h.id, name: h.name }));
 }
 
@@ -50,7 +49,6 @@ export async function namedSourceHost(api: Connection, ref: string): Promise<Sou
   const host = hosts.find((h) => h.id === ref || h.name === ref);
   if (!host) {
     throw new CliError(`no source host named ${ref} (source hosts: ${hosts.map((h) => h.name).join(", ")})`, {
-      exitCode: EXIT.notFound,
       code: "not_found",
     });
   }
@@ -72,7 +70,6 @@ export async function sourceHostOf(api: Connection, vm: string, named: string | 
   const [match] = matches;
   if (!match) {
     throw new CliError(`no source host has a VM named ${vm}; list_vms (fluid source ls) shows what there is`, {
-      exitCode: EXIT.notFound,
       code: "not_found",
     });
   }

@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { currentUser, getOrg, visibleOrgs } from "../api/account.js";
 import { isServerUrl, readSettings, removeSettings, settingsPath, writeSettings } from "../config/settings.js";
 import { clientFor } from "../connection.js";
-import { CliError, details, EXIT } from "../output.js";
+import { CliError, details, } from "../output.js";
 import { connectFor, emit, globals } from "./shared.js";
 
 /** `login`, `logout`, `whoami`: where the CLI connects and as whom. */
@@ -86,14 +86,13 @@ function pickOrg(organizations: Organization[], wanted: string | undefined): Org
     const found = organizations.find((o) => o.slug === wanted);
     if (!found) {
       throw new CliError(`organization "${wanted}" is not one this API key can use (it can use: ${slugs})`, {
-        exitCode: EXIT.notFound,
         code: "not_found",
       });
     }
     return found;
   }
   const [only, ...others] = organizations;
-  if (!only) throw new CliError("this API key belongs to no organization", { exitCode: EXIT.auth, code: "forbidden" });
+  if (!only) throw new CliError("this API key belongs to no organization", { code: "forbidden" });
   if (others.length > 0) throw new CliError(`this API key sees several organizations (${slugs}); pass --org`);
   return only;
 }

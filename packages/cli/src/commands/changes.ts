@@ -225,7 +225,6 @@ function waitForVerification(command: Command, conn: Connection, started: Change
 function withheld<T>(value: T | null, what: string): T {
   if (value !== null) return value;
   throw new CliError(`the ${what} is withheld: only the request's author and admins may read it`, {
-    exitCode: EXIT.auth,
     code: "forbidden",
   });
 }

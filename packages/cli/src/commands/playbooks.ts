@@ -10,7 +10,7 @@ import {
   renderPlaybook,
 } from "../api/playbooks.js";
 import type { Connection } from "../connection.js";
-import { CliError, details, EXIT, relative, table, when } from "../output.js";
+import { CliError, details, relative, table, when } from "../output.js";
 import { connectFor, emit, isUuid, positiveInteger } from "./shared.js";
 
 const PLAYBOOK_ARG = "playbook id or name";
@@ -202,7 +202,6 @@ export async function playbookIdFor(conn: Connection, ref: string): Promise<stri
   const found = playbooks.find((p) => p.name === ref);
   if (!found) {
     throw new CliError(`no playbook is named "${ref}" (see fluid playbook ls)`, {
-      exitCode: EXIT.notFound,
       code: "not_found",
     });
   }

@@ -6,7 +6,7 @@ import { pollWhile } from "../api/poll.js";
 import { createSandbox, getSandbox } from "../api/sandboxes.js";
 import { namedSourceHost } from "../api/source-hosts.js";
 import type { Connection } from "../connection.js";
-import { CliError, EXIT } from "../output.js";
+import { CliError, } from "../output.js";
 import { describeProgress } from "../sandbox-progress.js";
 import { START_A_HOST } from "./hosts.js";
 import { sandboxDetails } from "./sandbox-render.js";
@@ -94,7 +94,6 @@ async function untilCreated(
     throw new CliError(
       `sandbox ${current.name} failed to start: ${current.error ?? current.end_reason ?? current.state}`,
       {
-        exitCode: EXIT.failure,
         code: "create_failed",
       },
     );

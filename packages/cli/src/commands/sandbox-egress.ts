@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { getSandbox, setEgress } from "../api/sandboxes.js";
+import { EXIT } from "../output.js";
 import { SANDBOX_ARG, sandboxId } from "./sandbox-lookup.js";
 import { connectFor, emit } from "./shared.js";
 
@@ -31,7 +32,7 @@ Example:
     .action(async (ref: string, options: EgressOptions, command: Command) => {
       const chosen = [options.allow !== undefined, options.allowAll === true, options.denyAll === true];
       if (chosen.filter(Boolean).length > 1)
-        command.error("fluid: give one of --allow, --allow-all and --deny-all", { exitCode: 2 });
+        command.error("fluid: give one of --allow, --allow-all and --deny-all", { exitCode: EXIT.usage });
       const conn = await connectFor(command);
       const id = await sandboxId(conn, ref);
       const result = chosen.some(Boolean)

@@ -4,7 +4,7 @@ import { type Command, InvalidArgumentError } from "commander";
 import { FluidError, fluidError } from "../api/errors.js";
 import { listSandboxFiles, readSandboxFile, writeSandboxFile } from "../api/sandbox-files.js";
 import type { Connection } from "../connection.js";
-import { bytes, CliError, EXIT, table } from "../output.js";
+import { bytes, CliError, table } from "../output.js";
 import { SANDBOX_ARG, sandboxId } from "./sandbox-lookup.js";
 import { connectFor, emit, globals } from "./shared.js";
 
@@ -129,7 +129,6 @@ async function download(conn: Connection, remote: Remote, local: string, mode: s
   // A partial copy that looks complete is worse than none.
   if (file.truncated) {
     throw new CliError(`${remote.sandbox}:${remote.path} is larger than the server's file limit; nothing was written`, {
-      exitCode: EXIT.failure,
       code: "payload_too_large",
     });
   }
@@ -170,10 +169,8 @@ async function isDirectory(path: string): Promise<boolean> {
 /** Local file problems as messages about the file, not errno dumps. */
 function localError(err: unknown, path: string): unknown {
   const code = (err as NodeJS.ErrnoException).code;
-  if (code === "ENOENT")
-    return new CliError(`${path}: no such file or directory`, { exitCode: EXIT.notFound, code: "not_found" });
+  if (code === "ENOENT") return new CliError(`${path}: no such file or directory`, { code: "not_found" });
   if (code === "EISDIR") return new CliError(`${path} is a directory; cp copies single files (tar a directory first)`);
-  if (code === "EACCES")
-    return new CliError(`${path}: permission denied`, { exitCode: EXIT.failure, code: "local_error" });
+  if (code === "EACCES") return new CliError(`${path}: permission denied`, { code: "local_error" });
   return err;
 }

@@ -1,7 +1,7 @@
 import { listSnapshots } from "../api/sandbox-snapshots.js";
 import { listSandboxes } from "../api/sandboxes.js";
 import type { Connection } from "../connection.js";
-import { CliError, EXIT } from "../output.js";
+import { CliError, } from "../output.js";
 import { isUuid } from "./shared.js";
 
 /** How commands describe a <sandbox> argument. */
@@ -14,7 +14,6 @@ export async function sandboxId(conn: Connection, ref: string): Promise<string> 
   const [only, ...others] = matches;
   if (!only) {
     throw new CliError(`no live sandbox is named "${ref}" (see fluid sandbox ls)`, {
-      exitCode: EXIT.notFound,
       code: "not_found",
     });
   }
@@ -29,7 +28,6 @@ export async function snapshotIdFor(conn: Connection, sandbox: string, ref: stri
   const [only, ...others] = matches;
   if (!only) {
     throw new CliError(`this sandbox has no snapshot named "${ref}" (see fluid sandbox snapshots)`, {
-      exitCode: EXIT.notFound,
       code: "not_found",
     });
   }

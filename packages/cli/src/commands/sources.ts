@@ -15,7 +15,7 @@ import {
   sourceHosts,
   vmsOn,
 } from "../api/source-hosts.js";
-import { CliError, relative, table } from "../output.js";
+import { CliError, EXIT, relative, table } from "../output.js";
 import { connectFor, emit, globals, printJson, withSpinner } from "./shared.js";
 
 interface HostOption {
@@ -183,7 +183,7 @@ export function registerSourceCommands(program: Command): void {
           ) + failures
         );
       });
-      if (rows.length === 0 && unreachable.length > 0) process.exitCode = 1;
+      if (rows.length === 0 && unreachable.length > 0) process.exitCode = EXIT.failure;
     });
 
   source

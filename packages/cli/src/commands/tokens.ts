@@ -16,7 +16,7 @@ export function registerTokenCommands(program: Command): void {
     .option("--expires-in-days <n>", "let the token expire after N days (default: never)", positiveInteger)
     .action(async (name: string, options: { expiresInDays?: number }, command: Command) => {
       const conn = await connectFor(command);
-      const { server, org } = conn;
+      const { server } = conn;
       const created = await createHostToken(conn, {
         name,
         ...(options.expiresInDays ? { expires_in_days: options.expiresInDays } : {}),
