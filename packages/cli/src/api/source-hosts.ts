@@ -1,6 +1,6 @@
 import { type paths, unwrap } from "@fluid/sdk";
 import type { Connection } from "../connection.js";
-import { CliError, } from "../output.js";
+import { CliError } from "../output.js";
 import type { BodyOf, QueryOf } from "./types.js";
 
 export interface SourceHostRef {
