@@ -1,6 +1,6 @@
 import { createClient, type FluidClient, unwrap } from "@fluid/sdk";
 import { resolveConnection } from "./config/settings.js";
-import { CliError, } from "./output.js";
+import { CliError } from "./output.js";
 
 export interface Connection {
   client: FluidClient;

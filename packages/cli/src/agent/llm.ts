@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { CliError, } from "../output.js";
+import { CliError } from "../output.js";
 
 /** One call the model asks for; `arguments` is JSON text the model wrote, so it may be malformed. */
 export interface ToolCall {

@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { currentUser, getOrg, visibleOrgs } from "../api/account.js";
 import { isServerUrl, readSettings, removeSettings, settingsPath, writeSettings } from "../config/settings.js";
 import { clientFor } from "../connection.js";
-import { CliError, details, } from "../output.js";
+import { CliError, details } from "../output.js";
 import { connectFor, emit, globals } from "./shared.js";
 
 /** `login`, `logout`, `whoami`: where the CLI connects and as whom. */

@@ -6,7 +6,7 @@ import { pollWhile } from "../api/poll.js";
 import { createSandbox, getSandbox } from "../api/sandboxes.js";
 import { namedSourceHost } from "../api/source-hosts.js";
 import type { Connection } from "../connection.js";
-import { CliError, } from "../output.js";
+import { CliError } from "../output.js";
 import { describeProgress } from "../sandbox-progress.js";
 import { START_A_HOST } from "./hosts.js";
 import { sandboxDetails } from "./sandbox-render.js";

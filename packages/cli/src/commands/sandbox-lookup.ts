@@ -1,7 +1,7 @@
 import { listSnapshots } from "../api/sandbox-snapshots.js";
 import { listSandboxes } from "../api/sandboxes.js";
 import type { Connection } from "../connection.js";
-import { CliError, } from "../output.js";
+import { CliError } from "../output.js";
 import { isUuid } from "./shared.js";
 
 /** How commands describe a <sandbox> argument. */

@@ -2,7 +2,7 @@ import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join } from "node:path";
 import { z } from "zod";
-import { CliError, } from "../output.js";
+import { CliError } from "../output.js";
 
 /** The model provider `fluid agent` talks to; each field is a fallback for its flag or environment variable. */
 export const AgentSettings = z.object({
