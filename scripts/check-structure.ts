@@ -3,7 +3,8 @@
  *   1. any violation of .dependency-cruiser.cjs (file import cycles, imports into another package's src/);
  *   2. any cycle between the top-level entries (folders and root files) of a package's src/, production code only;
  *   3. any production source file over MAX_LINES lines, except test fixtures, generated code and the data tables
- *      listed below.
+ *      listed below;
+ *   4. any server call made from the CLI's commands or MCP tools instead of through packages/cli/src/api/.
  * Prints every violation, not just the first, and always the five largest source files.
  */
 import { readdir, readFile } from "node:fs/promises";
@@ -13,6 +14,7 @@ import extractDepcruiseOptions from "dependency-cruiser/config-utl/extract-depcr
 import {
   countLines,
   cycles,
+  directServerCalls,
   edgesWithin,
   type FileSize,
   type Graph,
@@ -75,14 +77,18 @@ async function folderCycles(options: ICruiseOptions): Promise<string[]> {
   });
 }
 
-async function sourceSizes(): Promise<FileSize[]> {
-  const sizes: FileSize[] = [];
+async function sourcePaths(): Promise<string[]> {
   const paths: string[] = [];
   for (const pkg of await readdir(join(root, "packages"))) {
     const src = join("packages", pkg, "src");
     const files = await readdir(join(root, src), { recursive: true }).catch(() => []);
     paths.push(...files.map((file) => join(src, file)));
   }
+  return paths;
+}
+
+async function sourceSizes(paths: readonly string[]): Promise<FileSize[]> {
+  const sizes: FileSize[] = [];
   for (const path of paths) {
     if (!sizeChecked(path, DATA_TABLES)) continue;
     sizes.push({ path, lines: countLines(await readFile(join(root, path), "utf8")) });
@@ -93,11 +99,19 @@ async function sourceSizes(): Promise<FileSize[]> {
 async function main(): Promise<void> {
   process.chdir(root);
   const options = await extractDepcruiseOptions("./.dependency-cruiser.cjs");
-  const sizes = sizeReport(await sourceSizes(), MAX_LINES);
+  const paths = await sourcePaths();
+  const sizes = sizeReport(await sourceSizes(paths), MAX_LINES);
+  const calls: string[] = [];
+  for (const path of paths) {
+    if (!/\.tsx?$/.test(path)) continue;
+    const found = directServerCalls(path, await readFile(join(root, path), "utf8"));
+    calls.push(...found.map((call) => `server call outside packages/cli/src/api: ${call}`));
+  }
   const violations = [
     ...(await importRules(options)),
     ...(await folderCycles(options)),
     ...sizes.over.map((file) => `file over ${MAX_LINES} lines: ${file.path} (${file.lines})`),
+    ...calls,
   ];
   console.log(`largest source files: ${sizes.largest.map((f) => `${f.path} (${f.lines})`).join(", ")}`);
   for (const violation of violations) console.log(`  ✗ ${violation}`);

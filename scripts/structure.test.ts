@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { countLines, cycles, edgesWithin, sizeChecked, sizeReport } from "./structure.ts";
+import { countLines, cycles, directServerCalls, edgesWithin, sizeChecked, sizeReport } from "./structure.ts";
 
 const graph = (edges: Record<string, string[]>) => new Map(Object.entries(edges));
 
@@ -78,5 +78,56 @@ describe("countLines", () => {
     expect(countLines("")).toBe(0);
     expect(countLines("a\nb\n")).toBe(2);
     expect(countLines("a\nb")).toBe(2);
+  });
+});
+
+describe("directServerCalls", () => {
+  const command = "packages/cli/src/commands/sandboxes.ts";
+
+  it("allows a command that calls the API layer and imports only types from the SDK", () => {
+    const source = [
+      'import type { Sandbox } from "@fluid/sdk";',
+      'import { type ChangeRequest, type ChangeRequestSummary } from "@fluid/sdk";',
+      'import { getSandbox } from "../api/sandboxes.js";',
+      "const sandbox: Sandbox = await getSandbox(conn, id);",
+    ].join("\n");
+    expect(directServerCalls(command, source)).toEqual([]);
+  });
+
+  it("flags a value import from the SDK, naming what was imported and where", () => {
+    const source = 'import type { Command } from "commander";\nimport { type Sandbox, unwrap } from "@fluid/sdk";\n';
+    expect(directServerCalls(command, source)).toEqual([`${command}:2 imports unwrap from @fluid/sdk`]);
+  });
+
+  it("flags a namespace or default import of the SDK", () => {
+    expect(directServerCalls(command, 'import * as sdk from "@fluid/sdk";')).toEqual([
+      `${command}:1 imports @fluid/sdk as a whole`,
+    ]);
+  });
+
+  it("flags a call on the client and a bare fetch, even with the client passed in", () => {
+    const source = [
+      'const page = await conn.client.GET("/v1/orgs/{slug}/sandboxes", {});',
+      "await client",
+      '  .DELETE("/v1/orgs/{slug}/sandboxes/{id}", path);',
+      "const response = await fetch(url);",
+    ].join("\n");
+    expect(directServerCalls("packages/cli/src/mcp/files.ts", source)).toEqual([
+      "packages/cli/src/mcp/files.ts:1 calls GET on a client",
+      "packages/cli/src/mcp/files.ts:3 calls DELETE on a client",
+      "packages/cli/src/mcp/files.ts:4 calls fetch",
+    ]);
+  });
+
+  it("does not mistake a method that merely ends in fetch for a call to fetch", () => {
+    expect(directServerCalls(command, "await prefetch(x);\nawait cache.fetch(key);")).toEqual([]);
+  });
+
+  it("leaves the API layer, the agent's model calls, other packages and tests alone", () => {
+    const source = 'import { unwrap } from "@fluid/sdk";\nawait conn.client.GET("/v1/orgs");\nawait fetch(url);';
+    expect(directServerCalls("packages/cli/src/api/sandboxes.ts", source)).toEqual([]);
+    expect(directServerCalls("packages/cli/src/agent/llm.ts", source)).toEqual([]);
+    expect(directServerCalls("packages/web/src/commands/x.ts", source)).toEqual([]);
+    expect(directServerCalls("packages/cli/src/commands/sandboxes.test.ts", source)).toEqual([]);
   });
 });

@@ -93,3 +93,45 @@ export function countLines(text: string): number {
   if (text === "") return 0;
   return text.split("\n").length - (text.endsWith("\n") ? 1 : 0);
 }
+
+/**
+ * CLI code that must reach the server only through `packages/cli/src/api/`: the commands and the MCP tools
+ * (which the agent drives) parse arguments and render results; the calls, their paths and bodies live in one place.
+ */
+export const API_CLIENTS = /^packages\/cli\/src\/(commands|mcp)\//;
+
+const SDK_IMPORT = /^\s*(import|export)\s+(type\s+)?\{([^}]*)\}\s*from\s*["']@fluid\/sdk["']/gm;
+const SDK_SIDE_IMPORT = /^\s*import\s+(\*\s+as\s+\w+\s+from\s+|\w+\s*(,\s*\{[^}]*\})?\s+from\s+)?["']@fluid\/sdk["']/gm;
+const HTTP_CALL = /\.\s*(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)\s*\(/g;
+const FETCH_CALL = /(?<![\w.$])fetch\s*\(/g;
+
+function lineOf(source: string, index: number): number {
+  return source.slice(0, index).split("\n").length;
+}
+
+/**
+ * Where a file calls the server itself: a value import from the SDK (its request client, `unwrap`, `streamExec`;
+ * types are fine), an HTTP-verb call on a client, or `fetch`. Comments count too: a commented-out call is
+ * still a call waiting to come back.
+ */
+export function directServerCalls(path: string, source: string): string[] {
+  if (!API_CLIENTS.test(path) || TEST_FILE.test(path)) return [];
+  const found: string[] = [];
+  for (const match of source.matchAll(SDK_IMPORT)) {
+    if (match[2]) continue;
+    const values = (match[3] ?? "")
+      .split(",")
+      .map((name) => name.trim())
+      .filter((name) => name !== "" && !name.startsWith("type "));
+    if (values.length > 0)
+      found.push(`${path}:${lineOf(source, match.index)} imports ${values.join(", ")} from @fluid/sdk`);
+  }
+  for (const match of source.matchAll(SDK_SIDE_IMPORT)) {
+    found.push(`${path}:${lineOf(source, match.index)} imports @fluid/sdk as a whole`);
+  }
+  for (const match of source.matchAll(HTTP_CALL)) {
+    found.push(`${path}:${lineOf(source, match.index)} calls ${match[1]} on a client`);
+  }
+  for (const match of source.matchAll(FETCH_CALL)) found.push(`${path}:${lineOf(source, match.index)} calls fetch`);
+  return found;
+}

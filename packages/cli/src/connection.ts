@@ -1,6 +1,6 @@
 import { createClient, type FluidClient, unwrap } from "@fluid/sdk";
 import { resolveConnection } from "./config/settings.js";
-import { CliError, EXIT } from "./output.js";
+import { CliError } from "./output.js";
 
 export interface Connection {
   client: FluidClient;
@@ -24,13 +24,11 @@ export function clientFor(server: string, apiKey: string): FluidClient {
       // Node's fetch gives up on a response after 5 minutes; the server may still finish the work.
       if (cause?.code === "UND_ERR_HEADERS_TIMEOUT" || cause?.code === "UND_ERR_BODY_TIMEOUT") {
         throw new CliError(`no answer from the fluid server at ${server} within 5 minutes; it may still finish`, {
-          exitCode: EXIT.failure,
           code: "timeout",
         });
       }
       const reason = cause?.code ?? cause?.message ?? (err as Error).message;
       throw new CliError(`cannot reach the fluid server at ${server} (${reason})`, {
-        exitCode: EXIT.failure,
         code: "unreachable",
       });
     }
@@ -48,8 +46,7 @@ export async function connect(flags: { server?: string; apiKey?: string; org?: s
   if (org) return { client, server, org, apiKey };
   const orgs = await unwrap(client.GET("/v1/orgs"));
   const [only, ...others] = orgs.organizations;
-  if (!only)
-    throw new CliError("these credentials belong to no organization", { exitCode: EXIT.auth, code: "forbidden" });
+  if (!only) throw new CliError("these credentials belong to no organization", { code: "forbidden" });
   if (others.length > 0) throw new CliError("these credentials see several organizations; pass --org or set FLUID_ORG");
   return { client, server, org: only.slug, apiKey };
 }

@@ -3,7 +3,7 @@ import { Command, CommanderError } from "commander";
 import { registerAgentCommand } from "./agent/command.js";
 import { registerCommands } from "./commands/index.js";
 import { registerMcpCommand } from "./mcp/command.js";
-import { CliError, EXIT } from "./output.js";
+import { CliError, EXIT, exitCodeOf } from "./output.js";
 
 /** `fluid`: the command line for people and scripts; `fluid mcp` for coding agents; `fluid agent` in a terminal. */
 export async function main(argv: string[]): Promise<void> {
@@ -46,21 +46,5 @@ function usageMessage(err: CommanderError): string {
 }
 
 function exitCodeFor(err: unknown): number {
-  if (err instanceof CliError) return err.exitCode;
-  if (!(err instanceof FluidError)) return EXIT.failure;
-  switch (err.code) {
-    case "unauthenticated":
-    case "forbidden":
-    case "command_refused":
-      return EXIT.auth;
-    case "not_found":
-      return EXIT.notFound;
-    case "invalid_request":
-    case "conflict":
-    case "invalid_state":
-    case "payload_too_large":
-      return EXIT.usage;
-    default:
-      return EXIT.failure;
-  }
+  return err instanceof FluidError || err instanceof CliError ? exitCodeOf(err.code) : EXIT.failure;
 }

@@ -13,10 +13,6 @@ export const EXIT = {
   notFound: 4,
 } as const;
 
-/**
- * A failure the CLI detects itself (bad argument, missing login, unreachable server, local file):
- * main prints the message and exits with `exitCode`; `code` is what `--json` reports.
- */
 /** What `--json` reports for a failure the CLI finds itself: a shared code, or one only the CLI has. */
 export type CliErrorCode =
   | ErrorCode
@@ -31,14 +27,62 @@ export type CliErrorCode =
   | "llm_unreachable"
   | "llm_error";
 
+/**
+ * The exit status for every code a failure can carry, the server's and the CLI's own: one table, so a
+ * script sees the same status for the same failure whichever side found it.
+ */
+const exitCodes: Readonly<Record<CliErrorCode, number>> = {
+  invalid_request: EXIT.usage,
+  conflict: EXIT.usage,
+  invalid_state: EXIT.usage,
+  unsupported_media_type: EXIT.usage,
+  not_a_terminal: EXIT.usage,
+  agent_not_configured: EXIT.usage,
+  unauthenticated: EXIT.auth,
+  forbidden: EXIT.auth,
+  command_refused: EXIT.auth,
+  invalid_config: EXIT.auth,
+  not_found: EXIT.notFound,
+  // Over a size limit on either side (an upload the server refuses, a download it truncates): nothing to retry as is.
+  payload_too_large: EXIT.failure,
+  request_timeout: EXIT.failure,
+  rate_limited: EXIT.failure,
+  quota_exceeded: EXIT.failure,
+  internal: EXIT.failure,
+  not_implemented: EXIT.failure,
+  host_error: EXIT.failure,
+  no_capacity: EXIT.failure,
+  host_unavailable: EXIT.failure,
+  service_unavailable: EXIT.failure,
+  timeout: EXIT.failure,
+  unreachable: EXIT.failure,
+  local_error: EXIT.failure,
+  create_failed: EXIT.failure,
+  interrupted: EXIT.failure,
+  llm_timeout: EXIT.failure,
+  llm_unreachable: EXIT.failure,
+  llm_error: EXIT.failure,
+};
+
+/** The exit status for a failure's code; a code this CLI does not know (a newer server's) is a failure. */
+export function exitCodeOf(code: string): number {
+  return Object.hasOwn(exitCodes, code) ? exitCodes[code as CliErrorCode] : EXIT.failure;
+}
+
+/**
+ * A failure the CLI detects itself (bad argument, missing login, unreachable server, local file):
+ * main prints the message and exits with the status for `code`, which is also what `--json` reports.
+ */
 export class CliError extends Error {
-  readonly exitCode: number;
   readonly code: CliErrorCode;
-  constructor(message: string, options: { exitCode?: number; code?: CliErrorCode } = {}) {
+  constructor(message: string, options: { code?: CliErrorCode } = {}) {
     super(message);
     this.name = "CliError";
-    this.exitCode = options.exitCode ?? EXIT.usage;
     this.code = options.code ?? "invalid_request";
+  }
+
+  get exitCode(): number {
+    return exitCodeOf(this.code);
   }
 }
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { CliError, EXIT } from "../output.js";
+import { CliError } from "../output.js";
 
 /** One call the model asks for; `arguments` is JSON text the model wrote, so it may be malformed. */
 export interface ToolCall {
@@ -88,20 +88,18 @@ export function chatClient(options: ChatClientOptions): ChatClient {
         if (signal?.aborted) throw err;
         if (timeout.aborted) {
           throw new CliError(`no answer from the model provider within ${Math.round(timeoutMs / 1000)} s`, {
-            exitCode: EXIT.failure,
             code: "llm_timeout",
           });
         }
         const cause = (err as { cause?: { code?: string; message?: string } }).cause;
         throw new CliError(
           `cannot reach the model provider at ${url} (${cause?.code ?? cause?.message ?? (err as Error).message})`,
-          { exitCode: EXIT.failure, code: "llm_unreachable" },
+          { code: "llm_unreachable" },
         );
       }
       const json = parseJson(text);
       if (!response.ok) {
         throw new CliError(`model provider error (HTTP ${response.status}): ${providerMessage(json, text)}`, {
-          exitCode: EXIT.failure,
           code: "llm_error",
         });
       }
@@ -109,7 +107,7 @@ export function chatClient(options: ChatClientOptions): ChatClient {
       if (!parsed.success) {
         // OpenRouter reports some upstream failures as 200 with an error body.
         const message = hasError(json) ? providerMessage(json, text) : `unexpected response: ${text.slice(0, 300)}`;
-        throw new CliError(`model provider error: ${message}`, { exitCode: EXIT.failure, code: "llm_error" });
+        throw new CliError(`model provider error: ${message}`, { code: "llm_error" });
       }
       const message = parsed.data.choices[0]!.message;
       const calls = (message.tool_calls ?? []).map(

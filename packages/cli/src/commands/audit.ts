@@ -1,6 +1,7 @@
-import { type AuditEvent, unwrap } from "@fluid/sdk";
+import type { AuditEvent } from "@fluid/sdk";
 import type { Command } from "commander";
 import { PAGE_SIZE } from "../api/pages.js";
+import { auditPage, verifyAudit } from "../api/reports.js";
 import { EXIT, relative, table } from "../output.js";
 import { connectFor, emit, positiveInteger } from "./shared.js";
 
@@ -21,7 +22,8 @@ export function registerAuditCommands(program: Command): void {
     .option("--target <id>", "only events about this sandbox, key, member… (its id)")
     .option("--limit <n>", "how many events (newest first)", positiveInteger, 50)
     .action(async (options: ListOptions, command: Command) => {
-      const { client, org } = await connectFor(command);
+      const conn = await connectFor(command);
+      const { org } = conn;
       const events: AuditEvent[] = [];
       let before: number | null = null;
       while (events.length < options.limit) {
@@ -31,9 +33,7 @@ export function registerAuditCommands(program: Command): void {
           ...(options.target ? { target_id: options.target } : {}),
           ...(before === null ? {} : { before_seq: before }),
         };
-        const page: { events: AuditEvent[]; next_before_seq: number | null } = await unwrap(
-          client.GET("/v1/orgs/{slug}/audit", { params: { path: { slug: org }, query } }),
-        );
+        const page: { events: AuditEvent[]; next_before_seq: number | null } = await auditPage(conn, query);
         events.push(...page.events);
         before = page.next_before_seq;
         if (before === null) break;
@@ -57,8 +57,9 @@ export function registerAuditCommands(program: Command): void {
     .command("verify")
     .description("check the whole chain; exits 1 and names the first bad event when it does not hold")
     .action(async (_options: unknown, command: Command) => {
-      const { client, org } = await connectFor(command);
-      const verdict = await unwrap(client.GET("/v1/orgs/{slug}/audit/verify", { params: { path: { slug: org } } }));
+      const conn = await connectFor(command);
+      const { org } = conn;
+      const verdict = await verifyAudit(conn);
       emit(command, verdict, () =>
         verdict.valid
           ? `Audit chain of ${org} holds: ${verdict.events} events, head ${verdict.head_hash ?? "(empty)"}\n`

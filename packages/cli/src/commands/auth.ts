@@ -1,8 +1,9 @@
-import { type Organization, unwrap } from "@fluid/sdk";
+import type { Organization } from "@fluid/sdk";
 import type { Command } from "commander";
+import { currentUser, getOrg, visibleOrgs } from "../api/account.js";
 import { isServerUrl, readSettings, removeSettings, settingsPath, writeSettings } from "../config/settings.js";
 import { clientFor } from "../connection.js";
-import { CliError, details, EXIT } from "../output.js";
+import { CliError, details } from "../output.js";
 import { connectFor, emit, globals } from "./shared.js";
 
 /** `login`, `logout`, `whoami`: where the CLI connects and as whom. */
@@ -33,8 +34,8 @@ Example:
       }
 
       const client = clientFor(server, apiKey);
-      const { user } = await unwrap(client.GET("/v1/auth/me"));
-      const { organizations } = await unwrap(client.GET("/v1/orgs"));
+      const user = await currentUser(client);
+      const organizations = await visibleOrgs(client);
       const org = pickOrg(organizations, wantedOrg);
       const path = settingsPath();
       // A new login keeps `fluid agent`'s provider settings; a config too broken to read is what login replaces.
@@ -63,9 +64,10 @@ Example:
     .command("whoami")
     .description("show the server, user, organization and role these credentials act as")
     .action(async (_options: unknown, command: Command) => {
-      const { client, server, org: slug } = await connectFor(command);
-      const { user } = await unwrap(client.GET("/v1/auth/me"));
-      const org = await unwrap(client.GET("/v1/orgs/{slug}", { params: { path: { slug } } }));
+      const conn = await connectFor(command);
+      const { server } = conn;
+      const user = await currentUser(conn.client);
+      const org = await getOrg(conn);
       emit(command, { server, user, org }, () =>
         details([
           ["server", server],
@@ -84,14 +86,13 @@ function pickOrg(organizations: Organization[], wanted: string | undefined): Org
     const found = organizations.find((o) => o.slug === wanted);
     if (!found) {
       throw new CliError(`organization "${wanted}" is not one this API key can use (it can use: ${slugs})`, {
-        exitCode: EXIT.notFound,
         code: "not_found",
       });
     }
     return found;
   }
   const [only, ...others] = organizations;
-  if (!only) throw new CliError("this API key belongs to no organization", { exitCode: EXIT.auth, code: "forbidden" });
+  if (!only) throw new CliError("this API key belongs to no organization", { code: "forbidden" });
   if (others.length > 0) throw new CliError(`this API key sees several organizations (${slugs}); pass --org`);
   return only;
 }

@@ -1,8 +1,7 @@
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { unwrap } from "@fluid/sdk";
 import type { Command } from "commander";
-import { changeRequestPath } from "../api/change-requests.js";
+import { applyChangeRequest, exportChangeRequest } from "../api/change-requests.js";
 import { EXIT } from "../output.js";
 import { connectFor, emit, withSpinner } from "./shared.js";
 
@@ -17,9 +16,7 @@ export function registerChangeApplyCommands(change: Command): void {
     .option("-o, --out <dir>", "directory to write to (created; default ./change-<id>)")
     .action(async (id: string, options: { out?: string }, command: Command) => {
       const conn = await connectFor(command);
-      const bundle = await unwrap(
-        conn.client.GET("/v1/orgs/{slug}/change-requests/{changeRequestId}/export", changeRequestPath(conn, id)),
-      );
+      const bundle = await exportChangeRequest(conn, id);
       const dir = options.out ?? `change-${id}`;
       await mkdir(dir, { recursive: true, mode: 0o700 });
       const files: Record<string, string> = {
@@ -68,15 +65,10 @@ export function registerChangeApplyCommands(change: Command): void {
         command,
         text,
         () =>
-          unwrap(
-            conn.client.POST("/v1/orgs/{slug}/change-requests/{changeRequestId}/apply", {
-              ...changeRequestPath(conn, id),
-              body: {
-                ...(options.checkOnly ? { check_only: true } : {}),
-                ...(options.timeout ? { timeout_seconds: options.timeout } : {}),
-              },
-            }),
-          ),
+          applyChangeRequest(conn, id, {
+            ...(options.checkOnly ? { check_only: true } : {}),
+            ...(options.timeout ? { timeout_seconds: options.timeout } : {}),
+          }),
         (a) => `${id}: ${a.result.outcome}`,
       );
       const { result } = answer;

@@ -1,7 +1,15 @@
-import { type ChangeRequest, type ChangeRequestSummary, unwrap } from "@fluid/sdk";
+import type { ChangeRequest, ChangeRequestSummary } from "@fluid/sdk";
 import { type Command, Option } from "commander";
-import { changeRequestPath, getChangeRequest, startVerification, untilVerified } from "../api/change-requests.js";
-import { allPages, PAGE_SIZE } from "../api/pages.js";
+import {
+  approveChangeRequest,
+  createChangeRequest,
+  getChangeRequest,
+  listChangeRequests,
+  rejectChangeRequest,
+  replacePlaybook,
+  startVerification,
+  untilVerified,
+} from "../api/change-requests.js";
 import type { Connection } from "../connection.js";
 import { CliError, EXIT } from "../output.js";
 import { registerChangeApplyCommands } from "./change-apply.js";
@@ -61,17 +69,12 @@ export function registerChangeCommands(program: Command): void {
         command,
         `Diffing ${ref}${playbook ? "" : " and generating its playbook"}`,
         () =>
-          unwrap(
-            conn.client.POST("/v1/orgs/{slug}/change-requests", {
-              params: { path: { slug: conn.org } },
-              body: {
-                sandbox_id: id,
-                title: options.title,
-                ...(options.description === undefined ? {} : { description: options.description }),
-                ...(playbook ? { playbook } : {}),
-              },
-            }),
-          ),
+          createChangeRequest(conn, {
+            sandbox_id: id,
+            title: options.title,
+            ...(options.description === undefined ? {} : { description: options.description }),
+            ...(playbook ? { playbook } : {}),
+          }),
         (cr) => `Created change request ${cr.id} (${cr.state})`,
       );
       emit(command, created, () => `${renderChangeRequest(created)}\nVerify it: fluid change verify ${created.id}\n`);
@@ -83,14 +86,7 @@ export function registerChangeCommands(program: Command): void {
     .addOption(new Option("--state <state>", "only requests in this state").choices(STATES))
     .action(async (options: { state?: ChangeRequestSummary["state"] }, command: Command) => {
       const conn = await connectFor(command);
-      const requests = await allPages(async (offset) => {
-        const page = await unwrap(
-          conn.client.GET("/v1/orgs/{slug}/change-requests", {
-            params: { path: { slug: conn.org }, query: { limit: PAGE_SIZE, offset, state: options.state } },
-          }),
-        );
-        return { items: page.change_requests, next_offset: page.next_offset };
-      });
+      const requests = await listChangeRequests(conn, options.state);
       emit(command, { change_requests: requests, count: requests.length }, () => renderChangeRequestList(requests));
     });
 
@@ -136,12 +132,7 @@ export function registerChangeCommands(program: Command): void {
     .action(async (id: string, options: { file: string }, command: Command) => {
       const conn = await connectFor(command);
       const yaml = await readText(options.file);
-      const edited = await unwrap(
-        conn.client.PUT("/v1/orgs/{slug}/change-requests/{changeRequestId}/playbook", {
-          ...changeRequestPath(conn, id),
-          body: { yaml },
-        }),
-      );
+      const edited = await replacePlaybook(conn, id, yaml);
       emit(
         command,
         edited,
@@ -186,12 +177,11 @@ every mismatch. Ctrl+C stops waiting, not the verification: see it with fluid ch
       const current = await getChangeRequest(conn, id);
       const diff_hash = options.diffHash ?? current.diff_hash;
       const playbook_hash = options.playbookHash ?? current.playbook_hash;
-      const approved = await unwrap(
-        conn.client.POST("/v1/orgs/{slug}/change-requests/{changeRequestId}/approve", {
-          ...changeRequestPath(conn, id),
-          body: { diff_hash, playbook_hash, ...(options.comment === undefined ? {} : { comment: options.comment }) },
-        }),
-      );
+      const approved = await approveChangeRequest(conn, id, {
+        diff_hash,
+        playbook_hash,
+        ...(options.comment === undefined ? {} : { comment: options.comment }),
+      });
       emit(
         command,
         approved,
@@ -206,11 +196,10 @@ every mismatch. Ctrl+C stops waiting, not the verification: see it with fluid ch
     .option("--comment <text>", "why, recorded with the rejection")
     .action(async (id: string, options: { comment?: string }, command: Command) => {
       const conn = await connectFor(command);
-      const rejected = await unwrap(
-        conn.client.POST("/v1/orgs/{slug}/change-requests/{changeRequestId}/reject", {
-          ...changeRequestPath(conn, id),
-          body: options.comment === undefined ? {} : { comment: options.comment },
-        }),
+      const rejected = await rejectChangeRequest(
+        conn,
+        id,
+        options.comment === undefined ? {} : { comment: options.comment },
       );
       emit(command, rejected, () => `Rejected ${rejected.id}\n`);
     });
@@ -236,7 +225,6 @@ function waitForVerification(command: Command, conn: Connection, started: Change
 function withheld<T>(value: T | null, what: string): T {
   if (value !== null) return value;
   throw new CliError(`the ${what} is withheld: only the request's author and admins may read it`, {
-    exitCode: EXIT.auth,
     code: "forbidden",
   });
 }

@@ -1,5 +1,5 @@
-import { unwrap } from "@fluid/sdk";
 import type { Command } from "commander";
+import { listHosts } from "../api/hosts.js";
 import { relative, table } from "../output.js";
 import { connectFor, emit } from "./shared.js";
 
@@ -15,8 +15,9 @@ export function registerHostCommands(program: Command): void {
     .command("ls")
     .description("list the organization's sandbox hosts with status and free capacity")
     .action(async (_options: unknown, command: Command) => {
-      const { client, org } = await connectFor(command);
-      const result = await unwrap(client.GET("/v1/orgs/{slug}/hosts", { params: { path: { slug: org } } }));
+      const conn = await connectFor(command);
+      const { org } = conn;
+      const result = await listHosts(conn);
       emit(command, result, () => {
         if (result.hosts.length === 0) return `No sandbox hosts in ${org}: ${START_A_HOST}\n`;
         return table(

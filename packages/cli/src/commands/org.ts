@@ -1,5 +1,5 @@
-import { unwrap } from "@fluid/sdk";
 import { type Command, InvalidArgumentError } from "commander";
+import { acceptInvitation, getOrg, invite, listInvitations, orgMembers, revokeInvitation } from "../api/account.js";
 import { details, relative, table, when } from "../output.js";
 import { connectFor, duration, emit } from "./shared.js";
 
@@ -18,10 +18,9 @@ export function registerOrgCommands(program: Command): void {
     .command("org")
     .description("show the current organization: name, your role, member count, policies")
     .action(async (_options: unknown, command: Command) => {
-      const { client, org: slug } = await connectFor(command);
-      const path = { slug };
-      const org = await unwrap(client.GET("/v1/orgs/{slug}", { params: { path } }));
-      const members = await unwrap(client.GET("/v1/orgs/{slug}/members", { params: { path } }));
+      const conn = await connectFor(command);
+      const org = await getOrg(conn);
+      const members = await orgMembers(conn);
       emit(command, { ...org, members_count: members.total }, () =>
         details([
           ["name", org.name],
@@ -42,18 +41,17 @@ export function registerOrgCommands(program: Command): void {
     .option("--role <role>", `the role they get: ${invitableRoles.join(", ")}`, invitableRole, "member")
     .option("--ttl <duration>", "how long the invitation stays valid: 30m, 2h, 7d (default 7d)", duration)
     .action(async (email: string, options: { role: InvitableRole; ttl?: number }, command: Command) => {
-      const { client, org: slug } = await connectFor(command);
-      const created = await unwrap(
-        client.POST("/v1/orgs/{slug}/invitations", {
-          params: { path: { slug } },
-          body: { email, role: options.role, ...(options.ttl ? { ttl_seconds: options.ttl } : {}) },
-        }),
-      );
+      const conn = await connectFor(command);
+      const created = await invite(conn, {
+        email,
+        role: options.role,
+        ...(options.ttl ? { ttl_seconds: options.ttl } : {}),
+      });
       emit(
         command,
         created,
         () =>
-          `Invited ${created.email} to ${slug} as ${created.role} (id ${created.id}, expires ${when(created.expires_at)}).\n` +
+          `Invited ${created.email} to ${conn.org} as ${created.role} (id ${created.id}, expires ${when(created.expires_at)}).\n` +
           "Send them the token, shown only this once; they join with:\n\n" +
           `  fluid org join ${created.token}\n` +
           (created.accept_url ? `\nor in the dashboard: ${created.accept_url}\n` : ""),
@@ -64,8 +62,7 @@ export function registerOrgCommands(program: Command): void {
     .command("invitations")
     .description("list pending invitations (admin)")
     .action(async (_options: unknown, command: Command) => {
-      const { client, org: slug } = await connectFor(command);
-      const result = await unwrap(client.GET("/v1/orgs/{slug}/invitations", { params: { path: { slug } } }));
+      const result = await listInvitations(await connectFor(command));
       emit(command, result, () =>
         result.invitations.length === 0
           ? "No pending invitations: invite someone with `fluid org invite EMAIL --role ROLE`\n"
@@ -83,12 +80,7 @@ export function registerOrgCommands(program: Command): void {
     .description("revoke a pending invitation (admin; only the owner revokes admin invitations)")
     .argument("<id>", "invitation id (see fluid org invitations)")
     .action(async (id: string, _options: unknown, command: Command) => {
-      const { client, org: slug } = await connectFor(command);
-      const result = await unwrap(
-        client.DELETE("/v1/orgs/{slug}/invitations/{invitationId}", {
-          params: { path: { slug, invitationId: id } },
-        }),
-      );
+      const result = await revokeInvitation(await connectFor(command), id);
       emit(command, { id, ...result }, () => `Revoked invitation ${id}\n`);
     });
 
@@ -97,8 +89,7 @@ export function registerOrgCommands(program: Command): void {
     .description("accept an invitation sent to your account's email and join its organization")
     .argument("<token>", "the invitation token (flinv_…)")
     .action(async (token: string, _options: unknown, command: Command) => {
-      const { client } = await connectFor(command);
-      const joined = await unwrap(client.POST("/v1/invitations/accept", { body: { token } }));
+      const joined = await acceptInvitation(await connectFor(command), token);
       emit(
         command,
         joined,

@@ -1,12 +1,17 @@
-import { type paths, unwrap } from "@fluid/sdk";
 import { type Command, InvalidArgumentError } from "commander";
+import {
+  type AddTask,
+  addTask,
+  createPlaybook,
+  deletePlaybook,
+  getPlaybook,
+  listPlaybooks,
+  removeTask,
+  renderPlaybook,
+} from "../api/playbooks.js";
 import type { Connection } from "../connection.js";
-import { CliError, details, EXIT, relative, table, when } from "../output.js";
+import { CliError, details, relative, table, when } from "../output.js";
 import { connectFor, emit, isUuid, positiveInteger } from "./shared.js";
-
-type TaskBody = NonNullable<
-  paths["/v1/orgs/{slug}/playbooks/{playbookId}/tasks"]["post"]["requestBody"]
->["content"]["application/json"];
 
 const PLAYBOOK_ARG = "playbook id or name";
 
@@ -25,17 +30,12 @@ export function registerPlaybookCommands(program: Command): void {
     .option("--become", "run the play's tasks as root (become: true)")
     .action(async (name: string, options: PlaybookOptions, command: Command) => {
       const conn = await connectFor(command);
-      const created = await unwrap(
-        conn.client.POST("/v1/orgs/{slug}/playbooks", {
-          params: { path: { slug: conn.org } },
-          body: {
-            name,
-            ...(options.description === undefined ? {} : { description: options.description }),
-            ...(options.hosts === undefined ? {} : { hosts: options.hosts }),
-            ...(options.become ? { become: true } : {}),
-          },
-        }),
-      );
+      const created = await createPlaybook(conn, {
+        name,
+        ...(options.description === undefined ? {} : { description: options.description }),
+        ...(options.hosts === undefined ? {} : { hosts: options.hosts }),
+        ...(options.become ? { become: true } : {}),
+      });
       emit(command, created, () => `Created playbook ${created.name} (${created.id})\n`);
     });
 
@@ -44,9 +44,7 @@ export function registerPlaybookCommands(program: Command): void {
     .description("list the organization's playbooks, newest first")
     .action(async (_options: unknown, command: Command) => {
       const conn = await connectFor(command);
-      const result = await unwrap(
-        conn.client.GET("/v1/orgs/{slug}/playbooks", { params: { path: { slug: conn.org } } }),
-      );
+      const result = await listPlaybooks(conn);
       emit(command, result, () =>
         result.playbooks.length === 0
           ? "No playbooks: create one with `fluid playbook create NAME`\n"
@@ -64,11 +62,7 @@ export function registerPlaybookCommands(program: Command): void {
     .action(async (ref: string, _options: unknown, command: Command) => {
       const conn = await connectFor(command);
       const playbookId = await playbookIdFor(conn, ref);
-      const result = await unwrap(
-        conn.client.GET("/v1/orgs/{slug}/playbooks/{playbookId}", {
-          params: { path: { slug: conn.org, playbookId } },
-        }),
-      );
+      const result = await getPlaybook(conn, playbookId);
       const p = result.playbook;
       emit(command, result, () => {
         const head = details([
@@ -102,11 +96,7 @@ export function registerPlaybookCommands(program: Command): void {
     .action(async (ref: string, _options: unknown, command: Command) => {
       const conn = await connectFor(command);
       const playbookId = await playbookIdFor(conn, ref);
-      const result = await unwrap(
-        conn.client.DELETE("/v1/orgs/{slug}/playbooks/{playbookId}", {
-          params: { path: { slug: conn.org, playbookId } },
-        }),
-      );
+      const result = await deletePlaybook(conn, playbookId);
       emit(command, { id: playbookId, ...result }, () => `Deleted playbook ${ref}\n`);
     });
 
@@ -121,11 +111,7 @@ export function registerPlaybookCommands(program: Command): void {
     .action(async (ref: string, _options: unknown, command: Command) => {
       const conn = await connectFor(command);
       const playbookId = await playbookIdFor(conn, ref);
-      const rendered = await unwrap(
-        conn.client.GET("/v1/orgs/{slug}/playbooks/{playbookId}/render", {
-          params: { path: { slug: conn.org, playbookId } },
-        }),
-      );
+      const rendered = await renderPlaybook(conn, playbookId);
       emit(command, rendered, () => rendered.yaml);
     });
 
@@ -153,19 +139,14 @@ Examples:
     .action(async (ref: string, name: string, module: string, options: TaskAddOptions, command: Command) => {
       const conn = await connectFor(command);
       const playbookId = await playbookIdFor(conn, ref);
-      const added = await unwrap(
-        conn.client.POST("/v1/orgs/{slug}/playbooks/{playbookId}/tasks", {
-          params: { path: { slug: conn.org, playbookId } },
-          body: {
-            name,
-            // The server checks the name and answers with the modules it allows.
-            module: module as TaskBody["module"],
-            params: options.params ?? {},
-            ...(options.changedWhen === undefined ? {} : { changed_when: changedWhen(options.changedWhen) }),
-            ...(options.position === undefined ? {} : { position: options.position - 1 }),
-          },
-        }),
-      );
+      const added = await addTask(conn, playbookId, {
+        name,
+        // The server checks the name and answers with the modules it allows.
+        module: module as AddTask["module"],
+        params: options.params ?? {},
+        ...(options.changedWhen === undefined ? {} : { changed_when: changedWhen(options.changedWhen) }),
+        ...(options.position === undefined ? {} : { position: options.position - 1 }),
+      });
       emit(command, added, () => `Added task ${added.position + 1} (${added.id}): ${added.name} [${added.module}]\n`);
     });
 
@@ -177,11 +158,7 @@ Examples:
     .action(async (ref: string, taskId: string, _options: unknown, command: Command) => {
       const conn = await connectFor(command);
       const playbookId = await playbookIdFor(conn, ref);
-      const result = await unwrap(
-        conn.client.DELETE("/v1/orgs/{slug}/playbooks/{playbookId}/tasks/{taskId}", {
-          params: { path: { slug: conn.org, playbookId, taskId } },
-        }),
-      );
+      const result = await removeTask(conn, playbookId, taskId);
       emit(command, { id: taskId, ...result }, () => `Removed task ${taskId}\n`);
     });
 }
@@ -221,13 +198,10 @@ function changedWhen(value: string): boolean | string {
 /** A playbook id as given, or the id of the playbook with that name (names are unique per org). */
 export async function playbookIdFor(conn: Connection, ref: string): Promise<string> {
   if (isUuid(ref)) return ref;
-  const { playbooks } = await unwrap(
-    conn.client.GET("/v1/orgs/{slug}/playbooks", { params: { path: { slug: conn.org } } }),
-  );
+  const { playbooks } = await listPlaybooks(conn);
   const found = playbooks.find((p) => p.name === ref);
   if (!found) {
     throw new CliError(`no playbook is named "${ref}" (see fluid playbook ls)`, {
-      exitCode: EXIT.notFound,
       code: "not_found",
     });
   }

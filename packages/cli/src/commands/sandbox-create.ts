@@ -1,10 +1,12 @@
-import { NoCapacityError, type Sandbox, unwrap } from "@fluid/sdk";
+import type { Sandbox } from "@fluid/sdk";
 import type { Command } from "commander";
+import { NoCapacityError } from "../api/errors.js";
+import { listHosts } from "../api/hosts.js";
 import { pollWhile } from "../api/poll.js";
-import { getSandbox } from "../api/sandboxes.js";
+import { createSandbox, getSandbox } from "../api/sandboxes.js";
 import { namedSourceHost } from "../api/source-hosts.js";
 import type { Connection } from "../connection.js";
-import { CliError, EXIT } from "../output.js";
+import { CliError } from "../output.js";
 import { describeProgress } from "../sandbox-progress.js";
 import { START_A_HOST } from "./hosts.js";
 import { sandboxDetails } from "./sandbox-render.js";
@@ -42,20 +44,15 @@ export function registerSandboxCreateCommand(sandbox: Command): void {
       const conn = await connectFor(command);
       if (options.fresh && options.sourceHost === undefined) throw new CliError("--fresh needs --source-host");
       const sourceHost = options.sourceHost === undefined ? undefined : await namedSourceHost(conn, options.sourceHost);
-      const created = await unwrap(
-        conn.client.POST("/v1/orgs/{slug}/sandboxes", {
-          params: { path: { slug: conn.org }, query: { wait: "false" } },
-          body: {
-            source_vm: image,
-            ...(options.name === undefined ? {} : { name: options.name }),
-            ...(options.vcpus === undefined ? {} : { vcpus: options.vcpus }),
-            ...(options.memory === undefined ? {} : { memory_mb: options.memory }),
-            ...(options.ttl === undefined ? {} : { ttl_seconds: options.ttl }),
-            ...(options.egress ? { allow_egress: true } : {}),
-            ...(sourceHost ? { source_host_id: sourceHost.id, ...(options.fresh ? { fresh: true } : {}) } : {}),
-          },
-        }),
-      ).catch(async (err: unknown) => {
+      const created = await createSandbox(conn, {
+        source_vm: image,
+        ...(options.name === undefined ? {} : { name: options.name }),
+        ...(options.vcpus === undefined ? {} : { vcpus: options.vcpus }),
+        ...(options.memory === undefined ? {} : { memory_mb: options.memory }),
+        ...(options.ttl === undefined ? {} : { ttl_seconds: options.ttl }),
+        ...(options.egress ? { allow_egress: true } : {}),
+        ...(sourceHost ? { source_host_id: sourceHost.id, ...(options.fresh ? { fresh: true } : {}) } : {}),
+      }).catch(async (err: unknown) => {
         throw await explainNoCapacity(conn, err, image);
       });
       const result = options.wait
@@ -97,7 +94,6 @@ async function untilCreated(
     throw new CliError(
       `sandbox ${current.name} failed to start: ${current.error ?? current.end_reason ?? current.state}`,
       {
-        exitCode: EXIT.failure,
         code: "create_failed",
       },
     );
@@ -108,9 +104,7 @@ async function untilCreated(
 /** Adds what to do next to the server's no_capacity answer: start a host, or use an image one has. */
 async function explainNoCapacity(conn: Connection, err: unknown, image: string): Promise<unknown> {
   if (!(err instanceof NoCapacityError)) return err;
-  const hosts = await unwrap(conn.client.GET("/v1/orgs/{slug}/hosts", { params: { path: { slug: conn.org } } })).catch(
-    () => undefined,
-  );
+  const hosts = await listHosts(conn).catch(() => undefined);
   if (!hosts) return err;
   const online = hosts.hosts.filter((h) => h.status === "ONLINE");
   if (online.length === 0) {

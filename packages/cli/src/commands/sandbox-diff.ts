@@ -1,6 +1,6 @@
-import { type SandboxChange, type SandboxDiff, unwrap } from "@fluid/sdk";
+import type { SandboxChange, SandboxDiff } from "@fluid/sdk";
 import type { Command } from "commander";
-import type { Connection } from "../connection.js";
+import { sandboxDiff } from "../api/sandboxes.js";
 import { CliError } from "../output.js";
 import { SANDBOX_ARG, sandboxId } from "./sandbox-lookup.js";
 import { connectFor, globals, printJson, withSpinner } from "./shared.js";
@@ -26,20 +26,12 @@ Works on running and stopped sandboxes and never writes to them. --json prints {
       const diff = await withSpinner(
         command,
         `Reading ${ref}'s disk`,
-        () => fetchDiff(conn, id, options.noise),
+        () => sandboxDiff(conn, id, options.noise),
         (d) => `${d.summary.total} change${d.summary.total === 1 ? "" : "s"}`,
       );
       if (globals(command).json) printJson(diff);
       else process.stdout.write(renderDiff(diff, process.stdout.isTTY === true));
     });
-}
-
-export function fetchDiff(conn: Connection, id: string, noise: string | undefined): Promise<SandboxDiff> {
-  return unwrap(
-    conn.client.GET("/v1/orgs/{slug}/sandboxes/{id}/diff", {
-      params: { path: { slug: conn.org, id }, query: noise === undefined ? {} : { noise } },
-    }),
-  );
 }
 
 function assertJson(text: string): void {

@@ -1,6 +1,6 @@
-import { unwrap } from "@fluid/sdk";
 import type { Command } from "commander";
-import { getSandbox } from "../api/sandboxes.js";
+import { getSandbox, setEgress } from "../api/sandboxes.js";
+import { EXIT } from "../output.js";
 import { SANDBOX_ARG, sandboxId } from "./sandbox-lookup.js";
 import { connectFor, emit } from "./shared.js";
 
@@ -32,16 +32,11 @@ Example:
     .action(async (ref: string, options: EgressOptions, command: Command) => {
       const chosen = [options.allow !== undefined, options.allowAll === true, options.denyAll === true];
       if (chosen.filter(Boolean).length > 1)
-        command.error("fluid: give one of --allow, --allow-all and --deny-all", { exitCode: 2 });
+        command.error("fluid: give one of --allow, --allow-all and --deny-all", { exitCode: EXIT.usage });
       const conn = await connectFor(command);
       const id = await sandboxId(conn, ref);
       const result = chosen.some(Boolean)
-        ? await unwrap(
-            conn.client.PUT("/v1/orgs/{slug}/sandboxes/{id}/egress", {
-              params: { path: { slug: conn.org, id } },
-              body: { allow_all: options.allowAll === true, allow: options.allow ?? [] },
-            }),
-          )
+        ? await setEgress(conn, id, { allow_all: options.allowAll === true, allow: options.allow ?? [] })
         : await getSandbox(conn, id);
       const egress = {
         sandbox_id: result.id,

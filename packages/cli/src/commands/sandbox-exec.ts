@@ -1,6 +1,5 @@
-import { streamExec, unwrap } from "@fluid/sdk";
 import { type Command, InvalidArgumentError } from "commander";
-import { allPages, PAGE_SIZE } from "../api/pages.js";
+import { commandLog, runCommand, streamCommand } from "../api/sandboxes.js";
 import type { Connection } from "../connection.js";
 import { EXIT, table } from "../output.js";
 import { SANDBOX_ARG, sandboxId } from "./sandbox-lookup.js";
@@ -47,16 +46,11 @@ Examples:
         process.exitCode = await execStreaming(conn, id, words.join(" "), options);
         return;
       }
-      const result = await unwrap(
-        conn.client.POST("/v1/orgs/{slug}/sandboxes/{id}/run", {
-          params: { path: { slug: conn.org, id } },
-          body: {
-            command: words.join(" "),
-            ...(options.timeout === undefined ? {} : { timeout_seconds: options.timeout }),
-            ...(options.env ? { env: options.env } : {}),
-          },
-        }),
-      );
+      const result = await runCommand(conn, id, {
+        command: words.join(" "),
+        ...(options.timeout === undefined ? {} : { timeout_seconds: options.timeout }),
+        ...(options.env ? { env: options.env } : {}),
+      });
       if (globals(command).json) {
         printJson(result);
       } else {
@@ -73,9 +67,7 @@ Examples:
 
 /** Prints a command's output as it arrives; returns the exit status to pass on. */
 async function execStreaming(conn: Connection, id: string, commandLine: string, options: ExecOptions): Promise<number> {
-  const events = streamExec(conn.client, {
-    org: conn.org,
-    sandbox: id,
+  const events = streamCommand(conn, id, {
     command: commandLine,
     ...(options.timeout === undefined ? {} : { timeoutSeconds: options.timeout }),
     ...(options.env ? { env: options.env } : {}),
@@ -108,14 +100,7 @@ export function registerSandboxCommandLog(sandbox: Command): void {
     .action(async (ref: string, _options: unknown, command: Command) => {
       const conn = await connectFor(command);
       const id = await sandboxId(conn, ref);
-      const commands = await allPages(async (offset) => {
-        const page = await unwrap(
-          conn.client.GET("/v1/orgs/{slug}/sandboxes/{id}/commands", {
-            params: { path: { slug: conn.org, id }, query: { limit: PAGE_SIZE, offset } },
-          }),
-        );
-        return { items: page.commands, next_offset: page.next_offset };
-      });
+      const commands = await commandLog(conn, id);
       emit(command, { commands, count: commands.length }, () =>
         commands.length === 0
           ? "No commands have run in this sandbox\n"

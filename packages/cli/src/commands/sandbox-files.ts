@@ -1,9 +1,10 @@
 import { chmod, readFile, stat, writeFile } from "node:fs/promises";
 import { basename, join, posix } from "node:path";
-import { FluidError, fluidError, unwrap } from "@fluid/sdk";
 import { type Command, InvalidArgumentError } from "commander";
+import { FluidError, fluidError } from "../api/errors.js";
+import { listSandboxFiles, readSandboxFile, writeSandboxFile } from "../api/sandbox-files.js";
 import type { Connection } from "../connection.js";
-import { bytes, CliError, EXIT, table } from "../output.js";
+import { bytes, CliError, table } from "../output.js";
 import { SANDBOX_ARG, sandboxId } from "./sandbox-lookup.js";
 import { connectFor, emit, globals } from "./shared.js";
 
@@ -67,11 +68,7 @@ Examples:
       if (!path.startsWith("/")) throw new CliError(`the path must be absolute, got "${path}"`);
       const conn = await connectFor(command);
       const id = await sandboxId(conn, ref);
-      const listing = await unwrap(
-        conn.client.GET("/v1/orgs/{slug}/sandboxes/{id}/files/list", {
-          params: { path: { slug: conn.org, id }, query: { path } },
-        }),
-      );
+      const listing = await listSandboxFiles(conn, id, path);
       emit(command, listing, () =>
         listing.entries.length === 0
           ? `${path} is empty\n`
@@ -117,12 +114,7 @@ async function upload(conn: Connection, local: string, remote: Remote, mode: str
   const fileMode =
     mode ?? (local === "-" ? undefined : ((await stat(local)).mode & 0o777).toString(8).padStart(4, "0"));
   const id = await sandboxId(conn, remote.sandbox);
-  const written = await unwrap(
-    conn.client.PUT("/v1/orgs/{slug}/sandboxes/{id}/files", {
-      params: { path: { slug: conn.org, id } },
-      body: { path, content_base64: content.toString("base64"), ...(fileMode ? { mode: fileMode } : {}) },
-    }),
-  ).catch((err: unknown) => {
+  const written = await writeSandboxFile(conn, id, { path, content, mode: fileMode }).catch((err: unknown) => {
     if (err instanceof FluidError && err.code === "payload_too_large") {
       throw fluidError(err.status, err.code, `${local} (${bytes(content.length)}) is larger than the server accepts`);
     }
@@ -133,19 +125,14 @@ async function upload(conn: Connection, local: string, remote: Remote, mode: str
 
 async function download(conn: Connection, remote: Remote, local: string, mode: string | undefined) {
   const id = await sandboxId(conn, remote.sandbox);
-  const file = await unwrap(
-    conn.client.GET("/v1/orgs/{slug}/sandboxes/{id}/files", {
-      params: { path: { slug: conn.org, id }, query: { path: remote.path } },
-    }),
-  );
+  const file = await readSandboxFile(conn, id, remote.path);
   // A partial copy that looks complete is worse than none.
   if (file.truncated) {
     throw new CliError(`${remote.sandbox}:${remote.path} is larger than the server's file limit; nothing was written`, {
-      exitCode: EXIT.failure,
       code: "payload_too_large",
     });
   }
-  const content = Buffer.from(file.content_base64, "base64");
+  const content = file.bytes;
   const result = { direction: "download", sandbox_id: id, path: remote.path, local, size: content.length };
   if (local === "-") {
     process.stdout.write(content);
@@ -182,10 +169,8 @@ async function isDirectory(path: string): Promise<boolean> {
 /** Local file problems as messages about the file, not errno dumps. */
 function localError(err: unknown, path: string): unknown {
   const code = (err as NodeJS.ErrnoException).code;
-  if (code === "ENOENT")
-    return new CliError(`${path}: no such file or directory`, { exitCode: EXIT.notFound, code: "not_found" });
+  if (code === "ENOENT") return new CliError(`${path}: no such file or directory`, { code: "not_found" });
   if (code === "EISDIR") return new CliError(`${path} is a directory; cp copies single files (tar a directory first)`);
-  if (code === "EACCES")
-    return new CliError(`${path}: permission denied`, { exitCode: EXIT.failure, code: "local_error" });
+  if (code === "EACCES") return new CliError(`${path}: permission denied`, { code: "local_error" });
   return err;
 }

@@ -1,5 +1,5 @@
-import { unwrap } from "@fluid/sdk";
 import type { Command } from "commander";
+import { forkSandbox } from "../api/sandboxes.js";
 import { table } from "../output.js";
 import { SANDBOX_ARG, sandboxId, snapshotIdFor } from "./sandbox-lookup.js";
 import { connectFor, emit, positiveInteger, withSpinner } from "./shared.js";
@@ -40,17 +40,12 @@ Example:
         command,
         `Forking ${ref} ${count} time${count === 1 ? "" : "s"}`,
         () =>
-          unwrap(
-            conn.client.POST("/v1/orgs/{slug}/sandboxes/{id}/fork", {
-              params: { path: { slug: conn.org, id } },
-              body: {
-                count,
-                ...(snapshotId === undefined ? {} : { snapshot_id: snapshotId }),
-                ...(options.name === undefined ? {} : { names: options.name }),
-                ...(options.sharedNetwork ? { network: "shared" as const } : {}),
-              },
-            }),
-          ),
+          forkSandbox(conn, id, {
+            count,
+            ...(snapshotId === undefined ? {} : { snapshot_id: snapshotId }),
+            ...(options.name === undefined ? {} : { names: options.name }),
+            ...(options.sharedNetwork ? { network: "shared" as const } : {}),
+          }),
         (r) => `${r.sandboxes.length} fork${r.sandboxes.length === 1 ? "" : "s"} of ${ref} running`,
       );
       emit(command, result, () =>

@@ -1,7 +1,7 @@
-import { unwrap } from "@fluid/sdk";
+import { listSnapshots } from "../api/sandbox-snapshots.js";
 import { listSandboxes } from "../api/sandboxes.js";
 import type { Connection } from "../connection.js";
-import { CliError, EXIT } from "../output.js";
+import { CliError } from "../output.js";
 import { isUuid } from "./shared.js";
 
 /** How commands describe a <sandbox> argument. */
@@ -14,7 +14,6 @@ export async function sandboxId(conn: Connection, ref: string): Promise<string> 
   const [only, ...others] = matches;
   if (!only) {
     throw new CliError(`no live sandbox is named "${ref}" (see fluid sandbox ls)`, {
-      exitCode: EXIT.notFound,
       code: "not_found",
     });
   }
@@ -24,14 +23,11 @@ export async function sandboxId(conn: Connection, ref: string): Promise<string> 
 
 export async function snapshotIdFor(conn: Connection, sandbox: string, ref: string): Promise<string> {
   if (isUuid(ref)) return ref;
-  const { snapshots } = await unwrap(
-    conn.client.GET("/v1/orgs/{slug}/sandboxes/{id}/snapshots", { params: { path: { slug: conn.org, id: sandbox } } }),
-  );
+  const { snapshots } = await listSnapshots(conn, sandbox);
   const matches = snapshots.filter((s) => s.name === ref);
   const [only, ...others] = matches;
   if (!only) {
     throw new CliError(`this sandbox has no snapshot named "${ref}" (see fluid sandbox snapshots)`, {
-      exitCode: EXIT.notFound,
       code: "not_found",
     });
   }

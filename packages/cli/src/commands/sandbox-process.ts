@@ -1,23 +1,21 @@
 import { readFileSync } from "node:fs";
-import { unwrap } from "@fluid/sdk";
+import { type ProcessSignal, processLimits } from "@fluid/proto";
 import { type Command, InvalidArgumentError } from "commander";
-import type { Connection } from "../connection.js";
+import {
+  getProcess,
+  listProcesses,
+  processLog,
+  type SandboxProcess,
+  signalProcess,
+  startProcess,
+  writeStdin,
+} from "../api/sandbox-processes.js";
 import { EXIT, table } from "../output.js";
 import { SANDBOX_ARG, sandboxId } from "./sandbox-lookup.js";
 import { connectFor, emit, globals, printJson } from "./shared.js";
 
-const SIGNALS = ["TERM", "KILL", "INT", "HUP", "QUIT", "USR1", "USR2", "STOP", "CONT"] as const;
 /** How often `logs --follow` and `wait` ask again while the process is quiet. */
 const POLL_MS = 500;
-
-interface Proc {
-  id: string;
-  name: string;
-  command: string;
-  pid: number | null;
-  state: string;
-  exit_code: number | null;
-}
 
 /** `fluid sandbox process …`: commands that run in the background and outlive this CLI. */
 export function registerSandboxProcessCommands(sandbox: Command): void {
@@ -34,12 +32,10 @@ export function registerSandboxProcessCommands(sandbox: Command): void {
     .action(async (ref: string, words: string[], options: { name?: string }, command: Command) => {
       const conn = await connectFor(command);
       const id = await sandboxId(conn, ref);
-      const started = await unwrap(
-        conn.client.POST("/v1/orgs/{slug}/sandboxes/{id}/processes", {
-          params: { path: { slug: conn.org, id } },
-          body: { command: words.join(" "), ...(options.name ? { name: options.name } : {}) },
-        }),
-      );
+      const started = await startProcess(conn, id, {
+        command: words.join(" "),
+        ...(options.name ? { name: options.name } : {}),
+      });
       emit(command, started, () => `${started.id}\n`);
     });
 
@@ -50,9 +46,7 @@ export function registerSandboxProcessCommands(sandbox: Command): void {
     .action(async (ref: string, _options: unknown, command: Command) => {
       const conn = await connectFor(command);
       const id = await sandboxId(conn, ref);
-      const { processes } = await unwrap(
-        conn.client.GET("/v1/orgs/{slug}/sandboxes/{id}/processes", { params: { path: { slug: conn.org, id } } }),
-      );
+      const processes = await listProcesses(conn, id);
       emit(command, processes, () =>
         table(
           ["ID", "NAME", "PID", "STATE", "EXIT", "COMMAND"],
@@ -74,14 +68,7 @@ export function registerSandboxProcessCommands(sandbox: Command): void {
       const id = await sandboxId(conn, ref);
       let offsets = { offset: options.offset, stderr: options.stderrOffset };
       for (;;) {
-        const log = await unwrap(
-          conn.client.GET("/v1/orgs/{slug}/sandboxes/{id}/processes/{processId}/logs", {
-            params: {
-              path: { slug: conn.org, id, processId },
-              query: { offset: offsets.offset, stderr_offset: offsets.stderr },
-            },
-          }),
-        );
+        const log = await processLog(conn, id, processId, offsets);
         if (globals(command).json && !options.follow) return printJson(log);
         const out = Buffer.from(log.stdout, "base64");
         const err = Buffer.from(log.stderr, "base64");
@@ -108,12 +95,7 @@ export function registerSandboxProcessCommands(sandbox: Command): void {
       const conn = await connectFor(command);
       const id = await sandboxId(conn, ref);
       const data = options.data === undefined ? readFileSync(0) : Buffer.from(options.data, "utf8");
-      const result = await unwrap(
-        conn.client.POST("/v1/orgs/{slug}/sandboxes/{id}/processes/{processId}/stdin", {
-          params: { path: { slug: conn.org, id, processId } },
-          body: { data_base64: data.toString("base64") },
-        }),
-      );
+      const result = await writeStdin(conn, id, processId, data);
       emit(command, result, () => "");
     });
 
@@ -122,16 +104,11 @@ export function registerSandboxProcessCommands(sandbox: Command): void {
     .description("send a signal (default TERM) to a background process's process group")
     .argument("<sandbox>", SANDBOX_ARG)
     .argument("<process>", "process id")
-    .option("-s, --signal <name>", `one of ${SIGNALS.join(", ")}`, signalName, "TERM")
-    .action(async (ref: string, processId: string, options: { signal: (typeof SIGNALS)[number] }, command: Command) => {
+    .option("-s, --signal <name>", `one of ${processLimits.signals.join(", ")}`, signalName, "TERM")
+    .action(async (ref: string, processId: string, options: { signal: ProcessSignal }, command: Command) => {
       const conn = await connectFor(command);
       const id = await sandboxId(conn, ref);
-      const result = await unwrap(
-        conn.client.POST("/v1/orgs/{slug}/sandboxes/{id}/processes/{processId}/signal", {
-          params: { path: { slug: conn.org, id, processId } },
-          body: { signal: options.signal },
-        }),
-      );
+      const result = await signalProcess(conn, id, processId, options.signal);
       emit(command, result, () => "");
     });
 
@@ -161,16 +138,8 @@ interface LogOptions {
   follow?: boolean;
 }
 
-function getProcess(conn: Connection, id: string, processId: string): Promise<Proc> {
-  return unwrap(
-    conn.client.GET("/v1/orgs/{slug}/sandboxes/{id}/processes/{processId}", {
-      params: { path: { slug: conn.org, id, processId } },
-    }),
-  );
-}
-
 /** The process's exit status as ours; a lost process (or a status outside 0-255) is a failure. */
-function exitOf(p: Proc): number {
+function exitOf(p: SandboxProcess): number {
   const code = p.exit_code;
   return p.state === "exited" && code !== null && code >= 0 && code <= 255 ? code : EXIT.failure;
 }
@@ -181,10 +150,10 @@ function nonNegative(value: string): number {
   return n;
 }
 
-function signalName(value: string): (typeof SIGNALS)[number] {
+function signalName(value: string): ProcessSignal {
   const name = value.toUpperCase().replace(/^SIG/, "");
-  const found = SIGNALS.find((s) => s === name);
-  if (!found) throw new InvalidArgumentError(`must be one of ${SIGNALS.join(", ")}`);
+  const found = processLimits.signals.find((s) => s === name);
+  if (!found) throw new InvalidArgumentError(`must be one of ${processLimits.signals.join(", ")}`);
   return found;
 }
 

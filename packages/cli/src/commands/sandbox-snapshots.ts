@@ -1,5 +1,5 @@
-import { unwrap } from "@fluid/sdk";
 import type { Command } from "commander";
+import { deleteSnapshot, listSnapshots, restoreSnapshot, takeSnapshot } from "../api/sandbox-snapshots.js";
 import { bytes, relative, table } from "../output.js";
 import { SANDBOX_ARG, sandboxId, snapshotIdFor } from "./sandbox-lookup.js";
 import { sandboxDetails } from "./sandbox-render.js";
@@ -19,13 +19,7 @@ export function registerSandboxSnapshotCommand(sandbox: Command): void {
       const snapshot = await withSpinner(
         command,
         `Snapshotting ${ref}`,
-        () =>
-          unwrap(
-            conn.client.POST("/v1/orgs/{slug}/sandboxes/{id}/snapshot", {
-              params: { path: { slug: conn.org, id } },
-              body: { name, include_memory: options.memory ?? false },
-            }),
-          ),
+        () => takeSnapshot(conn, id, { name, includeMemory: options.memory ?? false }),
         (s) => `Snapshot ${s.name} taken (${bytes(s.size_bytes)}${s.has_memory ? ", with memory" : ""})`,
       );
       emit(
@@ -52,9 +46,7 @@ export function registerSandboxRestoreCommands(sandbox: Command): void {
     .action(async (ref: string, _options: unknown, command: Command) => {
       const conn = await connectFor(command);
       const id = await sandboxId(conn, ref);
-      const result = await unwrap(
-        conn.client.GET("/v1/orgs/{slug}/sandboxes/{id}/snapshots", { params: { path: { slug: conn.org, id } } }),
-      );
+      const result = await listSnapshots(conn, id);
       emit(command, result, () =>
         result.snapshots.length === 0
           ? "No snapshots: take one with `fluid sandbox snapshot SANDBOX NAME`\n"
@@ -81,13 +73,7 @@ export function registerSandboxRestoreCommands(sandbox: Command): void {
       const restored = await withSpinner(
         command,
         `Restoring ${ref} to ${snapshotRef}`,
-        () =>
-          unwrap(
-            conn.client.POST("/v1/orgs/{slug}/sandboxes/{id}/restore", {
-              params: { path: { slug: conn.org, id } },
-              body: { snapshot_id: snapshotId },
-            }),
-          ),
+        () => restoreSnapshot(conn, id, snapshotId),
         (s) => `Sandbox ${s.name} is ${s.state}`,
       );
       emit(command, restored, () => sandboxDetails(restored));
@@ -100,11 +86,7 @@ export function registerSandboxRestoreCommands(sandbox: Command): void {
     .argument("<snapshot>", "snapshot id or name (see fluid sandbox snapshots)")
     .action(async (ref: string, snapshotRef: string, _options: unknown, command: Command) => {
       const { conn, id, snapshotId } = await snapshotOf(command, ref, snapshotRef);
-      const result = await unwrap(
-        conn.client.DELETE("/v1/orgs/{slug}/sandboxes/{id}/snapshots/{snapshotId}", {
-          params: { path: { slug: conn.org, id, snapshotId } },
-        }),
-      );
+      const result = await deleteSnapshot(conn, id, snapshotId);
       emit(command, result, () => `Snapshot ${snapshotRef} deleted\n`);
     });
 }

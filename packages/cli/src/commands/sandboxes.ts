@@ -1,6 +1,12 @@
-import { unwrap } from "@fluid/sdk";
 import type { Command } from "commander";
-import { getSandbox, listSandboxes } from "../api/sandboxes.js";
+import {
+  destroySandbox,
+  extendSandbox,
+  getSandbox,
+  listSandboxes,
+  startSandbox,
+  stopSandbox,
+} from "../api/sandboxes.js";
 import { relative, table, when } from "../output.js";
 import { registerSandboxCreateCommand } from "./sandbox-create.js";
 import { registerSandboxDiffCommand } from "./sandbox-diff.js";
@@ -75,13 +81,7 @@ export function registerSandboxCommands(program: Command): void {
       const stopped = await withSpinner(
         command,
         "Stopping sandbox",
-        () =>
-          unwrap(
-            conn.client.POST("/v1/orgs/{slug}/sandboxes/{id}/stop", {
-              params: { path: { slug: conn.org, id } },
-              body: { force: options.force ?? false },
-            }),
-          ),
+        () => stopSandbox(conn, id, options.force ?? false),
         (s) => `Sandbox ${s.name} is ${s.state}`,
       );
       emit(command, stopped, () => sandboxDetails(stopped));
@@ -97,10 +97,7 @@ export function registerSandboxCommands(program: Command): void {
       const started = await withSpinner(
         command,
         "Starting sandbox",
-        () =>
-          unwrap(
-            conn.client.POST("/v1/orgs/{slug}/sandboxes/{id}/start", { params: { path: { slug: conn.org, id } } }),
-          ),
+        () => startSandbox(conn, id),
         (s) => `Sandbox ${s.name} is ${s.state}`,
       );
       emit(command, started, () => sandboxDetails(started));
@@ -124,12 +121,7 @@ export function registerSandboxCommands(program: Command): void {
     .action(async (ref: string, options: { ttl: number }, command: Command) => {
       const conn = await connectFor(command);
       const id = await sandboxId(conn, ref);
-      const extended = await unwrap(
-        conn.client.POST("/v1/orgs/{slug}/sandboxes/{id}/extend", {
-          params: { path: { slug: conn.org, id } },
-          body: { ttl_seconds: options.ttl },
-        }),
-      );
+      const extended = await extendSandbox(conn, id, options.ttl);
       emit(command, extended, () => `Lease of ${extended.name} now ends ${when(extended.expires_at)}\n`);
     });
 
@@ -143,8 +135,7 @@ export function registerSandboxCommands(program: Command): void {
       const destroyed = await withSpinner(
         command,
         `Destroying ${ref}`,
-        () =>
-          unwrap(conn.client.DELETE("/v1/orgs/{slug}/sandboxes/{id}", { params: { path: { slug: conn.org, id } } })),
+        () => destroySandbox(conn, id),
         (s) => `Sandbox ${s.name} destroyed`,
       );
       emit(command, destroyed, () => `${destroyed.id}\n`);

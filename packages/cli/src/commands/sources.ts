@@ -1,15 +1,21 @@
 import { readFile } from "node:fs/promises";
-import { unwrap } from "@fluid/sdk";
 import type { Command } from "commander";
 import {
+  addSourceHost,
   inspectSource,
+  listSourceHosts,
   namedSourceHost,
+  prepareVm,
+  readVmFile,
+  removeSourceHost,
+  runOnVm,
   type SourceInspection,
+  sourceCommandLog,
   sourceHostOf,
   sourceHosts,
   vmsOn,
 } from "../api/source-hosts.js";
-import { CliError, relative, table } from "../output.js";
+import { CliError, EXIT, relative, table } from "../output.js";
 import { connectFor, emit, globals, printJson, withSpinner } from "./shared.js";
 
 interface HostOption {
@@ -68,8 +74,9 @@ export function registerSourceCommands(program: Command): void {
     .command("hosts")
     .description("list the organization's source hosts")
     .action(async (_options: unknown, command: Command) => {
-      const { client, org } = await connectFor(command);
-      const result = await unwrap(client.GET("/v1/orgs/{slug}/source-hosts", { params: { path: { slug: org } } }));
+      const conn = await connectFor(command);
+      const { org } = conn;
+      const result = await listSourceHosts(conn);
       emit(command, result, () => {
         if (result.count === 0)
           return `No source hosts in ${org}: add one with fluid source add NAME --hostname HOST\n`;
@@ -106,22 +113,17 @@ export function registerSourceCommands(program: Command): void {
         options: { hostname: string; port: number; user: string; keyFile?: string; hostKey?: string },
         command: Command,
       ) => {
-        const { client, org } = await connectFor(command);
+        const conn = await connectFor(command);
         const key = await keyFrom(options.keyFile);
-        const created = await unwrap(
-          client.POST("/v1/orgs/{slug}/source-hosts", {
-            params: { path: { slug: org } },
-            body: {
-              type: "libvirt",
-              name,
-              hostname: options.hostname,
-              ssh_port: options.port,
-              ssh_user: options.user,
-              ...(key === undefined ? {} : { ssh_private_key: key }),
-              ...(options.hostKey === undefined ? {} : { ssh_host_key: options.hostKey }),
-            },
-          }),
-        );
+        const created = await addSourceHost(conn, {
+          type: "libvirt",
+          name,
+          hostname: options.hostname,
+          ssh_port: options.port,
+          ssh_user: options.user,
+          ...(key === undefined ? {} : { ssh_private_key: key }),
+          ...(options.hostKey === undefined ? {} : { ssh_host_key: options.hostKey }),
+        });
         emit(
           command,
           created,
@@ -137,11 +139,7 @@ export function registerSourceCommands(program: Command): void {
     .action(async (ref: string, _options: unknown, command: Command) => {
       const api = await connectFor(command);
       const host = await namedSourceHost(api, ref);
-      const result = await unwrap(
-        api.client.DELETE("/v1/orgs/{slug}/source-hosts/{sourceHostId}", {
-          params: { path: { slug: api.org, sourceHostId: host.id } },
-        }),
-      );
+      const result = await removeSourceHost(api, host);
       emit(command, result, () => `Source host ${host.name} removed\n`);
     });
 
@@ -185,7 +183,7 @@ export function registerSourceCommands(program: Command): void {
           ) + failures
         );
       });
-      if (rows.length === 0 && unreachable.length > 0) process.exitCode = 1;
+      if (rows.length === 0 && unreachable.length > 0) process.exitCode = EXIT.failure;
     });
 
   source
@@ -203,12 +201,7 @@ export function registerSourceCommands(program: Command): void {
         command,
         `Preparing ${vm} on ${host.name}`,
         () =>
-          unwrap(
-            api.client.POST("/v1/orgs/{slug}/source-hosts/{sourceHostId}/vms/{vm}/prepare", {
-              params: { path: { slug: api.org, sourceHostId: host.id, vm } },
-              body: { ssh_user: options.user, ...(key === undefined ? {} : { ssh_private_key: key }) },
-            }),
-          ),
+          prepareVm(api, host, vm, { ssh_user: options.user, ...(key === undefined ? {} : { ssh_private_key: key }) }),
         () => `${vm} is prepared for read-only access`,
       );
       emit(command, result, () =>
@@ -238,15 +231,10 @@ Example:
     .action(async (vm: string, words: string[], options: HostOption & { timeout?: number }, command: Command) => {
       const api = await connectFor(command);
       const host = await sourceHostOf(api, vm, options.host);
-      const result = await unwrap(
-        api.client.POST("/v1/orgs/{slug}/source-hosts/{sourceHostId}/vms/{vm}/run", {
-          params: { path: { slug: api.org, sourceHostId: host.id, vm } },
-          body: {
-            command: words.join(" "),
-            ...(options.timeout === undefined ? {} : { timeout_seconds: options.timeout }),
-          },
-        }),
-      );
+      const result = await runOnVm(api, host, vm, {
+        command: words.join(" "),
+        ...(options.timeout === undefined ? {} : { timeout_seconds: options.timeout }),
+      });
       showSourceOutput(result, globals(command).json);
     });
 
@@ -288,11 +276,7 @@ Examples:
     .action(async (vm: string, path: string, options: HostOption, command: Command) => {
       const api = await connectFor(command);
       const host = await sourceHostOf(api, vm, options.host);
-      const file = await unwrap(
-        api.client.GET("/v1/orgs/{slug}/source-hosts/{sourceHostId}/vms/{vm}/file", {
-          params: { path: { slug: api.org, sourceHostId: host.id, vm }, query: { path } },
-        }),
-      );
+      const file = await readVmFile(api, host, vm, path);
       if (globals(command).json) printJson(file);
       else process.stdout.write(file.encoding === "base64" ? Buffer.from(file.content, "base64") : file.content);
     });
@@ -303,18 +287,10 @@ Examples:
     .option("--vm <vm>", "only this VM")
     .option("--limit <n>", "at most this many entries (default 100)", (v) => Number.parseInt(v, 10))
     .action(async (options: { vm?: string; limit?: number }, command: Command) => {
-      const { client, org } = await connectFor(command);
-      const result = await unwrap(
-        client.GET("/v1/orgs/{slug}/source-commands", {
-          params: {
-            path: { slug: org },
-            query: {
-              ...(options.vm === undefined ? {} : { vm: options.vm }),
-              ...(options.limit === undefined ? {} : { limit: options.limit }),
-            },
-          },
-        }),
-      );
+      const result = await sourceCommandLog(await connectFor(command), {
+        ...(options.vm === undefined ? {} : { vm: options.vm }),
+        ...(options.limit === undefined ? {} : { limit: options.limit }),
+      });
       emit(command, result, () =>
         table(
           ["WHEN", "SOURCE HOST", "VM", "KIND", "OUTCOME", "EXIT", "COMMAND"],

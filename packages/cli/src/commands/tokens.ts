@@ -1,5 +1,5 @@
-import { unwrap } from "@fluid/sdk";
 import type { Command } from "commander";
+import { createHostToken, listHostTokens, revokeHostToken } from "../api/hosts.js";
 import { relative, table } from "../output.js";
 import { connectFor, emit, positiveInteger } from "./shared.js";
 
@@ -15,13 +15,12 @@ export function registerTokenCommands(program: Command): void {
     .argument("<name>", "a label for the host, e.g. its hostname")
     .option("--expires-in-days <n>", "let the token expire after N days (default: never)", positiveInteger)
     .action(async (name: string, options: { expiresInDays?: number }, command: Command) => {
-      const { client, server, org } = await connectFor(command);
-      const created = await unwrap(
-        client.POST("/v1/orgs/{slug}/hosts/tokens", {
-          params: { path: { slug: org } },
-          body: { name, ...(options.expiresInDays ? { expires_in_days: options.expiresInDays } : {}) },
-        }),
-      );
+      const conn = await connectFor(command);
+      const { server } = conn;
+      const created = await createHostToken(conn, {
+        name,
+        ...(options.expiresInDays ? { expires_in_days: options.expiresInDays } : {}),
+      });
       const url = new URL(server);
       const insecure = url.protocol === "http:" ? " --insecure" : "";
       emit(
@@ -40,8 +39,7 @@ export function registerTokenCommands(program: Command): void {
     .command("ls")
     .description("list the active host tokens (the host's id is its token's id)")
     .action(async (_options: unknown, command: Command) => {
-      const { client, org } = await connectFor(command);
-      const result = await unwrap(client.GET("/v1/orgs/{slug}/hosts/tokens", { params: { path: { slug: org } } }));
+      const result = await listHostTokens(await connectFor(command));
       emit(command, result, () =>
         result.tokens.length === 0
           ? "No host tokens: create one with `fluid token create NAME`\n"
@@ -63,10 +61,7 @@ export function registerTokenCommands(program: Command): void {
     .description("revoke a host token (admin); a host connected with it is disconnected at once")
     .argument("<id>", "token id (see fluid token ls)")
     .action(async (id: string, _options: unknown, command: Command) => {
-      const { client, org } = await connectFor(command);
-      const result = await unwrap(
-        client.DELETE("/v1/orgs/{slug}/hosts/tokens/{tokenId}", { params: { path: { slug: org, tokenId: id } } }),
-      );
+      const result = await revokeHostToken(await connectFor(command), id);
       emit(command, { id, ...result }, () => `Revoked host token ${id}\n`);
     });
 }

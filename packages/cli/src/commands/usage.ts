@@ -1,5 +1,6 @@
-import { type Quotas, type Usage, unwrap } from "@fluid/sdk";
+import type { Quotas, Usage } from "@fluid/sdk";
 import { type Command, InvalidArgumentError } from "commander";
+import { quotas as orgQuotas, usage as orgUsage } from "../api/reports.js";
 import { table } from "../output.js";
 import { connectFor, emit } from "./shared.js";
 
@@ -51,9 +52,10 @@ export function registerUsageCommands(program: Command): void {
     .option("--from <day>", "first day, YYYY-MM-DD (default: 29 days before --to)", day)
     .option("--to <day>", "last day, YYYY-MM-DD, included (default: today)", day)
     .action(async (options: { from?: string; to?: string }, command: Command) => {
-      const { client, org } = await connectFor(command);
+      const conn = await connectFor(command);
+      const { org } = conn;
       const query = { ...(options.from ? { from: options.from } : {}), ...(options.to ? { to: options.to } : {}) };
-      const usage = await unwrap(client.GET("/v1/orgs/{slug}/usage", { params: { path: { slug: org }, query } }));
+      const usage = await orgUsage(conn, query);
       emit(command, usage, () => {
         const heading = `Usage of ${org}, ${usage.from} to ${usage.to} (UTC)\n`;
         if (usage.days.length === 0) return `${heading}No sandbox ran in this range.\n`;
@@ -65,8 +67,7 @@ export function registerUsageCommands(program: Command): void {
     .command("quotas")
     .description("the organization's limits and what it uses of them now")
     .action(async (_options: unknown, command: Command) => {
-      const { client, org } = await connectFor(command);
-      const quotas = await unwrap(client.GET("/v1/orgs/{slug}/quotas", { params: { path: { slug: org } } }));
+      const quotas = await orgQuotas(await connectFor(command));
       emit(command, quotas, () => quotaRows(quotas));
     });
 }

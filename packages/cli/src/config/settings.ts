@@ -2,7 +2,7 @@ import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join } from "node:path";
 import { z } from "zod";
-import { CliError, EXIT } from "../output.js";
+import { CliError } from "../output.js";
 
 /** The model provider `fluid agent` talks to; each field is a fallback for its flag or environment variable. */
 export const AgentSettings = z.object({
@@ -45,7 +45,6 @@ export async function readSettings(path = settingsPath()): Promise<Settings | un
   const parsed = Settings.safeParse(json);
   if (!parsed.success) {
     throw new CliError(`${path} is not a valid fluid config; run fluid login again`, {
-      exitCode: EXIT.auth,
       code: "invalid_config",
     });
   }
@@ -86,7 +85,7 @@ export async function resolveConnection(
   if (!server || !apiKey) {
     throw new CliError(
       "not logged in: run `fluid login --server URL --api-key fl_…` or set FLUID_SERVER and FLUID_API_KEY",
-      { exitCode: EXIT.auth, code: "unauthenticated" },
+      { code: "unauthenticated" },
     );
   }
   if (!isServerUrl(server))

@@ -1,7 +1,7 @@
-import { type ChangeRequest, unwrap } from "@fluid/sdk";
+import type { ChangeRequest } from "@fluid/sdk";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
-import { getChangeRequest, startVerification, untilVerified } from "../api/change-requests.js";
+import { createChangeRequest, getChangeRequest, startVerification, untilVerified } from "../api/change-requests.js";
 import { describeMismatch } from "../change-text.js";
 import { boundHead, boundOutput, MAX_TEXT_BYTES } from "./bounded.js";
 import { SandboxId } from "./sandboxes.js";
@@ -138,17 +138,12 @@ export function registerChangeRequestTools(server: McpServer, ctx: ToolContext):
     hints: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     async run({ sandbox_id, title, description, playbook_id }) {
       const conn = await ctx.api();
-      const created = await unwrap(
-        conn.client.POST("/v1/orgs/{slug}/change-requests", {
-          params: { path: { slug: conn.org } },
-          body: {
-            sandbox_id,
-            title,
-            ...(description === undefined ? {} : { description }),
-            ...(playbook_id === undefined ? {} : { playbook: { playbook_id } }),
-          },
-        }),
-      );
+      const created = await createChangeRequest(conn, {
+        sandbox_id,
+        title,
+        ...(description === undefined ? {} : { description }),
+        ...(playbook_id === undefined ? {} : { playbook: { playbook_id } }),
+      });
       return { data: boundedView(created) };
     },
   });

@@ -1,7 +1,8 @@
 import type { SandboxChange, SandboxDiff } from "@fluid/sdk";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
-import { fetchDiff, renderDiff } from "../commands/sandbox-diff.js";
+import { sandboxDiff } from "../api/sandboxes.js";
+import { renderDiff } from "../commands/sandbox-diff.js";
 import { boundHead, MAX_TEXT_BYTES } from "./bounded.js";
 import { SandboxId } from "./sandboxes.js";
 import { defineTool, type ToolContext } from "./tool.js";
@@ -75,7 +76,7 @@ export function registerDiffTools(server: McpServer, ctx: ToolContext): void {
     hints: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     async run({ sandbox_id, noise }) {
       const conn = await ctx.api();
-      const diff = await fetchDiff(conn, sandbox_id, noise ? JSON.stringify(noise) : undefined);
+      const diff = await sandboxDiff(conn, sandbox_id, noise ? JSON.stringify(noise) : undefined);
       const { changes, truncated } = boundDiff(diff);
       const shown = { ...diff, changes };
       const left = diff.changes.length - changes.length;

@@ -1,4 +1,5 @@
-import { type FluidClient, streamExec } from "@fluid/sdk";
+import { streamCommand } from "../api/sandboxes.js";
+import type { Connection } from "../connection.js";
 
 /** What run_command reports, whichever route ran the command. */
 export interface RunOutcome {
@@ -17,16 +18,14 @@ export interface RunOutcome {
  * as the buffered route would.
  */
 export async function runReportingOutput(
-  api: { client: FluidClient; org: string },
+  api: Connection,
   input: { sandboxId: string; command: string; timeoutSeconds?: number | undefined },
   progress: (step: number, message: string) => Promise<void>,
 ): Promise<RunOutcome> {
   const decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
   const text = { stdout: "", stderr: "" };
   let step = 0;
-  for await (const event of streamExec(api.client, {
-    org: api.org,
-    sandbox: input.sandboxId,
+  for await (const event of streamCommand(api, input.sandboxId, {
     command: input.command,
     ...(input.timeoutSeconds ? { timeoutSeconds: input.timeoutSeconds } : {}),
   })) {

@@ -1,6 +1,7 @@
-import { type FluidClient, unwrap } from "@fluid/sdk";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
+import { listSandboxFiles, readSandboxFile, writeSandboxFile } from "../api/sandbox-files.js";
+import type { Connection } from "../connection.js";
 import { boundFile, decodeText, MAX_TEXT_BYTES } from "./bounded.js";
 import { SandboxId } from "./sandboxes.js";
 import { defineTool, type ToolContext, ToolFailure } from "./tool.js";
@@ -14,23 +15,8 @@ const GuestPath = z
 /** Directories can be huge (/proc, node_modules); an agent needs the shape, not every entry. */
 const MAX_LIST_ENTRIES = 1000;
 
-function filesPath(org: string, id: string, path: string) {
-  return { params: { path: { slug: org, id }, query: { path } } };
-}
-
-async function readBytes(client: FluidClient, org: string, id: string, path: string) {
-  const file = await unwrap(client.GET("/v1/orgs/{slug}/sandboxes/{id}/files", filesPath(org, id, path)));
-  return { bytes: Buffer.from(file.content_base64, "base64"), truncated: file.truncated };
-}
-
-async function writeText(client: FluidClient, org: string, id: string, path: string, text: string, mode?: string) {
-  const content = Buffer.from(text, "utf8");
-  return unwrap(
-    client.PUT("/v1/orgs/{slug}/sandboxes/{id}/files", {
-      params: { path: { slug: org, id } },
-      body: { path, content_base64: content.toString("base64"), ...(mode ? { mode } : {}) },
-    }),
-  );
+function writeText(api: Connection, id: string, path: string, text: string, mode?: string) {
+  return writeSandboxFile(api, id, { path, content: Buffer.from(text, "utf8"), mode });
 }
 
 export function registerFileTools(server: McpServer, ctx: ToolContext): void {
@@ -50,8 +36,8 @@ export function registerFileTools(server: McpServer, ctx: ToolContext): void {
     }),
     hints: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     async run({ sandbox_id, path }) {
-      const { client, org } = await ctx.api();
-      const file = await readBytes(client, org, sandbox_id, path);
+      const api = await ctx.api();
+      const file = await readSandboxFile(api, sandbox_id, path);
       const shown = boundFile(file.bytes, path, file.truncated);
       return {
         data: {
@@ -85,8 +71,8 @@ export function registerFileTools(server: McpServer, ctx: ToolContext): void {
     output: z.object({ sandbox_id: z.string(), path: z.string(), size: z.number().int() }),
     hints: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
     async run({ sandbox_id, path, content, mode }) {
-      const { client, org } = await ctx.api();
-      const written = await writeText(client, org, sandbox_id, path, content, mode);
+      const api = await ctx.api();
+      const written = await writeText(api, sandbox_id, path, content, mode);
       return {
         data: { sandbox_id, path: written.path, size: written.size },
         text: `wrote ${written.size} bytes to ${written.path}`,
@@ -118,9 +104,9 @@ export function registerFileTools(server: McpServer, ctx: ToolContext): void {
     }),
     hints: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
     async run({ sandbox_id, path, new_str, old_str, replace_all }) {
-      const { client, org } = await ctx.api();
+      const api = await ctx.api();
       if (old_str === "") {
-        const written = await writeText(client, org, sandbox_id, path, new_str);
+        const written = await writeText(api, sandbox_id, path, new_str);
         return {
           data: {
             sandbox_id,
@@ -133,7 +119,7 @@ export function registerFileTools(server: McpServer, ctx: ToolContext): void {
           text: `wrote ${written.size} bytes to ${path}`,
         };
       }
-      const file = await readBytes(client, org, sandbox_id, path);
+      const file = await readSandboxFile(api, sandbox_id, path);
       if (file.truncated) {
         throw new ToolFailure(`${path} is too large for edit_file; change it with run_command (e.g. sed -i)`);
       }
@@ -155,7 +141,7 @@ export function registerFileTools(server: McpServer, ctx: ToolContext): void {
       const updated = replace_all
         ? text.split(old_str).join(new_str)
         : text.slice(0, at) + new_str + text.slice(at + old_str.length);
-      const written = await writeText(client, org, sandbox_id, path, updated);
+      const written = await writeText(api, sandbox_id, path, updated);
       const replacements = replace_all ? occurrences : 1;
       return {
         data: { sandbox_id, path, action: "edited" as const, replacements, occurrences, size: written.size },
@@ -184,10 +170,8 @@ export function registerFileTools(server: McpServer, ctx: ToolContext): void {
     }),
     hints: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     async run({ sandbox_id, path }) {
-      const { client, org } = await ctx.api();
-      const listing = await unwrap(
-        client.GET("/v1/orgs/{slug}/sandboxes/{id}/files/list", filesPath(org, sandbox_id, path)),
-      );
+      const api = await ctx.api();
+      const listing = await listSandboxFiles(api, sandbox_id, path);
       const entries = listing.entries.slice(0, MAX_LIST_ENTRIES);
       const truncated = listing.entries.length > entries.length;
       const lines = entries.map(

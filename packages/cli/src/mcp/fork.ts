@@ -1,7 +1,7 @@
-import { unwrap } from "@fluid/sdk";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
-import { detail, SandboxDetail, SandboxId, sandboxPath } from "./sandboxes.js";
+import { forkSandbox } from "../api/sandboxes.js";
+import { detail, SandboxDetail, SandboxId } from "./sandboxes.js";
 import { defineTool, type ToolContext } from "./tool.js";
 
 const MAX_FORKS = 16;
@@ -41,18 +41,12 @@ export function registerForkTool(server: McpServer, ctx: ToolContext): void {
     output: z.object({ sandboxes: z.array(SandboxDetail), count: z.number().int() }),
     hints: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     async run({ sandbox_id, count, snapshot_id, names, network }) {
-      const { client, org } = await ctx.api();
-      const result = await unwrap(
-        client.POST("/v1/orgs/{slug}/sandboxes/{id}/fork", {
-          ...sandboxPath(org, sandbox_id),
-          body: {
-            count: count ?? names?.length ?? 1,
-            ...(snapshot_id === undefined ? {} : { snapshot_id }),
-            ...(names === undefined ? {} : { names }),
-            ...(network === undefined ? {} : { network }),
-          },
-        }),
-      );
+      const result = await forkSandbox(await ctx.api(), sandbox_id, {
+        count: count ?? names?.length ?? 1,
+        ...(snapshot_id === undefined ? {} : { snapshot_id }),
+        ...(names === undefined ? {} : { names }),
+        ...(network === undefined ? {} : { network }),
+      });
       return { data: { sandboxes: result.sandboxes.map(detail), count: result.sandboxes.length } };
     },
   });

@@ -1,12 +1,8 @@
-import { type paths, unwrap } from "@fluid/sdk";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
+import { type AddTask, addTask, createPlaybook, getPlaybook, listPlaybooks, renderPlaybook } from "../api/playbooks.js";
 import { boundHead } from "./bounded.js";
 import { defineTool, type ToolContext } from "./tool.js";
-
-type TaskBody = NonNullable<
-  paths["/v1/orgs/{slug}/playbooks/{playbookId}/tasks"]["post"]["requestBody"]
->["content"]["application/json"];
 
 const PlaybookId = z.uuid({ message: "must be a playbook id (a UUID, as returned by create_playbook)" });
 
@@ -31,8 +27,6 @@ const Task = z.object({
   changed_when: ChangedWhen.nullable(),
 });
 
-const playbookPath = (org: string, playbookId: string) => ({ params: { path: { slug: org, playbookId } } });
-
 export function registerPlaybookTools(server: McpServer, ctx: ToolContext): void {
   defineTool(server, "create_playbook", {
     title: "Create a playbook",
@@ -49,8 +43,7 @@ export function registerPlaybookTools(server: McpServer, ctx: ToolContext): void
     output: z.object(Playbook),
     hints: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     async run(args) {
-      const { client, org } = await ctx.api();
-      const p = await unwrap(client.POST("/v1/orgs/{slug}/playbooks", { params: { path: { slug: org } }, body: args }));
+      const p = await createPlaybook(await ctx.api(), args);
       return {
         data: {
           id: p.id,
@@ -81,14 +74,13 @@ export function registerPlaybookTools(server: McpServer, ctx: ToolContext): void
     output: Task,
     hints: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     async run({ playbook_id, name, module, params, changed_when }) {
-      const { client, org } = await ctx.api();
-      const task = await unwrap(
-        client.POST("/v1/orgs/{slug}/playbooks/{playbookId}/tasks", {
-          ...playbookPath(org, playbook_id),
-          // The server checks the module against its list and names the allowed ones when it refuses.
-          body: { name, module: module as TaskBody["module"], params, changed_when },
-        }),
-      );
+      // The server checks the module against its list and names the allowed ones when it refuses.
+      const task = await addTask(await ctx.api(), playbook_id, {
+        name,
+        module: module as AddTask["module"],
+        params,
+        changed_when,
+      });
       return { data: taskView(task) };
     },
   });
@@ -103,8 +95,7 @@ export function registerPlaybookTools(server: McpServer, ctx: ToolContext): void
     }),
     hints: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     async run() {
-      const { client, org } = await ctx.api();
-      const list = await unwrap(client.GET("/v1/orgs/{slug}/playbooks", { params: { path: { slug: org } } }));
+      const list = await listPlaybooks(await ctx.api());
       const playbooks = list.playbooks.map((p) => ({
         id: p.id,
         name: p.name,
@@ -133,10 +124,11 @@ export function registerPlaybookTools(server: McpServer, ctx: ToolContext): void
     }),
     hints: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     async run({ playbook_id }) {
-      const { client, org } = await ctx.api();
+      const api = await ctx.api();
+      const { org } = api;
       const [{ playbook: p, tasks }, rendered] = await Promise.all([
-        unwrap(client.GET("/v1/orgs/{slug}/playbooks/{playbookId}", playbookPath(org, playbook_id))),
-        unwrap(client.GET("/v1/orgs/{slug}/playbooks/{playbookId}/render", playbookPath(org, playbook_id))),
+        getPlaybook(api, playbook_id),
+        renderPlaybook(api, playbook_id),
       ]);
       const yaml = boundHead(
         rendered.yaml,

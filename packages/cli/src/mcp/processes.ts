@@ -1,7 +1,7 @@
-import { unwrap } from "@fluid/sdk";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
-import { SandboxId, sandboxPath } from "./sandboxes.js";
+import { processLog, startProcess } from "../api/sandbox-processes.js";
+import { SandboxId } from "./sandboxes.js";
 import { defineTool, type ToolContext } from "./tool.js";
 
 const Process = z.object({
@@ -33,13 +33,10 @@ export function registerProcessTools(server: McpServer, ctx: ToolContext): void 
     output: Process,
     hints: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
     async run({ sandbox_id, command, name }) {
-      const { client, org } = await ctx.api();
-      const started = await unwrap(
-        client.POST("/v1/orgs/{slug}/sandboxes/{id}/processes", {
-          ...sandboxPath(org, sandbox_id),
-          body: { command, ...(name === undefined ? {} : { name }) },
-        }),
-      );
+      const started = await startProcess(await ctx.api(), sandbox_id, {
+        command,
+        ...(name === undefined ? {} : { name }),
+      });
       return { data: processOf(started) };
     },
   });
@@ -63,15 +60,10 @@ export function registerProcessTools(server: McpServer, ctx: ToolContext): void 
     }),
     hints: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     async run({ sandbox_id, process_id, offset, stderr_offset }) {
-      const { client, org } = await ctx.api();
-      const log = await unwrap(
-        client.GET("/v1/orgs/{slug}/sandboxes/{id}/processes/{processId}/logs", {
-          params: {
-            path: { slug: org, id: sandbox_id, processId: process_id },
-            query: { offset: offset ?? 0, stderr_offset: stderr_offset ?? 0 },
-          },
-        }),
-      );
+      const log = await processLog(await ctx.api(), sandbox_id, process_id, {
+        offset: offset ?? 0,
+        stderr: stderr_offset ?? 0,
+      });
       return {
         data: {
           ...processOf(log.process),

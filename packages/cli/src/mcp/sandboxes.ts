@@ -1,7 +1,18 @@
-import { type Sandbox, unwrap } from "@fluid/sdk";
+import type { Sandbox } from "@fluid/sdk";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { pollWhile } from "../api/poll.js";
+import { takeSnapshot } from "../api/sandbox-snapshots.js";
+import {
+  createSandbox,
+  destroySandbox,
+  extendSandbox,
+  firstSandboxes,
+  getSandbox,
+  runCommand,
+  startSandbox,
+  stopSandbox,
+} from "../api/sandboxes.js";
 import { namedSourceHost } from "../api/source-hosts.js";
 import { describeProgress } from "../sandbox-progress.js";
 import { boundOutput, MAX_TEXT_BYTES } from "./bounded.js";
@@ -46,8 +57,6 @@ export function detail(s: Sandbox): z.output<typeof SandboxDetail> {
   };
 }
 
-export const sandboxPath = (org: string, id: string) => ({ params: { path: { slug: org, id } } });
-
 export function registerSandboxTools(server: McpServer, ctx: ToolContext): void {
   defineTool(server, "list_sandboxes", {
     title: "List sandboxes",
@@ -70,10 +79,7 @@ export function registerSandboxTools(server: McpServer, ctx: ToolContext): void 
     }),
     hints: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     async run() {
-      const { client, org } = await ctx.api();
-      const page = await unwrap(
-        client.GET("/v1/orgs/{slug}/sandboxes", { params: { path: { slug: org }, query: { limit: 200 } } }),
-      );
+      const page = await firstSandboxes(await ctx.api());
       const sandboxes = page.sandboxes.map((s) => ({
         id: s.id,
         name: s.name,
@@ -123,20 +129,14 @@ export function registerSandboxTools(server: McpServer, ctx: ToolContext): void 
     hints: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     async run(args, extra) {
       const api = await ctx.api();
-      const { client, org } = api;
       const source = args.source_host === undefined ? undefined : await namedSourceHost(api, args.source_host);
-      const accepted = await unwrap(
-        client.POST("/v1/orgs/{slug}/sandboxes", {
-          params: { path: { slug: org }, query: { wait: "false" } },
-          body: {
-            source_vm: args.source_vm,
-            vcpus: args.cpu,
-            memory_mb: args.memory_mb,
-            agent_id: ctx.agentId,
-            ...(source ? { source_host_id: source.id, ...(args.live ? { fresh: true } : {}) } : {}),
-          },
-        }),
-      );
+      const accepted = await createSandbox(api, {
+        source_vm: args.source_vm,
+        vcpus: args.cpu,
+        memory_mb: args.memory_mb,
+        agent_id: ctx.agentId,
+        ...(source ? { source_host_id: source.id, ...(args.live ? { fresh: true } : {}) } : {}),
+      });
       const sandbox = await untilSettled(ctx, accepted, extra);
       if (sandbox.state === "CREATING") {
         throw new ToolFailure(
@@ -171,8 +171,7 @@ export function registerSandboxTools(server: McpServer, ctx: ToolContext): void 
     output: z.object({ destroyed: z.boolean(), sandbox_id: z.string(), state: State }),
     hints: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
     async run({ sandbox_id }) {
-      const { client, org } = await ctx.api();
-      const sandbox = await unwrap(client.DELETE("/v1/orgs/{slug}/sandboxes/{id}", sandboxPath(org, sandbox_id)));
+      const sandbox = await destroySandbox(await ctx.api(), sandbox_id);
       return { data: { destroyed: sandbox.ended_at !== null, sandbox_id: sandbox.id, state: sandbox.state } };
     },
   });
@@ -207,18 +206,13 @@ export function registerSandboxTools(server: McpServer, ctx: ToolContext): void 
     }),
     hints: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
     async run({ sandbox_id, command, timeout_seconds }, extra) {
-      const { client, org } = await ctx.api();
+      const api = await ctx.api();
       // A caller that asked for progress hears the output as it is produced.
       const result: RunOutcome =
         extra._meta?.progressToken === undefined
-          ? await unwrap(
-              client.POST("/v1/orgs/{slug}/sandboxes/{id}/run", {
-                ...sandboxPath(org, sandbox_id),
-                body: { command, ...(timeout_seconds ? { timeout_seconds } : {}) },
-              }),
-            )
+          ? await runCommand(api, sandbox_id, { command, ...(timeout_seconds ? { timeout_seconds } : {}) })
           : await runReportingOutput(
-              { client, org },
+              api,
               { sandboxId: sandbox_id, command, timeoutSeconds: timeout_seconds },
               progressOf(extra),
             );
@@ -252,8 +246,7 @@ export function registerSandboxTools(server: McpServer, ctx: ToolContext): void 
     output: z.object({ started: z.boolean(), sandbox_id: z.string(), state: State, ip: z.string().nullable() }),
     hints: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     async run({ sandbox_id }) {
-      const { client, org } = await ctx.api();
-      const s = await unwrap(client.POST("/v1/orgs/{slug}/sandboxes/{id}/start", sandboxPath(org, sandbox_id)));
+      const s = await startSandbox(await ctx.api(), sandbox_id);
       return { data: { started: s.state === "RUNNING", sandbox_id: s.id, state: s.state, ip: s.ip_address } };
     },
   });
@@ -267,10 +260,7 @@ export function registerSandboxTools(server: McpServer, ctx: ToolContext): void 
     output: z.object({ stopped: z.boolean(), sandbox_id: z.string(), state: State }),
     hints: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
     async run({ sandbox_id }) {
-      const { client, org } = await ctx.api();
-      const s = await unwrap(
-        client.POST("/v1/orgs/{slug}/sandboxes/{id}/stop", { ...sandboxPath(org, sandbox_id), body: { force: false } }),
-      );
+      const s = await stopSandbox(await ctx.api(), sandbox_id, false);
       return { data: { stopped: s.state === "STOPPED", sandbox_id: s.id, state: s.state } };
     },
   });
@@ -282,9 +272,8 @@ export function registerSandboxTools(server: McpServer, ctx: ToolContext): void 
     output: SandboxDetail,
     hints: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     async run({ sandbox_id }) {
-      const { client, org } = await ctx.api();
       return {
-        data: detail(await unwrap(client.GET("/v1/orgs/{slug}/sandboxes/{id}", sandboxPath(org, sandbox_id)))),
+        data: detail(await getSandbox(await ctx.api(), sandbox_id)),
       };
     },
   });
@@ -309,13 +298,10 @@ export function registerSandboxTools(server: McpServer, ctx: ToolContext): void 
     }),
     hints: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     async run({ sandbox_id, name }) {
-      const { client, org } = await ctx.api();
-      const snap = await unwrap(
-        client.POST("/v1/orgs/{slug}/sandboxes/{id}/snapshot", {
-          ...sandboxPath(org, sandbox_id),
-          body: { name: name ?? `snap-${Math.floor(Date.now() / 1000)}`, include_memory: false },
-        }),
-      );
+      const snap = await takeSnapshot(await ctx.api(), sandbox_id, {
+        name: name ?? `snap-${Math.floor(Date.now() / 1000)}`,
+        includeMemory: false,
+      });
       return {
         data: {
           snapshot_id: snap.id,
@@ -338,13 +324,7 @@ export function registerSandboxTools(server: McpServer, ctx: ToolContext): void 
     output: z.object({ sandbox_id: z.string(), expires_at: z.string() }),
     hints: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     async run({ sandbox_id, ttl_seconds }) {
-      const { client, org } = await ctx.api();
-      const s = await unwrap(
-        client.POST("/v1/orgs/{slug}/sandboxes/{id}/extend", {
-          ...sandboxPath(org, sandbox_id),
-          body: { ttl_seconds },
-        }),
-      );
+      const s = await extendSandbox(await ctx.api(), sandbox_id, ttl_seconds);
       return { data: { sandbox_id: s.id, expires_at: s.expires_at } };
     },
   });
@@ -355,14 +335,14 @@ export function registerSandboxTools(server: McpServer, ctx: ToolContext): void 
  * the client how it goes: booting a VM takes long enough that a silent call looks hung.
  */
 async function untilSettled(ctx: ToolContext, accepted: Sandbox, extra: Extra): Promise<Sandbox> {
-  const { client, org } = await ctx.api();
+  const api = await ctx.api();
   const progress = progressOf(extra);
   let step = 1;
   await progress(step, `sandbox ${accepted.name} placed on a host; booting`);
   return pollWhile(
     accepted,
     (sandbox) => sandbox.state === "CREATING",
-    () => unwrap(client.GET("/v1/orgs/{slug}/sandboxes/{id}", sandboxPath(org, accepted.id))),
+    () => getSandbox(api, accepted.id),
     {
       intervalMs: ctx.pollIntervalMs,
       timeoutMs: ctx.createTimeoutMs,

@@ -1,7 +1,6 @@
-import { unwrap } from "@fluid/sdk";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
-import { namedSourceHost, sourceHostOf, sourceHosts, vmsOn } from "../api/source-hosts.js";
+import { namedSourceHost, readVmFile, runOnVm, sourceHostOf, sourceHosts, vmsOn } from "../api/source-hosts.js";
 import { boundOutput, MAX_TEXT_BYTES } from "./bounded.js";
 import { defineTool, type ToolContext, ToolFailure } from "./tool.js";
 
@@ -38,15 +37,10 @@ export async function runOnSource(
 ): Promise<z.output<typeof SourceCommandOutput>> {
   const api = await ctx.api();
   const host = await sourceHostOf(api, args.source_vm, args.source_host);
-  const result = await unwrap(
-    api.client.POST("/v1/orgs/{slug}/source-hosts/{sourceHostId}/vms/{vm}/run", {
-      params: { path: { slug: api.org, sourceHostId: host.id, vm: args.source_vm } },
-      body: {
-        command: args.command,
-        ...(args.timeout_seconds === undefined ? {} : { timeout_seconds: args.timeout_seconds }),
-      },
-    }),
-  );
+  const result = await runOnVm(api, host, args.source_vm, {
+    command: args.command,
+    ...(args.timeout_seconds === undefined ? {} : { timeout_seconds: args.timeout_seconds }),
+  });
   const stdout = boundOutput(result.stdout, "stdout", false);
   const stderr = boundOutput(result.stderr, "stderr", false, MAX_TEXT_BYTES / 4);
   return {
@@ -161,11 +155,7 @@ export function registerSourceTools(server: McpServer, ctx: ToolContext): void {
     async run({ source_vm, path, source_host }) {
       const api = await ctx.api();
       const host = await sourceHostOf(api, source_vm, source_host);
-      const file = await unwrap(
-        api.client.GET("/v1/orgs/{slug}/source-hosts/{sourceHostId}/vms/{vm}/file", {
-          params: { path: { slug: api.org, sourceHostId: host.id, vm: source_vm }, query: { path } },
-        }),
-      );
+      const file = await readVmFile(api, host, source_vm, path);
       const content = boundOutput(file.content, "content", false);
       return {
         data: {

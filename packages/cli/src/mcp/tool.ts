@@ -1,8 +1,8 @@
-import { FluidError } from "@fluid/sdk";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import type { CallToolResult, ServerNotification, ServerRequest } from "@modelcontextprotocol/sdk/types.js";
 import type { z } from "zod";
+import { FluidError } from "../api/errors.js";
 import type { Connection } from "../connection.js";
 
 export type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;

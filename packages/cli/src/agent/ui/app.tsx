@@ -1,6 +1,6 @@
 import { Box, type Key, render, Static, Text, useApp, useInput } from "ink";
 import { useCallback, useEffect, useRef, useState } from "react";
-import { CliError, EXIT, table } from "../../output.js";
+import { CliError, table } from "../../output.js";
 import type { Agent, AgentEvent } from "../loop.js";
 import type { Approver, Mode } from "../tools.js";
 import { Dialog } from "./dialog.js";
@@ -244,7 +244,6 @@ export function App({ agent, model }: AppProps) {
     if (phase === "cleaning" || phase === "leaving") {
       exit(
         new CliError(`interrupted; ${agent.session.size} sandbox(es) created in this session may still be running`, {
-          exitCode: EXIT.failure,
           code: "interrupted",
         }),
       );
