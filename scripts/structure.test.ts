@@ -99,6 +99,12 @@ describe("directServerCalls", () => {
     expect(directServerCalls(command, source)).toEqual([`${command}:2 imports unwrap from @fluid/sdk`]);
   });
 
+  it("flags a value import from an SDK subpath, naming the subpath", () => {
+    expect(directServerCalls(command, 'import { openTerminal } from "@fluid/sdk/terminal";')).toEqual([
+      `${command}:1 imports openTerminal from @fluid/sdk/terminal`,
+    ]);
+  });
+
   it("flags a namespace or default import of the SDK", () => {
     expect(directServerCalls(command, 'import * as sdk from "@fluid/sdk";')).toEqual([
       `${command}:1 imports @fluid/sdk as a whole`,

@@ -100,8 +100,9 @@ export function countLines(text: string): number {
  */
 export const API_CLIENTS = /^packages\/cli\/src\/(commands|mcp)\//;
 
-const SDK_IMPORT = /^\s*(import|export)\s+(type\s+)?\{([^}]*)\}\s*from\s*["']@fluid\/sdk["']/gm;
-const SDK_SIDE_IMPORT = /^\s*import\s+(\*\s+as\s+\w+\s+from\s+|\w+\s*(,\s*\{[^}]*\})?\s+from\s+)?["']@fluid\/sdk["']/gm;
+const SDK_IMPORT = /^\s*(import|export)\s+(type\s+)?\{([^}]*)\}\s*from\s*["'](@fluid\/sdk(?:\/[\w-]+)?)["']/gm;
+const SDK_SIDE_IMPORT =
+  /^\s*import\s+(\*\s+as\s+\w+\s+from\s+|\w+\s*(,\s*\{[^}]*\})?\s+from\s+)?["'](@fluid\/sdk(?:\/[\w-]+)?)["']/gm;
 const HTTP_CALL = /\.\s*(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)\s*\(/g;
 const FETCH_CALL = /(?<![\w.$])fetch\s*\(/g;
 
@@ -110,7 +111,8 @@ function lineOf(source: string, index: number): number {
 }
 
 /**
- * Where a file calls the server itself: a value import from the SDK (its request client, `unwrap`, `streamExec`;
+ * Where a file calls the server itself: a value import from the SDK or one of its subpaths (its request client,
+ * `unwrap`, `streamExec`, `openTerminal`;
  * types are fine), an HTTP-verb call on a client, or `fetch`. Comments count too: a commented-out call is
  * still a call waiting to come back.
  */
@@ -124,10 +126,10 @@ export function directServerCalls(path: string, source: string): string[] {
       .map((name) => name.trim())
       .filter((name) => name !== "" && !name.startsWith("type "));
     if (values.length > 0)
-      found.push(`${path}:${lineOf(source, match.index)} imports ${values.join(", ")} from @fluid/sdk`);
+      found.push(`${path}:${lineOf(source, match.index)} imports ${values.join(", ")} from ${match[4]}`);
   }
   for (const match of source.matchAll(SDK_SIDE_IMPORT)) {
-    found.push(`${path}:${lineOf(source, match.index)} imports @fluid/sdk as a whole`);
+    found.push(`${path}:${lineOf(source, match.index)} imports ${match[3]} as a whole`);
   }
   for (const match of source.matchAll(HTTP_CALL)) {
     found.push(`${path}:${lineOf(source, match.index)} calls ${match[1]} on a client`);

@@ -10,7 +10,7 @@ import { CliError } from "../output.js";
 import { describeProgress } from "../sandbox-progress.js";
 import { START_A_HOST } from "./hosts.js";
 import { sandboxDetails } from "./sandbox-render.js";
-import { connectFor, duration, emit, positiveInteger, withSpinner } from "./shared.js";
+import { collect, connectFor, duration, emit, positiveInteger, withSpinner } from "./shared.js";
 
 const POLL_MS = 500;
 
@@ -20,6 +20,7 @@ interface CreateOptions {
   memory?: number;
   ttl?: number;
   egress?: boolean;
+  egressAllow?: string[];
   sourceHost?: string;
   fresh?: boolean;
   wait: boolean;
@@ -36,6 +37,11 @@ export function registerSandboxCreateCommand(sandbox: Command): void {
     .option("--memory <mb>", "memory in MB (default: the server's, 512)", positiveInteger)
     .option("--ttl <duration>", "lease length: 90s, 30m, 2h, 1d (default: the server's)", duration)
     .option("--egress", "let the sandbox reach networks beyond its own (off by default)")
+    .option(
+      "--egress-allow <entry>",
+      "let it reach only this CIDR or DNS name, optionally :PORT[,PORT…], from its first boot (repeatable)",
+      collect,
+    )
     .option("--source-host <host>", "clone the production VM <image> from this source host (name or id)")
     .option("--fresh", "with --source-host: pull the VM's disk again instead of using the cached copy")
     .option("--no-wait", "return at once, in state CREATING, instead of waiting for RUNNING")
@@ -43,6 +49,7 @@ export function registerSandboxCreateCommand(sandbox: Command): void {
     .action(async (image: string, options: CreateOptions, command: Command) => {
       const conn = await connectFor(command);
       if (options.fresh && options.sourceHost === undefined) throw new CliError("--fresh needs --source-host");
+      if (options.egress && options.egressAllow) throw new CliError("give --egress or --egress-allow, not both");
       const sourceHost = options.sourceHost === undefined ? undefined : await namedSourceHost(conn, options.sourceHost);
       const created = await createSandbox(conn, {
         source_vm: image,
@@ -51,6 +58,7 @@ export function registerSandboxCreateCommand(sandbox: Command): void {
         ...(options.memory === undefined ? {} : { memory_mb: options.memory }),
         ...(options.ttl === undefined ? {} : { ttl_seconds: options.ttl }),
         ...(options.egress ? { allow_egress: true } : {}),
+        ...(options.egressAllow ? { egress_allow: options.egressAllow } : {}),
         ...(sourceHost ? { source_host_id: sourceHost.id, ...(options.fresh ? { fresh: true } : {}) } : {}),
       }).catch(async (err: unknown) => {
         throw await explainNoCapacity(conn, err, image);

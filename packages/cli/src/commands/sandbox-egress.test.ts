@@ -53,6 +53,28 @@ describe("fluid sandbox egress", () => {
     expect(denied.stdout).toBe("web may reach nothing outside its network\n");
   });
 
+  it("sandbox create --egress-allow gives the new sandbox its allowlist from the first boot", async () => {
+    const made = await fluid(
+      "sandbox",
+      "create",
+      "tiny",
+      "--name",
+      "narrow",
+      "--egress-allow",
+      "deb.debian.org:443",
+      "--egress-allow",
+      "10.20.0.0/16",
+    );
+    expect(made.code, made.stderr).toBe(0);
+    const sent = daemon.commands("createSandbox").at(-1);
+    expect(sent?.payload.case === "createSandbox" && sent.payload.value.egressAllow).toEqual([
+      "deb.debian.org:443",
+      "10.20.0.0/16",
+    ]);
+    const both = await fluid("sandbox", "create", "tiny", "--egress", "--egress-allow", "deb.debian.org");
+    expect([both.code, both.stderr]).toEqual([2, expect.stringContaining("--egress or --egress-allow")]);
+  });
+
   it("refuses two choices at once with a usage error", async () => {
     const result = await fluid("sandbox", "egress", "web", "--allow-all", "--deny-all");
     expect(result.code).toBe(2);

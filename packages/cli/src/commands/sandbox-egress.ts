@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { getSandbox, setEgress } from "../api/sandboxes.js";
 import { EXIT } from "../output.js";
 import { SANDBOX_ARG, sandboxId } from "./sandbox-lookup.js";
-import { connectFor, emit } from "./shared.js";
+import { collect, connectFor, emit } from "./shared.js";
 
 interface EgressOptions {
   allow?: string[];
@@ -49,8 +49,4 @@ Example:
         return `${result.name} may reach:\n${egress.allow.map((entry) => `  ${entry}\n`).join("")}`;
       });
     });
-}
-
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
 }

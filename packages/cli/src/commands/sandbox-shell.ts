@@ -1,5 +1,5 @@
-import { openTerminal } from "@fluid/sdk/terminal";
 import type { Command } from "commander";
+import { openSandboxTerminal } from "../api/sandbox-terminals.js";
 import { SANDBOX_ARG, sandboxId } from "./sandbox-lookup.js";
 import { connectFor } from "./shared.js";
 
@@ -19,11 +19,7 @@ export function registerSandboxShellCommand(sandbox: Command): void {
       const conn = await connectFor(command);
       const id = await sandboxId(conn, ref);
       const interactive = process.stdin.isTTY === true && process.stdout.isTTY === true;
-      const terminal = await openTerminal({
-        baseUrl: conn.server,
-        ...(conn.apiKey ? { apiKey: conn.apiKey } : {}),
-        org: conn.org,
-        sandbox: id,
+      const terminal = await openSandboxTerminal(conn, id, {
         cols: interactive ? process.stdout.columns : 80,
         rows: interactive ? process.stdout.rows : 24,
       });

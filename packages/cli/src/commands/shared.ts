@@ -60,6 +60,11 @@ export function isUuid(text: string): boolean {
 }
 
 /** Option parser for whole numbers ≥ 1 (commander reports the error as a usage error). */
+/** A repeatable option's values, in the order given. */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
 export function positiveInteger(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) {
